@@ -1,0 +1,63 @@
+/**
+ * Every error Sluice raises carries a stable `code` from this catalogue. Match on `code`, not on
+ * `instanceof`, once errors may have crossed a thread. docs/ERRORS.md lists the same codes; a test
+ * keeps the two in step.
+ */
+export type ErrorKind = 'user' | 'external' | 'internal'
+
+interface CodeInfo {
+  readonly kind: ErrorKind
+  readonly retryable: boolean
+  /** What the user should do next; appended to messages. */
+  readonly hint: string
+}
+
+export const ERROR_CODES = {
+  JOB_DUPLICATE_ID: { kind: 'user', retryable: false, hint: 'Give every operator and source a unique id.' },
+  JOB_INVALID_ID: { kind: 'user', retryable: false, hint: 'Use ids of letters, digits, "-", "_" or ".", 1-64 characters.' },
+  JOB_KEYBY_REQUIRED: { kind: 'user', retryable: false, hint: 'Call .keyBy(keySelector) before this keyed operation.' },
+  JOB_NO_SINK: { kind: 'user', retryable: false, hint: 'Add a sink with .to(sink) (or .collect()) so the job has an output.' },
+  JOB_INVALID_OPTION: { kind: 'user', retryable: false, hint: 'Check the option against the API documentation.' },
+  JOB_ALREADY_RUNNING: { kind: 'user', retryable: false, hint: 'A pipeline runs once; build a new Pipeline to run again.' },
+  JOB_EMPTY: { kind: 'user', retryable: false, hint: 'Add at least one source to the pipeline.' },
+  JOB_MODULE_INVALID: { kind: 'user', retryable: false, hint: 'A job module must export a Pipeline as its default export or as `pipeline`.' },
+  RECORD_FAILED: { kind: 'user', retryable: false, hint: 'Fix the function or set onError: "skip" or "dead-letter" on the operator.' },
+  SOURCE_MALFORMED_RECORD: { kind: 'user', retryable: false, hint: 'Fix the input, or set onError: "skip" or "dead-letter" on the source.' },
+  SOURCE_IO: { kind: 'external', retryable: true, hint: 'Check that the file or stream exists and is readable.' },
+  SINK_IO: { kind: 'external', retryable: true, hint: 'Check that the output location is writable and has space.' },
+  TIMESTAMP_INVALID: { kind: 'user', retryable: false, hint: 'The timestamp assigner must return a finite number of epoch milliseconds.' },
+  JOB_CANCELLED: { kind: 'user', retryable: false, hint: 'The job was stopped on request.' },
+  CLI_USAGE: { kind: 'user', retryable: false, hint: 'Run `sluice --help` for usage.' },
+  NEXMARK_UNKNOWN_QUERY: { kind: 'user', retryable: false, hint: 'Use one of q0, q1, q2, q3, q4, q5, q7, q8, q9, q11.' },
+  INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
+} as const satisfies Record<string, CodeInfo>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export class SluiceError extends Error {
+  readonly code: ErrorCode
+  readonly kind: ErrorKind
+  readonly retryable: boolean
+  readonly hint: string
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    const info: CodeInfo = ERROR_CODES[code]
+    super(`${code}: ${message}`, options)
+    this.name = 'SluiceError'
+    this.code = code
+    this.kind = info.kind
+    this.retryable = info.retryable
+    this.hint = info.hint
+  }
+}
+
+/** True for any error carrying a Sluice code, including ones re-created after crossing a thread. */
+export function isSluiceError(e: unknown): e is SluiceError {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
+    (e as { code: string }).code in ERROR_CODES
+}
+
+export function describeCause(e: unknown): string {
+  if (e instanceof Error) return e.message
+  return String(e)
+}

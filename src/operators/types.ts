@@ -1,0 +1,83 @@
+/**
+ * The operator contract. Records move in batches: parallel arrays of records and their event
+ * timestamps. An operator has one required method; the rest are optional hooks.
+ *
+ * Rules every operator follows:
+ * - it never mutates an input record or keeps a reference to the input batch's arrays after
+ *   processBatch returns (records themselves may be kept);
+ * - it emits through `out` only, one call per output record, in a plain loop.
+ */
+import type { Clock } from '../time/clock.ts'
+import type { ErrorPolicy, DeadLetter } from '../connectors/spi.ts'
+
+/** Event time of a record with no timestamp (no watermark strategy upstream). */
+export const NO_TIMESTAMP = Number.NEGATIVE_INFINITY
+export const MIN_WATERMARK = Number.NEGATIVE_INFINITY
+export const MAX_WATERMARK = Number.POSITIVE_INFINITY
+
+/** A batch: `records[i]` has event time `times[i]` (NO_TIMESTAMP when none). */
+export interface Batch<T> {
+  records: T[]
+  times: number[]
+}
+
+export function newBatch<T>(): Batch<T> {
+  return { records: [], times: [] }
+}
+
+/** A named side output. `sideOutput<T>('late')` gives a typed tag. */
+export interface OutputTag<T> {
+  readonly id: string
+  /** Phantom field carrying the type; never set. */
+  readonly __type?: T
+}
+
+export function outputTag<T>(id: string): OutputTag<T> {
+  return { id }
+}
+
+/** Where an operator emits. */
+export interface Output<T> {
+  emit(record: T, time: number): void
+  emitSide<S>(tag: OutputTag<S>, record: S, time: number): void
+}
+
+/** Runtime services an operator may use; one per operator instance. */
+export interface OperatorContext {
+  readonly operatorId: string
+  readonly clock: Clock
+  /** The task's current input watermark. */
+  currentWatermark(): number
+  /** Asks the task to call onProcessingTime at or after `timeMs`. */
+  requestProcessingTimeCallback(timeMs: number): void
+  /**
+   * Handles an exception thrown by user code for `record` under the operator's error policy:
+   * rethrows as RECORD_FAILED for 'fail', counts for 'skip', also writes a dead letter for
+   * 'dead-letter'.
+   */
+  recordFailed(record: unknown, cause: unknown): void
+  /** Counts a record dropped as late (and not routed to a side output). */
+  countLateDropped(n: number): void
+}
+
+export interface Operator<TIn, TOut> {
+  /** `input` is 0 for one-input operators; 0 (left) or 1 (right) for two-input ones. */
+  processBatch(batch: Batch<TIn>, ctx: OperatorContext, out: Output<TOut>, input: number): void
+  open?(ctx: OperatorContext): void
+  /** Called when the input watermark advances, before it is forwarded downstream. */
+  onWatermark?(watermark: number, ctx: OperatorContext, out: Output<TOut>): void
+  /** Called when a requested processing time is reached. */
+  onProcessingTime?(nowMs: number, ctx: OperatorContext, out: Output<TOut>): void
+  /** Called once at end of input, after the final watermark. */
+  finish?(ctx: OperatorContext, out: Output<TOut>): void
+  close?(): void
+  /** Approximate state size, for metrics. */
+  stateEntries?(): number
+}
+
+export interface OperatorErrorOptions {
+  /** What to do when the user function throws. Default 'fail'. */
+  onError?: ErrorPolicy
+}
+
+export type { ErrorPolicy, DeadLetter }
