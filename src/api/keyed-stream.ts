@@ -1,0 +1,103 @@
+/** Keyed operations: rolling aggregates, process functions with state and timers, windows, joins. */
+import { reduceAggregate, type AggregateFunction } from '../operators/aggregate.ts'
+import { KeyedProcessOperator, instantiate, type FunctionOrFactory, type KeyedCoProcessFunction, type KeyedProcessFunction, type ProcessContext } from '../operators/keyed-process.ts'
+import { RollingAggregateOperator } from '../operators/rolling-aggregate.ts'
+import type { WindowAssigner } from '../operators/window/assigners.ts'
+import type { Operator } from '../operators/types.ts'
+import { requireFunction, type OperatorOptions } from './options.ts'
+import type { Stream } from './stream.ts'
+import { WindowedStream } from './windowed-stream.ts'
+import { JoinBuilder } from './join-builder.ts'
+
+export interface KeyedResult<K, R> {
+  key: K
+  value: R
+}
+
+export class KeyedStream<K, T> {
+  /** @internal */
+  constructor(
+    readonly input: Stream<T>,
+    readonly key: (value: T) => K,
+  ) {}
+
+  /** @internal adds a keyed one-input operator fed through a hash exchange. */
+  addKeyed<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined): Stream<O> {
+    return this.input.addOperator(id, label, create, options, { kind: 'hash', key: this.key as (v: never) => unknown }, true)
+  }
+
+  /** Rolling reduce: emits the key's reduced value after every record. */
+  reduce(id: string, fn: (a: T, b: T) => T, options?: OperatorOptions): Stream<T> {
+    requireFunction(id, 'reduce', fn)
+    return this.addKeyed(id, 'reduce', () => new RollingAggregateOperator(this.key, reduceAggregate(fn), (_k, r: T) => r), options)
+  }
+
+  /**
+   * Rolling aggregate: emits the key's current result after every record.
+   * @example bids.keyBy((b) => b.bidder).aggregate('bids-per-bidder', count())
+   */
+  aggregate<ACC, R>(id: string, agg: AggregateFunction<T, ACC, R>, options?: OperatorOptions): Stream<KeyedResult<K, R>>
+  aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, result: R) => O, options?: OperatorOptions): Stream<O>
+  aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, projectOrOptions?: ((key: K, result: R) => O) | OperatorOptions, options?: OperatorOptions): Stream<O> {
+    const project = typeof projectOrOptions === 'function' ? projectOrOptions : (key: K, value: R) => ({ key, value }) as O
+    const opts = typeof projectOrOptions === 'function' ? options : projectOrOptions
+    return this.addKeyed(id, 'aggregate', () => new RollingAggregateOperator(this.key, agg, project), opts)
+  }
+
+  /** A keyed process function with state and timers. */
+  process<O>(id: string, fn: FunctionOrFactory<KeyedProcessFunction<K, T, O>>, options?: OperatorOptions): Stream<O> {
+    return this.addKeyed(id, 'process', () => {
+      const f = instantiate(fn)
+      requireFunction(id, 'processElement', f.processElement)
+      return new KeyedProcessOperator<K, O>(
+        [this.key as (v: never) => K],
+        [(v, ctx) => f.processElement(v as T, ctx)],
+        f.onTimer === undefined ? undefined : (t: number, ctx: ProcessContext<K, O>) => (f.onTimer as NonNullable<typeof f.onTimer>)(t, ctx),
+        f.open === undefined ? undefined : (c) => f.open?.(c),
+      ) as Operator<T, O>
+    }, options)
+  }
+
+  window(assigner: WindowAssigner): WindowedStream<K, T> {
+    return new WindowedStream<K, T>(this, assigner)
+  }
+
+  /** Two keyed streams processed together by one function with shared keyed state and timers. */
+  connect<T2>(other: KeyedStream<K, T2>): ConnectedKeyedStreams<K, T, T2> {
+    return new ConnectedKeyedStreams(this, other)
+  }
+
+  /** Joins with another keyed stream: `.window(w)`, `.between(lo, hi)` or unbounded `.apply(...)`. */
+  join<R>(other: KeyedStream<K, R>): JoinBuilder<K, T, R> {
+    return new JoinBuilder(this, other)
+  }
+}
+
+/** Adds a two-input keyed operator fed by `left` (input 0) and `right` (input 1). */
+export function addTwoInput<K, L, R, O>(left: KeyedStream<K, L>, right: KeyedStream<K, R>, id: string, label: string, create: () => Operator<unknown, O>, options: OperatorOptions | undefined): Stream<O> {
+  const out = left.addKeyed<O>(id, label, create as () => Operator<L, O>, options)
+  const g = left.input.pipeline.graph
+  g.addEdge({ from: right.input.origin.nodeId, sideTag: right.input.origin.sideTag, to: id, input: 1, partitioning: { kind: 'hash', key: right.key as (v: never) => unknown } })
+  return out
+}
+
+export class ConnectedKeyedStreams<K, T1, T2> {
+  constructor(
+    private readonly left: KeyedStream<K, T1>,
+    private readonly right: KeyedStream<K, T2>,
+  ) {}
+
+  process<O>(id: string, fn: FunctionOrFactory<KeyedCoProcessFunction<K, T1, T2, O>>, options?: OperatorOptions): Stream<O> {
+    return addTwoInput(this.left, this.right, id, 'co-process', () => {
+      const f = instantiate(fn)
+      requireFunction(id, 'processElement1', f.processElement1)
+      requireFunction(id, 'processElement2', f.processElement2)
+      return new KeyedProcessOperator<K, O>(
+        [this.left.key as (v: never) => K, this.right.key as (v: never) => K],
+        [(v, ctx) => f.processElement1(v as T1, ctx), (v, ctx) => f.processElement2(v as T2, ctx)],
+        f.onTimer === undefined ? undefined : (t: number, ctx: ProcessContext<K, O>) => (f.onTimer as NonNullable<typeof f.onTimer>)(t, ctx),
+        f.open === undefined ? undefined : (c) => f.open?.(c),
+      )
+    }, options)
+  }
+}

@@ -1,0 +1,33 @@
+import type { DeadLetter, ErrorPolicy, Sink } from '../connectors/spi.ts'
+import { SluiceError } from '../errors.ts'
+import type { LogicalGraph } from '../graph/logical.ts'
+
+/** Per-operator options. */
+export interface OperatorOptions {
+  /** What to do when the function throws for a record. Default 'fail'. */
+  onError?: ErrorPolicy
+  /** Where 'dead-letter' writes; defaults to the pipeline's dead-letter sink. */
+  deadLetter?: Sink<DeadLetter>
+}
+
+/** What the stream classes need of their pipeline. */
+export interface PipelineContext {
+  readonly graph: LogicalGraph
+  readonly defaultDeadLetter: Sink<DeadLetter> | undefined
+}
+
+const POLICIES: readonly ErrorPolicy[] = ['fail', 'skip', 'dead-letter']
+
+export function resolveErrorOptions(p: PipelineContext, id: string, o: OperatorOptions | undefined): { onError: ErrorPolicy; deadLetter: Sink<DeadLetter> | undefined } {
+  const onError = o?.onError ?? 'fail'
+  if (!POLICIES.includes(onError)) {
+    throw new SluiceError('JOB_INVALID_OPTION', `"${id}": onError must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(onError)}`)
+  }
+  return { onError, deadLetter: o?.deadLetter ?? p.defaultDeadLetter }
+}
+
+export function requireFunction(id: string, what: string, fn: unknown): void {
+  if (typeof fn !== 'function') {
+    throw new SluiceError('JOB_INVALID_OPTION', `"${id}": ${what} must be a function, got ${typeof fn}`)
+  }
+}

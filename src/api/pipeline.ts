@@ -1,0 +1,125 @@
+/**
+ * A Pipeline is a job: sources, operators and sinks with stable ids. Build it by chaining
+ * methods on the streams it returns; run it with `run()`.
+ *
+ * @example
+ * const p = new Pipeline('word-count')
+ * p.source('lines', fromArray(['a b', 'b c']))
+ *   .flatMap('split', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
+ *   .keyBy((w) => w)
+ *   .aggregate('count', count())
+ *   .to('print', stdoutSink())
+ * await p.run().done
+ */
+import type { DeadLetter, Sink, Source } from '../connectors/spi.ts'
+import { SluiceError } from '../errors.ts'
+import { LogicalGraph } from '../graph/logical.ts'
+import type { Clock } from '../time/clock.ts'
+import { systemClock } from '../time/clock.ts'
+import type { WatermarkStrategy } from '../time/watermarks.ts'
+import { DeadLetterRouter } from '../runtime/dead-letters.ts'
+import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner.ts'
+import type { JobMetrics } from '../runtime/metrics.ts'
+import { buildTasks, explainTasks } from '../runtime/plan.ts'
+import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
+import { Stream } from './stream.ts'
+
+export interface PipelineOptions {
+  /** Default dead-letter sink for operators and sources with onError: 'dead-letter'. */
+  deadLetter?: Sink<DeadLetter>
+}
+
+export interface SourceOptions<T> extends OperatorOptions {
+  /** Event time and watermarks for this source; without it records have no event time. */
+  watermarks?: WatermarkStrategy<T>
+  /** Records read per batch. Default 1024. */
+  batchSize?: number
+}
+
+export interface RunOptions {
+  /** Time source for processing time; a ManualClock in tests. Default: the system clock. */
+  clock?: Clock
+  /** Capacity of each channel between tasks, in records. Default 16 384. */
+  channelCapacity?: number
+}
+
+/** A running job. */
+export interface JobHandle {
+  /** Resolves when the job finishes or is stopped; rejects with a SluiceError if it fails. */
+  readonly done: Promise<JobResult>
+  status(): JobStatus
+  /** Asks the job to stop; sinks are flushed and closed. Resolves like `done`. */
+  stop(): Promise<JobResult>
+  metrics(): JobMetrics
+}
+
+function positiveInt(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt
+  if (!Number.isInteger(v) || v <= 0) throw new SluiceError('JOB_INVALID_OPTION', `${name} must be a positive whole number, got ${v}`)
+  return v
+}
+
+export class Pipeline implements PipelineContext {
+  readonly graph = new LogicalGraph()
+  readonly defaultDeadLetter: Sink<DeadLetter> | undefined
+  private started = false
+
+  constructor(
+    readonly name: string = 'job',
+    options: PipelineOptions = {},
+  ) {
+    this.defaultDeadLetter = options.deadLetter
+  }
+
+  /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
+  source<T>(id: string, source: Source<T>, options: SourceOptions<T> = {}): Stream<T> {
+    if (source === null || typeof source !== 'object' || typeof source.open !== 'function') {
+      throw new SluiceError('JOB_INVALID_OPTION', `source "${id}": expected a source (an object with open()), got ${typeof source}`)
+    }
+    this.graph.addNode({
+      type: 'source',
+      id,
+      label: `source(${source.kind})`,
+      source: source as Source<unknown>,
+      watermarks: options.watermarks as WatermarkStrategy<unknown> | undefined,
+      batchSize: positiveInt(`source "${id}" batchSize`, options.batchSize, 1024),
+      ...resolveErrorOptions(this, id, options),
+    })
+    return new Stream<T>(this, { nodeId: id, sideTag: null })
+  }
+
+  /** Validates the graph and prints its physical plan: tasks, chains and exchanges. */
+  explain(): string {
+    this.graph.validate()
+    const runner = new JobRunner(systemClock, new DeadLetterRouter())
+    const tasks = buildTasks(this.graph, { clock: systemClock, deadLetters: new DeadLetterRouter(), scheduler: runner, channelCapacity: 16_384 })
+    return `job "${this.name}"\n${explainTasks(this.graph, tasks)}`
+  }
+
+  /** Starts the job. Invalid graphs fail here, synchronously, with a SluiceError. */
+  run(options: RunOptions = {}): JobHandle {
+    if (this.started) throw new SluiceError('JOB_ALREADY_RUNNING', `pipeline "${this.name}" was already run`)
+    this.graph.validate()
+    this.started = true
+    const clock = options.clock ?? systemClock
+    const deadLetters = new DeadLetterRouter()
+    const runner = new JobRunner(clock, deadLetters)
+    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity: positiveInt('channelCapacity', options.channelCapacity, 16_384) })
+    runner.setTasks(tasks)
+    const letterSinks = new Set<Sink<DeadLetter>>()
+    for (const n of this.graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)
+    const done = deadLetters.open(letterSinks, clock).then(() => runner.run())
+    // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
+    // killing the process while still delivering it to whoever awaits.
+    done.catch(() => {})
+    return {
+      done,
+      status: () => runner.status,
+      stop: () => {
+        runner.stop()
+        return done
+      },
+      metrics: () => runner.metrics(),
+    }
+  }
+}

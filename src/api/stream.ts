@@ -1,0 +1,106 @@
+/**
+ * The typed dataflow API. A Stream<T> is the output of one node; each method adds a node with an
+ * explicit id and returns the new stream. Nothing runs until `pipeline.run()`.
+ */
+import type { DeadLetter, Sink } from '../connectors/spi.ts'
+import { SluiceError } from '../errors.ts'
+import type { Partitioning } from '../graph/logical.ts'
+import { FilterOperator } from '../operators/filter.ts'
+import { FlatMapOperator, type Collector } from '../operators/flat-map.ts'
+import { MapOperator } from '../operators/map.ts'
+import type { Operator, OutputTag } from '../operators/types.ts'
+import type { WindowAssigner } from '../operators/window/assigners.ts'
+import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext } from './options.ts'
+import { KeyedStream } from './keyed-stream.ts'
+
+/** Where a stream comes from: a node's main output or one of its side outputs. */
+export interface StreamOrigin {
+  readonly nodeId: string
+  readonly sideTag: string | null
+}
+
+export class Stream<T> {
+  /** @internal */
+  constructor(
+    readonly pipeline: PipelineContext,
+    readonly origin: StreamOrigin,
+  ) {}
+
+  /** @internal adds a one-input operator fed by this stream. */
+  addOperator<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined, partitioning: Partitioning = { kind: 'forward' }, keyed = false): Stream<O> {
+    const g = this.pipeline.graph
+    g.addNode({ type: 'operator', id, label, inputs: 1, keyed, create: create as () => Operator<unknown, unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
+    g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning })
+    return new Stream<O>(this.pipeline, { nodeId: id, sideTag: null })
+  }
+
+  /** @example events.map('parse', (line) => JSON.parse(line) as Event) */
+  map<O>(id: string, fn: (value: T) => O, options?: OperatorOptions): Stream<O> {
+    requireFunction(id, 'map', fn)
+    return this.addOperator(id, 'map', () => new MapOperator(fn), options)
+  }
+
+  /** @example bids.filter('big', (b) => b.price > 1000) */
+  filter(id: string, predicate: (value: T) => boolean, options?: OperatorOptions): Stream<T> {
+    requireFunction(id, 'filter', predicate)
+    return this.addOperator(id, 'filter', () => new FilterOperator(predicate), options)
+  }
+
+  /** @example lines.flatMap('words', (line, out) => { for (const w of line.split(' ')) out.collect(w) }) */
+  flatMap<O>(id: string, fn: (value: T, out: Collector<O>) => void, options?: OperatorOptions): Stream<O> {
+    requireFunction(id, 'flatMap', fn)
+    return this.addOperator(id, 'flatMap', () => new FlatMapOperator(fn), options)
+  }
+
+  /** Partitions by key; keyed operations (windows, state, rolling aggregates, joins) follow. */
+  keyBy<K>(key: (value: T) => K): KeyedStream<K, T> {
+    requireFunction(this.origin.nodeId, 'keyBy key selector', key)
+    return new KeyedStream<K, T>(this, key)
+  }
+
+  /** All records in one group: a keyed stream with a single constant key. */
+  windowAll(assigner: WindowAssigner) {
+    return this.keyBy(() => 0).window(assigner)
+  }
+
+  /** Merges streams of the same type; the watermark is the minimum over them. */
+  union(id: string, ...others: Stream<T>[]): Stream<T> {
+    const out = this.addOperator<T>(id, 'union', () => new PassThroughOperator<T>(), undefined)
+    for (const o of others) {
+      if (o.pipeline !== this.pipeline) throw new SluiceError('JOB_INVALID_OPTION', `union "${id}": streams belong to different pipelines`)
+      this.pipeline.graph.addEdge({ from: o.origin.nodeId, sideTag: o.origin.sideTag, to: id, input: 0, partitioning: { kind: 'forward' } })
+    }
+    return out
+  }
+
+  /** The records this stream's operator emitted to a side output. */
+  sideOutput<S>(tag: OutputTag<S>): Stream<S> {
+    if (this.origin.sideTag !== null) throw new SluiceError('JOB_INVALID_OPTION', 'a side output has no side outputs of its own')
+    return new Stream<S>(this.pipeline, { nodeId: this.origin.nodeId, sideTag: tag.id })
+  }
+
+  /** Writes the stream to a sink. @example results.to('out', stdoutSink()) */
+  to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter> }): void {
+    if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {
+      throw new SluiceError('JOB_INVALID_OPTION', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)
+    }
+    const g = this.pipeline.graph
+    g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
+    g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: { kind: 'forward' } })
+  }
+
+  /**
+   * Keyed operations live on KeyedStream; in plain JavaScript this method exists to say so.
+   * @deprecated call .keyBy(...).window(...) (or .windowAll(...)).
+   */
+  window(..._args: never[]): never {
+    throw new SluiceError('JOB_KEYBY_REQUIRED', `window() on "${this.origin.nodeId}" needs a keyed stream; call .keyBy(...) first, or use .windowAll(...)`)
+  }
+}
+
+export class PassThroughOperator<T> implements Operator<T, T> {
+  processBatch(batch: { records: T[]; times: number[] }, _ctx: unknown, out: { emit(r: T, t: number): void }): void {
+    const { records, times } = batch
+    for (let i = 0; i < records.length; i++) out.emit(records[i], times[i])
+  }
+}

@@ -1,0 +1,20 @@
+import type { Batch, Operator, OperatorContext, Output } from './types.ts'
+
+export class FilterOperator<T> implements Operator<T, T> {
+  constructor(private readonly predicate: (value: T) => boolean) {}
+
+  processBatch(batch: Batch<T>, ctx: OperatorContext, out: Output<T>): void {
+    const { records, times } = batch
+    const n = records.length
+    const pred = this.predicate
+    let i = 0
+    while (i < n) {
+      try {
+        for (; i < n; i++) if (pred(records[i])) out.emit(records[i], times[i])
+      } catch (e) {
+        ctx.recordFailed(records[i], e)
+        i++
+      }
+    }
+  }
+}

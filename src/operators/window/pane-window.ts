@@ -1,0 +1,204 @@
+/**
+ * Tumbling and sliding windows, computed from panes. Time is cut into panes of
+ * gcd(size, slide); a record updates the accumulator of one pane, and a window fires by merging
+ * the accumulators of its size/pane panes. State is laid out window-first (pane → key → acc), so
+ * firing walks one pane's keys and purging drops a whole pane at once.
+ *
+ * Invariants: `paneStarts` is sorted and holds exactly the keys of `panes`; every window with
+ * end <= `lastFiredEnd` has fired; a pane is kept while any window containing it may still
+ * change (its last window's end − 1 + allowed lateness > current time).
+ */
+import { SluiceError } from '../../errors.ts'
+import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
+import { alignedStart, gcd, type TimeDomain } from './assigners.ts'
+import type { LateDataOptions, WindowFunction } from './window-function.ts'
+
+export interface PaneWindowSpec {
+  readonly sizeMs: number
+  readonly slideMs: number
+  readonly offsetMs: number
+  readonly time: TimeDomain
+}
+
+const MISSING_TIME = 'record has no event time: give its source a watermark strategy, or use a processing-time window'
+
+export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
+  private readonly panes = new Map<number, Map<K, ACC>>()
+  private readonly paneStarts: number[] = []
+  private readonly paneMs: number
+  private lastFiredEnd = Number.NEGATIVE_INFINITY
+  private current = Number.NEGATIVE_INFINITY
+
+  constructor(
+    private readonly spec: PaneWindowSpec,
+    private readonly keyOf: (v: T) => K,
+    private readonly fn: WindowFunction<K, T, ACC, O>,
+    private readonly late: LateDataOptions<T>,
+  ) {
+    this.paneMs = gcd(spec.sizeMs, spec.slideMs)
+    if (this.paneMs !== spec.sizeMs && fn.agg.merge === undefined) {
+      throw new SluiceError('JOB_INVALID_OPTION', 'a sliding window needs an aggregate with merge(); add merge to the aggregate function or use reduce/process')
+    }
+  }
+
+  /** End of the first window containing pane p. */
+  private firstWindowEnd(p: number): number {
+    const { sizeMs, slideMs, offsetMs } = this.spec
+    return alignedStart(p - sizeMs + slideMs, slideMs, offsetMs) + sizeMs
+  }
+
+  /** End of the last window containing pane p. */
+  private lastWindowEnd(p: number): number {
+    return alignedStart(p, this.spec.slideMs, this.spec.offsetMs) + this.spec.sizeMs
+  }
+
+  private addPane(p: number, ctx: OperatorContext): Map<K, ACC> {
+    const m = new Map<K, ACC>()
+    this.panes.set(p, m)
+    const starts = this.paneStarts
+    let i = starts.length
+    starts.push(p)
+    while (i > 0 && starts[i - 1] > p) {
+      starts[i] = starts[i - 1]
+      i--
+    }
+    starts[i] = p
+    if (this.spec.time === 'processing') ctx.requestProcessingTimeCallback(this.firstWindowEnd(p) - 1)
+    return m
+  }
+
+  processBatch(batch: Batch<T>, ctx: OperatorContext, out: Output<O>): void {
+    const { records, times } = batch
+    const n = records.length
+    const { keyOf, paneMs } = this
+    const { agg } = this.fn
+    const offset = this.spec.offsetMs
+    const processing = this.spec.time === 'processing'
+    const now = processing ? ctx.clock.now() : 0
+    const lateness = this.late.allowedLatenessMs
+    let lastPane = Number.NaN
+    let paneMap: Map<K, ACC> | undefined
+    let paneLate = false
+    let paneRefire = false
+    let i = 0
+    while (i < n) {
+      try {
+        for (; i < n; i++) {
+          const v = records[i]
+          const t = processing ? now : times[i]
+          if (t === NO_TIMESTAMP) throw new Error(MISSING_TIME)
+          const p = t - paneMs + 1 <= lastPane && t >= lastPane ? lastPane : alignedStart(t, paneMs, offset)
+          if (p !== lastPane) {
+            lastPane = p
+            paneLate = this.lastWindowEnd(p) - 1 + lateness <= this.current
+            paneRefire = this.firstWindowEnd(p) <= this.lastFiredEnd
+            paneMap = paneLate ? undefined : (this.panes.get(p) ?? this.addPane(p, ctx))
+          }
+          if (paneLate) {
+            if (this.late.lateTag !== null) out.emitSide(this.late.lateTag, v, t)
+            else ctx.countLateDropped(1)
+            continue
+          }
+          const k = keyOf(v)
+          const map = paneMap as Map<K, ACC>
+          const acc = map.get(k)
+          const next = agg.add(acc === undefined ? agg.create() : acc, v)
+          if (next !== acc) map.set(k, next)
+          if (paneRefire) this.refire(p, k, out)
+        }
+      } catch (e) {
+        ctx.recordFailed(records[i], e)
+        i++
+      }
+    }
+  }
+
+  /** Re-emits, for one key, the already fired windows containing pane p (allowed lateness). */
+  private refire(p: number, k: K, out: Output<O>): void {
+    const { sizeMs, slideMs } = this.spec
+    for (let end = this.firstWindowEnd(p); end <= this.lastFiredEnd && end - sizeMs <= p; end += slideMs) {
+      const acc = this.mergeKey(end - sizeMs, end, k)
+      if (acc !== undefined) this.fn.emit(k, { start: end - sizeMs, end }, acc, out, end - 1)
+    }
+  }
+
+  private mergeKey(start: number, end: number, k: K): ACC | undefined {
+    const agg = this.fn.agg
+    let merged: ACC | undefined
+    for (let p = start; p < end; p += this.paneMs) {
+      const acc = this.panes.get(p)?.get(k)
+      if (acc === undefined) continue
+      merged = (agg.merge as (a: ACC, b: ACC) => ACC)(merged ?? agg.create(), acc)
+    }
+    return merged
+  }
+
+  private fireWindow(start: number, end: number, out: Output<O>): void {
+    const window = { start, end }
+    const time = end - 1
+    const { fn } = this
+    if (this.paneMs === this.spec.sizeMs) {
+      const pane = this.panes.get(start)
+      if (pane !== undefined) for (const [k, acc] of pane) fn.emit(k, window, acc, out, time)
+      return
+    }
+    const merge = fn.agg.merge as (a: ACC, b: ACC) => ACC
+    const merged = new Map<K, ACC>()
+    for (let p = start; p < end; p += this.paneMs) {
+      const pane = this.panes.get(p)
+      if (pane === undefined) continue
+      for (const [k, acc] of pane) {
+        const m = merged.get(k)
+        if (m === undefined) merged.set(k, merge(fn.agg.create(), acc))
+        else {
+          const r = merge(m, acc)
+          if (r !== m) merged.set(k, r)
+        }
+      }
+    }
+    for (const [k, acc] of merged) fn.emit(k, window, acc, out, time)
+  }
+
+  /** Fires every window whose end − 1 <= upTo, in order of end, then purges finished panes. */
+  private advance(upTo: number, out: Output<O>): void {
+    this.current = upTo
+    const starts = this.paneStarts
+    for (;;) {
+      let idx = 0
+      while (idx < starts.length && this.lastWindowEnd(starts[idx]) <= this.lastFiredEnd) idx++
+      if (idx === starts.length) break
+      const end = Math.max(this.firstWindowEnd(starts[idx]), this.lastFiredEnd + this.spec.slideMs)
+      if (end - 1 > upTo) break
+      this.fireWindow(end - this.spec.sizeMs, end, out)
+      this.lastFiredEnd = end
+    }
+    const lateness = this.late.allowedLatenessMs
+    let drop = 0
+    while (drop < starts.length) {
+      const lastEnd = this.lastWindowEnd(starts[drop])
+      if (lastEnd > this.lastFiredEnd || lastEnd - 1 + lateness > upTo) break
+      this.panes.delete(starts[drop])
+      drop++
+    }
+    if (drop > 0) starts.splice(0, drop)
+  }
+
+  onWatermark(watermark: number, _ctx: OperatorContext, out: Output<O>): void {
+    if (this.spec.time === 'event') this.advance(watermark, out)
+  }
+
+  onProcessingTime(nowMs: number, _ctx: OperatorContext, out: Output<O>): void {
+    if (this.spec.time === 'processing') this.advance(nowMs, out)
+  }
+
+  /** At end of input, processing-time windows fire too, so no record is lost. */
+  finish(_ctx: OperatorContext, out: Output<O>): void {
+    this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  stateEntries(): number {
+    let n = 0
+    for (const m of this.panes.values()) n += m.size
+    return n
+  }
+}

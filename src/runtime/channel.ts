@@ -1,0 +1,78 @@
+/**
+ * Same-thread channel between two tasks: a bounded FIFO of batches and control items. Capacity
+ * is counted in records; a producer may only send while the channel is not full, so a channel
+ * holds at most capacity + one batch. A full channel is what backpressure is.
+ */
+import type { Batch } from '../operators/types.ts'
+
+export class WatermarkItem {
+  constructor(readonly watermark: number) {}
+}
+
+/** The upstream subtask went idle (true) or became active again (false). */
+export class IdleItem {
+  constructor(readonly idle: boolean) {}
+}
+
+export class EndItem {}
+export const END = new EndItem()
+
+export type ControlItem = WatermarkItem | IdleItem | EndItem
+export type ChannelItem<T> = Batch<T> | ControlItem
+
+export class LocalChannel<T> {
+  private items: ChannelItem<T>[] = []
+  private head = 0
+  private bufferedRecords = 0
+  /** Records ever sent, for metrics. */
+  sentRecords = 0
+
+  constructor(
+    readonly label: string,
+    readonly capacityRecords: number,
+  ) {}
+
+  get full(): boolean {
+    return this.bufferedRecords >= this.capacityRecords
+  }
+
+  get isEmpty(): boolean {
+    return this.head === this.items.length
+  }
+
+  /** Buffered records / capacity, for metrics. */
+  get usage(): number {
+    return this.bufferedRecords / this.capacityRecords
+  }
+
+  sendBatch(b: Batch<T>): void {
+    this.items.push(b)
+    this.bufferedRecords += b.records.length
+    this.sentRecords += b.records.length
+  }
+
+  sendControl(item: ControlItem): void {
+    this.items.push(item)
+  }
+
+  take(): ChannelItem<T> {
+    const item = this.items[this.head]
+    this.items[this.head] = undefined as unknown as ChannelItem<T>
+    this.head++
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    if (!(item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem)) {
+      this.bufferedRecords -= (item as Batch<T>).records.length
+    }
+    return item
+  }
+}
+
+export function isControl<T>(item: ChannelItem<T>): item is ControlItem {
+  return item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem
+}

@@ -1,0 +1,49 @@
+/**
+ * Dead letters are buffered per sink and written between scheduler rounds, so a bad record
+ * costs one array push on the hot path and the write is awaited off it.
+ */
+import type { DeadLetter, Sink, SinkWriter } from '../connectors/spi.ts'
+import type { Clock } from '../time/clock.ts'
+
+export class DeadLetterRouter {
+  private readonly writers = new Map<Sink<DeadLetter>, SinkWriter<DeadLetter>>()
+  private readonly pending = new Map<Sink<DeadLetter>, DeadLetter[]>()
+  private count = 0
+
+  async open(sinks: Iterable<Sink<DeadLetter>>, clock: Clock): Promise<void> {
+    for (const s of sinks) {
+      if (!this.writers.has(s)) this.writers.set(s, await s.open({ sinkId: 'dead-letter', clock }))
+    }
+  }
+
+  add(sink: Sink<DeadLetter>, letter: DeadLetter): void {
+    let l = this.pending.get(sink)
+    if (l === undefined) {
+      l = []
+      this.pending.set(sink, l)
+    }
+    l.push(letter)
+    this.count++
+  }
+
+  get hasPending(): boolean {
+    return this.count > 0
+  }
+
+  async flush(): Promise<void> {
+    for (const [sink, letters] of this.pending) {
+      if (letters.length === 0) continue
+      this.pending.set(sink, [])
+      await (this.writers.get(sink) as SinkWriter<DeadLetter>).write(letters)
+    }
+    this.count = 0
+  }
+
+  async close(): Promise<void> {
+    await this.flush()
+    for (const w of this.writers.values()) {
+      await w.flush?.()
+      await w.close?.()
+    }
+  }
+}

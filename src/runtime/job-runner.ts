@@ -1,0 +1,197 @@
+/**
+ * The single-threaded scheduler. It runs the tasks' mailbox steps round-robin (sinks first, so
+ * channels drain before sources refill them), fires due processing-time callbacks, flushes dead
+ * letters, and sleeps when no task can move until a promise settles, the clock advances, or a
+ * timer is due. It yields to the event loop every few milliseconds so I/O and stop() get a turn.
+ */
+import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
+import { isManualClock, type Clock } from '../time/clock.ts'
+import type { DeadLetterRouter } from './dead-letters.ts'
+import type { JobMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from './metrics.ts'
+import { SourceTask } from './source-task.ts'
+import type { Scheduler, Task } from './task.ts'
+
+export type JobStatus = 'running' | 'finished' | 'stopped' | 'failed'
+
+export interface JobResult {
+  readonly status: 'finished' | 'stopped'
+  readonly durationMs: number
+  readonly metrics: JobMetrics
+}
+
+/** How often to poll a source that had nothing to read. */
+const POLL_INTERVAL_MS = 5
+/** Longest stretch of work between yields to the event loop. */
+const YIELD_AFTER_MS = 8
+
+export class JobRunner implements Scheduler {
+  status: JobStatus = 'running'
+  private tasks: Task[] = []
+  private wakeUp: (() => void) | null = null
+  private failure: unknown = null
+  private stopRequested = false
+  private startedAt = 0
+
+  constructor(
+    readonly clock: Clock,
+    readonly deadLetters: DeadLetterRouter,
+  ) {}
+
+  setTasks(tasks: Task[]): void {
+    this.tasks = tasks
+  }
+
+  wake(): void {
+    const w = this.wakeUp
+    this.wakeUp = null
+    w?.()
+  }
+
+  fail(error: unknown): void {
+    if (this.failure === null) this.failure = error
+    this.wake()
+  }
+
+  stop(): void {
+    this.stopRequested = true
+    this.wake()
+  }
+
+  async run(): Promise<JobResult> {
+    this.startedAt = performance.now()
+    const unsubscribe = isManualClock(this.clock) ? this.clock.onAdvance(() => this.wake()) : null
+    try {
+      for (const t of this.tasks) await t.open()
+      await this.loop()
+      if (this.failure !== null) throw this.failure
+      await this.deadLetters.close()
+      if (this.stopRequested && !this.allFinished()) {
+        await this.shutdown(true)
+        this.status = 'stopped'
+      } else {
+        for (const t of this.tasks) if (t instanceof SourceTask) await t.closeReader()
+        this.status = 'finished'
+      }
+      return { status: this.status, durationMs: performance.now() - this.startedAt, metrics: this.metrics() }
+    } catch (e) {
+      this.status = 'failed'
+      await this.shutdown(false)
+      try {
+        await this.deadLetters.close()
+      } catch {
+        // The primary failure is what the caller needs.
+      }
+      throw isSluiceError(e) ? e : new SluiceError('INTERNAL', describeCause(e), { cause: e })
+    } finally {
+      unsubscribe?.()
+    }
+  }
+
+  private allFinished(): boolean {
+    for (const t of this.tasks) if (t.state !== 'finished') return false
+    return true
+  }
+
+  private async shutdown(flushSinks: boolean): Promise<void> {
+    for (const t of this.tasks) {
+      try {
+        await t.abort(flushSinks)
+      } catch {
+        // Keep releasing the other tasks.
+      }
+    }
+  }
+
+  private async loop(): Promise<void> {
+    const tasks = this.tasks
+    let lastYield = performance.now()
+    for (;;) {
+      if (this.failure !== null || this.stopRequested) return
+      let progressed = false
+      const now = this.clock.now()
+      for (let i = tasks.length - 1; i >= 0; i--) {
+        const t = tasks[i]
+        const t0 = performance.now()
+        let did = false
+        if (t.nextProcessingTime() <= now) {
+          t.fireProcessingTime(now)
+          did = true
+        }
+        if (t.step()) did = true
+        if (did) {
+          progressed = true
+          t.metrics.busyMs += performance.now() - t0
+        }
+      }
+      if (this.deadLetters.hasPending) await this.deadLetters.flush()
+      if (this.allFinished()) return
+      const t1 = performance.now()
+      if (!progressed) {
+        await this.waitForWork()
+      } else if (t1 - lastYield > YIELD_AFTER_MS) {
+        await new Promise<void>((r) => setImmediate(r))
+      } else {
+        continue
+      }
+      const t2 = performance.now()
+      this.accountWaiting(t2 - t1)
+      lastYield = t2
+    }
+  }
+
+  /** Time spent waiting counts as backpressured for tasks blocked on output, idle for the rest. */
+  private accountWaiting(ms: number): void {
+    for (const t of this.tasks) {
+      if (t.blockedOnOutput) t.metrics.backpressuredMs += ms
+      else t.metrics.idleMs += ms
+    }
+  }
+
+  private waitForWork(): Promise<void> {
+    let deadline = Number.POSITIVE_INFINITY
+    let poll = false
+    for (const t of this.tasks) {
+      const p = t.nextProcessingTime()
+      if (p < deadline) deadline = p
+      if (t instanceof SourceTask && t.state === 'running' && t.pending === null) {
+        if (t.polledEmpty) poll = true
+        const idle = t.idleDeadline()
+        if (idle < deadline) deadline = idle
+      }
+    }
+    return new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | null = null
+      this.wakeUp = () => {
+        if (timer !== null) clearTimeout(timer)
+        resolve()
+      }
+      let delay = Number.POSITIVE_INFINITY
+      if (poll) delay = POLL_INTERVAL_MS
+      if (deadline !== Number.POSITIVE_INFINITY && !isManualClock(this.clock)) {
+        delay = Math.min(delay, Math.max(0, deadline - this.clock.now()))
+      }
+      if (delay !== Number.POSITIVE_INFINITY) timer = setTimeout(() => this.wake(), delay)
+    })
+  }
+
+  metrics(): JobMetrics {
+    const operators: OperatorMetricsSnapshot[] = []
+    const tasks: TaskMetricsSnapshot[] = []
+    for (const t of this.tasks) {
+      const ids: string[] = []
+      if (t instanceof SourceTask) {
+        const m = t.sourceMetrics
+        ids.push(t.id)
+        operators.push({ operator: t.id, task: t.id, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0 })
+      }
+      for (const l of t.links) {
+        const m = l.metrics
+        ids.push(l.id)
+        operators.push({ operator: l.id, task: t.id, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: l.op.stateEntries?.() ?? 0 })
+      }
+      const wm = t.metrics.watermark
+      tasks.push({ task: t.id, operators: ids, busyMs: t.metrics.busyMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs, watermark: Number.isFinite(wm) ? wm : null })
+    }
+    return { operators, tasks }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Per-operator and per-task counters, updated per batch (never per record). The monitoring
+ * issue exposes them; the shapes are fixed here so the hot path stays monomorphic.
+ */
+export class OperatorMetrics {
+  recordsIn = 0
+  recordsOut = 0
+  /** Records whose processing threw (any policy). */
+  errors = 0
+  skipped = 0
+  deadLettered = 0
+  lateDropped = 0
+  /** Records emitted to a side output that nothing consumes. */
+  sideOutputDropped = 0
+
+  constructor(readonly operatorId: string) {}
+}
+
+export class TaskMetrics {
+  busyMs = 0
+  backpressuredMs = 0
+  idleMs = 0
+  watermark = Number.NEGATIVE_INFINITY
+
+  constructor(readonly taskId: string) {}
+}
+
+export interface OperatorMetricsSnapshot {
+  operator: string
+  task: string
+  recordsIn: number
+  recordsOut: number
+  errors: number
+  skipped: number
+  deadLettered: number
+  lateDropped: number
+  sideOutputDropped: number
+  stateEntries: number
+}
+
+export interface TaskMetricsSnapshot {
+  task: string
+  operators: string[]
+  busyMs: number
+  backpressuredMs: number
+  idleMs: number
+  watermark: number | null
+}
+
+export interface JobMetrics {
+  operators: OperatorMetricsSnapshot[]
+  tasks: TaskMetricsSnapshot[]
+}

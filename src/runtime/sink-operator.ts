@@ -1,0 +1,69 @@
+/**
+ * Runs a sink at the end of a chain. An asynchronous write parks the task until it settles, so a
+ * slow sink slows everything upstream through the channels (backpressure), never buffering.
+ */
+import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
+import type { Sink, SinkWriter } from '../connectors/spi.ts'
+import type { Batch, Operator, OperatorContext } from '../operators/types.ts'
+
+export class SinkOperator<T> implements Operator<T, never> {
+  private writer: SinkWriter<T> | null = null
+  /** Set when the last write returned a promise; the task waits on it. */
+  pending: Promise<void> | null = null
+
+  constructor(
+    readonly id: string,
+    private readonly sink: Sink<T>,
+  ) {}
+
+  async openWriter(ctx: OperatorContext): Promise<void> {
+    try {
+      this.writer = await this.sink.open({ sinkId: this.id, clock: ctx.clock })
+    } catch (e) {
+      throw wrap(this.id, 'open', e)
+    }
+  }
+
+  processBatch(batch: Batch<T>): void {
+    if (batch.records.length === 0) return
+    let r: void | Promise<void>
+    try {
+      r = (this.writer as SinkWriter<T>).write(batch.records)
+    } catch (e) {
+      throw wrap(this.id, 'write', e)
+    }
+    if (r !== undefined && typeof (r as Promise<void>).then === 'function') {
+      this.pending = (r as Promise<void>).catch((e: unknown) => {
+        throw wrap(this.id, 'write', e)
+      })
+    }
+  }
+
+  async flushAndClose(): Promise<void> {
+    const w = this.writer
+    if (w === null) return
+    this.writer = null
+    try {
+      await w.flush?.()
+      await w.close?.()
+    } catch (e) {
+      throw wrap(this.id, 'close', e)
+    }
+  }
+
+  /** Closes without flushing, after a failure elsewhere; errors are secondary and ignored. */
+  async abort(): Promise<void> {
+    const w = this.writer
+    this.writer = null
+    try {
+      await w?.close?.()
+    } catch {
+      // The job already failed with the primary error.
+    }
+  }
+}
+
+function wrap(id: string, what: string, e: unknown): SluiceError {
+  if (isSluiceError(e)) return e as SluiceError
+  return new SluiceError('SINK_IO', `sink "${id}" failed to ${what}: ${describeCause(e)}`, { cause: e })
+}

@@ -1,0 +1,225 @@
+/**
+ * The task at the head of a chain that starts with a source. Each step reads one batch, stamps
+ * event times with the watermark strategy, runs the chain and emits the new watermark. An
+ * asynchronous read parks the task; a read of nothing counts towards the idleness timeout.
+ */
+import type { DeadLetter, ErrorPolicy, Sink, SourceContext, SourceReader } from '../connectors/spi.ts'
+import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
+import { MAX_WATERMARK, NO_TIMESTAMP, type Batch } from '../operators/types.ts'
+import type { SourceNode } from '../graph/logical.ts'
+import type { Clock } from '../time/clock.ts'
+import type { WatermarkStrategy } from '../time/watermarks.ts'
+import type { DeadLetterRouter } from './dead-letters.ts'
+import { OperatorMetrics } from './metrics.ts'
+import { preview } from './operator-context.ts'
+import { Task, type Scheduler } from './task.ts'
+
+class SourceContextImpl implements SourceContext {
+  constructor(
+    readonly sourceId: string,
+    readonly clock: Clock,
+    private readonly policy: ErrorPolicy,
+    private readonly deadLetter: Sink<DeadLetter> | undefined,
+    private readonly router: DeadLetterRouter,
+    private readonly metrics: OperatorMetrics,
+  ) {}
+
+  reportBadRecord(raw: unknown, reason: string, position: string): void {
+    this.metrics.errors++
+    switch (this.policy) {
+      case 'fail':
+        throw new SluiceError('SOURCE_MALFORMED_RECORD', `source "${this.sourceId}" rejected the record at ${position}: ${reason}; record: ${preview(raw)}`)
+      case 'skip':
+        this.metrics.skipped++
+        return
+      case 'dead-letter':
+        this.metrics.deadLettered++
+        this.router.add(this.deadLetter as Sink<DeadLetter>, { operator: this.sourceId, position, reason, record: raw })
+    }
+  }
+}
+
+export class SourceTask extends Task {
+  readonly sourceMetrics: OperatorMetrics
+  private reader: SourceReader<unknown> | null = null
+  private readonly context: SourceContextImpl
+  private readonly strategy: WatermarkStrategy<unknown> | undefined
+  private readonly batchSize: number
+  /** A batch read asynchronously, waiting to be processed. */
+  private ready: { buf: unknown[]; n: number } | null = null
+  private maxTimestamp = Number.NEGATIVE_INFINITY
+  private lastActivity = 0
+  private idle = false
+  /** The last read found nothing; the scheduler polls again soon. */
+  polledEmpty = false
+
+  constructor(
+    readonly node: SourceNode,
+    clock: Clock,
+    deadLetters: DeadLetterRouter,
+    scheduler: Scheduler,
+  ) {
+    super(node.id, clock, deadLetters, scheduler)
+    this.sourceMetrics = new OperatorMetrics(node.id)
+    this.context = new SourceContextImpl(node.id, clock, node.onError, node.deadLetter, deadLetters, this.sourceMetrics)
+    this.strategy = node.watermarks
+    this.batchSize = node.batchSize
+  }
+
+  override async open(): Promise<void> {
+    try {
+      this.reader = await this.node.source.open(this.context)
+    } catch (e) {
+      throw isSluiceError(e) ? e : new SluiceError('SOURCE_IO', `source "${this.id}" could not open: ${describeCause(e)}`, { cause: e })
+    }
+    this.lastActivity = this.clock.now()
+    await super.open()
+  }
+
+  position(): string {
+    return this.reader?.position() ?? 'not opened'
+  }
+
+  override step(): boolean {
+    if (this.state !== 'running' || this.pending !== null) return false
+    if (this.outputsFull()) {
+      this.blockedOnOutput = true
+      return false
+    }
+    this.blockedOnOutput = false
+    if (this.ready !== null) {
+      const { buf, n } = this.ready
+      this.ready = null
+      return this.handleRead(buf, n)
+    }
+    const buf: unknown[] = []
+    let r: number | Promise<number>
+    try {
+      r = (this.reader as SourceReader<unknown>).read(buf, this.batchSize)
+    } catch (e) {
+      throw this.ioError(e)
+    }
+    if (typeof r === 'number') return this.handleRead(buf, r)
+    this.park(
+      r.then(
+        (n) => {
+          this.ready = { buf, n }
+        },
+        (e: unknown) => {
+          throw this.ioError(e)
+        },
+      ),
+    )
+    return true
+  }
+
+  private ioError(e: unknown): SluiceError {
+    if (isSluiceError(e)) return e as SluiceError
+    return new SluiceError('SOURCE_IO', `source "${this.id}" failed to read at ${this.position()}: ${describeCause(e)}`, { cause: e })
+  }
+
+  private handleRead(buf: unknown[], n: number): boolean {
+    if (n < 0) {
+      this.polledEmpty = false
+      this.finish()
+      return true
+    }
+    if (n === 0 || buf.length === 0) {
+      this.polledEmpty = true
+      this.checkIdle()
+      return false
+    }
+    this.polledEmpty = false
+    this.lastActivity = this.clock.now()
+    if (this.idle) {
+      this.idle = false
+      this.setIdle(false)
+    }
+    const batch: Batch<unknown> = { records: buf, times: this.stamp(buf) }
+    const count = batch.records.length
+    this.sourceMetrics.recordsOut += count
+    if (count > 0) {
+      if (this.links.length > 0) this.runFrom(0, batch, 0)
+      else this.emitMain(batch)
+    }
+    if (this.strategy !== undefined) {
+      const wm = this.maxTimestamp - this.strategy.maxOutOfOrdernessMs - 1
+      if (wm > this.watermark() && wm < MAX_WATERMARK) this.advanceWatermark(wm)
+    }
+    this.afterWork()
+    return true
+  }
+
+  /** Event times of a batch; records with an invalid timestamp are removed and reported. */
+  private stamp(records: unknown[]): number[] {
+    const n = records.length
+    const times = new Array<number>(n)
+    const s = this.strategy
+    if (s === undefined) {
+      for (let i = 0; i < n; i++) times[i] = NO_TIMESTAMP
+      return times
+    }
+    const ts = s.timestamp
+    let max = this.maxTimestamp
+    let bad = 0
+    for (let i = 0; i < n; i++) {
+      let t: number
+      try {
+        t = ts(records[i])
+      } catch (e) {
+        t = Number.NaN
+        this.context.reportBadRecord(records[i], `timestamp function threw: ${describeCause(e)}`, `the batch read up to ${this.position()}`)
+        bad++
+        continue
+      }
+      if (typeof t !== 'number' || !Number.isFinite(t)) {
+        this.context.reportBadRecord(records[i], `TIMESTAMP_INVALID: timestamp is ${String(t)}, not a finite number of epoch ms`, `the batch read up to ${this.position()}`)
+        times[i] = Number.NaN
+        bad++
+        continue
+      }
+      times[i] = t
+      if (t > max) max = t
+    }
+    this.maxTimestamp = max
+    if (bad > 0) {
+      let w = 0
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(times[i]) || times[i] === undefined) continue
+        records[w] = records[i]
+        times[w] = times[i]
+        w++
+      }
+      records.length = w
+      times.length = w
+    }
+    return times
+  }
+
+  private checkIdle(): void {
+    const timeout = this.strategy?.idleTimeoutMs
+    if (timeout === undefined || this.idle) return
+    if (this.clock.now() - this.lastActivity >= timeout) {
+      this.idle = true
+      this.setIdle(true)
+    }
+  }
+
+  /** When the source could next become idle, for the scheduler's wake-up. */
+  idleDeadline(): number {
+    const timeout = this.strategy?.idleTimeoutMs
+    if (timeout === undefined || this.idle || !this.polledEmpty) return Number.POSITIVE_INFINITY
+    return this.lastActivity + timeout
+  }
+
+  override async abort(flushSinks: boolean): Promise<void> {
+    await super.abort(flushSinks)
+    await this.closeReader()
+  }
+
+  async closeReader(): Promise<void> {
+    const r = this.reader
+    this.reader = null
+    await r?.close?.()
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * A task runs one chain of operators: its mailbox takes input batches, watermarks, idleness
+ * changes and end-of-input from its channels in order, runs them through the chain by direct
+ * calls, and sends results to its output channels. It never blocks the thread: when an output is
+ * full it reports "backpressured" and the scheduler comes back later; when a sink write is in
+ * flight it parks on the promise.
+ *
+ * Lifecycle (state table):
+ *   created --open()--> running --all inputs ended--> finishing --sinks closed--> finished
+ *   any state --failure or stop--> finished (the job reports the failure)
+ */
+import { NumberMinHeap } from '../state/min-heap.ts'
+import type { Batch, Operator } from '../operators/types.ts'
+import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
+import type { Clock } from '../time/clock.ts'
+import { END, IdleItem, isControl, WatermarkItem, type ChannelItem, type ControlItem, type LocalChannel } from './channel.ts'
+import type { DeadLetterRouter } from './dead-letters.ts'
+import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
+import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
+import type { SinkOperator } from './sink-operator.ts'
+
+export type TaskState = 'created' | 'running' | 'finishing' | 'finished'
+
+const TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
+  created: ['running', 'finished'],
+  running: ['finishing', 'finished'],
+  finishing: ['finished'],
+  finished: [],
+}
+
+export interface ChainLink {
+  readonly id: string
+  readonly label: string
+  readonly op: Operator<unknown, unknown>
+  readonly ctx: OperatorContextImpl
+  readonly out: Collector<unknown>
+  readonly metrics: OperatorMetrics
+  /** Side-output tag → channels of the edges that consume it. */
+  readonly sideRoutes: Map<string, LocalChannel<unknown>[]>
+  readonly sink: SinkOperator<unknown> | null
+}
+
+export interface TaskInput {
+  readonly channel: LocalChannel<unknown>
+  readonly input: number
+  watermark: number
+  idle: boolean
+  ended: boolean
+}
+
+/** How a task reaches the scheduler. */
+export interface Scheduler {
+  wake(): void
+  fail(error: unknown): void
+}
+
+/** Items a task takes from its inputs per step before yielding to other tasks. */
+const ITEMS_PER_STEP = 8
+
+export class Task implements TaskServices {
+  state: TaskState = 'created'
+  readonly metrics: TaskMetrics
+  readonly links: ChainLink[] = []
+  readonly inputs: TaskInput[] = []
+  /** Channels fed by the chain's main output (the tail's, or the source's when the chain is empty). */
+  readonly mainRoutes: LocalChannel<unknown>[] = []
+  /** Every channel this task sends to, main and side. */
+  readonly outputs: LocalChannel<unknown>[] = []
+  /** A promise the task waits on (a sink write, a source read, closing); null when runnable. */
+  pending: Promise<void> | null = null
+  /** Why the task could not run at the last step, for time accounting. */
+  blockedOnOutput = false
+  private currentWatermark = MIN_WATERMARK
+  private idleDownstream = false
+  private nextInput = 0
+  private readonly procTimers: (NumberMinHeap | null)[] = []
+
+  constructor(
+    readonly id: string,
+    readonly clock: Clock,
+    readonly deadLetters: DeadLetterRouter,
+    protected readonly scheduler: Scheduler,
+  ) {
+    this.metrics = new TaskMetrics(id)
+  }
+
+  protected transition(to: TaskState): void {
+    if (!TRANSITIONS[this.state].includes(to)) throw new Error(`task ${this.id}: illegal transition ${this.state} -> ${to}`)
+    this.state = to
+  }
+
+  watermark(): number {
+    return this.currentWatermark
+  }
+
+  addLink(link: ChainLink): void {
+    this.links.push(link)
+    this.procTimers.push(null)
+  }
+
+  async open(): Promise<void> {
+    for (const l of this.links) {
+      l.op.open?.(l.ctx)
+      if (l.sink !== null) await l.sink.openWriter(l.ctx)
+    }
+    this.transition('running')
+  }
+
+  // ---- processing-time callbacks -------------------------------------------------------------
+
+  requestProcessingTime(opIndex: number, timeMs: number): void {
+    let h = this.procTimers[opIndex]
+    if (h === null) {
+      h = new NumberMinHeap()
+      this.procTimers[opIndex] = h
+    }
+    h.push(timeMs)
+  }
+
+  nextProcessingTime(): number {
+    let t = Number.POSITIVE_INFINITY
+    for (const h of this.procTimers) if (h !== null && h.peek() < t) t = h.peek()
+    return t
+  }
+
+  fireProcessingTime(now: number): void {
+    if (this.state !== 'running') return
+    for (let k = 0; k < this.links.length; k++) {
+      const h = this.procTimers[k]
+      if (h === null || h.peek() > now) continue
+      while (h.size > 0 && h.peek() <= now) h.pop()
+      const l = this.links[k]
+      l.op.onProcessingTime?.(now, l.ctx, l.out)
+      this.forward(k)
+    }
+    this.afterWork()
+  }
+
+  // ---- the mailbox ----------------------------------------------------------------------------
+
+  outputsFull(): boolean {
+    const outs = this.outputs
+    for (let i = 0; i < outs.length; i++) if (outs[i].full) return true
+    return false
+  }
+
+  /** Runs up to ITEMS_PER_STEP input items; returns whether it did any work. */
+  step(): boolean {
+    if (this.state !== 'running' || this.pending !== null) return false
+    if (this.outputsFull()) {
+      this.blockedOnOutput = true
+      return false
+    }
+    this.blockedOnOutput = false
+    let did = false
+    for (let n = 0; n < ITEMS_PER_STEP; n++) {
+      const inp = this.pickInput()
+      if (inp === null) break
+      did = true
+      const item: ChannelItem<unknown> = inp.channel.take()
+      if (isControl(item)) this.handleControl(inp, item)
+      else this.runFrom(0, item, inp.input)
+      this.afterWork()
+      if (this.state !== 'running' || this.pending !== null || this.outputsFull()) break
+    }
+    return did
+  }
+
+  private pickInput(): TaskInput | null {
+    const ins = this.inputs
+    const n = ins.length
+    for (let i = 0; i < n; i++) {
+      const inp = ins[(this.nextInput + i) % n]
+      if (!inp.channel.isEmpty) {
+        this.nextInput = (this.nextInput + i + 1) % n
+        return inp
+      }
+    }
+    return null
+  }
+
+  /** Runs a batch through links k.. of the chain. */
+  protected runFrom(k: number, batch: Batch<unknown>, input: number): void {
+    const l = this.links[k]
+    const n = batch.records.length
+    l.metrics.recordsIn += n
+    l.ctx.currentInput = batch
+    l.op.processBatch(batch, l.ctx, l.out, input)
+    l.ctx.currentInput = null
+    l.ctx.inputBase += n
+    this.forward(k)
+  }
+
+  /** Passes what link k emitted on: to link k+1, or to the output channels. */
+  protected forward(k: number): void {
+    const l = this.links[k]
+    if (l.out.sides !== null) this.flushSides(l)
+    const b = l.out.batch
+    const n = b.records.length
+    if (n === 0) return
+    l.metrics.recordsOut += n
+    if (k + 1 < this.links.length) {
+      this.runFrom(k + 1, b, 0)
+      b.records.length = 0
+      b.times.length = 0
+    } else {
+      this.emitMain(l.out.takeBatch())
+    }
+  }
+
+  protected emitMain(batch: Batch<unknown>): void {
+    const routes = this.mainRoutes
+    for (let i = 0; i < routes.length; i++) routes[i].sendBatch(batch)
+  }
+
+  private flushSides(l: ChainLink): void {
+    for (const [tag, b] of l.out.sides as Map<string, Batch<unknown>>) {
+      if (b.records.length === 0) continue
+      const routes = l.sideRoutes.get(tag)
+      if (routes === undefined) l.metrics.sideOutputDropped += b.records.length
+      else for (const ch of routes) ch.sendBatch(b)
+      l.metrics.recordsOut += b.records.length
+    }
+    l.out.sides = null
+  }
+
+  /** After a unit of work: park on a sink write if one is in flight. */
+  protected afterWork(): void {
+    for (let k = this.links.length - 1; k >= 0; k--) {
+      const s = this.links[k].sink
+      if (s !== null && s.pending !== null) {
+        const p = s.pending
+        s.pending = null
+        this.park(p)
+        return
+      }
+    }
+  }
+
+  protected park(p: Promise<unknown>): void {
+    this.pending = p.then(
+      () => {
+        this.pending = null
+        this.scheduler.wake()
+      },
+      (e: unknown) => {
+        this.pending = null
+        this.scheduler.fail(e)
+      },
+    )
+  }
+
+  private handleControl(inp: TaskInput, item: ControlItem): void {
+    if (item instanceof WatermarkItem) {
+      if (item.watermark > inp.watermark) inp.watermark = item.watermark
+    } else if (item instanceof IdleItem) {
+      inp.idle = item.idle
+    } else {
+      inp.ended = true
+      inp.idle = false
+      inp.watermark = MAX_WATERMARK
+    }
+    this.recomputeWatermark()
+    if (this.inputs.every((i) => i.ended)) this.finish()
+  }
+
+  /** The task's watermark is the minimum over inputs that are neither idle nor ended. */
+  private recomputeWatermark(): void {
+    let min = MAX_WATERMARK
+    let active = 0
+    let idle = 0
+    for (const i of this.inputs) {
+      if (i.ended) continue
+      if (i.idle) {
+        idle++
+        continue
+      }
+      active++
+      if (i.watermark < min) min = i.watermark
+    }
+    if (active === 0 && idle > 0) {
+      this.setIdle(true)
+      return
+    }
+    this.setIdle(false)
+    if (min > this.currentWatermark) this.advanceWatermark(min)
+  }
+
+  protected setIdle(idle: boolean): void {
+    if (idle === this.idleDownstream) return
+    this.idleDownstream = idle
+    const item = new IdleItem(idle)
+    for (const ch of this.outputs) ch.sendControl(item)
+  }
+
+  protected advanceWatermark(wm: number): void {
+    this.currentWatermark = wm
+    this.metrics.watermark = wm
+    for (let k = 0; k < this.links.length; k++) {
+      const l = this.links[k]
+      if (l.op.onWatermark !== undefined) {
+        l.op.onWatermark(wm, l.ctx, l.out)
+        this.forward(k)
+      }
+    }
+    const item = new WatermarkItem(wm)
+    for (const ch of this.outputs) ch.sendControl(item)
+  }
+
+  /** End of all input: final watermark, operators' finish hooks, END downstream, close sinks. */
+  protected finish(): void {
+    if (this.currentWatermark < MAX_WATERMARK) this.advanceWatermark(MAX_WATERMARK)
+    for (let k = 0; k < this.links.length; k++) {
+      const l = this.links[k]
+      if (l.op.finish !== undefined) {
+        l.op.finish(l.ctx, l.out)
+        this.forward(k)
+      }
+    }
+    for (const ch of this.outputs) ch.sendControl(END)
+    this.transition('finishing')
+    const sinkWrites: Promise<void>[] = []
+    for (const l of this.links) {
+      if (l.sink !== null && l.sink.pending !== null) {
+        sinkWrites.push(l.sink.pending)
+        l.sink.pending = null
+      }
+    }
+    this.park(
+      Promise.all(sinkWrites)
+        .then(() => this.closeLinks())
+        .then(() => this.transition('finished')),
+    )
+  }
+
+  private async closeLinks(): Promise<void> {
+    for (const l of this.links) {
+      l.op.close?.()
+      if (l.sink !== null) await l.sink.flushAndClose()
+    }
+  }
+
+  /** After a failure or stop: release resources without flushing windows. */
+  async abort(flushSinks: boolean): Promise<void> {
+    for (const l of this.links) {
+      try {
+        l.op.close?.()
+      } catch {
+        // Secondary to the error that stopped the job.
+      }
+      if (l.sink !== null) await (flushSinks ? l.sink.flushAndClose() : l.sink.abort())
+    }
+    this.state = 'finished'
+  }
+}
