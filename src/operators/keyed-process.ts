@@ -190,6 +190,6 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
   }
 
   stateEntries(): number {
-    return this.backend.entries() + this.eventTimers.size + this.procTimers.size
+    return (this.backend?.entries() ?? 0) + this.eventTimers.size + this.procTimers.size
   }
 }

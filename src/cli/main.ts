@@ -1,0 +1,67 @@
+/** The `sluice` command line. */
+import { Command, CommanderError } from 'commander'
+import { demoCommand } from './demo.ts'
+import { EXIT_USAGE, reportError } from './errors.ts'
+import { generateCommand, runQueryCommand } from './nexmark-command.ts'
+import { runJobCommand } from './run-command.ts'
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0
+  const program = new Command('sluice')
+    .description('Sluice: a stream-processing engine for TypeScript')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+
+  program
+    .command('run')
+    .description('run a job module (.ts or .js) that exports a Pipeline')
+    .argument('<job>', 'job file')
+    .option('--explain', 'print the physical plan instead of running')
+    .action(async (job: string, o: { explain?: boolean }) => {
+      code = await runJobCommand(job, o)
+    })
+
+  program
+    .command('demo')
+    .description('a continuous Nexmark job at full speed, with a status line every second')
+    .option('--duration <seconds>', 'stop after this many seconds')
+    .option('--events <n>', 'stop after this many events')
+    .action(async (o: { duration?: string; events?: string }) => {
+      code = await demoCommand(o)
+    })
+
+  const nexmark = program.command('nexmark').description('the Nexmark benchmark: generator and queries')
+  nexmark
+    .command('generate')
+    .description('write Nexmark events as JSON Lines')
+    .option('--events <n>', 'number of events', '1000000')
+    .option('--seed <s>', 'random seed', '0')
+    .option('--rate <eventsPerSecond>', 'event-time rate (spaces timestamps; never sleeps)')
+    .requiredOption('--out <file>', 'output file')
+    .action(async (o: { events?: string; seed?: string; rate?: string; out: string }) => {
+      code = await generateCommand(o)
+    })
+  nexmark
+    .command('run')
+    .description('run a Nexmark query and write its result rows as JSON Lines')
+    .requiredOption('--query <qN>', 'q0, q1, q2, q3, q4, q5, q7, q8, q9 or q11')
+    .option('--events <n>', 'number of generated events', '1000000')
+    .option('--seed <s>', 'random seed', '0')
+    .option('--rate <eventsPerSecond>', 'event-time rate of the generator')
+    .option('--input <file>', 'read events from a JSON Lines file instead of the generator')
+    .option('--out <file>', 'write results to a file (default: stdout)')
+    .option('--discard', 'count results without writing them (benchmarking)')
+    .option('--on-error <policy>', 'malformed input lines: fail, skip or dead-letter', 'fail')
+    .option('--dead-letter <file>', 'where dead-lettered lines go (JSON Lines)')
+    .action(async (o: { query: string; events?: string; seed?: string; input?: string; out?: string; discard?: boolean; onError?: string; deadLetter?: string }) => {
+      code = await runQueryCommand(o)
+    })
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return code
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE
+    return reportError(e)
+  }
+}

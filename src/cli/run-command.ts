@@ -1,0 +1,53 @@
+/** `sluice run <job>`: imports a job module (TypeScript or JavaScript) and runs its pipeline. */
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { access } from 'node:fs/promises'
+import { Pipeline } from '../index.ts'
+import { SluiceError } from '../errors.ts'
+import { EXIT_OK } from './errors.ts'
+import { onInterrupt } from './options.ts'
+
+function isPipeline(v: unknown): v is Pipeline {
+  return v instanceof Pipeline || (typeof v === 'object' && v !== null && typeof (v as Pipeline).run === 'function' && typeof (v as Pipeline).explain === 'function')
+}
+
+/** Loads the Pipeline a job module exports: `default`, `pipeline`, or a function returning one. */
+export async function loadJob(file: string): Promise<Pipeline> {
+  const path = resolve(file)
+  try {
+    await access(path)
+  } catch {
+    throw new SluiceError('CLI_USAGE', `job file not found: ${path}`)
+  }
+  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>
+  for (const name of ['default', 'pipeline']) {
+    let v = mod[name]
+    if (typeof v === 'function' && !isPipeline(v)) v = await (v as () => unknown)()
+    if (isPipeline(v)) return v
+  }
+  throw new SluiceError('JOB_MODULE_INVALID', `${file} exports no Pipeline (exports: ${Object.keys(mod).join(', ') || 'none'})`)
+}
+
+export async function runJobCommand(file: string, o: { explain?: boolean }): Promise<number> {
+  const p = await loadJob(file)
+  if (o.explain) {
+    process.stdout.write(`${p.explain()}\n`)
+    return EXIT_OK
+  }
+  const t0 = performance.now()
+  const job = p.run()
+  const release = onInterrupt(() => void job.stop())
+  try {
+    const r = await job.done
+    const s = (performance.now() - t0) / 1000
+    const sources = r.metrics.tasks.filter((t) => t.operators.length > 0).map((t) => t.operators[0])
+    const read = r.metrics.operators.filter((m) => sources.includes(m.operator) && m.recordsIn === 0).reduce((a, m) => a + m.recordsOut, 0)
+    const problems = r.metrics.operators.filter((m) => m.skipped + m.deadLettered + m.lateDropped > 0)
+    let line = `job "${p.name}" ${r.status} in ${s.toFixed(2)} s: ${read} records read`
+    for (const m of problems) line += `; ${m.operator}: ${m.skipped} skipped, ${m.deadLettered} dead-lettered, ${m.lateDropped} late`
+    process.stderr.write(`${line}\n`)
+    return EXIT_OK
+  } finally {
+    release()
+  }
+}
