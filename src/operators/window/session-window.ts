@@ -1,6 +1,6 @@
 /**
- * Session windows. A record at t opens [t, t + gap); windows of one key that overlap merge into
- * one. A session fires when time reaches its end − 1. Timers are registered when a session is
+ * Session windows. A record at t opens [t, t + gap); windows of one key that overlap or touch
+ * merge into one (as Flink's TimeWindow.intersects: [0, 10) and [10, 20) merge). A session fires when time reaches its end − 1. Timers are registered when a session is
  * created; when one fires early (the session grew since), it is re-registered at the new end,
  * so extending a session costs no timer work.
  */
@@ -58,7 +58,7 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
           const k = keyOf(v)
           const list = sessions.get(k)
           // Fast path: the record falls inside the key's only session.
-          if (list !== undefined && list.length === 1 && list[0].start <= t && t < list[0].end) {
+          if (list !== undefined && list.length === 1 && list[0].start <= t && t <= list[0].end) {
             const s = list[0]
             s.acc = agg.add(s.acc, v)
             if (t + gapMs > s.end) s.end = t + gapMs
@@ -82,7 +82,7 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     const kept: Session<ACC>[] = []
     if (list !== undefined) {
       for (const s of list) {
-        if (s.start < end && start < s.end) {
+        if (s.start <= end && start <= s.end) {
           start = Math.min(start, s.start)
           end = Math.max(end, s.end)
           merged = this.merge(merged, s.acc)

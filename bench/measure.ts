@@ -1,0 +1,114 @@
+/**
+ * One measurement, run in its own process so JIT warm-up and memory of one case never leak into
+ * another: `node bin/run-ts.js bench/measure.ts <case> [args]`. Prints one JSON line.
+ *
+ * Cases:
+ *   query <qN> <events>            a Nexmark query, generator inside the job, blackhole sink
+ *   generator <events>             the Nexmark generator alone
+ *   baseline <workload> <impl> <n> q1like|rolling × plain|rxjs|node|sluice over the same bids
+ */
+import { Pipeline, count } from '../src/index.ts'
+import { blackholeSink, countingSink } from '../src/connectors/blackhole-sink.ts'
+import { fromArray } from '../src/connectors/array-source.ts'
+import { nexmarkPipeline } from '../src/cli/nexmark-command.ts'
+import { NexmarkGenerator } from '../src/nexmark/generator.ts'
+import type { NexmarkEvent } from '../src/nexmark/model.ts'
+import { makeBids, isExpensive, referenceQ1Like, referenceRollingCount, toEuro, type BenchBid, type Result } from './baselines/workload.ts'
+import { rxjsQ1Like, rxjsRollingCount } from './baselines/rxjs.ts'
+import { nodeStreamsQ1Like, nodeStreamsRollingCount } from './baselines/node-streams.ts'
+
+function report(o: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ ...o, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`)
+}
+
+async function measureQuery(q: string, events: number): Promise<void> {
+  const sink = countingSink<unknown>(blackholeSink())
+  const p = nexmarkPipeline({ query: q, events: String(events), seed: '0' }, sink)
+  const t0 = performance.now()
+  await p.run().done
+  const s = (performance.now() - t0) / 1000
+  report({ case: 'query', query: q, events, seconds: s, perSecond: events / s, results: sink.count })
+}
+
+function measureGenerator(events: number): void {
+  const g = new NexmarkGenerator({ seed: 0 }, 0, events)
+  const buf: NexmarkEvent[] = []
+  let n = 0
+  let checksum = 0
+  const t0 = performance.now()
+  for (;;) {
+    buf.length = 0
+    const got = g.next(buf, 1024)
+    if (got === 0) break
+    n += got
+    checksum += buf[got - 1].event_type
+  }
+  const s = (performance.now() - t0) / 1000
+  report({ case: 'generator', events: n, seconds: s, perSecond: n / s, checksum })
+}
+
+function sluiceQ1Like(bids: BenchBid[]): Promise<Result> {
+  const r: Result = { count: 0, checksum: 0 }
+  const p = new Pipeline('q1-like')
+  p.source('bids', fromArray(bids))
+    .map('euro', toEuro)
+    .filter('expensive', isExpensive)
+    .to('sum', {
+      kind: 'checksum',
+      open: () => ({
+        write: (batch) => {
+          for (let i = 0; i < batch.length; i++) r.checksum += batch[i].auction + batch[i].price
+          r.count += batch.length
+        },
+      }),
+    })
+  return p.run().done.then(() => r)
+}
+
+function sluiceRolling(bids: BenchBid[]): Promise<Result> {
+  const r: Result = { count: 0, checksum: 0 }
+  const p = new Pipeline('rolling')
+  p.source('bids', fromArray(bids))
+    .keyBy((b) => b.bidder)
+    .aggregate('count', count(), (bidder, n) => ({ bidder, count: n }))
+    .to('sum', {
+      kind: 'checksum',
+      open: () => ({
+        write: (batch) => {
+          for (let i = 0; i < batch.length; i++) r.checksum += batch[i].count
+          r.count += batch.length
+        },
+      }),
+    })
+  return p.run().done.then(() => r)
+}
+
+const IMPLS: Record<string, Record<string, (b: BenchBid[]) => Result | Promise<Result>>> = {
+  q1like: { plain: referenceQ1Like, rxjs: rxjsQ1Like, node: nodeStreamsQ1Like, sluice: sluiceQ1Like },
+  rolling: { plain: referenceRollingCount, rxjs: rxjsRollingCount, node: nodeStreamsRollingCount, sluice: sluiceRolling },
+}
+
+async function measureBaseline(workload: string, impl: string, n: number): Promise<void> {
+  const fn = IMPLS[workload]?.[impl]
+  if (fn === undefined) throw new Error(`unknown baseline ${workload}/${impl}`)
+  const bids = makeBids(n)
+  const expected = IMPLS[workload].plain(bids) as Result
+  // One short warm-up on a slice, as a long-running service would be warm.
+  await fn(bids.slice(0, Math.min(n, 50_000)))
+  const t0 = performance.now()
+  const r = await fn(bids)
+  const s = (performance.now() - t0) / 1000
+  if (r.count !== expected.count || Math.abs(r.checksum - expected.checksum) > 1e-6 * Math.abs(expected.checksum)) {
+    throw new Error(`${workload}/${impl} computed ${JSON.stringify(r)}, expected ${JSON.stringify(expected)}`)
+  }
+  report({ case: 'baseline', workload, impl, records: n, seconds: s, perSecond: n / s })
+}
+
+const [kind, a, b, c] = process.argv.slice(2)
+if (kind === 'query') await measureQuery(a, Number(b))
+else if (kind === 'generator') measureGenerator(Number(a))
+else if (kind === 'baseline') await measureBaseline(a, b, Number(c))
+else {
+  process.stderr.write('usage: measure.ts query <qN> <events> | generator <events> | baseline <workload> <impl> <n>\n')
+  process.exit(2)
+}

@@ -1,0 +1,92 @@
+/**
+ * `npm run bench`: every measurement in a fresh process, then one table with the targets and the
+ * ratios against the baselines timed in this same run.
+ *   --quick        fewer events (a smoke run)
+ *   --events N     events per Nexmark query (default 2 000 000)
+ *   --memory       also run each query over 10 M events and report peak RSS
+ *   --only a,b     only these cases (q0,q5,generator,baselines)
+ */
+import { execFileSync } from 'node:child_process'
+import { cpus, totalmem } from 'node:os'
+
+const args = process.argv.slice(2)
+const flag = (f: string): boolean => args.includes(f)
+const opt = (f: string): string | undefined => {
+  const i = args.indexOf(f)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const quick = flag('--quick')
+const events = Number(opt('--events') ?? (quick ? 200_000 : 2_000_000))
+const only = opt('--only')?.split(',')
+const want = (name: string): boolean => only === undefined || only.includes(name)
+
+interface Row {
+  [k: string]: unknown
+  perSecond: number
+  maxRssMB: number
+}
+
+function measure(...a: string[]): Row {
+  const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/measure.ts', ...a], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  return JSON.parse(out.trim().split('\n').pop() as string) as Row
+}
+
+const fmt = (n: number): string => `${(n / 1e6).toFixed(2)} M/s`
+const lines: string[] = []
+const say = (s: string): void => {
+  lines.push(s)
+  process.stdout.write(`${s}\n`)
+}
+
+say(`Sluice benchmarks — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`)
+say('')
+
+if (want('generator')) {
+  const g = measure('generator', String(Math.max(events, 1_000_000) * 2))
+  say(`| generator alone | ${fmt(g.perSecond)} | target ≥ 3 M/s | ${g.perSecond >= 3e6 ? 'met' : 'NOT met'} |`)
+}
+
+const QUERIES = [
+  ['q0', 2e6],
+  ['q1', 2e6],
+  ['q2', 2e6],
+  ['q3', 3e5],
+  ['q4', 3e5],
+  ['q5', 3e5],
+  ['q7', 3e5],
+  ['q8', 3e5],
+  ['q9', 3e5],
+  ['q11', 3e5],
+] as const
+say('')
+say('| query | events | events/s | target | met | peak RSS | result rows |')
+say('|---|---|---|---|---|---|---|')
+for (const [q, target] of QUERIES) {
+  if (!want(q)) continue
+  const r = measure('query', q, String(events))
+  say(`| ${q} | ${events.toLocaleString('en-US')} | ${fmt(r.perSecond)} | ≥ ${fmt(target)} | ${r.perSecond >= target ? 'yes' : 'NO'} | ${r.maxRssMB} MB | ${r.results} |`)
+}
+
+if (want('baselines')) {
+  const n = quick ? 200_000 : 1_000_000
+  for (const workload of ['q1like', 'rolling']) {
+    const res: Record<string, number> = {}
+    for (const impl of ['plain', 'rxjs', 'node', 'sluice']) res[impl] = measure('baseline', workload, impl, String(n)).perSecond
+    say('')
+    say(`| ${workload} (${n.toLocaleString('en-US')} bids) | records/s | Sluice ÷ this |`)
+    say('|---|---|---|')
+    for (const impl of ['plain', 'rxjs', 'node', 'sluice']) say(`| ${impl} | ${fmt(res[impl])} | ${(res.sluice / res[impl]).toFixed(2)}× |`)
+    say(`targets: Sluice ≥ 1.5× RxJS (${res.sluice >= 1.5 * res.rxjs ? 'met' : 'NOT met'}), ≥ 10× Node object streams (${res.sluice >= 10 * res.node ? 'met' : 'NOT met'})`)
+  }
+}
+
+if (flag('--memory')) {
+  say('')
+  say('| query | 10 M events | events/s | peak RSS | under 1 GiB |')
+  say('|---|---|---|---|---|')
+  for (const [q] of QUERIES) {
+    if (!want(q)) continue
+    const r = measure('query', q, '10000000')
+    say(`| ${q} | 10,000,000 | ${fmt(r.perSecond)} | ${r.maxRssMB} MB | ${r.maxRssMB < 1024 ? 'yes' : 'NO'} |`)
+  }
+}
