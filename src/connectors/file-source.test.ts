@@ -1,0 +1,212 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { fileSource, type FileSourceOptions } from './file-source.ts'
+import { readAll, readSource, sourceContract, TestSourceContext } from './source-contract.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-file-source-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+let files = 0
+function tempFile(content: string | Buffer, extension = 'jsonl'): string {
+  const path = join(dir, `input-${++files}.${extension}`)
+  writeFileSync(path, content)
+  return path
+}
+
+interface Row {
+  id: number
+  name: string
+  price: number
+  ok: boolean
+}
+
+const rows: Row[] = Array.from({ length: 300 }, (_, i) => ({
+  id: i,
+  name: ['plain', 'with, comma', 'say "hi"', 'two\nlines', 'ünïcödé 😀', ''][i % 6],
+  price: i * 1.25,
+  ok: i % 3 === 0,
+}))
+
+function jsonl(records: readonly unknown[]): string {
+  return records.map((r) => `${JSON.stringify(r)}\n`).join('')
+}
+
+function csvField(value: unknown): string {
+  const text = String(value)
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+}
+
+function csv(records: readonly Row[], lineEnd = '\n'): string {
+  return ['id,name,price,ok', ...records.map((r) => [r.id, r.name, r.price, r.ok].map(csvField).join(','))].join(lineEnd) + lineEnd
+}
+
+const csvTypes = { types: { id: 'number', price: 'number', ok: 'boolean' } } as const
+
+sourceContract('fileSource jsonl', (records) => fileSource(tempFile(jsonl(records))), rows)
+sourceContract('fileSource jsonl, 7-byte chunks', (records) => fileSource(tempFile(jsonl(records)), { chunkSize: 7 }), rows)
+sourceContract('fileSource csv', (records) => fileSource(tempFile(csv(records), 'csv'), { csv: csvTypes }), rows)
+sourceContract('fileSource csv, CRLF, 5-byte chunks', (records) =>
+  fileSource(tempFile(csv(records, '\r\n'), 'csv'), { csv: csvTypes, chunkSize: 5 }), rows)
+
+describe('fileSource decoding', () => {
+  it('reads CRLF line ends and a last line without a newline', async () => {
+    const path = tempFile('{"a":1}\r\n{"a":2}\r\n\r\n{"a":3}')
+    expect(await readSource(fileSource(path))).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }])
+  })
+
+  it.each([1, 2, 3, 5])('decodes multi-byte UTF-8 split across %i-byte chunks', async (chunkSize) => {
+    const records = [{ s: 'é' }, { s: '€uro' }, { s: '😀😀' }, { s: '日本語のテキスト' }]
+    expect(await readSource(fileSource(tempFile(jsonl(records)), { chunkSize }))).toEqual(records)
+  })
+
+  it('picks the format from the extension unless told', async () => {
+    const path = tempFile('a,b\n1,2\n', 'csv')
+    expect(await readSource(fileSource(path))).toEqual([{ a: '1', b: '2' }])
+    expect(await readSource(fileSource(path, { format: 'lines' }))).toEqual(['a,b', '1,2'])
+    expect(await readSource(fileSource(tempFile('[1]\n', 'txt')))).toEqual([[1]])
+  })
+
+  it('applies parse to every decoded record', async () => {
+    const path = tempFile('{"n":1}\n{"n":2}\n')
+    expect(await readSource(fileSource(path, { parse: (v) => (v as { n: number }).n * 10 }))).toEqual([10, 20])
+  })
+
+  it('reports the byte offset after the last record as position and byteOffset()', async () => {
+    const content = '{"a":1}\n{"a":2}\n'
+    const path = tempFile(content)
+    const reader = await fileSource(path).open(new TestSourceContext('fail'))
+    expect(reader.position()).toBe(`${path} byte 0 (line 0)`)
+    const out: unknown[] = []
+    expect(await reader.read(out, 1)).toBe(1)
+    expect(reader.byteOffset()).toBe(8)
+    expect(reader.position()).toBe(`${path} byte 8 (line 1)`)
+    await readAll(reader)
+    expect(reader.byteOffset()).toBe(Buffer.byteLength(content))
+    expect(reader.position()).toBe(`${path} byte 16 (line 2)`)
+    await reader.close()
+  })
+})
+
+describe('fileSource bad records', () => {
+  const badJsonl = '{"id":1}\n{"id":2,}\n\n{"id":3}\nnot json\n{"id":"four"}\n{"id":5}'
+
+  function positionOf(content: string, line: number): number {
+    return Buffer.byteLength(content.split('\n').slice(0, line - 1).map((l) => `${l}\n`).join(''))
+  }
+
+  it('reports each malformed line with its line number and byte, and carries on (skip, dead-letter)', async () => {
+    const path = tempFile(badJsonl)
+    const ctx = new TestSourceContext('skip')
+    const parse = (v: unknown): { id: number } => {
+      const id = (v as { id: unknown }).id
+      if (typeof id !== 'number') throw new Error(`id must be a number, got ${JSON.stringify(id)}`)
+      return { id }
+    }
+    expect(await readSource(fileSource(path, { parse }), ctx, 2)).toEqual([{ id: 1 }, { id: 3 }, { id: 5 }])
+    expect(ctx.badRecords).toHaveLength(3)
+    expect(ctx.badRecords[0]).toEqual({ raw: '{"id":2,}', reason: expect.stringMatching(/^invalid JSON: .+/), position: `${path} line 2 (byte 9)` })
+    expect(ctx.badRecords[1]).toEqual({ raw: 'not json', reason: expect.stringMatching(/^invalid JSON: /), position: `${path} line 5 (byte ${positionOf(badJsonl, 5)})` })
+    expect(ctx.badRecords[2]).toEqual({ raw: '{"id":"four"}', reason: 'id must be a number, got "four"', position: `${path} line 6 (byte ${positionOf(badJsonl, 6)})` })
+  })
+
+  it('fails the read on the first malformed line under policy fail', async () => {
+    const path = tempFile(badJsonl)
+    const ctx = new TestSourceContext('fail')
+    await expect(readSource(fileSource(path), ctx)).rejects.toMatchObject({
+      code: 'SOURCE_MALFORMED_RECORD',
+      message: expect.stringContaining(`${path} line 2 (byte 9)`),
+    })
+    expect(ctx.badRecords).toHaveLength(1)
+  })
+
+  it('reports CSV records with the wrong field count or an unconvertible value at their first line', async () => {
+    const content = 'a,b,price\n1,"multi\nline",3\n1,2\n"x\ny",2,abc\n4,5,6\n'
+    const path = tempFile(content, 'csv')
+    const ctx = new TestSourceContext('skip')
+    expect(await readSource(fileSource(path, { csv: { types: { price: 'number' } } }), ctx)).toEqual([
+      { a: '1', b: 'multi\nline', price: 3 },
+      { a: '4', b: '5', price: 6 },
+    ])
+    expect(ctx.badRecords).toEqual([
+      { raw: '1,2', reason: 'expected 3 fields, got 2', position: `${path} line 4 (byte ${positionOf(content, 4)})` },
+      { raw: '"x\ny",2,abc', reason: "column price: 'abc' is not a number", position: `${path} line 5 (byte ${positionOf(content, 5)})` },
+    ])
+  })
+
+  it('reports an unterminated quoted field at the end of the file', async () => {
+    const path = tempFile('a,b\n1,2\n3,"open\n4,5\n', 'csv')
+    const ctx = new TestSourceContext('skip')
+    expect(await readSource(fileSource(path), ctx)).toEqual([{ a: '1', b: '2' }])
+    expect(ctx.badRecords).toEqual([{ raw: '3,"open\n4,5', reason: 'unterminated quoted field at end of input', position: `${path} line 3 (byte 8)` }])
+  })
+
+  it('names the right line when reading a range that starts mid-file', async () => {
+    const content = Array.from({ length: 50 }, (_, i) => (i === 37 ? 'oops' : JSON.stringify({ i }))).join('\n')
+    const path = tempFile(content)
+    const ctx = new TestSourceContext('skip')
+    const startByte = positionOf(content, 20) + 3
+    await readSource(fileSource(path, { startByte }), ctx)
+    expect(ctx.badRecords.map((b) => b.position)).toEqual([`${path} line 38 (byte ${positionOf(content, 38)})`])
+  })
+})
+
+describe('fileSource byte ranges', () => {
+  async function readRanges(path: string, cuts: readonly number[], options: FileSourceOptions<unknown> = {}): Promise<unknown[]> {
+    const bounds = [0, ...cuts, Infinity]
+    const all: unknown[] = []
+    for (let i = 0; i + 1 < bounds.length; i++) {
+      const endByte = bounds[i + 1] === Infinity ? undefined : bounds[i + 1]
+      all.push(...(await readSource(fileSource(path, { ...options, startByte: bounds[i], endByte }))))
+    }
+    return all
+  }
+
+  it('gives every record exactly once, whatever byte the file is cut at', async () => {
+    const records = Array.from({ length: 12 }, (_, i) => ({ i, s: 'é'.repeat(i % 4) }))
+    const content = `${jsonl(records)}\n\r\n{"last":true}`
+    const path = tempFile(content)
+    const expected = [...records, { last: true }]
+    const size = Buffer.byteLength(content)
+    for (let cut = 0; cut <= size + 1; cut++) {
+      expect(await readRanges(path, [cut], { chunkSize: 16 })).toEqual(expected)
+    }
+  })
+
+  it('gives every record exactly once across many random ranges, CSV with header included', async () => {
+    const plain = rows.filter((r) => !r.name.includes('\n'))
+    const path = tempFile(csv(plain, '\r\n'), 'csv')
+    const size = Buffer.byteLength(csv(plain, '\r\n'))
+    let seed = 42
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+    for (let round = 0; round < 20; round++) {
+      const cuts = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * size)).sort((a, b) => a - b)
+      expect(await readRanges(path, cuts, { csv: csvTypes, chunkSize: 64 })).toEqual(plain)
+    }
+  })
+})
+
+describe('fileSource errors', () => {
+  it('fails to open a missing file with SOURCE_IO naming the path and the reason', async () => {
+    const path = join(dir, 'does-not-exist.jsonl')
+    await expect(fileSource(path).open(new TestSourceContext())).rejects.toMatchObject({
+      code: 'SOURCE_IO',
+      message: expect.stringMatching(new RegExp(`${path.replaceAll('\\', '\\\\')}.*ENOENT`)),
+    })
+  })
+
+  it('fails to open a directory with SOURCE_IO', async () => {
+    await expect(fileSource(dir).open(new TestSourceContext())).rejects.toMatchObject({ code: 'SOURCE_IO', message: expect.stringContaining('directory') })
+  })
+
+  it.each<[FileSourceOptions<unknown>]>([
+    [{ format: 'xml' as 'csv' }],
+    [{ startByte: -1 }],
+    [{ startByte: 10, endByte: 5 }],
+    [{ chunkSize: 0 }],
+    [{ format: 'csv', csv: { delimiter: '' } }],
+  ])('rejects the options %j when the source is built', (options) => {
+    expect(() => fileSource('x.jsonl', options)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+  })
+})

@@ -1,0 +1,11 @@
+/** The built-in connectors. */
+export { fromArray, fromIterable, type IterableSourceOptions } from './array-source.ts'
+export { generatorSource, type GeneratorSourceOptions } from './generator-source.ts'
+export { fileSource, type FileSource, type FileSourceOptions, type FileSourceReader } from './file-source.ts'
+export { stdinSource, type StdinSourceOptions } from './stdin-source.ts'
+export type { CsvColumnType, CsvOptions } from './csv.ts'
+export type { LineFormat } from './lines.ts'
+export { stdoutSink, type StdoutSinkOptions } from './stdout-sink.ts'
+export { fileSink, type FileSinkOptions } from './file-sink.ts'
+export { batchCallbackSink, callbackSink } from './callback-sink.ts'
+export { collectSink, type CollectSink } from './collect-sink.ts'

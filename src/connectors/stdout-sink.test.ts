@@ -1,0 +1,77 @@
+import { PassThrough, Writable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { sinkContract, testSinkContext } from './sink-contract.ts'
+import { stdoutSink } from './stdout-sink.ts'
+
+const sample = Array.from({ length: 50 }, (_, i) => ({ i, text: i % 4 === 0 ? 'line\nbreak ü😀' : `v${i}` }))
+
+function captured(stream: PassThrough): () => string {
+  let text = ''
+  stream.setEncoding('utf8')
+  stream.on('data', (chunk: string) => (text += chunk))
+  return () => text
+}
+
+sinkContract('stdoutSink', () => {
+  const stream = new PassThrough()
+  const text = captured(stream)
+  return {
+    sink: stdoutSink({ stream }),
+    written: () => text().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown),
+  }
+}, sample)
+
+describe('stdoutSink', () => {
+  it('writes a whole batch in one write', async () => {
+    const stream = new PassThrough()
+    const text = captured(stream)
+    let writes = 0
+    const original = stream.write.bind(stream)
+    stream.write = ((chunk: string) => {
+      writes++
+      return original(chunk)
+    }) as typeof stream.write
+    const writer = stdoutSink({ stream }).open(testSinkContext)
+    await writer.write([1, 'two', { three: 3 }])
+    expect(writes).toBe(1)
+    expect(text()).toBe('1\n"two"\n{"three":3}\n')
+  })
+
+  it('writes strings as they are in text format', async () => {
+    const stream = new PassThrough()
+    const text = captured(stream)
+    await stdoutSink({ stream, format: 'text' }).open(testSinkContext).write(['hello', 42])
+    expect(text()).toBe('hello\n42\n')
+  })
+
+  it('waits for drain when the stream is full', async () => {
+    const stream = new PassThrough({ highWaterMark: 16 })
+    const writer = stdoutSink({ stream }).open(testSinkContext)
+    const pending = writer.write(['a fairly long string that fills the buffer'])
+    expect(pending).toBeInstanceOf(Promise)
+    let drained = false
+    void (pending as Promise<void>).then(() => (drained = true))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(drained).toBe(false)
+    stream.resume()
+    await pending
+    expect(drained).toBe(true)
+  })
+
+  it('turns a stream error (a closed pipe) into SINK_IO instead of crashing', async () => {
+    const stream = new Writable({
+      highWaterMark: 1,
+      write(_chunk, _encoding, callback) {
+        callback(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))
+      },
+    })
+    const writer = stdoutSink({ stream }).open(testSinkContext)
+    await expect(writer.write(['x'])).rejects.toMatchObject({ code: 'SINK_IO', message: expect.stringContaining('EPIPE') })
+    expect(() => writer.write(['y'])).toThrow(expect.objectContaining({ code: 'SINK_IO' }))
+  })
+
+  it('fails a record JSON cannot encode with SINK_IO', () => {
+    const writer = stdoutSink({ stream: new PassThrough() }).open(testSinkContext)
+    expect(() => writer.write([{ n: 1n }])).toThrow(expect.objectContaining({ code: 'SINK_IO' }))
+  })
+})

@@ -1,0 +1,107 @@
+/**
+ * Writes records to standard output (or any writable stream), one a line.
+ */
+import type { Writable } from 'node:stream'
+import { describeCause, SluiceError } from '../errors.ts'
+import { encodeJsonLines, encodeTextLines } from './lines.ts'
+import type { Sink, SinkContext, SinkWriter } from './spi.ts'
+
+export interface StdoutSinkOptions {
+  /** 'jsonl' (default): each record as JSON. 'text': strings as they are, other values as JSON or String(). */
+  readonly format?: 'jsonl' | 'text'
+  /** Write here instead of process.stdout. The sink never ends the stream. */
+  readonly stream?: Writable
+}
+
+/**
+ * A sink printing one line per record. Each batch is one write, so batches from parallel
+ * subtasks never interleave within a line; a full stream pauses the job until it drains.
+ *
+ * @example
+ * pipeline.from('bids', bids).filter('big', (b) => b.price > 100).to('print', stdoutSink())
+ */
+export function stdoutSink<T = unknown>(options: StdoutSinkOptions = {}): StdoutSink<T> {
+  return new StdoutSink(options)
+}
+
+export class StdoutSink<T> implements Sink<T> {
+  readonly kind = 'stdout'
+  private readonly encode: (batch: readonly unknown[]) => string
+
+  constructor(private readonly options: StdoutSinkOptions) {
+    const format = options.format ?? 'jsonl'
+    if (format !== 'jsonl' && format !== 'text') {
+      throw new SluiceError('JOB_INVALID_OPTION', `stdoutSink option format must be 'jsonl' or 'text', got ${JSON.stringify(format)}`)
+    }
+    this.encode = format === 'jsonl' ? encodeJsonLines : encodeTextLines
+  }
+
+  open(_ctx: SinkContext): SinkWriter<T> {
+    return new StreamSinkWriter<T>(this.options.stream ?? process.stdout, this.encode)
+  }
+}
+
+class StreamSinkWriter<T> implements SinkWriter<T> {
+  private error: unknown = undefined
+  private readonly onError = (e: unknown): void => {
+    this.error ??= e
+  }
+
+  constructor(private readonly stream: Writable, private readonly encode: (batch: readonly unknown[]) => string) {
+    // Listening also keeps an EPIPE (the reader went away) from crashing the process.
+    stream.on('error', this.onError)
+  }
+
+  write(batch: readonly T[]): void | Promise<void> {
+    this.throwIfFailed()
+    if (batch.length === 0) return
+    let text: string
+    try {
+      text = this.encode(batch)
+    } catch (e) {
+      throw new SluiceError('SINK_IO', `cannot write a record to stdout: ${describeCause(e)}`, { cause: e })
+    }
+    if (!this.stream.write(text)) return this.drain()
+  }
+
+  flush(): void | Promise<void> {
+    this.throwIfFailed()
+    if (this.stream.writableNeedDrain) return this.drain()
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush()
+    } finally {
+      this.stream.off('error', this.onError)
+    }
+  }
+
+  private drain(): Promise<void> {
+    const stream = this.stream
+    return new Promise((resolve, reject) => {
+      const done = (e?: unknown): void => {
+        stream.off('drain', onDrain)
+        stream.off('error', onFail)
+        stream.off('close', onClose)
+        if (e === undefined) resolve()
+        else reject(new SluiceError('SINK_IO', `cannot write to stdout: ${describeCause(e)}`, { cause: e }))
+      }
+      const onDrain = (): void => done()
+      const onFail = (e: unknown): void => done(e)
+      const onClose = (): void => done(this.error ?? new Error('the stream closed'))
+      stream.on('drain', onDrain)
+      stream.on('error', onFail)
+      stream.on('close', onClose)
+    })
+  }
+
+  private throwIfFailed(): void {
+    if (this.error !== undefined) {
+      throw new SluiceError('SINK_IO', `cannot write to stdout: ${describeCause(this.error)}`, { cause: this.error })
+    }
+    if (this.stream.destroyed || this.stream.writableEnded) {
+      throw new SluiceError('SINK_IO', 'cannot write to stdout: the stream is closed')
+    }
+  }
+}
