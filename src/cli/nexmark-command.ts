@@ -51,7 +51,7 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
   const p = new Pipeline(`nexmark-${q.name}`, o.deadLetter ? { deadLetter: fileSink(o.deadLetter) } : {})
   let source: Source<NexmarkEvent>
   if (o.input !== undefined) {
-    source = fileSource<NexmarkEvent>(o.input, { format: 'jsonl', parse: (v) => parseEventJsonl(JSON.stringify(v)) })
+    source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string) })
   } else {
     const rate = parseCount('--rate', o.rate)
     source = nexmarkSource({ events: parseCount('--events', o.events) ?? 1_000_000, seed: parseCount('--seed', o.seed) ?? 0, ...(rate ? { eventsPerSecond: rate } : {}) })
