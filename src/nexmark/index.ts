@@ -1,0 +1,5 @@
+/** Nexmark for users: the model, the generator, the file format and the queries. */
+export * from './model.ts'
+export { NexmarkGenerator, splitEventRange, type GeneratorConfig } from './generator.ts'
+export { formatEventJsonl, parseEventJsonl, writeEventsFile } from './jsonl.ts'
+export { QUERIES, query, type QueryInfo } from './queries/index.ts'

@@ -1,0 +1,106 @@
+/** The `sluice` command line, run as a real process on real files. */
+import { spawnSync } from 'node:child_process'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const root = new URL('..', import.meta.url).pathname
+let dir: string
+
+function sluice(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+const lines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0)
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('sluice nexmark', () => {
+  it('generate writes the requested events as JSON Lines', () => {
+    const out = join(dir, 'events.jsonl')
+    const r = sluice('nexmark', 'generate', '--events', '20000', '--seed', '3', '--out', out)
+    expect(r.code).toBe(0)
+    const ls = lines(out)
+    expect(ls.length).toBe(20_000)
+    const types = ls.map((l) => (JSON.parse(l) as { event_type: number }).event_type)
+    expect(types.filter((t) => t === 2).length).toBe(18_400)
+    expect(JSON.parse(ls[0])).toHaveProperty('event_type')
+  })
+
+  it('run on the generator processes exactly the events generate writes', () => {
+    const events = join(dir, 'events.jsonl')
+    const fromFile = join(dir, 'q2-file.jsonl')
+    const fromGen = join(dir, 'q2-gen.jsonl')
+    const a = sluice('nexmark', 'run', '--query', 'q2', '--input', events, '--out', fromFile)
+    const b = sluice('nexmark', 'run', '--query', 'q2', '--events', '20000', '--seed', '3', '--out', fromGen)
+    expect(a.code).toBe(0)
+    expect(b.code).toBe(0)
+    expect(lines(fromFile).length).toBeGreaterThan(0)
+    expect(lines(fromGen).sort()).toEqual(lines(fromFile).sort())
+    expect(a.stderr).toMatch(/q2: 20000 events in [\d.]+ s \([\d,]+ events\/s\), \d+ result rows/)
+    const row = JSON.parse(lines(fromFile)[0]) as Record<string, unknown>
+    expect(Object.keys(row)).toEqual(['auction', 'price'])
+  })
+
+  it('a malformed input line fails with its position, or is skipped, or dead-lettered', () => {
+    const events = join(dir, 'bad.jsonl')
+    writeFileSync(events, readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').slice(0, 100).join('\n') + '\n')
+    appendFileSync(events, '{"event_type":2,"bid":{"auction":"x"}}\n')
+    const fail = sluice('nexmark', 'run', '--query', 'q0', '--input', events, '--out', join(dir, 'o1.jsonl'))
+    expect(fail.code).toBe(1)
+    expect(fail.stderr).toMatch(/SOURCE_MALFORMED_RECORD: source "nexmark" rejected the record at \S*bad.jsonl line 101 \(byte \d+\): field bid.auction must be an integer/)
+    const skip = sluice('nexmark', 'run', '--query', 'q0', '--input', events, '--out', join(dir, 'o2.jsonl'), '--on-error', 'skip')
+    expect(skip.code).toBe(0)
+    expect(lines(join(dir, 'o2.jsonl')).length).toBe(92)
+    const dead = join(dir, 'dead.jsonl')
+    const dl = sluice('nexmark', 'run', '--query', 'q0', '--input', events, '--out', join(dir, 'o3.jsonl'), '--on-error', 'dead-letter', '--dead-letter', dead)
+    expect(dl.code).toBe(0)
+    const letters = lines(dead).map((l) => JSON.parse(l) as { operator: string; position: string; reason: string; record: string })
+    expect(letters).toHaveLength(1)
+    expect(letters[0].operator).toBe('nexmark')
+    expect(letters[0].position).toMatch(/line 101/)
+    expect(letters[0].record).toContain('"auction":"x"')
+  })
+
+  it('an unknown query is a usage error', () => {
+    const r = sluice('nexmark', 'run', '--query', 'q99', '--events', '10')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/NEXMARK_UNKNOWN_QUERY.*q99/)
+  })
+})
+
+describe('sluice run and demo', () => {
+  it('runs a TypeScript job module without a build step', () => {
+    const r = sluice('run', 'examples/first-job.ts')
+    expect(r.code).toBe(0)
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { auction: number; bids: number })
+    expect(rows).toContainEqual({ auction: 1, windowStart: 1767225600000, bids: 2 })
+    expect(rows).toHaveLength(5)
+    expect(r.stderr).toMatch(/bids: 1 skipped/)
+  })
+
+  it('explains the physical plan', () => {
+    const r = sluice('run', 'examples/first-job.ts', '--explain')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/task 1 \(parallelism 1\): bids \[source file, event time\] -> valid \[filter\]/)
+    expect(r.stdout).toMatch(/hash \(keyBy\) exchange/)
+  })
+
+  it('reports a missing job file clearly', () => {
+    const r = sluice('run', 'no/such/job.ts')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/job file not found/)
+  })
+
+  it('the demo runs continuously and stops cleanly', () => {
+    const r = sluice('demo', '--duration', '2')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/events\/s/)
+    expect(r.stdout).toMatch(/demo stopped/)
+  })
+})
