@@ -260,6 +260,19 @@ describe('Nexmark generator semantics', () => {
     expect(withId).toBeLessThan(0.93)
   })
 
+  it('produces only printable ASCII strings without quotes or backslashes', () => {
+    // writeEventsFile relies on this to skip JSON escaping and encode lines as latin1.
+    const safe = /^[\x20-\x7e]*$/
+    let bad = 0
+    for (const e of events) {
+      const entity = (e.person ?? e.auction ?? e.bid) as unknown as Record<string, unknown>
+      for (const v of Object.values(entity)) {
+        if (typeof v === 'string' && (!safe.test(v) || v.includes('"') || v.includes('\\'))) bad++
+      }
+    }
+    expect(bad).toBe(0)
+  })
+
   it('pads events to the reference average sizes', () => {
     let personBytes = 0, persons = 0, auctionBytes = 0, auctions = 0, bidBytes = 0, bids = 0
     for (const e of events) {

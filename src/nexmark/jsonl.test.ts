@@ -39,6 +39,16 @@ describe('formatEventJsonl', () => {
     }
   })
 
+  it('prints integers of any size exactly as JSON.stringify does', () => {
+    for (const t of [0, -5, 7, 2147483647, 2147483648, 1767225000123, 1767225600000, 9007199254740991, -9007199254740991, 1.5]) {
+      const e: NexmarkEvent = {
+        event_type: 1, person: null, bid: null,
+        auction: { id: 1, itemName: 'i', description: 'd', initialBid: 1, reserve: 2, dateTime: t, expires: t, seller: 3, category: 10, extra: '' },
+      }
+      expect(formatEventJsonl(e)).toBe(JSON.stringify({ event_type: 1, auction: e.auction }))
+    }
+  })
+
   it('escapes strings that need it', () => {
     const nasty = 'quote " backslash \\ newline \n tab \t nul \u0000 lone \ud800 emoji 😀 ünï'
     const e: NexmarkEvent = {

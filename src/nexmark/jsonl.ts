@@ -21,9 +21,12 @@ export class NexmarkFormatError extends Error {
 /** Characters that JSON strings must escape (plus lone surrogates, which JSON.stringify escapes). */
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/
 
-/** A JSON string literal; generated strings never need escaping, so that path is one regex test. */
-function str(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"'
+/**
+ * A JSON string literal. `trusted` skips the escape check (a regex scan, ~1 ns per character
+ * here) for generator output, whose strings are printable ASCII without quotes or backslashes.
+ */
+function str(s: string, trusted: boolean): string {
+  return trusted || !NEEDS_ESCAPE.test(s) ? '"' + s + '"' : JSON.stringify(s)
 }
 
 /** A JSON number; NaN and ±Infinity have no JSON form. */
@@ -33,38 +36,69 @@ function num(x: number): number {
 }
 
 /**
- * One event as a JSON line (without the newline). Hand-written rather than JSON.stringify: only
- * the present entity is written, in model order, and it is cheaper on this hot path.
- *
- * @example
- * formatEventJsonl(e) // '{"event_type":2,"bid":{"auction":1000,"bidder":1001,…}}'
+ * Epoch-ms timestamps are not small integers, so V8 prints them by its generic double path,
+ * ~200 ns each here. Printed as two small integers instead: ~40 ns.
  */
-export function formatEventJsonl(e: NexmarkEvent): string {
+function bigInt(x: number): string {
+  if (x >= 2147483648 && x <= Number.MAX_SAFE_INTEGER && Number.isInteger(x)) {
+    const high = Math.floor(x / 1e6)
+    return `${high}${String(x - high * 1e6 + 1e6).slice(1)}`
+  }
+  return `${num(x)}`
+}
+
+let lastTime = NaN
+let lastTimeText = ''
+
+/** Consecutive events mostly share their dateTime (10 per ms at the default rate). */
+function time(x: number): string {
+  if (x !== lastTime) {
+    lastTimeText = bigInt(x)
+    lastTime = x
+  }
+  return lastTimeText
+}
+
+function format(e: NexmarkEvent, trusted: boolean): string {
   switch (e.event_type) {
     case 2: {
       const b = e.bid
       if (b === null) throw new NexmarkFormatError('event_type 2 (bid) has no bid')
       return `{"event_type":2,"bid":{"auction":${num(b.auction)},"bidder":${num(b.bidder)},"price":${num(b.price)},` +
-        `"channel":${str(b.channel)},"url":${str(b.url)},"dateTime":${num(b.dateTime)},"extra":${str(b.extra)}}}`
+        `"channel":${str(b.channel, trusted)},"url":${str(b.url, trusted)},"dateTime":${time(b.dateTime)},` +
+        `"extra":${str(b.extra, trusted)}}}`
     }
     case 1: {
       const a = e.auction
       if (a === null) throw new NexmarkFormatError('event_type 1 (auction) has no auction')
-      return `{"event_type":1,"auction":{"id":${num(a.id)},"itemName":${str(a.itemName)},` +
-        `"description":${str(a.description)},"initialBid":${num(a.initialBid)},"reserve":${num(a.reserve)},` +
-        `"dateTime":${num(a.dateTime)},"expires":${num(a.expires)},"seller":${num(a.seller)},` +
-        `"category":${num(a.category)},"extra":${str(a.extra)}}}`
+      return `{"event_type":1,"auction":{"id":${num(a.id)},"itemName":${str(a.itemName, trusted)},` +
+        `"description":${str(a.description, trusted)},"initialBid":${num(a.initialBid)},"reserve":${num(a.reserve)},` +
+        `"dateTime":${time(a.dateTime)},"expires":${bigInt(a.expires)},"seller":${num(a.seller)},` +
+        `"category":${num(a.category)},"extra":${str(a.extra, trusted)}}}`
     }
     case 0: {
       const p = e.person
       if (p === null) throw new NexmarkFormatError('event_type 0 (person) has no person')
-      return `{"event_type":0,"person":{"id":${num(p.id)},"name":${str(p.name)},` +
-        `"emailAddress":${str(p.emailAddress)},"creditCard":${str(p.creditCard)},"city":${str(p.city)},` +
-        `"state":${str(p.state)},"dateTime":${num(p.dateTime)},"extra":${str(p.extra)}}}`
+      return `{"event_type":0,"person":{"id":${num(p.id)},"name":${str(p.name, trusted)},` +
+        `"emailAddress":${str(p.emailAddress, trusted)},"creditCard":${str(p.creditCard, trusted)},` +
+        `"city":${str(p.city, trusted)},"state":${str(p.state, trusted)},"dateTime":${time(p.dateTime)},` +
+        `"extra":${str(p.extra, trusted)}}}`
     }
     default:
       throw new NexmarkFormatError(`event_type must be 0, 1 or 2, got ${String(e.event_type)}`)
   }
+}
+
+/**
+ * One event as a JSON line (without the newline): only the present entity, in model order.
+ * Hand-written rather than JSON.stringify because it is cheaper on this hot path; any string is
+ * escaped as JSON requires.
+ *
+ * @example
+ * formatEventJsonl(e) // '{"event_type":2,"bid":{"auction":1000,"bidder":1001,…}}'
+ */
+export function formatEventJsonl(e: NexmarkEvent): string {
+  return format(e, false)
 }
 
 type Json = Record<string, unknown>
@@ -215,8 +249,10 @@ export async function writeEventsFile(
       const n = generator.next(batch, LINES_PER_CHUNK)
       if (n === 0) break
       lines.length = n
-      for (let i = 0; i < n; i++) lines[i] = formatEventJsonl(batch[i])
-      if (!stream.write(lines.join('\n') + '\n')) await once(stream, 'drain')
+      // Generated strings are printable ASCII needing no escapes (generator tests check this),
+      // so lines skip the escape scan and latin1 encodes them byte for byte, faster than utf8.
+      for (let i = 0; i < n; i++) lines[i] = format(batch[i], true)
+      if (!stream.write(lines.join('\n') + '\n', 'latin1')) await once(stream, 'drain')
     }
     stream.end()
     await finished(stream)
