@@ -41,6 +41,8 @@ export interface RunOptions {
   clock?: Clock
   /** Capacity of each channel between tasks, in records. Default 16 384. */
   channelCapacity?: number
+  /** Fuse runs of map/filter/flatMap into one per-record loop. Default true. */
+  fuse?: boolean
 }
 
 /** A running job. */
@@ -104,7 +106,7 @@ export class Pipeline implements PipelineContext {
     const clock = options.clock ?? systemClock
     const deadLetters = new DeadLetterRouter()
     const runner = new JobRunner(clock, deadLetters)
-    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity: positiveInt('channelCapacity', options.channelCapacity, 16_384) })
+    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity: positiveInt('channelCapacity', options.channelCapacity, 16_384), fuse: options.fuse })
     runner.setTasks(tasks)
     const letterSinks = new Set<Sink<DeadLetter>>()
     for (const n of this.graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)

@@ -1,7 +1,10 @@
 import type { Batch, Operator, OperatorContext, Output } from './types.ts'
 
 export class FilterOperator<T> implements Operator<T, T> {
-  constructor(private readonly predicate: (value: T) => boolean) {}
+  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/fusion.ts). */
+  readonly fusable = 'filter' as const
+
+  constructor(readonly predicate: (value: T) => boolean) {}
 
   processBatch(batch: Batch<T>, ctx: OperatorContext, out: Output<T>): void {
     const { records, times } = batch

@@ -18,7 +18,10 @@ class TimedCollector<T> implements Collector<T> {
 export class FlatMapOperator<I, O> implements Operator<I, O> {
   private readonly collector = new TimedCollector<O>()
 
-  constructor(private readonly fn: (value: I, out: Collector<O>) => void) {}
+  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/fusion.ts). */
+  readonly fusable = 'flatMap' as const
+
+  constructor(readonly fn: (value: I, out: Collector<O>) => void) {}
 
   processBatch(batch: Batch<I>, ctx: OperatorContext, out: Output<O>): void {
     const { records, times } = batch

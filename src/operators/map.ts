@@ -5,7 +5,10 @@ import type { Batch, Operator, OperatorContext, Output } from './types.ts'
  * try/catch re-entry, not a per-record closure; the error policy decides whether it rethrows.
  */
 export class MapOperator<I, O> implements Operator<I, O> {
-  constructor(private readonly fn: (value: I) => O) {}
+  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/fusion.ts). */
+  readonly fusable = 'map' as const
+
+  constructor(readonly fn: (value: I) => O) {}
 
   processBatch(batch: Batch<I>, ctx: OperatorContext, out: Output<O>): void {
     const { records, times } = batch

@@ -184,7 +184,7 @@ export class JobRunner implements Scheduler {
         ids.push(t.id)
         operators.push({ operator: t.id, task: t.id, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0 })
       }
-      for (const l of t.links) {
+      for (const l of t.operatorLinks) {
         const m = l.metrics
         ids.push(l.id)
         operators.push({ operator: l.id, task: t.id, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: l.op.stateEntries?.() ?? 0 })

@@ -32,7 +32,8 @@ export class OperatorContextImpl implements OperatorContext {
 
   constructor(
     readonly operatorId: string,
-    private readonly index: number,
+    /** Position of the operator's link in the task's executed chain (changes when links fuse). */
+    public index: number,
     private readonly task: TaskServices,
     private readonly policy: ErrorPolicy,
     private readonly deadLetter: Sink<DeadLetter> | undefined,
@@ -56,9 +57,14 @@ export class OperatorContextImpl implements OperatorContext {
   }
 
   recordFailed(record: unknown, cause: unknown): void {
-    this.metrics.errors++
     const idx = this.currentInput === null ? -1 : this.currentInput.records.indexOf(record)
-    const position = idx < 0 ? 'outside a batch (timer or end of input)' : `input record #${this.inputBase + idx + 1}`
+    this.recordFailedAt(record, cause, idx < 0 ? -1 : this.inputBase + idx + 1)
+  }
+
+  /** As recordFailed, for a record known to be the operator's `ordinal`-th input (1-based; -1 unknown). */
+  recordFailedAt(record: unknown, cause: unknown, ordinal: number): void {
+    this.metrics.errors++
+    const position = ordinal < 0 ? 'outside a batch (timer or end of input)' : `input record #${ordinal}`
     const reason = describeCause(cause)
     switch (this.policy) {
       case 'fail':

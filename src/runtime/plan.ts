@@ -15,6 +15,7 @@ import { Collector, OperatorContextImpl } from './operator-context.ts'
 import { SinkOperator } from './sink-operator.ts'
 import { SourceTask } from './source-task.ts'
 import { Task, type Scheduler } from './task.ts'
+import { fuseLinks } from './fusion.ts'
 
 export interface PlanOptions {
   readonly clock: Clock
@@ -22,6 +23,8 @@ export interface PlanOptions {
   readonly scheduler: Scheduler
   /** Channel capacity in records. */
   readonly channelCapacity: number
+  /** Fuse runs of map/filter/flatMap into one loop (default true). */
+  readonly fuse?: boolean
 }
 
 function isChained(graph: LogicalGraph, e: Edge): boolean {
@@ -71,6 +74,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
     from.task.outputs.push(ch)
     to.task.inputs.push({ channel: ch, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
   }
+  if (o.fuse !== false) for (const t of tasks) t.setExecutedLinks(fuseLinks(t.links))
   return tasks
 }
 

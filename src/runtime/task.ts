@@ -60,7 +60,10 @@ const ITEMS_PER_STEP = 8
 export class Task implements TaskServices {
   state: TaskState = 'created'
   readonly metrics: TaskMetrics
-  readonly links: ChainLink[] = []
+  /** The chain as executed (runs of stateless operators may be fused into one link). */
+  links: ChainLink[] = []
+  /** Every operator of the chain, one link each, for metrics and explain. */
+  readonly operatorLinks: ChainLink[] = []
   readonly inputs: TaskInput[] = []
   /** Channels fed by the chain's main output (the tail's, or the source's when the chain is empty). */
   readonly mainRoutes: LocalChannel<unknown>[] = []
@@ -73,7 +76,7 @@ export class Task implements TaskServices {
   private currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
-  private readonly procTimers: (NumberMinHeap | null)[] = []
+  private procTimers: (NumberMinHeap | null)[] = []
 
   constructor(
     readonly id: string,
@@ -95,7 +98,17 @@ export class Task implements TaskServices {
 
   addLink(link: ChainLink): void {
     this.links.push(link)
+    this.operatorLinks.push(link)
     this.procTimers.push(null)
+  }
+
+  /** Replaces the executed chain (after fusion); operator contexts learn their new positions. */
+  setExecutedLinks(links: ChainLink[]): void {
+    this.links = links
+    this.procTimers = links.map(() => null)
+    links.forEach((l, i) => {
+      l.ctx.index = i
+    })
   }
 
   async open(): Promise<void> {
