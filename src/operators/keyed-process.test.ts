@@ -5,6 +5,7 @@ import { ManualClock } from '../time/clock.ts'
 import { boundedOutOfOrderness } from '../time/watermarks.ts'
 import { manualSource, memorySink, runAndCollect, until } from '../testing/harness.ts'
 import type { ListState, MapState, ReducingState, ValueState } from '../state/keyed-state.ts'
+import { outputTag } from './types.ts'
 
 interface Ev {
   k: string
@@ -157,5 +158,26 @@ describe('keyed process functions', () => {
         }),
     )
     expect(out.sort()).toEqual(['x:20', 'y:10'])
+  })
+
+  it('emit to a side output that another branch consumes', async () => {
+    const big = outputTag<Ev>('big')
+    const p = new Pipeline('t')
+    const main = memorySink<string>()
+    const side = memorySink<Ev>()
+    const processed = p
+      .source('s', fromArray([e('a', 1, 5), e('b', 2, 500), e('a', 3, 7)]))
+      .keyBy((x) => x.k)
+      .process<string>('split', {
+        processElement: (x, ctx) => {
+          if (x.v > 100) ctx.emitSide(big, x)
+          else ctx.emit(`${ctx.key}:${x.v}`)
+        },
+      })
+    processed.to('main', main)
+    processed.sideOutput(big).to('side', side)
+    await p.run().done
+    expect(main.records).toEqual(['a:5', 'a:7'])
+    expect(side.records).toEqual([e('b', 2, 500)])
   })
 })

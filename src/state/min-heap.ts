@@ -44,3 +44,14 @@ export class NumberMinHeap {
     return top
   }
 }
+
+/** Inserts v into an ascending array; O(1) when v is the largest, as time-ordered inserts are. */
+export function insertSorted(a: number[], v: number): void {
+  let i = a.length
+  a.push(v)
+  while (i > 0 && a[i - 1] > v) {
+    a[i] = a[i - 1]
+    i--
+  }
+  a[i] = v
+}

@@ -1,19 +1,10 @@
 /** q9 — winning bids: each auction with its winning bid (see winning-bids.ts). */
 import type { Stream } from '../../index.ts'
-import type { NexmarkEvent } from '../model.ts'
+import type { Auction, NexmarkEvent } from '../model.ts'
 import { winningBids } from './winning-bids.ts'
 
-export interface Q9Row {
-  id: number
-  itemName: string
-  description: string
-  initialBid: number
-  reserve: number
-  dateTime: number
-  expires: number
-  seller: number
-  category: number
-  extra: string
+/** The auction's columns, then the winning bid's. */
+export type Q9Row = Auction & {
   auction: number
   bidder: number
   price: number

@@ -4,6 +4,7 @@
  * sides' lists at once, which lets a query emit one row per key). Laid out window-first.
  */
 import { SluiceError } from '../../errors.ts'
+import { insertSorted } from '../../state/min-heap.ts'
 import type { Collector } from '../flat-map.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart, type TimeWindow, type WindowAssigner } from '../window/assigners.ts'
@@ -59,14 +60,7 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     if (w === undefined) {
       w = new Map()
       this.windows.set(start, w)
-      const s = this.starts
-      let i = s.length
-      s.push(start)
-      while (i > 0 && s[i - 1] > start) {
-        s[i] = s[i - 1]
-        i--
-      }
-      s[i] = start
+      insertSorted(this.starts, start)
       if (this.processing) ctx.requestProcessingTimeCallback(start + this.sizeMs - 1)
     }
     let g = w.get(k)

@@ -9,6 +9,7 @@
  * change (its last window's end − 1 + allowed lateness > current time).
  */
 import { SluiceError } from '../../errors.ts'
+import { insertSorted } from '../../state/min-heap.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart, gcd, type TimeDomain } from './assigners.ts'
 import type { LateDataOptions, WindowFunction } from './window-function.ts'
@@ -55,14 +56,7 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   private addPane(p: number, ctx: OperatorContext): Map<K, ACC> {
     const m = new Map<K, ACC>()
     this.panes.set(p, m)
-    const starts = this.paneStarts
-    let i = starts.length
-    starts.push(p)
-    while (i > 0 && starts[i - 1] > p) {
-      starts[i] = starts[i - 1]
-      i--
-    }
-    starts[i] = p
+    insertSorted(this.paneStarts, p)
     if (this.spec.time === 'processing') ctx.requestProcessingTimeCallback(this.firstWindowEnd(p) - 1)
     return m
   }
