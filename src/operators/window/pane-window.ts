@@ -153,16 +153,22 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     for (const [k, acc] of merged) fn.emit(k, window, acc, out, time)
   }
 
+  /** End of the next window to fire: the first unfired window holding data; +∞ if none. */
+  private nextWindowEnd(): number {
+    const starts = this.paneStarts
+    let idx = 0
+    while (idx < starts.length && this.lastWindowEnd(starts[idx]) <= this.lastFiredEnd) idx++
+    if (idx === starts.length) return Number.POSITIVE_INFINITY
+    return Math.max(this.firstWindowEnd(starts[idx]), this.lastFiredEnd + this.spec.slideMs)
+  }
+
   /** Fires every window whose end − 1 <= upTo, in order of end, then purges finished panes. */
   private advance(upTo: number, out: Output<O>): void {
     this.current = upTo
     const starts = this.paneStarts
     for (;;) {
-      let idx = 0
-      while (idx < starts.length && this.lastWindowEnd(starts[idx]) <= this.lastFiredEnd) idx++
-      if (idx === starts.length) break
-      const end = Math.max(this.firstWindowEnd(starts[idx]), this.lastFiredEnd + this.spec.slideMs)
-      if (end - 1 > upTo) break
+      const end = this.nextWindowEnd()
+      if (end === Number.POSITIVE_INFINITY || end - 1 > upTo) break
       this.fireWindow(end - this.spec.sizeMs, end, out)
       this.lastFiredEnd = end
     }
@@ -181,8 +187,12 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     if (this.spec.time === 'event') this.advance(watermark, out)
   }
 
-  onProcessingTime(nowMs: number, _ctx: OperatorContext, out: Output<O>): void {
-    if (this.spec.time === 'processing') this.advance(nowMs, out)
+  onProcessingTime(nowMs: number, ctx: OperatorContext, out: Output<O>): void {
+    if (this.spec.time !== 'processing') return
+    this.advance(nowMs, out)
+    // A sliding window's later windows over old panes are due even if no new record arrives.
+    const next = this.nextWindowEnd()
+    if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next - 1)
   }
 
   /** At end of input, processing-time windows fire too, so no record is lost. */

@@ -158,4 +158,23 @@ describe('processing-time windows', () => {
     await job.done
     expect(sink.records.sort()).toEqual(['a@0:2', 'a@1000:1', 'b@0:1'])
   })
+
+  it('sliding processing-time windows keep firing over old panes without new records', async () => {
+    const clock = new ManualClock(0)
+    const src = manualSource<string>()
+    const p = new Pipeline('t')
+    const sink = memorySink<string>()
+    p.source('s', src).keyBy((x) => x).window(sliding(3000, 1000, { time: 'processing' })).aggregate('c', count(), (k, w, n) => `${k}@${w.start}:${n}`).to('o', sink)
+    const job = p.run({ clock })
+    src.push('a')
+    await until(() => job.metrics().operators.find((o) => o.operator === 'c')?.recordsIn === 1)
+    for (let t = 1; t <= 3; t++) {
+      clock.advance(1000)
+      await until(() => sink.records.length === t)
+    }
+    expect(sink.records).toEqual(['a@-2000:1', 'a@-1000:1', 'a@0:1'])
+    src.end()
+    await job.done
+    expect(sink.records).toHaveLength(3)
+  })
 })
