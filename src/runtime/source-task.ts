@@ -50,6 +50,7 @@ export class SourceTask extends Task {
   private maxTimestamp = Number.NEGATIVE_INFINITY
   private lastActivity = 0
   private idle = false
+  private untimed: number[] = []
   /** The last read found nothing; the scheduler polls again soon. */
   polledEmpty = false
 
@@ -153,12 +154,13 @@ export class SourceTask extends Task {
   /** Event times of a batch; records with an invalid timestamp are removed and reported. */
   private stamp(records: unknown[]): number[] {
     const n = records.length
-    const times = new Array<number>(n)
     const s = this.strategy
     if (s === undefined) {
-      for (let i = 0; i < n; i++) times[i] = NO_TIMESTAMP
-      return times
+      // Untimed records share one read-only array of NO_TIMESTAMP (operators only read times).
+      if (this.untimed.length < n) this.untimed = new Array<number>(n).fill(NO_TIMESTAMP)
+      return this.untimed
     }
+    const times = new Array<number>(n)
     const ts = s.timestamp
     let max = this.maxTimestamp
     let bad = 0

@@ -208,17 +208,12 @@ export class Task implements TaskServices {
   protected forward(k: number): void {
     const l = this.links[k]
     if (l.out.sides !== null) this.flushSides(l)
-    const b = l.out.batch
-    const n = b.records.length
+    const n = l.out.size
     if (n === 0) return
     l.metrics.recordsOut += n
-    if (k + 1 < this.links.length) {
-      this.runFrom(k + 1, b, 0)
-      b.records.length = 0
-      b.times.length = 0
-    } else {
-      this.emitMain(l.out.takeBatch())
-    }
+    const b = l.out.takeBatch()
+    if (k + 1 < this.links.length) this.runFrom(k + 1, b, 0)
+    else this.emitMain(b)
   }
 
   protected emitMain(batch: Batch<unknown>): void {
