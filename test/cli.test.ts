@@ -88,7 +88,7 @@ describe('sluice run and demo', () => {
     const r = sluice('run', 'examples/first-job.ts', '--explain')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/task 1 \(parallelism 1\): bids \[source file, event time\] -> valid \[filter\]/)
-    expect(r.stdout).toMatch(/hash \(keyBy\) exchange/)
+    expect(r.stdout).toMatch(/hash \(keyBy, by key group\) exchange/)
   })
 
   it('reports a missing job file clearly', () => {

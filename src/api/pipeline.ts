@@ -20,13 +20,17 @@ import type { WatermarkStrategy } from '../time/watermarks.ts'
 import { DeadLetterRouter } from '../runtime/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner.ts'
 import type { JobMetrics } from '../runtime/metrics.ts'
-import { buildTasks, explainTasks } from '../runtime/plan.ts'
+import { buildTasks, explainPlan, physicalPlan } from '../runtime/plan.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
 import { Stream } from './stream.ts'
 
 export interface PipelineOptions {
   /** Default dead-letter sink for operators and sources with onError: 'dead-letter'. */
   deadLetter?: Sink<DeadLetter>
+  /** Parallelism of operators that declare none (run options override it). Default 1. */
+  parallelism?: number
+  /** Number of key groups, the upper bound of any parallelism. Default 128. */
+  maxParallelism?: number
 }
 
 export interface SourceOptions<T> extends OperatorOptions {
@@ -43,6 +47,8 @@ export interface RunOptions {
   channelCapacity?: number
   /** Fuse runs of map/filter/flatMap into one per-record loop. Default true. */
   fuse?: boolean
+  /** Parallelism of operators that declare none; overrides the pipeline's. */
+  parallelism?: number
 }
 
 /** A running job. */
@@ -64,6 +70,8 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
 export class Pipeline implements PipelineContext {
   readonly graph = new LogicalGraph()
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined
+  readonly parallelism: number
+  readonly maxParallelism: number
   private started = false
 
   constructor(
@@ -71,6 +79,8 @@ export class Pipeline implements PipelineContext {
     options: PipelineOptions = {},
   ) {
     this.defaultDeadLetter = options.deadLetter
+    this.parallelism = positiveInt('parallelism', options.parallelism, 1)
+    this.maxParallelism = positiveInt('maxParallelism', options.maxParallelism, 128)
   }
 
   /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
@@ -90,12 +100,11 @@ export class Pipeline implements PipelineContext {
     return new Stream<T>(this, { nodeId: id, sideTag: null })
   }
 
-  /** Validates the graph and prints its physical plan: tasks, chains and exchanges. */
-  explain(): string {
+  /** Validates the graph and describes its physical plan: chains, parallelism, exchanges. */
+  explain(options: { parallelism?: number } = {}): string {
     this.graph.validate()
-    const runner = new JobRunner(systemClock, new DeadLetterRouter())
-    const tasks = buildTasks(this.graph, { clock: systemClock, deadLetters: new DeadLetterRouter(), scheduler: runner, channelCapacity: 16_384 })
-    return `job "${this.name}"\n${explainTasks(this.graph, tasks)}`
+    const plan = physicalPlan(this.graph, positiveInt('parallelism', options.parallelism, this.parallelism), this.maxParallelism)
+    return `job "${this.name}"\n${explainPlan(this.graph, plan)}`
   }
 
   /** Starts the job. Invalid graphs fail here, synchronously, with a SluiceError. */
@@ -106,7 +115,7 @@ export class Pipeline implements PipelineContext {
     const clock = options.clock ?? systemClock
     const deadLetters = new DeadLetterRouter()
     const runner = new JobRunner(clock, deadLetters)
-    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity: positiveInt('channelCapacity', options.channelCapacity, 16_384), fuse: options.fuse })
+    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity: positiveInt('channelCapacity', options.channelCapacity, 16_384), fuse: options.fuse, parallelism: positiveInt('parallelism', options.parallelism, this.parallelism), maxParallelism: this.maxParallelism })
     runner.setTasks(tasks)
     const letterSinks = new Set<Sink<DeadLetter>>()
     for (const n of this.graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)

@@ -24,10 +24,12 @@ export class Stream<T> {
   constructor(
     readonly pipeline: PipelineContext,
     readonly origin: StreamOrigin,
+    /** How records reach the next operator (forward unless rebalance() or broadcast() said otherwise). */
+    readonly exchange: Partitioning = { kind: 'forward' },
   ) {}
 
   /** @internal adds a one-input operator fed by this stream. */
-  addOperator<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined, partitioning: Partitioning = { kind: 'forward' }, keyed = false): Stream<O> {
+  addOperator<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined, partitioning: Partitioning = this.exchange, keyed = false): Stream<O> {
     const g = this.pipeline.graph
     g.addNode({ type: 'operator', id, label, inputs: 1, keyed, create: create as () => Operator<unknown, unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
     g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning })
@@ -52,6 +54,44 @@ export class Stream<T> {
     return this.addOperator(id, 'flatMap', () => new FlatMapOperator(fn), options)
   }
 
+  /**
+   * Sets the parallelism of the operator (or source) that produced this stream.
+   * @example events.map('parse', parse).parallelism(4)
+   */
+  parallelism(n: number): this {
+    if (!Number.isInteger(n) || n < 1 || n > 1024) {
+      throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": parallelism must be a whole number from 1 to 1024, got ${n}`)
+    }
+    this.node().parallelism = n
+    return this
+  }
+
+  /** Keeps this stream's operator out of any chain (it gets its own task). */
+  disableChaining(): this {
+    this.node().chaining = 'disabled'
+    return this
+  }
+
+  /** Starts a new chain at this stream's operator (it is not chained to its input). */
+  startNewChain(): this {
+    this.node().chaining = 'new-chain'
+    return this
+  }
+
+  /** Sends records to the next operator's subtasks round-robin, batch by batch. */
+  rebalance(): Stream<T> {
+    return new Stream<T>(this.pipeline, this.origin, { kind: 'rebalance' })
+  }
+
+  /** Sends every record to every subtask of the next operator. */
+  broadcast(): Stream<T> {
+    return new Stream<T>(this.pipeline, this.origin, { kind: 'broadcast' })
+  }
+
+  private node(): { parallelism?: number; chaining?: 'default' | 'disabled' | 'new-chain' } {
+    return this.pipeline.graph.nodes.get(this.origin.nodeId) as { parallelism?: number; chaining?: 'default' | 'disabled' | 'new-chain' }
+  }
+
   /** Partitions by key; keyed operations (windows, state, rolling aggregates, joins) follow. */
   keyBy<K>(key: (value: T) => K): KeyedStream<K, T> {
     requireFunction(this.origin.nodeId, 'keyBy key selector', key)
@@ -68,7 +108,7 @@ export class Stream<T> {
     const out = this.addOperator<T>(id, 'union', () => new PassThroughOperator<T>(), undefined)
     for (const o of others) {
       if (o.pipeline !== this.pipeline) throw new SluiceError('JOB_INVALID_OPTION', `union "${id}": streams belong to different pipelines`)
-      this.pipeline.graph.addEdge({ from: o.origin.nodeId, sideTag: o.origin.sideTag, to: id, input: 0, partitioning: { kind: 'forward' } })
+      this.pipeline.graph.addEdge({ from: o.origin.nodeId, sideTag: o.origin.sideTag, to: id, input: 0, partitioning: o.exchange })
     }
     return out
   }
@@ -86,7 +126,7 @@ export class Stream<T> {
     }
     const g = this.pipeline.graph
     g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
-    g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: { kind: 'forward' } })
+    g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: this.exchange })
   }
 
   /**

@@ -17,7 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('run a job module (.ts or .js) that exports a Pipeline')
     .argument('<job>', 'job file')
     .option('--explain', 'print the physical plan instead of running')
-    .action(async (job: string, o: { explain?: boolean }) => {
+    .option('--parallelism <n>', 'parallelism of operators that declare none')
+    .action(async (job: string, o: { explain?: boolean; parallelism?: string }) => {
       code = await runJobCommand(job, o)
     })
 
@@ -53,7 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--discard', 'count results without writing them (benchmarking)')
     .option('--on-error <policy>', 'malformed input lines: fail, skip or dead-letter', 'fail')
     .option('--dead-letter <file>', 'where dead-lettered lines go (JSON Lines)')
-    .action(async (o: { query: string; events?: string; seed?: string; input?: string; out?: string; discard?: boolean; onError?: string; deadLetter?: string }) => {
+    .option('--parallelism <n>', 'parallel subtasks per operator', '1')
+    .action(async (o: { query: string; events?: string; seed?: string; input?: string; out?: string; discard?: boolean; onError?: string; deadLetter?: string; parallelism?: string }) => {
       code = await runQueryCommand(o)
     })
 

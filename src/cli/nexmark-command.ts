@@ -42,13 +42,15 @@ export interface RunQueryOptions {
   discard?: boolean
   onError?: string
   deadLetter?: string
+  parallelism?: string
 }
 
 /** Builds the pipeline of one Nexmark query over the generator or an event file. */
 export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeline {
   const q = query(o.query)
   const policy = parsePolicy(o.onError)
-  const p = new Pipeline(`nexmark-${q.name}`, o.deadLetter ? { deadLetter: fileSink(o.deadLetter) } : {})
+  const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
+  const p = new Pipeline(`nexmark-${q.name}`, { parallelism, ...(o.deadLetter ? { deadLetter: fileSink(o.deadLetter) } : {}) })
   let source: Source<NexmarkEvent>
   if (o.input !== undefined) {
     source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string) })

@@ -5,7 +5,7 @@ import { access } from 'node:fs/promises'
 import { Pipeline } from '../index.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
-import { onInterrupt } from './options.ts'
+import { onInterrupt, parseCount } from './options.ts'
 
 function isPipeline(v: unknown): v is Pipeline {
   return v instanceof Pipeline || (typeof v === 'object' && v !== null && typeof (v as Pipeline).run === 'function' && typeof (v as Pipeline).explain === 'function')
@@ -28,14 +28,17 @@ export async function loadJob(file: string): Promise<Pipeline> {
   throw new SluiceError('JOB_MODULE_INVALID', `${file} exports no Pipeline (exports: ${Object.keys(mod).join(', ') || 'none'})`)
 }
 
-export async function runJobCommand(file: string, o: { explain?: boolean }): Promise<number> {
+export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string }): Promise<number> {
   const p = await loadJob(file)
+  const parallelism = parseCount('--parallelism', o.parallelism)
+  if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
+  const runOptions = parallelism === undefined ? {} : { parallelism }
   if (o.explain) {
-    process.stdout.write(`${p.explain()}\n`)
+    process.stdout.write(`${p.explain(runOptions)}\n`)
     return EXIT_OK
   }
   const t0 = performance.now()
-  const job = p.run()
+  const job = p.run(runOptions)
   const release = onInterrupt(() => void job.stop())
   try {
     const r = await job.done

@@ -7,6 +7,8 @@ import type { NexmarkEvent } from '../nexmark/model.ts'
 
 const ctx: SourceContext = {
   sourceId: 'nexmark',
+  subtaskIndex: 0,
+  parallelism: 1,
   clock: new ManualClock(0),
   reportBadRecord: () => { throw new Error('the generator never produces bad records') },
 }
@@ -76,5 +78,22 @@ describe('nexmarkSource', () => {
     expect(() => nexmarkSource({ events: 1.5 })).toThrow(/events/)
     expect(() => nexmarkSource({ eventsPerSecond: -5 })).toThrow(/eventsPerSecond/)
     expect(() => nexmarkSource({ firstEventNumber: -1 })).toThrow(/firstEventNumber/)
+  })
+})
+
+describe('nexmark source split across subtasks', () => {
+  it('the union of p readers is exactly the sequential run, each reader in event-time order', async () => {
+    const sequential = await readAll(await nexmarkSource({ events: 7_777, seed: 5 }).open(ctx), 512)
+    for (const p of [2, 3]) {
+      const shares: NexmarkEvent[][] = []
+      for (let i = 0; i < p; i++) shares.push(await readAll(await nexmarkSource({ events: 7_777, seed: 5 }).open({ ...ctx, subtaskIndex: i, parallelism: p }), 300))
+      const key = (e: NexmarkEvent): string => JSON.stringify(e)
+      expect(shares.flat().map(key).sort()).toEqual(sequential.map(key).sort())
+      for (const share of shares) {
+        expect(share.length).toBeGreaterThan(0)
+        const times = share.map((e) => (e.bid ?? e.auction ?? e.person)!.dateTime)
+        for (let k = 1; k < times.length; k++) expect(times[k]).toBeGreaterThanOrEqual(times[k - 1])
+      }
+    }
   })
 })

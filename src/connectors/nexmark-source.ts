@@ -36,6 +36,45 @@ class NexmarkSourceReader implements SourceReader<NexmarkEvent> {
   }
 }
 
+/** Events per block when the source is split: subtask i of p generates blocks i, i+p, i+2p, … */
+export const SPLIT_BLOCK = 1000
+
+/**
+ * One parallel share of the events. Interleaving blocks (rather than giving each subtask one
+ * contiguous range, as Flink's split does) keeps every subtask at about the same event time, so
+ * the downstream watermark — the minimum over subtasks — advances with all of them.
+ */
+class SplitNexmarkReader implements SourceReader<NexmarkEvent> {
+  private generator: NexmarkGenerator | null = null
+  private block: number
+
+  constructor(
+    private readonly config: ConstructorParameters<typeof NexmarkGenerator>[0],
+    private readonly first: number,
+    private readonly end: number,
+    subtask: number,
+    private readonly parallelism: number,
+  ) {
+    this.block = subtask
+  }
+
+  read(out: NexmarkEvent[], max: number): number {
+    let g = this.generator
+    if (g === null || g.remaining === 0) {
+      const start = this.first + this.block * SPLIT_BLOCK
+      if (start >= this.end) return -1
+      g = new NexmarkGenerator(this.config, start, Math.min(SPLIT_BLOCK, this.end - start))
+      this.generator = g
+      this.block += this.parallelism
+    }
+    return g.next(out, max)
+  }
+
+  position(): string {
+    return `event ${this.generator?.nextEventNumber ?? this.first}`
+  }
+}
+
 /**
  * A source of Nexmark events: `events` of them starting at `firstEventNumber`, or unbounded.
  * Options are checked here, so a bad one fails when the job is built rather than when it runs.
@@ -56,9 +95,11 @@ export function nexmarkSource(options: NexmarkSourceOptions = {}): Source<Nexmar
   return {
     kind: 'nexmark',
     bounded,
+    splittable: true,
     ...(bounded ? { expectedRecords: events } : {}),
-    open(_ctx: SourceContext): SourceReader<NexmarkEvent> {
-      return new NexmarkSourceReader(new NexmarkGenerator(config, firstEventNumber, events))
+    open(ctx: SourceContext): SourceReader<NexmarkEvent> {
+      if (ctx.parallelism <= 1) return new NexmarkSourceReader(new NexmarkGenerator(config, firstEventNumber, events))
+      return new SplitNexmarkReader(config, firstEventNumber, firstEventNumber + events, ctx.subtaskIndex, ctx.parallelism)
     },
   }
 }

@@ -27,6 +27,8 @@ export class TestSourceContext implements SourceContext {
     readonly policy: 'skip' | 'fail' = 'skip',
     readonly clock: Clock = { now: () => 0 },
     readonly sourceId = 'test-source',
+    readonly subtaskIndex = 0,
+    readonly parallelism = 1,
   ) {}
 
   reportBadRecord(raw: unknown, reason: string, position: string): void {

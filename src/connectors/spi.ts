@@ -22,6 +22,9 @@ export interface DeadLetter {
 
 export interface SourceContext {
   readonly sourceId: string
+  /** This reader's share of a split source: subtask `subtaskIndex` of `parallelism` (0-based). */
+  readonly subtaskIndex: number
+  readonly parallelism: number
   readonly clock: Clock
   /**
    * Reports an input record the source could not decode. Under policy 'fail' this throws a
@@ -50,6 +53,12 @@ export interface Source<T> {
   readonly bounded: boolean
   /** Total records, when known up front (used for progress). */
   readonly expectedRecords?: number
+  /**
+   * True when the source can run as several parallel readers: each opens with its
+   * ctx.subtaskIndex / ctx.parallelism and reads a disjoint share, together exactly the input.
+   * Sources that cannot split run at parallelism 1.
+   */
+  readonly splittable?: boolean
   open(ctx: SourceContext): SourceReader<T> | Promise<SourceReader<T>>
 }
 

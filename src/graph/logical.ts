@@ -8,7 +8,14 @@ import { SluiceError } from '../errors.ts'
 import type { Operator } from '../operators/types.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
 
-export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'hash'; readonly key: (v: never) => unknown }
+export type Partitioning =
+  | { readonly kind: 'forward' }
+  | { readonly kind: 'rebalance' }
+  | { readonly kind: 'broadcast' }
+  | { readonly kind: 'hash'; readonly key: (v: never) => unknown }
+
+/** Chaining hints: 'disabled' keeps a node out of any chain; 'new-chain' starts one at it. */
+export type ChainingHint = 'default' | 'disabled' | 'new-chain'
 
 export interface Edge {
   readonly from: string
@@ -26,6 +33,9 @@ interface NodeBase {
   readonly label: string
   readonly onError: ErrorPolicy
   readonly deadLetter: Sink<DeadLetter> | undefined
+  /** Declared parallelism; undefined takes the job default. Set by `.parallelism(n)`. */
+  parallelism?: number
+  chaining?: ChainingHint
 }
 
 export interface SourceNode extends NodeBase {

@@ -11,6 +11,7 @@ import type { Batch, Operator, OperatorContext, Output } from '../operators/type
 import { Collector, type OperatorContextImpl } from './operator-context.ts'
 import { OperatorMetrics } from './metrics.ts'
 import type { ChainLink } from './task.ts'
+import type { OutputRoute } from './route.ts'
 
 type Fusable = MapOperator<unknown, unknown> | FilterOperator<unknown> | FlatMapOperator<unknown, unknown>
 type Step = (value: unknown, time: number) => void
@@ -125,7 +126,7 @@ export function fuseLinks(links: readonly ChainLink[]): ChainLink[] {
     while (j < links.length && isFusable(links[j].op)) j++
     if (j - i >= 2) {
       const run = links.slice(i, j)
-      const sideRoutes = new Map<string, import('./channel.ts').LocalChannel<unknown>[]>()
+      const sideRoutes = new Map<string, OutputRoute[]>()
       for (const l of run) for (const [tag, chs] of l.sideRoutes) sideRoutes.set(tag, chs)
       out.push({
         id: run.map((l) => l.id).join('+'),

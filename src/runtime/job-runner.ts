@@ -182,15 +182,15 @@ export class JobRunner implements Scheduler {
       if (t instanceof SourceTask) {
         const m = t.sourceMetrics
         ids.push(t.id)
-        operators.push({ operator: t.id, task: t.id, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0 })
+        operators.push({ operator: t.id, task: t.id, subtask: t.subtask, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0 })
       }
       for (const l of t.operatorLinks) {
         const m = l.metrics
         ids.push(l.id)
-        operators.push({ operator: l.id, task: t.id, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: l.op.stateEntries?.() ?? 0 })
+        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: l.op.stateEntries?.() ?? 0 })
       }
       const wm = t.metrics.watermark
-      tasks.push({ task: t.id, operators: ids, busyMs: t.metrics.busyMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs, watermark: Number.isFinite(wm) ? wm : null })
+      tasks.push({ task: t.id, subtask: t.subtask, parallelism: t.parallelism, operators: ids, busyMs: t.metrics.busyMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs, watermark: Number.isFinite(wm) ? wm : null })
     }
     return { operators, tasks }
   }

@@ -28,6 +28,8 @@ export class TaskMetrics {
 export interface OperatorMetricsSnapshot {
   operator: string
   task: string
+  /** 0-based parallel instance. */
+  subtask: number
   recordsIn: number
   recordsOut: number
   errors: number
@@ -40,6 +42,8 @@ export interface OperatorMetricsSnapshot {
 
 export interface TaskMetricsSnapshot {
   task: string
+  subtask: number
+  parallelism: number
   operators: string[]
   busyMs: number
   backpressuredMs: number

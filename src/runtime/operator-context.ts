@@ -9,6 +9,8 @@ import type { OperatorMetrics } from './metrics.ts'
 /** What an operator context needs from its task. */
 export interface TaskServices {
   readonly clock: Clock
+  readonly subtask: number
+  readonly parallelism: number
   readonly deadLetters: DeadLetterRouter
   watermark(): number
   requestProcessingTime(opIndex: number, timeMs: number): void
@@ -68,7 +70,7 @@ export class OperatorContextImpl implements OperatorContext {
     const reason = describeCause(cause)
     switch (this.policy) {
       case 'fail':
-        throw new SluiceError('RECORD_FAILED', `operator "${this.operatorId}" failed on ${position}: ${reason}; record: ${preview(record)}`, { cause })
+        throw new SluiceError('RECORD_FAILED', `operator "${this.operatorId}"${this.task.parallelism > 1 ? ` (subtask ${this.task.subtask + 1} of ${this.task.parallelism})` : ''} failed on ${position}: ${reason}; record: ${preview(record)}`, { cause })
       case 'skip':
         this.metrics.skipped++
         return

@@ -1,21 +1,29 @@
 /**
- * Turns the logical graph into tasks and channels. One-to-one forward edges between nodes with a
- * single producer and consumer are chained (fused into one task, called directly); every other
- * edge (keyBy exchanges, fan-out, union and join inputs) becomes a bounded channel between tasks.
- * Everything runs at parallelism 1 in one thread here; the same chains become subtasks on
- * worker threads when parallelism arrives.
+ * Turns the logical graph into a physical plan and then into tasks and channels.
+ *
+ * Physical plan: every node gets a parallelism (declared, or the job default; sources that cannot
+ * split and sinks without a declared parallelism run at 1). An edge declared forward between
+ * nodes of different parallelism becomes rebalance. A forward edge between equal parallelisms
+ * whose producer has one main consumer and whose consumer has one input is CHAINED: the two
+ * operators run in one task by direct calls (Flink's rule), unless chaining is disabled.
+ *
+ * Tasks: one per (chain, subtask). Every non-chained edge becomes one bounded channel per
+ * (producer subtask, consumer subtask) pair it connects, and each producer subtask gets a route
+ * that spreads its batches over its channels by the edge's partitioning.
  */
+import { SluiceError } from '../errors.ts'
 import type { Edge, GraphNode, LogicalGraph } from '../graph/logical.ts'
 import type { Operator } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
 import { LocalChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
+import { fuseLinks, isFusable } from './fusion.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { Collector, OperatorContextImpl } from './operator-context.ts'
+import { OutputRoute, type RouteKind } from './route.ts'
 import { SinkOperator } from './sink-operator.ts'
 import { SourceTask } from './source-task.ts'
 import { Task, type Scheduler } from './task.ts'
-import { fuseLinks } from './fusion.ts'
 
 export interface PlanOptions {
   readonly clock: Clock
@@ -23,73 +31,163 @@ export interface PlanOptions {
   readonly scheduler: Scheduler
   /** Channel capacity in records. */
   readonly channelCapacity: number
+  /** Parallelism of nodes that declare none. Default 1. */
+  readonly parallelism?: number
+  /** Number of key groups. Default 128. */
+  readonly maxParallelism?: number
   /** Fuse runs of map/filter/flatMap into one loop (default true). */
   readonly fuse?: boolean
 }
 
-function isChained(graph: LogicalGraph, e: Edge): boolean {
-  if (e.partitioning.kind !== 'forward' || e.sideTag !== null) return false
-  const to = graph.nodes.get(e.to) as GraphNode
-  if (to.type === 'operator' && to.inputs !== 1) return false
-  if (graph.incoming(e.to).length !== 1) return false
-  return graph.outgoing(e.from).filter((o) => o.sideTag === null).length === 1
+export interface PhysicalEdge {
+  readonly edge: Edge
+  readonly kind: RouteKind
+  readonly chained: boolean
+}
+
+export interface PhysicalPlan {
+  readonly parallelism: ReadonlyMap<string, number>
+  readonly edges: readonly PhysicalEdge[]
+  /** Chains in topological order: node ids, head first. */
+  readonly chains: readonly (readonly string[])[]
+  readonly maxParallelism: number
+}
+
+export function physicalPlan(graph: LogicalGraph, defaultParallelism = 1, maxParallelism = 128): PhysicalPlan {
+  if (!Number.isInteger(defaultParallelism) || defaultParallelism < 1) {
+    throw new SluiceError('JOB_INVALID_OPTION', `parallelism must be a whole number >= 1, got ${defaultParallelism}`)
+  }
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
+    throw new SluiceError('JOB_INVALID_OPTION', `maxParallelism must be a whole number >= 1, got ${maxParallelism}`)
+  }
+  const parallelism = new Map<string, number>()
+  for (const node of graph.nodes.values()) {
+    let p = node.parallelism ?? (node.type === 'sink' ? 1 : defaultParallelism)
+    if (node.type === 'source' && node.source.splittable !== true) {
+      if (node.parallelism !== undefined && node.parallelism > 1) {
+        throw new SluiceError('JOB_INVALID_OPTION', `source "${node.id}" (${node.source.kind}) cannot be split, so it cannot run at parallelism ${node.parallelism}`)
+      }
+      p = 1
+    }
+    if (p > maxParallelism) {
+      throw new SluiceError('JOB_INVALID_OPTION', `"${node.id}" has parallelism ${p}, above maxParallelism ${maxParallelism} (the number of key groups)`)
+    }
+    parallelism.set(node.id, p)
+  }
+  const kindOf = (e: Edge): RouteKind => {
+    const k = e.partitioning.kind
+    if (k === 'forward' && parallelism.get(e.from) !== parallelism.get(e.to)) return 'rebalance'
+    return k
+  }
+  const chainedEdge = (e: Edge): boolean => {
+    if (kindOf(e) !== 'forward' || e.sideTag !== null) return false
+    const to = graph.nodes.get(e.to) as GraphNode
+    const from = graph.nodes.get(e.from) as GraphNode
+    if (to.type === 'operator' && to.inputs !== 1) return false
+    if (to.chaining === 'disabled' || to.chaining === 'new-chain' || from.chaining === 'disabled') return false
+    if (graph.incoming(e.to).length !== 1) return false
+    return graph.outgoing(e.from).filter((o) => o.sideTag === null).length === 1
+  }
+  const edges = graph.edges.map((edge) => ({ edge, kind: kindOf(edge), chained: chainedEdge(edge) }))
+  const chains: string[][] = []
+  const chainOf = new Map<string, string[]>()
+  for (const id of graph.topologicalOrder()) {
+    const inEdges = edges.filter((e) => e.edge.to === id)
+    const prev = inEdges.length === 1 && inEdges[0].chained ? chainOf.get(inEdges[0].edge.from) : undefined
+    const chain = prev ?? []
+    if (prev === undefined) chains.push(chain)
+    chain.push(id)
+    chainOf.set(id, chain)
+  }
+  return { parallelism, edges, chains, maxParallelism }
 }
 
 export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
+  const plan = physicalPlan(graph, o.parallelism ?? 1, o.maxParallelism ?? 128)
   const tasks: Task[] = []
-  const where = new Map<string, { task: Task; index: number }>()
-  for (const id of graph.topologicalOrder()) {
-    const node = graph.nodes.get(id) as GraphNode
-    if (node.type === 'source') {
-      const t = new SourceTask(node, o.clock, o.deadLetters, o.scheduler)
-      tasks.push(t)
-      where.set(id, { task: t, index: -1 })
-      continue
+  /** node id → its tasks (one per subtask) and its position in their chains (-1: the source). */
+  const where = new Map<string, { tasks: Task[]; index: number }>()
+  for (const chain of plan.chains) {
+    const head = graph.nodes.get(chain[0]) as GraphNode
+    const p = plan.parallelism.get(head.id) as number
+    const chainTasks: Task[] = []
+    for (let i = 0; i < p; i++) {
+      const task = head.type === 'source' ? new SourceTask(head, i, p, o.clock, o.deadLetters, o.scheduler) : new Task(head.id, i, p, o.clock, o.deadLetters, o.scheduler)
+      chainTasks.push(task)
+      tasks.push(task)
     }
-    const inEdges = graph.incoming(id)
-    const chainedFrom = inEdges.length === 1 && isChained(graph, inEdges[0]) ? where.get(inEdges[0].from) : undefined
-    const task = chainedFrom?.task ?? new Task(id, o.clock, o.deadLetters, o.scheduler)
-    if (chainedFrom === undefined) tasks.push(task)
-    const index = task.links.length
-    const metrics = new OperatorMetrics(id)
-    const ctx = new OperatorContextImpl(id, index, task, node.onError, node.deadLetter, metrics)
-    const sink = node.type === 'sink' ? new SinkOperator(id, node.sink) : null
-    const op = node.type === 'sink' ? (sink as SinkOperator<unknown>) : (node.create() as Operator<unknown, unknown>)
-    task.addLink({ id, label: node.label, op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), sink })
-    where.set(id, { task, index })
+    for (const id of chain) {
+      const node = graph.nodes.get(id) as GraphNode
+      if (node.type === 'source') {
+        where.set(id, { tasks: chainTasks, index: -1 })
+        continue
+      }
+      where.set(id, { tasks: chainTasks, index: chainTasks[0].links.length })
+      for (const task of chainTasks) {
+        const index = task.links.length
+        const metrics = new OperatorMetrics(id)
+        const ctx = new OperatorContextImpl(id, index, task, node.onError, node.deadLetter, metrics)
+        const sink = node.type === 'sink' ? new SinkOperator(id, node.sink) : null
+        const op = node.type === 'sink' ? (sink as SinkOperator<unknown>) : (node.create() as Operator<unknown, unknown>)
+        task.addLink({ id, label: node.label, op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), sink })
+      }
+    }
   }
-  for (const e of graph.edges) {
-    if (isChained(graph, e)) continue
-    const from = where.get(e.from) as { task: Task; index: number }
-    const to = where.get(e.to) as { task: Task; index: number }
-    const ch = new LocalChannel<unknown>(`${e.from}${e.sideTag === null ? '' : `[${e.sideTag}]`} -> ${e.to}`, o.channelCapacity)
-    if (e.sideTag !== null) {
-      const routes = from.task.links[from.index].sideRoutes
-      const list = routes.get(e.sideTag) ?? []
-      list.push(ch)
-      routes.set(e.sideTag, list)
-    } else {
-      from.task.mainRoutes.push(ch)
-    }
-    from.task.outputs.push(ch)
-    to.task.inputs.push({ channel: ch, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
+  for (const pe of plan.edges) {
+    if (pe.chained) continue
+    const e = pe.edge
+    const from = where.get(e.from) as { tasks: Task[]; index: number }
+    const to = where.get(e.to) as { tasks: Task[]; index: number }
+    const key = e.partitioning.kind === 'hash' ? (e.partitioning.key as (v: unknown) => unknown) : null
+    from.tasks.forEach((producer, i) => {
+      const targets = pe.kind === 'forward' ? [to.tasks[i]] : to.tasks
+      const channels = targets.map((consumer) => {
+        const label = `${e.from}${from.tasks.length > 1 ? `#${i}` : ''}${e.sideTag === null ? '' : `[${e.sideTag}]`} -> ${e.to}${to.tasks.length > 1 ? `#${consumer.subtask}` : ''}`
+        const ch = new LocalChannel<unknown>(label, o.channelCapacity)
+        consumer.inputs.push({ channel: ch, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
+        producer.outputs.push(ch)
+        return ch
+      })
+      const route = new OutputRoute(pe.kind, channels, key, plan.maxParallelism)
+      if (e.sideTag !== null) {
+        const routes = producer.links[from.index].sideRoutes
+        routes.set(e.sideTag, [...(routes.get(e.sideTag) ?? []), route])
+      } else {
+        producer.mainRoutes.push(route)
+      }
+    })
   }
   if (o.fuse !== false) for (const t of tasks) t.setExecutedLinks(fuseLinks(t.links))
   return tasks
 }
 
-/** A readable description of the physical plan: tasks (chains) and the exchanges between them. */
-export function explainTasks(graph: LogicalGraph, tasks: readonly Task[]): string {
+/** A readable description of the physical plan: chains, parallelism and the exchanges. */
+export function explainPlan(graph: LogicalGraph, plan: PhysicalPlan): string {
   const lines: string[] = []
-  tasks.forEach((t, i) => {
+  plan.chains.forEach((chain, i) => {
     const parts: string[] = []
-    if (t instanceof SourceTask) parts.push(`${t.id} [source ${t.node.source.kind}${t.node.watermarks ? ', event time' : ''}]`)
-    for (const l of t.links) parts.push(`${l.id} [${l.label}]`)
-    lines.push(`task ${i + 1} (parallelism 1): ${parts.join(' -> ')}`)
-    for (const ch of t.outputs) {
-      const e = graph.edges.find((x) => ch.label === `${x.from}${x.sideTag === null ? '' : `[${x.sideTag}]`} -> ${x.to}`)
-      const kind = e === undefined ? 'forward' : e.partitioning.kind === 'hash' ? 'hash (keyBy)' : e.sideTag !== null ? `side output "${e.sideTag}"` : 'forward'
-      lines.push(`    ${ch.label}: ${kind} exchange, capacity ${ch.capacityRecords} records`)
+    let run: GraphNode[] = []
+    const flush = (): void => {
+      if (run.length >= 2) parts.push(`${run.map((n) => n.id).join('+')} [fused(${run.map((n) => n.label).join(', ')})]`)
+      else for (const n of run) parts.push(`${n.id} [${n.label}]`)
+      run = []
+    }
+    for (const id of chain) {
+      const n = graph.nodes.get(id) as GraphNode
+      if (n.type === 'operator' && isFusable(n.create())) {
+        run.push(n)
+        continue
+      }
+      flush()
+      parts.push(n.type === 'source' ? `${id} [source ${n.source.kind}${n.watermarks ? ', event time' : ''}]` : `${id} [${n.label}]`)
+    }
+    flush()
+    lines.push(`task ${i + 1} (parallelism ${plan.parallelism.get(chain[0])}): ${parts.join(' -> ')}`)
+    for (const pe of plan.edges) {
+      if (pe.chained || !chain.includes(pe.edge.from)) continue
+      const e = pe.edge
+      const what = pe.kind === 'hash' ? 'hash (keyBy, by key group)' : pe.kind
+      lines.push(`    ${e.from}${e.sideTag === null ? '' : `[side output "${e.sideTag}"]`} -> ${e.to}: ${what} exchange, ${plan.parallelism.get(e.from)} -> ${plan.parallelism.get(e.to)} subtasks`)
     }
   })
   return lines.join('\n')

@@ -17,6 +17,8 @@ import { Task, type Scheduler } from './task.ts'
 class SourceContextImpl implements SourceContext {
   constructor(
     readonly sourceId: string,
+    readonly subtaskIndex: number,
+    readonly parallelism: number,
     readonly clock: Clock,
     private readonly policy: ErrorPolicy,
     private readonly deadLetter: Sink<DeadLetter> | undefined,
@@ -56,13 +58,15 @@ export class SourceTask extends Task {
 
   constructor(
     readonly node: SourceNode,
+    subtask: number,
+    parallelism: number,
     clock: Clock,
     deadLetters: DeadLetterRouter,
     scheduler: Scheduler,
   ) {
-    super(node.id, clock, deadLetters, scheduler)
+    super(node.id, subtask, parallelism, clock, deadLetters, scheduler)
     this.sourceMetrics = new OperatorMetrics(node.id)
-    this.context = new SourceContextImpl(node.id, clock, node.onError, node.deadLetter, deadLetters, this.sourceMetrics)
+    this.context = new SourceContextImpl(node.id, subtask, parallelism, clock, node.onError, node.deadLetter, deadLetters, this.sourceMetrics)
     this.strategy = node.watermarks
     this.batchSize = node.batchSize
   }

@@ -18,6 +18,7 @@ import type { DeadLetterRouter } from './dead-letters.ts'
 import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
 import type { SinkOperator } from './sink-operator.ts'
+import type { OutChannel, OutputRoute } from './route.ts'
 
 export type TaskState = 'created' | 'running' | 'finishing' | 'finished'
 
@@ -35,8 +36,8 @@ export interface ChainLink {
   readonly ctx: OperatorContextImpl
   readonly out: Collector<unknown>
   readonly metrics: OperatorMetrics
-  /** Side-output tag → channels of the edges that consume it. */
-  readonly sideRoutes: Map<string, LocalChannel<unknown>[]>
+  /** Side-output tag → routes of the edges that consume it. */
+  readonly sideRoutes: Map<string, OutputRoute[]>
   readonly sink: SinkOperator<unknown> | null
 }
 
@@ -65,10 +66,10 @@ export class Task implements TaskServices {
   /** Every operator of the chain, one link each, for metrics and explain. */
   readonly operatorLinks: ChainLink[] = []
   readonly inputs: TaskInput[] = []
-  /** Channels fed by the chain's main output (the tail's, or the source's when the chain is empty). */
-  readonly mainRoutes: LocalChannel<unknown>[] = []
+  /** Routes fed by the chain's main output (the tail's, or the source's when the chain is empty). */
+  readonly mainRoutes: OutputRoute[] = []
   /** Every channel this task sends to, main and side. */
-  readonly outputs: LocalChannel<unknown>[] = []
+  readonly outputs: OutChannel[] = []
   /** A promise the task waits on (a sink write, a source read, closing); null when runnable. */
   pending: Promise<void> | null = null
   /** Why the task could not run at the last step, for time accounting. */
@@ -80,6 +81,9 @@ export class Task implements TaskServices {
 
   constructor(
     readonly id: string,
+    /** Which parallel instance of its chain this task is, and how many there are. */
+    readonly subtask: number,
+    readonly parallelism: number,
     readonly clock: Clock,
     readonly deadLetters: DeadLetterRouter,
     protected readonly scheduler: Scheduler,
@@ -218,7 +222,7 @@ export class Task implements TaskServices {
 
   protected emitMain(batch: Batch<unknown>): void {
     const routes = this.mainRoutes
-    for (let i = 0; i < routes.length; i++) routes[i].sendBatch(batch)
+    for (let i = 0; i < routes.length; i++) routes[i].send(batch)
   }
 
   private flushSides(l: ChainLink): void {
@@ -226,7 +230,7 @@ export class Task implements TaskServices {
       if (b.records.length === 0) continue
       const routes = l.sideRoutes.get(tag)
       if (routes === undefined) l.metrics.sideOutputDropped += b.records.length
-      else for (const ch of routes) ch.sendBatch(b)
+      else for (const r of routes) r.send(b)
       l.metrics.recordsOut += b.records.length
     }
     l.out.sides = null
