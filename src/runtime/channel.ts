@@ -20,7 +20,14 @@ export const END = new EndItem()
 export type ControlItem = WatermarkItem | IdleItem | EndItem
 export type ChannelItem<T> = Batch<T> | ControlItem
 
-export class LocalChannel<T> {
+/** What a consuming task needs of a channel (same-thread or cross-thread). */
+export interface InChannel<T> {
+  readonly label: string
+  readonly isEmpty: boolean
+  take(): ChannelItem<T>
+}
+
+export class LocalChannel<T> implements InChannel<T> {
   private items: ChannelItem<T>[] = []
   private head = 0
   private bufferedRecords = 0

@@ -15,12 +15,12 @@ import { SluiceError } from '../errors.ts'
 import type { Edge, GraphNode, LogicalGraph } from '../graph/logical.ts'
 import type { Operator } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
-import { LocalChannel } from './channel.ts'
+import { LocalChannel, type InChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { fuseLinks, isFusable } from './fusion.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { Collector, OperatorContextImpl } from './operator-context.ts'
-import { OutputRoute, type RouteKind } from './route.ts'
+import { OutputRoute, type OutChannel, type RouteKind } from './route.ts'
 import { SinkOperator } from './sink-operator.ts'
 import { SourceTask } from './source-task.ts'
 import { Task, type Scheduler } from './task.ts'
@@ -37,6 +37,24 @@ export interface PlanOptions {
   readonly maxParallelism?: number
   /** Fuse runs of map/filter/flatMap into one loop (default true). */
   readonly fuse?: boolean
+  /** Set when tasks are spread over worker threads; absent: everything runs here. */
+  readonly placement?: Placement
+}
+
+/**
+ * Where tasks run. Subtask i of every chain runs on worker i mod `workers`, so the assignment is
+ * the same in every thread that builds the plan. A channel whose two ends are on different
+ * workers is a cross-thread channel; `worker` -1 is the coordinator's dry run, which only learns
+ * the cross-thread channels.
+ */
+export interface Placement {
+  readonly worker: number
+  readonly workers: number
+  crossChannel(label: string, end: 'producer' | 'consumer'): OutChannel | InChannel<unknown>
+}
+
+export function workerOf(task: { subtask: number }, workers: number): number {
+  return task.subtask % workers
 }
 
 export interface PhysicalEdge {
@@ -141,12 +159,24 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
     const key = e.partitioning.kind === 'hash' ? (e.partitioning.key as (v: unknown) => unknown) : null
     from.tasks.forEach((producer, i) => {
       const targets = pe.kind === 'forward' ? [to.tasks[i]] : to.tasks
-      const channels = targets.map((consumer) => {
+      const place = o.placement
+      const channels = targets.map((consumer): OutChannel => {
         const label = `${e.from}${from.tasks.length > 1 ? `#${i}` : ''}${e.sideTag === null ? '' : `[${e.sideTag}]`} -> ${e.to}${to.tasks.length > 1 ? `#${consumer.subtask}` : ''}`
-        const ch = new LocalChannel<unknown>(label, o.channelCapacity)
-        consumer.inputs.push({ channel: ch, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
-        producer.outputs.push(ch)
-        return ch
+        const pw = place === undefined ? 0 : workerOf(producer, place.workers)
+        const cw = place === undefined ? 0 : workerOf(consumer, place.workers)
+        let out: OutChannel
+        let input: InChannel<unknown>
+        if (place === undefined || pw === cw) {
+          const ch = new LocalChannel<unknown>(label, o.channelCapacity)
+          out = ch
+          input = ch
+        } else {
+          out = pw === place.worker || place.worker === -1 ? (place.crossChannel(label, 'producer') as OutChannel) : new LocalChannel<unknown>(label, o.channelCapacity)
+          input = cw === place.worker ? (place.crossChannel(label, 'consumer') as InChannel<unknown>) : new LocalChannel<unknown>(label, o.channelCapacity)
+        }
+        consumer.inputs.push({ channel: input, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
+        producer.outputs.push(out)
+        return out
       })
       const route = new OutputRoute(pe.kind, channels, key, plan.maxParallelism)
       if (e.sideTag !== null) {
@@ -157,8 +187,21 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
       }
     })
   }
-  if (o.fuse !== false) for (const t of tasks) t.setExecutedLinks(fuseLinks(t.links))
-  return tasks
+  const place = o.placement
+  const mine = place === undefined ? tasks : tasks.filter((t) => workerOf(t, place.workers) === place.worker)
+  if (o.fuse !== false) for (const t of mine) t.setExecutedLinks(fuseLinks(t.links))
+  return mine
+}
+
+/**
+ * A fingerprint of what a plan is made of: ids, kinds, labels, parallelism and edges. Worker
+ * threads rebuild the job from its module; a different fingerprint means the module does not
+ * build the same job every time it is imported, and the job must not run.
+ */
+export function planFingerprint(graph: LogicalGraph, plan: PhysicalPlan): string {
+  const nodes = [...graph.nodes.values()].map((n) => [n.id, n.type, n.label, plan.parallelism.get(n.id), n.chaining ?? 'default', n.type === 'source' ? n.source.kind : n.type === 'sink' ? n.sink.kind : n.inputs])
+  const edges = plan.edges.map((e) => [e.edge.from, e.edge.sideTag, e.edge.to, e.edge.input, e.kind, e.chained])
+  return JSON.stringify({ nodes, edges, maxParallelism: plan.maxParallelism })
 }
 
 /** A readable description of the physical plan: chains, parallelism and the exchanges. */

@@ -13,7 +13,7 @@ import { NumberMinHeap } from '../state/min-heap.ts'
 import type { Batch, Operator } from '../operators/types.ts'
 import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
-import { END, IdleItem, isControl, WatermarkItem, type ChannelItem, type ControlItem, type LocalChannel } from './channel.ts'
+import { END, IdleItem, isControl, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
@@ -42,7 +42,7 @@ export interface ChainLink {
 }
 
 export interface TaskInput {
-  readonly channel: LocalChannel<unknown>
+  readonly channel: InChannel<unknown>
   readonly input: number
   watermark: number
   idle: boolean

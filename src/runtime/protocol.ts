@@ -1,0 +1,52 @@
+/**
+ * Messages between the coordinator (main thread) and workers: one discriminated union each way,
+ * handled by exhaustive switches. Errors cross as plain objects and are matched on `code`.
+ */
+import type { JobMetrics } from './metrics.ts'
+
+/** Where a worker finds the job: a module URL, an export, and structured-cloneable arguments. */
+export interface JobModuleRef {
+  readonly url: string
+  /** Export holding the Pipeline, or a function returning one; default: `default`, then `pipeline`. */
+  readonly exportName?: string
+  readonly args?: readonly unknown[]
+}
+
+export interface WorkerStart {
+  readonly job: JobModuleRef
+  readonly worker: number
+  readonly workers: number
+  readonly parallelism: number
+  readonly channelCapacity: number
+  readonly fuse: boolean
+  /** The coordinator's fingerprint of the graph; a worker that builds another graph refuses to run. */
+  readonly fingerprint: string
+  /** Cross-worker channel label → its ring's SharedArrayBuffer. */
+  readonly rings: Readonly<Record<string, SharedArrayBuffer>>
+}
+
+export interface SerializedError {
+  readonly code: string
+  readonly message: string
+  readonly stack?: string
+}
+
+export type ToWorker = { readonly type: 'stop' } | { readonly type: 'metrics' }
+
+export type FromWorker =
+  | { readonly type: 'ready' }
+  | { readonly type: 'metrics'; readonly metrics: JobMetrics }
+  | { readonly type: 'finished'; readonly status: 'finished' | 'stopped'; readonly metrics: JobMetrics }
+  | { readonly type: 'failed'; readonly error: SerializedError; readonly metrics: JobMetrics | null }
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected message: ${JSON.stringify(x)}`)
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (typeof e === 'object' && e !== null) {
+    const o = e as { code?: unknown; message?: unknown; stack?: unknown }
+    return { code: typeof o.code === 'string' ? o.code : 'INTERNAL', message: String(o.message ?? e), ...(typeof o.stack === 'string' ? { stack: o.stack } : {}) }
+  }
+  return { code: 'INTERNAL', message: String(e) }
+}
