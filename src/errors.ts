@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   JOB_CANCELLED: { kind: 'user', retryable: false, hint: 'The job was stopped on request.' },
   CLI_USAGE: { kind: 'user', retryable: false, hint: 'Run `sluice --help` for usage.' },
   NEXMARK_UNKNOWN_QUERY: { kind: 'user', retryable: false, hint: 'Use one of q0, q1, q2, q3, q4, q5, q7, q8, q9, q11.' },
+  JOB_NOT_DETERMINISTIC: { kind: 'user', retryable: false, hint: 'Build the pipeline the same way on every import: no random ids, no branches on time or environment.' },
+  WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>
 

@@ -21,6 +21,8 @@ import { DeadLetterRouter } from '../runtime/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner.ts'
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, explainPlan, physicalPlan } from '../runtime/plan.ts'
+import { runThreaded } from '../runtime/coordinator/threaded-job.ts'
+import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
 import { Stream } from './stream.ts'
 
@@ -31,6 +33,12 @@ export interface PipelineOptions {
   parallelism?: number
   /** Number of key groups, the upper bound of any parallelism. Default 128. */
   maxParallelism?: number
+  /**
+   * The module that builds this pipeline, so worker threads can build it too: usually
+   * `import.meta.url` of the job file, which must export the pipeline (or a function returning
+   * it) and not run it. Needed only to run on worker threads.
+   */
+  module?: string | JobModuleRef
 }
 
 export interface SourceOptions<T> extends OperatorOptions {
@@ -49,6 +57,11 @@ export interface RunOptions {
   fuse?: boolean
   /** Parallelism of operators that declare none; overrides the pipeline's. */
   parallelism?: number
+  /**
+   * Worker threads to run the subtasks on. 0 (the default) runs everything in this thread; more
+   * needs the pipeline's `module`. Sinks that keep records in memory see only their own thread's.
+   */
+  workers?: number
 }
 
 /** A running job. */
@@ -72,6 +85,8 @@ export class Pipeline implements PipelineContext {
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined
   readonly parallelism: number
   readonly maxParallelism: number
+  /** Set by the CLI or the `module` option; lets worker threads rebuild the job. */
+  module: JobModuleRef | undefined
   private started = false
 
   constructor(
@@ -81,6 +96,7 @@ export class Pipeline implements PipelineContext {
     this.defaultDeadLetter = options.deadLetter
     this.parallelism = positiveInt('parallelism', options.parallelism, 1)
     this.maxParallelism = positiveInt('maxParallelism', options.maxParallelism, 128)
+    this.module = typeof options.module === 'string' ? { url: options.module } : options.module
   }
 
   /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
@@ -111,11 +127,23 @@ export class Pipeline implements PipelineContext {
   run(options: RunOptions = {}): JobHandle {
     if (this.started) throw new SluiceError('JOB_ALREADY_RUNNING', `pipeline "${this.name}" was already run`)
     this.graph.validate()
+    const parallelism = positiveInt('parallelism', options.parallelism, this.parallelism)
+    const channelCapacity = positiveInt('channelCapacity', options.channelCapacity, 16_384)
+    const workers = options.workers ?? 0
+    if (!Number.isInteger(workers) || workers < 0) throw new SluiceError('JOB_INVALID_OPTION', `workers must be a whole number >= 0, got ${workers}`)
+    if (workers > 0) {
+      if (this.module === undefined) {
+        throw new SluiceError('JOB_INVALID_OPTION', `pipeline "${this.name}" needs its module to run on worker threads: new Pipeline(name, { module: import.meta.url }) in a job file that exports the pipeline`)
+      }
+      if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
+      this.started = true
+      return runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false })
+    }
     this.started = true
     const clock = options.clock ?? systemClock
     const deadLetters = new DeadLetterRouter()
     const runner = new JobRunner(clock, deadLetters)
-    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity: positiveInt('channelCapacity', options.channelCapacity, 16_384), fuse: options.fuse, parallelism: positiveInt('parallelism', options.parallelism, this.parallelism), maxParallelism: this.maxParallelism })
+    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity, fuse: options.fuse, parallelism, maxParallelism: this.maxParallelism })
     runner.setTasks(tasks)
     const letterSinks = new Set<Sink<DeadLetter>>()
     for (const n of this.graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)

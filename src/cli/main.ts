@@ -18,7 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<job>', 'job file')
     .option('--explain', 'print the physical plan instead of running')
     .option('--parallelism <n>', 'parallelism of operators that declare none')
-    .action(async (job: string, o: { explain?: boolean; parallelism?: string }) => {
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')
+    .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string }) => {
       code = await runJobCommand(job, o)
     })
 
@@ -55,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--on-error <policy>', 'malformed input lines: fail, skip or dead-letter', 'fail')
     .option('--dead-letter <file>', 'where dead-lettered lines go (JSON Lines)')
     .option('--parallelism <n>', 'parallel subtasks per operator', '1')
-    .action(async (o: { query: string; events?: string; seed?: string; input?: string; out?: string; discard?: boolean; onError?: string; deadLetter?: string; parallelism?: string }) => {
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')
+    .action(async (o: { query: string; events?: string; seed?: string; input?: string; out?: string; discard?: boolean; onError?: string; deadLetter?: string; parallelism?: string; workers?: string }) => {
       code = await runQueryCommand(o)
     })
 

@@ -9,6 +9,7 @@ import { writeEventsFile, parseEventJsonl } from '../nexmark/jsonl.ts'
 import { eventTime, type NexmarkEvent } from '../nexmark/model.ts'
 import { query } from '../nexmark/queries/index.ts'
 import { EXIT_OK } from './errors.ts'
+import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 import { onInterrupt, parseCount, parsePolicy } from './options.ts'
 
 /** The reference DDL's watermark: dateTime − 4 s. */
@@ -43,6 +44,8 @@ export interface RunQueryOptions {
   onError?: string
   deadLetter?: string
   parallelism?: string
+  /** Worker threads; default one per core up to the parallelism ("0": all in this thread). */
+  workers?: string
 }
 
 /** Builds the pipeline of one Nexmark query over the generator or an event file. */
@@ -66,19 +69,37 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
   return p
 }
 
+function sinkFor(o: RunQueryOptions): Sink<unknown> {
+  return o.discard ? blackholeSink() : o.out !== undefined ? fileSink(o.out) : stdoutSink()
+}
+
+/**
+ * The job as worker threads rebuild it: the same options give the same pipeline, with its sink
+ * chosen from the options (a file, stdout, or discarded).
+ */
+export function nexmarkJob(o: RunQueryOptions): Pipeline {
+  const p = nexmarkPipeline(o, sinkFor(o))
+  p.module = { url: import.meta.url, exportName: 'nexmarkJob', args: [o] }
+  return p
+}
+
 export async function runQueryCommand(o: RunQueryOptions): Promise<number> {
-  const inner: Sink<unknown> = o.discard ? blackholeSink() : o.out !== undefined ? fileSink(o.out) : stdoutSink()
-  const sink = countingSink(inner)
-  const p = nexmarkPipeline(o, sink)
+  const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
+  const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
+  const sink = countingSink(sinkFor(o))
+  const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sink)
   const t0 = performance.now()
-  const job = p.run()
+  const job = p.run({ workers })
   const release = onInterrupt(() => void job.stop())
   try {
     const result = await job.done
     const s = (performance.now() - t0) / 1000
-    const events = result.metrics.operators.find((m) => m.operator === 'nexmark')?.recordsOut ?? 0
+    const sum = (id: string, f: 'recordsIn' | 'recordsOut'): number => result.metrics.operators.filter((m) => m.operator === id).reduce((a, m) => a + m[f], 0)
+    const events = sum('nexmark', 'recordsOut')
+    const rows = workers > 0 ? sum('results', 'recordsIn') : sink.count
+    const where = workers > 0 ? `, parallelism ${parallelism} on ${workers} worker threads` : parallelism > 1 ? `, parallelism ${parallelism} in one thread` : ''
     process.stderr.write(
-      `${o.query}: ${events} events in ${s.toFixed(2)} s (${Math.round(events / s).toLocaleString('en-US')} events/s), ${sink.count} result rows${result.status === 'stopped' ? ' (stopped)' : ''}\n`,
+      `${o.query}: ${events} events in ${s.toFixed(2)} s (${Math.round(events / s).toLocaleString('en-US')} events/s), ${rows} result rows${where}${result.status === 'stopped' ? ' (stopped)' : ''}\n`,
     )
     return EXIT_OK
   } finally {

@@ -6,6 +6,7 @@ import { Pipeline } from '../index.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
 import { onInterrupt, parseCount } from './options.ts'
+import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 
 function isPipeline(v: unknown): v is Pipeline {
   return v instanceof Pipeline || (typeof v === 'object' && v !== null && typeof (v as Pipeline).run === 'function' && typeof (v as Pipeline).explain === 'function')
@@ -19,22 +20,28 @@ export async function loadJob(file: string): Promise<Pipeline> {
   } catch {
     throw new SluiceError('CLI_USAGE', `job file not found: ${path}`)
   }
-  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>
+  const url = pathToFileURL(path).href
+  const mod = (await import(url)) as Record<string, unknown>
   for (const name of ['default', 'pipeline']) {
     let v = mod[name]
     if (typeof v === 'function' && !isPipeline(v)) v = await (v as () => unknown)()
-    if (isPipeline(v)) return v
+    if (isPipeline(v)) {
+      v.module ??= { url, exportName: name }
+      return v
+    }
   }
   throw new SluiceError('JOB_MODULE_INVALID', `${file} exports no Pipeline (exports: ${Object.keys(mod).join(', ') || 'none'})`)
 }
 
-export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string }): Promise<number> {
+export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string }): Promise<number> {
   const p = await loadJob(file)
   const parallelism = parseCount('--parallelism', o.parallelism)
   if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
-  const runOptions = parallelism === undefined ? {} : { parallelism }
+  const effective = parallelism ?? p.parallelism
+  const workers = parseCount('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
+  const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers }
   if (o.explain) {
-    process.stdout.write(`${p.explain(runOptions)}\n`)
+    process.stdout.write(`${p.explain(parallelism === undefined ? {} : { parallelism })}\n`)
     return EXIT_OK
   }
   const t0 = performance.now()

@@ -88,8 +88,37 @@ export class JobRunner implements Scheduler {
   }
 
   private allFinished(): boolean {
-    for (const t of this.tasks) if (t.state !== 'finished') return false
+    for (const t of this.tasks) {
+      if (t.state !== 'finished') return false
+      // Messages still queued for another thread must reach its ring before this thread ends.
+      for (const o of t.outputs) if ((o as { drained?: boolean }).drained === false) return false
+    }
     return true
+  }
+
+  /**
+   * Promises that settle when another thread moves a cross-thread channel this thread waits on,
+   * or null when a channel is ready already. Checking a channel can itself take in a message
+   * that arrived since the last step (or flush a pending one); then sleeping would lose it.
+   */
+  private crossThreadWaits(): Promise<void>[] | null {
+    const waits: Promise<void>[] = []
+    for (const t of this.tasks) {
+      for (const i of t.inputs) {
+        const ch = i.channel as { waitForActivity?: () => Promise<void>; isEmpty: boolean }
+        if (ch.waitForActivity === undefined || i.ended) continue
+        if (!ch.isEmpty) return null
+        waits.push(ch.waitForActivity())
+      }
+      for (const o of t.outputs) {
+        const ch = o as { waitForActivity?: () => Promise<void>; full: boolean; drained?: boolean }
+        if (ch.waitForActivity === undefined) continue
+        if (ch.full) waits.push(ch.waitForActivity())
+        else if (ch.drained === false) return null
+      }
+      if (t.blockedOnOutput && !t.outputsFull()) return null
+    }
+    return this.allFinished() ? null : waits
   }
 
   private async shutdown(flushSinks: boolean): Promise<void> {
@@ -159,6 +188,9 @@ export class JobRunner implements Scheduler {
         if (idle < deadline) deadline = idle
       }
     }
+    const crossWaits = this.crossThreadWaits()
+    // Ready at once: still go through the event loop (setImmediate), or timers and messages starve.
+    if (crossWaits === null) return new Promise<void>((r) => setImmediate(r))
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | null = null
       this.wakeUp = () => {
@@ -171,6 +203,7 @@ export class JobRunner implements Scheduler {
         delay = Math.min(delay, Math.max(0, deadline - this.clock.now()))
       }
       if (delay !== Number.POSITIVE_INFINITY) timer = setTimeout(() => this.wake(), delay)
+      for (const w of crossWaits) void w.then(() => this.wake())
     })
   }
 

@@ -1,0 +1,141 @@
+/**
+ * Runs a job on worker threads. The coordinator (main thread) plans the job, creates a ring for
+ * every channel whose ends land on different workers, starts the workers with the job's module
+ * reference and the rings, and merges their reports. Any worker failure stops the whole job:
+ * the other workers are terminated and `done` rejects with the cause (operator, subtask, reason)
+ * — no hung process, no orphan threads.
+ */
+import { availableParallelism } from 'node:os'
+import { ERROR_CODES, SluiceError } from '../../errors.ts'
+import type { LogicalGraph } from '../../graph/logical.ts'
+import { systemClock } from '../../time/clock.ts'
+import { SabRing } from '../channels/sab-ring.ts'
+import { startTsWorker } from '../channels/ts-worker.ts'
+import { LocalChannel } from '../channel.ts'
+import { DeadLetterRouter } from '../dead-letters.ts'
+import { JobRunner, type JobResult, type JobStatus } from '../job-runner.ts'
+import type { JobMetrics } from '../metrics.ts'
+import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
+import { assertNever, type FromWorker, type JobModuleRef, type WorkerStart } from '../protocol.ts'
+import type { Worker } from 'node:worker_threads'
+
+export interface ThreadedRunOptions {
+  readonly workers?: number
+  readonly parallelism: number
+  readonly maxParallelism: number
+  readonly channelCapacity: number
+  readonly fuse: boolean
+}
+
+/** Ring size per cross-thread channel: a few batches in flight, and room for a large message. */
+const RING_BYTES = 4 * 1024 * 1024
+
+export interface ThreadedJob {
+  readonly done: Promise<JobResult>
+  status(): JobStatus
+  stop(): Promise<JobResult>
+  metrics(): JobMetrics
+}
+
+export function defaultWorkers(parallelism: number): number {
+  return Math.max(1, Math.min(parallelism, availableParallelism()))
+}
+
+export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedRunOptions): ThreadedJob {
+  const workers = o.workers ?? defaultWorkers(o.parallelism)
+  const plan = physicalPlan(graph, o.parallelism, o.maxParallelism)
+  const rings: Record<string, SharedArrayBuffer> = {}
+  // Dry run of the placement: learns every cross-thread channel, and creates its ring.
+  buildTasks(graph, {
+    clock: systemClock,
+    deadLetters: new DeadLetterRouter(),
+    scheduler: new JobRunner(systemClock, new DeadLetterRouter()),
+    channelCapacity: o.channelCapacity,
+    parallelism: o.parallelism,
+    maxParallelism: o.maxParallelism,
+    fuse: false,
+    placement: {
+      worker: -1,
+      workers,
+      crossChannel: (label) => {
+        rings[label] = SabRing.create({ capacityBytes: RING_BYTES, capacityRecords: o.channelCapacity }).buffer
+        return new LocalChannel<unknown>(label, o.channelCapacity)
+      },
+    },
+  })
+  const fingerprint = planFingerprint(graph, plan)
+  const entry = new URL('../worker/entry.ts', import.meta.url)
+  const last: (JobMetrics | null)[] = new Array(workers).fill(null)
+  const finished: boolean[] = new Array(workers).fill(false)
+  const statuses: ('finished' | 'stopped')[] = []
+  let status: JobStatus = 'running'
+  const threads: Worker[] = []
+  const startedAt = performance.now()
+
+  const merged = (): JobMetrics => ({
+    operators: last.flatMap((m) => m?.operators ?? []),
+    tasks: last.flatMap((m) => m?.tasks ?? []),
+  })
+
+  const done = new Promise<JobResult>((resolve, reject) => {
+    let failed = false
+    const fail = (e: SluiceError): void => {
+      if (failed) return
+      failed = true
+      status = 'failed'
+      for (const t of threads) void t.terminate()
+      reject(e)
+    }
+    for (let w = 0; w < workers; w++) {
+      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, fingerprint, rings }
+      const t = startTsWorker(entry, { workerData: start })
+      threads.push(t)
+      t.on('message', (m: FromWorker) => {
+        switch (m.type) {
+          case 'ready':
+            return
+          case 'metrics':
+            last[w] = m.metrics
+            return
+          case 'finished':
+            last[w] = m.metrics
+            finished[w] = true
+            statuses.push(m.status)
+            if (finished.every(Boolean)) {
+              status = statuses.includes('stopped') ? 'stopped' : 'finished'
+              for (const x of threads) void x.terminate()
+              resolve({ status, durationMs: performance.now() - startedAt, metrics: merged() })
+            }
+            return
+          case 'failed':
+            if (m.metrics !== null) last[w] = m.metrics
+            fail(new SluiceError(m.error.code in ERROR_CODE_SET ? (m.error.code as never) : 'WORKER_FAILED', `${stripCode(m.error.message)} (worker ${w} of ${workers})`))
+            return
+          default:
+            assertNever(m)
+        }
+      })
+      t.on('error', (e) => fail(new SluiceError('WORKER_FAILED', `worker ${w} of ${workers} crashed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
+      t.on('exit', (code) => {
+        if (!finished[w]) fail(new SluiceError('WORKER_FAILED', `worker ${w} of ${workers} exited with code ${code} before the job finished`))
+      })
+    }
+  })
+  done.catch(() => {})
+  return {
+    done,
+    status: () => status,
+    stop: () => {
+      for (const t of threads) t.postMessage({ type: 'stop' })
+      return done
+    },
+    metrics: merged,
+  }
+}
+
+const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES
+
+/** A serialized SluiceError's message starts with its code; the re-created error adds it again. */
+function stripCode(message: string): string {
+  return message.replace(/^[A-Z_]+: /, '')
+}

@@ -1,0 +1,85 @@
+/**
+ * A worker thread of a job: rebuilds the job from its module, checks it built the same plan as
+ * the coordinator, builds its share of the tasks (subtask i of every chain runs on worker
+ * i mod W), connects cross-thread channels to the rings the coordinator made, and runs them on
+ * its own scheduler, reporting metrics, completion or failure to the coordinator.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { SluiceError } from '../../errors.ts'
+import type { Pipeline } from '../../api/pipeline.ts'
+import { systemClock } from '../../time/clock.ts'
+import { SabRing } from '../channels/sab-ring.ts'
+import { codecForWire } from '../codec-choice.ts'
+import { DeadLetterRouter } from '../dead-letters.ts'
+import { JobRunner } from '../job-runner.ts'
+import { loadPipeline } from '../job-module.ts'
+import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
+import { assertNever, serializeError, type FromWorker, type ToWorker, type WorkerStart } from '../protocol.ts'
+import { RingInChannel, RingOutChannel } from '../ring-channel.ts'
+
+const start = workerData as WorkerStart
+const port = parentPort as NonNullable<typeof parentPort>
+const post = (m: FromWorker): void => port.postMessage(m)
+
+async function main(): Promise<void> {
+  let runner: JobRunner | null = null
+  port.on('message', (m: ToWorker) => {
+    switch (m.type) {
+      case 'stop':
+        runner?.stop()
+        return
+      case 'metrics':
+        if (runner !== null) post({ type: 'metrics', metrics: runner.metrics() })
+        return
+      default:
+        assertNever(m)
+    }
+  })
+  try {
+    const pipeline = (await loadPipeline(start.job)) as unknown as Pipeline
+    const graph = pipeline.graph
+    graph.validate()
+    const plan = physicalPlan(graph, start.parallelism, pipeline.maxParallelism)
+    if (planFingerprint(graph, plan) !== start.fingerprint) {
+      throw new SluiceError('JOB_NOT_DETERMINISTIC', `worker ${start.worker} imported ${start.job.url} and built a different job than the main thread (ids, operators, parallelism or edges differ); a job module must build the same pipeline every time it is imported`)
+    }
+    const deadLetters = new DeadLetterRouter()
+    runner = new JobRunner(systemClock, deadLetters)
+    const codec = codecForWire()
+    const tasks = buildTasks(graph, {
+      clock: systemClock,
+      deadLetters,
+      scheduler: runner,
+      channelCapacity: start.channelCapacity,
+      parallelism: start.parallelism,
+      maxParallelism: pipeline.maxParallelism,
+      fuse: start.fuse,
+      placement: {
+        worker: start.worker,
+        workers: start.workers,
+        crossChannel: (label, end) => {
+          const sab = start.rings[label]
+          if (sab === undefined) throw new SluiceError('INTERNAL', `no ring for channel ${label}`)
+          const ring = SabRing.attach(sab)
+          return end === 'producer' ? new RingOutChannel(label, ring, codec, start.channelCapacity) : new RingInChannel(label, ring, codec)
+        },
+      },
+    })
+    runner.setTasks(tasks)
+    const letterSinks = new Set<NonNullable<(typeof graph.nodes extends Map<string, infer N> ? N : never)['deadLetter']>>()
+    for (const n of graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)
+    await deadLetters.open(letterSinks, systemClock)
+    const metricsTimer = setInterval(() => post({ type: 'metrics', metrics: (runner as JobRunner).metrics() }), 500)
+    post({ type: 'ready' })
+    try {
+      const result = await runner.run()
+      post({ type: 'finished', status: result.status, metrics: result.metrics })
+    } finally {
+      clearInterval(metricsTimer)
+    }
+  } catch (e) {
+    post({ type: 'failed', error: serializeError(e), metrics: runner?.metrics() ?? null })
+  }
+}
+
+await main()

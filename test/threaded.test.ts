@@ -1,0 +1,81 @@
+/**
+ * The runtime on worker threads: every Nexmark query gives the DuckDB oracle's result when its
+ * subtasks run on two workers with cross-thread ring channels; a failing or crashing worker stops
+ * the job with a clear error and leaves no thread behind; a job module that builds a different
+ * plan in a worker is refused.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nexmarkJob } from '../src/cli/nexmark-command.ts'
+import { writeEventsFile } from '../src/nexmark/jsonl.ts'
+import { QUERIES } from '../src/nexmark/queries/index.ts'
+import { failingJob } from './fixtures/failing-job.ts'
+import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
+
+const root = new URL('..', import.meta.url).pathname
+let dir: string
+let events: string
+let oracle: Awaited<ReturnType<typeof openOracle>>
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-threads-'))
+  events = join(dir, 'events.jsonl')
+  await writeEventsFile(events, { seed: 7, eventsPerSecond: 1000 }, 100_000)
+  oracle = await openOracle(events)
+}, 120_000)
+
+afterAll(() => {
+  oracle?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const readRows = (path: string): Record<string, unknown>[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+
+describe('Nexmark on worker threads equals DuckDB', () => {
+  const cases: [string, number][] = Object.keys(QUERIES).map((q) => [q, 2])
+  cases.push(['q5', 4], ['q9', 4], ['q11', 3])
+  for (const [q, parallelism] of cases) {
+    it(`${q} at parallelism ${parallelism} on 2 workers`, async () => {
+      const out = join(dir, `${q}-p${parallelism}.jsonl`)
+      const r = await nexmarkJob({ query: q, events: '100000', seed: '7', rate: '1000', parallelism: String(parallelism), out }).run({ workers: 2 }).done
+      expect(r.status).toBe('finished')
+      expect(new Set(r.metrics.tasks.map((t) => t.subtask)).size).toBe(parallelism)
+      const cmp = compareResults(q, readRows(out), await oracle.run(q))
+      if (!cmp.equal) console.error(cmp.report)
+      expect(cmp.equal).toBe(true)
+    })
+  }
+})
+
+describe('failures on worker threads', () => {
+  it('an exception in a worker stops the job with the operator, subtask and cause', async () => {
+    const job = failingJob('throw').run({ workers: 2 })
+    await expect(job.done).rejects.toThrow(/RECORD_FAILED: operator "explode" \(subtask \d of 2\) failed on input record #\d+: boom at 5000.*\(worker \d of 2\)/)
+    expect(job.status()).toBe('failed')
+  })
+
+  it('a worker that dies stops the job with WORKER_FAILED', async () => {
+    const job = failingJob('exit').run({ workers: 2 })
+    await expect(job.done).rejects.toThrow(/WORKER_FAILED: worker \d of 2 exited with code 3 before the job finished/)
+  })
+
+  it('the CLI exits with the error, no hung process or orphan threads', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/failing-job.ts', '--parallelism', '2'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    expect(r.signal).toBeNull()
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/RECORD_FAILED: operator "explode"/)
+  })
+
+  it('a job module that builds another plan in a worker is refused', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/random-job.ts', '--parallelism', '2'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/JOB_NOT_DETERMINISTIC: worker \d imported .*random-job.ts and built a different job/)
+  })
+})
