@@ -98,8 +98,10 @@ export async function runQueryCommand(o: RunQueryOptions): Promise<number> {
     const events = sum('nexmark', 'recordsOut')
     const rows = workers > 0 ? sum('results', 'recordsIn') : sink.count
     const where = workers > 0 ? `, parallelism ${parallelism} on ${workers} worker threads` : parallelism > 1 ? `, parallelism ${parallelism} in one thread` : ''
+    const startup = result.startupMs / 1000
+    const running = startup > 0 ? ` (${startup.toFixed(2)} s starting workers; ${Math.round(events / (s - startup)).toLocaleString('en-US')} events/s once running)` : ''
     process.stderr.write(
-      `${o.query}: ${events} events in ${s.toFixed(2)} s (${Math.round(events / s).toLocaleString('en-US')} events/s), ${rows} result rows${where}${result.status === 'stopped' ? ' (stopped)' : ''}\n`,
+      `${o.query}: ${events} events in ${s.toFixed(2)} s (${Math.round(events / s).toLocaleString('en-US')} events/s)${running}, ${rows} result rows${where}${result.status === 'stopped' ? ' (stopped)' : ''}\n`,
     )
     return EXIT_OK
   } finally {

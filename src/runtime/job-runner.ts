@@ -16,6 +16,8 @@ export type JobStatus = 'running' | 'finished' | 'stopped' | 'failed'
 export interface JobResult {
   readonly status: 'finished' | 'stopped'
   readonly durationMs: number
+  /** Of durationMs, the time spent starting (worker threads loading the job); 0 in-thread. */
+  readonly startupMs: number
   readonly metrics: JobMetrics
 }
 
@@ -72,7 +74,7 @@ export class JobRunner implements Scheduler {
         for (const t of this.tasks) if (t instanceof SourceTask) await t.closeReader()
         this.status = 'finished'
       }
-      return { status: this.status, durationMs: performance.now() - this.startedAt, metrics: this.metrics() }
+      return { status: this.status, durationMs: performance.now() - this.startedAt, startupMs: 0, metrics: this.metrics() }
     } catch (e) {
       this.status = 'failed'
       await this.shutdown(false)

@@ -12,7 +12,9 @@ export interface Q11Row {
 
 export function q11(events: Stream<NexmarkEvent>): Stream<Q11Row> {
   return bids(events)
-    .keyBy((b) => b.bidder)
+    // Only the bidder id crosses the keyBy exchange (the event time travels with every record).
+    .map('q11-bidder', (b) => b.bidder)
+    .keyBy((bidder) => bidder)
     .window(session(10_000))
     .aggregate('q11', count(), (bidder, w, n) => ({ bidder, bid_count: n, starttime: w.start, endtime: w.end }))
 }

@@ -67,6 +67,8 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   const entry = new URL('../worker/entry.ts', import.meta.url)
   const last: (JobMetrics | null)[] = new Array(workers).fill(null)
   const finished: boolean[] = new Array(workers).fill(false)
+  const ready: boolean[] = new Array(workers).fill(false)
+  let readyAt = 0
   const statuses: ('finished' | 'stopped')[] = []
   let status: JobStatus = 'running'
   const threads: Worker[] = []
@@ -93,6 +95,8 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       t.on('message', (m: FromWorker) => {
         switch (m.type) {
           case 'ready':
+            ready[w] = true
+            if (ready.every(Boolean)) readyAt = performance.now()
             return
           case 'metrics':
             last[w] = m.metrics
@@ -104,7 +108,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
             if (finished.every(Boolean)) {
               status = statuses.includes('stopped') ? 'stopped' : 'finished'
               for (const x of threads) void x.terminate()
-              resolve({ status, durationMs: performance.now() - startedAt, metrics: merged() })
+              resolve({ status, durationMs: performance.now() - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
             }
             return
           case 'failed':
