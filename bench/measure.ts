@@ -3,14 +3,16 @@
  * another: `node bin/run-ts.js bench/measure.ts <case> [args]`. Prints one JSON line.
  *
  * Cases:
- *   query <qN> <events>            a Nexmark query, generator inside the job, blackhole sink
+ *   query <qN> <events> [p]        a Nexmark query, generator inside the job, blackhole sink;
+ *                                  p > 1 runs it at parallelism p on worker threads
  *   generator <events>             the Nexmark generator alone
  *   baseline <workload> <impl> <n> q1like|rolling × plain|rxjs|node|sluice over the same bids
  */
 import { Pipeline, count } from '../src/index.ts'
 import { blackholeSink, countingSink } from '../src/connectors/blackhole-sink.ts'
 import { fromArray } from '../src/connectors/array-source.ts'
-import { nexmarkPipeline } from '../src/cli/nexmark-command.ts'
+import { nexmarkJob, nexmarkPipeline } from '../src/cli/nexmark-command.ts'
+import { defaultWorkers } from '../src/runtime/coordinator/threaded-job.ts'
 import { NexmarkGenerator } from '../src/nexmark/generator.ts'
 import type { NexmarkEvent } from '../src/nexmark/model.ts'
 import { makeBids, isExpensive, referenceQ1Like, referenceRollingCount, toEuro, type BenchBid, type Result } from './baselines/workload.ts'
@@ -21,13 +23,23 @@ function report(o: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...o, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`)
 }
 
-async function measureQuery(q: string, events: number): Promise<void> {
+async function measureQuery(q: string, events: number, parallelism = 1): Promise<void> {
+  if (parallelism > 1) {
+    // On worker threads: the job is rebuilt from its module in each worker; sinks discard.
+    const t0 = performance.now()
+    const r = await nexmarkJob({ query: q, events: String(events), seed: '0', discard: true, parallelism: String(parallelism) }).run({ workers: defaultWorkers(parallelism) }).done
+    const s = (performance.now() - t0) / 1000
+    const running = s - r.startupMs / 1000
+    const results = r.metrics.operators.filter((m) => m.operator === 'results').reduce((a, m) => a + m.recordsIn, 0)
+    report({ case: 'query', query: q, parallelism, events, seconds: s, perSecond: events / s, startupSeconds: r.startupMs / 1000, runningPerSecond: events / running, results })
+    return
+  }
   const sink = countingSink<unknown>(blackholeSink())
   const p = nexmarkPipeline({ query: q, events: String(events), seed: '0' }, sink)
   const t0 = performance.now()
   await p.run().done
   const s = (performance.now() - t0) / 1000
-  report({ case: 'query', query: q, events, seconds: s, perSecond: events / s, results: sink.count })
+  report({ case: 'query', query: q, parallelism: 1, events, seconds: s, perSecond: events / s, runningPerSecond: events / s, results: sink.count })
 }
 
 function measureGenerator(events: number): void {
@@ -110,7 +122,7 @@ async function measureBaseline(workload: string, impl: string, n: number): Promi
 }
 
 const [kind, a, b, c] = process.argv.slice(2)
-if (kind === 'query') await measureQuery(a, Number(b))
+if (kind === 'query') await measureQuery(a, Number(b), c === undefined ? 1 : Number(c))
 else if (kind === 'generator') measureGenerator(Number(a))
 else if (kind === 'baseline') await measureBaseline(a, b, Number(c))
 else {

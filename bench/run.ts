@@ -4,6 +4,7 @@
  *   --quick        fewer events (a smoke run)
  *   --events N     events per Nexmark query (default 2 000 000)
  *   --memory       also run each query over 10 M events and report peak RSS
+ *   --parallel     also run each query at parallelism 1 and 2 (worker threads), 10 M events
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -77,6 +78,18 @@ if (want('baselines')) {
     say('|---|---|---|')
     for (const impl of ['plain', 'rxjs', 'node', 'sluice']) say(`| ${impl} | ${fmt(res[impl])} | ${(res.sluice / res[impl]).toFixed(2)}× |`)
     say(`targets: Sluice ≥ 1.5× RxJS (${res.sluice >= 1.5 * res.rxjs ? 'met' : 'NOT met'}), ≥ 10× Node object streams (${res.sluice >= 10 * res.node ? 'met' : 'NOT met'})`)
+  }
+}
+
+if (flag('--parallel')) {
+  say('')
+  say('| query | p=1 events/s | p=2 on 2 workers, end to end | worker start-up | p=2 once running | speed-up once running |')
+  say('|---|---|---|---|---|---|')
+  for (const [q] of QUERIES) {
+    if (!want(q)) continue
+    const one = measure('query', q, '10000000')
+    const two = measure('query', q, '10000000', '2')
+    say(`| ${q} | ${fmt(one.perSecond)} | ${fmt(two.perSecond)} | ${(two.startupSeconds as number).toFixed(2)} s | ${fmt(two.runningPerSecond as number)} | ${((two.runningPerSecond as number) / one.perSecond).toFixed(2)}× |`)
   }
 }
 
