@@ -2,7 +2,7 @@
 export { Pipeline, type PipelineOptions, type SourceOptions, type RunOptions, type JobHandle } from './api/pipeline.ts'
 export { Stream } from './api/stream.ts'
 export { KeyedStream, ConnectedKeyedStreams, type KeyedResult } from './api/keyed-stream.ts'
-export { WindowedStream, type WindowResult } from './api/windowed-stream.ts'
+export { WindowedStream, type WindowResult, type WindowAggregateOptions } from './api/windowed-stream.ts'
 export { JoinBuilder, WindowJoin, IntervalJoin } from './api/join-builder.ts'
 export type { OperatorOptions } from './api/options.ts'
 export { SluiceError, ERROR_CODES, isSluiceError, type ErrorCode, type ErrorKind } from './errors.ts'

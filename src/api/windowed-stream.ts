@@ -2,7 +2,8 @@
 import { SluiceError } from '../errors.ts'
 import { listAggregate, reduceAggregate, type AggregateFunction } from '../operators/aggregate.ts'
 import type { OutputTag } from '../operators/types.ts'
-import type { TimeWindow, WindowAssigner } from '../operators/window/assigners.ts'
+import { gcd, type TimeWindow, type WindowAssigner } from '../operators/window/assigners.ts'
+import { LocalPaneCombineOperator, mergePartials, type Partial } from '../operators/window/local-combine.ts'
 import { CountWindowOperator } from '../operators/window/count-window.ts'
 import { PaneWindowOperator } from '../operators/window/pane-window.ts'
 import { SessionWindowOperator } from '../operators/window/session-window.ts'
@@ -11,6 +12,15 @@ import type { Operator } from '../operators/types.ts'
 import type { KeyedStream } from './keyed-stream.ts'
 import { requireFunction, type OperatorOptions } from './options.ts'
 import type { Stream } from './stream.ts'
+
+/** Options of a window aggregate. */
+export interface WindowAggregateOptions extends OperatorOptions {
+  /**
+   * Pre-aggregate before the keyBy exchange (default true when the aggregate has `merge` and the
+   * window is an event-time tumbling or sliding window). Set false to send every record.
+   */
+  twoPhase?: boolean
+}
 
 /** Default output of a window aggregate without a projection. */
 export interface WindowResult<K, R> {
@@ -49,13 +59,36 @@ export class WindowedStream<K, T> {
   }
 
   /** @example bids.keyBy((b) => b.auction).window(sliding(10_000, 2_000)).aggregate('count', count(), (auction, w, n) => ({ auction, n, end: w.end })) */
-  aggregate<ACC, R>(id: string, agg: AggregateFunction<T, ACC, R>, options?: OperatorOptions): Stream<WindowResult<K, R>>
-  aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, window: TimeWindow, result: R) => O, options?: OperatorOptions): Stream<O>
-  aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, projectOrOptions?: ((key: K, window: TimeWindow, result: R) => O) | OperatorOptions, options?: OperatorOptions): Stream<O> {
+  aggregate<ACC, R>(id: string, agg: AggregateFunction<T, ACC, R>, options?: WindowAggregateOptions): Stream<WindowResult<K, R>>
+  aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, window: TimeWindow, result: R) => O, options?: WindowAggregateOptions): Stream<O>
+  aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, projectOrOptions?: ((key: K, window: TimeWindow, result: R) => O) | WindowAggregateOptions, options?: WindowAggregateOptions): Stream<O> {
     const project = typeof projectOrOptions === 'function' ? projectOrOptions : (key: K, w: TimeWindow, value: R) => ({ key, start: w.start, end: w.end, value }) as O
     const opts = typeof projectOrOptions === 'function' ? options : projectOrOptions
     for (const m of ['create', 'add', 'result'] as const) requireFunction(id, `aggregate.${m}`, agg?.[m])
+    const a = this.assigner
+    if (opts?.twoPhase !== false && this.lateTag === null && agg.merge !== undefined && (a.kind === 'tumbling' || a.kind === 'sliding') && a.time === 'event') {
+      return this.twoPhase(id, agg, project, a, opts)
+    }
     return this.build(id, 'aggregate', () => aggregateWindowFunction(agg, project), opts)
+  }
+
+  /**
+   * Two-phase aggregation: `${id}-local` folds each batch per (key, pane) before the keyBy
+   * exchange; `${id}` merges the partials. Same results, far fewer records across the exchange.
+   * Not used with a late-data side output, which needs the original records.
+   */
+  private twoPhase<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, window: TimeWindow, result: R) => O, a: WindowAssigner & { kind: 'tumbling' | 'sliding' }, opts: WindowAggregateOptions | undefined): Stream<O> {
+    const slide = a.kind === 'sliding' ? a.slideMs : a.sizeMs
+    const paneMs = gcd(a.sizeMs, slide)
+    const key = this.keyed.key
+    const input = this.keyed.input
+    const local = input.addOperator<Partial<K, ACC>>(`${id}-local`, `window-combine(pane ${paneMs}ms)`, () => new LocalPaneCombineOperator(paneMs, a.offsetMs, key, agg), opts)
+    const merged = mergePartials<K, ACC, R>(agg as AggregateFunction<unknown, ACC, R>)
+    // Late records arrive combined; count them by the records each partial stands for.
+    const late = { allowedLatenessMs: this.latenessMs, lateTag: null, weight: (p: Partial<K, ACC>) => p.count }
+    const label = `window(${a.kind} ${a.kind === 'sliding' ? `${a.sizeMs}/${a.slideMs}` : a.sizeMs}ms event).aggregate(merge)`
+    const partialKey = (p: Partial<K, ACC>): K => p.key
+    return local.addOperator<O>(id, label, () => new PaneWindowOperator<K, Partial<K, ACC>, ACC, O>({ sizeMs: a.sizeMs, slideMs: slide, offsetMs: a.offsetMs, time: 'event' }, partialKey, aggregateWindowFunction(merged, project), late), opts, { kind: 'hash', key: partialKey as (v: never) => unknown }, true)
   }
 
   /** A function over all of a window's elements, emitting any number of outputs. */

@@ -90,7 +90,7 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
           }
           if (paneLate) {
             if (this.late.lateTag !== null) out.emitSide(this.late.lateTag, v, t)
-            else ctx.countLateDropped(1)
+            else ctx.countLateDropped(this.late.weight === undefined ? 1 : this.late.weight(v))
             continue
           }
           const k = keyOf(v)
@@ -107,10 +107,15 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     }
   }
 
-  /** Re-emits, for one key, the already fired windows containing pane p (allowed lateness). */
+  /**
+   * Re-emits, for one key, the already fired windows containing pane p that are still within the
+   * allowed lateness (end − 1 + lateness > current time); windows past it stay as they fired.
+   */
   private refire(p: number, k: K, out: Output<O>): void {
     const { sizeMs, slideMs } = this.spec
+    const lateness = this.late.allowedLatenessMs
     for (let end = this.firstWindowEnd(p); end <= this.lastFiredEnd && end - sizeMs <= p; end += slideMs) {
+      if (end - 1 + lateness <= this.current) continue
       const acc = this.mergeKey(end - sizeMs, end, k)
       if (acc !== undefined) this.fn.emit(k, { start: end - sizeMs, end }, acc, out, end - 1)
     }

@@ -16,6 +16,8 @@ export interface WindowFunction<K, T, ACC, O> {
 export interface LateDataOptions<T> {
   readonly allowedLatenessMs: number
   readonly lateTag: OutputTag<T> | null
+  /** How many input records a late element stands for (partials of two-phase aggregation). */
+  readonly weight?: (v: T) => number
 }
 
 export function aggregateWindowFunction<K, T, ACC, R, O>(

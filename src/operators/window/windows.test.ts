@@ -177,4 +177,15 @@ describe('processing-time windows', () => {
     await job.done
     expect(sink.records).toHaveLength(3)
   })
+
+  it('regression: a record late for some sliding windows does not re-fire them without allowed lateness', async () => {
+    // Watermark reaches 3999 after t=4000; then t=2500 is late for [0, 3000) but not for [2000, 5000).
+    const input = [ev('a', 100), ev('a', 4000), ev('a', 2500), ev('a', 9000)]
+    const out = await runAndCollect((p) =>
+      p.source('s', fromArray(input, { batchSize: 1 }), { watermarks: wm(), batchSize: 1 }).keyBy((e) => e.k).window(sliding(3000, 1000)).aggregate('c', count(), (_k, w, n) => `${w.start}:${n}`),
+    )
+    const fires = out.filter((r) => r.startsWith('0:'))
+    expect(fires).toEqual(['0:1'])
+    expect(out).toContain('2000:2')
+  })
 })
