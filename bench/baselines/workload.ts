@@ -6,6 +6,7 @@
  * workload, serve as the correctness oracle for every other implementation, and are the
  * "no framework at all" speed ceiling in the benchmark.
  */
+import { seededFloats } from '../../src/testing/random.ts'
 
 export interface BenchBid {
   auction: number
@@ -49,18 +50,6 @@ const EXTRA_MIN_LENGTH = 55
 const EXTRA_LENGTH_SPREAD = 11 // lengths 55..65, mean 60
 const LN_PRICE_RANGE = Math.log(1e8 / 100)
 
-/** mulberry32: tiny, fast, good enough for benchmark data; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * `n` bids, identical for identical `(n, seed)`.
  * - auction: 1000..1999; 20 % of bids go to the 100 "hot" auctions 1000..1099, the rest uniform.
@@ -72,7 +61,7 @@ function mulberry32(seed: number): () => number {
  *   generation allocates nothing per bid but the bid itself.
  */
 export function makeBids(n: number, seed = 1): BenchBid[] {
-  const rand = mulberry32(seed)
+  const rand = seededFloats(seed)
   let pool = ''
   for (let i = 0; i < EXTRA_POOL_LENGTH; i++) pool += String.fromCharCode(97 + Math.floor(rand() * 26))
   // One substring per pool offset, sliced once and shared by many bids: keeps generation O(1) per bid.

@@ -5,18 +5,10 @@
  */
 import { RingKind, type RingMessage, type SabRing } from './sab-ring.ts'
 import { CONTROL_BYTES, W_PRODUCER_WAITING } from './sab-ring-layout.ts'
+import { seededFloats } from '../../testing/random.ts'
 
-/** mulberry32: a small seeded PRNG, returns [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A small seeded PRNG, returns [0, 1). */
+export const prng = seededFloats
 
 /** One planned message: DATA (payload of `size` bytes, seq and checksum inside), or a control item. */
 export interface PlannedMessage {

@@ -4,28 +4,10 @@
  */
 import type { FieldType, RecordSchema, SchemaField } from './schema.ts'
 import { recordSchema } from './schema.ts'
+import { SeededRandom } from '../../testing/random.ts'
 
-/** mulberry32: small, fast, good enough to drive property tests. */
-export class Random {
-  private state: number
-
-  constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-
-  u32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0
-    let t = this.state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-
-  /** Uniform in [0, 1). */
-  float(): number {
-    return this.u32() / 4294967296
-  }
-
+/** Seeded randomness for property tests, with helpers for ranges. */
+export class Random extends SeededRandom {
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.float() * n)
