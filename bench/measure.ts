@@ -6,6 +6,7 @@
  *   query <qN> <events> [p]        a Nexmark query, generator inside the job, blackhole sink;
  *                                  p > 1 runs it at parallelism p on worker threads
  *   generator <events>             the Nexmark generator alone
+ *   slow-sink [seconds]            backpressure across worker threads: RSS with a sink ~100× slower than its source
  *   baseline <workload> <impl> <n> q1like|rolling × plain|rxjs|node|sluice over the same bids
  */
 import { Pipeline, count } from '../src/index.ts'
@@ -121,9 +122,29 @@ async function measureBaseline(workload: string, impl: string, n: number): Promi
   report({ case: 'baseline', workload, impl, records: n, seconds: s, perSecond: n / s })
 }
 
+/** Backpressure across threads: a sink ~100× slower than its source, RSS sampled every second. */
+async function measureSlowSink(seconds: number): Promise<void> {
+  const { slowSinkJob } = await import('./slow-sink-job.ts')
+  const job = slowSinkJob(2, 30).run({ workers: 2 })
+  const samples: { t: number; rssMB: number; read: number; written: number }[] = []
+  const t0 = performance.now()
+  while (performance.now() - t0 < seconds * 1000) {
+    await new Promise((r) => setTimeout(r, 1000))
+    const m = job.metrics()
+    const sum = (id: string, f: 'recordsIn' | 'recordsOut'): number => m.operators.filter((o) => o.operator === id).reduce((a, o) => a + o[f], 0)
+    samples.push({ t: Math.round((performance.now() - t0) / 1000), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), read: sum('nexmark', 'recordsOut'), written: sum('slow', 'recordsIn') })
+  }
+  await job.stop()
+  const first = samples.find((x) => x.t >= 5) ?? samples[0]
+  const last = samples[samples.length - 1]
+  const rate = (x: typeof first, y: typeof first, f: 'read' | 'written'): number => (y[f] - x[f]) / Math.max(1, y.t - x.t)
+  report({ case: 'slow-sink', seconds, rssAt5sMB: first.rssMB, rssEndMB: last.rssMB, growthMB: last.rssMB - first.rssMB, maxRssSampledMB: Math.max(...samples.map((x) => x.rssMB)), sourceRate: rate(first, last, 'read'), sinkRate: rate(first, last, 'written'), perSecond: rate(first, last, 'written') })
+}
+
 const [kind, a, b, c] = process.argv.slice(2)
 if (kind === 'query') await measureQuery(a, Number(b), c === undefined ? 1 : Number(c))
 else if (kind === 'generator') measureGenerator(Number(a))
+else if (kind === 'slow-sink') await measureSlowSink(Number(a ?? 60))
 else if (kind === 'baseline') await measureBaseline(a, b, Number(c))
 else {
   process.stderr.write('usage: measure.ts query <qN> <events> | generator <events> | baseline <workload> <impl> <n>\n')

@@ -5,6 +5,7 @@
  *   --events N     events per Nexmark query (default 2 000 000)
  *   --memory       also run each query over 10 M events and report peak RSS
  *   --parallel     also run each query at parallelism 1 and 2 (worker threads), 10 M events
+ *   --slow-sink    backpressure across threads: a sink ~100× slower than its source for 60 s
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -91,6 +92,14 @@ if (flag('--parallel')) {
     const two = measure('query', q, '10000000', '2')
     say(`| ${q} | ${fmt(one.perSecond)} | ${fmt(two.perSecond)} | ${(two.startupSeconds as number).toFixed(2)} s | ${fmt(two.runningPerSecond as number)} | ${((two.runningPerSecond as number) / one.perSecond).toFixed(2)}× |`)
   }
+}
+
+if (flag('--slow-sink')) {
+  const r = measure('slow-sink', '60')
+  say('')
+  say('| slow sink, 60 s, p=2 on 2 workers | source records/s | sink records/s | RSS at 5 s | RSS at end | growth | target < 100 MB |')
+  say('|---|---|---|---|---|---|---|')
+  say(`| keyBy exchange between threads | ${Math.round(r.sourceRate as number).toLocaleString('en-US')} | ${Math.round(r.sinkRate as number).toLocaleString('en-US')} | ${r.rssAt5sMB} MB | ${r.rssEndMB} MB | ${r.growthMB} MB | ${(r.growthMB as number) < 100 ? 'met' : 'NOT met'} |`)
 }
 
 if (flag('--memory')) {
