@@ -68,6 +68,16 @@ describe('Nexmark: Sluice equals DuckDB running the reference SQL', () => {
     }
   }
 
+  // The event file split by byte ranges across source subtasks.
+  for (const [q, parallelism] of [['q0', 2], ['q5', 3], ['q9', 2]] as const) {
+    it(`${q} at parallelism ${parallelism} on the event file`, async () => {
+      const [actual, expected] = await Promise.all([runSluice(q, 'file', parallelism), oracle.run(q)])
+      const cmp = compareResults(q, actual, expected)
+      if (!cmp.equal) console.error(cmp.report)
+      expect(cmp.equal).toBe(true)
+    })
+  }
+
   for (const q of ['q3', 'q5', 'q9', 'q11']) {
     it(`${q} on the in-job generator equals ${q} on the generated file`, async () => {
       const [fromFile, fromGenerator] = await Promise.all([runSluice(q, 'file'), runSluice(q, 'generator')])

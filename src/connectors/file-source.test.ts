@@ -210,3 +210,27 @@ describe('fileSource errors', () => {
     expect(() => fileSource('x.jsonl', options)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
   })
 })
+
+describe('file source split across parallel readers', () => {
+  it('p readers together read every line exactly once (JSON Lines), and CSV does not split', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-split-'))
+    const path = join(dir, 'rows.jsonl')
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ i, s: 'é'.repeat(i % 7) }))
+    writeFileSync(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n')
+    expect(fileSource(path).splittable).toBe(true)
+    expect(fileSource(join(dir, 'x.csv')).splittable).toBe(false)
+    expect(fileSource(path, { startByte: 0, endByte: 10 }).splittable).toBe(false)
+    for (const p of [2, 3, 7]) {
+      const all: { i: number }[] = []
+      for (let k = 0; k < p; k++) {
+        const part = await readSource(fileSource<{ i: number }>(path), new TestSourceContext('fail', undefined, 'test-source', k, p))
+        expect(part.length).toBeGreaterThan(0)
+        all.push(...part)
+      }
+      expect(all.map((r) => r.i).sort((a, b) => a - b)).toEqual(rows.map((r) => r.i))
+    }
+  })
+})

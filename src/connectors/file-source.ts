@@ -47,6 +47,12 @@ export function fileSource<T = unknown>(path: string, options: FileSourceOptions
 export class FileSource<T> implements Source<T> {
   readonly kind = 'file'
   readonly bounded = true
+  /**
+   * JSON Lines and plain lines split by byte ranges across parallel readers (each takes the
+   * lines that start in its share). CSV does not: a range could start inside a quoted field that
+   * spans lines. Neither does a source given its own startByte/endByte.
+   */
+  readonly splittable: boolean
   private readonly format: LineFormat
   private readonly startByte: number
   private readonly endByte: number
@@ -66,6 +72,7 @@ export class FileSource<T> implements Source<T> {
     }
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 1) invalid('chunkSize', 'a whole number >= 1', options.chunkSize)
     if (options.parse !== undefined && typeof options.parse !== 'function') invalid('parse', 'a function', options.parse)
+    this.splittable = this.format !== 'csv' && options.startByte === undefined && options.endByte === undefined
   }
 
   async open(ctx: SourceContext): Promise<FileSourceReader<T>> {
@@ -77,8 +84,13 @@ export class FileSource<T> implements Source<T> {
       throw new SluiceError('SOURCE_IO', `cannot open ${path}: ${describeCause(e)}`, { cause: e })
     }
     try {
-      if ((await handle.stat()).isDirectory()) throw new Error('it is a directory')
-      const { startByte } = this
+      const stat = await handle.stat()
+      if (stat.isDirectory()) throw new Error('it is a directory')
+      let { startByte, endByte } = this
+      if (this.splittable && ctx.parallelism > 1) {
+        startByte = Math.floor((stat.size * ctx.subtaskIndex) / ctx.parallelism)
+        endByte = ctx.subtaskIndex === ctx.parallelism - 1 ? Infinity : Math.floor((stat.size * (ctx.subtaskIndex + 1)) / ctx.parallelism)
+      }
       const csvHeader = this.format === 'csv' && this.options.csv?.header !== false && startByte > 0
         ? await readCsvHeader(handle, this.options.csv)
         : undefined
@@ -92,11 +104,11 @@ export class FileSource<T> implements Source<T> {
         csv: this.options.csv,
         startByte: readFrom,
         skipFirstLine: startByte > 0,
-        stopByte: this.endByte,
+        stopByte: endByte,
         lineBase: startByte > 0 ? (firstLineStart) => countNewlines(handle.fd, firstLineStart) : 0,
         csvHeader,
       })
-      return new FileSourceReader(handle, path, records, Buffer.allocUnsafe(this.chunkSize), readFrom, this.endByte)
+      return new FileSourceReader(handle, path, records, Buffer.allocUnsafe(this.chunkSize), readFrom, endByte)
     } catch (e) {
       await handle.close().catch(() => undefined)
       if (e instanceof SluiceError) throw e
