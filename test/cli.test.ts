@@ -84,6 +84,14 @@ describe('sluice run and demo', () => {
     expect(r.stderr).toMatch(/bids: 1 skipped/)
   })
 
+  it('regression: on worker threads, what a sink writes to stdout is not lost when the job ends', () => {
+    for (let i = 0; i < 3; i++) {
+      const r = sluice('run', 'examples/first-job.ts', '--parallelism', '2')
+      expect(r.code).toBe(0)
+      expect(r.stdout.trim().split('\n')).toHaveLength(5)
+    }
+  })
+
   it('explains the physical plan', () => {
     const r = sluice('run', 'examples/first-job.ts', '--explain')
     expect(r.code).toBe(0)

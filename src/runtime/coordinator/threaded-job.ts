@@ -68,6 +68,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   const last: (JobMetrics | null)[] = new Array(workers).fill(null)
   const finished: boolean[] = new Array(workers).fill(false)
   const ready: boolean[] = new Array(workers).fill(false)
+  const exited: boolean[] = new Array(workers).fill(false)
   let readyAt = 0
   const statuses: ('finished' | 'stopped')[] = []
   let status: JobStatus = 'running'
@@ -81,6 +82,14 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
 
   const done = new Promise<JobResult>((resolve, reject) => {
     let failed = false
+    let finishedAt = 0
+    let lingerTimer: NodeJS.Timeout | null = null
+    const settleIfDone = (): void => {
+      if (failed || !finished.every(Boolean) || !exited.every(Boolean)) return
+      if (lingerTimer !== null) clearTimeout(lingerTimer)
+      status = statuses.includes('stopped') ? 'stopped' : 'finished'
+      resolve({ status, durationMs: finishedAt - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
+    }
     const fail = (e: SluiceError): void => {
       if (failed) return
       failed = true
@@ -106,9 +115,13 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
             finished[w] = true
             statuses.push(m.status)
             if (finished.every(Boolean)) {
-              status = statuses.includes('stopped') ? 'stopped' : 'finished'
-              for (const x of threads) void x.terminate()
-              resolve({ status, durationMs: performance.now() - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
+              finishedAt = performance.now()
+              // Workers exit by themselves (flushing their stdio); one that lingers is ended.
+              lingerTimer = setTimeout(() => {
+                for (const x of threads) void x.terminate()
+              }, 5000)
+              lingerTimer.unref()
+              settleIfDone()
             }
             return
           case 'failed':
@@ -121,7 +134,9 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       })
       t.on('error', (e) => fail(new SluiceError('WORKER_FAILED', `worker ${w} of ${workers} crashed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
       t.on('exit', (code) => {
+        exited[w] = true
         if (!finished[w]) fail(new SluiceError('WORKER_FAILED', `worker ${w} of ${workers} exited with code ${code} before the job finished`))
+        else settleIfDone()
       })
     }
   })

@@ -77,6 +77,9 @@ async function main(): Promise<void> {
     } finally {
       clearInterval(metricsTimer)
     }
+    // Let the thread end by itself: exiting naturally flushes what sinks wrote to stdout/stderr,
+    // which a terminate() from the coordinator could cut off.
+    port.unref()
   } catch (e) {
     post({ type: 'failed', error: serializeError(e), metrics: runner?.metrics() ?? null })
   }
