@@ -54,6 +54,26 @@ describe('Nexmark on worker threads equals DuckDB', () => {
   }
 })
 
+describe('bad input on worker threads', () => {
+  it('dead letters from every worker reach the one dead-letter file, none lost', async () => {
+    const { writeFileSync } = await import('node:fs')
+    const lines = readFileSync(events, 'utf8').split('\n').filter((l) => l.length > 0).slice(0, 30_000)
+    const withBad: string[] = []
+    lines.forEach((l, i) => {
+      withBad.push(l)
+      if (i % 1000 === 999) withBad.push(`{broken line ${i}`)
+    })
+    const input = join(dir, 'bad.jsonl')
+    writeFileSync(input, `${withBad.join('\n')}\n`)
+    const dead = join(dir, 'dead.jsonl')
+    const r = await nexmarkJob({ query: 'q2', input, parallelism: '2', onError: 'dead-letter', deadLetter: dead, discard: true }).run({ workers: 2 }).done
+    const letters = readRows(dead)
+    expect(letters).toHaveLength(30)
+    expect(letters.every((l) => String(l.reason).startsWith('invalid JSON'))).toBe(true)
+    expect(r.metrics.operators.filter((m) => m.operator === 'nexmark').reduce((a, m) => a + m.deadLettered, 0)).toBe(30)
+  })
+})
+
 describe('failures on worker threads', () => {
   it('an exception in a worker stops the job with the operator, subtask and cause', async () => {
     const job = failingJob('throw').run({ workers: 2 })

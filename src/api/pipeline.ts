@@ -17,7 +17,7 @@ import { LogicalGraph } from '../graph/logical.ts'
 import type { Clock } from '../time/clock.ts'
 import { systemClock } from '../time/clock.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
-import { DeadLetterRouter } from '../runtime/dead-letters.ts'
+import { DeadLetterRouter, deadLetterSinks } from '../runtime/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner.ts'
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, explainPlan, physicalPlan } from '../runtime/plan.ts'
@@ -145,9 +145,7 @@ export class Pipeline implements PipelineContext {
     const runner = new JobRunner(clock, deadLetters)
     const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity, fuse: options.fuse, parallelism, maxParallelism: this.maxParallelism })
     runner.setTasks(tasks)
-    const letterSinks = new Set<Sink<DeadLetter>>()
-    for (const n of this.graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)
-    const done = deadLetters.open(letterSinks, clock).then(() => runner.run())
+    const done = deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run())
     // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
     // killing the process while still delivering it to whoever awaits.
     done.catch(() => {})

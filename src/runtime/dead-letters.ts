@@ -3,16 +3,31 @@
  * costs one array push on the hot path and the write is awaited off it.
  */
 import type { DeadLetter, Sink, SinkWriter } from '../connectors/spi.ts'
+import type { LogicalGraph } from '../graph/logical.ts'
 import type { Clock } from '../time/clock.ts'
+
+/** The distinct dead-letter sinks of a graph, in a deterministic order (the same in every thread). */
+export function deadLetterSinks(graph: LogicalGraph): Sink<DeadLetter>[] {
+  const sinks: Sink<DeadLetter>[] = []
+  for (const n of graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined && !sinks.includes(n.deadLetter)) sinks.push(n.deadLetter)
+  return sinks
+}
 
 export class DeadLetterRouter {
   private readonly writers = new Map<Sink<DeadLetter>, SinkWriter<DeadLetter>>()
   private readonly pending = new Map<Sink<DeadLetter>, DeadLetter[]>()
   private count = 0
 
-  async open(sinks: Iterable<Sink<DeadLetter>>, clock: Clock): Promise<void> {
+  /**
+   * Opens a writer per sink. `writerFor` replaces opening the sink here: worker threads forward
+   * their dead letters to the coordinator, which alone writes each dead-letter sink (two threads
+   * opening one file would overwrite each other's letters).
+   */
+  async open(sinks: Iterable<Sink<DeadLetter>>, clock: Clock, writerFor?: (sink: Sink<DeadLetter>, index: number) => SinkWriter<DeadLetter>): Promise<void> {
+    let i = 0
     for (const s of sinks) {
-      if (!this.writers.has(s)) this.writers.set(s, await s.open({ sinkId: 'dead-letter', clock }))
+      if (!this.writers.has(s)) this.writers.set(s, writerFor === undefined ? await s.open({ sinkId: 'dead-letter', clock }) : writerFor(s, i))
+      i++
     }
   }
 

@@ -2,6 +2,7 @@
  * Messages between the coordinator (main thread) and workers: one discriminated union each way,
  * handled by exhaustive switches. Errors cross as plain objects and are matched on `code`.
  */
+import type { DeadLetter } from '../connectors/spi.ts'
 import type { JobMetrics } from './metrics.ts'
 
 /** Where a worker finds the job: a module URL, an export, and structured-cloneable arguments. */
@@ -36,6 +37,8 @@ export type ToWorker = { readonly type: 'stop' } | { readonly type: 'metrics' }
 export type FromWorker =
   | { readonly type: 'ready' }
   | { readonly type: 'metrics'; readonly metrics: JobMetrics }
+  /** Dead letters for the coordinator to write: `sink` indexes deadLetterSinks(graph). */
+  | { readonly type: 'dead-letters'; readonly sink: number; readonly letters: readonly DeadLetter[] }
   | { readonly type: 'finished'; readonly status: 'finished' | 'stopped'; readonly metrics: JobMetrics }
   | { readonly type: 'failed'; readonly error: SerializedError; readonly metrics: JobMetrics | null }
 

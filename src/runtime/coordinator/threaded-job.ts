@@ -12,7 +12,8 @@ import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../channels/sab-ring.ts'
 import { startTsWorker } from '../channels/ts-worker.ts'
 import { LocalChannel } from '../channel.ts'
-import { DeadLetterRouter } from '../dead-letters.ts'
+import { DeadLetterRouter, deadLetterSinks } from '../dead-letters.ts'
+import type { DeadLetter, SinkWriter } from '../../connectors/spi.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../job-runner.ts'
 import type { JobMetrics } from '../metrics.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
@@ -80,6 +81,10 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     tasks: last.flatMap((m) => m?.tasks ?? []),
   })
 
+  // Dead letters from every worker are written here, by the one thread that owns the sinks.
+  const letterSinks = deadLetterSinks(graph)
+  const openLetters: Promise<SinkWriter<DeadLetter>[]> = Promise.all(letterSinks.map((s) => s.open({ sinkId: 'dead-letter', clock: systemClock })))
+  let letterWrites: Promise<unknown> = Promise.resolve()
   const done = new Promise<JobResult>((resolve, reject) => {
     let failed = false
     let finishedAt = 0
@@ -87,8 +92,22 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     const settleIfDone = (): void => {
       if (failed || !finished.every(Boolean) || !exited.every(Boolean)) return
       if (lingerTimer !== null) clearTimeout(lingerTimer)
-      status = statuses.includes('stopped') ? 'stopped' : 'finished'
-      resolve({ status, durationMs: finishedAt - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
+      // Every letter has arrived (they precede 'finished' on each worker's port); write and close.
+      letterWrites
+        .then(() => openLetters)
+        .then(async (ws) => {
+          for (const w of ws) {
+            await w.flush?.()
+            await w.close?.()
+          }
+        })
+        .then(
+          () => {
+            status = statuses.includes('stopped') ? 'stopped' : 'finished'
+            resolve({ status, durationMs: finishedAt - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
+          },
+          (e: unknown) => fail(new SluiceError('SINK_IO', `closing a dead-letter sink failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })),
+        )
     }
     const fail = (e: SluiceError): void => {
       if (failed) return
@@ -97,6 +116,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       for (const t of threads) void t.terminate()
       reject(e)
     }
+    openLetters.catch((e: unknown) => fail(new SluiceError('SINK_IO', `cannot open a dead-letter sink: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
     for (let w = 0; w < workers; w++) {
       const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, fingerprint, rings }
       const t = startTsWorker(entry, { workerData: start })
@@ -110,6 +130,13 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
           case 'metrics':
             last[w] = m.metrics
             return
+          case 'dead-letters': {
+            const sink = letterSinks[m.sink]
+            letterWrites = letterWrites.then(() => openLetters).then((ws) => ws[m.sink].write(m.letters as DeadLetter[])).catch((e: unknown) => {
+              fail(new SluiceError('SINK_IO', `dead-letter sink (${sink?.kind ?? m.sink}) failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
+            })
+            return
+          }
           case 'finished':
             last[w] = m.metrics
             finished[w] = true

@@ -10,7 +10,8 @@ import type { Pipeline } from '../../api/pipeline.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../channels/sab-ring.ts'
 import { codecForWire } from '../codec-choice.ts'
-import { DeadLetterRouter } from '../dead-letters.ts'
+import { DeadLetterRouter, deadLetterSinks } from '../dead-letters.ts'
+import type { DeadLetter } from '../../connectors/spi.ts'
 import { JobRunner } from '../job-runner.ts'
 import { loadPipeline } from '../job-module.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
@@ -20,6 +21,24 @@ import { RingInChannel, RingOutChannel } from '../ring-channel.ts'
 const start = workerData as WorkerStart
 const port = parentPort as NonNullable<typeof parentPort>
 const post = (m: FromWorker): void => port.postMessage(m)
+
+/** Dead letters cross to the coordinator by structured clone; records that cannot be cloned go as JSON text. */
+function cloneable(letters: readonly DeadLetter[]): DeadLetter[] {
+  return letters.map((l) => {
+    try {
+      structuredClone(l.record)
+      return l
+    } catch {
+      let text: string
+      try {
+        text = JSON.stringify(l.record) ?? String(l.record)
+      } catch {
+        text = String(l.record)
+      }
+      return { ...l, record: text }
+    }
+  })
+}
 
 async function main(): Promise<void> {
   let runner: JobRunner | null = null
@@ -66,9 +85,9 @@ async function main(): Promise<void> {
       },
     })
     runner.setTasks(tasks)
-    const letterSinks = new Set<NonNullable<(typeof graph.nodes extends Map<string, infer N> ? N : never)['deadLetter']>>()
-    for (const n of graph.nodes.values()) if (n.onError === 'dead-letter' && n.deadLetter !== undefined) letterSinks.add(n.deadLetter)
-    await deadLetters.open(letterSinks, systemClock)
+    await deadLetters.open(deadLetterSinks(graph), systemClock, (_sink, index) => ({
+      write: (letters) => post({ type: 'dead-letters', sink: index, letters: cloneable(letters) }),
+    }))
     const metricsTimer = setInterval(() => post({ type: 'metrics', metrics: (runner as JobRunner).metrics() }), 500)
     post({ type: 'ready' })
     try {
