@@ -92,6 +92,15 @@ describe('sluice run and demo', () => {
     }
   })
 
+  it('a job reading stdin works on worker threads (stdin is forwarded to the worker running the source)', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/stdin-job.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000, input: 'a b a\nc a\n' })
+    expect(r.status).toBe(0)
+    const last = new Map<string, string>()
+    for (const l of r.stdout.trim().split('\n')) last.set(l.split(':')[0], l)
+    expect([...last.values()].sort()).toEqual(['a:3', 'b:1', 'c:1'])
+    expect(r.stderr).toMatch(/2 records read/)
+  })
+
   it('explains the physical plan', () => {
     const r = sluice('run', 'examples/first-job.ts', '--explain')
     expect(r.code).toBe(0)

@@ -65,6 +65,8 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     },
   })
   const fingerprint = planFingerprint(graph, plan)
+  const readsStdin = [...graph.nodes.values()].some((n) => n.type === 'source' && n.source.kind === 'stdin')
+  let stdinRelease = (): void => {}
   const entry = new URL('../worker/entry.ts', import.meta.url)
   const last: (JobMetrics | null)[] = new Array(workers).fill(null)
   const finished: boolean[] = new Array(workers).fill(false)
@@ -119,7 +121,17 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     openLetters.catch((e: unknown) => fail(new SluiceError('SINK_IO', `cannot open a dead-letter sink: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
     for (let w = 0; w < workers; w++) {
       const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, fingerprint, rings }
-      const t = startTsWorker(entry, { workerData: start })
+      // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
+      const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin })
+      if (w === 0 && readsStdin && t.stdin !== null) {
+        const workerStdin = t.stdin
+        process.stdin.pipe(workerStdin)
+        // Release this process's stdin when the job ends, or it keeps the process alive.
+        stdinRelease = () => {
+          process.stdin.unpipe(workerStdin)
+          process.stdin.pause()
+        }
+      }
       threads.push(t)
       t.on('message', (m: FromWorker) => {
         switch (m.type) {
@@ -167,7 +179,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       })
     }
   })
-  done.catch(() => {})
+  done.catch(() => {}).finally(() => stdinRelease())
   return {
     done,
     status: () => status,
