@@ -6,6 +6,7 @@
  *   --memory       also run each query over 10 M events and report peak RSS
  *   --parallel     also run each query at parallelism 1 and 2 (worker threads), 10 M events
  *   --slow-sink    backpressure across threads: a sink ~100× slower than its source for 60 s
+ *   --exchange     cross-thread exchange end to end (codec + ring between two workers)
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -92,6 +93,13 @@ if (flag('--parallel')) {
     const two = measure('query', q, '10000000', '2')
     say(`| ${q} | ${fmt(one.perSecond)} | ${fmt(two.perSecond)} | ${(two.startupSeconds as number).toFixed(2)} s | ${fmt(two.runningPerSecond as number)} | ${((two.runningPerSecond as number) / one.perSecond).toFixed(2)}× |`)
   }
+}
+
+if (flag('--exchange')) {
+  const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/exchange.ts'], { encoding: 'utf8' })
+  say('')
+  say('Cross-thread exchange (targets: ≥ 10 M/s schema\'d numeric, ≥ 2 M/s generic):')
+  for (const line of out.trim().split('\n')) say(`    ${line}`)
 }
 
 if (flag('--slow-sink')) {
