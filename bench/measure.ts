@@ -9,7 +9,7 @@
  *   slow-sink [seconds]            backpressure across worker threads: RSS with a sink ~100× slower than its source
  *   baseline <workload> <impl> <n> q1like|rolling × plain|rxjs|node|sluice over the same bids
  */
-import { Pipeline, count } from '../src/index.ts'
+import { Pipeline, count, operatorTotal } from '../src/index.ts'
 import { blackholeSink, countingSink } from '../src/connectors/blackhole-sink.ts'
 import { fromArray } from '../src/connectors/array-source.ts'
 import { nexmarkJob, nexmarkPipeline } from '../src/cli/nexmark-command.ts'
@@ -31,7 +31,7 @@ async function measureQuery(q: string, events: number, parallelism = 1): Promise
     const r = await nexmarkJob({ query: q, events: String(events), seed: '0', discard: true, parallelism: String(parallelism) }).run({ workers: defaultWorkers(parallelism) }).done
     const s = (performance.now() - t0) / 1000
     const running = s - r.startupMs / 1000
-    const results = r.metrics.operators.filter((m) => m.operator === 'results').reduce((a, m) => a + m.recordsIn, 0)
+    const results = operatorTotal(r.metrics, 'results', 'recordsIn')
     report({ case: 'query', query: q, parallelism, events, seconds: s, perSecond: events / s, startupSeconds: r.startupMs / 1000, runningPerSecond: events / running, results })
     return
   }
@@ -131,8 +131,7 @@ async function measureSlowSink(seconds: number): Promise<void> {
   while (performance.now() - t0 < seconds * 1000) {
     await new Promise((r) => setTimeout(r, 1000))
     const m = job.metrics()
-    const sum = (id: string, f: 'recordsIn' | 'recordsOut'): number => m.operators.filter((o) => o.operator === id).reduce((a, o) => a + o[f], 0)
-    samples.push({ t: Math.round((performance.now() - t0) / 1000), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), read: sum('nexmark', 'recordsOut'), written: sum('slow', 'recordsIn') })
+    samples.push({ t: Math.round((performance.now() - t0) / 1000), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), read: operatorTotal(m, 'nexmark', 'recordsOut'), written: operatorTotal(m, 'slow', 'recordsIn') })
   }
   await job.stop()
   const first = samples.find((x) => x.t >= 5) ?? samples[0]

@@ -14,6 +14,7 @@ import { writeEventsFile } from '../src/nexmark/jsonl.ts'
 import { QUERIES } from '../src/nexmark/queries/index.ts'
 import { failingJob } from './fixtures/failing-job.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
+import { operatorTotal } from '../src/runtime/metrics.ts'
 
 const root = new URL('..', import.meta.url).pathname
 let dir: string
@@ -70,7 +71,7 @@ describe('bad input on worker threads', () => {
     const letters = readRows(dead)
     expect(letters).toHaveLength(30)
     expect(letters.every((l) => String(l.reason).startsWith('invalid JSON'))).toBe(true)
-    expect(r.metrics.operators.filter((m) => m.operator === 'nexmark').reduce((a, m) => a + m.deadLettered, 0)).toBe(30)
+    expect(operatorTotal(r.metrics, 'nexmark', 'deadLettered')).toBe(30)
   })
 })
 

@@ -1,6 +1,6 @@
 /** Keyed operations: rolling aggregates, process functions with state and timers, windows, joins. */
 import { reduceAggregate, type AggregateFunction } from '../operators/aggregate.ts'
-import { KeyedProcessOperator, instantiate, type FunctionOrFactory, type KeyedCoProcessFunction, type KeyedProcessFunction, type ProcessContext } from '../operators/keyed-process.ts'
+import { KeyedProcessOperator, instantiate, type FunctionOrFactory, type KeyedCoProcessFunction, type KeyedProcessFunction } from '../operators/keyed-process.ts'
 import { RollingAggregateOperator } from '../operators/rolling-aggregate.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
 import type { Operator } from '../operators/types.ts'
@@ -52,8 +52,8 @@ export class KeyedStream<K, T> {
       return new KeyedProcessOperator<K, O>(
         [this.key as (v: never) => K],
         [(v, ctx) => f.processElement(v as T, ctx)],
-        f.onTimer === undefined ? undefined : (t: number, ctx: ProcessContext<K, O>) => (f.onTimer as NonNullable<typeof f.onTimer>)(t, ctx),
-        f.open === undefined ? undefined : (c) => f.open?.(c),
+        f.onTimer?.bind(f),
+        f.open?.bind(f),
       ) as Operator<T, O>
     }, options)
   }
@@ -95,8 +95,8 @@ export class ConnectedKeyedStreams<K, T1, T2> {
       return new KeyedProcessOperator<K, O>(
         [this.left.key as (v: never) => K, this.right.key as (v: never) => K],
         [(v, ctx) => f.processElement1(v as T1, ctx), (v, ctx) => f.processElement2(v as T2, ctx)],
-        f.onTimer === undefined ? undefined : (t: number, ctx: ProcessContext<K, O>) => (f.onTimer as NonNullable<typeof f.onTimer>)(t, ctx),
-        f.open === undefined ? undefined : (c) => f.open?.(c),
+        f.onTimer?.bind(f),
+        f.open?.bind(f),
       )
     }, options)
   }

@@ -1,5 +1,5 @@
 /** `sluice nexmark generate` and `sluice nexmark run`. */
-import { Pipeline, boundedOutOfOrderness, type Sink, type Source } from '../index.ts'
+import { Pipeline, boundedOutOfOrderness, operatorTotal, type Sink, type Source } from '../index.ts'
 import { blackholeSink, countingSink } from '../connectors/blackhole-sink.ts'
 import { fileSink } from '../connectors/file-sink.ts'
 import { fileSource } from '../connectors/file-source.ts'
@@ -94,9 +94,8 @@ export async function runQueryCommand(o: RunQueryOptions): Promise<number> {
   try {
     const result = await job.done
     const s = (performance.now() - t0) / 1000
-    const sum = (id: string, f: 'recordsIn' | 'recordsOut'): number => result.metrics.operators.filter((m) => m.operator === id).reduce((a, m) => a + m[f], 0)
-    const events = sum('nexmark', 'recordsOut')
-    const rows = workers > 0 ? sum('results', 'recordsIn') : sink.count
+    const events = operatorTotal(result.metrics, 'nexmark', 'recordsOut')
+    const rows = workers > 0 ? operatorTotal(result.metrics, 'results', 'recordsIn') : sink.count
     const where = workers > 0 ? `, parallelism ${parallelism} on ${workers} worker threads` : parallelism > 1 ? `, parallelism ${parallelism} in one thread` : ''
     const startup = result.startupMs / 1000
     const running = startup > 0 ? ` (${startup.toFixed(2)} s starting workers; ${Math.round(events / (s - startup)).toLocaleString('en-US')} events/s once running)` : ''

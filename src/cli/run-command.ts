@@ -2,15 +2,12 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { access } from 'node:fs/promises'
-import { Pipeline } from '../index.ts'
+import { operatorTotal, type Pipeline } from '../index.ts'
+import { loadPipeline } from '../runtime/job-module.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
 import { onInterrupt, parseCount } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
-
-function isPipeline(v: unknown): v is Pipeline {
-  return v instanceof Pipeline || (typeof v === 'object' && v !== null && typeof (v as Pipeline).run === 'function' && typeof (v as Pipeline).explain === 'function')
-}
 
 /** Loads the Pipeline a job module exports: `default`, `pipeline`, or a function returning one. */
 export async function loadJob(file: string): Promise<Pipeline> {
@@ -21,16 +18,10 @@ export async function loadJob(file: string): Promise<Pipeline> {
     throw new SluiceError('CLI_USAGE', `job file not found: ${path}`)
   }
   const url = pathToFileURL(path).href
-  const mod = (await import(url)) as Record<string, unknown>
-  for (const name of ['default', 'pipeline']) {
-    let v = mod[name]
-    if (typeof v === 'function' && !isPipeline(v)) v = await (v as () => unknown)()
-    if (isPipeline(v)) {
-      v.module ??= { url, exportName: name }
-      return v
-    }
-  }
-  throw new SluiceError('JOB_MODULE_INVALID', `${file} exports no Pipeline (exports: ${Object.keys(mod).join(', ') || 'none'})`)
+  const p = (await loadPipeline({ url })) as Pipeline
+  // Workers load the same module the same way (default export, then `pipeline`).
+  p.module ??= { url }
+  return p
 }
 
 export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string }): Promise<number> {
@@ -50,8 +41,8 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
   try {
     const r = await job.done
     const s = (performance.now() - t0) / 1000
-    const sources = r.metrics.tasks.filter((t) => t.operators.length > 0).map((t) => t.operators[0])
-    const read = r.metrics.operators.filter((m) => sources.includes(m.operator) && m.recordsIn === 0).reduce((a, m) => a + m.recordsOut, 0)
+    let read = 0
+    for (const n of p.graph.nodes.values()) if (n.type === 'source') read += operatorTotal(r.metrics, n.id, 'recordsOut')
     const problems = r.metrics.operators.filter((m) => m.skipped + m.deadLettered + m.lateDropped > 0)
     let line = `job "${p.name}" ${r.status} in ${s.toFixed(2)} s: ${read} records read`
     for (const m of problems) line += `; ${m.operator}: ${m.skipped} skipped, ${m.deadLettered} dead-lettered, ${m.lateDropped} late`

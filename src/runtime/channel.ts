@@ -25,14 +25,14 @@ export interface InChannel<T> {
   readonly label: string
   readonly isEmpty: boolean
   take(): ChannelItem<T>
+  /** Cross-thread channels only: settles when the other thread may have sent something. */
+  waitForActivity?(): Promise<void>
 }
 
 export class LocalChannel<T> implements InChannel<T> {
   private items: ChannelItem<T>[] = []
   private head = 0
   private bufferedRecords = 0
-  /** Records ever sent, for metrics. */
-  sentRecords = 0
 
   constructor(
     readonly label: string,
@@ -55,7 +55,6 @@ export class LocalChannel<T> implements InChannel<T> {
   sendBatch(b: Batch<T>): void {
     this.items.push(b)
     this.bufferedRecords += b.records.length
-    this.sentRecords += b.records.length
   }
 
   sendControl(item: ControlItem): void {

@@ -93,7 +93,7 @@ export class JobRunner implements Scheduler {
     for (const t of this.tasks) {
       if (t.state !== 'finished') return false
       // Messages still queued for another thread must reach its ring before this thread ends.
-      for (const o of t.outputs) if ((o as { drained?: boolean }).drained === false) return false
+      for (const o of t.outputs) if (o.drained === false) return false
     }
     return true
   }
@@ -107,16 +107,15 @@ export class JobRunner implements Scheduler {
     const waits: Promise<void>[] = []
     for (const t of this.tasks) {
       for (const i of t.inputs) {
-        const ch = i.channel as { waitForActivity?: () => Promise<void>; isEmpty: boolean }
+        const ch = i.channel
         if (ch.waitForActivity === undefined || i.ended) continue
         if (!ch.isEmpty) return null
         waits.push(ch.waitForActivity())
       }
       for (const o of t.outputs) {
-        const ch = o as { waitForActivity?: () => Promise<void>; full: boolean; drained?: boolean }
-        if (ch.waitForActivity === undefined) continue
-        if (ch.full) waits.push(ch.waitForActivity())
-        else if (ch.drained === false) return null
+        if (o.waitForActivity === undefined) continue
+        if (o.full) waits.push(o.waitForActivity())
+        else if (o.drained === false) return null
       }
       if (t.blockedOnOutput && !t.outputsFull()) return null
     }

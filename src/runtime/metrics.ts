@@ -55,3 +55,15 @@ export interface JobMetrics {
   operators: OperatorMetricsSnapshot[]
   tasks: TaskMetricsSnapshot[]
 }
+
+type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'
+
+/**
+ * One counter of one operator, summed over its subtasks.
+ * @example operatorTotal(job.metrics(), 'parse', 'skipped')
+ */
+export function operatorTotal(metrics: JobMetrics, operatorId: string, counter: OperatorCounter): number {
+  let n = 0
+  for (const m of metrics.operators) if (m.operator === operatorId) n += m[counter]
+  return n
+}

@@ -26,7 +26,6 @@ const WAIT_TIMEOUT_MS = 200
 
 export class RingOutChannel implements OutChannel {
   private readonly pending: Pending[] = []
-  sentRecords = 0
 
   constructor(
     readonly label: string,
@@ -48,7 +47,6 @@ export class RingOutChannel implements OutChannel {
 
   sendBatch(b: Batch<unknown>): void {
     const n = b.records.length
-    this.sentRecords += n
     if (n <= MAX_RECORDS_PER_MESSAGE) {
       this.sendEncoded(b)
       return

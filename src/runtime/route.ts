@@ -14,6 +14,10 @@ export interface OutChannel {
   readonly full: boolean
   sendBatch(b: Batch<unknown>): void
   sendControl(item: ControlItem): void
+  /** Cross-thread channels only: false while messages still wait to enter the ring. */
+  readonly drained?: boolean
+  /** Cross-thread channels only: settles when the other thread may have freed space. */
+  waitForActivity?(): Promise<void>
 }
 
 export type RouteKind = 'forward' | 'rebalance' | 'broadcast' | 'hash'

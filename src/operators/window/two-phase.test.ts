@@ -3,6 +3,7 @@ import { Pipeline } from '../../api/pipeline.ts'
 import { fromArray } from '../../connectors/array-source.ts'
 import { boundedOutOfOrderness } from '../../time/watermarks.ts'
 import { memorySink } from '../../testing/harness.ts'
+import { operatorTotal } from '../../runtime/metrics.ts'
 import { avg, count } from '../aggregate.ts'
 import { sliding, tumbling, type WindowAssigner } from './assigners.ts'
 
@@ -40,7 +41,7 @@ describe('two-phase window aggregation', () => {
       for (const p of [1, 3]) {
         const two = await run(assigner, true, p)
         expect(two.final).toEqual(one.final)
-        const late = (m: typeof one.metrics) => m.operators.filter((o) => o.operator === 'w').reduce((a, o) => a + o.lateDropped, 0)
+        const late = (m: typeof one.metrics) => operatorTotal(m, 'w', 'lateDropped')
         expect(late(two.metrics)).toBe(late(one.metrics))
         if (assigner.kind === 'tumbling') expect(late(one.metrics)).toBeGreaterThan(0)
       }
@@ -56,7 +57,7 @@ describe('two-phase window aggregation', () => {
   it('sends partials, not records, across the keyBy exchange', async () => {
     const one = await run(tumbling(1000), false, 2)
     const two = await run(tumbling(1000), true, 2)
-    const received = (m: typeof one.metrics) => m.operators.filter((o) => o.operator === 'w').reduce((a, o) => a + o.recordsIn, 0)
+    const received = (m: typeof one.metrics) => operatorTotal(m, 'w', 'recordsIn')
     expect(received(one.metrics)).toBe(20_000)
     expect(received(two.metrics)).toBeLessThan(20_000 / 5)
   })

@@ -112,7 +112,6 @@ export class SabRing {
   private readonly bytes: Uint8Array
   private readonly words: Int32Array
   private readonly doubles: Float64Array
-  private readonly maxFrame: number
   // Producer-local state.
   private ended = false
   /** Frame bytes / records of the last write that did not fit (0: none), for waitForSpace. */
@@ -135,7 +134,6 @@ export class SabRing {
     this.capacityBytes = this.ctrl[W_CAPACITY_BYTES]
     this.capacityRecords = this.ctrl[W_CAPACITY_RECORDS]
     this.maxMessageBytes = this.ctrl[W_MAX_MESSAGE_BYTES]
-    this.maxFrame = frameBytes(this.maxMessageBytes)
     this.bytes = new Uint8Array(buffer, CONTROL_BYTES, this.regionBytes)
     this.words = new Int32Array(buffer, CONTROL_BYTES, this.regionBytes >> 2)
     this.doubles = new Float64Array(buffer, CONTROL_BYTES, this.regionBytes >> 3)

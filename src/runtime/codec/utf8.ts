@@ -19,8 +19,6 @@ export const STRINGS_WTF8 = 2
 
 /** Below this length a JS loop writes faster than the native call. */
 const SHORT_WRITE = 24
-/** Up to this many ASCII bytes, fromCharCode with the bytes as arguments reads faster than a native call. */
-const SHORT_READ = 8
 
 /** Node's Buffer methods that skip the argument handling of write()/toString(). */
 export interface NodeBytes {
