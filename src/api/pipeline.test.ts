@@ -11,7 +11,7 @@ describe('job handle', () => {
     p.source('n', generatorSource((i) => i)).map('sq', (i) => i * i).to('out', {
       kind: 'tracking',
       open: async () => {
-        const w = await sink.open({ sinkId: 'out', clock: { now: () => 0 } })
+        const w = await sink.open({ sinkId: 'out', clock: { now: () => 0 }, subtaskIndex: 0, parallelism: 1 })
         return { write: (b: readonly number[]) => w.write(b), close: () => void (closed = true) }
       },
     })

@@ -36,6 +36,17 @@ export class Stream<T> {
     return new Stream<O>(this.pipeline, { nodeId: id, sideTag: null })
   }
 
+  /**
+   * A custom operator that sees whole batches (Flink's `transform`): for work a per-record
+   * function cannot do, such as pre-aggregating or pruning a batch before an exchange. The
+   * operator must follow the contract in `Operator` (never mutate or keep the input arrays).
+   * @example bids.transform('local-top', () => new LocalTopOperator()).keyBy(() => 0)
+   */
+  transform<O>(id: string, create: () => Operator<T, O>, options?: OperatorOptions): Stream<O> {
+    requireFunction(id, 'transform', create)
+    return this.addOperator(id, 'transform', create, options)
+  }
+
   /** @example events.map('parse', (line) => JSON.parse(line) as Event) */
   map<O>(id: string, fn: (value: T) => O, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'map', fn)
@@ -120,12 +131,16 @@ export class Stream<T> {
   }
 
   /** Writes the stream to a sink. @example results.to('out', stdoutSink()) */
-  to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter> }): void {
+  to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter>; parallelism?: number }): void {
     if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {
       throw new SluiceError('JOB_INVALID_OPTION', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)
     }
     const g = this.pipeline.graph
-    g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
+    const parallelism = options?.parallelism
+    if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 1024)) {
+      throw new SluiceError('JOB_INVALID_OPTION', `"${id}": parallelism must be a whole number from 1 to 1024, got ${parallelism}`)
+    }
+    g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...(parallelism === undefined ? {} : { parallelism }), ...resolveErrorOptions(this.pipeline, id, options) })
     g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: this.exchange })
   }
 

@@ -11,7 +11,7 @@ export interface SinkUnderTest<T> {
   written(): readonly T[] | Promise<readonly T[]>
 }
 
-export const testSinkContext: SinkContext = { sinkId: 'test-sink', clock: { now: () => 0 } }
+export const testSinkContext: SinkContext = { sinkId: 'test-sink', clock: { now: () => 0 }, subtaskIndex: 0, parallelism: 1 }
 
 /**
  * Writes `records` in batches of the given sizes through one reused batch array that is

@@ -65,6 +65,9 @@ export interface Source<T> {
 export interface SinkContext {
   readonly sinkId: string
   readonly clock: Clock
+  /** This writer's subtask (0-based) of `parallelism`; a sink that is not `parallel` always runs as 0 of 1. */
+  readonly subtaskIndex: number
+  readonly parallelism: number
 }
 
 export interface SinkWriter<T> {
@@ -77,5 +80,11 @@ export interface SinkWriter<T> {
 
 export interface Sink<T> {
   readonly kind: string
+  /**
+   * True when the sink can run as several parallel writers, each writing its share of the
+   * records (a blackhole, a counter, a store that takes concurrent writes). Such sinks run at the
+   * job's parallelism, chained to their input; other sinks run at parallelism 1.
+   */
+  readonly parallel?: boolean
   open(ctx: SinkContext): SinkWriter<T> | Promise<SinkWriter<T>>
 }

@@ -26,7 +26,7 @@ export class DeadLetterRouter {
   async open(sinks: Iterable<Sink<DeadLetter>>, clock: Clock, writerFor?: (sink: Sink<DeadLetter>, index: number) => SinkWriter<DeadLetter>): Promise<void> {
     let i = 0
     for (const s of sinks) {
-      if (!this.writers.has(s)) this.writers.set(s, writerFor === undefined ? await s.open({ sinkId: 'dead-letter', clock }) : writerFor(s, i))
+      if (!this.writers.has(s)) this.writers.set(s, writerFor === undefined ? await s.open({ sinkId: 'dead-letter', clock, subtaskIndex: 0, parallelism: 1 }) : writerFor(s, i))
       i++
     }
   }

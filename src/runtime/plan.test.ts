@@ -4,6 +4,7 @@ import { fromArray } from '../connectors/array-source.ts'
 import { nexmarkSource } from '../connectors/nexmark-source.ts'
 import { memorySink } from '../testing/harness.ts'
 import { count } from '../operators/aggregate.ts'
+import type { Sink } from '../connectors/spi.ts'
 
 describe('physical plan', () => {
   it('explains chains, parallelism and exchanges', () => {
@@ -73,5 +74,38 @@ describe('physical plan', () => {
     for (const [k, n] of last) expect(n).toBe(input.filter((x) => x.k === k).length)
     const used = r.metrics.operators.filter((o) => o.operator === 'count' && o.recordsIn > 0)
     expect(used.length).toBe(4)
+  })
+
+  it('a parallel sink runs at the job parallelism, chained, each writer told its subtask; other sinks run at 1', async () => {
+    const opened: string[] = []
+    const written = new Map<number, number>()
+    const parallelSink: Sink<number> = {
+      kind: 'shards',
+      parallel: true,
+      open: (ctx) => {
+        opened.push(`${ctx.subtaskIndex}/${ctx.parallelism}`)
+        return { write: (batch) => void written.set(ctx.subtaskIndex, (written.get(ctx.subtaskIndex) ?? 0) + batch.length) }
+      },
+    }
+    const p = new Pipeline('plan', { parallelism: 2 })
+    const src = p.source('gen', nexmarkSource({ events: 10_000 }))
+    src.map('a', (e) => e.event_type).to('shards', parallelSink)
+    src.map('b', (e) => e.event_type).to('one', memorySink())
+    const text = p.explain()
+    expect(text).toMatch(/parallelism 2\): a \[map\] -> shards \[sink\(shards\)\]/)
+    expect(text).toMatch(/b -> one: rebalance exchange, 2 -> 1 subtasks/)
+    await p.run().done
+    expect(opened.sort()).toEqual(['0/2', '1/2'])
+    expect((written.get(0) ?? 0) + (written.get(1) ?? 0)).toBe(10_000)
+    expect(written.get(0)).toBeGreaterThan(0)
+    expect(written.get(1)).toBeGreaterThan(0)
+  })
+
+  it('a sink that cannot take parallel writers refuses a parallelism above 1', () => {
+    const p = new Pipeline('plan')
+    p.source('arr', fromArray([1])).to('out', memorySink(), { parallelism: 2 })
+    expect(() => p.run()).toThrow(/JOB_INVALID_OPTION: sink "out" \(memory\) cannot run as parallel writers/)
+    const q = new Pipeline('plan')
+    expect(() => q.source('arr', fromArray([1])).to('out', memorySink(), { parallelism: 0 })).toThrow(/parallelism must be a whole number/)
   })
 })

@@ -2,7 +2,7 @@
  * Turns the logical graph into a physical plan and then into tasks and channels.
  *
  * Physical plan: every node gets a parallelism (declared, or the job default; sources that cannot
- * split and sinks without a declared parallelism run at 1). An edge declared forward between
+ * split and sinks that are not `parallel` run at 1). An edge declared forward between
  * nodes of different parallelism becomes rebalance. A forward edge between equal parallelisms
  * whose producer has one main consumer and whose consumer has one input is CHAINED: the two
  * operators run in one task by direct calls (Flink's rule), unless chaining is disabled.
@@ -80,7 +80,10 @@ export function physicalPlan(graph: LogicalGraph, defaultParallelism = 1, maxPar
   }
   const parallelism = new Map<string, number>()
   for (const node of graph.nodes.values()) {
-    let p = node.parallelism ?? (node.type === 'sink' ? 1 : defaultParallelism)
+    let p = node.parallelism ?? (node.type === 'sink' && node.sink.parallel !== true ? 1 : defaultParallelism)
+    if (node.type === 'sink' && node.sink.parallel !== true && p > 1) {
+      throw new SluiceError('JOB_INVALID_OPTION', `sink "${node.id}" (${node.sink.kind}) cannot run as parallel writers, so it cannot run at parallelism ${p}`)
+    }
     if (node.type === 'source' && node.source.splittable !== true) {
       if (node.parallelism !== undefined && node.parallelism > 1) {
         throw new SluiceError('JOB_INVALID_OPTION', `source "${node.id}" (${node.source.kind}) cannot be split, so it cannot run at parallelism ${node.parallelism}`)
@@ -145,7 +148,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
         const index = task.links.length
         const metrics = new OperatorMetrics(id)
         const ctx = new OperatorContextImpl(id, index, task, node.onError, node.deadLetter, metrics)
-        const sink = node.type === 'sink' ? new SinkOperator(id, node.sink) : null
+        const sink = node.type === 'sink' ? new SinkOperator(id, node.sink, task.subtask, task.parallelism) : null
         const op = node.type === 'sink' ? (sink as SinkOperator<unknown>) : (node.create() as Operator<unknown, unknown>)
         task.addLink({ id, label: node.label, op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), sink })
       }

@@ -14,11 +14,13 @@ export class SinkOperator<T> implements Operator<T, never> {
   constructor(
     readonly id: string,
     private readonly sink: Sink<T>,
+    private readonly subtaskIndex = 0,
+    private readonly parallelism = 1,
   ) {}
 
   async openWriter(ctx: OperatorContext): Promise<void> {
     try {
-      this.writer = await this.sink.open({ sinkId: this.id, clock: ctx.clock })
+      this.writer = await this.sink.open({ sinkId: this.id, clock: ctx.clock, subtaskIndex: this.subtaskIndex, parallelism: this.parallelism })
     } catch (e) {
       throw wrap(this.id, 'open', e)
     }

@@ -85,7 +85,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
 
   // Dead letters from every worker are written here, by the one thread that owns the sinks.
   const letterSinks = deadLetterSinks(graph)
-  const openLetters: Promise<SinkWriter<DeadLetter>[]> = Promise.all(letterSinks.map((s) => s.open({ sinkId: 'dead-letter', clock: systemClock })))
+  const openLetters: Promise<SinkWriter<DeadLetter>[]> = Promise.all(letterSinks.map((s) => s.open({ sinkId: 'dead-letter', clock: systemClock, subtaskIndex: 0, parallelism: 1 })))
   let letterWrites: Promise<unknown> = Promise.resolve()
   const done = new Promise<JobResult>((resolve, reject) => {
     let failed = false
