@@ -17,3 +17,4 @@ export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, S
 export type { JobResult, JobStatus } from './runtime/job-runner.ts'
 export { operatorTotal, type JobMetrics, type OperatorMetricsSnapshot, type TaskMetricsSnapshot } from './runtime/metrics.ts'
 export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext, ErrorPolicy, DeadLetter } from './connectors/spi.ts'
+export { recordSchema, type RecordSchema, type SchemaSpec, type FieldType, type FieldSpec, type InferRecord } from './runtime/codec/schema.ts'

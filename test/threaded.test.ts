@@ -13,6 +13,7 @@ import { nexmarkJob } from '../src/cli/nexmark-command.ts'
 import { writeEventsFile } from '../src/nexmark/jsonl.ts'
 import { QUERIES } from '../src/nexmark/queries/index.ts'
 import { failingJob } from './fixtures/failing-job.ts'
+import { schemaJob } from './fixtures/schema-job.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
 import { operatorTotal } from '../src/runtime/metrics.ts'
 
@@ -72,6 +73,27 @@ describe('bad input on worker threads', () => {
     expect(letters).toHaveLength(30)
     expect(letters.every((l) => String(l.reason).startsWith('invalid JSON'))).toBe(true)
     expect(operatorTotal(r.metrics, 'nexmark', 'deadLettered')).toBe(30)
+  })
+})
+
+describe('declared schemas on worker threads', () => {
+  it('records of a stream with a schema cross threads column-wise, every field intact', async () => {
+    const out = join(dir, 'schema.jsonl')
+    const job = schemaJob('ok', out, 20_000)
+    expect(job.explain()).toMatch(/item -> check: hash \(keyBy, by key group\) exchange, 1 -> 2 subtasks, columnar \(5 fields\) across threads/)
+    const r = await job.run({ workers: 2 }).done
+    expect(r.status).toBe('finished')
+    const rows = readRows(out) as { id: number; ok: boolean }[]
+    expect(rows.map((x) => x.id).sort((a, b) => a - b)).toEqual(Array.from({ length: 20_000 }, (_, i) => i))
+    expect(rows.filter((x) => !x.ok)).toEqual([])
+    // The keyed operator ran on both workers, so records did cross threads.
+    const perSubtask = r.metrics.operators.filter((o) => o.operator === 'check').map((o) => o.recordsIn)
+    expect(perSubtask.every((n) => n > 0)).toBe(true)
+  })
+
+  it('a record that does not fit the schema stops the job naming the field', async () => {
+    const job = schemaJob('misfit', join(dir, 'misfit.jsonl'), 20_000).run({ workers: 2 })
+    await expect(job.done).rejects.toThrow(/RECORD_FAILED: channel item -> check#1 \(between threads\): cannot encode record \d+, field "price": expected a number, got "oops"/)
   })
 })
 

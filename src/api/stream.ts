@@ -4,12 +4,13 @@
  */
 import type { DeadLetter, Sink } from '../connectors/spi.ts'
 import { SluiceError } from '../errors.ts'
-import type { Partitioning } from '../graph/logical.ts'
+import type { GraphNode, Partitioning } from '../graph/logical.ts'
 import { FilterOperator } from '../operators/filter.ts'
 import { FlatMapOperator, type Collector } from '../operators/flat-map.ts'
 import { MapOperator } from '../operators/map.ts'
 import type { Operator, OutputTag } from '../operators/types.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
+import { isRecordSchema, type RecordSchema } from '../runtime/codec/schema.ts'
 import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
 
@@ -74,6 +75,25 @@ export class Stream<T> {
       throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": parallelism must be a whole number from 1 to 1024, got ${n}`)
     }
     this.node().parallelism = n
+    return this
+  }
+
+  /**
+   * Declares the schema of this stream's records. Where the stream crosses between worker threads
+   * its batches are then encoded column-wise into typed arrays (numbers, strings through a
+   * per-batch dictionary, booleans, nullable fields), which is faster and smaller than the generic
+   * encoding. A record that does not fit the schema fails the job with a CODEC error naming the
+   * field. Same-thread channels pass records as they are.
+   * @example bids.map('project', (b) => ({ auction: b.auction, price: b.price })).schema(recordSchema({ auction: 'int', price: 'number' }))
+   */
+  schema(schema: RecordSchema<T>): this {
+    if (!isRecordSchema(schema)) {
+      throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": schema() takes a schema built by recordSchema({...}), got ${typeof schema}`)
+    }
+    if (this.origin.sideTag !== null) {
+      throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": schema() applies to an operator's main output, not to side output "${this.origin.sideTag}"; declare it on a map after sideOutput()`)
+    }
+    (this.pipeline.graph.nodes.get(this.origin.nodeId) as GraphNode).schema = schema as RecordSchema<unknown>
     return this
   }
 

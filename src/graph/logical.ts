@@ -7,6 +7,7 @@ import type { ErrorPolicy, DeadLetter, Sink, Source } from '../connectors/spi.ts
 import { SluiceError } from '../errors.ts'
 import type { Operator } from '../operators/types.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
+import type { RecordSchema } from '../runtime/codec/schema.ts'
 
 export type Partitioning =
   | { readonly kind: 'forward' }
@@ -36,6 +37,8 @@ interface NodeBase {
   /** Declared parallelism; undefined takes the job default. Set by `.parallelism(n)`. */
   parallelism?: number
   chaining?: ChainingHint
+  /** Declared schema of its main output (`.schema(...)`): cross-thread channels encode those records column-wise. */
+  schema?: RecordSchema<unknown>
 }
 
 export interface SourceNode extends NodeBase {

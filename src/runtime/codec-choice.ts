@@ -1,7 +1,12 @@
-/** The codec cross-thread channels use: the generic, self-describing one (no shared state). */
+/**
+ * The codec of one cross-thread channel end: column-wise for a stream that declared a schema,
+ * otherwise the generic, self-describing one. Each end owns its codec (encoders reuse scratch).
+ */
+import { ColumnarCodec } from './codec/columnar.ts'
 import { GenericCodec } from './codec/generic.ts'
+import type { RecordSchema } from './codec/schema.ts'
 import type { WireCodec } from './ring-channel.ts'
 
-export function codecForWire(): WireCodec {
-  return new GenericCodec<unknown>()
+export function codecForWire(schema?: RecordSchema<unknown>): WireCodec {
+  return schema === undefined ? new GenericCodec<unknown>() : new ColumnarCodec<unknown>(schema)
 }

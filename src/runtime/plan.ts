@@ -15,6 +15,7 @@ import { SluiceError } from '../errors.ts'
 import type { Edge, GraphNode, LogicalGraph } from '../graph/logical.ts'
 import type { Operator } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
+import type { RecordSchema } from './codec/schema.ts'
 import { LocalChannel, type InChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { fuseLinks, isFusable } from './fusion.ts'
@@ -50,7 +51,8 @@ export interface PlanOptions {
 export interface Placement {
   readonly worker: number
   readonly workers: number
-  crossChannel(label: string, end: 'producer' | 'consumer'): OutChannel | InChannel<unknown>
+  /** `schema`: the records' declared schema, if any (the channel then encodes column-wise). */
+  crossChannel(label: string, end: 'producer' | 'consumer', schema: RecordSchema<unknown> | undefined): OutChannel | InChannel<unknown>
 }
 
 export function workerOf(task: { subtask: number }, workers: number): number {
@@ -163,6 +165,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
     from.tasks.forEach((producer, i) => {
       const targets = pe.kind === 'forward' ? [to.tasks[i]] : to.tasks
       const place = o.placement
+      const schema = e.sideTag === null ? graph.nodes.get(e.from)?.schema : undefined
       const channels = targets.map((consumer): OutChannel => {
         const label = `${e.from}${from.tasks.length > 1 ? `#${i}` : ''}${e.sideTag === null ? '' : `[${e.sideTag}]`} -> ${e.to}${to.tasks.length > 1 ? `#${consumer.subtask}` : ''}`
         const pw = place === undefined ? 0 : workerOf(producer, place.workers)
@@ -174,8 +177,8 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
           out = ch
           input = ch
         } else {
-          out = pw === place.worker || place.worker === -1 ? (place.crossChannel(label, 'producer') as OutChannel) : new LocalChannel<unknown>(label, o.channelCapacity)
-          input = cw === place.worker ? (place.crossChannel(label, 'consumer') as InChannel<unknown>) : new LocalChannel<unknown>(label, o.channelCapacity)
+          out = pw === place.worker || place.worker === -1 ? (place.crossChannel(label, 'producer', schema) as OutChannel) : new LocalChannel<unknown>(label, o.channelCapacity)
+          input = cw === place.worker ? (place.crossChannel(label, 'consumer', schema) as InChannel<unknown>) : new LocalChannel<unknown>(label, o.channelCapacity)
         }
         consumer.inputs.push({ channel: input, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
         producer.outputs.push(out)
@@ -202,7 +205,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
  * build the same job every time it is imported, and the job must not run.
  */
 export function planFingerprint(graph: LogicalGraph, plan: PhysicalPlan): string {
-  const nodes = [...graph.nodes.values()].map((n) => [n.id, n.type, n.label, plan.parallelism.get(n.id), n.chaining ?? 'default', n.type === 'source' ? n.source.kind : n.type === 'sink' ? n.sink.kind : n.inputs])
+  const nodes = [...graph.nodes.values()].map((n) => [n.id, n.type, n.label, plan.parallelism.get(n.id), n.chaining ?? 'default', n.type === 'source' ? n.source.kind : n.type === 'sink' ? n.sink.kind : n.inputs, n.schema?.fingerprint ?? null])
   const edges = plan.edges.map((e) => [e.edge.from, e.edge.sideTag, e.edge.to, e.edge.input, e.kind, e.chained])
   return JSON.stringify({ nodes, edges, maxParallelism: plan.maxParallelism })
 }
@@ -233,7 +236,9 @@ export function explainPlan(graph: LogicalGraph, plan: PhysicalPlan): string {
       if (pe.chained || !chain.includes(pe.edge.from)) continue
       const e = pe.edge
       const what = pe.kind === 'hash' ? 'hash (keyBy, by key group)' : pe.kind
-      lines.push(`    ${e.from}${e.sideTag === null ? '' : `[side output "${e.sideTag}"]`} -> ${e.to}: ${what} exchange, ${plan.parallelism.get(e.from)} -> ${plan.parallelism.get(e.to)} subtasks`)
+      const schema = e.sideTag === null ? graph.nodes.get(e.from)?.schema : undefined
+      const codec = schema === undefined ? '' : `, columnar (${schema.fields.length} fields) across threads`
+      lines.push(`    ${e.from}${e.sideTag === null ? '' : `[side output "${e.sideTag}"]`} -> ${e.to}: ${what} exchange, ${plan.parallelism.get(e.from)} -> ${plan.parallelism.get(e.to)} subtasks${codec}`)
     }
   })
   return lines.join('\n')

@@ -5,7 +5,9 @@
  * flushed (that is backpressure, exactly as for same-thread channels). The consumer end decodes
  * one message ahead, so `isEmpty` / `take()` behave like a LocalChannel's.
  */
+import { SluiceError } from '../errors.ts'
 import type { Batch } from '../operators/types.ts'
+import { CodecError } from './codec/codec-error.ts'
 import { END, EndItem, IdleItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './channels/sab-ring.ts'
 import type { OutChannel } from './route.ts'
@@ -57,7 +59,15 @@ export class RingOutChannel implements OutChannel {
   }
 
   private sendEncoded(b: Batch<unknown>): void {
-    const bytes = this.codec.encode(b)
+    let bytes: Uint8Array
+    try {
+      bytes = this.codec.encode(b)
+    } catch (e) {
+      if (e instanceof CodecError && e.recordIndex >= 0) {
+        throw new SluiceError('RECORD_FAILED', `channel ${this.label} (between threads): ${e.message.slice(e.code.length + 2)}; the stream's records must fit the schema it declared with .schema()`, { cause: e })
+      }
+      throw e
+    }
     const records = b.records.length
     if (this.pending.length === 0 && this.ring.tryWriteData(bytes, records)) return
     // The codec's output is a scratch view; keep a copy while it waits.
