@@ -20,6 +20,9 @@ import { makeBids, isExpensive, referenceQ1Like, referenceRollingCount, toEuro, 
 import { rxjsQ1Like, rxjsRollingCount } from './baselines/rxjs.ts'
 import { nodeStreamsQ1Like, nodeStreamsRollingCount } from './baselines/node-streams.ts'
 
+/** SLUICE_BENCH_MONITORING=0: sampled monitoring (latency markers, hot keys) off, for the overhead comparison. */
+const MONITORING = process.env.SLUICE_BENCH_MONITORING !== '0'
+
 function report(o: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ ...o, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`)
 }
@@ -38,9 +41,9 @@ async function measureQuery(q: string, events: number, parallelism = 1): Promise
   const sink = countingSink<unknown>(blackholeSink())
   const p = nexmarkPipeline({ query: q, events: String(events), seed: '0' }, sink)
   const t0 = performance.now()
-  await p.run().done
+  await p.run({ latencyMarkerIntervalMs: MONITORING ? 200 : 0 }).done
   const s = (performance.now() - t0) / 1000
-  report({ case: 'query', query: q, parallelism: 1, events, seconds: s, perSecond: events / s, runningPerSecond: events / s, results: sink.count })
+  report({ case: 'query', query: q, parallelism: 1, monitoring: MONITORING, events, seconds: s, perSecond: events / s, runningPerSecond: events / s, results: sink.count })
 }
 
 function measureGenerator(events: number): void {

@@ -20,7 +20,8 @@ import type { WatermarkStrategy } from '../time/watermarks.ts'
 import { DeadLetterRouter, deadLetterSinks } from '../runtime/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner.ts'
 import type { JobMetrics } from '../runtime/metrics.ts'
-import { buildTasks, explainPlan, physicalPlan } from '../runtime/plan.ts'
+import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
+import { validateObjectives, type ObjectivesSpec } from '../monitoring/objectives.ts'
 import { runThreaded } from '../runtime/coordinator/threaded-job.ts'
 import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
@@ -39,6 +40,8 @@ export interface PipelineOptions {
    * it) and not run it. Needed only to run on worker threads.
    */
   module?: string | JobModuleRef
+  /** Service-level objectives, evaluated every second while the job runs; see docs/METRICS.md. */
+  objectives?: ObjectivesSpec
 }
 
 export interface SourceOptions<T> extends OperatorOptions {
@@ -62,10 +65,20 @@ export interface RunOptions {
    * needs the pipeline's `module`. Sinks that keep records in memory see only their own thread's.
    */
   workers?: number
+  /**
+   * Sampled monitoring (latency markers from the sources every this many ms, hot-key sampling on
+   * keyBy exchanges). Default 200; 0 turns both off. Counters and busy/idle time are always on.
+   */
+  latencyMarkerIntervalMs?: number
 }
 
 /** A running job. */
 export interface JobHandle {
+  /** Epoch ms when run() was called. */
+  readonly startedAt: number
+  /** Job default parallelism and worker threads (0: this thread) it runs with. */
+  readonly parallelism: number
+  readonly workers: number
   /** Resolves when the job finishes or is stopped; rejects with a SluiceError if it fails. */
   readonly done: Promise<JobResult>
   status(): JobStatus
@@ -85,6 +98,7 @@ export class Pipeline implements PipelineContext {
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined
   readonly parallelism: number
   readonly maxParallelism: number
+  readonly objectives: ObjectivesSpec
   /** Set by the CLI or the `module` option; lets worker threads rebuild the job. */
   module: JobModuleRef | undefined
   private started = false
@@ -97,6 +111,7 @@ export class Pipeline implements PipelineContext {
     this.parallelism = positiveInt('parallelism', options.parallelism, 1)
     this.maxParallelism = positiveInt('maxParallelism', options.maxParallelism, 128)
     this.module = typeof options.module === 'string' ? { url: options.module } : options.module
+    this.objectives = validateObjectives(options.objectives ?? {})
   }
 
   /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
@@ -130,6 +145,9 @@ export class Pipeline implements PipelineContext {
     const parallelism = positiveInt('parallelism', options.parallelism, this.parallelism)
     const channelCapacity = positiveInt('channelCapacity', options.channelCapacity, 16_384)
     const workers = options.workers ?? 0
+    const markers = options.latencyMarkerIntervalMs ?? DEFAULT_MARKER_INTERVAL_MS
+    if (!Number.isInteger(markers) || markers < 0) throw new SluiceError('JOB_INVALID_OPTION', `latencyMarkerIntervalMs must be a whole number of ms >= 0, got ${markers}`)
+    const startedAt = Date.now()
     if (!Number.isInteger(workers) || workers < 0) throw new SluiceError('JOB_INVALID_OPTION', `workers must be a whole number >= 0, got ${workers}`)
     if (workers > 0) {
       if (this.module === undefined) {
@@ -137,19 +155,22 @@ export class Pipeline implements PipelineContext {
       }
       if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
       this.started = true
-      return runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false })
+      return { ...runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers }), startedAt, parallelism, workers }
     }
     this.started = true
     const clock = options.clock ?? systemClock
     const deadLetters = new DeadLetterRouter()
     const runner = new JobRunner(clock, deadLetters)
-    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity, fuse: options.fuse, parallelism, maxParallelism: this.maxParallelism })
+    const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity, fuse: options.fuse, parallelism, maxParallelism: this.maxParallelism, latencyMarkerIntervalMs: markers })
     runner.setTasks(tasks)
     const done = deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run())
     // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
     // killing the process while still delivering it to whoever awaits.
     done.catch(() => {})
     return {
+      startedAt,
+      parallelism,
+      workers: 0,
       done,
       status: () => runner.status,
       stop: () => {

@@ -2,7 +2,8 @@
 import { Command, CommanderError } from 'commander'
 import { demoCommand } from './demo.ts'
 import { EXIT_USAGE, reportError } from './errors.ts'
-import { generateCommand, runQueryCommand } from './nexmark-command.ts'
+import { generateCommand, runQueryCommand, type RunQueryCommandOptions } from './nexmark-command.ts'
+import { withServerOptions, type ServerFlags } from './monitoring.ts'
 import { runJobCommand } from './run-command.ts'
 
 export async function main(argv: string[]): Promise<number> {
@@ -12,23 +13,23 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
 
-  program
+  withServerOptions(program
     .command('run')
     .description('run a job module (.ts or .js) that exports a Pipeline')
     .argument('<job>', 'job file')
     .option('--explain', 'print the physical plan instead of running')
     .option('--parallelism <n>', 'parallelism of operators that declare none')
-    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')
-    .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string }) => {
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)'))
+    .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags) => {
       code = await runJobCommand(job, o)
     })
 
-  program
+  withServerOptions(program
     .command('demo')
-    .description('a continuous Nexmark job at full speed, with a status line every second')
+    .description('a continuous Nexmark job at full speed with the live dashboard, and a status line every second')
     .option('--duration <seconds>', 'stop after this many seconds')
-    .option('--events <n>', 'stop after this many events')
-    .action(async (o: { duration?: string; events?: string }) => {
+    .option('--events <n>', 'stop after this many events'))
+    .action(async (o: { duration?: string; events?: string } & ServerFlags) => {
       code = await demoCommand(o)
     })
 
@@ -43,11 +44,11 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: { events?: string; seed?: string; rate?: string; out: string }) => {
       code = await generateCommand(o)
     })
-  nexmark
+  withServerOptions(nexmark
     .command('run')
     .description('run a Nexmark query and write its result rows as JSON Lines')
     .requiredOption('--query <qN>', 'q0, q1, q2, q3, q4, q5, q7, q8, q9 or q11')
-    .option('--events <n>', 'number of generated events', '1000000')
+    .option('--events <n>', 'number of generated events (0: unbounded)', '1000000')
     .option('--seed <s>', 'random seed', '0')
     .option('--rate <eventsPerSecond>', 'event-time rate of the generator')
     .option('--input <file>', 'read events from a JSON Lines file instead of the generator')
@@ -56,8 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--on-error <policy>', 'malformed input lines: fail, skip or dead-letter', 'fail')
     .option('--dead-letter <file>', 'where dead-lettered lines go (JSON Lines)')
     .option('--parallelism <n>', 'parallel subtasks per operator', '1')
-    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')
-    .action(async (o: { query: string; events?: string; seed?: string; input?: string; out?: string; discard?: boolean; onError?: string; deadLetter?: string; parallelism?: string; workers?: string }) => {
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)'))
+    .action(async (o: RunQueryCommandOptions) => {
       code = await runQueryCommand(o)
     })
 

@@ -10,6 +10,7 @@ import { eventTime, type NexmarkEvent } from '../nexmark/model.ts'
 import { query } from '../nexmark/queries/index.ts'
 import { EXIT_OK } from './errors.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
+import { monitorJob, type ServerFlags } from './monitoring.ts'
 import { onInterrupt, parseCount, parsePolicy } from './options.ts'
 
 /** The reference DDL's watermark: dateTime − 4 s. */
@@ -48,6 +49,9 @@ export interface RunQueryOptions {
   workers?: string
 }
 
+/** `nexmark run`'s options: the job's, and the monitoring server's. */
+export type RunQueryCommandOptions = RunQueryOptions & ServerFlags
+
 /** Builds the pipeline of one Nexmark query over the generator or an event file. */
 export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeline {
   const q = query(o.query)
@@ -59,7 +63,9 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
     source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string) })
   } else {
     const rate = parseCount('--rate', o.rate)
-    source = nexmarkSource({ events: parseCount('--events', o.events) ?? 1_000_000, seed: parseCount('--seed', o.seed) ?? 0, ...(rate ? { eventsPerSecond: rate } : {}) })
+    const events = parseCount('--events', o.events) ?? 1_000_000
+    // --events 0: an unbounded generator.
+    source = nexmarkSource({ ...(events === 0 ? {} : { events }), seed: parseCount('--seed', o.seed) ?? 0, ...(rate ? { eventsPerSecond: rate } : {}) })
   }
   const events = p.source('nexmark', source, {
     watermarks: boundedOutOfOrderness({ timestamp: eventTime, maxOutOfOrdernessMs: NEXMARK_OUT_OF_ORDERNESS_MS }),
@@ -83,7 +89,8 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
   return p
 }
 
-export async function runQueryCommand(o: RunQueryOptions): Promise<number> {
+export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
+  const { server, port, host, token, ...o } = command
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
   const sink = countingSink(sinkFor(o))
@@ -91,6 +98,7 @@ export async function runQueryCommand(o: RunQueryOptions): Promise<number> {
   const t0 = performance.now()
   const job = p.run({ workers })
   const release = onInterrupt(() => void job.stop())
+  const monitoring = await monitorJob(p, job, { server, port, host, token }, { id: o.query })
   try {
     const result = await job.done
     const s = (performance.now() - t0) / 1000
@@ -105,5 +113,6 @@ export async function runQueryCommand(o: RunQueryOptions): Promise<number> {
     return EXIT_OK
   } finally {
     release()
+    await monitoring.close()
   }
 }

@@ -8,6 +8,7 @@ import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
 import { onInterrupt, parseCount } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
+import { monitorJob, type ServerFlags } from './monitoring.ts'
 
 /** Loads the Pipeline a job module exports: `default`, `pipeline`, or a function returning one. */
 export async function loadJob(file: string): Promise<Pipeline> {
@@ -24,7 +25,7 @@ export async function loadJob(file: string): Promise<Pipeline> {
   return p
 }
 
-export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string }): Promise<number> {
+export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags): Promise<number> {
   const p = await loadJob(file)
   const parallelism = parseCount('--parallelism', o.parallelism)
   if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
@@ -38,6 +39,7 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
   const t0 = performance.now()
   const job = p.run(runOptions)
   const release = onInterrupt(() => void job.stop())
+  const monitoring = await monitorJob(p, job, o)
   try {
     const r = await job.done
     const s = (performance.now() - t0) / 1000
@@ -50,5 +52,6 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
     return EXIT_OK
   } finally {
     release()
+    await monitoring.close()
   }
 }

@@ -189,6 +189,14 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
     if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next)
   }
 
+  stateSample(max: number): unknown[] {
+    return this.backend?.sample(max) ?? []
+  }
+
+  pendingTimers(): number {
+    return this.eventTimers.size + this.procTimers.size
+  }
+
   stateEntries(): number {
     return (this.backend?.entries() ?? 0) + this.eventTimers.size + this.procTimers.size
   }

@@ -2,6 +2,7 @@
  * Rolling (non-windowed) keyed aggregation: every input record updates its key's accumulator
  * and emits the updated result, as Flink's keyed reduce does.
  */
+import { firstOf } from '../state/state-size.ts'
 import type { AggregateFunction } from './aggregate.ts'
 import type { Batch, Operator, OperatorContext, Output } from './types.ts'
 
@@ -34,6 +35,10 @@ export class RollingAggregateOperator<K, I, ACC, R, O> implements Operator<I, O>
         i++
       }
     }
+  }
+
+  stateSample(max: number): unknown[] {
+    return firstOf(this.accs, max)
   }
 
   stateEntries(): number {

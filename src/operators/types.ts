@@ -73,6 +73,10 @@ export interface Operator<TIn, TOut> {
   close?(): void
   /** Approximate state size, for metrics. */
   stateEntries?(): number
+  /** Up to `max` state values (keys with their values), for estimating state bytes; metrics only. */
+  stateSample?(max: number): unknown[]
+  /** Timers (or pending window firings) waiting, for metrics. */
+  pendingTimers?(): number
 }
 
 export interface OperatorErrorOptions {

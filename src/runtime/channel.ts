@@ -17,13 +17,26 @@ export class IdleItem {
 export class EndItem {}
 export const END = new EndItem()
 
-export type ControlItem = WatermarkItem | IdleItem | EndItem
+/**
+ * A latency marker (as Flink's): a source sends one now and then, stamped with the epoch ms it left;
+ * it travels behind the records, so where it arrives `now − time` is how long records take to get
+ * there (queues and processing, not time held in windows).
+ */
+export class LatencyMarkerItem {
+  constructor(readonly time: number) {}
+}
+
+export type ControlItem = WatermarkItem | IdleItem | EndItem | LatencyMarkerItem
 export type ChannelItem<T> = Batch<T> | ControlItem
 
 /** What a consuming task needs of a channel (same-thread or cross-thread). */
 export interface InChannel<T> {
   readonly label: string
   readonly isEmpty: boolean
+  /** How full, 0..1 (metrics). */
+  readonly usage: number
+  /** Encoded bytes received (cross-thread channels; metrics). */
+  readonly bytes?: number
   take(): ChannelItem<T>
   /** Cross-thread channels only: settles when the other thread may have sent something. */
   waitForActivity?(): Promise<void>
@@ -72,7 +85,7 @@ export class LocalChannel<T> implements InChannel<T> {
       this.items = this.items.slice(this.head)
       this.head = 0
     }
-    if (!(item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem)) {
+    if (!(item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem)) {
       this.bufferedRecords -= (item as Batch<T>).records.length
     }
     return item
@@ -80,5 +93,5 @@ export class LocalChannel<T> implements InChannel<T> {
 }
 
 export function isControl<T>(item: ChannelItem<T>): item is ControlItem {
-  return item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem
+  return item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem
 }

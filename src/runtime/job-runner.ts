@@ -9,6 +9,7 @@ import { isManualClock, type Clock } from '../time/clock.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import type { JobMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from './metrics.ts'
 import { SourceTask } from './source-task.ts'
+import { estimateStateBytes } from '../state/state-size.ts'
 import type { Scheduler, Task } from './task.ts'
 
 export type JobStatus = 'running' | 'finished' | 'stopped' | 'failed'
@@ -216,16 +217,53 @@ export class JobRunner implements Scheduler {
       if (t instanceof SourceTask) {
         const m = t.sourceMetrics
         ids.push(t.id)
-        operators.push({ operator: t.id, task: t.id, subtask: t.subtask, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0 })
+        operators.push({ operator: t.id, task: t.id, subtask: t.subtask, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0, stateBytes: 0, pendingTimers: 0 })
       }
       for (const l of t.operatorLinks) {
         const m = l.metrics
         ids.push(l.id)
-        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: l.op.stateEntries?.() ?? 0 })
+        const entries = l.op.stateEntries?.() ?? 0
+        const stateBytes = entries > 0 && l.op.stateSample !== undefined ? estimateStateBytes(l.op.stateSample(STATE_SAMPLE), entries) : 0
+        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: entries, stateBytes, pendingTimers: l.op.pendingTimers?.() ?? 0 })
       }
-      const wm = t.metrics.watermark
-      tasks.push({ task: t.id, subtask: t.subtask, parallelism: t.parallelism, operators: ids, busyMs: t.metrics.busyMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs, watermark: Number.isFinite(wm) ? wm : null })
+      tasks.push(taskSnapshot(t, ids))
     }
     return { operators, tasks }
   }
 }
+
+/** State entries sized per snapshot to estimate state bytes. */
+const STATE_SAMPLE = 32
+
+function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
+  const wm = t.metrics.watermark
+  let bytesIn = 0
+  let inUsage: number | null = null
+  for (const i of t.inputs) {
+    bytesIn += i.channel.bytes ?? 0
+    const u = i.channel.usage
+    if (inUsage === null || u > inUsage) inUsage = u
+  }
+  let bytesOut = 0
+  let outUsage: number | null = null
+  for (const o of t.outputs) {
+    bytesOut += o.bytes ?? 0
+    const u = o.usage
+    if (outUsage === null || u > outUsage) outUsage = u
+  }
+  const hotKeys: { operator: string; keys: [string, number][] }[] = []
+  const routes = [...t.mainRoutes]
+  for (const l of t.operatorLinks) for (const rs of l.sideRoutes.values()) routes.push(...rs)
+  for (const r of routes) if (r.hotKeys !== null) hotKeys.push({ operator: r.target, keys: r.hotKeys.top(HOT_KEYS_REPORTED) })
+  const lat = t.metrics.latency
+  return {
+    task: t.id, subtask: t.subtask, parallelism: t.parallelism, operators: ids,
+    busyMs: t.metrics.busyMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs,
+    watermark: Number.isFinite(wm) ? wm : null,
+    latency: lat.sparse(), latencyMaxMs: lat.maxMs,
+    bytesIn, bytesOut, inputQueueUsage: inUsage, outputQueueUsage: outUsage, hotKeys,
+  }
+}
+
+/** Keys per route in a snapshot (of the 64 the summary tracks). */
+const HOT_KEYS_REPORTED = 20

@@ -1,3 +1,6 @@
+import { Histogram } from '../monitoring/histogram.ts'
+import type { ThreadStatsSnapshot } from '../monitoring/thread-stats.ts'
+
 /**
  * Per-operator and per-task counters, updated per batch (never per record). The monitoring
  * issue exposes them; the shapes are fixed here so the hot path stays monomorphic.
@@ -17,6 +20,8 @@ export class OperatorMetrics {
 }
 
 export class TaskMetrics {
+  /** Latency markers' age on arrival here (source → this task), ms. */
+  readonly latency = new Histogram()
   busyMs = 0
   backpressuredMs = 0
   idleMs = 0
@@ -38,6 +43,9 @@ export interface OperatorMetricsSnapshot {
   lateDropped: number
   sideOutputDropped: number
   stateEntries: number
+  /** Estimated from a sample of the state (see state/state-size.ts); 0 for stateless operators. */
+  stateBytes: number
+  pendingTimers: number
 }
 
 export interface TaskMetricsSnapshot {
@@ -49,11 +57,24 @@ export interface TaskMetricsSnapshot {
   backpressuredMs: number
   idleMs: number
   watermark: number | null
+  /** Latency markers' ages on arrival (cumulative histogram, sparse [bucket, count, ...]) and the largest. */
+  latency: number[]
+  latencyMaxMs: number
+  /** Encoded bytes through cross-thread channels, cumulative. */
+  bytesIn: number
+  bytesOut: number
+  /** Fullest input / output channel, 0..1; null without channels. */
+  inputQueueUsage: number | null
+  outputQueueUsage: number | null
+  /** Sampled heaviest keys sent to each keyed consumer, cumulative counts. */
+  hotKeys: { operator: string; keys: [string, number][] }[]
 }
 
 export interface JobMetrics {
   operators: OperatorMetricsSnapshot[]
   tasks: TaskMetricsSnapshot[]
+  /** Per thread that ran tasks (absent from results of older snapshots). */
+  threads?: ThreadStatsSnapshot[]
 }
 
 type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'

@@ -38,6 +38,11 @@ export interface PlanOptions {
   readonly maxParallelism?: number
   /** Fuse runs of map/filter/flatMap into one loop (default true). */
   readonly fuse?: boolean
+  /**
+   * Sampled monitoring: latency markers from sources every `latencyMarkerIntervalMs` and hot-key
+   * sampling on keyBy exchanges. Default on (200 ms); 0 turns both off. Counters are always on.
+   */
+  readonly latencyMarkerIntervalMs?: number
   /** Set when tasks are spread over worker threads; absent: everything runs here. */
   readonly placement?: Placement
 }
@@ -54,6 +59,8 @@ export interface Placement {
   /** `schema`: the records' declared schema, if any (the channel then encodes column-wise). */
   crossChannel(label: string, end: 'producer' | 'consumer', schema: RecordSchema<unknown> | undefined): OutChannel | InChannel<unknown>
 }
+
+export const DEFAULT_MARKER_INTERVAL_MS = 200
 
 export function workerOf(task: { subtask: number }, workers: number): number {
   return task.subtask % workers
@@ -184,7 +191,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
         producer.outputs.push(out)
         return out
       })
-      const route = new OutputRoute(pe.kind, channels, key, plan.maxParallelism)
+      const route = new OutputRoute(pe.kind, channels, key, plan.maxParallelism, e.to, (o.latencyMarkerIntervalMs ?? DEFAULT_MARKER_INTERVAL_MS) > 0)
       if (e.sideTag !== null) {
         const routes = producer.links[from.index].sideRoutes
         routes.set(e.sideTag, [...(routes.get(e.sideTag) ?? []), route])
@@ -193,6 +200,8 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
       }
     })
   }
+  const markers = o.latencyMarkerIntervalMs ?? DEFAULT_MARKER_INTERVAL_MS
+  for (const t of tasks) if (t instanceof SourceTask) t.markerIntervalMs = markers
   const place = o.placement
   const mine = place === undefined ? tasks : tasks.filter((t) => workerOf(t, place.workers) === place.worker)
   if (o.fuse !== false) for (const t of mine) t.setExecutedLinks(fuseLinks(t.links))

@@ -20,6 +20,7 @@ export interface WorkerStart {
   readonly parallelism: number
   readonly channelCapacity: number
   readonly fuse: boolean
+  readonly latencyMarkerIntervalMs: number
   /** The coordinator's fingerprint of the graph; a worker that builds another graph refuses to run. */
   readonly fingerprint: string
   /** Cross-worker channel label → its ring's SharedArrayBuffer. */

@@ -8,7 +8,7 @@
 import { SluiceError } from '../errors.ts'
 import type { Batch } from '../operators/types.ts'
 import { CodecError } from './codec/codec-error.ts'
-import { END, EndItem, IdleItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { END, EndItem, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './channels/sab-ring.ts'
 import type { OutChannel } from './route.ts'
 
@@ -28,6 +28,8 @@ const WAIT_TIMEOUT_MS = 200
 
 export class RingOutChannel implements OutChannel {
   private readonly pending: Pending[] = []
+  /** Encoded bytes sent, for metrics. */
+  bytes = 0
 
   constructor(
     readonly label: string,
@@ -39,6 +41,10 @@ export class RingOutChannel implements OutChannel {
   get full(): boolean {
     if (this.pending.length > 0) this.flush()
     return this.pending.length > 0 || this.ring.full
+  }
+
+  get usage(): number {
+    return this.ring.usage
   }
 
   /** True when nothing waits to enter the ring. */
@@ -69,6 +75,7 @@ export class RingOutChannel implements OutChannel {
       throw e
     }
     const records = b.records.length
+    this.bytes += bytes.length
     if (this.pending.length === 0 && this.ring.tryWriteData(bytes, records)) return
     // The codec's output is a scratch view; keep a copy while it waits.
     this.pending.push({ payload: bytes.slice(), records })
@@ -82,6 +89,7 @@ export class RingOutChannel implements OutChannel {
   private writeControl(item: ControlItem): boolean {
     if (item instanceof WatermarkItem) return this.ring.tryWriteWatermark(item.watermark)
     if (item instanceof IdleItem) return this.ring.tryWriteIdle(item.idle)
+    if (item instanceof LatencyMarkerItem) return this.ring.tryWriteMarker(item.time)
     return this.ring.tryWriteEnd()
   }
 
@@ -90,7 +98,7 @@ export class RingOutChannel implements OutChannel {
     let done = 0
     while (done < q.length) {
       const m = q[done]
-      const ok = m instanceof WatermarkItem || m instanceof IdleItem || m instanceof EndItem ? this.writeControl(m) : this.ring.tryWriteData(m.payload, m.records)
+      const ok = m instanceof WatermarkItem || m instanceof IdleItem || m instanceof EndItem || m instanceof LatencyMarkerItem ? this.writeControl(m) : this.ring.tryWriteData(m.payload, m.records)
       if (!ok) break
       done++
     }
@@ -105,6 +113,8 @@ export class RingOutChannel implements OutChannel {
 
 export class RingInChannel implements InChannel<unknown> {
   private next: ChannelItem<unknown> | null = null
+  /** Encoded bytes received, for metrics. */
+  bytes = 0
 
   constructor(
     readonly label: string,
@@ -118,10 +128,14 @@ export class RingInChannel implements InChannel<unknown> {
     if (m === null) return null
     switch (m.kind) {
       case RingKind.DATA:
+        this.bytes += m.payload.length
         this.next = this.codec.decode(m.payload)
         break
       case RingKind.WATERMARK:
         this.next = new WatermarkItem(m.watermark)
+        break
+      case RingKind.MARKER:
+        this.next = new LatencyMarkerItem(m.watermark)
         break
       case RingKind.IDLE:
         this.next = new IdleItem(m.idle)
@@ -133,6 +147,10 @@ export class RingInChannel implements InChannel<unknown> {
     // Decoded: let the producer reuse the space at once.
     this.ring.release()
     return this.next
+  }
+
+  get usage(): number {
+    return this.ring.usage
   }
 
   get isEmpty(): boolean {

@@ -12,7 +12,8 @@ import type { WatermarkStrategy } from '../time/watermarks.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { preview } from './operator-context.ts'
-import { Task, type Scheduler } from './task.ts'
+import { LatencyMarkerItem } from './channel.ts'
+import { Task, wallClockMs, type Scheduler } from './task.ts'
 
 class SourceContextImpl implements SourceContext {
   constructor(
@@ -53,6 +54,9 @@ export class SourceTask extends Task {
   private lastActivity = 0
   private idle = false
   private untimed: number[] = []
+  /** Latency markers: one every this many ms after a batch (0: none). */
+  markerIntervalMs = 0
+  private nextMarkerAt = 0
   /** The last read found nothing; the scheduler polls again soon. */
   polledEmpty = false
 
@@ -143,10 +147,20 @@ export class SourceTask extends Task {
     const batch: Batch<unknown> = { records: buf, times: this.stamp(buf) }
     const count = batch.records.length
     this.sourceMetrics.recordsOut += count
+    let markAt = -1
+    if (this.markerIntervalMs > 0) {
+      const t = wallClockMs()
+      if (t >= this.nextMarkerAt) {
+        markAt = t
+        this.nextMarkerAt = t + this.markerIntervalMs
+      }
+    }
     if (count > 0) {
       if (this.links.length > 0) this.runFrom(0, batch, 0)
       else this.emitMain(batch)
     }
+    // Sent after the batch it was stamped before: its age on arrival includes that batch's trip.
+    if (markAt >= 0) this.onLatencyMarker(new LatencyMarkerItem(markAt))
     if (this.strategy !== undefined) {
       const wm = this.maxTimestamp - this.strategy.maxOutOfOrdernessMs - 1
       if (wm > this.watermark() && wm < MAX_WATERMARK) this.advanceWatermark(wm)

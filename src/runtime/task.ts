@@ -13,7 +13,7 @@ import { NumberMinHeap } from '../state/min-heap.ts'
 import type { Batch, Operator } from '../operators/types.ts'
 import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
-import { END, IdleItem, isControl, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
@@ -53,6 +53,11 @@ export interface TaskInput {
 export interface Scheduler {
   wake(): void
   fail(error: unknown): void
+}
+
+/** Epoch ms with sub-ms precision, comparable across threads (each thread's timeOrigin differs). */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now()
 }
 
 /** Items a task takes from its inputs per step before yielding to other tasks. */
@@ -262,7 +267,18 @@ export class Task implements TaskServices {
     )
   }
 
+  /** Records a latency marker's age here and passes it on (one channel per route). */
+  protected onLatencyMarker(item: LatencyMarkerItem): void {
+    this.metrics.latency.record(wallClockMs() - item.time)
+    const routes = this.mainRoutes
+    for (let i = 0; i < routes.length; i++) routes[i].sendMarker(item)
+  }
+
   private handleControl(inp: TaskInput, item: ControlItem): void {
+    if (item instanceof LatencyMarkerItem) {
+      this.onLatencyMarker(item)
+      return
+    }
     if (item instanceof WatermarkItem) {
       if (item.watermark > inp.watermark) inp.watermark = item.watermark
     } else if (item instanceof IdleItem) {

@@ -221,6 +221,18 @@ export class HeapKeyedStateBackend<K> implements KeyedStateStore {
     return n
   }
 
+  /** Up to `max` [key, value] entries across tables, for estimating state bytes. */
+  sample(max: number): unknown[] {
+    const out: unknown[] = []
+    for (const { table } of this.tables.values()) {
+      for (const e of table.values) {
+        if (out.length >= max) return out
+        out.push(e)
+      }
+    }
+    return out
+  }
+
   /** Number of (key, table) entries, for metrics. */
   entries(): number {
     let n = 0

@@ -4,6 +4,7 @@
  * side can match it: left until the watermark passes tl + upperMs, right until it passes
  * tr − lowerMs. Records behind the watermark are late and dropped (counted).
  */
+import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { JoinBuffer } from './buffered-side.ts'
@@ -70,6 +71,10 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     this.lastEviction = watermark
     this.left.evict((t) => t + this.upperMs <= watermark)
     this.right.evict((t) => t - this.lowerMs <= watermark)
+  }
+
+  stateSample(max: number): unknown[] {
+    return [...firstOf(this.left.byKey, max >> 1), ...firstOf(this.right.byKey, max >> 1)]
   }
 
   stateEntries(): number {

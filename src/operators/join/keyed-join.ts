@@ -5,6 +5,7 @@
  * time + ttl; processing time: by the clock), which bounds state for streams whose matches
  * arrive close together. Without a TTL state grows with the input; the caller must know that.
  */
+import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import type { Batch, Operator, OperatorContext, Output } from '../types.ts'
 import { JoinBuffer } from './buffered-side.ts'
@@ -76,6 +77,10 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O> {
 
   onWatermark(watermark: number): void {
     if (!this.processingTtl && watermark !== Number.POSITIVE_INFINITY) this.maybeEvict(watermark)
+  }
+
+  stateSample(max: number): unknown[] {
+    return [...firstOf(this.left.byKey, max >> 1), ...firstOf(this.right.byKey, max >> 1)]
   }
 
   stateEntries(): number {

@@ -3,6 +3,7 @@
  * and share a key are joined when the window fires, either pair by pair or as co-groups (both
  * sides' lists at once, which lets a query emit one row per key). Laid out window-first.
  */
+import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { insertSorted } from '../../state/min-heap.ts'
 import type { Collector } from '../flat-map.ts'
@@ -130,6 +131,17 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
 
   finish(_ctx: OperatorContext, out: Output<O>): void {
     this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  stateSample(max: number): unknown[] {
+    const out: unknown[] = []
+    for (const w of this.windows.values()) out.push(...firstOf(w, max - out.length))
+    return out
+  }
+
+  /** Windows waiting for the watermark. */
+  pendingTimers(): number {
+    return this.windows.size
   }
 
   stateEntries(): number {

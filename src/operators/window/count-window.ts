@@ -3,6 +3,7 @@
  * their aggregate and purge it. A partial window at end of input does not fire (as in Flink);
  * its records are counted in the operator's state until then.
  */
+import { firstOf } from '../../state/state-size.ts'
 import type { Batch, Operator, OperatorContext, Output } from '../types.ts'
 import type { WindowFunction } from './window-function.ts'
 
@@ -48,6 +49,10 @@ export class CountWindowOperator<K, T, ACC, O> implements Operator<T, O> {
         i++
       }
     }
+  }
+
+  stateSample(max: number): unknown[] {
+    return firstOf(this.state, max)
   }
 
   stateEntries(): number {

@@ -8,6 +8,7 @@
  * end <= `lastFiredEnd` has fired; a pane is kept while any window containing it may still
  * change (its last window's end − 1 + allowed lateness > current time).
  */
+import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { insertSorted } from '../../state/min-heap.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
@@ -203,6 +204,17 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   /** At end of input, processing-time windows fire too, so no record is lost. */
   finish(_ctx: OperatorContext, out: Output<O>): void {
     this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  stateSample(max: number): unknown[] {
+    const out: unknown[] = []
+    for (const m of this.panes.values()) out.push(...firstOf(m, max - out.length))
+    return out
+  }
+
+  /** Panes waiting for the watermark to close them. */
+  pendingTimers(): number {
+    return this.panes.size
   }
 
   stateEntries(): number {

@@ -4,6 +4,7 @@
  * created; when one fires early (the session grew since), it is re-registered at the new end,
  * so extending a session costs no timer work.
  */
+import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { TimerQueue } from '../../time/timer-service.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
@@ -133,6 +134,14 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
 
   finish(_ctx: OperatorContext, out: Output<O>): void {
     this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  stateSample(max: number): unknown[] {
+    return firstOf(this.sessions, max)
+  }
+
+  pendingTimers(): number {
+    return this.timers.size
   }
 
   stateEntries(): number {

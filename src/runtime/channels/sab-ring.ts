@@ -36,7 +36,7 @@
 import { SluiceError } from '../../errors.ts'
 import {
   CONTROL_BYTES, FLAG_CONSUMER_CLOSED, FLAG_PRODUCER_CLOSED, HEADER_BYTES, KIND_DATA, KIND_END, KIND_IDLE, KIND_PAD,
-  KIND_WATERMARK, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_REGION_BYTES, W_BYTES_IN_USE, W_CAPACITY_BYTES, W_CAPACITY_RECORDS,
+  KIND_WATERMARK, KIND_MARKER, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_REGION_BYTES, W_BYTES_IN_USE, W_CAPACITY_BYTES, W_CAPACITY_RECORDS,
   W_CONSUMER_WAITING, W_DATA_SEQ, W_FLAGS, W_MAGIC, W_MAX_MESSAGE_BYTES, W_MESSAGES_IN_USE, W_NEED_RECORDS,
   W_PRODUCER_WAITING, W_READ_INDEX, W_RECORDS_IN_USE, W_REGION_BYTES, W_SPACE_SEQ, W_VERSION, W_WRITE_INDEX,
   frameBytes, regionBytesFor,
@@ -44,7 +44,7 @@ import {
 import { RESOLVED, waitForChange } from './wait-async.ts'
 
 /** Kinds of message a reader sees. */
-export const RingKind = { DATA: KIND_DATA, WATERMARK: KIND_WATERMARK, IDLE: KIND_IDLE, END: KIND_END } as const
+export const RingKind = { DATA: KIND_DATA, WATERMARK: KIND_WATERMARK, IDLE: KIND_IDLE, END: KIND_END, MARKER: KIND_MARKER } as const
 export type RingKind = (typeof RingKind)[keyof typeof RingKind]
 
 export interface SabRingOptions {
@@ -186,12 +186,21 @@ export class SabRing {
   }
 
   tryWriteWatermark(watermark: number): boolean {
+    return this.writeDouble(KIND_WATERMARK, watermark)
+  }
+
+  /** A latency marker: `time` is the epoch ms at which its source emitted it. */
+  tryWriteMarker(time: number): boolean {
+    return this.writeDouble(KIND_MARKER, time)
+  }
+
+  private writeDouble(kind: number, value: number): boolean {
     const index = this.reserve(HEADER_BYTES, 0)
     if (index < 0) return false
     const at = this.offsetOf(index)
-    this.words[at >> 2] = KIND_WATERMARK
+    this.words[at >> 2] = kind
     this.words[(at >> 2) + 1] = 0
-    this.doubles[(at >> 3) + 1] = watermark
+    this.doubles[(at >> 3) + 1] = value
     this.publish(index, HEADER_BYTES, 0)
     return true
   }
@@ -367,6 +376,9 @@ export class SabRing {
       }
       case KIND_WATERMARK:
         message = new RingMessage(RingKind.WATERMARK, EMPTY_PAYLOAD, 0, this.doubles[(at >> 3) + 1], false)
+        break
+      case KIND_MARKER:
+        message = new RingMessage(RingKind.MARKER, EMPTY_PAYLOAD, 0, this.doubles[(at >> 3) + 1], false)
         break
       case KIND_IDLE:
         message = new RingMessage(RingKind.IDLE, EMPTY_PAYLOAD, 0, Number.NaN, this.words[h + 2] !== 0)

@@ -26,6 +26,7 @@ export interface ThreadedRunOptions {
   readonly maxParallelism: number
   readonly channelCapacity: number
   readonly fuse: boolean
+  readonly latencyMarkerIntervalMs: number
 }
 
 /** Ring size per cross-thread channel: a few batches in flight, and room for a large message. */
@@ -81,6 +82,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   const merged = (): JobMetrics => ({
     operators: last.flatMap((m) => m?.operators ?? []),
     tasks: last.flatMap((m) => m?.tasks ?? []),
+    threads: last.flatMap((m) => m?.threads ?? []),
   })
 
   // Dead letters from every worker are written here, by the one thread that owns the sinks.
@@ -120,7 +122,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     }
     openLetters.catch((e: unknown) => fail(new SluiceError('SINK_IO', `cannot open a dead-letter sink: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
     for (let w = 0; w < workers; w++) {
-      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, fingerprint, rings }
+      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
       const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin })
       if (w === 0 && readsStdin && t.stdin !== null) {

@@ -17,6 +17,9 @@ import { loadPipeline } from '../job-module.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
 import { assertNever, serializeError, type FromWorker, type ToWorker, type WorkerStart } from '../protocol.ts'
 import { RingInChannel, RingOutChannel } from '../ring-channel.ts'
+import { startCpuProfile } from './cpu-profile.ts'
+import { ThreadStats } from '../../monitoring/thread-stats.ts'
+import type { JobMetrics } from '../metrics.ts'
 
 const start = workerData as WorkerStart
 const port = parentPort as NonNullable<typeof parentPort>
@@ -41,14 +44,18 @@ function cloneable(letters: readonly DeadLetter[]): DeadLetter[] {
 }
 
 async function main(): Promise<void> {
+  // SLUICE_CPU_PROFILE=<dir>: this worker's profile goes to <dir>/worker-<index>.cpuprofile.
+  const profile = startCpuProfile(`worker-${start.worker}`)
   let runner: JobRunner | null = null
+  const stats = new ThreadStats(start.worker)
+  const snapshot = (): JobMetrics => ({ ...(runner as JobRunner).metrics(), threads: [stats.snapshot()] })
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'stop':
         runner?.stop()
         return
       case 'metrics':
-        if (runner !== null) post({ type: 'metrics', metrics: runner.metrics() })
+        if (runner !== null) post({ type: 'metrics', metrics: snapshot() })
         return
       default:
         assertNever(m)
@@ -64,7 +71,7 @@ async function main(): Promise<void> {
     }
     const deadLetters = new DeadLetterRouter()
     runner = new JobRunner(systemClock, deadLetters)
-    const codec = codecForWire()
+    const generic = codecForWire()
     const tasks = buildTasks(graph, {
       clock: systemClock,
       deadLetters,
@@ -73,13 +80,15 @@ async function main(): Promise<void> {
       parallelism: start.parallelism,
       maxParallelism: pipeline.maxParallelism,
       fuse: start.fuse,
+      latencyMarkerIntervalMs: start.latencyMarkerIntervalMs,
       placement: {
         worker: start.worker,
         workers: start.workers,
-        crossChannel: (label, end) => {
+        crossChannel: (label, end, schema) => {
           const sab = start.rings[label]
           if (sab === undefined) throw new SluiceError('INTERNAL', `no ring for channel ${label}`)
           const ring = SabRing.attach(sab)
+          const codec = schema === undefined ? generic : codecForWire(schema)
           return end === 'producer' ? new RingOutChannel(label, ring, codec, start.channelCapacity) : new RingInChannel(label, ring, codec)
         },
       },
@@ -88,11 +97,13 @@ async function main(): Promise<void> {
     await deadLetters.open(deadLetterSinks(graph), systemClock, (_sink, index) => ({
       write: (letters) => post({ type: 'dead-letters', sink: index, letters: cloneable(letters) }),
     }))
-    const metricsTimer = setInterval(() => post({ type: 'metrics', metrics: (runner as JobRunner).metrics() }), 500)
+    const metricsTimer = setInterval(() => post({ type: 'metrics', metrics: snapshot() }), 500)
     post({ type: 'ready' })
     try {
       const result = await runner.run()
-      post({ type: 'finished', status: result.status, metrics: result.metrics })
+      profile?.stop()
+      post({ type: 'finished', status: result.status, metrics: { ...result.metrics, threads: [stats.snapshot()] } })
+      stats.stop()
     } finally {
       clearInterval(metricsTimer)
     }
@@ -100,6 +111,7 @@ async function main(): Promise<void> {
     // which a terminate() from the coordinator could cut off.
     port.unref()
   } catch (e) {
+    profile?.stop()
     post({ type: 'failed', error: serializeError(e), metrics: runner?.metrics() ?? null })
   }
 }

@@ -1,0 +1,396 @@
+/**
+ * Watches one running job: once a second it takes the job's cumulative metrics, turns them into
+ * rates and a JobView (docs/API.md), keeps ten minutes of per-second samples, latency windows of
+ * the last 10 s, the diagnosis, objectives and alerts, and the exceptions. Everything the HTTP
+ * server, /metrics, the dashboard and `sluice top` show comes from here. Off the hot path: it
+ * only reads counters the tasks keep anyway.
+ */
+import type { Pipeline, JobHandle } from '../api/pipeline.ts'
+import type { GraphNode } from '../graph/logical.ts'
+import type { JobMetrics, TaskMetricsSnapshot } from '../runtime/metrics.ts'
+import { physicalPlan, type PhysicalPlan } from '../runtime/plan.ts'
+import { diagnose } from './diagnosis.ts'
+import { addSparse, BUCKETS, percentiles } from './histogram.ts'
+import { ObjectiveEvaluator } from './objectives.ts'
+import { ThreadStats, type ThreadStatsSnapshot } from './thread-stats.ts'
+import { mergeTop } from './top-k.ts'
+import type { Alert, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
+
+const HISTORY_SECONDS = 600
+/** Latency percentiles cover the markers of this many last samples. */
+const LATENCY_WINDOW = 10
+const HOT_KEYS_SHOWN = 10
+
+export interface MonitorOptions {
+  /** Sampling period (ms). Default 1000. */
+  readonly intervalMs?: number
+  /** Where alert and failure lines go (default stderr). */
+  readonly log?: (line: string) => void
+}
+
+type Listener<T> = (v: T) => void
+
+interface Cumulative {
+  t: number
+  metrics: JobMetrics
+  /** Latency histograms per task key ("task#subtask"), dense. */
+  latency: Map<string, Float64Array>
+}
+
+export class JobMonitor {
+  readonly plan: PhysicalPlan
+  private prev: Cumulative | null = null
+  private readonly latencyRing: Cumulative[] = []
+  private readonly samples: Sample[] = []
+  private current: JobView
+  private findings: Finding[] = []
+  private readonly evaluator: ObjectiveEvaluator
+  private readonly exceptionList: ExceptionEntry[] = []
+  private readonly mainThread = new ThreadStats(-1)
+  private timer: NodeJS.Timeout | null = null
+  private endedStatus: JobView['status'] | null = null
+  private readonly snapshotListeners = new Set<Listener<JobView>>()
+  private readonly alertListeners = new Set<Listener<Alert>>()
+  private readonly endListeners = new Set<Listener<JobView>>()
+  private readonly taskOrder: Map<string, number>
+  private readonly log: (line: string) => void
+
+  constructor(
+    readonly id: string,
+    readonly pipeline: Pipeline,
+    readonly handle: JobHandle,
+    private readonly options: MonitorOptions = {},
+  ) {
+    this.plan = physicalPlan(pipeline.graph, handle.parallelism, pipeline.maxParallelism)
+    this.taskOrder = new Map()
+    this.plan.chains.forEach((chain, i) => {
+      for (const id of chain) this.taskOrder.set(id, i)
+    })
+    this.evaluator = new ObjectiveEvaluator(pipeline.objectives)
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
+    this.current = this.buildView(null, null, Date.now())
+    handle.done.then(
+      (r) => this.end(r.status),
+      (e: unknown) => {
+        this.exceptionList.push({ time: Date.now(), ...whereFrom(e), message: e instanceof Error ? e.message : String(e) })
+        this.end('failed')
+      },
+    )
+  }
+
+  start(): this {
+    const every = this.options.intervalMs ?? 1000
+    this.sample()
+    this.timer = setInterval(() => this.sample(), every)
+    this.timer.unref()
+    return this
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.mainThread.stop()
+  }
+
+  view(): JobView {
+    return this.current
+  }
+
+  history(seconds: number): Sample[] {
+    return this.samples.slice(-seconds)
+  }
+
+  diagnosis(): Finding[] {
+    return this.findings
+  }
+
+  /** The objectives and every alert so far (firing or resolved), oldest first. */
+  alerts(): { objectives: Objective[]; alerts: Alert[] } {
+    return { objectives: this.evaluator.objectives, alerts: this.evaluator.history.map((a) => ({ ...a })) }
+  }
+
+  exceptions(): ExceptionEntry[] {
+    return this.exceptionList
+  }
+
+  onSnapshot(l: Listener<JobView>): () => void {
+    this.snapshotListeners.add(l)
+    return () => this.snapshotListeners.delete(l)
+  }
+
+  onAlert(l: Listener<Alert>): () => void {
+    this.alertListeners.add(l)
+    return () => this.alertListeners.delete(l)
+  }
+
+  onEnd(l: Listener<JobView>): () => void {
+    if (this.endedStatus !== null) {
+      l(this.current)
+      return () => {}
+    }
+    this.endListeners.add(l)
+    return () => this.endListeners.delete(l)
+  }
+
+  get ended(): boolean {
+    return this.endedStatus !== null
+  }
+
+  private end(status: JobView['status']): void {
+    // A last sample with the final counters, then stop sampling.
+    this.sample()
+    this.endedStatus = status
+    this.current = { ...this.current, status }
+    this.stop()
+    for (const l of this.endListeners) l(this.current)
+  }
+
+  /** Takes one sample now (also called by the timer). */
+  sample(): void {
+    if (this.endedStatus !== null) return
+    const now = Date.now()
+    const metrics = this.handle.metrics()
+    metrics.threads = [...(metrics.threads ?? []), this.mainThread.snapshot()]
+    const latency = new Map<string, Float64Array>()
+    for (const t of metrics.tasks) {
+      const d = new Float64Array(BUCKETS)
+      addSparse(d, t.latency)
+      latency.set(`${t.task}#${t.subtask}`, d)
+    }
+    const cur: Cumulative = { t: now, metrics, latency }
+    this.latencyRing.push(cur)
+    if (this.latencyRing.length > LATENCY_WINDOW + 1) this.latencyRing.shift()
+    const view = this.buildView(cur, this.prev, now)
+    this.prev = cur
+    this.current = view
+    this.samples.push(sampleOf(view, now))
+    if (this.samples.length > HISTORY_SECONDS) this.samples.shift()
+    this.findings = diagnose(view, this.samples)
+    view.topFinding = this.findings[0] ?? null
+    const changed = this.evaluator.step(view, now)
+    view.alerts = this.evaluator.firing()
+    for (const a of changed) {
+      this.log(`sluice: alert ${a.state}: ${a.objective}: ${a.message}`)
+      for (const l of this.alertListeners) l(a)
+    }
+    for (const l of this.snapshotListeners) l(view)
+  }
+
+  private buildView(cur: Cumulative | null, prev: Cumulative | null, now: number): JobView {
+    const g = this.pipeline.graph
+    const dt = cur !== null && prev !== null ? (cur.t - prev.t) / 1000 : 0
+    const rate = (a: number, b: number): number => (dt > 0 ? Math.max(0, (a - b) / dt) : 0)
+    const oldest = this.latencyRing[0]
+    const tasksNow = cur?.metrics.tasks ?? []
+    const prevTasks = new Map<string, TaskMetricsSnapshot>()
+    for (const t of prev?.metrics.tasks ?? []) prevTasks.set(`${t.task}#${t.subtask}`, t)
+    const taskOf = new Map<string, TaskMetricsSnapshot>()
+    for (const t of tasksNow) for (const op of t.operators) taskOf.set(`${op}#${t.subtask}`, t)
+    const prevOps = new Map<string, JobMetrics['operators'][number]>()
+    for (const o of prev?.metrics.operators ?? []) prevOps.set(`${o.operator}#${o.subtask}`, o)
+    const hot = new Map<string, Map<string, number>>()
+    for (const t of tasksNow) for (const h of t.hotKeys) mergeTop(hot.get(h.operator) ?? (hot.set(h.operator, new Map()).get(h.operator) as Map<string, number>), h.keys)
+
+    const windowLatency = (keys: readonly string[]): Percentiles | null => {
+      if (cur === null) return null
+      const d = new Float64Array(BUCKETS)
+      for (const k of keys) {
+        const a = cur.latency.get(k)
+        if (a === undefined) continue
+        const b = oldest !== cur ? oldest?.latency.get(k) : undefined
+        for (let i = 0; i < BUCKETS; i++) d[i] += a[i] - (b?.[i] ?? 0)
+      }
+      return percentiles(d, null)
+    }
+
+    const workerOfSubtask = (subtask: number): number => (this.handle.workers > 0 ? subtask % this.handle.workers : -1)
+    const operators: OperatorView[] = []
+    const sinkTaskKeys: string[] = []
+    for (const node of g.nodes.values()) {
+      const p = this.plan.parallelism.get(node.id) as number
+      const subtasks: OperatorView['subtasks'] = []
+      for (let s = 0; s < p; s++) {
+        const key = `${node.id}#${s}`
+        const om = cur?.metrics.operators.find((o) => o.operator === node.id && o.subtask === s)
+        const po = prevOps.get(key)
+        const t = taskOf.get(key)
+        const pt = t !== undefined ? prevTasks.get(`${t.task}#${t.subtask}`) : undefined
+        const taskKey = t !== undefined ? `${t.task}#${t.subtask}` : null
+        if (node.type === 'sink' && taskKey !== null) sinkTaskKeys.push(taskKey)
+        const wm = t?.watermark ?? null
+        subtasks.push({
+          subtask: s,
+          worker: workerOfSubtask(s),
+          recordsIn: om?.recordsIn ?? 0,
+          recordsOut: om?.recordsOut ?? 0,
+          recordsInPerSecond: rate(om?.recordsIn ?? 0, po?.recordsIn ?? 0),
+          recordsOutPerSecond: rate(om?.recordsOut ?? 0, po?.recordsOut ?? 0),
+          bytesInPerSecond: t !== undefined && node.id === t.operators[0] ? rate(t.bytesIn, pt?.bytesIn ?? 0) : 0,
+          bytesOutPerSecond: t !== undefined && node.id === t.operators[t.operators.length - 1] ? rate(t.bytesOut, pt?.bytesOut ?? 0) : 0,
+          busyMsPerSecond: t !== undefined ? Math.min(1000, rate(t.busyMs, pt?.busyMs ?? 0)) : 0,
+          backpressuredMsPerSecond: t !== undefined ? Math.min(1000, rate(t.backpressuredMs, pt?.backpressuredMs ?? 0)) : 0,
+          idleMsPerSecond: t !== undefined ? Math.min(1000, rate(t.idleMs, pt?.idleMs ?? 0)) : 0,
+          inputQueueUsage: t?.inputQueueUsage ?? null,
+          outputQueueUsage: t?.outputQueueUsage ?? null,
+          watermark: wm,
+          watermarkLagMs: wm === null ? null : Math.max(0, now - wm),
+          lateRecords: om?.lateDropped ?? 0,
+          skippedRecords: om?.skipped ?? 0,
+          deadLetteredRecords: om?.deadLettered ?? 0,
+          errors: om?.errors ?? 0,
+          stateEntries: om?.stateEntries ?? 0,
+          stateBytes: om?.stateBytes ?? 0,
+          pendingTimers: om?.pendingTimers ?? 0,
+          latency: taskKey === null ? null : windowLatency([taskKey]),
+        })
+      }
+      const taskKeys = subtasks.map((s) => {
+        const t = taskOf.get(`${node.id}#${s.subtask}`)
+        return t === undefined ? '' : `${t.task}#${t.subtask}`
+      })
+      const agg = aggregate(subtasks, windowLatency(taskKeys.filter((k) => k !== '')))
+      const hk = hot.get(node.id)
+      let hotKeys: OperatorView['hotKeys'] = null
+      if (hk !== undefined && hk.size > 0) {
+        let total = 0
+        for (const n of hk.values()) total += n
+        const opIn = agg.recordsIn > 0 ? agg.recordsIn : total
+        hotKeys = [...hk.entries()].sort((a, b) => b[1] - a[1]).slice(0, HOT_KEYS_SHOWN).map(([key, count]) => ({ key, count: Math.round(count), share: Math.min(1, count / Math.max(1, opIn)) }))
+      }
+      operators.push({
+        id: node.id,
+        label: node.label,
+        kind: kindOf(node),
+        parallelism: p,
+        task: this.taskOrder.get(node.id) ?? 0,
+        state: stateOf(agg),
+        hotKeys,
+        ...agg,
+        subtasks,
+      })
+    }
+    const byId = new Map(operators.map((o) => [o.id, o]))
+    const edges = this.plan.edges.map((pe) => ({
+      from: pe.edge.from,
+      to: pe.edge.to,
+      partitioning: pe.kind,
+      chained: pe.chained,
+      recordsPerSecond: round(byId.get(pe.edge.from)?.recordsOutPerSecond ?? 0),
+    }))
+    let recordsPerSecond = 0
+    for (const o of operators) if (o.kind === 'source') recordsPerSecond += o.recordsOutPerSecond
+    const status = this.endedStatus ?? (cur === null ? 'starting' : this.handle.status())
+    return {
+      id: this.id,
+      name: this.pipeline.name,
+      status: status === 'running' && cur === null ? 'starting' : status,
+      startedAt: this.handle.startedAt,
+      uptimeMs: now - this.handle.startedAt,
+      parallelism: this.handle.parallelism,
+      workerCount: this.handle.workers,
+      recordsPerSecond: round(recordsPerSecond),
+      latency: windowLatency(sinkTaskKeys),
+      topFinding: this.findings[0] ?? null,
+      graph: {
+        nodes: operators.map((o) => ({ id: o.id, label: o.label, kind: o.kind, parallelism: o.parallelism, task: o.task })),
+        edges,
+      },
+      operators,
+      workers: workersOf(cur?.metrics.threads ?? [], prev?.metrics.threads ?? [], dt),
+      alerts: this.evaluator.firing(),
+    }
+  }
+}
+
+function kindOf(n: GraphNode): 'source' | 'operator' | 'sink' {
+  return n.type === 'source' ? 'source' : n.type === 'sink' ? 'sink' : 'operator'
+}
+
+const round = (x: number): number => Math.round(x * 10) / 10
+
+function aggregate(subs: readonly OperatorMetrics[], latency: Percentiles | null): OperatorMetrics {
+  const sum = (f: (s: OperatorMetrics) => number): number => subs.reduce((a, s) => a + f(s), 0)
+  const max = (f: (s: OperatorMetrics) => number): number => subs.reduce((a, s) => Math.max(a, f(s)), 0)
+  const maxN = (f: (s: OperatorMetrics) => number | null): number | null => subs.reduce<number | null>((a, s) => {
+    const v = f(s)
+    return v === null ? a : a === null || v > a ? v : a
+  }, null)
+  const minN = (f: (s: OperatorMetrics) => number | null): number | null => subs.reduce<number | null>((a, s) => {
+    const v = f(s)
+    return v === null ? a : a === null || v < a ? v : a
+  }, null)
+  return {
+    recordsIn: sum((s) => s.recordsIn),
+    recordsOut: sum((s) => s.recordsOut),
+    recordsInPerSecond: round(sum((s) => s.recordsInPerSecond)),
+    recordsOutPerSecond: round(sum((s) => s.recordsOutPerSecond)),
+    bytesInPerSecond: round(sum((s) => s.bytesInPerSecond)),
+    bytesOutPerSecond: round(sum((s) => s.bytesOutPerSecond)),
+    busyMsPerSecond: round(max((s) => s.busyMsPerSecond)),
+    backpressuredMsPerSecond: round(max((s) => s.backpressuredMsPerSecond)),
+    idleMsPerSecond: round(max((s) => s.idleMsPerSecond)),
+    inputQueueUsage: maxN((s) => s.inputQueueUsage),
+    outputQueueUsage: maxN((s) => s.outputQueueUsage),
+    watermark: minN((s) => s.watermark),
+    watermarkLagMs: maxN((s) => s.watermarkLagMs),
+    lateRecords: sum((s) => s.lateRecords),
+    skippedRecords: sum((s) => s.skippedRecords),
+    deadLetteredRecords: sum((s) => s.deadLetteredRecords),
+    errors: sum((s) => s.errors),
+    stateEntries: sum((s) => s.stateEntries),
+    stateBytes: sum((s) => s.stateBytes),
+    pendingTimers: sum((s) => s.pendingTimers),
+    latency,
+  }
+}
+
+/** The dominant of busy / backpressured / idle, over the hottest subtask (Flink's colouring). */
+function stateOf(m: OperatorMetrics): OperatorView['state'] {
+  const b = m.busyMsPerSecond
+  const bp = m.backpressuredMsPerSecond
+  const idle = m.idleMsPerSecond
+  if (bp >= b && bp >= idle && bp > 0) return 'backpressured'
+  if (b >= idle && b > 0) return 'busy'
+  return 'idle'
+}
+
+function workersOf(now: readonly ThreadStatsSnapshot[], before: readonly ThreadStatsSnapshot[], dt: number): WorkerView[] {
+  return now.map((t) => {
+    const p = before.find((x) => x.worker === t.worker)
+    return {
+      worker: t.worker,
+      eventLoopDelayP99Ms: t.eventLoopDelayP99Ms === null ? null : round(t.eventLoopDelayP99Ms),
+      eventLoopDelayMaxMs: t.eventLoopDelayMaxMs === null ? null : round(t.eventLoopDelayMaxMs),
+      gcPauseMsPerSecond: dt > 0 && p !== undefined ? round(Math.max(0, (t.gcPauseMs - p.gcPauseMs) / dt)) : 0,
+      heapUsedBytes: t.heapUsedBytes,
+      heapLimitBytes: t.heapLimitBytes,
+    }
+  })
+}
+
+function sampleOf(v: JobView, t: number): Sample {
+  const operators: Sample['operators'] = {}
+  for (const o of v.operators) {
+    operators[o.id] = {
+      recordsInPerSecond: o.recordsInPerSecond,
+      recordsOutPerSecond: o.recordsOutPerSecond,
+      busyMsPerSecond: o.busyMsPerSecond,
+      backpressuredMsPerSecond: o.backpressuredMsPerSecond,
+      idleMsPerSecond: o.idleMsPerSecond,
+      inputQueueUsage: o.inputQueueUsage,
+      watermarkLagMs: o.watermarkLagMs,
+      latencyP50Ms: o.latency?.p50 ?? null,
+      latencyP90Ms: o.latency?.p90 ?? null,
+      latencyP99Ms: o.latency?.p99 ?? null,
+      stateEntries: o.stateEntries,
+      subtasks: o.subtasks.map((s) => ({ busyMsPerSecond: s.busyMsPerSecond, backpressuredMsPerSecond: s.backpressuredMsPerSecond, recordsInPerSecond: s.recordsInPerSecond })),
+    }
+  }
+  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, operators }
+}
+
+/** Operator and subtask of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */
+function whereFrom(e: unknown): { operator: string | null; subtask: number | null } {
+  const m = /operator "([^"]+)"(?: \(subtask (\d+) of \d+\))?/.exec(e instanceof Error ? e.message : String(e))
+  return { operator: m?.[1] ?? null, subtask: m?.[2] !== undefined ? Number(m[2]) : null }
+}

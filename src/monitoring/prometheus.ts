@@ -1,0 +1,93 @@
+/**
+ * /metrics: every job's current view in Prometheus text format, built with prom-client at scrape
+ * time (a fresh registry per scrape, so finished jobs and removed operators never linger). Names
+ * and units: docs/METRICS.md. Labels: job, operator, subtask; per-thread metrics add `worker`,
+ * alerts add `objective`.
+ */
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { JobMonitor } from './job-monitor.ts'
+import type { OperatorMetrics } from './types.ts'
+
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE
+
+type Num = (m: OperatorMetrics) => number | null
+
+/** Per-subtask operator metrics: [name, help, type, value]. */
+const OPERATOR_METRICS: [string, string, 'counter' | 'gauge', Num][] = [
+  ['sluice_records_in_total', 'Records into the operator.', 'counter', (m) => m.recordsIn],
+  ['sluice_records_out_total', 'Records out of the operator.', 'counter', (m) => m.recordsOut],
+  ['sluice_late_records_total', 'Records dropped as late.', 'counter', (m) => m.lateRecords],
+  ['sluice_skipped_records_total', 'Bad records skipped (onError: skip).', 'counter', (m) => m.skippedRecords],
+  ['sluice_dead_lettered_records_total', 'Bad records written to a dead-letter sink.', 'counter', (m) => m.deadLetteredRecords],
+  ['sluice_errors_total', 'Records whose processing failed, under any error policy.', 'counter', (m) => m.errors],
+  ['sluice_busy_ratio', 'Share of the last second the task was busy processing (0..1).', 'gauge', (m) => m.busyMsPerSecond / 1000],
+  ['sluice_backpressured_ratio', 'Share of the last second the task waited for a full output (0..1).', 'gauge', (m) => m.backpressuredMsPerSecond / 1000],
+  ['sluice_idle_ratio', 'Share of the last second the task had no input (0..1).', 'gauge', (m) => m.idleMsPerSecond / 1000],
+  ['sluice_input_queue_usage_ratio', 'Fill of the fullest input channel (0..1).', 'gauge', (m) => m.inputQueueUsage],
+  ['sluice_output_queue_usage_ratio', 'Fill of the fullest output channel (0..1).', 'gauge', (m) => m.outputQueueUsage],
+  ['sluice_exchange_in_bytes_per_second', 'Encoded bytes received from other threads per second.', 'gauge', (m) => m.bytesInPerSecond],
+  ['sluice_exchange_out_bytes_per_second', 'Encoded bytes sent to other threads per second.', 'gauge', (m) => m.bytesOutPerSecond],
+  ['sluice_watermark_seconds', 'Current input watermark (event time, epoch seconds).', 'gauge', (m) => (m.watermark === null ? null : m.watermark / 1000)],
+  ['sluice_watermark_lag_seconds', 'Wall clock minus the watermark.', 'gauge', (m) => (m.watermarkLagMs === null ? null : m.watermarkLagMs / 1000)],
+  ['sluice_state_entries', 'Keyed state entries.', 'gauge', (m) => m.stateEntries],
+  ['sluice_state_bytes', 'Estimated keyed state size.', 'gauge', (m) => m.stateBytes],
+  ['sluice_pending_timers', 'Timers and window firings waiting.', 'gauge', (m) => m.pendingTimers],
+  ['sluice_latency_p50_seconds', 'Source-to-operator latency, median of the last 10 s of latency markers.', 'gauge', (m) => sec(m.latency?.p50)],
+  ['sluice_latency_p90_seconds', 'Source-to-operator latency, 90th percentile, last 10 s.', 'gauge', (m) => sec(m.latency?.p90)],
+  ['sluice_latency_p99_seconds', 'Source-to-operator latency, 99th percentile, last 10 s.', 'gauge', (m) => sec(m.latency?.p99)],
+  ['sluice_latency_max_seconds', 'Source-to-operator latency, largest in the last 10 s.', 'gauge', (m) => sec(m.latency?.max)],
+]
+
+function sec(ms: number | undefined): number | null {
+  return ms === undefined ? null : ms / 1000
+}
+
+export async function prometheusText(monitors: readonly JobMonitor[]): Promise<string> {
+  const registry = new Registry()
+  const opLabels = ['job', 'operator', 'subtask'] as const
+  for (const [name, help, type, value] of OPERATOR_METRICS) {
+    const metric = type === 'counter' ? new Counter({ name, help, labelNames: opLabels, registers: [registry] }) : new Gauge({ name, help, labelNames: opLabels, registers: [registry] })
+    for (const mon of monitors) {
+      const v = mon.view()
+      for (const op of v.operators) {
+        for (const s of op.subtasks) {
+          const x = value(s)
+          if (x === null || !Number.isFinite(x)) continue
+          const labels = { job: v.id, operator: op.id, subtask: String(s.subtask) }
+          if (metric instanceof Counter) metric.inc(labels, x)
+          else metric.set(labels, x)
+        }
+      }
+    }
+  }
+  const job = (name: string, help: string): Gauge => new Gauge({ name, help, labelNames: ['job'], registers: [registry] })
+  const up = job('sluice_job_running', '1 while the job runs, 0 once it has ended.')
+  const uptime = job('sluice_job_uptime_seconds', 'Time since the job started.')
+  const rate = job('sluice_job_records_per_second', 'Records out of all sources in the last second.')
+  const e2e = new Gauge({ name: 'sluice_end_to_end_latency_seconds', help: 'Source-to-sink latency over the last 10 s of latency markers.', labelNames: ['job', 'quantile'], registers: [registry] })
+  const thread = (name: string, help: string): Gauge => new Gauge({ name, help, labelNames: ['job', 'worker'], registers: [registry] })
+  const loop = thread('sluice_event_loop_delay_p99_seconds', 'Event-loop delay, 99th percentile since the last report, per thread (worker -1: main thread).')
+  const gc = thread('sluice_gc_pause_ratio', 'Share of the last second spent in GC pauses, per thread.')
+  const heap = thread('sluice_heap_used_bytes', 'V8 heap in use, per thread.')
+  const heapLimit = thread('sluice_heap_limit_bytes', 'V8 heap limit, per thread.')
+  const alert = new Gauge({ name: 'sluice_alert_firing', help: '1 while the objective is breached (its alert firing), else 0.', labelNames: ['job', 'objective'], registers: [registry] })
+  for (const mon of monitors) {
+    const v = mon.view()
+    up.set({ job: v.id }, v.status === 'running' || v.status === 'starting' ? 1 : 0)
+    uptime.set({ job: v.id }, v.uptimeMs / 1000)
+    rate.set({ job: v.id }, v.recordsPerSecond)
+    if (v.latency !== null) {
+      for (const q of ['p50', 'p90', 'p99', 'max'] as const) e2e.set({ job: v.id, quantile: q === 'max' ? '1' : `0.${q.slice(1)}` }, v.latency[q] / 1000)
+    }
+    for (const w of v.workers) {
+      const l = { job: v.id, worker: String(w.worker) }
+      if (w.eventLoopDelayP99Ms !== null) loop.set(l, w.eventLoopDelayP99Ms / 1000)
+      gc.set(l, w.gcPauseMsPerSecond / 1000)
+      heap.set(l, w.heapUsedBytes)
+      heapLimit.set(l, w.heapLimitBytes)
+    }
+    const firing = new Set(v.alerts.map((a) => a.objective))
+    for (const o of mon.alerts().objectives) alert.set({ job: v.id, objective: o.name }, firing.has(o.name) ? 1 : 0)
+  }
+  return registry.metrics()
+}

@@ -1,0 +1,243 @@
+/**
+ * The monitoring server: the dashboard, /metrics (Prometheus text via prom-client), the JSON API
+ * under /api/v1 and a Server-Sent Events stream per job (docs/API.md). Binds 127.0.0.1 by default;
+ * any other host needs a bearer token, and then every request must carry it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { extname, join, normalize } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { timingSafeEqual } from 'node:crypto'
+import { SluiceError } from '../errors.ts'
+import type { JobMonitor } from './job-monitor.ts'
+import { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus.ts'
+
+export const DEFAULT_PORT = 8420
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
+const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url))
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+}
+
+export interface ServerOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string
+  /** Default 8420; if taken, the next free port (up to 20 tries). 0: any free port. */
+  readonly port?: number
+  /** Required unless the host is loopback; default env SLUICE_TOKEN. */
+  readonly token?: string
+}
+
+export class MonitoringServer {
+  private readonly jobs = new Map<string, JobMonitor>()
+  private readonly streams = new Set<ServerResponse>()
+
+  private constructor(
+    private readonly server: Server,
+    readonly host: string,
+    readonly port: number,
+    private readonly token: string | undefined,
+  ) {}
+
+  /** Starts listening; rejects with a clear SluiceError when it cannot. */
+  static async start(o: ServerOptions = {}): Promise<MonitoringServer> {
+    const host = o.host ?? '127.0.0.1'
+    const token = o.token ?? (process.env.SLUICE_TOKEN !== undefined && process.env.SLUICE_TOKEN !== '' ? process.env.SLUICE_TOKEN : undefined)
+    if (!LOOPBACK.has(host) && token === undefined) {
+      throw new SluiceError('JOB_INVALID_OPTION', `the monitoring server would listen on ${host}, reachable from other machines, without a token; pass --token <secret> (or set SLUICE_TOKEN), or bind 127.0.0.1`)
+    }
+    const wanted = o.port ?? DEFAULT_PORT
+    if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) {
+      throw new SluiceError('JOB_INVALID_OPTION', `port must be a whole number from 0 to 65535, got ${String(o.port)}`)
+    }
+    let holder: MonitoringServer | null = null
+    const server = createServer((req, res) => {
+      void (holder as MonitoringServer).handle(req, res)
+    })
+    const tries = wanted === 0 || o.port !== undefined ? 1 : 20
+    let lastError: unknown = null
+    for (let i = 0; i < tries; i++) {
+      try {
+        await listen(server, host, wanted === 0 ? 0 : wanted + i)
+        lastError = null
+        break
+      } catch (e) {
+        lastError = e
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') break
+      }
+    }
+    if (lastError !== null) {
+      const code = (lastError as NodeJS.ErrnoException).code
+      throw new SluiceError('JOB_INVALID_OPTION', code === 'EADDRINUSE'
+        ? `port ${wanted} is in use${tries > 1 ? ` (and the next ${tries - 1})` : ''}; pass --port <free port>, --port 0 for any free port, or --no-server`
+        : `cannot listen on ${host}:${wanted}: ${(lastError as Error).message}`)
+    }
+    const addr = server.address()
+    const port = typeof addr === 'object' && addr !== null ? addr.port : wanted
+    holder = new MonitoringServer(server, host, port, token)
+    return holder
+  }
+
+  get url(): string {
+    const h = this.host.includes(':') ? `[${this.host}]` : this.host
+    return `http://${h}:${this.port}/`
+  }
+
+  add(monitor: JobMonitor): void {
+    this.jobs.set(monitor.id, monitor)
+  }
+
+  monitors(): JobMonitor[] {
+    return [...this.jobs.values()]
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.streams) s.end()
+    this.streams.clear()
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve())
+      this.server.closeAllConnections()
+    })
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      if (this.token !== undefined && !this.authorized(req, url)) {
+        return sendError(res, 401, 'UNAUTHORIZED', 'this server needs a token: send "Authorization: Bearer <token>" (or ?token=<token> in the dashboard URL)')
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD')
+        return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported; this API is read-only (GET)`)
+      }
+      const path = url.pathname
+      if (path === '/metrics') {
+        res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE })
+        res.end(await prometheusText(this.monitors()))
+        return
+      }
+      if (path.startsWith('/api/')) return this.api(path, url, res)
+      return await this.staticFile(path, res)
+    } catch (e) {
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL', e instanceof Error ? e.message : String(e))
+      else res.end()
+    }
+  }
+
+  private authorized(req: IncomingMessage, url: URL): boolean {
+    const header = req.headers.authorization
+    const given = header?.startsWith('Bearer ') === true ? header.slice(7) : url.searchParams.get('token')
+    if (given === null || given === undefined) return false
+    const a = Buffer.from(given)
+    const b = Buffer.from(this.token as string)
+    return a.length === b.length && timingSafeEqual(a, b)
+  }
+
+  private api(path: string, url: URL, res: ServerResponse): void {
+    const parts = path.split('/').filter((p) => p.length > 0)
+    // ['api', 'v1', 'jobs', id?, what?]
+    if (parts[1] !== 'v1' || parts[2] !== 'jobs' || parts.length > 5) {
+      return sendError(res, 404, 'NOT_FOUND', `no route ${path}; the API is under /api/v1/jobs (see docs/API.md)`)
+    }
+    if (parts.length === 3) {
+      return sendJson(res, { jobs: this.monitors().map((m) => summary(m)) })
+    }
+    const id = decodeURIComponent(parts[3])
+    const m = this.jobs.get(id)
+    if (m === undefined) return sendError(res, 404, 'NOT_FOUND', `no job ${JSON.stringify(id)}; GET /api/v1/jobs lists the jobs`)
+    switch (parts[4]) {
+      case undefined:
+        return sendJson(res, m.view())
+      case 'history': {
+        const raw = url.searchParams.get('seconds')
+        const seconds = raw === null ? 300 : Number(raw)
+        if (!/^\d+$/.test(raw ?? '300') || seconds < 1 || seconds > 600) {
+          return sendError(res, 400, 'BAD_REQUEST', `seconds must be a whole number from 1 to 600, got ${JSON.stringify(raw)}`)
+        }
+        return sendJson(res, { intervalMs: 1000, samples: m.history(seconds) })
+      }
+      case 'diagnosis':
+        return sendJson(res, { findings: m.diagnosis() })
+      case 'alerts':
+        return sendJson(res, m.alerts())
+      case 'exceptions':
+        return sendJson(res, { exceptions: m.exceptions() })
+      case 'events':
+        return this.events(m, res)
+      default:
+        return sendError(res, 404, 'NOT_FOUND', `no route ${path}; a job has /history, /diagnosis, /alerts, /exceptions and /events`)
+    }
+  }
+
+  private events(m: JobMonitor, res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
+    const send = (event: string, data: unknown): void => {
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    }
+    this.streams.add(res)
+    send('snapshot', m.view())
+    const offSnapshot = m.onSnapshot((v) => send('snapshot', v))
+    const offAlert = m.onAlert((a) => send('alert', a))
+    const offEnd = m.onEnd((v) => {
+      send('snapshot', v)
+      send('end', { status: v.status })
+    })
+    res.on('close', () => {
+      offSnapshot()
+      offAlert()
+      offEnd()
+      this.streams.delete(res)
+    })
+  }
+
+  private async staticFile(path: string, res: ServerResponse): Promise<void> {
+    const rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1))
+    const file = normalize(join(DASHBOARD_DIR, rel))
+    if (!file.startsWith(DASHBOARD_DIR) || rel.includes('\0')) return sendError(res, 404, 'NOT_FOUND', `no file ${path}`)
+    let body: Buffer
+    try {
+      body = await readFile(file)
+    } catch {
+      return sendError(res, 404, 'NOT_FOUND', `no file ${path}; the dashboard is at /, the API under /api/v1, metrics at /metrics`)
+    }
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' })
+    res.end(body)
+  }
+}
+
+function summary(m: JobMonitor): { id: string; name: string; status: string; startedAt: number; uptimeMs: number } {
+  const v = m.view()
+  return { id: v.id, name: v.name, status: v.status, startedAt: v.startedAt, uptimeMs: v.uptimeMs }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => {
+      server.off('listening', onListening)
+      reject(e)
+    }
+    const onListening = (): void => {
+      server.off('error', onError)
+      resolve()
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
+}
+
+function sendJson(res: ServerResponse, body: unknown, status = 200): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache' })
+  res.end(JSON.stringify(body))
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, { error: { code, message } }, status)
+}

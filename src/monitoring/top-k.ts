@@ -1,0 +1,54 @@
+/**
+ * Space-saving top-k (Metwally et al.): the heaviest keys of a stream in fixed memory. `capacity`
+ * counters; a new key when all are taken replaces the smallest and inherits its count (an upper
+ * bound on its true count). Summaries from several subtasks merge by adding counts per key.
+ */
+export class SpaceSaving {
+  private readonly keys: string[] = []
+  private readonly counts: Float64Array
+  private readonly slot = new Map<string, number>()
+
+  constructor(readonly capacity = 64) {
+    this.counts = new Float64Array(capacity)
+  }
+
+  offer(key: string, weight = 1): void {
+    const s = this.slot.get(key)
+    if (s !== undefined) {
+      this.counts[s] += weight
+      return
+    }
+    const n = this.keys.length
+    if (n < this.capacity) {
+      this.slot.set(key, n)
+      this.keys.push(key)
+      this.counts[n] = weight
+      return
+    }
+    let min = 0
+    const c = this.counts
+    for (let i = 1; i < n; i++) if (c[i] < c[min]) min = i
+    this.slot.delete(this.keys[min])
+    this.keys[min] = key
+    this.slot.set(key, min)
+    c[min] += weight
+  }
+
+  /** The top `k` as [key, count] pairs, heaviest first. */
+  top(k: number): [string, number][] {
+    const out: [string, number][] = this.keys.map((key, i) => [key, this.counts[i]])
+    out.sort((a, b) => b[1] - a[1])
+    return out.slice(0, k)
+  }
+
+  get total(): number {
+    let t = 0
+    for (let i = 0; i < this.keys.length; i++) t += this.counts[i]
+    return t
+  }
+}
+
+/** Adds summaries' [key, count] lists into one map. */
+export function mergeTop(into: Map<string, number>, top: readonly (readonly [string, number])[]): void {
+  for (const [k, n] of top) into.set(k, (into.get(k) ?? 0) + n)
+}

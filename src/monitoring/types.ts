@@ -1,0 +1,83 @@
+/**
+ * The monitoring API's shapes (docs/API.md is the prose; this file is the contract both the server
+ * and the dashboard follow). Times in ms (instants in epoch ms), rates per second, sizes in bytes;
+ * unknown values are null.
+ */
+export interface JobSummary {
+  id: string               // unique per server, e.g. "q5"
+  name: string
+  status: 'starting' | 'running' | 'finished' | 'failed' | 'stopped'
+  startedAt: number        // epoch ms
+  uptimeMs: number
+}
+
+export interface Percentiles { p50: number; p90: number; p99: number; max: number; count: number }
+
+export interface JobView extends JobSummary {
+  parallelism: number      // job default
+  workerCount: number      // worker threads (0: single thread)
+  recordsPerSecond: number // records out of all sources, last second
+  latency: Percentiles | null   // end to end, source → sinks, last 10 s of latency markers
+  topFinding: Finding | null
+  graph: {
+    nodes: { id: string; label: string; kind: 'source' | 'operator' | 'sink'; parallelism: number; task: number }[]
+    edges: { from: string; to: string; partitioning: 'forward' | 'hash' | 'rebalance' | 'broadcast'; chained: boolean; recordsPerSecond: number }[]
+  }
+  operators: OperatorView[]     // graph.nodes order
+  workers: WorkerView[]
+  alerts: Alert[]               // firing now
+}
+
+/** Operator-level values aggregate the subtasks: sums for counts and rates, max for times, usage and lag. */
+export interface OperatorMetrics {
+  recordsIn: number; recordsOut: number                 // totals since start
+  recordsInPerSecond: number; recordsOutPerSecond: number
+  bytesInPerSecond: number; bytesOutPerSecond: number   // across threads only; 0 when none cross
+  busyMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number  // add up to ~1000
+  inputQueueUsage: number | null; outputQueueUsage: number | null                  // 0..1; null: no channel
+  watermark: number | null; watermarkLagMs: number | null                          // lag = wall clock − watermark
+  lateRecords: number; skippedRecords: number; deadLetteredRecords: number; errors: number
+  stateEntries: number; stateBytes: number; pendingTimers: number
+  latency: Percentiles | null   // source → this operator (latency markers), last 10 s
+}
+
+export interface OperatorView extends OperatorMetrics {
+  id: string; label: string; kind: 'source' | 'operator' | 'sink'; parallelism: number; task: number
+  state: 'busy' | 'backpressured' | 'idle'   // for colouring: the dominant of the three (max over subtasks)
+  hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: space-saving top-k
+  subtasks: (OperatorMetrics & { subtask: number; worker: number })[]
+}
+
+export interface WorkerView {
+  worker: number            // -1: the main thread
+  eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null
+  gcPauseMsPerSecond: number; heapUsedBytes: number; heapLimitBytes: number
+}
+
+export interface Sample {          // one per second
+  t: number                 // epoch ms
+  recordsPerSecond: number
+  latencyP99Ms: number | null
+  operators: Record<string, {
+    recordsInPerSecond: number; recordsOutPerSecond: number
+    busyMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
+    inputQueueUsage: number | null; watermarkLagMs: number | null
+    latencyP50Ms: number | null; latencyP90Ms: number | null; latencyP99Ms: number | null
+    stateEntries: number
+    subtasks: { busyMsPerSecond: number; backpressuredMsPerSecond: number; recordsInPerSecond: number }[]
+  }>
+}
+
+export interface Finding {
+  kind: 'bottleneck' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'healthy'
+  severity: 'critical' | 'warning' | 'info'
+  title: string             // one plain sentence: "`enrich` is the bottleneck: busy 980 ms/s while `parse` upstream is backpressured"
+  operator: string | null
+  evidence: Record<string, number | string>
+  recommendation: string    // plain words: "raise parallelism of `enrich` from 1 to 3"
+  action: { kind: 'set-parallelism'; operator: string; parallelism: number } | { kind: 'enable-two-phase'; operator: string } | null
+}
+
+export interface Objective { name: string; metric: 'latencyP99Ms' | 'watermarkLagMs' | 'recordsPerSecond'; op: '<=' | '>='; threshold: number; forSeconds: number }
+export interface Alert { objective: string; state: 'firing' | 'resolved'; since: number; value: number | null; threshold: number; message: string }
+export interface ExceptionEntry { time: number; operator: string | null; subtask: number | null; message: string }
