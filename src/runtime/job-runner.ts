@@ -22,6 +22,10 @@ export interface JobResult {
   readonly metrics: JobMetrics
 }
 
+const WAIT_INPUT = 0
+const WAIT_OUTPUT = 1
+const WAIT_SINK = 2
+
 /** How often to poll a source that had nothing to read. */
 const POLL_INTERVAL_MS = 5
 /** Longest stretch of work between yields to the event loop. */
@@ -135,7 +139,10 @@ export class JobRunner implements Scheduler {
 
   private async loop(): Promise<void> {
     const tasks = this.tasks
+    const spent = new Float64Array(tasks.length)
+    const waitingOn = new Uint8Array(tasks.length)
     let lastYield = performance.now()
+    let roundStart = lastYield
     for (;;) {
       if (this.failure !== null || this.stopRequested) return
       let progressed = false
@@ -151,30 +158,52 @@ export class JobRunner implements Scheduler {
         if (t.step()) did = true
         if (did) {
           progressed = true
-          t.metrics.busyMs += performance.now() - t0
+          spent[i] += performance.now() - t0
         }
       }
       if (this.deadLetters.hasPending) await this.deadLetters.flush()
       if (this.allFinished()) return
       const t1 = performance.now()
+      // What each task waits on, taken before waiting (a sink's write may settle during it). In
+      // this one thread, a task also waits while the others run: that time counts by the same rule
+      // (which thread is saturated, and by whom, is the diagnosis' question).
+      for (let i = 0; i < tasks.length; i++) {
+        const t = tasks[i]
+        waitingOn[i] = t.parkedOnSink ? WAIT_SINK : t.state === 'running' && t.outputsFull() ? WAIT_OUTPUT : WAIT_INPUT
+      }
       if (!progressed) {
         await this.waitForWork()
       } else if (t1 - lastYield > YIELD_AFTER_MS) {
         await new Promise<void>((r) => setImmediate(r))
+        lastYield = performance.now()
       } else {
         continue
       }
-      const t2 = performance.now()
-      this.accountWaiting(t2 - t1)
-      lastYield = t2
+      const end = performance.now()
+      this.account(end - roundStart, spent, waitingOn)
+      roundStart = end
     }
   }
 
-  /** Time spent waiting counts as backpressured for tasks blocked on output, idle for the rest. */
-  private accountWaiting(ms: number): void {
-    for (const t of this.tasks) {
-      if (t.blockedOnOutput) t.metrics.backpressuredMs += ms
-      else t.metrics.idleMs += ms
+  /**
+   * Splits the wall time since the last accounting over each task's states, so that busy,
+   * backpressured and idle add up to the elapsed time (Flink's semantics) even though the tasks
+   * share this thread: a task's own work is busy; the rest of the time it was waiting — on a
+   * sink's write (busy: the sink is working), on a full output (backpressured), or for input (idle).
+   */
+  private account(elapsed: number, spent: Float64Array, waitingOn: Uint8Array): void {
+    const tasks = this.tasks
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i]
+      const own = spent[i]
+      spent[i] = 0
+      const rest = elapsed > own ? elapsed - own : 0
+      const m = t.metrics
+      m.busyMs += own
+      const w = waitingOn[i]
+      if (w === WAIT_SINK) m.busyMs += rest
+      else if (w === WAIT_OUTPUT) m.backpressuredMs += rest
+      else m.idleMs += rest
     }
   }
 
@@ -241,14 +270,15 @@ function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
   let inUsage: number | null = null
   for (const i of t.inputs) {
     bytesIn += i.channel.bytes ?? 0
-    const u = i.channel.usage
+    const u = Math.min(1, i.channel.usage)
     if (inUsage === null || u > inUsage) inUsage = u
   }
   let bytesOut = 0
   let outUsage: number | null = null
   for (const o of t.outputs) {
     bytesOut += o.bytes ?? 0
-    const u = o.usage
+    // A channel may hold one batch past its capacity (or one oversized message): report at most full.
+    const u = Math.min(1, o.usage)
     if (outUsage === null || u > outUsage) outUsage = u
   }
   const hotKeys: { operator: string; keys: [string, number][] }[] = []

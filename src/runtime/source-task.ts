@@ -13,7 +13,7 @@ import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { preview } from './operator-context.ts'
 import { LatencyMarkerItem } from './channel.ts'
-import { Task, wallClockMs, type Scheduler } from './task.ts'
+import { STEP_BUDGET_MS, Task, wallClockMs, type Scheduler } from './task.ts'
 
 class SourceContextImpl implements SourceContext {
   constructor(
@@ -41,6 +41,9 @@ class SourceContextImpl implements SourceContext {
     }
   }
 }
+
+/** Batches a source reads per scheduler step, like the ITEMS_PER_STEP other tasks take. */
+const READS_PER_STEP = 8
 
 export class SourceTask extends Task {
   readonly sourceMetrics: OperatorMetrics
@@ -89,13 +92,25 @@ export class SourceTask extends Task {
     return this.reader?.position() ?? 'not opened'
   }
 
+  /** Reads up to READS_PER_STEP batches, until the outputs fill, a read is pending, or nothing is there. */
   override step(): boolean {
-    if (this.state !== 'running' || this.pending !== null) return false
-    if (this.outputsFull()) {
-      this.blockedOnOutput = true
-      return false
+    let did = false
+    const start = performance.now()
+    for (let n = 0; n < READS_PER_STEP && (n === 0 || performance.now() - start <= STEP_BUDGET_MS); n++) {
+      if (this.state !== 'running' || this.pending !== null) return did
+      if (this.outputsFull()) {
+        this.blockedOnOutput = true
+        return did
+      }
+      this.blockedOnOutput = false
+      if (!this.readOnce()) return did
+      did = true
     }
-    this.blockedOnOutput = false
+    return did
+  }
+
+  /** One read and its processing; false when nothing was read (empty poll) or the read is pending. */
+  private readOnce(): boolean {
     if (this.ready !== null) {
       const { buf, n } = this.ready
       this.ready = null
@@ -119,7 +134,7 @@ export class SourceTask extends Task {
         },
       ),
     )
-    return true
+    return false
   }
 
   private ioError(e: unknown): SluiceError {

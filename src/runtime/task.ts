@@ -61,7 +61,12 @@ export function wallClockMs(): number {
 }
 
 /** Items a task takes from its inputs per step before yielding to other tasks. */
-const ITEMS_PER_STEP = 8
+export const ITEMS_PER_STEP = 8
+/**
+ * A step also ends after this much time (checked per item), so a slow operator cannot hold the
+ * thread — and the event loop that serves timers, I/O and the monitoring server — for long.
+ */
+export const STEP_BUDGET_MS = 4
 
 export class Task implements TaskServices {
   state: TaskState = 'created'
@@ -79,6 +84,8 @@ export class Task implements TaskServices {
   pending: Promise<void> | null = null
   /** Why the task could not run at the last step, for time accounting. */
   blockedOnOutput = false
+  /** Waiting on a sink's write: the sink is working (on an external system), so it counts as busy. */
+  parkedOnSink = false
   private currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
@@ -175,6 +182,7 @@ export class Task implements TaskServices {
     }
     this.blockedOnOutput = false
     let did = false
+    const start = performance.now()
     for (let n = 0; n < ITEMS_PER_STEP; n++) {
       const inp = this.pickInput()
       if (inp === null) break
@@ -183,7 +191,7 @@ export class Task implements TaskServices {
       if (isControl(item)) this.handleControl(inp, item)
       else this.runFrom(0, item, inp.input)
       this.afterWork()
-      if (this.state !== 'running' || this.pending !== null || this.outputsFull()) break
+      if (this.state !== 'running' || this.pending !== null || this.outputsFull() || performance.now() - start > STEP_BUDGET_MS) break
     }
     return did
   }
@@ -249,19 +257,23 @@ export class Task implements TaskServices {
         const p = s.pending
         s.pending = null
         this.park(p)
+        this.parkedOnSink = true
         return
       }
     }
   }
 
   protected park(p: Promise<unknown>): void {
+    this.parkedOnSink = false
     this.pending = p.then(
       () => {
         this.pending = null
+        this.parkedOnSink = false
         this.scheduler.wake()
       },
       (e: unknown) => {
         this.pending = null
+        this.parkedOnSink = false
         this.scheduler.fail(e)
       },
     )
