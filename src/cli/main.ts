@@ -1,10 +1,13 @@
 /** The `sluice` command line. */
 import { Command, CommanderError } from 'commander'
 import { demoCommand } from './demo.ts'
+import { DOCTOR_EXIT_HELP, doctorCommand, type DoctorOptions } from './doctor.ts'
 import { EXIT_USAGE, reportError } from './errors.ts'
 import { generateCommand, runQueryCommand, type RunQueryCommandOptions } from './nexmark-command.ts'
 import { withServerOptions, type ServerFlags } from './monitoring.ts'
+import { withClientOptions } from './monitor-client.ts'
 import { runJobCommand } from './run-command.ts'
+import { TOP_HELP, topCommand, type TopOptions } from './top.ts'
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0
@@ -60,6 +63,25 @@ export async function main(argv: string[]): Promise<number> {
     .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)'))
     .action(async (o: RunQueryCommandOptions) => {
       code = await runQueryCommand(o)
+    })
+
+  withClientOptions(program
+    .command('top')
+    .description('a running job\'s operators, live: records/s, busy/backpressured/idle ms per second, p99, watermark lag, state; and its top finding')
+    .option('--interval <ms>', 'redraw at most this often (the server samples every second)', '1000')
+    .option('--once', 'print one frame and exit (1 if the server cannot be reached)'))
+    .addHelpText('after', TOP_HELP)
+    .action(async (url: string, o: TopOptions) => {
+      code = await topCommand(url, o)
+    })
+
+  withClientOptions(program
+    .command('doctor')
+    .description('a running job\'s diagnosis: each finding with its evidence and what to do')
+    .option('--json', 'print the findings as JSON'))
+    .addHelpText('after', DOCTOR_EXIT_HELP)
+    .action(async (url: string, o: DoctorOptions) => {
+      code = await doctorCommand(url, o)
     })
 
   try {

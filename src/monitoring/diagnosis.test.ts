@@ -60,7 +60,7 @@ function job(overrides: Overrides = {}, shape: JobShape = {}) {
     const s = specs(now)
     const operators = ids.map((id) => operatorView(id, s[id]))
     return {
-      id: 'j1', name: 'test', status: 'running', startedAt: T0 - 60_000, uptimeMs: shape.uptimeMs ?? 60_000,
+      t: T0 + 60_000, id: 'j1', name: 'test', status: 'running', startedAt: T0 - 60_000, uptimeMs: shape.uptimeMs ?? 60_000,
       parallelism: 1, workerCount: shape.workerCount ?? 4,
       recordsPerSecond: operators.filter((o) => o.kind === 'source').reduce((n, o) => n + o.recordsOutPerSecond, 0),
       latency: { p50: 20, p90: 35, p99: 45, max: 60, count: 1000 },
@@ -339,10 +339,10 @@ describe('diagnose: state, workers, errors', () => {
   })
 
   it('reports event-loop delay and GC pauses with the worker index', () => {
-    const j = job({}, { workers: [worker(-1), worker(0, { eventLoopDelayP99Ms: 240 }), worker(1, { gcPauseMsPerSecond: 380, heapUsedBytes: 1.8e9 })] })
+    const j = job({}, { workers: [worker(-1), worker(0, { eventLoopDelayP99Ms: 540 }), worker(1, { gcPauseMsPerSecond: 380, heapUsedBytes: 1.8e9 })] })
     const findings = diagnose(j.view(), j.history())
     expect(kinds(findings).sort()).toEqual(['event-loop', 'gc'])
-    expect(only(findings, 'event-loop')[0].evidence).toMatchObject({ worker: 0, eventLoopDelayP99Ms: 240 })
+    expect(only(findings, 'event-loop')[0].evidence).toMatchObject({ worker: 0, eventLoopDelayP99Ms: 540 })
     expect(only(findings, 'event-loop')[0].title).toContain('worker 0')
     expect(only(findings, 'gc')[0].evidence).toMatchObject({ worker: 1, gcPauseMsPerSecond: 380, heapUsedPercent: 90 })
     expect(only(findings, 'gc')[0].recommendation).toContain('heap')

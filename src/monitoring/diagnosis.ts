@@ -65,7 +65,7 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   stateGrowthSamples: 30,
   stateGrowthRatio: 0.2,
   stateGrowthEntries: 10_000,
-  eventLoopDelayP99Ms: 100,
+  eventLoopDelayP99Ms: 250,
   gcPauseMsPerSecond: 250,
 }
 
@@ -126,8 +126,11 @@ function bottlenecks(ctx: Context): Scored[] {
       for (const e of frontier.flatMap((id) => outputs(ctx, id))) {
         if (seen.has(e.to)) continue
         seen.add(e.to)
+        // Walk past backpressured and quiet operators to the first busy one: tasks that share a
+        // thread wait for it (not for a full queue), so the ones between need not look backpressured.
         if (backpressured(e.to)) next.push(e.to)
         else if (loads.get(e.to)?.busy === true) upstreamOf.set(e.to, [...(upstreamOf.get(e.to) ?? []), start])
+        else next.push(e.to)
       }
       frontier = next
     }

@@ -281,6 +281,7 @@ export class JobMonitor {
     for (const o of operators) if (o.kind === 'source') recordsPerSecond += o.recordsOutPerSecond
     const status = this.endedStatus ?? (cur === null ? 'starting' : this.handle.status())
     return {
+      t: now,
       id: this.id,
       name: this.pipeline.name,
       status: status === 'running' && cur === null ? 'starting' : status,

@@ -1,7 +1,8 @@
 /**
  * The monitoring server: the dashboard, /metrics (Prometheus text via prom-client), the JSON API
  * under /api/v1 and a Server-Sent Events stream per job (docs/API.md). Binds 127.0.0.1 by default;
- * any other host needs a bearer token, and then every request must carry it.
+ * any other host needs a bearer token, and then every request for data (API, events, /metrics)
+ * must carry it; the dashboard's static files are served without it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
@@ -110,7 +111,10 @@ export class MonitoringServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
-      if (this.token !== undefined && !this.authorized(req, url)) {
+      const isData = url.pathname === '/metrics' || url.pathname.startsWith('/api/')
+      // The dashboard's own files carry no data and a browser cannot add a token to <script src>;
+      // everything with data (the API, the event stream, /metrics) needs the token.
+      if (this.token !== undefined && isData && !this.authorized(req, url)) {
         return sendError(res, 401, 'UNAUTHORIZED', 'this server needs a token: send "Authorization: Bearer <token>" (or ?token=<token> in the dashboard URL)')
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {

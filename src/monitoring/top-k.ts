@@ -1,15 +1,21 @@
 /**
  * Space-saving top-k (Metwally et al.): the heaviest keys of a stream in fixed memory. `capacity`
- * counters; a new key when all are taken replaces the smallest and inherits its count (an upper
- * bound on its true count). Summaries from several subtasks merge by adding counts per key.
+ * counters; a new key when all are taken replaces the smallest and inherits its count, which is
+ * then its possible overcount. `top()` reports only keys certainly among the heaviest, with their
+ * guaranteed counts, so a stream of many equally frequent keys shows no hot keys rather than 64
+ * made-up ones. Summaries from
+ * several subtasks merge by adding counts per key.
  */
 export class SpaceSaving {
   private readonly keys: string[] = []
   private readonly counts: Float64Array
+  /** Per slot, the count inherited when its key took the slot over (its possible overcount). */
+  private readonly errors: Float64Array
   private readonly slot = new Map<string, number>()
 
   constructor(readonly capacity = 64) {
     this.counts = new Float64Array(capacity)
+    this.errors = new Float64Array(capacity)
   }
 
   offer(key: string, weight = 1): void {
@@ -31,12 +37,27 @@ export class SpaceSaving {
     this.slot.delete(this.keys[min])
     this.keys[min] = key
     this.slot.set(key, min)
+    this.errors[min] = c[min]
     c[min] += weight
   }
 
-  /** The top `k` as [key, count] pairs, heaviest first. */
+  /**
+   * The top `k` as [key, guaranteed count] pairs, heaviest first: only keys whose guaranteed count
+   * reaches the smallest counter (which bounds any key not tracked) — keys certainly among the
+   * heaviest (Metwally's guaranteed top-k). Until the counters are all taken every count is exact.
+   */
   top(k: number): [string, number][] {
-    const out: [string, number][] = this.keys.map((key, i) => [key, this.counts[i]])
+    const n = this.keys.length
+    let floor = 0
+    if (n === this.capacity) {
+      floor = Number.POSITIVE_INFINITY
+      for (let i = 0; i < n; i++) if (this.counts[i] < floor) floor = this.counts[i]
+    }
+    const out: [string, number][] = []
+    for (let i = 0; i < n; i++) {
+      const sure = this.counts[i] - this.errors[i]
+      if (sure > 0 && sure >= floor) out.push([this.keys[i], sure])
+    }
     out.sort((a, b) => b[1] - a[1])
     return out.slice(0, k)
   }

@@ -14,6 +14,7 @@ export interface JobSummary {
 export interface Percentiles { p50: number; p90: number; p99: number; max: number; count: number }
 
 export interface JobView extends JobSummary {
+  t: number                // epoch ms of this snapshot
   parallelism: number      // job default
   workerCount: number      // worker threads (0: single thread)
   recordsPerSecond: number // records out of all sources, last second

@@ -1,0 +1,175 @@
+/**
+ * Monitoring on real jobs: metrics match known workloads (a map that burns a known time per
+ * record, a sleeping sink), and the diagnosis names the right operator in deliberately built
+ * bottleneck, skew and idle-source jobs. Time-based values are checked in wide bands (the machines
+ * are shared); what must hold exactly is which operator is named.
+ */
+import { describe, expect, it } from 'vitest'
+import { Pipeline, boundedOutOfOrderness, count, tumbling } from '../src/index.ts'
+import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
+import { JobMonitor } from '../src/monitoring/job-monitor.ts'
+import type { Finding, JobView } from '../src/monitoring/types.ts'
+import type { Sink } from '../src/connectors/spi.ts'
+
+/** Spins for `us` microseconds of wall time. */
+function burn(us: number): void {
+  const end = performance.now() + us / 1000
+  while (performance.now() < end) {
+    // spin
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Runs `p` with a monitor sampling every `intervalMs` until `until(view)` holds (or `maxMs`), then stops it. */
+async function watch(p: Pipeline, o: { intervalMs?: number; maxMs?: number; settleSamples?: number } = {}): Promise<{ monitor: JobMonitor; views: JobView[] }> {
+  // Small channels fill within a sample or two, so backpressure shows at once.
+  const job = p.run({ channelCapacity: 2048 })
+  const monitor = new JobMonitor('test', p, job, { intervalMs: o.intervalMs ?? 250, log: () => {} }).start()
+  const views: JobView[] = []
+  monitor.onSnapshot((v) => views.push(v))
+  const want = o.settleSamples ?? 12
+  const deadline = performance.now() + (o.maxMs ?? 20_000)
+  while (views.length < want && performance.now() < deadline && job.status() === 'running') await sleep(50)
+  await job.stop()
+  monitor.stop()
+  return { monitor, views }
+}
+
+const op = (v: JobView, id: string) => {
+  const o = v.operators.find((x) => x.id === id)
+  if (o === undefined) throw new Error(`no operator ${id}`)
+  return o
+}
+
+/** Mean of a metric over the views after the first few (JIT warm-up, start). */
+function mean(views: JobView[], f: (v: JobView) => number): number {
+  const xs = views.slice(3).map(f)
+  return xs.reduce((a, b) => a + b, 0) / xs.length
+}
+
+const kinds = (fs: Finding[]): string[] => fs.map((f) => f.kind)
+
+describe('metrics against known workloads', () => {
+  it('a map that burns 50 µs per record at 8 000 records/s is busy ~400 ms/s; busy + idle + backpressured ≈ 1000', async () => {
+    const p = new Pipeline('burn')
+    p.source('numbers', generatorSource((n) => n, { ratePerSecond: 8_000 }))
+      .map('burn', (n) => {
+        burn(50)
+        return n
+      })
+      .disableChaining()
+      .to('out', blackholeSink())
+    const { views } = await watch(p)
+    const busy = mean(views, (v) => op(v, 'burn').busyMsPerSecond)
+    const total = mean(views, (v) => {
+      const o = op(v, 'burn')
+      return o.busyMsPerSecond + o.idleMsPerSecond + o.backpressuredMsPerSecond
+    })
+    expect(busy).toBeGreaterThan(250)
+    expect(busy).toBeLessThan(650)
+    expect(total).toBeGreaterThan(850)
+    expect(total).toBeLessThan(1100)
+    expect(mean(views, (v) => op(v, 'burn').recordsInPerSecond)).toBeGreaterThan(4_000)
+    // The source's own task does little: mostly idle.
+    expect(mean(views, (v) => op(v, 'numbers').idleMsPerSecond)).toBeGreaterThan(500)
+  }, 30_000)
+
+  it('a sleeping sink shows as busy and its upstream as backpressured; latency markers reach it', async () => {
+    const slowSink: Sink<number> = { kind: 'slow', open: () => ({ write: () => sleep(20) }) }
+    const p = new Pipeline('sleepy')
+    p.source('numbers', generatorSource((n) => n)).map('double', (n) => n * 2).disableChaining().to('out', slowSink)
+    const { views, monitor } = await watch(p, { settleSamples: 14 })
+    expect(mean(views, (v) => op(v, 'out').busyMsPerSecond)).toBeGreaterThan(700)
+    expect(mean(views, (v) => op(v, 'numbers').backpressuredMsPerSecond)).toBeGreaterThan(600)
+    expect(mean(views, (v) => op(v, 'numbers').inputQueueUsage ?? 0)).toBe(0)
+    expect(mean(views, (v) => op(v, 'double').inputQueueUsage ?? 0)).toBeGreaterThan(0.5)
+    const last = monitor.view()
+    expect(last.latency).not.toBeNull()
+    expect(last.latency?.count).toBeGreaterThan(0)
+    // Markers wait behind full queues: end to end takes at least one sink write.
+    expect(last.latency?.p50).toBeGreaterThan(10)
+    const f = monitor.diagnosis()[0]
+    expect(f.kind).toBe('bottleneck')
+    expect(f.operator).toBe('out')
+  }, 30_000)
+
+  it('keyed state, pending timers and hot keys of a window aggregate are reported', async () => {
+    const p = new Pipeline('state')
+    p.source('events', generatorSource((n) => ({ k: n % 10 === 0 ? 'hot' : `k${n % 1000}`, t: n }), { ratePerSecond: 200_000 }), {
+      watermarks: boundedOutOfOrderness({ timestamp: (e: { t: number }) => e.t, maxOutOfOrdernessMs: 0 }),
+    })
+      .keyBy((e) => e.k)
+      .window(tumbling(1_000_000_000))
+      .aggregate('count', count(), { twoPhase: false })
+      .to('out', blackholeSink())
+    const { monitor } = await watch(p, { settleSamples: 8 })
+    const c = op(monitor.view(), 'count')
+    expect(c.stateEntries).toBeGreaterThan(500)
+    expect(c.stateBytes).toBeGreaterThan(c.stateEntries * 8)
+    expect(c.pendingTimers).toBeGreaterThan(0)
+    expect(c.hotKeys?.[0]?.key).toBe('hot')
+    expect(c.hotKeys?.[0]?.share).toBeGreaterThan(0.05)
+  }, 30_000)
+})
+
+describe('diagnosis on deliberately built jobs', () => {
+  it('names the slow operator as the bottleneck, not its backpressured upstream', async () => {
+    const p = new Pipeline('bottleneck')
+    p.source('source', generatorSource((n) => ({ n })))
+      .map('parse', (r) => ({ ...r, parsed: true }))
+      .disableChaining()
+      .map('enrich', (r) => {
+        burn(20)
+        return r
+      })
+      .disableChaining()
+      .map('format', (r) => JSON.stringify(r))
+      .disableChaining()
+      .to('out', blackholeSink())
+    const { monitor } = await watch(p, { settleSamples: 14 })
+    const findings = monitor.diagnosis()
+    const b = findings.find((f) => f.kind === 'bottleneck')
+    expect(kinds(findings)).toContain('bottleneck')
+    expect(b?.operator).toBe('enrich')
+    expect(b?.severity).toBe('critical')
+    expect(b?.action).toMatchObject({ kind: 'set-parallelism', operator: 'enrich' })
+    expect(b?.recommendation).toMatch(/raise parallelism of `enrich` from 1 to \d/)
+    expect(monitor.view().topFinding?.kind).toBe('bottleneck')
+  }, 30_000)
+
+  it('finds skew between subtasks and names the hot key', async () => {
+    const p = new Pipeline('skew', { parallelism: 2 })
+    p.source('events', generatorSource((n) => ({ user: n % 10 < 8 ? 'whale' : `u${n % 997}` }), { ratePerSecond: 100_000 }))
+      .keyBy((e) => e.user)
+      .process<number>('per-user', () => ({
+        processElement: (_e, ctx) => {
+          burn(2)
+          ctx.emit(1)
+        },
+      }))
+      .to('out', blackholeSink())
+    const { monitor } = await watch(p, { settleSamples: 14 })
+    const skew = monitor.diagnosis().find((f) => f.kind === 'skew')
+    expect(skew?.operator).toBe('per-user')
+    expect(JSON.stringify(skew?.evidence)).toContain('whale')
+    expect(op(monitor.view(), 'per-user').hotKeys?.[0]?.key).toBe('whale')
+  }, 30_000)
+
+  it('finds a watermark held back by an idle source and names that source', async () => {
+    const p = new Pipeline('idle-source')
+    const ts = { timestamp: (e: { t: number }) => e.t, maxOutOfOrdernessMs: 0 }
+    const busy = p.source('clicks', generatorSource((n) => ({ t: Date.now() + n * 0 }), { ratePerSecond: 20_000 }), { watermarks: boundedOutOfOrderness(ts) })
+    const idle = p.source('orders', generatorSource((n) => ({ t: n }), { ratePerSecond: 0.001 }), { watermarks: boundedOutOfOrderness(ts) })
+    busy.union('all', idle)
+      .keyBy(() => 0)
+      .window(tumbling(1000))
+      .aggregate('per-second', count(), { twoPhase: false })
+      .to('out', blackholeSink())
+    const { monitor } = await watch(p, { settleSamples: 16 })
+    const f = monitor.diagnosis().find((x) => x.kind === 'watermark-stalled')
+    expect(f, JSON.stringify(monitor.diagnosis(), null, 1)).toBeDefined()
+    expect(JSON.stringify(f)).toContain('orders')
+    expect(f?.recommendation).toMatch(/idle/)
+  }, 30_000)
+})
