@@ -20,6 +20,7 @@ const HISTORY_SECONDS = 600
 /** Latency percentiles cover the markers of this many last samples. */
 const LATENCY_WINDOW = 10
 const HOT_KEYS_SHOWN = 10
+const WEBHOOK_TIMEOUT_MS = 5000
 
 export interface MonitorOptions {
   /** Sampling period (ms). Default 1000. */
@@ -172,8 +173,25 @@ export class JobMonitor {
     for (const a of changed) {
       this.log(`sluice: alert ${a.state}: ${a.objective}: ${a.message}`)
       for (const l of this.alertListeners) l(a)
+      const hook = this.pipeline.objectives.webhook
+      if (hook !== undefined) void this.postAlert(hook, a)
     }
     for (const l of this.snapshotListeners) l(view)
+  }
+
+  /** POSTs an alert to the objectives' webhook; a failure is logged, never fatal to the job. */
+  private async postAlert(url: string, alert: Alert): Promise<void> {
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ job: this.id, name: this.pipeline.name, ...alert }),
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      })
+      if (!res.ok) this.log(`sluice: alert webhook ${url} answered ${res.status}; the alert is still in the API and /metrics`)
+    } catch (e) {
+      this.log(`sluice: alert webhook ${url} failed: ${e instanceof Error ? e.message : String(e)}; the alert is still in the API and /metrics`)
+    }
   }
 
   private buildView(cur: Cumulative | null, prev: Cumulative | null, now: number): JobView {

@@ -1,0 +1,234 @@
+/**
+ * The monitoring server's contract (docs/API.md) against a real running job: JSON routes and
+ * their errors, the event stream, Prometheus text that parses, the token rule, port fallback, and
+ * objectives whose alerts reach the API, /metrics, the log and a webhook.
+ */
+import { createServer, type IncomingMessage } from 'node:http'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Pipeline } from '../src/index.ts'
+import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
+import type { JobHandle } from '../src/api/pipeline.ts'
+import { JobMonitor } from '../src/monitoring/job-monitor.ts'
+import { MonitoringServer } from '../src/monitoring/server.ts'
+import type { Alert, Finding, JobView, Sample } from '../src/monitoring/types.ts'
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 15_000): Promise<T> {
+  const end = performance.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+function keyedJob(name: string, objectives = {}): Pipeline {
+  const p = new Pipeline(name, { objectives })
+  p.source('numbers', generatorSource((n) => ({ k: n % 50, n }), { ratePerSecond: 50_000 }))
+    .keyBy((r) => r.k)
+    .reduce('sum', (a, b) => ({ k: a.k, n: a.n + b.n }))
+    .to('out', blackholeSink())
+  return p
+}
+
+let server: MonitoringServer
+let job: JobHandle
+let monitor: JobMonitor
+const logged: string[] = []
+const hooked: Alert[] = []
+let hookServer: ReturnType<typeof createServer>
+
+beforeAll(async () => {
+  hookServer = createServer((req: IncomingMessage, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      hooked.push(JSON.parse(body) as Alert)
+      res.end('ok')
+    })
+  })
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()))
+  const hookPort = (hookServer.address() as { port: number }).port
+  // An objective that cannot be met: its alert fires after one second.
+  const p = keyedJob('contract', { minRecordsPerSecond: 1e12, forSeconds: 1, webhook: `http://127.0.0.1:${hookPort}/alerts` })
+  job = p.run()
+  monitor = new JobMonitor('contract', p, job, { intervalMs: 200, log: (l) => logged.push(l) }).start()
+  server = await MonitoringServer.start({ port: 0 })
+  server.add(monitor)
+  await until(() => (monitor.history(600).length >= 4 ? true : undefined), 'four samples')
+})
+
+afterAll(async () => {
+  await job?.stop()
+  monitor?.stop()
+  await server?.close()
+  await new Promise<void>((r) => hookServer.close(() => r()))
+})
+
+const get = (path: string, init?: RequestInit): Promise<Response> => fetch(new URL(path, server.url), init)
+
+describe('JSON API', () => {
+  it('lists jobs and serves a job view with graph, operators and subtasks', async () => {
+    const jobs = (await (await get('/api/v1/jobs')).json()) as { jobs: { id: string; status: string }[] }
+    expect(jobs.jobs).toEqual([expect.objectContaining({ id: 'contract', status: 'running' })])
+    const res = await get('/api/v1/jobs/contract')
+    expect(res.headers.get('content-type')).toMatch(/application\/json/)
+    const v = (await res.json()) as JobView
+    expect(v.graph.nodes.map((n) => n.id)).toEqual(['numbers', 'sum', 'out'])
+    expect(v.graph.edges).toContainEqual(expect.objectContaining({ from: 'numbers', to: 'sum', partitioning: 'hash', chained: false }))
+    const sum = v.operators.find((o) => o.id === 'sum')
+    expect(sum?.recordsIn).toBeGreaterThan(0)
+    expect(sum?.stateEntries).toBe(50)
+    expect(sum?.subtasks).toHaveLength(1)
+    expect(['busy', 'backpressured', 'idle']).toContain(sum?.state)
+    expect(v.recordsPerSecond).toBeGreaterThan(0)
+    expect(v.workers.map((w) => w.worker)).toContain(-1)
+  })
+
+  it('serves history, diagnosis, alerts and exceptions', async () => {
+    const h = (await (await get('/api/v1/jobs/contract/history?seconds=2')).json()) as { intervalMs: number; samples: Sample[] }
+    expect(h.intervalMs).toBe(1000)
+    expect(h.samples).toHaveLength(2)
+    expect(Object.keys(h.samples[1].operators)).toEqual(['numbers', 'sum', 'out'])
+    const d = (await (await get('/api/v1/jobs/contract/diagnosis')).json()) as { findings: Finding[] }
+    expect(d.findings.length).toBeGreaterThan(0)
+    for (const f of d.findings) expect(typeof f.recommendation).toBe('string')
+    const e = (await (await get('/api/v1/jobs/contract/exceptions')).json()) as { exceptions: unknown[] }
+    expect(e.exceptions).toEqual([])
+  })
+
+  it('answers unknown ids with 404 JSON and bad parameters with 400 JSON naming the reason', async () => {
+    const nf = await get('/api/v1/jobs/nope')
+    expect(nf.status).toBe(404)
+    expect(await nf.json()).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/no job "nope"/) } })
+    expect((await get('/api/v1/jobs/contract/nothing')).status).toBe(404)
+    expect((await get('/api/v2/jobs')).status).toBe(404)
+    for (const bad of ['abc', '0', '601', '1.5']) {
+      const r = await get(`/api/v1/jobs/contract/history?seconds=${bad}`)
+      expect(r.status).toBe(400)
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/seconds must be a whole number from 1 to 600/)
+    }
+    expect((await get('/api/v1/jobs', { method: 'POST' })).status).toBe(405)
+    expect((await get('/../../etc/passwd')).status).toBe(404)
+  })
+
+  it('streams snapshots as Server-Sent Events', async () => {
+    const ac = new AbortController()
+    const res = await get('/api/v1/jobs/contract/events', { signal: ac.signal })
+    expect(res.headers.get('content-type')).toBe('text/event-stream')
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    while ((text.match(/event: snapshot/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value)
+    ac.abort()
+    const first = JSON.parse(/data: (.*)\n/.exec(text)?.[1] as string) as JobView
+    expect(first.id).toBe('contract')
+  })
+
+  it('serves the dashboard', async () => {
+    const r = await get('/')
+    expect(r.headers.get('content-type')).toMatch(/text\/html/)
+    expect(await r.text()).toMatch(/<html/i)
+  })
+})
+
+describe('Prometheus /metrics', () => {
+  it('is valid text exposition with sluice_ names, base units and only the documented labels', async () => {
+    const r = await get('/metrics')
+    expect(r.headers.get('content-type')).toMatch(/text\/plain/)
+    const text = await r.text()
+    const types = new Map<string, string>()
+    const samples: { name: string; labels: Record<string, string>; value: number }[] = []
+    for (const line of text.split('\n')) {
+      if (line === '') continue
+      const t = /^# TYPE (\w+) (counter|gauge|histogram|summary|untyped)$/.exec(line)
+      if (t) {
+        types.set(t[1], t[2])
+        continue
+      }
+      if (line.startsWith('# HELP ')) continue
+      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line)
+      expect(m, `not a sample line: ${line}`).not.toBeNull()
+      const labels: Record<string, string> = {}
+      for (const pair of (m?.[2] ?? '').split(/,(?=\w+=")/).filter((x) => x !== '')) {
+        const [k, v] = pair.split('=')
+        labels[k] = JSON.parse(v) as string
+      }
+      samples.push({ name: m?.[1] as string, labels, value: Number(m?.[3]) })
+    }
+    for (const s of samples) {
+      expect(s.name.startsWith('sluice_')).toBe(true)
+      expect(types.has(s.name)).toBe(true)
+      if (types.get(s.name) === 'counter') expect(s.name.endsWith('_total')).toBe(true)
+      for (const k of Object.keys(s.labels)) expect(['job', 'operator', 'subtask', 'worker', 'objective', 'quantile']).toContain(k)
+    }
+    const recordsIn = samples.find((s) => s.name === 'sluice_records_in_total' && s.labels.operator === 'sum')
+    expect(recordsIn?.value).toBeGreaterThan(0)
+    expect(samples.find((s) => s.name === 'sluice_state_entries' && s.labels.operator === 'sum')?.value).toBe(50)
+    expect(samples.some((s) => s.name === 'sluice_busy_ratio')).toBe(true)
+    expect(samples.some((s) => s.name === 'sluice_heap_used_bytes' && s.labels.worker === '-1')).toBe(true)
+  })
+})
+
+describe('objectives and alerts', () => {
+  it('a breached objective fires an alert: API, job view, /metrics, log line and webhook', async () => {
+    await until(() => (hooked.length > 0 ? true : undefined), 'the webhook call')
+    expect(hooked[0]).toMatchObject({ job: 'contract', objective: 'throughput', state: 'firing', threshold: 1e12 })
+    expect(logged.some((l) => /sluice: alert firing: throughput: throughput \(records\/s\) breached/.test(l))).toBe(true)
+    const a = (await (await get('/api/v1/jobs/contract/alerts')).json()) as { objectives: { name: string }[]; alerts: Alert[] }
+    expect(a.objectives.map((o) => o.name)).toEqual(['throughput'])
+    expect(a.alerts[0]).toMatchObject({ objective: 'throughput', state: 'firing' })
+    const v = (await (await get('/api/v1/jobs/contract')).json()) as JobView
+    expect(v.alerts.map((x) => x.objective)).toEqual(['throughput'])
+    expect(await (await get('/metrics')).text()).toMatch(/sluice_alert_firing\{job="contract",objective="throughput"\} 1/)
+  })
+
+  it('rejects unknown or invalid objectives when the pipeline is built', () => {
+    expect(() => new Pipeline('x', { objectives: { latencyP99: 5 } as never })).toThrow(/unknown objective "latencyP99"/)
+    expect(() => new Pipeline('x', { objectives: { latencyP99Ms: -1 } })).toThrow(/latencyP99Ms must be a positive number/)
+    expect(() => new Pipeline('x', { objectives: { webhook: 'ftp://x' } })).toThrow(/webhook must be an http\(s\) URL/)
+  })
+})
+
+describe('binding and tokens', () => {
+  it('refuses a non-loopback address without a token, with a message saying what to do', async () => {
+    const before = process.env.SLUICE_TOKEN
+    delete process.env.SLUICE_TOKEN
+    try {
+      await expect(MonitoringServer.start({ host: '0.0.0.0', port: 0 })).rejects.toThrow(/without a token; pass --token <secret> \(or set SLUICE_TOKEN\), or bind 127.0.0.1/)
+    } finally {
+      if (before !== undefined) process.env.SLUICE_TOKEN = before
+    }
+  })
+
+  it('with a token, data needs it (header or ?token=) and the dashboard files do not', async () => {
+    const s = await MonitoringServer.start({ host: '0.0.0.0', port: 0, token: 's3cret' })
+    try {
+      s.add(monitor)
+      const base = `http://127.0.0.1:${s.port}`
+      const denied = await fetch(`${base}/api/v1/jobs`)
+      expect(denied.status).toBe(401)
+      expect(((await denied.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED')
+      expect((await fetch(`${base}/metrics`)).status).toBe(401)
+      expect((await fetch(`${base}/api/v1/jobs`, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401)
+      expect((await fetch(`${base}/api/v1/jobs`, { headers: { Authorization: 'Bearer s3cret' } })).status).toBe(200)
+      expect((await fetch(`${base}/api/v1/jobs?token=s3cret`)).status).toBe(200)
+      expect((await fetch(`${base}/`)).status).toBe(200)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('takes the next port when the default one is in use, and says so when an explicit one is', async () => {
+    const first = await MonitoringServer.start({})
+    const second = await MonitoringServer.start({})
+    try {
+      expect(second.port).toBeGreaterThan(first.port)
+      await expect(MonitoringServer.start({ port: first.port })).rejects.toThrow(new RegExp(`port ${first.port} is in use; pass --port <free port>, --port 0 for any free port, or --no-server`))
+    } finally {
+      await second.close()
+      await first.close()
+    }
+  })
+})
