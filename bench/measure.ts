@@ -14,13 +14,17 @@ import { blackholeSink, countingSink } from '../src/connectors/blackhole-sink.ts
 import { fromArray } from '../src/connectors/array-source.ts'
 import { nexmarkJob, nexmarkPipeline } from '../src/cli/nexmark-command.ts'
 import { defaultWorkers } from '../src/runtime/coordinator/threaded-job.ts'
+import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { NexmarkGenerator } from '../src/nexmark/generator.ts'
 import type { NexmarkEvent } from '../src/nexmark/model.ts'
 import { makeBids, isExpensive, referenceQ1Like, referenceRollingCount, toEuro, type BenchBid, type Result } from './baselines/workload.ts'
 import { rxjsQ1Like, rxjsRollingCount } from './baselines/rxjs.ts'
 import { nodeStreamsQ1Like, nodeStreamsRollingCount } from './baselines/node-streams.ts'
 
-/** SLUICE_BENCH_MONITORING=0: sampled monitoring (latency markers, hot keys) off, for the overhead comparison. */
+/**
+ * SLUICE_BENCH_MONITORING=0: sampled monitoring off (no latency markers, no hot-key sampling, no
+ * monitor), for the overhead comparison. Counters and busy/idle time are always on.
+ */
 const MONITORING = process.env.SLUICE_BENCH_MONITORING !== '0'
 
 function report(o: Record<string, unknown>): void {
@@ -41,9 +45,19 @@ async function measureQuery(q: string, events: number, parallelism = 1): Promise
   const sink = countingSink<unknown>(blackholeSink())
   const p = nexmarkPipeline({ query: q, events: String(events), seed: '0' }, sink)
   const t0 = performance.now()
-  await p.run({ latencyMarkerIntervalMs: MONITORING ? 200 : 0 }).done
+  const cpu0 = process.cpuUsage()
+  const job = p.run({ latencyMarkerIntervalMs: MONITORING ? 200 : 0 })
+  // Monitoring on: latency markers, hot-key sampling and a JobMonitor sampling every second, as
+  // `sluice nexmark run` does (the server only adds work when someone asks it).
+  const monitor = MONITORING && process.env.SLUICE_BENCH_MONITOR !== '0' ? new JobMonitor('bench', p, job, { log: () => {} }).start() : null
+  await job.done
+  monitor?.stop()
   const s = (performance.now() - t0) / 1000
-  report({ case: 'query', query: q, parallelism: 1, monitoring: MONITORING, events, seconds: s, perSecond: events / s, runningPerSecond: events / s, results: sink.count })
+  const cpu = process.cpuUsage(cpu0)
+  // Events per CPU-second (user + system, all threads of this process): steadier than wall time on
+  // a shared machine, where other tenants steal time.
+  const perCpuSecond = events / ((cpu.user + cpu.system) / 1e6)
+  report({ case: 'query', query: q, parallelism: 1, monitoring: MONITORING, events, seconds: s, perSecond: events / s, perCpuSecond, runningPerSecond: events / s, results: sink.count })
 }
 
 function measureGenerator(events: number): void {

@@ -7,6 +7,7 @@
  *   --parallel     also run each query at parallelism 1 and 2 (worker threads), 10 M events
  *   --slow-sink    backpressure across threads: a sink ~100× slower than its source for 60 s
  *   --exchange     cross-thread exchange end to end (codec + ring between two workers)
+ *   --overhead     monitoring on vs off on q0 and q5 (alternating runs, medians)
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -30,8 +31,17 @@ interface Row {
 }
 
 function measure(...a: string[]): Row {
-  const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/measure.ts', ...a], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  return measureEnv({}, ...a)
+}
+
+function measureEnv(env: Record<string, string>, ...a: string[]): Row {
+  const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/measure.ts', ...a], { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, ...env } })
   return JSON.parse(out.trim().split('\n').pop() as string) as Row
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
 }
 
 const fmt = (n: number): string => `${(n / 1e6).toFixed(2)} M/s`
@@ -92,6 +102,26 @@ if (flag('--parallel')) {
     const one = measure('query', q, '10000000')
     const two = measure('query', q, '10000000', '2')
     say(`| ${q} | ${fmt(one.perSecond)} | ${fmt(two.perSecond)} | ${(two.startupSeconds as number).toFixed(2)} s | ${fmt(two.runningPerSecond as number)} | ${((two.runningPerSecond as number) / one.perSecond).toFixed(2)}× |`)
+  }
+}
+
+if (flag('--overhead')) {
+  const runs = quick ? 3 : 7
+  const n = quick ? 1_000_000 : 5_000_000
+  say('')
+  say(`| monitoring overhead (${n.toLocaleString('en-US')} events, median of ${runs} alternating runs) | on | off | on ÷ off | target ≥ 0.97 |`)
+  say('|---|---|---|---|---|')
+  for (const q of ['q0', 'q5']) {
+    if (only !== undefined && !only.includes(q)) continue
+    const on: Row[] = []
+    const off: Row[] = []
+    for (let i = 0; i < runs; i++) {
+      on.push(measureEnv({ SLUICE_BENCH_MONITORING: '1' }, 'query', q, String(n)))
+      off.push(measureEnv({ SLUICE_BENCH_MONITORING: '0' }, 'query', q, String(n)))
+    }
+    const wall = median(on.map((r) => r.perSecond)) / median(off.map((r) => r.perSecond))
+    const cpu = median(on.map((r) => r.perCpuSecond as number)) / median(off.map((r) => r.perCpuSecond as number))
+    say(`| ${q} | ${fmt(median(on.map((r) => r.perSecond)))} | ${fmt(median(off.map((r) => r.perSecond)))} | ${wall.toFixed(3)} wall, ${cpu.toFixed(3)} per CPU-second | ${cpu >= 0.97 ? 'met' : 'NOT met'} (per CPU-second) |`)
   }
 }
 
