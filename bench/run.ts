@@ -7,7 +7,7 @@
  *   --parallel     also run each query at parallelism 1 and 2 (worker threads), 10 M events
  *   --slow-sink    backpressure across threads: a sink ~100× slower than its source for 60 s
  *   --exchange     cross-thread exchange end to end (codec + ring between two workers)
- *   --overhead     monitoring on vs off on q0 and q5 (alternating runs, medians)
+ *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -111,8 +111,8 @@ if (flag('--overhead')) {
   say('')
   say(`| monitoring overhead (${n.toLocaleString('en-US')} events, median of ${runs} alternating runs) | on | off | on ÷ off | target ≥ 0.97 |`)
   say('|---|---|---|---|---|')
-  for (const q of ['q0', 'q5']) {
-    if (only !== undefined && !only.includes(q)) continue
+  // q0 and q5 by default (the targets); --only picks other queries.
+  for (const q of only?.filter((x) => /^q\d+$/.test(x)) ?? ['q0', 'q5']) {
     const on: Row[] = []
     const off: Row[] = []
     for (let i = 0; i < runs; i++) {
