@@ -269,7 +269,8 @@ export class JobMonitor {
       const agg = aggregate(subtasks, windowLatency(taskKeys.filter((k) => k !== '')))
       const hk = hot.get(node.id)
       let hotKeys: OperatorView['hotKeys'] = null
-      if (hk !== undefined && hk.size > 0) {
+      // A keyed operator (fed by a sampled keyBy exchange) always gets a list, empty when no key stands out.
+      if (hk !== undefined) {
         let total = 0
         for (const n of hk.values()) total += n
         const opIn = agg.recordsIn > 0 ? agg.recordsIn : total

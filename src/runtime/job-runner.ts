@@ -35,6 +35,8 @@ export class JobRunner implements Scheduler {
   status: JobStatus = 'running'
   private tasks: Task[] = []
   private wakeUp: (() => void) | null = null
+  /** Set by a wake() that came while nothing slept; the next wait returns at once. */
+  private woken = false
   private failure: unknown = null
   private stopRequested = false
   private startedAt = 0
@@ -51,7 +53,9 @@ export class JobRunner implements Scheduler {
   wake(): void {
     const w = this.wakeUp
     this.wakeUp = null
-    w?.()
+    // A wake-up while the loop is not sleeping (e.g. during an await in the loop) must not be lost.
+    if (w === null) this.woken = true
+    else w()
   }
 
   fail(error: unknown): void {
@@ -221,7 +225,10 @@ export class JobRunner implements Scheduler {
     }
     const crossWaits = this.crossThreadWaits()
     // Ready at once: still go through the event loop (setImmediate), or timers and messages starve.
-    if (crossWaits === null) return new Promise<void>((r) => setImmediate(r))
+    if (crossWaits === null || this.woken) {
+      this.woken = false
+      return new Promise<void>((r) => setImmediate(r))
+    }
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | null = null
       this.wakeUp = () => {

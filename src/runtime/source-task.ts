@@ -44,6 +44,9 @@ class SourceContextImpl implements SourceContext {
 
 /** Batches a source reads per scheduler step, like the ITEMS_PER_STEP other tasks take. */
 const READS_PER_STEP = 8
+const READ_DONE = 0
+const READ_NOTHING = 1
+const READ_PENDING = 2
 
 export class SourceTask extends Task {
   readonly sourceMetrics: OperatorMetrics
@@ -103,18 +106,20 @@ export class SourceTask extends Task {
         return did
       }
       this.blockedOnOutput = false
-      if (!this.readOnce()) return did
+      const r = this.readOnce()
+      if (r === READ_PENDING) return true
+      if (r === READ_NOTHING) return did
       did = true
     }
     return did
   }
 
-  /** One read and its processing; false when nothing was read (empty poll) or the read is pending. */
-  private readOnce(): boolean {
+  /** One read and its processing: READ_DONE, READ_NOTHING (an empty poll) or READ_PENDING (parked on an async read). */
+  private readOnce(): number {
     if (this.ready !== null) {
       const { buf, n } = this.ready
       this.ready = null
-      return this.handleRead(buf, n)
+      return this.handleRead(buf, n) ? READ_DONE : READ_NOTHING
     }
     const buf: unknown[] = []
     let r: number | Promise<number>
@@ -123,7 +128,7 @@ export class SourceTask extends Task {
     } catch (e) {
       throw this.ioError(e)
     }
-    if (typeof r === 'number') return this.handleRead(buf, r)
+    if (typeof r === 'number') return this.handleRead(buf, r) ? READ_DONE : READ_NOTHING
     this.park(
       r.then(
         (n) => {
@@ -134,7 +139,7 @@ export class SourceTask extends Task {
         },
       ),
     )
-    return false
+    return READ_PENDING
   }
 
   private ioError(e: unknown): SluiceError {

@@ -208,7 +208,7 @@ export class DetailPanel {
   renderHotKeys(o) {
     const keys = o.hotKeys
     if (!keys || keys.length === 0) {
-      replaceChildren(this.hotKeys, h('div', { class: 'empty', testid: 'hot-keys-empty', text: keys === null || keys === undefined ? 'Not a keyed operator.' : 'No keys counted yet.' }))
+      replaceChildren(this.hotKeys, h('div', { class: 'empty', testid: 'hot-keys-empty', text: keys === null || keys === undefined ? 'Not a keyed operator.' : 'No key stands out: none is certainly among the heaviest.' }))
       return
     }
     replaceChildren(this.hotKeys, h('table', { class: 'tbl', testid: 'hot-keys' },
