@@ -16,6 +16,9 @@ export interface Winner {
   bid: Bid
 }
 
+/** Granularity of the timers that drop bids whose auction never came. */
+const EARLY_CLEANUP_MS = 1000
+
 function better(a: Bid, b: Bid): boolean {
   if (a.price !== b.price) return a.price > b.price
   if (a.dateTime !== b.dateTime) return a.dateTime < b.dateTime
@@ -57,7 +60,9 @@ export function winningBids(events: Stream<NexmarkEvent>, id: string): Stream<Wi
           if (a !== undefined) consider(a, b)
           else {
             early.add(b)
-            ctx.timers.registerEventTimeTimer(b.dateTime)
+            // One clean-up timer per key and second of event time, not one per early bid: a kept
+            // bid can never match an auction that starts after it, so dropping it late is harmless.
+            ctx.timers.registerEventTimeTimer(b.dateTime - (b.dateTime % EARLY_CLEANUP_MS) + EARLY_CLEANUP_MS)
           }
         },
         onTimer: (time, ctx) => {

@@ -84,6 +84,9 @@ export class ColumnarCodec<T> implements BatchCodec<T> {
   private readonly dicts: StringDictionary[] = []
   /** Per string field, batches left in direct mode (0: dictionary mode). */
   private readonly directBatches: number[] = []
+  /** Per string field, records and per-batch distinct strings seen since the last mode decision. */
+  private readonly modeRecords: number[] = []
+  private readonly modeDistinct: number[] = []
   /** Per string field, batches left writing strings one by one (after a batch with non-ASCII text). */
   private readonly perStringBatches: number[] = []
   private readonly buildRecords: RecordsBuilder
@@ -104,6 +107,8 @@ export class ColumnarCodec<T> implements BatchCodec<T> {
       this.stringWriters.push(isString ? compileStringWriter(f, check) : null)
       this.dicts.push(new StringDictionary())
       this.directBatches.push(0)
+      this.modeRecords.push(0)
+      this.modeDistinct.push(0)
       this.perStringBatches.push(0)
     })
     this.buildRecords = compileRecordsBuilder(this.fields)
@@ -334,8 +339,18 @@ export class ColumnarCodec<T> implements BatchCodec<T> {
    * (urls, free text) skips the dictionary for a while; the format is the same either way.
    */
   private chooseMode(k: number, direct: boolean, count: number, n: number): void {
-    if (direct) this.directBatches[k]--
-    else if (n >= MIN_BATCH_FOR_MODE && count > n * DIRECT_MODE_SHARE) this.directBatches[k] = DIRECT_MODE_BATCHES
+    if (direct) {
+      this.directBatches[k]--
+      return
+    }
+    // Small batches say little alone: judge the column over consecutive batches until they hold
+    // MIN_BATCH_FOR_MODE records (a stream of 30-record batches of distinct strings goes direct too).
+    const seen = (this.modeRecords[k] += n)
+    const distinct = (this.modeDistinct[k] += count)
+    if (seen < MIN_BATCH_FOR_MODE) return
+    this.modeRecords[k] = 0
+    this.modeDistinct[k] = 0
+    if (distinct > seen * DIRECT_MODE_SHARE) this.directBatches[k] = DIRECT_MODE_BATCHES
   }
 
   private misfit(k: number, records: readonly unknown[], i: number): CodecError {
