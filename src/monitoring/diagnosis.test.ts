@@ -138,6 +138,20 @@ const SLOW_ENRICH: Overrides = {
 }
 
 describe('diagnose: bottleneck', () => {
+  it('in a saturated thread without backpressure, names the operator taking most of it', () => {
+    // All four tasks share worker 0; nothing is backpressured, but the thread has no time left.
+    const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } })
+    const findings = diagnose(j.view(), j.history())
+    expect(findings[0]).toMatchObject({ kind: 'bottleneck', severity: 'critical', operator: 'enrich', action: { kind: 'set-parallelism', operator: 'enrich', parallelism: 2 } })
+    expect(findings[0].evidence).toMatchObject({ worker: 0, threadBusyMsPerSecond: 970, taskBusyMsPerSecond: 880 })
+    expect(findings[0].title).toMatch(/takes 880 of the 970 busy ms\/s of worker 0/)
+  })
+
+  it('a busy thread shared evenly has no single bottleneck', () => {
+    const j = job({ source: { busy: 250 }, parse: { busy: 250 }, enrich: { busy: 250 }, sink: { busy: 250 } })
+    expect(kinds(diagnose(j.view(), j.history()))).not.toContain('bottleneck')
+  })
+
   it('names the busy operator downstream of the backpressured ones, not the backpressured `parse`', () => {
     const j = job(SLOW_ENRICH)
     const findings = diagnose(j.view(), j.history())

@@ -42,6 +42,10 @@ export interface DiagnosisOptions {
   stateGrowthRatio?: number
   /** ...and by more than this many entries over the window. */
   stateGrowthEntries?: number
+  /** A thread whose tasks are busy this much in total is saturated (rule 1b). */
+  threadSaturatedMsPerSecond?: number
+  /** ...and its heaviest task, taking at least this share of that time, is the bottleneck. */
+  threadDominantShare?: number
   /** A worker whose event-loop delay p99 exceeds this is under pressure. */
   eventLoopDelayP99Ms?: number
   /** A worker that pauses for garbage collection more than this is under pressure. */
@@ -65,6 +69,8 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   stateGrowthSamples: 30,
   stateGrowthRatio: 0.2,
   stateGrowthEntries: 10_000,
+  threadSaturatedMsPerSecond: 850,
+  threadDominantShare: 0.5,
   eventLoopDelayP99Ms: 250,
   gcPauseMsPerSecond: 250,
 }
@@ -86,7 +92,10 @@ export function diagnose(view: JobView, history: readonly Sample[], options?: Di
     longWindow: sorted.slice(-Math.max(o.windowSamples, o.stateGrowthSamples)),
     ops: new Map(view.operators.map((op) => [op.id, op])),
   }
-  const scored = [bottlenecks, sourceBound, skews, watermarkStalls, stateGrowth, workerPressure, errors].flatMap((rule) => rule(ctx))
+  const flink = bottlenecks(ctx)
+  const named = new Set(flink.map((s) => s.finding.operator))
+  const threads = saturatedThreads(ctx).filter((s) => !named.has(s.finding.operator))
+  const scored = [flink, threads, ...[sourceBound, skews, watermarkStalls, stateGrowth, workerPressure, errors].map((rule) => rule(ctx))].flat()
   if (scored.length === 0) scored.push(healthy(ctx))
   scored.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score)
   return scored.map((s) => s.finding)
@@ -195,6 +204,66 @@ function hotKeyBlocksScaling(ctx: Context, op: OperatorView, load: Load): boolea
 /** Two-phase window aggregates carry "(merge)" in their label; rolling aggregates have no two-phase form. */
 function isOnePhaseWindowAggregate(op: OperatorView): boolean {
   return op.label.startsWith('window(') && /\.(aggregate|reduce)\b/.test(op.label) && !op.label.includes('merge')
+}
+
+// ---- rule 1b: a saturated thread. Tasks share threads (one per worker), so a slow operator need
+// not fill its input queue: the thread it shares with its upstream is simply always busy, mostly
+// with it. Then that operator (or chain) is the bottleneck even without backpressure.
+
+function saturatedThreads(ctx: Context): Scored[] {
+  if (ctx.window.length < ctx.o.minSamples) return []
+  // Per thread: each task subtask's mean busy time over the window (chained operators share it).
+  const perThread = new Map<number, Map<string, { busy: number; ops: OperatorView[]; subtask: number }>>()
+  for (const op of ctx.view.operators) {
+    const s = series(ctx.window, op.id)
+    if (s.length < ctx.o.minSamples) continue
+    op.subtasks.forEach((sub, i) => {
+      const key = `${op.task}#${i}`
+      const tasks = perThread.get(sub.worker) ?? (perThread.set(sub.worker, new Map()).get(sub.worker) as Map<string, { busy: number; ops: OperatorView[]; subtask: number }>)
+      const t = tasks.get(key)
+      if (t !== undefined) {
+        t.ops.push(op)
+        return
+      }
+      tasks.set(key, { busy: mean(s.map((x) => x.m.subtasks[i]?.busyMsPerSecond ?? x.m.busyMsPerSecond)), ops: [op], subtask: i })
+    })
+  }
+  const out: Scored[] = []
+  for (const [worker, tasks] of perThread) {
+    const list = [...tasks.values()]
+    const total = sum(list.map((t) => t.busy))
+    if (total < ctx.o.threadSaturatedMsPerSecond) continue
+    const top = list.sort((a, b) => b.busy - a.busy)[0]
+    if (top.busy < total * ctx.o.threadDominantShare) continue
+    const where = worker === -1 ? 'the main thread' : `worker ${worker}`
+    const work = top.ops.filter((o) => o.kind === 'operator')
+    // A task of sources alone is the source-bound rule's case.
+    if (top.ops.every((o) => o.kind === 'source')) continue
+    const op = work.length === 1 ? work[0] : (work[work.length - 1] ?? top.ops[0])
+    const evidence: Finding['evidence'] = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
+    const score = total / ctx.o.threadSaturatedMsPerSecond
+    if (work.length === 1 && top.ops.length === 1) {
+      const q = scaledParallelism(ctx, op.parallelism, top.busy)
+      const oneThread = ctx.view.workerCount === 0 ? ' on worker threads (--workers)' : ''
+      evidence.recommendedParallelism = q
+      out.push({ score, finding: {
+        kind: 'bottleneck', severity: 'critical', operator: op.id, evidence,
+        title: `\`${op.id}\` is the bottleneck: it takes ${Math.round(top.busy)} of the ${Math.round(total)} busy ms/s of ${where}, which has no time left`,
+        recommendation: `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q}${oneThread}, so its work spreads over more threads`,
+        action: { kind: 'set-parallelism', operator: op.id, parallelism: q },
+      } })
+    } else {
+      out.push({ score, finding: {
+        kind: 'bottleneck', severity: 'warning', operator: op.id, evidence,
+        title: `${where} is saturated (${Math.round(total)} busy ms/s), ${Math.round(top.busy)} of them in the chain ${names(top.ops.map((o) => o.id))}`,
+        recommendation: ctx.view.workerCount === 0
+          ? `the job is CPU-bound on one thread: run it with --parallelism ${Math.max(2, op.parallelism * 2)} on worker threads, or break the chain with disableChaining() before its heaviest operator to see which one it is`
+          : `raise the job's parallelism (the chain runs at ${op.parallelism}), or break the chain with disableChaining() before its heaviest operator to see which one it is`,
+        action: null,
+      } })
+    }
+  }
+  return out
 }
 
 // ---- rule 2: source-bound
