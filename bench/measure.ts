@@ -110,7 +110,7 @@ function sluiceRolling(bids: BenchBid[]): Promise<Result> {
         },
       }),
     })
-  return p.run().done.then(() => r)
+  return p.run({ latencyMarkerIntervalMs: MONITORING ? 200 : 0 }).done.then(() => r)
 }
 
 const IMPLS: Record<string, Record<string, (b: BenchBid[]) => Result | Promise<Result>>> = {

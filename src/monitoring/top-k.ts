@@ -7,18 +7,19 @@
  * several subtasks merge by adding counts per key.
  */
 export class SpaceSaving {
-  private readonly keys: string[] = []
+  private readonly keys: unknown[] = []
   private readonly counts: Float64Array
   /** Per slot, the count inherited when its key took the slot over (its possible overcount). */
   private readonly errors: Float64Array
-  private readonly slot = new Map<string, number>()
+  /** Keys as they come (primitives compare by value); turned into text only when reported. */
+  private readonly slot = new Map<unknown, number>()
 
   constructor(readonly capacity = 64) {
     this.counts = new Float64Array(capacity)
     this.errors = new Float64Array(capacity)
   }
 
-  offer(key: string, weight = 1): void {
+  offer(key: unknown, weight = 1): void {
     const s = this.slot.get(key)
     if (s !== undefined) {
       this.counts[s] += weight
@@ -56,7 +57,7 @@ export class SpaceSaving {
     const out: [string, number][] = []
     for (let i = 0; i < n; i++) {
       const sure = this.counts[i] - this.errors[i]
-      if (sure > 0 && sure >= floor) out.push([this.keys[i], sure])
+      if (sure > 0 && sure >= floor) out.push([String(this.keys[i]), sure])
     }
     out.sort((a, b) => b[1] - a[1])
     return out.slice(0, k)

@@ -8,8 +8,11 @@ import { keyGroupOf, subtaskOfKeyGroup } from '../state/key-groups.ts'
 import type { ControlItem, LatencyMarkerItem } from './channel.ts'
 import { SpaceSaving } from '../monitoring/top-k.ts'
 
-/** Hot-key sampling: one record in HOT_KEY_STRIDE is counted (its count then stands for that many). */
-export const HOT_KEY_STRIDE = 16
+/**
+ * Hot-key sampling: one record in HOT_KEY_STRIDE is counted (its count then stands for that many).
+ * 64: at 16 a keyed rolling count lost ~10 % of its throughput to sampling; at 64 it is ~1 ns a record.
+ */
+export const HOT_KEY_STRIDE = 64
 
 /** What a producer needs of a channel (same-thread now; cross-thread channels implement it too). */
 export interface OutChannel {
@@ -98,7 +101,7 @@ export class OutputRoute {
     const key = this.key as (v: unknown) => unknown
     const hot = this.hotKeys as SpaceSaving
     let i = this.nextSample
-    for (; i < records.length; i += HOT_KEY_STRIDE) hot.offer(String(key(records[i])), HOT_KEY_STRIDE)
+    for (; i < records.length; i += HOT_KEY_STRIDE) hot.offer(key(records[i]), HOT_KEY_STRIDE)
     this.nextSample = i - records.length
   }
 
