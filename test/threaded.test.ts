@@ -14,6 +14,7 @@ import { writeEventsFile } from '../src/nexmark/jsonl.ts'
 import { QUERIES } from '../src/nexmark/queries/index.ts'
 import { failingJob } from './fixtures/failing-job.ts'
 import { schemaJob } from './fixtures/schema-job.ts'
+import { idleJob } from './fixtures/idle-job.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
 import { operatorTotal } from '../src/runtime/metrics.ts'
 
@@ -95,6 +96,33 @@ describe('declared schemas on worker threads', () => {
     const job = schemaJob('misfit', join(dir, 'misfit.jsonl'), 20_000).run({ workers: 2 })
     await expect(job.done).rejects.toThrow(/RECORD_FAILED: channel item -> check#1 \(between threads\): cannot encode record \d+, field "price": expected a number, got "oops"/)
   })
+})
+
+describe('watermarks across threads', () => {
+  const windowsFired = async (idleTimeoutMs: number | undefined): Promise<number[]> => {
+    const job = idleJob(idleTimeoutMs).run({ workers: 2 })
+    const end = performance.now() + 20_000
+    const fired = (): number[] => [0, 1].map((s) => job.metrics().operators.find((o) => o.operator === 'per-second' && o.subtask === s)?.recordsOut ?? 0)
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+    // Enough event time for hundreds of windows (the busy source makes 200 s of it per second),
+    // then a second for the workers' metrics to arrive — or, with an idle timeout, until they fire.
+    while (performance.now() < end && !job.metrics().operators.some((o) => o.operator === 'busy' && o.recordsOut > 40_000)) await sleep(100)
+    await sleep(1000)
+    while (idleTimeoutMs !== undefined && performance.now() < end && !fired().every((n) => n > 0)) await sleep(100)
+    const out = fired()
+    await job.stop()
+    return out
+  }
+
+  it('an idle input on another thread does not stall the windows (idle timeout)', async () => {
+    const fired = await windowsFired(300)
+    expect(fired[0]).toBeGreaterThan(0)
+    expect(fired[1]).toBeGreaterThan(0)
+  }, 30_000)
+
+  it('without an idle timeout the silent input holds the watermark back', async () => {
+    expect(await windowsFired(undefined)).toEqual([0, 0])
+  }, 30_000)
 })
 
 describe('failures on worker threads', () => {
