@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   CLI_USAGE: { kind: 'user', retryable: false, hint: 'Run `sluice --help` for usage.' },
   NEXMARK_UNKNOWN_QUERY: { kind: 'user', retryable: false, hint: 'Use one of q0, q1, q2, q3, q4, q5, q7, q8, q9, q11.' },
   JOB_NOT_DETERMINISTIC: { kind: 'user', retryable: false, hint: 'Build the pipeline the same way on every import: no random ids, no branches on time or environment.' },
+  CHECKPOINT_CORRUPT: { kind: 'external', retryable: false, hint: 'The checkpoint file is damaged or partial; Sluice falls back to the previous complete one.' },
+  CHECKPOINT_IO: { kind: 'external', retryable: true, hint: 'Check that the checkpoint directory is writable and has space.' },
+  CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job whose stateful operators keep their ids and state types, or pass --allow-non-restored-state for removed operators.' },
   WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>

@@ -1,0 +1,67 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './storage.ts'
+
+const checkpoint = (id: number): Checkpoint => ({
+  id, job: 'j', triggeredAt: 1000 + id, parallelism: 2, maxParallelism: 128, savepoint: false,
+  tasks: [{ task: 'count', subtask: 0, operators: { count: new Uint8Array([1, 2, id]) }, sources: { src: { next: id * 10 } }, sinks: { out: { length: id * 100 } } }],
+})
+
+let dir: string
+const logs: string[] = []
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-chk-'))
+  logs.length = 0
+})
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('checkpoint storage', () => {
+  it('round-trips a checkpoint, state bytes included', () => {
+    const c = checkpoint(7)
+    const back = decodeCheckpoint(encodeCheckpoint(c), 'test')
+    expect(back).toEqual(c)
+    expect(back.tasks[0].operators.count).toBeInstanceOf(Uint8Array)
+  })
+
+  it('keeps the newest N and loads the newest', () => {
+    const s = new CheckpointStorage(dir, 2, (l) => logs.push(l))
+    for (const id of [1, 2, 3, 4]) s.write(checkpoint(id))
+    expect(s.ids()).toEqual([4, 3])
+    expect(s.latest()?.id).toBe(4)
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([])
+  })
+
+  it('skips a corrupt or cut-short checkpoint for the previous complete one, and says so', () => {
+    const s = new CheckpointStorage(dir, 3, (l) => logs.push(l))
+    s.write(checkpoint(1))
+    const p2 = s.write(checkpoint(2))
+    const p3 = s.write(checkpoint(3))
+    const bytes = readFileSync(p3)
+    bytes[bytes.length - 1] ^= 0xff
+    writeFileSync(p3, bytes)
+    writeFileSync(p2, readFileSync(p2).subarray(0, 20))
+    expect(s.latest()?.id).toBe(1)
+    expect(logs).toEqual([
+      expect.stringMatching(/skipping checkpoint 3: CHECKPOINT_CORRUPT: checkpoint .*checkpoint-3.sluice: checksum mismatch/),
+      expect.stringMatching(/skipping checkpoint 2: CHECKPOINT_CORRUPT: .*checksum mismatch|skipping checkpoint 2: CHECKPOINT_CORRUPT/),
+    ])
+  })
+
+  it('rejects other files and versions with a clear reason', () => {
+    expect(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'x')).toThrow(/CHECKPOINT_CORRUPT: checkpoint x: not a Sluice checkpoint/)
+    const b = encodeCheckpoint(checkpoint(1))
+    new DataView(b.buffer).setUint32(4, 99)
+    expect(() => decodeCheckpoint(b, 'x')).toThrow(/format version 99; this Sluice reads version 1/)
+  })
+
+  it('clear() removes every checkpoint and leftover temporary file; an empty or missing directory has none', () => {
+    const s = new CheckpointStorage(dir)
+    s.write(checkpoint(1))
+    writeFileSync(join(dir, 'checkpoint-2.sluice.tmp'), 'half')
+    s.clear()
+    expect(readdirSync(dir)).toEqual([])
+    expect(new CheckpointStorage(join(dir, 'missing')).latest()).toBeNull()
+  })
+})
