@@ -22,6 +22,7 @@ import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
 import { validateObjectives, type ObjectivesSpec } from '../monitoring/objectives.ts'
+import { CheckpointCoordinator, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
 import { runThreaded } from '../runtime/coordinator/threaded-job.ts'
 import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
@@ -70,6 +71,11 @@ export interface RunOptions {
    * keyBy exchanges). Default 200; 0 turns both off. Counters and busy/idle time are always on.
    */
   latencyMarkerIntervalMs?: number
+  /**
+   * Exactly-once checkpoints into a directory (one thread only, for now). A directory holding a
+   * checkpoint of this job resumes from it; a job that finishes clears it.
+   */
+  checkpoints?: CheckpointOptions
 }
 
 /** A running job. */
@@ -85,6 +91,8 @@ export interface JobHandle {
   /** Asks the job to stop; sinks are flushed and closed. Resolves like `done`. */
   stop(): Promise<JobResult>
   metrics(): JobMetrics
+  /** Checkpoint counts and the last one's duration and size; null without checkpoints. */
+  checkpoints(): CheckpointStats | null
 }
 
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
@@ -150,20 +158,36 @@ export class Pipeline implements PipelineContext {
     const startedAt = Date.now()
     if (!Number.isInteger(workers) || workers < 0) throw new SluiceError('JOB_INVALID_OPTION', `workers must be a whole number >= 0, got ${workers}`)
     if (workers > 0) {
+      if (options.checkpoints !== undefined) {
+        throw new SluiceError('JOB_INVALID_OPTION', `checkpoints run in one thread for now: run pipeline "${this.name}" with workers: 0 (CLI: --workers 0) to take checkpoints`)
+      }
       if (this.module === undefined) {
         throw new SluiceError('JOB_INVALID_OPTION', `pipeline "${this.name}" needs its module to run on worker threads: new Pipeline(name, { module: import.meta.url }) in a job file that exports the pipeline`)
       }
       if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
       this.started = true
-      return { ...runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers }), startedAt, parallelism, workers }
+      return { checkpoints: () => null, ...runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers }), startedAt, parallelism, workers }
     }
     this.started = true
     const clock = options.clock ?? systemClock
     const deadLetters = new DeadLetterRouter()
     const runner = new JobRunner(clock, deadLetters)
     const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity, fuse: options.fuse, parallelism, maxParallelism: this.maxParallelism, latencyMarkerIntervalMs: markers })
+    const coordinator = options.checkpoints === undefined ? null : new CheckpointCoordinator(options.checkpoints, this.name, this.graph, parallelism, this.maxParallelism)
+    coordinator?.attach(tasks, (e) => runner.fail(e))
     runner.setTasks(tasks)
-    const done = deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run())
+    coordinator?.start()
+    const done = deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run()).then(
+      (r) => {
+        if (r.status === 'finished') coordinator?.finished()
+        else coordinator?.stop()
+        return r
+      },
+      (e: unknown) => {
+        coordinator?.stop()
+        throw e
+      },
+    )
     // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
     // killing the process while still delivering it to whoever awaits.
     done.catch(() => {})
@@ -178,6 +202,7 @@ export class Pipeline implements PipelineContext {
         return done
       },
       metrics: () => runner.metrics(),
+      checkpoints: () => coordinator?.stats ?? null,
     }
   }
 }

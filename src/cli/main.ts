@@ -4,7 +4,8 @@ import { demoCommand } from './demo.ts'
 import { DOCTOR_EXIT_HELP, doctorCommand, type DoctorOptions } from './doctor.ts'
 import { EXIT_USAGE, reportError } from './errors.ts'
 import { generateCommand, runQueryCommand, type RunQueryCommandOptions } from './nexmark-command.ts'
-import { withServerOptions, type ServerFlags } from './monitoring.ts'
+import { withCheckpointOptions, withServerOptions, type ServerFlags } from './monitoring.ts'
+import type { CheckpointFlags } from './options.ts'
 import { withClientOptions } from './monitor-client.ts'
 import { runJobCommand } from './run-command.ts'
 import { TOP_HELP, topCommand, type TopOptions } from './top.ts'
@@ -16,14 +17,14 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
 
-  withServerOptions(program
+  withCheckpointOptions(withServerOptions(program
     .command('run')
     .description('run a job module (.ts or .js) that exports a Pipeline')
     .argument('<job>', 'job file')
     .option('--explain', 'print the physical plan instead of running')
     .option('--parallelism <n>', 'parallelism of operators that declare none')
-    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)'))
-    .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags) => {
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')))
+    .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags) => {
       code = await runJobCommand(job, o)
     })
 
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (o: { events?: string; seed?: string; rate?: string; out: string }) => {
       code = await generateCommand(o)
     })
-  withServerOptions(nexmark
+  withCheckpointOptions(withServerOptions(nexmark
     .command('run')
     .description('run a Nexmark query and write its result rows as JSON Lines')
     .requiredOption('--query <qN>', 'q0, q1, q2, q3, q4, q5, q7, q8, q9 or q11')
@@ -60,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--on-error <policy>', 'malformed input lines: fail, skip or dead-letter', 'fail')
     .option('--dead-letter <file>', 'where dead-lettered lines go (JSON Lines)')
     .option('--parallelism <n>', 'parallel subtasks per operator', '1')
-    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)'))
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')))
     .action(async (o: RunQueryCommandOptions) => {
       code = await runQueryCommand(o)
     })

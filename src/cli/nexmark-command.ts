@@ -11,7 +11,7 @@ import { query } from '../nexmark/queries/index.ts'
 import { EXIT_OK } from './errors.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
-import { onInterrupt, parseCount, parsePolicy } from './options.ts'
+import { checkpointOptions, onInterrupt, parseCount, parsePolicy, type CheckpointFlags } from './options.ts'
 
 /** The reference DDL's watermark: dateTime − 4 s. */
 export const NEXMARK_OUT_OF_ORDERNESS_MS = 4000
@@ -50,7 +50,7 @@ export interface RunQueryOptions {
 }
 
 /** `nexmark run`'s options: the job's, and the monitoring server's. */
-export type RunQueryCommandOptions = RunQueryOptions & ServerFlags
+export type RunQueryCommandOptions = RunQueryOptions & ServerFlags & CheckpointFlags
 
 /** Builds the pipeline of one Nexmark query over the generator or an event file. */
 export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeline {
@@ -90,13 +90,14 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
 }
 
 export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
-  const { server, port, host, token, ...o } = command
+  const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, ...o } = command
+  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState })
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
-  const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
+  const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 && checkpoints === undefined ? defaultWorkers(parallelism) : 0)
   const sink = countingSink(sinkFor(o))
   const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sink)
   const t0 = performance.now()
-  const job = p.run({ workers })
+  const job = p.run({ workers, ...(checkpoints === undefined ? {} : { checkpoints }) })
   const release = onInterrupt(() => void job.stop())
   const monitoring = await monitorJob(p, job, { server, port, host, token }, { id: o.query })
   try {

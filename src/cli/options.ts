@@ -30,3 +30,29 @@ export function onInterrupt(stop: () => void): () => void {
     process.off('SIGTERM', handler)
   }
 }
+
+/** A duration: a whole number with ms, s or m ("500ms", "1s", "2m"); bare numbers are ms. */
+export function parseDuration(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const m = /^(\d+)(ms|s|m)?$/.exec(value.trim())
+  if (m === null) throw new SluiceError('CLI_USAGE', `${name} must be a duration like 500ms, 1s or 2m, got "${value}"`)
+  const n = Number(m[1])
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n
+}
+
+export interface CheckpointFlags {
+  checkpointDir?: string
+  checkpointInterval?: string
+  allowNonRestoredState?: boolean
+}
+
+/** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --allow-non-restored-state. */
+export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; allowNonRestoredState: boolean } | undefined {
+  if (o.checkpointDir === undefined) {
+    if (o.checkpointInterval !== undefined) throw new SluiceError('CLI_USAGE', '--checkpoint-interval needs --checkpoint-dir <dir>')
+    return undefined
+  }
+  const intervalMs = parseDuration('--checkpoint-interval', o.checkpointInterval) ?? 1000
+  if (intervalMs < 10) throw new SluiceError('CLI_USAGE', `--checkpoint-interval must be at least 10ms, got "${o.checkpointInterval}"`)
+  return { dir: o.checkpointDir, intervalMs, allowNonRestoredState: o.allowNonRestoredState === true }
+}

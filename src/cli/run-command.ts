@@ -6,7 +6,7 @@ import { operatorTotal, type Pipeline } from '../index.ts'
 import { loadPipeline } from '../runtime/job-module.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
-import { onInterrupt, parseCount } from './options.ts'
+import { checkpointOptions, onInterrupt, parseCount, type CheckpointFlags } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
 
@@ -25,13 +25,15 @@ export async function loadJob(file: string): Promise<Pipeline> {
   return p
 }
 
-export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags): Promise<number> {
+export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags): Promise<number> {
   const p = await loadJob(file)
   const parallelism = parseCount('--parallelism', o.parallelism)
   if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
   const effective = parallelism ?? p.parallelism
-  const workers = parseCount('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
-  const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers }
+  const checkpoints = checkpointOptions(o)
+  // Checkpoints run in one thread for now: with them, the default is this thread.
+  const workers = parseCount('--workers', o.workers) ?? (effective > 1 && checkpoints === undefined ? defaultWorkers(effective) : 0)
+  const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers, ...(checkpoints === undefined ? {} : { checkpoints }) }
   if (o.explain) {
     process.stdout.write(`${p.explain(parallelism === undefined ? {} : { parallelism })}\n`)
     return EXIT_OK

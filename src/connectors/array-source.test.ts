@@ -7,6 +7,9 @@ const numbers = Array.from({ length: 100 }, (_, i) => i)
 sourceContract('fromArray', (records) => fromArray(records), numbers)
 sourceContract('fromArray, batchSize 3', (records) => fromArray(records, { batchSize: 3 }), numbers)
 sourceContract('fromIterable over a Set', (records) => fromIterable(new Set(records)), numbers)
+sourceContract('fromIterable over a re-iterable object declared replayable', (records) =>
+  fromIterable({ [Symbol.iterator]: () => records[Symbol.iterator]() }, { replayable: true, batchSize: 6 }), numbers)
+sourceContract('fromIterable over a generator object', (records) => fromIterable((function* () { yield* records })()), numbers, { replayable: false })
 
 describe('fromIterable', () => {
   it('never returns more than batchSize records per read', async () => {
@@ -48,6 +51,36 @@ describe('fromIterable', () => {
     const source = fromArray(['a', 'b'])
     expect(await readSource(source, new TestSourceContext())).toEqual(['a', 'b'])
     expect(await readSource(source, new TestSourceContext())).toEqual(['a', 'b'])
+  })
+
+  it('is replayable for arrays and built-in collections, not for other iterables unless declared', () => {
+    expect(fromArray([1]).replayable).toBe(true)
+    expect(fromIterable(new Map([[1, 2]])).replayable).toBe(true)
+    expect(fromIterable(new Uint8Array(3)).replayable).toBe(true)
+    expect(fromIterable('abc').replayable).toBe(true)
+    expect(fromIterable({ [Symbol.iterator]: () => [1][Symbol.iterator]() }).replayable).toBe(false)
+    expect(fromIterable((function* () { yield 1 })()).replayable).toBe(false)
+    expect(fromArray([1], { replayable: false }).replayable).toBe(false)
+  })
+
+  it('refuses replayable: true for an iterator, and a position for a source that is not replayable', () => {
+    expect(() => fromIterable((function* () { yield 1 })(), { replayable: true })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    const oneShot = fromIterable((function* () { yield 1 })())
+    expect(() => oneShot.open(new TestSourceContext(), { index: 0 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('not replayable') }))
+    expect(oneShot.open(new TestSourceContext()).snapshotPosition).toBeUndefined()
+  })
+
+  it('resumes an array by index and another iterable by skipping, and refuses a position past the end', async () => {
+    expect(fromArray(['a', 'b', 'c']).open(new TestSourceContext(), { index: 2 }).read([], 10)).toBe(1)
+    expect(await readSource(fromIterable(new Set(['a', 'b', 'c'])), new TestSourceContext())).toEqual(['a', 'b', 'c'])
+    const resumed = fromIterable(new Set(['a', 'b', 'c'])).open(new TestSourceContext(), { index: 1 })
+    const out: string[] = []
+    resumed.read(out, 10)
+    expect(out).toEqual(['b', 'c'])
+    expect(resumed.snapshotPosition?.()).toEqual({ index: 3 })
+    expect(() => fromArray([1, 2]).open(new TestSourceContext(), { index: 3 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('only 2 items') }))
+    expect(() => fromIterable(new Set([1, 2])).open(new TestSourceContext(), { index: 3 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => fromArray([1, 2]).open(new TestSourceContext(), { next: 1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
   })
 
   it('rejects a bad batchSize or a non-iterable', () => {

@@ -2,16 +2,29 @@
  * Replays the items of an array or any other iterable, for tests, examples and small lookups.
  */
 import { SluiceError } from '../errors.ts'
-import type { Source, SourceContext, SourceReader } from './spi.ts'
+import { badPosition, positionInteger } from './position.ts'
+import type { Source, SourceContext, SourcePosition, SourceReader } from './spi.ts'
 
 export interface IterableSourceOptions {
   /** At most this many records per read (default: as many as the task asks for). */
   readonly batchSize?: number
+  /**
+   * Declares that every `[Symbol.iterator]()` call yields the same items afresh, so the source
+   * can replay and resume from a checkpoint. Default: true for arrays, typed arrays, Sets,
+   * Maps and strings; false for other iterables. An iterator (a generator object) is read once
+   * and cannot be replayable.
+   */
+  readonly replayable?: boolean
 }
+
+/** Checkpoint position of `fromArray` / `fromIterable`: records read so far. */
+export type IterablePosition = { readonly index: number }
 
 /**
  * A bounded source of the items of `items`, in order. Each `open` iterates afresh, so an array
  * replays in full; a one-shot iterable (a generator object) yields its items only once.
+ * Replayable (see `IterableSourceOptions.replayable`) sources resume from `{ index }`: an array
+ * by indexing, another iterable by iterating afresh and skipping `index` items.
  *
  * @example
  * pipeline.from('words', fromIterable(['a', 'b', 'c'], { batchSize: 2 }))
@@ -32,6 +45,7 @@ export class IterableSource<T> implements Source<T> {
   readonly kind = 'array'
   readonly bounded = true
   readonly expectedRecords: number | undefined
+  readonly replayable: boolean
   private readonly batchSize: number
 
   constructor(private readonly items: Iterable<T>, options: IterableSourceOptions) {
@@ -44,20 +58,40 @@ export class IterableSource<T> implements Source<T> {
     }
     this.batchSize = batchSize
     this.expectedRecords = Array.isArray(items) ? items.length : undefined
+    const isIterator = typeof (items as { next?: unknown }).next === 'function'
+    if (options.replayable === true && isIterator) {
+      throw new SluiceError('JOB_INVALID_OPTION', 'fromIterable option replayable: true needs an iterable that can be iterated again, not an iterator or generator object')
+    }
+    this.replayable = options.replayable ?? (!isIterator && isBuiltInCollection(items))
   }
 
-  open(_ctx: SourceContext): SourceReader<T> {
+  open(_ctx: SourceContext, from?: SourcePosition): SourceReader<T> {
     const items = this.items
-    return Array.isArray(items)
-      ? new ArraySourceReader<T>(items as readonly T[], this.batchSize)
-      : new IteratorSourceReader<T>(items[Symbol.iterator](), this.batchSize)
+    let index = 0
+    if (from !== undefined) {
+      if (!this.replayable) throw badPosition(this.kind, from, 'this iterable is not replayable')
+      index = positionInteger(this.kind, from, 'index')
+    }
+    if (Array.isArray(items)) {
+      if (index > items.length) throw badPosition(this.kind, from!, `the array has only ${items.length} items`)
+      return new ArraySourceReader<T>(items as readonly T[], this.batchSize, index)
+    }
+    const iterator = items[Symbol.iterator]()
+    if (!this.replayable) return new IteratorSourceReader<T>(iterator, this.batchSize)
+    for (let skipped = 0; skipped < index; skipped++) {
+      if (iterator.next().done === true) throw badPosition(this.kind, from!, `the iterable has only ${skipped} items`)
+    }
+    return new ReplayableIteratorReader<T>(iterator, this.batchSize, index)
   }
 }
 
-class ArraySourceReader<T> implements SourceReader<T> {
-  private index = 0
+/** Built-in iterables that iterate afresh, over the same items, on every call. */
+function isBuiltInCollection(items: Iterable<unknown>): boolean {
+  return Array.isArray(items) || ArrayBuffer.isView(items) || items instanceof Set || items instanceof Map || typeof items === 'string'
+}
 
-  constructor(private readonly items: readonly T[], private readonly batchSize: number) {}
+class ArraySourceReader<T> implements SourceReader<T> {
+  constructor(private readonly items: readonly T[], private readonly batchSize: number, private index: number) {}
 
   read(out: T[], max: number): number {
     const items = this.items
@@ -72,13 +106,16 @@ class ArraySourceReader<T> implements SourceReader<T> {
   position(): string {
     return `index ${this.index}`
   }
+
+  snapshotPosition(): IterablePosition {
+    return { index: this.index }
+  }
 }
 
 class IteratorSourceReader<T> implements SourceReader<T> {
-  private index = 0
   private done = false
 
-  constructor(private readonly iterator: Iterator<T>, private readonly batchSize: number) {}
+  constructor(private readonly iterator: Iterator<T>, private readonly batchSize: number, protected index = 0) {}
 
   read(out: T[], max: number): number {
     if (this.done) return -1
@@ -107,5 +144,12 @@ class IteratorSourceReader<T> implements SourceReader<T> {
       this.done = true
       this.iterator.return?.()
     }
+  }
+}
+
+/** The reader of an iterable that can be iterated again, so its position can be resumed from. */
+class ReplayableIteratorReader<T> extends IteratorSourceReader<T> {
+  snapshotPosition(): IterablePosition {
+    return { index: this.index }
   }
 }

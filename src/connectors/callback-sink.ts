@@ -7,17 +7,20 @@ import type { Sink, SinkWriter } from './spi.ts'
 /**
  * A sink calling `fn` once per record, in order. When `fn` returns a promise, the next record
  * waits for it (and the job's backpressure with it). Errors `fn` throws fail the job unchanged.
+ * At-least-once: after a recovery `fn` is called again for the records after the last
+ * checkpoint, so its effects should be idempotent (an upsert by key, not an append).
  *
  * @example
  * pipeline.from('bids', bids).to('alert', callbackSink((b) => console.log(`big bid ${b.price}`)))
  */
 export function callbackSink<T>(fn: (record: T) => void | Promise<void>): Sink<T> {
   checkFunction('callbackSink', fn)
-  return { kind: 'callback', open: () => new RecordCallbackWriter(fn) }
+  return { kind: 'callback', exactlyOnce: false, open: () => new RecordCallbackWriter(fn) }
 }
 
 /**
- * A sink calling `fn` once per batch, with an array `fn` may keep. Awaited like `callbackSink`.
+ * A sink calling `fn` once per batch, with an array `fn` may keep. Awaited like `callbackSink`,
+ * and at-least-once like it.
  *
  * @example
  * pipeline.from('bids', bids).to('db', batchCallbackSink((rows) => db.insertMany(rows)))
@@ -26,6 +29,7 @@ export function batchCallbackSink<T>(fn: (batch: readonly T[]) => void | Promise
   checkFunction('batchCallbackSink', fn)
   return {
     kind: 'callback',
+    exactlyOnce: false,
     open: (): SinkWriter<T> => ({
       // The task reuses its batch array, so fn gets its own copy.
       write: (batch) => (batch.length === 0 ? undefined : fn(batch.slice())),

@@ -1,11 +1,19 @@
 /**
- * Writes records to a file as JSON Lines.
+ * Writes records to a file as JSON Lines, with two-phase commit for exactly-once output.
+ *
+ * Exactly-once by truncation: records go straight into the file; a pre-commit fsyncs it and
+ * names its length, and recovery truncates the file back to the length of the last completed
+ * checkpoint. (Flink's old BucketingSink did the same with truncate or a valid-length file.)
+ * Rolling part files renamed on commit would keep uncommitted bytes out of sight, but they
+ * change the output from one file to a directory of parts, and the job's output would no
+ * longer be byte-identical to a run without checkpoints. The price of truncation: while the
+ * job runs, a reader of the file can see bytes past the last commit that a recovery removes.
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { describeCause, SluiceError } from '../errors.ts'
 import { encodeJsonLines } from './lines.ts'
-import type { Sink, SinkContext, SinkWriter } from './spi.ts'
+import type { Sink, SinkCommit, SinkContext, SinkWriter } from './spi.ts'
 
 /** Text gathered before it is written: few, large writes without holding much in memory. */
 const WRITE_THRESHOLD_CHARS = 256 * 1024
@@ -15,9 +23,16 @@ export interface FileSinkOptions {
   readonly format?: 'jsonl'
 }
 
+/** What a file sink made durable at a checkpoint: the first `length` bytes of `path`. */
+export type FileCommit = { readonly path: string; readonly length: number }
+
 /**
  * A sink writing one JSON document per line to `path`, replacing the file and creating missing
  * parent directories. Output is complete once the job has flushed and closed the sink.
+ *
+ * Exactly-once with checkpoints: `preCommit` writes out and fsyncs, returning `{ path, length }`;
+ * opened on recovery with that commit, the sink truncates the file to `length` and appends.
+ * Not parallel: one writer owns the file.
  *
  * @example
  * pipeline.from('bids', bids).map('to-usd', toUsd).to('out', fileSink('out/bids-usd.jsonl'))
@@ -28,6 +43,7 @@ export function fileSink<T = unknown>(path: string, options: FileSinkOptions = {
 
 export class FileSink<T> implements Sink<T> {
   readonly kind = 'file'
+  readonly exactlyOnce = true
 
   constructor(private readonly path: string, options: FileSinkOptions) {
     if ((options.format ?? 'jsonl') !== 'jsonl') {
@@ -35,25 +51,75 @@ export class FileSink<T> implements Sink<T> {
     }
   }
 
-  async open(_ctx: SinkContext): Promise<SinkWriter<T>> {
+  /**
+   * Without `recoverFrom`, replaces the file. With a commit, keeps the file's first
+   * `commit.length` bytes and appends after them; with null, starts it empty.
+   */
+  async open(_ctx: SinkContext, recoverFrom?: SinkCommit | null): Promise<FileSinkWriter<T>> {
     const path = this.path
+    const committed = recoverFrom === undefined || recoverFrom === null ? null : checkCommit(path, recoverFrom, 'recover from')
+    let handle: FileHandle
     try {
       await mkdir(dirname(path), { recursive: true })
-      return new FileSinkWriter<T>(path, await open(path, 'w'))
+      handle = await open(path, committed === null ? 'w' : 'r+').catch((e: unknown) => {
+        // Nothing committed is lost when an empty committed file is gone.
+        if (committed?.length === 0 && (e as { code?: unknown }).code === 'ENOENT') return open(path, 'w')
+        throw e
+      })
     } catch (e) {
+      if (committed !== null && (e as { code?: unknown }).code === 'ENOENT') {
+        throw new SluiceError('SINK_IO', `cannot recover ${path}: the file is gone, but the last checkpoint committed ${committed.length} bytes of it`, { cause: e })
+      }
       throw new SluiceError('SINK_IO', `cannot open ${path} for writing: ${describeCause(e)}`, { cause: e })
     }
+    if (committed === null) {
+      // A recovery with nothing committed must also make the empty start durable.
+      if (recoverFrom === null) await syncOrClose(handle, path, 'the emptied file')
+      return new FileSinkWriter<T>(path, handle, 0)
+    }
+    let size: number
+    try {
+      size = (await handle.stat()).size
+    } catch (e) {
+      await handle.close().catch(() => undefined)
+      throw new SluiceError('SINK_IO', `cannot recover ${path}: ${describeCause(e)}`, { cause: e })
+    }
+    if (size < committed.length) {
+      await handle.close().catch(() => undefined)
+      throw new SluiceError('SINK_IO', `cannot recover ${path}: it has ${size} bytes, but the last checkpoint committed ${committed.length} (was it changed outside the job?)`)
+    }
+    if (size > committed.length) {
+      try {
+        await handle.truncate(committed.length)
+      } catch (e) {
+        await handle.close().catch(() => undefined)
+        throw new SluiceError('SINK_IO', `cannot truncate ${path} to the ${committed.length} bytes of the last checkpoint: ${describeCause(e)}`, { cause: e })
+      }
+      await syncOrClose(handle, path, `the truncation to ${committed.length} bytes`)
+    }
+    return new FileSinkWriter<T>(path, handle, committed.length)
   }
 }
 
-class FileSinkWriter<T> implements SinkWriter<T> {
+/**
+ * Writes at explicit offsets (not the file position), so a writer recovering at a committed
+ * length appends after it. Writes, pre-commits and close run one after another, in order.
+ */
+export class FileSinkWriter<T> implements SinkWriter<T> {
   private pending = ''
-  /** Writes run one after another, in order; each starts when the previous one has finished. */
+  /** Everything enqueued so far has been handed to the OS once this resolves. */
   private writing: Promise<void> = Promise.resolve()
   private error: SluiceError | null = null
   private closed = false
+  /** Bytes handed to the OS so far: the offset of the next write. */
+  private written: number
+  /** The longest length committed so far. */
+  private committed: number
 
-  constructor(private readonly path: string, private readonly handle: FileHandle) {}
+  constructor(private readonly path: string, private readonly handle: FileHandle, length: number) {
+    this.written = length
+    this.committed = length
+  }
 
   write(batch: readonly T[]): void | Promise<void> {
     this.throwIfUnusable()
@@ -71,6 +137,46 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     return this.writePending()
   }
 
+  /**
+   * Writes out what is buffered and fsyncs the file: the bytes up to `length` survive a crash.
+   * After an fsync failure the writer is unusable (the kernel may have dropped the dirty pages,
+   * so a retried fsync could report success for lost data); the job must recover instead.
+   */
+  preCommit(checkpointId: number): Promise<FileCommit> {
+    this.throwIfUnusable()
+    const done = this.writePending().then(async (): Promise<FileCommit> => {
+      const length = this.written
+      try {
+        await this.handle.sync()
+      } catch (e) {
+        this.error = new SluiceError('SINK_IO', `cannot fsync ${this.path} for checkpoint ${checkpointId}: ${describeCause(e)}; its output since the previous checkpoint may not be on disk`, { cause: e })
+        throw this.error
+      }
+      return { path: this.path, length }
+    })
+    // Later writes wait for the fsync. A failure reaches the caller through `done` and later
+    // calls through `error`, so the chain itself must not reject unobserved.
+    this.writing = done.then(() => undefined, () => undefined)
+    return done
+  }
+
+  /**
+   * The bytes are already durable in place, so committing only records how far the file is
+   * final; recovery is what discards the rest. Idempotent; an older commit changes nothing.
+   */
+  commit(commit: SinkCommit): void {
+    const { length } = checkCommit(this.path, commit, 'commit')
+    if (length > this.written) {
+      throw new SluiceError('INTERNAL', `cannot commit ${length} bytes of ${this.path}: only ${this.written} were written`)
+    }
+    if (length > this.committed) this.committed = length
+  }
+
+  /** Bytes committed so far (for tests and messages). */
+  committedLength(): number {
+    return this.committed
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     try {
@@ -79,6 +185,15 @@ class FileSinkWriter<T> implements SinkWriter<T> {
       this.closed = true
       await this.handle.close().catch(() => undefined)
     }
+  }
+
+  /** Drops what is buffered and releases the file once writes in flight have finished. */
+  async abort(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.pending = ''
+    await this.writing.catch(() => undefined)
+    await this.handle.close().catch(() => undefined)
   }
 
   /** Resolves once everything written so far is in the file (handed to the OS). */
@@ -96,8 +211,9 @@ class FileSinkWriter<T> implements SinkWriter<T> {
     try {
       let offset = 0
       while (offset < data.length) {
-        const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, null)
+        const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, this.written)
         offset += bytesWritten
+        this.written += bytesWritten
       }
     } catch (e) {
       this.error = new SluiceError('SINK_IO', `cannot write to ${this.path}: ${describeCause(e)}`, { cause: e })
@@ -108,5 +224,26 @@ class FileSinkWriter<T> implements SinkWriter<T> {
   private throwIfUnusable(): void {
     if (this.error !== null) throw this.error
     if (this.closed) throw new SluiceError('SINK_IO', `cannot write to ${this.path}: the sink is closed`)
+  }
+}
+
+/** Checks a commit handed back from a checkpoint: it must be one of this sink's. */
+function checkCommit(path: string, commit: SinkCommit, action: string): FileCommit {
+  const length = commit.length
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+    throw new SluiceError('JOB_INVALID_OPTION', `fileSink cannot ${action} ${JSON.stringify(commit)}: length must be a whole number >= 0`)
+  }
+  if (commit.path !== path) {
+    throw new SluiceError('JOB_INVALID_OPTION', `fileSink writing ${path} cannot ${action} a commit of ${JSON.stringify(commit.path)} (did the job's output path change?)`)
+  }
+  return { path, length }
+}
+
+async function syncOrClose(handle: FileHandle, path: string, what: string): Promise<void> {
+  try {
+    await handle.sync()
+  } catch (e) {
+    await handle.close().catch(() => undefined)
+    throw new SluiceError('SINK_IO', `cannot fsync ${path} after ${what}: ${describeCause(e)}`, { cause: e })
   }
 }

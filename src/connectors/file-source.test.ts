@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fileSource, type FileSourceOptions } from './file-source.ts'
-import { readAll, readSource, sourceContract, TestSourceContext } from './source-contract.ts'
+import { expectResumesFromSnapshots, readAll, readSource, sourceContract, TestSourceContext } from './source-contract.ts'
+import type { SourcePosition } from './spi.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-file-source-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -44,8 +45,11 @@ function csv(records: readonly Row[], lineEnd = '\n'): string {
 
 const csvTypes = { types: { id: 'number', price: 'number', ok: 'boolean' } } as const
 
-sourceContract('fileSource jsonl', (records) => fileSource(tempFile(jsonl(records))), rows)
-sourceContract('fileSource jsonl, 7-byte chunks', (records) => fileSource(tempFile(jsonl(records)), { chunkSize: 7 }), rows)
+sourceContract('fileSource jsonl', (records) => fileSource(tempFile(jsonl(records))), rows, { parallelism: [2, 3] })
+sourceContract('fileSource jsonl, 7-byte chunks', (records) => fileSource(tempFile(jsonl(records)), { chunkSize: 7 }), rows, { parallelism: [2, 3] })
+sourceContract('fileSource lines, CRLF, 3-byte chunks', (records) =>
+  fileSource(tempFile(records.map((r) => `${r}\r\n`).join(''), 'txt'), { format: 'lines', chunkSize: 3 }),
+Array.from({ length: 120 }, (_, i) => `line ${i} ${'ü😀'.repeat(i % 4)}`), { parallelism: [2, 3] })
 sourceContract('fileSource csv', (records) => fileSource(tempFile(csv(records), 'csv'), { csv: csvTypes }), rows)
 sourceContract('fileSource csv, CRLF, 5-byte chunks', (records) =>
   fileSource(tempFile(csv(records, '\r\n'), 'csv'), { csv: csvTypes, chunkSize: 5 }), rows)
@@ -232,5 +236,127 @@ describe('file source split across parallel readers', () => {
       }
       expect(all.map((r) => r.i).sort((a, b) => a - b)).toEqual(rows.map((r) => r.i))
     }
+  })
+})
+
+describe('fileSource positions', () => {
+  const context = (subtaskIndex = 0, parallelism = 1) => (): TestSourceContext =>
+    new TestSourceContext('fail', undefined, 'test-source', subtaskIndex, parallelism)
+
+  it('resumes a CSV file cut into 2 and 3 byte ranges (header read again), each range from every snapshot', async () => {
+    const plain = rows.filter((r) => !r.name.includes('\n'))
+    const content = csv(plain)
+    const path = tempFile(content, 'csv')
+    const size = Buffer.byteLength(content)
+    for (const p of [2, 3]) {
+      const all: unknown[] = []
+      for (let k = 0; k < p; k++) {
+        const startByte = Math.floor((size * k) / p)
+        const endByte = k === p - 1 ? undefined : Math.floor((size * (k + 1)) / p)
+        const source = fileSource(path, { csv: csvTypes, startByte, endByte, chunkSize: 64 })
+        all.push(...(await expectResumesFromSnapshots(source, context(), [3, 1, 17], Infinity)))
+      }
+      expect(all).toEqual(plain)
+    }
+  })
+
+  it('resumes at the first line of a CSV record spanning lines when a snapshot falls inside it', async () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({ id: i, name: i % 3 === 0 ? `a\n${'long '.repeat(20)}\nfield ${i}` : `row ${i}`, price: i, ok: true }))
+    const source = fileSource(tempFile(csv(records), 'csv'), { csv: csvTypes, chunkSize: 16 })
+    const reader = await source.open(new TestSourceContext('fail'))
+    const out: unknown[] = []
+    let insideRecord = 0
+    while ((await reader.read(out, 4)) !== -1) {
+      // The reader has consumed lines of a record it has not returned yet.
+      if (reader.snapshotPosition().byteOffset < reader.byteOffset()) insideRecord++
+    }
+    await reader.close()
+    expect(insideRecord).toBeGreaterThan(0)
+    expect(await expectResumesFromSnapshots(source, context(), [4], Infinity)).toEqual(records)
+  })
+
+  /** Lines of 4-byte characters only, long enough that a cut into `parts` ranges splits a character. */
+  function emojiLines(parts: readonly number[]): { content: string; lines: string[] } {
+    for (let count = 5; ; count++) {
+      const lines = Array.from({ length: count }, (_, i) => '😀'.repeat(1 + (i % 5)))
+      const content = lines.map((l) => `${l}\n`).join('')
+      const bytes = Buffer.from(content)
+      const cutsInsideCharacters = parts.every((p) => Array.from({ length: p - 1 }, (_, k) => bytes[Math.floor((bytes.length * (k + 1)) / p)])
+        .every((b) => (b & 0xc0) === 0x80))
+      if (cutsInsideCharacters) return { content, lines }
+    }
+  }
+
+  it('resumes splits whose range boundaries fall inside multi-byte characters, read in 5-byte chunks', async () => {
+    const { content, lines } = emojiLines([2, 3])
+    const path = tempFile(content, 'txt')
+    for (const p of [2, 3]) {
+      const shares: unknown[][] = []
+      for (let k = 0; k < p; k++) {
+        shares.push(await expectResumesFromSnapshots(fileSource(path, { format: 'lines', chunkSize: 5 }), context(k, p), [1], Infinity))
+      }
+      expect(shares.every((share) => share.length > 0)).toBe(true)
+      expect(shares.flat()).toEqual(lines)
+    }
+  })
+
+  it('reads from the next line when a position points inside a multi-byte character', async () => {
+    const lines = ['ab', '€€€', 'cd', 'é😀é', 'last']
+    const content = lines.map((l) => `${l}\n`).join('')
+    const path = tempFile(content, 'txt')
+    const euroStart = Buffer.byteLength('ab\n')
+    const emojiStart = Buffer.byteLength('ab\n€€€\ncd\né')
+    for (const [byteOffset, expected] of [[euroStart + 1, lines.slice(2)], [euroStart + 4, lines.slice(2)], [emojiStart + 2, lines.slice(4)]] as const) {
+      const reader = await fileSource(path, { format: 'lines', chunkSize: 2 }).open(new TestSourceContext('fail'), { byteOffset, line: null, endByte: null })
+      expect(await readAll(reader)).toEqual(expected)
+      await reader.close()
+    }
+  })
+
+  it('names the right line of a bad record after resuming, whether or not the position counted lines', async () => {
+    const content = Array.from({ length: 50 }, (_, i) => (i === 37 ? 'oops' : JSON.stringify({ i }))).join('\n')
+    const path = tempFile(content)
+    const badAt = `${path} line 38 (byte ${Buffer.byteLength(content.split('\n').slice(0, 37).map((l) => `${l}\n`).join(''))})`
+    for (const [k, p] of [[0, 1], [1, 2]]) {
+      const source = fileSource(path, { chunkSize: 32 })
+      const reader = await source.open(new TestSourceContext('skip', undefined, 'test-source', k, p))
+      const out: unknown[] = []
+      while (out.length < 3) await reader.read(out, 1)
+      const at = reader.snapshotPosition()
+      expect(at.line === null).toBe(k > 0) // a split reader has not counted the lines before its range
+      await reader.close()
+      const ctx = new TestSourceContext('skip', undefined, 'test-source', k, p)
+      await readSource(source, ctx)
+      const resumedCtx = new TestSourceContext('skip', undefined, 'test-source', k, p)
+      const resumed = await source.open(resumedCtx, at)
+      await readAll(resumed)
+      await resumed.close()
+      expect(resumedCtx.badRecords.map((b) => b.position)).toEqual([badAt])
+      expect(ctx.badRecords.map((b) => b.position)).toEqual([badAt])
+    }
+  })
+
+  it('keeps the line count in positions it takes after resuming', async () => {
+    const path = tempFile(jsonl(rows.slice(0, 20)))
+    const source = fileSource(path)
+    const reader = await source.open(new TestSourceContext('fail'), { byteOffset: Buffer.byteLength(jsonl(rows.slice(0, 5))), line: 5, endByte: null })
+    await reader.read([], 2)
+    expect(reader.snapshotPosition()).toEqual({ byteOffset: Buffer.byteLength(jsonl(rows.slice(0, 7))), line: 7, endByte: null })
+    await reader.close()
+  })
+
+  it('refuses a position of another split or a malformed one with JOB_INVALID_OPTION, and one past the end of the file with SOURCE_IO', async () => {
+    const content = jsonl(rows)
+    const path = tempFile(content)
+    const size = Buffer.byteLength(content)
+    const half = Math.floor(size / 2)
+    const open = (from: Record<string, unknown>, k = 0, p = 1) =>
+      fileSource(path).open(new TestSourceContext('fail', undefined, 'test-source', k, p), from as SourcePosition)
+    await expect(open({ byteOffset: 10, line: null, endByte: half })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('did the parallelism or the file change?') })
+    await expect(open({ byteOffset: 10, line: null, endByte: null }, 1, 2)).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining(`starts at ${half}`) })
+    await expect(open({ byteOffset: -1, line: null, endByte: null })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('byteOffset must be a whole number') })
+    await expect(open({ byteOffset: 0, line: 'x', endByte: null })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(open({ index: 4 })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(open({ byteOffset: size + 1, line: null, endByte: null })).rejects.toMatchObject({ code: 'SOURCE_IO', message: expect.stringContaining(`has only ${size} bytes`) })
   })
 })

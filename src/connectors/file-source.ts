@@ -7,7 +7,8 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { describeCause, SluiceError } from '../errors.ts'
 import { CSV_NEED_MORE, CsvDecoder, validateCsvOptions, type CsvOptions } from './csv.ts'
 import { checkLineFormat, LineRecordReader, LineSplitter, type LineFormat } from './lines.ts'
-import type { Source, SourceContext, SourceReader } from './spi.ts'
+import { badPosition, positionInteger, positionIntegerOrNull } from './position.ts'
+import type { Source, SourceContext, SourcePosition, SourceReader } from './spi.ts'
 
 const DEFAULT_CHUNK_BYTES = 1024 * 1024
 const HEADER_CHUNK_BYTES = 64 * 1024
@@ -32,9 +33,19 @@ export interface FileSourceOptions<T> {
 }
 
 /**
+ * Checkpoint position of a file reader: it goes on with the records whose first line starts at
+ * or after `byteOffset` (always a line start, or where its byte range starts) and before
+ * `endByte`, the end of its range (null: the end of the file). `line` counts the lines before
+ * `byteOffset`'s line, for error messages (null until counted: a split reader counts them
+ * only when it first reports a bad record).
+ */
+export type FilePosition = { readonly byteOffset: number; readonly line: number | null; readonly endByte: number | null }
+
+/**
  * A bounded source of the records in a file: JSON Lines (one JSON value a line), CSV (RFC 4180,
  * header row names the fields) or plain lines. Empty lines are skipped; a line that does not
- * decode is reported to the error policy with its line number and byte offset.
+ * decode is reported to the error policy with its line number and byte offset. Replayable: a
+ * reader resumes from a `FilePosition` (the file must not change in between).
  *
  * @example
  * pipeline.from('bids', fileSource<Bid>('bids.jsonl', { parse: parseBid }))
@@ -53,6 +64,7 @@ export class FileSource<T> implements Source<T> {
    * spans lines. Neither does a source given its own startByte/endByte.
    */
   readonly splittable: boolean
+  readonly replayable = true
   private readonly format: LineFormat
   private readonly startByte: number
   private readonly endByte: number
@@ -75,7 +87,7 @@ export class FileSource<T> implements Source<T> {
     this.splittable = this.format !== 'csv' && options.startByte === undefined && options.endByte === undefined
   }
 
-  async open(ctx: SourceContext): Promise<FileSourceReader<T>> {
+  async open(ctx: SourceContext, from?: SourcePosition): Promise<FileSourceReader<T>> {
     const path = this.path
     let handle: FileHandle
     try {
@@ -91,6 +103,13 @@ export class FileSource<T> implements Source<T> {
         startByte = Math.floor((stat.size * ctx.subtaskIndex) / ctx.parallelism)
         endByte = ctx.subtaskIndex === ctx.parallelism - 1 ? Infinity : Math.floor((stat.size * (ctx.subtaskIndex + 1)) / ctx.parallelism)
       }
+      // Resuming is starting a narrower range: the lines that start in [byteOffset, endByte).
+      let lineBase: number | null = startByte === 0 ? 0 : null
+      if (from !== undefined) {
+        const resume = checkFilePosition(from, path, startByte, endByte, stat.size)
+        startByte = resume.byteOffset
+        lineBase = resume.line ?? (startByte === 0 ? 0 : null)
+      }
       const csvHeader = this.format === 'csv' && this.options.csv?.header !== false && startByte > 0
         ? await readCsvHeader(handle, this.options.csv)
         : undefined
@@ -105,8 +124,9 @@ export class FileSource<T> implements Source<T> {
         startByte: readFrom,
         skipFirstLine: startByte > 0,
         stopByte: endByte,
-        lineBase: startByte > 0 ? (firstLineStart) => countNewlines(handle.fd, firstLineStart) : 0,
+        lineBase: lineBase ?? ((firstLineStart) => countNewlines(handle.fd, firstLineStart)),
         csvHeader,
+        rangeStart: startByte,
       })
       return new FileSourceReader(handle, path, records, Buffer.allocUnsafe(this.chunkSize), readFrom, endByte)
     } catch (e) {
@@ -155,6 +175,11 @@ export class FileSourceReader<T> implements SourceReader<T> {
   /** Absolute byte offset after the last line consumed. */
   byteOffset(): number {
     return this.records.byteOffset
+  }
+
+  snapshotPosition(): FilePosition {
+    const { byteOffset, line } = this.records.resumePoint()
+    return { byteOffset, line, endByte: this.endByte === Infinity ? null : this.endByte }
   }
 
   close(): Promise<void> {
@@ -245,6 +270,23 @@ function countNewlines(fd: number, end: number): number {
     position += n
   }
   return count
+}
+
+/** Checks that a position belongs to this reader's range of this file. */
+function checkFilePosition(from: SourcePosition, path: string, startByte: number, endByte: number, size: number): { byteOffset: number; line: number | null } {
+  const byteOffset = positionInteger('file', from, 'byteOffset')
+  const line = positionIntegerOrNull('file', from, 'line')
+  const end = positionIntegerOrNull('file', from, 'endByte') ?? Infinity
+  if (end !== endByte) {
+    throw badPosition('file', from, `it was taken for a byte range ending at ${end}, but this reader's range of ${path} ends at ${endByte} (did the parallelism or the file change?)`)
+  }
+  if (byteOffset < startByte) {
+    throw badPosition('file', from, `byte ${byteOffset} is before this reader's range of ${path}, which starts at ${startByte} (did the parallelism change?)`)
+  }
+  if (byteOffset > size) {
+    throw new SluiceError('SOURCE_IO', `cannot resume reading ${path} at byte ${byteOffset}: the file has only ${size} bytes (it changed since the checkpoint)`)
+  }
+  return { byteOffset, line }
 }
 
 function invalid(option: string, expected: string, got: unknown): never {

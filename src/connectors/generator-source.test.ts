@@ -73,6 +73,28 @@ describe('generatorSource', () => {
     expect(reader.read(out, 1000)).toBe(-1)
   })
 
+  it('resumes from { next } and restarts its rate schedule there', async () => {
+    expect(await readSource(generatorSource((n) => n * 2, { count: 6 }), new TestSourceContext())).toEqual([0, 2, 4, 6, 8, 10])
+    const resumed = generatorSource((n) => n * 2, { count: 6 }).open(new TestSourceContext(), { next: 4 })
+    const out: number[] = []
+    expect(resumed.read(out, 10)).toBe(2)
+    expect(out).toEqual([8, 10])
+    expect(resumed.snapshotPosition?.()).toEqual({ next: 6 })
+
+    const clock = new FakeClock(1_000)
+    const limited = generatorSource((n) => n, { ratePerSecond: 100 }).open(new TestSourceContext('fail', clock), { next: 500 })
+    const due: number[] = []
+    clock.ms += 50
+    expect(limited.read(due, 1000)).toBe(5)
+    expect(due).toEqual([500, 501, 502, 503, 504])
+  })
+
+  it('refuses a position past count or of another shape', () => {
+    const source = generatorSource((n) => n, { count: 5 })
+    expect(() => source.open(new TestSourceContext(), { next: 6 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('only 5 records') }))
+    expect(() => source.open(new TestSourceContext(), { index: 1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('next must be') }))
+  })
+
   it('rejects a negative count or a rate that is not positive', () => {
     expect(() => generatorSource((n) => n, { count: -1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
     expect(() => generatorSource((n) => n, { ratePerSecond: 0 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))

@@ -3,7 +3,8 @@
  */
 import { SluiceError } from '../errors.ts'
 import type { Clock } from '../time/clock.ts'
-import type { Source, SourceContext, SourceReader } from './spi.ts'
+import { badPosition, positionInteger } from './position.ts'
+import type { Source, SourceContext, SourcePosition, SourceReader } from './spi.ts'
 
 /** Upper bound on one wait, so a slow rate or a frozen test clock still hands control back. */
 const MAX_WAIT_MS = 1000
@@ -18,8 +19,13 @@ export interface GeneratorSourceOptions {
   readonly ratePerSecond?: number
 }
 
+/** Checkpoint position of `generatorSource`: the next sequence number to generate. */
+export type GeneratorPosition = { readonly next: number }
+
 /**
- * A source of `fn(0), fn(1), ...`: `count` records, optionally rate-limited.
+ * A source of `fn(0), fn(1), ...`: `count` records, optionally rate-limited. Replayable, so
+ * `fn` must depend only on `n`: a reader resumed from `{ next: n }` generates `fn(n)` onwards
+ * (a rate limit restarts its schedule then).
  *
  * @example
  * pipeline.from('ticks', generatorSource((n) => ({ id: n, at: n * 10 }), { count: 1_000_000 }))
@@ -33,6 +39,7 @@ export class GeneratorSource<T> implements Source<T> {
   readonly kind = 'generator'
   readonly bounded: boolean
   readonly expectedRecords: number | undefined
+  readonly replayable = true
   private readonly count: number
   private readonly ratePerSecond: number
 
@@ -52,24 +59,30 @@ export class GeneratorSource<T> implements Source<T> {
     this.expectedRecords = this.bounded ? count : undefined
   }
 
-  open(ctx: SourceContext): SourceReader<T> {
-    return new GeneratorSourceReader(this.fn, this.count, this.ratePerSecond, ctx.clock)
+  open(ctx: SourceContext, from?: SourcePosition): SourceReader<T> {
+    let next = 0
+    if (from !== undefined) {
+      next = positionInteger(this.kind, from, 'next')
+      if (next > this.count) throw badPosition(this.kind, from, `the source generates only ${this.count} records`)
+    }
+    return new GeneratorSourceReader(this.fn, this.count, this.ratePerSecond, ctx.clock, next)
   }
 }
 
 class GeneratorSourceReader<T> implements SourceReader<T> {
-  private next = 0
   /** The rate schedule: `scheduled` records were due by `scheduleStartMs`. */
   private scheduleStartMs: number
-  private scheduled = 0
+  private scheduled: number
 
   constructor(
     private readonly fn: (n: number) => T,
     private readonly count: number,
     private readonly ratePerSecond: number,
     private readonly clock: Clock,
+    private next: number,
   ) {
     this.scheduleStartMs = clock.now()
+    this.scheduled = next
   }
 
   read(out: T[], max: number): number | Promise<number> {
@@ -81,6 +94,10 @@ class GeneratorSourceReader<T> implements SourceReader<T> {
 
   position(): string {
     return `index ${this.next}`
+  }
+
+  snapshotPosition(): GeneratorPosition {
+    return { next: this.next }
   }
 
   private emit(out: T[], max: number): number {

@@ -160,6 +160,19 @@ export interface LineRecordOptions<T> {
   readonly lineBase: number | ((firstLineStart: number) => number)
   /** The header row, when reading a CSV split that starts after it. */
   readonly csvHeader?: readonly string[]
+  /**
+   * Where this reader logically starts, for `resumePoint` before anything is consumed: it reads
+   * the lines starting at or after this offset. Default `startByte`.
+   */
+  readonly rangeStart?: number
+}
+
+/** Where to resume reading: see `LineRecordReader.resumePoint`. */
+export interface LineResumePoint {
+  /** Read the lines starting at or after this absolute offset. */
+  readonly byteOffset: number
+  /** Lines before the first of those (the next record's line is line + 1); null if not counted. */
+  readonly line: number | null
 }
 
 /**
@@ -211,6 +224,18 @@ export class LineRecordReader<T> {
   decode(out: T[], max: number): number {
     if (this.finished) return 0
     return this.csv !== null ? this.decodeCsv(this.csv, out, max) : this.decodeLines(out, max)
+  }
+
+  /**
+   * Where a reader must start to produce exactly the records after those returned so far: just
+   * after the last line consumed, or, while a CSV record spanning lines is still incomplete,
+   * at its first line (those lines are consumed, but the record has not been returned).
+   */
+  resumePoint(): LineResumePoint {
+    const pending = this.csv !== null && this.csv.pending
+    const linesBefore = pending ? this.recordLine - 1 : this.linesRead
+    const byteOffset = linesBefore === 0 ? (this.options.rangeStart ?? this.options.startByte) : pending ? this.recordByte : this.byteOffset
+    return { byteOffset, line: Number.isNaN(this.lineBase) ? null : this.lineBase + linesBefore }
   }
 
   /** "events.jsonl byte 88120 (line 1532)": just after the last line consumed. */

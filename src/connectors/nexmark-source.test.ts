@@ -1,9 +1,10 @@
 import { describe, it, expect } from 'vitest'
 import { nexmarkSource } from './nexmark-source.ts'
-import type { SourceContext, SourceReader } from './spi.ts'
+import type { SourceContext, SourcePosition, SourceReader } from './spi.ts'
 import { ManualClock } from '../time/clock.ts'
 import { NexmarkGenerator } from '../nexmark/generator.ts'
 import type { NexmarkEvent } from '../nexmark/model.ts'
+import { expectResumesFromSnapshots, sourceContract } from './source-contract.ts'
 
 const ctx: SourceContext = {
   sourceId: 'nexmark',
@@ -27,6 +28,10 @@ function generate(seed: number, first: number, count: number): NexmarkEvent[] {
   new NexmarkGenerator({ seed }, first, count).next(out, count)
   return out
 }
+
+// The events are a prefix of one seeded run, so a source of records.length events is exactly them;
+// 3500 events end in a partial block, which split readers must handle.
+sourceContract('nexmarkSource', (records) => nexmarkSource({ events: records.length, seed: 7 }), generate(7, 0, 3500), { parallelism: [2, 3] })
 
 describe('nexmarkSource', () => {
   it('reads a bounded run to the end, then returns -1', async () => {
@@ -95,5 +100,48 @@ describe('nexmark source split across subtasks', () => {
         for (let k = 1; k < times.length; k++) expect(times[k]).toBeGreaterThanOrEqual(times[k - 1])
       }
     }
+  })
+})
+
+describe('nexmark source positions', () => {
+  it('resumes from every snapshot, also ones taken exactly at a block end, when split', async () => {
+    for (const p of [1, 2, 3]) {
+      for (let k = 0; k < p; k++) {
+        const share = await expectResumesFromSnapshots(nexmarkSource({ events: 4321, seed: 9 }), () => ({ ...ctx, subtaskIndex: k, parallelism: p }), [250], Infinity)
+        expect(share.length).toBeGreaterThan(0)
+      }
+    }
+  })
+
+  it('names the next event in the position, or the start of the next own block when a block is done', async () => {
+    const reader = await nexmarkSource({ events: 5000 }).open({ ...ctx, subtaskIndex: 1, parallelism: 2 })
+    expect(reader.snapshotPosition!()).toEqual({ eventNumber: 1000 })
+    const out: NexmarkEvent[] = []
+    expect(reader.read(out, 400)).toBe(400)
+    expect(reader.snapshotPosition!()).toEqual({ eventNumber: 1400 })
+    expect(reader.read(out, 1000)).toBe(600)
+    expect(reader.snapshotPosition!()).toEqual({ eventNumber: 3000 })
+    await readAll(reader, 1000)
+    expect(reader.snapshotPosition!()).toEqual({ eventNumber: 5000 })
+  })
+
+  it('resumes an unbounded run', async () => {
+    const source = nexmarkSource({ seed: 4 })
+    const reader = await source.open(ctx, { eventNumber: 123_456 })
+    const out: NexmarkEvent[] = []
+    expect(reader.read(out, 10)).toBe(10)
+    expect(out).toEqual(generate(4, 123_456, 10))
+    expect(reader.snapshotPosition!()).toEqual({ eventNumber: 123_466 })
+  })
+
+  it.each<[string, SourcePosition, number, number]>([
+    ['another subtask\'s block', { eventNumber: 1500 }, 0, 2],
+    ['an event past the end', { eventNumber: 5001 }, 0, 1],
+    ['an event before the first', { eventNumber: 99 }, 0, 1],
+    ['a malformed position', { eventNumber: 'x' }, 0, 1],
+    ['a position of another source', { index: 3 }, 0, 1],
+  ])('refuses %s with JOB_INVALID_OPTION', (_label, from, subtaskIndex, parallelism) => {
+    const source = nexmarkSource({ events: 4900, firstEventNumber: 100 })
+    expect(() => source.open({ ...ctx, subtaskIndex, parallelism }, from)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
   })
 })

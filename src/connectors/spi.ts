@@ -2,8 +2,69 @@
  * The connector SPI. Connectors use only what this file declares. A source is read in batches
  * by its task; a sink is written in batches. Either side may be asynchronous by returning a
  * promise, which the task awaits without blocking other tasks.
+ *
+ * ## Checkpoint hooks
+ *
+ * Exactly-once output needs replayable sources and two-phase-commit sinks. Both are optional:
+ * a connector that has neither still runs, and the job's guarantee is the weakest of its
+ * connectors'.
+ *
+ * Sources (`Source.replayable`, `SourceReader.snapshotPosition`, `Source.open(ctx, from)`):
+ * - At a checkpoint barrier, between two reads (never while a read's promise is pending), the
+ *   source task calls `reader.snapshotPosition()` and stores the value in the snapshot, per
+ *   source id and subtask. It is a small JSON value (`{ index: 1200 }`).
+ * - On recovery the task opens the source with that value: `source.open(ctx, position)`. The
+ *   reader then produces exactly the records that followed the snapshot, in the same order, as
+ *   if the first reader had gone on. `ctx.subtaskIndex` and `ctx.parallelism` must be the ones
+ *   the position was taken with (a position describes one subtask's share of the input).
+ * - A source with `replayable` not true (stdin) cannot be read again: records read after the
+ *   last completed checkpoint are lost on recovery, so a job reading it has no delivery
+ *   guarantee across a failure (not even at-least-once). Never pass it a position.
+ *
+ * Sinks (`Sink.exactlyOnce`, `SinkWriter.preCommit` / `commit`, `Sink.open(ctx, recoverFrom)`):
+ * - At the barrier (after every record before it was written) the sink task calls
+ *   `writer.preCommit(checkpointId)`: the writer makes everything written so far durable and
+ *   returns a small JSON `SinkCommit`, which goes into the snapshot.
+ * - When the checkpoint is complete (all tasks acknowledged, the snapshot stored), the
+ *   coordinator calls `writer.commit(thatCommit)`. Commit is idempotent, commits everything up
+ *   to that pre-commit (earlier, skipped commits included), and a late commit for an older
+ *   checkpoint does nothing.
+ * - On recovery within the same process, the old writers are aborted first (`abort`, which
+ *   writes nothing more, unlike `close`).
+ * - On recovery the sink is opened with the commit of the latest completed checkpoint,
+ *   `sink.open(ctx, commit)`, or `null` when no checkpoint has completed. The writer treats it
+ *   as committed (the process may have died between completing the checkpoint and calling
+ *   commit) and discards everything written after it. `open(ctx)` with no second argument is a
+ *   plain start, as in a job without checkpoints.
+ *
+ * @example
+ * // One checkpoint, as the runtime drives it:
+ * const position = reader.snapshotPosition?.()           // source task, at barrier n
+ * const commit = await writer.preCommit?.(n)             // sink task, at barrier n
+ * await storeSnapshot(n, { position, commit })           // coordinator: checkpoint n complete
+ * await writer.commit?.(commit!)
+ * // After a failure, from the latest complete snapshot:
+ * const reader2 = await source.open(sourceCtx, snapshot.position)
+ * const writer2 = await sink.open(sinkCtx, snapshot.commit ?? null)
  */
 import type { Clock } from '../time/clock.ts'
+
+/** A value that survives JSON.stringify / JSON.parse unchanged (no undefined, no Infinity). */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue }
+
+/**
+ * Where a source reader is, as stored in a checkpoint: a small JSON object whose shape each
+ * source defines, e.g. `{ index: 1200 }` or `{ byteOffset: 88120, line: 1532, endByte: null }`.
+ * Opaque to everyone but the source that made it.
+ */
+export type SourcePosition = { readonly [key: string]: JsonValue }
+
+/**
+ * What a sink writer made durable at a checkpoint, as stored in it: a small JSON object whose
+ * shape each sink defines, e.g. `{ path: 'out.jsonl', length: 4096 }`. Opaque to everyone but
+ * the sink that made it.
+ */
+export type SinkCommit = { readonly [key: string]: JsonValue }
 
 /** What happens to a bad record (malformed input, or a user function that throws). */
 export type ErrorPolicy = 'fail' | 'skip' | 'dead-letter'
@@ -41,8 +102,23 @@ export interface SourceReader<T> {
    * (an unbounded source with no data), or a promise while it waits for I/O.
    */
   read(out: T[], max: number): number | Promise<number>
-  /** The position after the last record read, for messages and (later) checkpoints. */
+  /** The position after the last record read, in words, for messages. */
   position(): string
+  /**
+   * The position after the last record read, for a checkpoint: opening the source again with it
+   * (`source.open(ctx, position)`) yields exactly the records after those read so far. Called
+   * only between reads, never while a read's promise is pending. Cheap (no I/O), changes
+   * nothing, and returns a fresh object the caller may keep. Implemented by the readers of
+   * `replayable` sources.
+   *
+   * @example
+   * const reader = await fromArray(['a', 'b', 'c']).open(ctx)
+   * reader.read(out, 2)                                  // 'a', 'b'
+   * const at = reader.snapshotPosition!()                // { index: 2 }
+   * const resumed = await fromArray(['a', 'b', 'c']).open(ctx, at)
+   * resumed.read(out, 10)                                // 'c'
+   */
+  snapshotPosition?(): SourcePosition
   close?(): void | Promise<void>
 }
 
@@ -59,7 +135,23 @@ export interface Source<T> {
    * Sources that cannot split run at parallelism 1.
    */
   readonly splittable?: boolean
-  open(ctx: SourceContext): SourceReader<T> | Promise<SourceReader<T>>
+  /**
+   * True when the input can be read again: every `open` replays it from the start, its readers
+   * implement `snapshotPosition`, and `open(ctx, position)` resumes after that position. Needed
+   * for exactly-once (and at-least-once) recovery. Stdin is not replayable.
+   */
+  readonly replayable?: boolean
+  /**
+   * Opens a reader for subtask `ctx.subtaskIndex` of `ctx.parallelism`. With `from` (only
+   * ever given to a `replayable` source) the reader resumes after that position, which a reader
+   * of this source took for the same subtask and parallelism; a position that does not fit
+   * (another split, a changed input) fails with a SluiceError rather than reading wrong data.
+   *
+   * @example
+   * const reader = await source.open(ctx)                          // from the start
+   * const resumed = await source.open(ctx, { index: 1200 })        // after 1200 records
+   */
+  open(ctx: SourceContext, from?: SourcePosition): SourceReader<T> | Promise<SourceReader<T>>
 }
 
 export interface SinkContext {
@@ -75,7 +167,39 @@ export interface SinkWriter<T> {
   write(batch: readonly T[]): void | Promise<void>
   /** Called at end of input, before close. */
   flush?(): void | Promise<void>
+  /**
+   * First phase of a checkpoint, at its barrier: makes everything written so far durable (for a
+   * file: write out buffers and fsync) and describes it. Not called while a write is pending;
+   * no write starts until it resolves. Failing (e.g. fsync failing, as SINK_IO) fails the
+   * checkpoint, and the writer must not be used afterwards.
+   *
+   * @example
+   * await writer.write(batch)
+   * const commit = await writer.preCommit!(7)    // fileSink: { path: 'out.jsonl', length: 4096 }
+   */
+  preCommit?(checkpointId: number): SinkCommit | Promise<SinkCommit>
+  /**
+   * Second phase, once the checkpoint whose `preCommit` returned `commit` is complete: makes
+   * that output final. Idempotent; commits everything up to `commit` (also when commits of
+   * earlier checkpoints were skipped); a commit older than one already committed does nothing.
+   *
+   * @example
+   * await writer.commit!(commit)
+   * await writer.commit!(commit)                 // again: no effect
+   */
+  commit?(commit: SinkCommit): void | Promise<void>
   close?(): void | Promise<void>
+  /**
+   * Discards the writer after a failure, instead of `close`: drops what is buffered, waits for
+   * writes already in flight, releases its resources and writes nothing more. A job recovering
+   * in the same process aborts the old writers before it opens new ones with `recoverFrom`
+   * (closing them could still write buffered output over the recovered one's). Idempotent.
+   *
+   * @example
+   * await oldWriter.abort?.()
+   * const writer = await sink.open(ctx, lastCompletedCommit)
+   */
+  abort?(): void | Promise<void>
 }
 
 export interface Sink<T> {
@@ -86,5 +210,22 @@ export interface Sink<T> {
    * job's parallelism, chained to their input; other sinks run at parallelism 1.
    */
   readonly parallel?: boolean
-  open(ctx: SinkContext): SinkWriter<T> | Promise<SinkWriter<T>>
+  /**
+   * True when, with replayable sources and the checkpoint hooks used as described at the top
+   * of this file, every record's output survives recovery exactly once: the sink can discard
+   * output written after the last completed checkpoint (`open(ctx, recoverFrom)`). False or
+   * absent: output after that checkpoint is written again on recovery (at-least-once).
+   */
+  readonly exactlyOnce?: boolean
+  /**
+   * Opens a writer. `recoverFrom` is given on recovery of a checkpointed job: the commit of the
+   * latest completed checkpoint for this subtask, or null when none completed. The writer
+   * first treats that commit as committed, then discards anything written after it (null:
+   * everything), then appends. Absent: a plain start (for a file, replace it).
+   *
+   * @example
+   * const writer = await fileSink('out.jsonl').open(ctx, { path: 'out.jsonl', length: 4096 })
+   * // out.jsonl is truncated to its first 4096 bytes; writes append after them
+   */
+  open(ctx: SinkContext, recoverFrom?: SinkCommit | null): SinkWriter<T> | Promise<SinkWriter<T>>
 }

@@ -28,6 +28,10 @@ export interface StdinSourceOptions<T> {
  * A source of the records arriving on standard input, one a line: JSON Lines, CSV or plain
  * lines. Bounded: it ends when the input does. The stream is read, never closed.
  *
+ * Not replayable: what was read cannot be read again, so on recovery from a checkpoint the
+ * records read after it are lost. A job reading stdin has no delivery guarantee across a
+ * failure; for exactly-once, write the input to a file and use `fileSource`.
+ *
  * @example
  * // cat bids.jsonl | sluice run job.ts
  * pipeline.from('bids', stdinSource<Bid>({ parse: parseBid }))
@@ -39,6 +43,7 @@ export function stdinSource<T = unknown>(options: StdinSourceOptions<T> = {}): S
 export class StdinSource<T> implements Source<T> {
   readonly kind = 'stdin'
   readonly bounded = true
+  readonly replayable = false
   private readonly format: LineFormat
 
   constructor(private readonly options: StdinSourceOptions<T>) {

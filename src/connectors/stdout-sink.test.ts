@@ -74,4 +74,24 @@ describe('stdoutSink', () => {
     const writer = stdoutSink({ stream: new PassThrough() }).open(testSinkContext)
     expect(() => writer.write([{ n: 1n }])).toThrow(expect.objectContaining({ code: 'SINK_IO' }))
   })
+
+  it('is at-least-once: preCommit waits for the stream to drain, and a recovery prints again', async () => {
+    const stream = new PassThrough({ highWaterMark: 16 })
+    const sink = stdoutSink({ stream })
+    const writer = sink.open(testSinkContext)
+    void writer.write(['a fairly long string that fills the buffer'])
+    let committed = false
+    const preCommit = Promise.resolve(writer.preCommit!(1)).then((c) => {
+      committed = true
+      return c
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(committed).toBe(false)
+    const text = captured(stream)
+    const commit = await preCommit
+    expect(commit).toEqual({})
+    writer.commit!(commit)
+    await sink.open(testSinkContext, commit).write(['again'])
+    expect(text()).toBe('"a fairly long string that fills the buffer"\n"again"\n')
+  })
 })

@@ -4,7 +4,7 @@
 import type { Writable } from 'node:stream'
 import { describeCause, SluiceError } from '../errors.ts'
 import { encodeJsonLines, encodeTextLines } from './lines.ts'
-import type { Sink, SinkContext, SinkWriter } from './spi.ts'
+import type { Sink, SinkCommit, SinkContext, SinkWriter } from './spi.ts'
 
 export interface StdoutSinkOptions {
   /** 'jsonl' (default): each record as JSON. 'text': strings as they are, other values as JSON or String(). */
@@ -17,6 +17,10 @@ export interface StdoutSinkOptions {
  * A sink printing one line per record. Each batch is one write, so batches from parallel
  * subtasks never interleave within a line; a full stream pauses the job until it drains.
  *
+ * At-least-once, not exactly-once: what was printed cannot be taken back, so after a recovery
+ * the records after the last checkpoint are printed again. `preCommit` waits until everything
+ * printed so far has been handed to the stream's destination (no fsync: it is a stream).
+ *
  * @example
  * pipeline.from('bids', bids).filter('big', (b) => b.price > 100).to('print', stdoutSink())
  */
@@ -26,6 +30,7 @@ export function stdoutSink<T = unknown>(options: StdoutSinkOptions = {}): Stdout
 
 export class StdoutSink<T> implements Sink<T> {
   readonly kind = 'stdout'
+  readonly exactlyOnce = false
   private readonly encode: (batch: readonly unknown[]) => string
 
   constructor(private readonly options: StdoutSinkOptions) {
@@ -36,7 +41,8 @@ export class StdoutSink<T> implements Sink<T> {
     this.encode = format === 'jsonl' ? encodeJsonLines : encodeTextLines
   }
 
-  open(_ctx: SinkContext): SinkWriter<T> {
+  /** On recovery (`recoverFrom` given) it goes on printing: output cannot be withdrawn. */
+  open(_ctx: SinkContext, _recoverFrom?: SinkCommit | null): SinkWriter<T> {
     return new StreamSinkWriter<T>(this.options.stream ?? process.stdout, this.encode)
   }
 }
@@ -67,6 +73,20 @@ class StreamSinkWriter<T> implements SinkWriter<T> {
   flush(): void | Promise<void> {
     this.throwIfFailed()
     if (this.stream.writableNeedDrain) return this.drain()
+  }
+
+  /** Drains the stream, so nothing before the checkpoint is left in memory; the commit is empty. */
+  async preCommit(_checkpointId: number): Promise<SinkCommit> {
+    await this.flush()
+    return {}
+  }
+
+  /** Nothing to do: the lines are out already. */
+  commit(_commit: SinkCommit): void {}
+
+  /** Stops listening to the stream; what it holds already will still be printed. */
+  abort(): void {
+    this.stream.off('error', this.onError)
   }
 
   async close(): Promise<void> {

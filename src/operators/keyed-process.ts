@@ -4,6 +4,8 @@
  * for every record; its `key` and `timestamp` change as records and timers are processed.
  */
 import { HeapKeyedStateBackend, type KeyedStateStore } from '../state/keyed-state.ts'
+import { SluiceError } from '../errors.ts'
+import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../state/snapshot.ts'
 import { TimerQueue } from '../time/timer-service.ts'
 import type { Batch, Operator, OperatorContext, Output, OutputTag } from './types.ts'
 
@@ -72,6 +74,9 @@ class KeyedContext<K, O> implements ProcessContext<K, O>, TimerService {
   out: Output<O> | null = null
   readonly timers: TimerService = this
 
+  /** The watermark a restored operator had reached; the task's may restart lower. */
+  watermarkFloor = Number.NEGATIVE_INFINITY
+
   constructor(
     private readonly ctx: OperatorContext,
     private readonly eventTimers: TimerQueue<K>,
@@ -88,7 +93,8 @@ class KeyedContext<K, O> implements ProcessContext<K, O>, TimerService {
     ;(this.out as Output<O>).emitSide(tag, value, this.timestamp)
   }
   currentWatermark(): number {
-    return this.ctx.currentWatermark()
+    const wm = this.ctx.currentWatermark()
+    return wm > this.watermarkFloor ? wm : this.watermarkFloor
   }
   currentProcessingTime(): number {
     return this.ctx.clock.now()
@@ -110,6 +116,18 @@ class KeyedContext<K, O> implements ProcessContext<K, O>, TimerService {
 
 type ElementHandler<K, O> = (value: unknown, ctx: ProcessContext<K, O>) => void
 
+const KIND = 'keyed-process'
+/** Snapshot entry tags: [ordinal, tag, key, ...]. */
+const STATE = 0 // table name, table kind, value, expiry (null without TTL)
+const EVENT_TIMER = 1 // time
+const PROCESSING_TIMER = 2 // time
+
+interface OperatorState {
+  /** The watermark reached (event-time TTL and timers.currentWatermark() read it). */
+  watermark: number
+  lastSweepWatermark: number
+}
+
 /** Runs a keyed (co-)process function. `keySelectors[i]` and `handlers[i]` serve input i. */
 export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
   private readonly eventTimers = new TimerQueue<K>()
@@ -126,8 +144,9 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
   ) {}
 
   open(ctx: OperatorContext): void {
-    this.backend = new HeapKeyedStateBackend<K>(() => ctx.clock.now(), () => ctx.currentWatermark())
     this.kctx = new KeyedContext<K, O>(ctx, this.eventTimers, this.procTimers)
+    const kctx = this.kctx
+    this.backend = new HeapKeyedStateBackend<K>(() => ctx.clock.now(), () => kctx.currentWatermark())
     this.openFn?.({ operatorId: ctx.operatorId, state: this.backend })
   }
 
@@ -175,6 +194,9 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
   }
 
   onWatermark(watermark: number, _ctx: OperatorContext, out: Output<O>): void {
+    // After a restore the task's watermark may restart below the one reached before; until it
+    // passes that one it is no advance (as the task ignores a watermark that does not rise).
+    if (watermark <= this.kctx.watermarkFloor) return
     this.fire(this.eventTimers, watermark, 'event', out)
     // Event-time TTL entries can only expire when the watermark moves; sweep now and then.
     if (watermark - this.lastSweepWatermark > 10_000 || watermark === Number.POSITIVE_INFINITY) {
@@ -185,6 +207,41 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
 
   onProcessingTime(nowMs: number, ctx: OperatorContext, out: Output<O>): void {
     this.fire(this.procTimers, nowMs, 'processing', out)
+    const next = this.procTimers.nextTime()
+    if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next)
+  }
+
+  snapshotState(sctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, sctx.maxParallelism)
+    this.backend.forEachEntry((name, kind, key, value, expiry) => w.add(STATE, key, name, kind, value, expiry))
+    for (const [t, k] of this.eventTimers.entries()) w.add(EVENT_TIMER, k, t)
+    for (const [t, k] of this.procTimers.entries()) w.add(PROCESSING_TIMER, k, t)
+    const state: OperatorState = { watermark: this.kctx.currentWatermark(), lastSweepWatermark: this.lastSweepWatermark }
+    return w.finish(state)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
+    if (this.backend === undefined) throw new SluiceError('INTERNAL', `${KIND} "${ctx.operatorId}": restoreState before open`)
+    const { operatorStates, entries } = readOwned(parts, owns, KIND)
+    if (operatorStates.length === 0) return
+    this.kctx.watermarkFloor = minOfParts<OperatorState>(operatorStates, (s) => s.watermark)
+    this.lastSweepWatermark = minOfParts<OperatorState>(operatorStates, (s) => s.lastSweepWatermark)
+    for (const e of entries) {
+      const key = e[2] as K
+      switch (e[1]) {
+        case STATE:
+          this.backend.restoreEntry(e[3] as string, e[4] as string, key, e[5], e[6] as number | null)
+          break
+        case EVENT_TIMER:
+          this.eventTimers.register(e[3] as number, key)
+          break
+        case PROCESSING_TIMER:
+          this.procTimers.register(e[3] as number, key)
+          break
+        default:
+          throw new SluiceError('INTERNAL', `${KIND} snapshot has an entry of unknown tag ${String(e[1])}`)
+      }
+    }
     const next = this.procTimers.nextTime()
     if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next)
   }

@@ -3,8 +3,13 @@
  * and emits the updated result, as Flink's keyed reduce does.
  */
 import { firstOf } from '../state/state-size.ts'
+import { readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../state/snapshot.ts'
 import type { AggregateFunction } from './aggregate.ts'
 import type { Batch, Operator, OperatorContext, Output } from './types.ts'
+
+const KIND = 'rolling-aggregate'
+/** Snapshot entries: [ordinal, ACC, key, accumulator]. */
+const ACC = 0
 
 export class RollingAggregateOperator<K, I, ACC, R, O> implements Operator<I, O> {
   private readonly accs = new Map<K, ACC>()
@@ -35,6 +40,16 @@ export class RollingAggregateOperator<K, I, ACC, R, O> implements Operator<I, O>
         i++
       }
     }
+  }
+
+  snapshotState(ctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
+    for (const [k, acc] of this.accs) w.add(ACC, k, acc)
+    return w.finish(null)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): void {
+    for (const e of readOwned(parts, owns, KIND).entries) this.accs.set(e[2] as K, e[3] as ACC)
   }
 
   stateSample(max: number): unknown[] {

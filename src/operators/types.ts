@@ -9,6 +9,7 @@
  */
 import type { Clock } from '../time/clock.ts'
 import type { ErrorPolicy, DeadLetter } from '../connectors/spi.ts'
+import type { KeyGroupFilter, OperatorSnapshot, SnapshotContext } from '../state/snapshot.ts'
 
 /** Event time of a record with no timestamp (no watermark strategy upstream). */
 export const NO_TIMESTAMP = Number.NEGATIVE_INFINITY
@@ -77,6 +78,26 @@ export interface Operator<TIn, TOut> {
   stateSample?(max: number): unknown[]
   /** Timers (or pending window firings) waiting, for metrics. */
   pendingTimers?(): number
+  /**
+   * Captures the operator's complete state, partitioned by key group (state/snapshot.ts):
+   * keyed state with TTL expiry times, timers, window contents, join buffers, and the
+   * operator-wide marks that must survive (watermark-dependent sweep and firing marks). Stateful
+   * operators implement it; stateless ones do not.
+   *
+   * Called on the task's thread between two calls of the other hooks — after the watermarks and
+   * timers that preceded the checkpoint barrier have been handled — never during one. The result
+   * may share values with the live state: encode it (encodeSnapshot) before calling the operator
+   * again.
+   */
+  snapshotState?(ctx: SnapshotContext): OperatorSnapshot
+  /**
+   * Restores the state of the key groups `owns` accepts from the snapshots of the old subtasks
+   * (one at the same parallelism; several, or parts of one, after rescaling). Called once, after
+   * `open` and before any batch, watermark or timer. The operator re-requests the
+   * processing-time callbacks its restored timers need through `ctx`. Its watermark-dependent
+   * behaviour resumes from the snapshotted watermark even if the task's watermark restarts lower.
+   */
+  restoreState?(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void
 }
 
 export interface OperatorErrorOptions {

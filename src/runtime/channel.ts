@@ -26,7 +26,16 @@ export class LatencyMarkerItem {
   constructor(readonly time: number) {}
 }
 
-export type ControlItem = WatermarkItem | IdleItem | EndItem | LatencyMarkerItem
+/**
+ * Checkpoint barrier `id`: everything before it in the channel belongs to checkpoint `id`,
+ * everything after to the next. A task takes no more from a channel that delivered it until every
+ * input has (alignment), then snapshots and passes it on.
+ */
+export class BarrierItem {
+  constructor(readonly id: number) {}
+}
+
+export type ControlItem = WatermarkItem | IdleItem | EndItem | LatencyMarkerItem | BarrierItem
 export type ChannelItem<T> = Batch<T> | ControlItem
 
 /** What a consuming task needs of a channel (same-thread or cross-thread). */
@@ -85,7 +94,7 @@ export class LocalChannel<T> implements InChannel<T> {
       this.items = this.items.slice(this.head)
       this.head = 0
     }
-    if (!(item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem)) {
+    if (!(item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem || item instanceof BarrierItem)) {
       this.bufferedRecords -= (item as Batch<T>).records.length
     }
     return item
@@ -93,5 +102,5 @@ export class LocalChannel<T> implements InChannel<T> {
 }
 
 export function isControl<T>(item: ChannelItem<T>): item is ControlItem {
-  return item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem
+  return item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem || item instanceof BarrierItem
 }

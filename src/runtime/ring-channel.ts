@@ -8,7 +8,7 @@
 import { SluiceError } from '../errors.ts'
 import type { Batch } from '../operators/types.ts'
 import { CodecError } from './codec/codec-error.ts'
-import { END, EndItem, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { BarrierItem, END, EndItem, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './channels/sab-ring.ts'
 import type { OutChannel } from './route.ts'
 
@@ -90,6 +90,7 @@ export class RingOutChannel implements OutChannel {
     if (item instanceof WatermarkItem) return this.ring.tryWriteWatermark(item.watermark)
     if (item instanceof IdleItem) return this.ring.tryWriteIdle(item.idle)
     if (item instanceof LatencyMarkerItem) return this.ring.tryWriteMarker(item.time)
+    if (item instanceof BarrierItem) return this.ring.tryWriteBarrier(item.id)
     return this.ring.tryWriteEnd()
   }
 
@@ -98,7 +99,7 @@ export class RingOutChannel implements OutChannel {
     let done = 0
     while (done < q.length) {
       const m = q[done]
-      const ok = m instanceof WatermarkItem || m instanceof IdleItem || m instanceof EndItem || m instanceof LatencyMarkerItem ? this.writeControl(m) : this.ring.tryWriteData(m.payload, m.records)
+      const ok = m instanceof WatermarkItem || m instanceof IdleItem || m instanceof EndItem || m instanceof LatencyMarkerItem || m instanceof BarrierItem ? this.writeControl(m) : this.ring.tryWriteData(m.payload, m.records)
       if (!ok) break
       done++
     }
@@ -136,6 +137,9 @@ export class RingInChannel implements InChannel<unknown> {
         break
       case RingKind.MARKER:
         this.next = new LatencyMarkerItem(m.watermark)
+        break
+      case RingKind.BARRIER:
+        this.next = new BarrierItem(m.watermark)
         break
       case RingKind.IDLE:
         this.next = new IdleItem(m.idle)

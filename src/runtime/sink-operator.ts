@@ -3,7 +3,7 @@
  * slow sink slows everything upstream through the channels (backpressure), never buffering.
  */
 import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
-import type { Sink, SinkWriter } from '../connectors/spi.ts'
+import type { Sink, SinkCommit, SinkWriter } from '../connectors/spi.ts'
 import type { Batch, Operator, OperatorContext } from '../operators/types.ts'
 
 export class SinkOperator<T> implements Operator<T, never> {
@@ -18,11 +18,36 @@ export class SinkOperator<T> implements Operator<T, never> {
     private readonly parallelism = 1,
   ) {}
 
-  async openWriter(ctx: OperatorContext): Promise<void> {
+  /**
+   * Opens the writer. With checkpoints, `recoverFrom` is the commit of the latest completed
+   * checkpoint (null: none yet), so a two-phase-commit sink discards output written after it.
+   */
+  async openWriter(ctx: OperatorContext, recoverFrom?: SinkCommit | null): Promise<void> {
     try {
-      this.writer = await this.sink.open({ sinkId: this.id, clock: ctx.clock, subtaskIndex: this.subtaskIndex, parallelism: this.parallelism })
+      const c = { sinkId: this.id, clock: ctx.clock, subtaskIndex: this.subtaskIndex, parallelism: this.parallelism }
+      this.writer = await (recoverFrom === undefined ? this.sink.open(c) : this.sink.open(c, recoverFrom))
     } catch (e) {
       throw wrap(this.id, 'open', e)
+    }
+  }
+
+  /** First phase of a checkpoint; a sink without two-phase commit has nothing to pre-commit (null). */
+  async preCommit(checkpointId: number): Promise<SinkCommit | null> {
+    const w = this.writer
+    if (w === null || w.preCommit === undefined) return null
+    try {
+      return await w.preCommit(checkpointId)
+    } catch (e) {
+      throw wrap(this.id, `pre-commit checkpoint ${checkpointId}`, e)
+    }
+  }
+
+  /** Second phase, once the checkpoint is complete. */
+  async commit(c: SinkCommit): Promise<void> {
+    try {
+      await this.writer?.commit?.(c)
+    } catch (e) {
+      throw wrap(this.id, 'commit', e)
     }
   }
 

@@ -3,7 +3,7 @@
  * event times with the watermark strategy, runs the chain and emits the new watermark. An
  * asynchronous read parks the task; a read of nothing counts towards the idleness timeout.
  */
-import type { DeadLetter, ErrorPolicy, Sink, SourceContext, SourceReader } from '../connectors/spi.ts'
+import type { DeadLetter, ErrorPolicy, Sink, SourceContext, SourcePosition, SourceReader } from '../connectors/spi.ts'
 import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
 import { MAX_WATERMARK, NO_TIMESTAMP, type Batch } from '../operators/types.ts'
 import type { SourceNode } from '../graph/logical.ts'
@@ -42,6 +42,12 @@ class SourceContextImpl implements SourceContext {
   }
 }
 
+/** A source's part of a checkpoint: its reader's position (null: not replayable) and the largest event time seen. */
+interface SavedSource {
+  readonly position: SourcePosition | null
+  readonly maxTimestamp: number | null
+}
+
 /**
  * Batches a source reads per scheduler step. One: in a thread shared with its consumers, a source
  * that reads ahead fills the channels, and records held in full channels outlive V8's young
@@ -66,6 +72,8 @@ export class SourceTask extends Task {
   private lastActivity = 0
   private idle = false
   private untimed: number[] = []
+  /** A checkpoint to take at the next step, or -1. */
+  private checkpointDue = -1
   /** Latency markers: one every this many ms after a batch (0: none). */
   markerIntervalMs = 0
   private nextMarkerAt = 0
@@ -88,8 +96,10 @@ export class SourceTask extends Task {
   }
 
   override async open(): Promise<void> {
+    const saved = this.restore?.sources.get(this.id) as SavedSource | undefined
     try {
-      this.reader = await this.node.source.open(this.context)
+      this.reader = await (saved?.position === undefined || saved.position === null ? this.node.source.open(this.context) : this.node.source.open(this.context, saved.position))
+      if (saved !== undefined && saved.maxTimestamp !== null) this.maxTimestamp = saved.maxTimestamp
     } catch (e) {
       throw isSluiceError(e) ? e : new SluiceError('SOURCE_IO', `source "${this.id}" could not open: ${describeCause(e)}`, { cause: e })
     }
@@ -101,8 +111,20 @@ export class SourceTask extends Task {
     return this.reader?.position() ?? 'not opened'
   }
 
+  /** Asks for checkpoint `id`: taken at the next step, between two reads. */
+  triggerCheckpoint(id: number): void {
+    this.checkpointDue = id
+  }
+
   /** Reads up to READS_PER_STEP batches, until the outputs fill, a read is pending, or nothing is there. */
   override step(): boolean {
+    if (this.checkpointDue >= 0 && this.state === 'running' && this.pending === null && this.ready === null) {
+      const id = this.checkpointDue
+      this.checkpointDue = -1
+      const saved: SavedSource = { position: this.reader?.snapshotPosition?.() ?? null, maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null }
+      this.checkpoint(id, { [this.id]: saved })
+      return true
+    }
     let did = false
     const start = performance.now()
     for (let n = 0; n < READS_PER_STEP && (n === 0 || performance.now() - start <= STEP_BUDGET_MS); n++) {

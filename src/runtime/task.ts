@@ -13,11 +13,15 @@ import { NumberMinHeap } from '../state/min-heap.ts'
 import type { Batch, Operator } from '../operators/types.ts'
 import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
-import { END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
 import type { SinkOperator } from './sink-operator.ts'
+import type { SinkCommit } from '../connectors/spi.ts'
+import { SluiceError } from '../errors.ts'
+import { ownsKeyGroups } from '../state/key-groups.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot.ts'
 import type { OutChannel, OutputRoute } from './route.ts'
 
 export type TaskState = 'created' | 'running' | 'finishing' | 'finished'
@@ -47,6 +51,34 @@ export interface TaskInput {
   watermark: number
   idle: boolean
   ended: boolean
+  /** Delivered the barrier of the checkpoint being aligned: taken from again once all inputs have. */
+  blocked?: boolean
+}
+
+/** What a task hands the checkpoint coordinator at a barrier. */
+export interface TaskCheckpointParts {
+  readonly operators: Record<string, Uint8Array>
+  readonly sources: Record<string, unknown>
+  readonly sinks: Record<string, unknown>
+  /** The task's watermark when it took the snapshot (restored so late data stays late). */
+  readonly watermark: number | null
+}
+
+/** The task's side of the checkpoint coordinator. */
+export interface CheckpointListener {
+  ack(task: Task, checkpointId: number, parts: TaskCheckpointParts): void
+}
+
+/** What a task restores from before it opens. */
+export interface TaskRestore {
+  /** Operator id → encoded snapshots of every old subtask that had it. */
+  readonly operators: ReadonlyMap<string, readonly Uint8Array[]>
+  /** This subtask's source position, by source id. */
+  readonly sources: ReadonlyMap<string, unknown>
+  /** Sink id → the commit to recover to (null: no checkpoint, start empty). */
+  readonly sinks: ReadonlyMap<string, unknown>
+  /** The lowest watermark of the old subtasks. */
+  readonly watermark: number
 }
 
 /** How a task reaches the scheduler. */
@@ -86,7 +118,15 @@ export class Task implements TaskServices {
   blockedOnOutput = false
   /** Waiting on a sink's write: the sink is working (on an external system), so it counts as busy. */
   parkedOnSink = false
-  private currentWatermark = MIN_WATERMARK
+  /** Set when the job takes checkpoints. */
+  checkpoints: CheckpointListener | null = null
+  /** Set before open() when the job resumes from a checkpoint (or starts with checkpoints: empty). */
+  restore: TaskRestore | null = null
+  /** Key groups of the job, for keyed state snapshots. */
+  maxParallelism = 128
+  /** The barrier being aligned, or -1. */
+  private aligning = -1
+  protected currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
   private procTimers: (NumberMinHeap | null)[] = []
@@ -128,11 +168,30 @@ export class Task implements TaskServices {
   }
 
   async open(): Promise<void> {
+    const r = this.restore
     for (const l of this.links) {
       l.op.open?.(l.ctx)
-      if (l.sink !== null) await l.sink.openWriter(l.ctx)
+      if (l.sink !== null) await l.sink.openWriter(l.ctx, r === null ? undefined : ((r.sinks.get(l.id) ?? null) as SinkCommit | null))
     }
+    if (r !== null) this.restoreOperators(r)
     this.transition('running')
+  }
+
+  /** Gives each stateful operator its key groups' state from the old subtasks' snapshots. */
+  private restoreOperators(r: TaskRestore): void {
+    const owns = ownsKeyGroups(this.subtask, this.maxParallelism, this.parallelism)
+    for (const l of this.operatorLinks) {
+      const parts = r.operators.get(l.id)
+      if (parts === undefined || parts.length === 0) continue
+      if (l.op.restoreState === undefined) {
+        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `operator "${l.id}" has state in the checkpoint but keeps none now (${l.label}); give the stateful operator back its id, or pass --allow-non-restored-state`)
+      }
+      l.op.restoreState(parts.map((b) => decodeSnapshot(b, owns)), owns, l.ctx)
+    }
+    if (r.watermark > this.currentWatermark) {
+      this.currentWatermark = r.watermark
+      this.metrics.watermark = r.watermark
+    }
   }
 
   // ---- processing-time callbacks -------------------------------------------------------------
@@ -201,7 +260,7 @@ export class Task implements TaskServices {
     const n = ins.length
     for (let i = 0; i < n; i++) {
       const inp = ins[(this.nextInput + i) % n]
-      if (!inp.channel.isEmpty) {
+      if (inp.blocked !== true && !inp.channel.isEmpty) {
         this.nextInput = (this.nextInput + i + 1) % n
         return inp
       }
@@ -291,6 +350,12 @@ export class Task implements TaskServices {
       this.onLatencyMarker(item)
       return
     }
+    if (item instanceof BarrierItem) {
+      inp.blocked = true
+      this.aligning = item.id
+      this.completeAlignment()
+      return
+    }
     if (item instanceof WatermarkItem) {
       if (item.watermark > inp.watermark) inp.watermark = item.watermark
     } else if (item instanceof IdleItem) {
@@ -302,6 +367,59 @@ export class Task implements TaskServices {
     }
     this.recomputeWatermark()
     if (this.inputs.every((i) => i.ended)) this.finish()
+    else if (this.aligning >= 0) this.completeAlignment()
+  }
+
+  /** Once every input still open has delivered the barrier: snapshot, pass it on, take input again. */
+  private completeAlignment(): void {
+    for (const i of this.inputs) if (!i.ended && i.blocked !== true) return
+    const id = this.aligning
+    this.aligning = -1
+    for (const i of this.inputs) i.blocked = false
+    this.checkpoint(id, {})
+  }
+
+  /**
+   * Takes this task's part of checkpoint `id` — every stateful operator's state, the sinks'
+   * pre-commits, and `sources` (a source task's reader positions) — then sends the barrier on.
+   * Sink pre-commits flush and fsync: the task waits for them (no write may start meanwhile) and
+   * acknowledges when they are done.
+   */
+  protected checkpoint(id: number, sources: Record<string, unknown>): void {
+    const operators: Record<string, Uint8Array> = {}
+    const ctx = { maxParallelism: this.maxParallelism }
+    for (const l of this.operatorLinks) {
+      if (l.op.snapshotState !== undefined) operators[l.id] = encodeSnapshot(l.op.snapshotState(ctx))
+    }
+    const barrier = new BarrierItem(id)
+    for (const ch of this.outputs) ch.sendControl(barrier)
+    const wm = this.currentWatermark
+    const watermark = Number.isFinite(wm) ? wm : null
+    const sinkLinks = this.operatorLinks.filter((l) => l.sink !== null)
+    const listener = this.checkpoints
+    if (sinkLinks.length === 0) {
+      listener?.ack(this, id, { operators, sources, sinks: {}, watermark })
+      return
+    }
+    this.park(
+      Promise.all(sinkLinks.map((l) => (l.sink as SinkOperator<unknown>).preCommit(id))).then((commits) => {
+        const sinks: Record<string, unknown> = {}
+        sinkLinks.forEach((l, i) => {
+          if (commits[i] !== null) sinks[l.id] = commits[i]
+        })
+        listener?.ack(this, id, { operators, sources, sinks, watermark })
+      }),
+    )
+  }
+
+  /** The checkpoint completed: commit what each sink pre-committed for it. */
+  commitSinks(sinks: Record<string, unknown>): Promise<void> {
+    const work: Promise<void>[] = []
+    for (const l of this.operatorLinks) {
+      const c = sinks[l.id]
+      if (l.sink !== null && c !== undefined) work.push(l.sink.commit(c as SinkCommit))
+    }
+    return Promise.all(work).then(() => {})
   }
 
   /** The task's watermark is the minimum over inputs that are neither idle nor ended. */

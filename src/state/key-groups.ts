@@ -56,3 +56,20 @@ export function keyGroupOf(key: unknown, maxParallelism: number): number {
 export function subtaskOfKeyGroup(keyGroup: number, maxParallelism: number, parallelism: number): number {
   return Math.floor((keyGroup * parallelism) / maxParallelism)
 }
+
+/**
+ * The key groups subtask `subtask` of `parallelism` owns: [start, end), the range
+ * subtaskOfKeyGroup assigns to it (start = ceil(subtask * maxParallelism / parallelism)).
+ */
+export function keyGroupRange(subtask: number, maxParallelism: number, parallelism: number): { start: number; end: number } {
+  return {
+    start: Math.ceil((subtask * maxParallelism) / parallelism),
+    end: Math.ceil(((subtask + 1) * maxParallelism) / parallelism),
+  }
+}
+
+/** A filter accepting the key groups of one subtask, for restoring state at a new parallelism. */
+export function ownsKeyGroups(subtask: number, maxParallelism: number, parallelism: number): (keyGroup: number) => boolean {
+  const { start, end } = keyGroupRange(subtask, maxParallelism, parallelism)
+  return (g) => g >= start && g < end
+}

@@ -6,6 +6,10 @@
  * TTL: an entry expires `ttlMs` after its last write (Flink's OnCreateAndWrite default), measured
  * on the backend's TTL clock (processing time by default, or the current watermark). Expired
  * entries are never returned and are removed lazily on access and by sweep().
+ *
+ * Snapshots: forEachEntry lists every live entry with its expiry time and restoreEntry puts one
+ * back (the owning operator partitions them by key group, state/snapshot.ts). A restore may come
+ * before the function declares its state (in open); entries wait for their table's declaration.
  */
 import { SluiceError } from '../errors.ts'
 
@@ -120,6 +124,8 @@ export class HeapKeyedStateBackend<K> implements KeyedStateStore {
   /** Set by the operator before user code runs for a record or timer. */
   currentKey: K = undefined as K
   private readonly tables = new Map<string, { kind: string; table: StateTable<K, unknown> }>()
+  /** Restored entries of tables not declared yet: applied when the table is declared. */
+  private readonly pending = new Map<string, { kind: string; entries: [K, unknown, number | null][] }>()
 
   constructor(
     private readonly processingNow: () => number,
@@ -142,9 +148,64 @@ export class HeapKeyedStateBackend<K> implements KeyedStateStore {
     if (ttl !== undefined && (!Number.isFinite(ttl.ttlMs) || ttl.ttlMs <= 0)) {
       throw new SluiceError('JOB_INVALID_OPTION', `state "${name}": ttl.ttlMs must be a positive number, got ${ttl.ttlMs}`)
     }
+    const restored = this.pending.get(name)
+    if (restored !== undefined && restored.kind !== kind) {
+      throw new SluiceError('JOB_INVALID_OPTION', `state "${name}" was restored as ${restored.kind} state and is now declared as ${kind} state; use a new name for the new state`)
+    }
     const table = new StateTable<K, V>(this, ttl)
     this.tables.set(name, { kind, table: table as StateTable<K, unknown> })
+    if (restored !== undefined) {
+      this.pending.delete(name)
+      for (const [k, v, exp] of restored.entries) this.put(table as StateTable<K, unknown>, k, v, exp)
+    }
     return table
+  }
+
+  private put(table: StateTable<K, unknown>, key: K, value: unknown, expiry: number | null): void {
+    table.values.set(key, value)
+    if (table.expiry !== null) {
+      const ttl = table.ttl as StateTtl
+      // State written without a TTL and restored under one starts its TTL now.
+      table.expiry.set(key, expiry ?? this.ttlNow(ttl) + ttl.ttlMs)
+    }
+  }
+
+  /**
+   * Visits every live entry: table name and kind, key, value, expiry time (null without TTL).
+   * Expired entries are skipped (they can never be read again); restored entries of tables not
+   * declared since are included, so they survive until the function declares them.
+   */
+  forEachEntry(visit: (name: string, kind: string, key: K, value: unknown, expiry: number | null) => void): void {
+    for (const [name, { kind, table }] of this.tables) {
+      const now = table.ttl === undefined ? 0 : this.ttlNow(table.ttl)
+      for (const [k, v] of table.values) {
+        if (table.expiry === null) {
+          visit(name, kind, k, v, null)
+          continue
+        }
+        const exp = table.expiry.get(k) as number
+        if (exp > now) visit(name, kind, k, v, exp)
+      }
+    }
+    for (const [name, { kind, entries }] of this.pending) for (const [k, v, exp] of entries) visit(name, kind, k, v, exp)
+  }
+
+  /** Restores one entry (from forEachEntry); a table not declared yet receives it when declared. */
+  restoreEntry(name: string, kind: string, key: K, value: unknown, expiry: number | null): void {
+    const existing = this.tables.get(name)
+    if (existing !== undefined) {
+      if (existing.kind !== kind) {
+        throw new SluiceError('JOB_INVALID_OPTION', `state "${name}" was restored as ${kind} state but is declared as ${existing.kind} state; use a new name for the new state`)
+      }
+      this.put(existing.table, key, value, expiry)
+      return
+    }
+    let p = this.pending.get(name)
+    if (p === undefined) {
+      p = { kind, entries: [] }
+      this.pending.set(name, p)
+    }
+    p.entries.push([key, value, expiry])
   }
 
   value<T>(name: string, options?: StateOptions): ValueState<T> {

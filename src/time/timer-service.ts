@@ -45,6 +45,19 @@ export class TimerQueue<K> {
   }
 
   /**
+   * Every pending (time, key) in firing order: by time, then registration order. For snapshots:
+   * registering them again in this order gives a queue that fires the same way.
+   */
+  entries(): [number, K][] {
+    const times: number[] = []
+    for (const [t, keys] of this.byTime) if (keys.size > 0) times.push(t)
+    times.sort((a, b) => a - b)
+    const out: [number, K][] = []
+    for (const t of times) for (const k of this.byTime.get(t) as Set<K>) out.push([t, k])
+    return out
+  }
+
+  /**
    * Removes and returns the keys of the earliest time if it is <= upTo, else null. Timers
    * registered while firing are seen by the next call, so a callback may register a timer for
    * the same or an earlier time and it still fires in this advance.

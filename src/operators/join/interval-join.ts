@@ -7,12 +7,25 @@
 import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
+import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { JoinBuffer } from './buffered-side.ts'
+
+const KIND = 'interval-join'
+/** Snapshot entry tags: [ordinal, tag, key, time, record]. */
+const LEFT = 0
+const RIGHT = 1
+
+interface OperatorState {
+  watermark: number
+  lastEviction: number
+}
 
 export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   private readonly left = new JoinBuffer<K, L>()
   private readonly right = new JoinBuffer<K, R>()
   private lastEviction = Number.NEGATIVE_INFINITY
+  /** The highest watermark seen (restored too): lateness is judged against it. */
+  private watermark = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly lowerMs: number,
@@ -28,7 +41,9 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   processBatch(batch: Batch<unknown>, ctx: OperatorContext, out: Output<O>, input: number): void {
     const { records, times } = batch
     const n = records.length
-    const wm = ctx.currentWatermark()
+    // After a restore the task's watermark may restart below the one records were judged by.
+    const taskWm = ctx.currentWatermark()
+    const wm = taskWm > this.watermark ? taskWm : this.watermark
     const { lowerMs, upperMs, fn } = this
     let i = 0
     while (i < n) {
@@ -66,11 +81,33 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   }
 
   onWatermark(watermark: number): void {
+    // After a restore the task's watermark may restart below the one reached before.
+    if (watermark <= this.watermark) return
+    this.watermark = watermark
     // Evicting walks every key, so do it once per interval length of progress.
     if (watermark - this.lastEviction < Math.max(1000, this.upperMs - this.lowerMs) && watermark !== Number.POSITIVE_INFINITY) return
     this.lastEviction = watermark
     this.left.evict((t) => t + this.upperMs <= watermark)
     this.right.evict((t) => t - this.lowerMs <= watermark)
+  }
+
+  snapshotState(ctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
+    for (const [k, l] of this.left.byKey) for (const e of l) w.add(LEFT, k, e.time, e.value)
+    for (const [k, l] of this.right.byKey) for (const e of l) w.add(RIGHT, k, e.time, e.value)
+    const state: OperatorState = { watermark: this.watermark, lastEviction: this.lastEviction }
+    return w.finish(state)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): void {
+    const { operatorStates, entries } = readOwned(parts, owns, KIND)
+    if (operatorStates.length === 0) return
+    this.watermark = minOfParts<OperatorState>(operatorStates, (s) => s.watermark)
+    this.lastEviction = minOfParts<OperatorState>(operatorStates, (s) => s.lastEviction)
+    for (const e of entries) {
+      const side: JoinBuffer<K, unknown> = e[1] === LEFT ? this.left : this.right
+      side.add(e[2] as K, e[4], e[3] as number)
+    }
   }
 
   stateSample(max: number): unknown[] {

@@ -6,6 +6,7 @@
 import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { insertSorted } from '../../state/min-heap.ts'
+import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import type { Collector } from '../flat-map.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart, type TimeWindow, type WindowAssigner } from '../window/assigners.ts'
@@ -30,6 +31,14 @@ export function pairsAsCoGroup<K, L, R, O>(fn: (left: L, right: R) => O): CoGrou
   return (_key, left, right, _w, out) => {
     for (let i = 0; i < left.length; i++) for (let j = 0; j < right.length; j++) out.collect(fn(left[i], right[j]))
   }
+}
+
+const KIND = 'window-join'
+/** Snapshot entries: [ordinal, WINDOW, key, window start, left records, right records]. */
+const WINDOW = 0
+
+interface OperatorState {
+  current: number
 }
 
 export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
@@ -122,7 +131,8 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   }
 
   onWatermark(watermark: number, _ctx: OperatorContext, out: Output<O>): void {
-    if (!this.processing) this.advance(watermark, out)
+    // After a restore the task's watermark may restart below the time already reached.
+    if (!this.processing && watermark > this.current) this.advance(watermark, out)
   }
 
   onProcessingTime(nowMs: number, _ctx: OperatorContext, out: Output<O>): void {
@@ -131,6 +141,24 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
 
   finish(_ctx: OperatorContext, out: Output<O>): void {
     this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  snapshotState(ctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
+    for (const start of this.starts) for (const [k, g] of this.windows.get(start) as Map<K, Groups<L, R>>) w.add(WINDOW, k, start, g.left, g.right)
+    const state: OperatorState = { current: this.current }
+    return w.finish(state)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
+    const { operatorStates, entries } = readOwned(parts, owns, KIND)
+    if (operatorStates.length === 0) return
+    this.current = minOfParts<OperatorState>(operatorStates, (s) => s.current)
+    for (const e of entries) {
+      const g = this.groups(e[3] as number, e[2] as K, ctx)
+      for (const v of e[4] as L[]) g.left.push(v)
+      for (const v of e[5] as R[]) g.right.push(v)
+    }
   }
 
   stateSample(max: number): unknown[] {

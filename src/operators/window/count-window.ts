@@ -4,6 +4,7 @@
  * its records are counted in the operator's state until then.
  */
 import { firstOf } from '../../state/state-size.ts'
+import { readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import type { Batch, Operator, OperatorContext, Output } from '../types.ts'
 import type { WindowFunction } from './window-function.ts'
 
@@ -11,6 +12,10 @@ interface CountState<ACC> {
   n: number
   acc: ACC
 }
+
+const KIND = 'count-window'
+/** Snapshot entries: [ordinal, COUNT, key, records so far, accumulator]. */
+const COUNT = 0
 
 const GLOBAL = { start: Number.NEGATIVE_INFINITY, end: Number.POSITIVE_INFINITY }
 
@@ -49,6 +54,17 @@ export class CountWindowOperator<K, T, ACC, O> implements Operator<T, O> {
         i++
       }
     }
+  }
+
+  snapshotState(ctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
+    // n = 0: the first add threw; the entry holds only create()'s value (for reduce, a symbol).
+    for (const [k, s] of this.state) if (s.n > 0) w.add(COUNT, k, s.n, s.acc)
+    return w.finish(null)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): void {
+    for (const e of readOwned(parts, owns, KIND).entries) this.state.set(e[2] as K, { n: e[3] as number, acc: e[4] as ACC })
   }
 
   stateSample(max: number): unknown[] {

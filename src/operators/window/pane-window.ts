@@ -11,6 +11,7 @@
 import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { insertSorted } from '../../state/min-heap.ts'
+import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart, gcd, type TimeDomain } from './assigners.ts'
 import type { LateDataOptions, WindowFunction } from './window-function.ts'
@@ -20,6 +21,15 @@ export interface PaneWindowSpec {
   readonly slideMs: number
   readonly offsetMs: number
   readonly time: TimeDomain
+}
+
+const KIND = 'pane-window'
+/** Snapshot entries: [ordinal, PANE, key, pane start, accumulator]. */
+const PANE = 0
+
+interface OperatorState {
+  lastFiredEnd: number
+  current: number
 }
 
 const MISSING_TIME = 'record has no event time: give its source a watermark strategy, or use a processing-time window'
@@ -190,7 +200,8 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   }
 
   onWatermark(watermark: number, _ctx: OperatorContext, out: Output<O>): void {
-    if (this.spec.time === 'event') this.advance(watermark, out)
+    // After a restore the task's watermark may restart below the time already reached.
+    if (this.spec.time === 'event' && watermark > this.current) this.advance(watermark, out)
   }
 
   onProcessingTime(nowMs: number, ctx: OperatorContext, out: Output<O>): void {
@@ -204,6 +215,50 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   /** At end of input, processing-time windows fire too, so no record is lost. */
   finish(_ctx: OperatorContext, out: Output<O>): void {
     this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  snapshotState(ctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
+    for (const p of this.paneStarts) for (const [k, acc] of this.panes.get(p) as Map<K, ACC>) w.add(PANE, k, p, acc)
+    const state: OperatorState = { lastFiredEnd: this.lastFiredEnd, current: this.current }
+    return w.finish(state)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
+    const { operatorStates, entries } = readOwned(parts, owns, KIND)
+    if (operatorStates.length === 0) return
+    this.restoreMarks(operatorStates as OperatorState[])
+    for (const e of entries) {
+      const p = e[3] as number
+      let m = this.panes.get(p)
+      if (m === undefined) {
+        m = new Map()
+        this.panes.set(p, m)
+        insertSorted(this.paneStarts, p)
+      }
+      m.set(e[2] as K, e[4] as ACC)
+    }
+    if (this.spec.time === 'processing') {
+      const next = this.nextWindowEnd()
+      if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next - 1)
+    }
+  }
+
+  /**
+   * Every old subtask fired each window with data that ended by its `current`. Old subtasks that
+   * took one aligned snapshot share `current`, and then the latest `lastFiredEnd` is right for all
+   * (one without data for a window never fired it, and needs not). Where they differ, windows
+   * ending after the earliest `current` count as unfired.
+   */
+  private restoreMarks(states: readonly OperatorState[]): void {
+    const current = minOfParts<OperatorState>(states, (s) => s.current)
+    let lastFiredEnd = -minOfParts<OperatorState>(states, (s) => -s.lastFiredEnd)
+    if (lastFiredEnd - 1 > current) {
+      const { sizeMs, slideMs, offsetMs } = this.spec
+      lastFiredEnd = current === Number.NEGATIVE_INFINITY ? current : alignedStart(current + 1 - sizeMs, slideMs, offsetMs) + sizeMs
+    }
+    this.current = current
+    this.lastFiredEnd = lastFiredEnd
   }
 
   stateSample(max: number): unknown[] {

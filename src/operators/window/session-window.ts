@@ -7,6 +7,7 @@
 import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { TimerQueue } from '../../time/timer-service.ts'
+import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import type { TimeDomain } from './assigners.ts'
 import type { LateDataOptions, WindowFunction } from './window-function.ts'
@@ -15,6 +16,15 @@ interface Session<ACC> {
   start: number
   end: number
   acc: ACC
+}
+
+const KIND = 'session-window'
+/** Snapshot entry tags: [ordinal, tag, key, ...]. */
+const SESSION = 0 // start, end, accumulator
+const TIMER = 1 // time
+
+interface OperatorState {
+  current: number
 }
 
 export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
@@ -122,7 +132,8 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   }
 
   onWatermark(watermark: number, _ctx: OperatorContext, out: Output<O>): void {
-    if (this.time === 'event') this.advance(watermark, out)
+    // After a restore the task's watermark may restart below the time already reached.
+    if (this.time === 'event' && watermark > this.current) this.advance(watermark, out)
   }
 
   onProcessingTime(nowMs: number, ctx: OperatorContext, out: Output<O>): void {
@@ -134,6 +145,35 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
 
   finish(_ctx: OperatorContext, out: Output<O>): void {
     this.advance(Number.POSITIVE_INFINITY, out)
+  }
+
+  snapshotState(ctx: SnapshotContext): OperatorSnapshot {
+    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
+    for (const [k, list] of this.sessions) for (const s of list) w.add(SESSION, k, s.start, s.end, s.acc)
+    for (const [t, k] of this.timers.entries()) w.add(TIMER, k, t)
+    const state: OperatorState = { current: this.current }
+    return w.finish(state)
+  }
+
+  restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
+    const { operatorStates, entries } = readOwned(parts, owns, KIND)
+    if (operatorStates.length === 0) return
+    this.current = minOfParts<OperatorState>(operatorStates, (s) => s.current)
+    for (const e of entries) {
+      const k = e[2] as K
+      if (e[1] === TIMER) {
+        this.timers.register(e[3] as number, k)
+        continue
+      }
+      const session: Session<ACC> = { start: e[3] as number, end: e[4] as number, acc: e[5] as ACC }
+      const list = this.sessions.get(k)
+      if (list === undefined) this.sessions.set(k, [session])
+      else list.push(session)
+    }
+    if (this.time === 'processing') {
+      const next = this.timers.nextTime()
+      if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next)
+    }
   }
 
   stateSample(max: number): unknown[] {

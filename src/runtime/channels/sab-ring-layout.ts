@@ -85,6 +85,8 @@ export const KIND_END = 4
 export const KIND_PAD = 5
 /** A latency marker: the epoch-ms time a source emitted it, as a double (like a watermark). */
 export const KIND_MARKER = 6
+/** A checkpoint barrier: its id, as a double. */
+export const KIND_BARRIER = 7
 
 /** Mirror indices must fit an Int32: 2·regionBytes < 2^31. */
 export const MAX_REGION_BYTES = 2 ** 30 - 8

@@ -36,7 +36,7 @@
 import { SluiceError } from '../../errors.ts'
 import {
   CONTROL_BYTES, FLAG_CONSUMER_CLOSED, FLAG_PRODUCER_CLOSED, HEADER_BYTES, KIND_DATA, KIND_END, KIND_IDLE, KIND_PAD,
-  KIND_WATERMARK, KIND_MARKER, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_REGION_BYTES, W_BYTES_IN_USE, W_CAPACITY_BYTES, W_CAPACITY_RECORDS,
+  KIND_WATERMARK, KIND_MARKER, KIND_BARRIER, LAYOUT_MAGIC, LAYOUT_VERSION, MAX_REGION_BYTES, W_BYTES_IN_USE, W_CAPACITY_BYTES, W_CAPACITY_RECORDS,
   W_CONSUMER_WAITING, W_DATA_SEQ, W_FLAGS, W_MAGIC, W_MAX_MESSAGE_BYTES, W_MESSAGES_IN_USE, W_NEED_RECORDS,
   W_PRODUCER_WAITING, W_READ_INDEX, W_RECORDS_IN_USE, W_REGION_BYTES, W_SPACE_SEQ, W_VERSION, W_WRITE_INDEX,
   frameBytes, regionBytesFor,
@@ -44,7 +44,7 @@ import {
 import { RESOLVED, waitForChange } from './wait-async.ts'
 
 /** Kinds of message a reader sees. */
-export const RingKind = { DATA: KIND_DATA, WATERMARK: KIND_WATERMARK, IDLE: KIND_IDLE, END: KIND_END, MARKER: KIND_MARKER } as const
+export const RingKind = { DATA: KIND_DATA, WATERMARK: KIND_WATERMARK, IDLE: KIND_IDLE, END: KIND_END, MARKER: KIND_MARKER, BARRIER: KIND_BARRIER } as const
 export type RingKind = (typeof RingKind)[keyof typeof RingKind]
 
 export interface SabRingOptions {
@@ -192,6 +192,11 @@ export class SabRing {
   /** A latency marker: `time` is the epoch ms at which its source emitted it. */
   tryWriteMarker(time: number): boolean {
     return this.writeDouble(KIND_MARKER, time)
+  }
+
+  /** A checkpoint barrier. */
+  tryWriteBarrier(id: number): boolean {
+    return this.writeDouble(KIND_BARRIER, id)
   }
 
   private writeDouble(kind: number, value: number): boolean {
@@ -376,6 +381,9 @@ export class SabRing {
       }
       case KIND_WATERMARK:
         message = new RingMessage(RingKind.WATERMARK, EMPTY_PAYLOAD, 0, this.doubles[(at >> 3) + 1], false)
+        break
+      case KIND_BARRIER:
+        message = new RingMessage(RingKind.BARRIER, EMPTY_PAYLOAD, 0, this.doubles[(at >> 3) + 1], false)
         break
       case KIND_MARKER:
         message = new RingMessage(RingKind.MARKER, EMPTY_PAYLOAD, 0, this.doubles[(at >> 3) + 1], false)

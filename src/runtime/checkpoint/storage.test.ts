@@ -6,7 +6,7 @@ import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, type Checkpoint 
 
 const checkpoint = (id: number): Checkpoint => ({
   id, job: 'j', triggeredAt: 1000 + id, parallelism: 2, maxParallelism: 128, savepoint: false,
-  tasks: [{ task: 'count', subtask: 0, operators: { count: new Uint8Array([1, 2, id]) }, sources: { src: { next: id * 10 } }, sinks: { out: { length: id * 100 } } }],
+  tasks: [{ task: 'count', subtask: 0, operators: { count: new Uint8Array([1, 2, id]) }, sources: { src: { next: id * 10 } }, sinks: { out: { length: id * 100 } }, watermark: id * 1000 }],
 })
 
 let dir: string

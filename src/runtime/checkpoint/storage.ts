@@ -28,6 +28,8 @@ export interface TaskSnapshot {
   readonly sources: Record<string, unknown>
   /** Sink id → what its pre-commit returned (to commit, or to recover to). */
   readonly sinks: Record<string, unknown>
+  /** The task's watermark at the barrier (null: none yet). */
+  readonly watermark: number | null
 }
 
 export interface Checkpoint {
