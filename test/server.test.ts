@@ -232,3 +232,33 @@ describe('binding and tokens', () => {
     }
   })
 })
+
+describe('checkpoint metrics', () => {
+  it('a job with checkpoints reports them in the job view and in /metrics', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-chk-metrics-'))
+    const p = keyedJob('with-checkpoints')
+    const j = p.run({ checkpoints: { dir, intervalMs: 50 } })
+    const m = new JobMonitor('with-checkpoints', p, j, { intervalMs: 200, log: () => {} }).start()
+    const s = await MonitoringServer.start({ port: 0 })
+    try {
+      s.add(m)
+      const view = await until(async () => {
+        const v = (await (await fetch(new URL('/api/v1/jobs/with-checkpoints', s.url))).json()) as JobView
+        return (v.checkpoints?.completed ?? 0) >= 2 ? v : undefined
+      }, 'two completed checkpoints')
+      expect(view.checkpoints).toMatchObject({ failed: 0, restoredFrom: null })
+      expect(view.checkpoints?.lastSizeBytes).toBeGreaterThan(0)
+      const text = await (await fetch(new URL('/metrics', s.url))).text()
+      expect(text).toMatch(/sluice_checkpoints_completed_total\{job="with-checkpoints"\} [1-9]/)
+      expect(text).toMatch(/sluice_checkpoint_size_bytes\{job="with-checkpoints"\} [1-9]/)
+    } finally {
+      await j.stop()
+      m.stop()
+      await s.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -46,7 +46,7 @@ function jobView(o: Partial<JobView> = {}): JobView {
     operator({ id: 'out', kind: 'sink', label: 'sink(file)', recordsInPerSecond: 11_500, busyMsPerSecond: 50, idleMsPerSecond: 950, latency: pct(43.4), watermarkLagMs: 1600 }),
   ]
   return {
-    t: 1_767_225_665_400, id: 'clickstream', name: 'clickstream', status: 'running', startedAt: 1_767_225_600_000, uptimeMs: 65_400,
+    t: 1_767_225_665_400, checkpoints: null, id: 'clickstream', name: 'clickstream', status: 'running', startedAt: 1_767_225_600_000, uptimeMs: 65_400,
     parallelism: 4, workerCount: 2, recordsPerSecond: 12_000, latency: pct(43.4), topFinding: bottleneck,
     graph: { nodes: operators.map((x) => ({ id: x.id, label: x.label, kind: x.kind, parallelism: x.parallelism, task: x.task })), edges: [] },
     operators, workers: [], alerts: [],

@@ -60,7 +60,7 @@ function job(overrides: Overrides = {}, shape: JobShape = {}) {
     const s = specs(now)
     const operators = ids.map((id) => operatorView(id, s[id]))
     return {
-      t: T0 + 60_000, id: 'j1', name: 'test', status: 'running', startedAt: T0 - 60_000, uptimeMs: shape.uptimeMs ?? 60_000,
+      t: T0 + 60_000, checkpoints: null, id: 'j1', name: 'test', status: 'running', startedAt: T0 - 60_000, uptimeMs: shape.uptimeMs ?? 60_000,
       parallelism: 1, workerCount: shape.workerCount ?? 4,
       recordsPerSecond: operators.filter((o) => o.kind === 'source').reduce((n, o) => n + o.recordsOutPerSecond, 0),
       latency: { p50: 20, p90: 35, p99: 45, max: 60, count: 1000 },

@@ -9,6 +9,7 @@ import type { Pipeline, JobHandle } from '../api/pipeline.ts'
 import type { GraphNode } from '../graph/logical.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../runtime/metrics.ts'
 import { physicalPlan, type PhysicalPlan } from '../runtime/plan.ts'
+import type { CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from './histogram.ts'
 import { ObjectiveEvaluator } from './objectives.ts'
@@ -318,8 +319,14 @@ export class JobMonitor {
       operators,
       workers: workersOf(cur?.metrics.threads ?? [], prev?.metrics.threads ?? [], dt),
       alerts: this.evaluator.firing(),
+      checkpoints: checkpointView(this.handle.checkpoints()),
     }
   }
+}
+
+function checkpointView(s: CheckpointStats | null): JobView['checkpoints'] {
+  if (s === null) return null
+  return { completed: s.completed, failed: s.failed, lastId: s.lastId, lastDurationMs: s.lastDurationMs === null ? null : round(s.lastDurationMs), lastSizeBytes: s.lastSizeBytes, restoredFrom: s.restoredFrom }
 }
 
 function kindOf(n: GraphNode): 'source' | 'operator' | 'sink' {

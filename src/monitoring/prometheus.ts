@@ -70,6 +70,10 @@ export async function prometheusText(monitors: readonly JobMonitor[]): Promise<s
   const gc = thread('sluice_gc_pause_ratio', 'Share of the last second spent in GC pauses, per thread.')
   const heap = thread('sluice_heap_used_bytes', 'V8 heap in use, per thread.')
   const heapLimit = thread('sluice_heap_limit_bytes', 'V8 heap limit, per thread.')
+  const chkDone = new Counter({ name: 'sluice_checkpoints_completed_total', help: 'Checkpoints completed (written durably and committed).', labelNames: ['job'], registers: [registry] })
+  const chkFailed = new Counter({ name: 'sluice_checkpoints_failed_total', help: 'Checkpoints abandoned (a task ended or failed before acknowledging).', labelNames: ['job'], registers: [registry] })
+  const chkDuration = job('sluice_checkpoint_duration_seconds', 'Duration of the last completed checkpoint, from trigger to committed.')
+  const chkSize = job('sluice_checkpoint_size_bytes', 'Operator state in the last completed checkpoint.')
   const alert = new Gauge({ name: 'sluice_alert_firing', help: '1 while the objective is breached (its alert firing), else 0.', labelNames: ['job', 'objective'], registers: [registry] })
   for (const mon of monitors) {
     const v = mon.view()
@@ -85,6 +89,13 @@ export async function prometheusText(monitors: readonly JobMonitor[]): Promise<s
       gc.set(l, w.gcPauseMsPerSecond / 1000)
       heap.set(l, w.heapUsedBytes)
       heapLimit.set(l, w.heapLimitBytes)
+    }
+    const c = v.checkpoints
+    if (c !== null) {
+      chkDone.inc({ job: v.id }, c.completed)
+      chkFailed.inc({ job: v.id }, c.failed)
+      if (c.lastDurationMs !== null) chkDuration.set({ job: v.id }, c.lastDurationMs / 1000)
+      if (c.lastSizeBytes !== null) chkSize.set({ job: v.id }, c.lastSizeBytes)
     }
     const firing = new Set(v.alerts.map((a) => a.objective))
     for (const o of mon.alerts().objectives) alert.set({ job: v.id, objective: o.name }, firing.has(o.name) ? 1 : 0)

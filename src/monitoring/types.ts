@@ -27,6 +27,13 @@ export interface JobView extends JobSummary {
   operators: OperatorView[]     // graph.nodes order
   workers: WorkerView[]
   alerts: Alert[]               // firing now
+  checkpoints: CheckpointView | null   // null: the job takes no checkpoints
+}
+
+export interface CheckpointView {
+  completed: number; failed: number; lastId: number
+  lastDurationMs: number | null; lastSizeBytes: number | null
+  restoredFrom: number | null   // the checkpoint this run resumed from
 }
 
 /** Operator-level values aggregate the subtasks: sums for counts and rates, max for times, usage and lag. */
