@@ -15,6 +15,9 @@ import { fromArray } from '../src/connectors/array-source.ts'
 import { nexmarkJob, nexmarkPipeline } from '../src/cli/nexmark-command.ts'
 import { defaultWorkers } from '../src/runtime/coordinator/threaded-job.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { NexmarkGenerator } from '../src/nexmark/generator.ts'
 import type { NexmarkEvent } from '../src/nexmark/model.ts'
 import { makeBids, isExpensive, referenceQ1Like, referenceRollingCount, toEuro, type BenchBid, type Result } from './baselines/workload.ts'
@@ -46,18 +49,22 @@ async function measureQuery(q: string, events: number, parallelism = 1): Promise
   const p = nexmarkPipeline({ query: q, events: String(events), seed: '0' }, sink)
   const t0 = performance.now()
   const cpu0 = process.cpuUsage()
-  const job = p.run({ latencyMarkerIntervalMs: MONITORING ? 200 : 0 })
+  const chkMs = Number(process.env.SLUICE_BENCH_CHECKPOINT_MS ?? '0')
+  const chkDir = chkMs > 0 ? mkdtempSync(join(tmpdir(), 'sluice-bench-chk-')) : null
+  const job = p.run({ latencyMarkerIntervalMs: MONITORING ? 200 : 0, ...(chkDir === null ? {} : { checkpoints: { dir: chkDir, intervalMs: chkMs } }) })
   // Monitoring on: latency markers, hot-key sampling and a JobMonitor sampling every second, as
   // `sluice nexmark run` does (the server only adds work when someone asks it).
   const monitor = MONITORING && process.env.SLUICE_BENCH_MONITOR !== '0' ? new JobMonitor('bench', p, job, { log: () => {} }).start() : null
   await job.done
+  const checkpoints = job.checkpoints()
+  if (chkDir !== null) rmSync(chkDir, { recursive: true, force: true })
   monitor?.stop()
   const s = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
   // Events per CPU-second (user + system, all threads of this process): steadier than wall time on
   // a shared machine, where other tenants steal time.
   const perCpuSecond = events / ((cpu.user + cpu.system) / 1e6)
-  report({ case: 'query', query: q, parallelism: 1, monitoring: MONITORING, events, seconds: s, perSecond: events / s, perCpuSecond, runningPerSecond: events / s, results: sink.count })
+  report({ case: 'query', query: q, parallelism: 1, monitoring: MONITORING, checkpoints, events, seconds: s, perSecond: events / s, perCpuSecond, runningPerSecond: events / s, results: sink.count })
 }
 
 function measureGenerator(events: number): void {

@@ -7,6 +7,7 @@
  *   --parallel     also run each query at parallelism 1 and 2 (worker threads), 10 M events
  *   --slow-sink    backpressure across threads: a sink ~100× slower than its source for 60 s
  *   --exchange     cross-thread exchange end to end (codec + ring between two workers)
+ *   --checkpoints  q5 and q7 with checkpoints every 1 s vs none (alternating runs, medians)
  *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
@@ -122,6 +123,25 @@ if (flag('--overhead')) {
     const wall = median(on.map((r) => r.perSecond)) / median(off.map((r) => r.perSecond))
     const cpu = median(on.map((r) => r.perCpuSecond as number)) / median(off.map((r) => r.perCpuSecond as number))
     say(`| ${q} | ${fmt(median(on.map((r) => r.perSecond)))} | ${fmt(median(off.map((r) => r.perSecond)))} | ${wall.toFixed(3)} wall, ${cpu.toFixed(3)} per CPU-second | ${cpu >= 0.97 ? 'met' : 'NOT met'} (per CPU-second) |`)
+  }
+}
+
+if (flag('--checkpoints')) {
+  const runs = quick ? 2 : 5
+  const n = quick ? 2_000_000 : 10_000_000
+  say('')
+  say(`| checkpoints every 1 s (${n.toLocaleString('en-US')} events, median of ${runs}) | none | every 1 s | ratio | target ≥ 0.90 (q5) | checkpoints | last duration | last size |`)
+  say('|---|---|---|---|---|---|---|---|')
+  for (const q of only?.filter((x) => /^q\d+$/.test(x)) ?? ['q5', 'q7']) {
+    const off: Row[] = []
+    const on: Row[] = []
+    for (let i = 0; i < runs; i++) {
+      off.push(measureEnv({ SLUICE_BENCH_CHECKPOINT_MS: '0' }, 'query', q, String(n)))
+      on.push(measureEnv({ SLUICE_BENCH_CHECKPOINT_MS: '1000' }, 'query', q, String(n)))
+    }
+    const ratio = median(on.map((r) => r.perSecond)) / median(off.map((r) => r.perSecond))
+    const c = on[on.length - 1].checkpoints as { completed: number; lastDurationMs: number | null; lastSizeBytes: number | null }
+    say(`| ${q} | ${fmt(median(off.map((r) => r.perSecond)))} | ${fmt(median(on.map((r) => r.perSecond)))} | ${ratio.toFixed(3)} | ${q === 'q5' ? (ratio >= 0.9 ? 'met' : 'NOT met') : '—'} | ${c.completed} | ${c.lastDurationMs?.toFixed(1) ?? '-'} ms | ${c.lastSizeBytes ?? '-'} B |`)
   }
 }
 
