@@ -18,7 +18,11 @@ let input: string
 let reference: string
 
 function run(args: string[], env: Record<string, string>): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 })
+  return runOn(['--workers', '0', ...args], env)
+}
+
+function runOn(args: string[], env: Record<string, string>): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 })
   return { status: r.status, stderr: r.stderr }
 }
 
@@ -88,6 +92,30 @@ describe('exactly-once under kill -9', () => {
   it('rescaled 1 → 2 → 1 between crashes, the output holds the same lines', async () => {
     const { out, kills } = await crashLoop('rescale', [1, 2], 11)
     expect(kills).toBeGreaterThanOrEqual(2)
+    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
+    expect(sorted(out)).toEqual(sorted(reference))
+  }, 300_000)
+
+  it('on worker threads, a worker that dies at random records fails the job, and each rerun resumes: same lines', async () => {
+    const out = join(dir, 'workers.jsonl')
+    const chk = join(dir, 'workers-checkpoints')
+    const rnd = new SeededRandom(5)
+    const args = ['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms']
+    let failures = 0
+    let last: { status: number | null; stderr: string } = { status: null, stderr: '' }
+    // Each run exits its worker once at a random record (while the mark is absent), then the same
+    // command runs again; the last runs have no exit left and finish.
+    for (let k = 0; k < 8 && last.status !== 0; k++) {
+      const env = { CRASH_INPUT: input, CRASH_OUT: out, ...(k < 4 ? { CRASH_EXIT_AT: String(50_000 + Math.floor(rnd.float() * 300_000)), CRASH_EXIT_MARK: join(dir, `exit-${k}`) } : {}) }
+      last = runOn(args, env)
+      if (last.status !== 0) {
+        expect(last.stderr).toMatch(/WORKER_FAILED: worker \d of 2 exited with code 3/)
+        failures++
+      }
+    }
+    expect(last.status, last.stderr).toBe(0)
+    expect(failures).toBeGreaterThanOrEqual(2)
+    expect(last.stderr).toMatch(/resuming from checkpoint \d+/)
     const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
     expect(sorted(out)).toEqual(sorted(reference))
   }, 300_000)

@@ -72,8 +72,8 @@ export interface RunOptions {
    */
   latencyMarkerIntervalMs?: number
   /**
-   * Exactly-once checkpoints into a directory (one thread only, for now). A directory holding a
-   * checkpoint of this job resumes from it; a job that finishes clears it.
+   * Exactly-once checkpoints into a directory, in one thread or on worker threads. A directory
+   * holding a checkpoint of this job resumes from it; a job that finishes clears it.
    */
   checkpoints?: CheckpointOptions
 }
@@ -158,15 +158,12 @@ export class Pipeline implements PipelineContext {
     const startedAt = Date.now()
     if (!Number.isInteger(workers) || workers < 0) throw new SluiceError('JOB_INVALID_OPTION', `workers must be a whole number >= 0, got ${workers}`)
     if (workers > 0) {
-      if (options.checkpoints !== undefined) {
-        throw new SluiceError('JOB_INVALID_OPTION', `checkpoints run in one thread for now: run pipeline "${this.name}" with workers: 0 (CLI: --workers 0) to take checkpoints`)
-      }
       if (this.module === undefined) {
         throw new SluiceError('JOB_INVALID_OPTION', `pipeline "${this.name}" needs its module to run on worker threads: new Pipeline(name, { module: import.meta.url }) in a job file that exports the pipeline`)
       }
       if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
       this.started = true
-      return { checkpoints: () => null, ...runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers }), startedAt, parallelism, workers }
+      return { ...runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers, name: this.name, ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }) }), startedAt, parallelism, workers }
     }
     this.started = true
     const clock = options.clock ?? systemClock

@@ -22,7 +22,7 @@ export interface ServerFlags {
 /** Adds --checkpoint-dir, --checkpoint-interval and --allow-non-restored-state to a command. */
 export function withCheckpointOptions(c: Command): Command {
   return c
-    .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one (one thread: --workers 0)')
+    .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one')
     .option('--checkpoint-interval <duration>', 'time between checkpoints: 500ms, 1s, 2m (default 1s)')
     .option('--allow-non-restored-state', 'resume even if the checkpoint has state for operators this job no longer has')
 }

@@ -93,7 +93,7 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, ...o } = command
   const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState })
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
-  const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 && checkpoints === undefined ? defaultWorkers(parallelism) : 0)
+  const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
   const sink = countingSink(sinkFor(o))
   const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sink)
   const t0 = performance.now()

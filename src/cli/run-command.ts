@@ -31,8 +31,7 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
   if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
   const effective = parallelism ?? p.parallelism
   const checkpoints = checkpointOptions(o)
-  // Checkpoints run in one thread for now: with them, the default is this thread.
-  const workers = parseCount('--workers', o.workers) ?? (effective > 1 && checkpoints === undefined ? defaultWorkers(effective) : 0)
+  const workers = parseCount('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
   const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers, ...(checkpoints === undefined ? {} : { checkpoints }) }
   if (o.explain) {
     process.stdout.write(`${p.explain(parallelism === undefined ? {} : { parallelism })}\n`)

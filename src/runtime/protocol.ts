@@ -4,6 +4,8 @@
  */
 import type { DeadLetter } from '../connectors/spi.ts'
 import type { JobMetrics } from './metrics.ts'
+import type { Checkpoint } from './checkpoint/storage.ts'
+import type { TaskCheckpointParts } from './task.ts'
 
 /** Where a worker finds the job: a module URL, an export, and structured-cloneable arguments. */
 export interface JobModuleRef {
@@ -25,6 +27,8 @@ export interface WorkerStart {
   readonly fingerprint: string
   /** Cross-worker channel label → its ring's SharedArrayBuffer. */
   readonly rings: Readonly<Record<string, SharedArrayBuffer>>
+  /** Set when the job takes checkpoints: the checkpoint to restore from (null: a fresh start). */
+  readonly checkpoints: { readonly restore: Checkpoint | null } | null
 }
 
 export interface SerializedError {
@@ -33,7 +37,13 @@ export interface SerializedError {
   readonly stack?: string
 }
 
-export type ToWorker = { readonly type: 'stop' } | { readonly type: 'metrics' }
+export type ToWorker =
+  | { readonly type: 'stop' }
+  | { readonly type: 'metrics' }
+  /** Take checkpoint `id`: the worker's source subtasks emit its barrier (or the worker declines). */
+  | { readonly type: 'checkpoint'; readonly id: number }
+  /** Checkpoint `id` is durable: commit what the sinks pre-committed for it. */
+  | { readonly type: 'commit'; readonly id: number }
 
 export type FromWorker =
   | { readonly type: 'ready' }
@@ -42,6 +52,10 @@ export type FromWorker =
   | { readonly type: 'dead-letters'; readonly sink: number; readonly letters: readonly DeadLetter[] }
   | { readonly type: 'finished'; readonly status: 'finished' | 'stopped'; readonly metrics: JobMetrics }
   | { readonly type: 'failed'; readonly error: SerializedError; readonly metrics: JobMetrics | null }
+  /** A task subtask's part of checkpoint `id`. */
+  | { readonly type: 'ack'; readonly id: number; readonly task: string; readonly subtask: number; readonly parts: TaskCheckpointParts }
+  /** The worker cannot take checkpoint `id` (one of its tasks has ended). */
+  | { readonly type: 'decline'; readonly id: number }
 
 export function assertNever(x: never): never {
   throw new Error(`unexpected message: ${JSON.stringify(x)}`)

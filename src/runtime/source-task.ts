@@ -114,6 +114,7 @@ export class SourceTask extends Task {
   /** Asks for checkpoint `id`: taken at the next step, between two reads. */
   triggerCheckpoint(id: number): void {
     this.checkpointDue = id
+    this.scheduler.wake()
   }
 
   /** Reads up to READS_PER_STEP batches, until the outputs fill, a read is pending, or nothing is there. */

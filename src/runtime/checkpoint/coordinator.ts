@@ -44,13 +44,30 @@ interface InFlight {
   readonly id: number
   readonly triggeredAt: number
   readonly started: number
-  readonly acks: Map<Task, TaskCheckpointParts>
+  readonly acks: Map<string, TaskSnapshot>
 }
 
-export class CheckpointCoordinator implements CheckpointListener {
+/**
+ * Where the tasks are: in this thread (LocalParticipants) or on worker threads (the threaded job's
+ * adapter, which trades messages with the workers).
+ */
+export interface CheckpointParticipants {
+  /** Task subtasks that must acknowledge each checkpoint. */
+  readonly taskCount: number
+  /** Source id → how many subtasks read it now. */
+  readonly sourceSubtasks: ReadonlyMap<string, number>
+  /** False once any task has ended: a checkpoint then cannot complete. */
+  allRunning(): boolean
+  /** Asks every source subtask for barrier `id`. */
+  triggerSources(id: number): void
+  /** Checkpoint `id` is durable: every task commits its sinks' pre-commits. */
+  commit(id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void>
+}
+
+export class CheckpointCoordinator {
   readonly storage: CheckpointStorage
   readonly stats: CheckpointStats = { completed: 0, failed: 0, lastId: 0, lastDurationMs: null, lastSizeBytes: null, lastAlignmentMs: null, restoredFrom: null }
-  private tasks: Task[] = []
+  private participants: CheckpointParticipants | null = null
   private inFlight: InFlight | null = null
   private timer: NodeJS.Timeout | null = null
   private nextId = 1
@@ -69,24 +86,19 @@ export class CheckpointCoordinator implements CheckpointListener {
   }
 
   /**
-   * Wires the tasks and hands them what to restore from: the newest complete checkpoint, or an
-   * empty restore (sinks start from nothing) when there is none. Call before the tasks open.
+   * Loads what to restore from — the newest complete checkpoint, checked against this job — and
+   * says what the job's guarantee is. Call before the tasks open; give each task `restoreFor(t, c)`.
    */
-  attach(tasks: Task[], fail: (e: unknown) => void): Checkpoint | null {
-    this.tasks = tasks
+  load(participants: CheckpointParticipants, fail: (e: unknown) => void): Checkpoint | null {
+    this.participants = participants
     this.failure = fail
-    for (const t of tasks) {
-      t.checkpoints = this
-      t.maxParallelism = this.maxParallelism
-    }
     for (const n of this.graph.nodes.values()) {
       if (n.type === 'source' && n.source.replayable !== true) this.log(`sluice: source "${n.id}" (${n.source.kind}) cannot be read again: after a failure, records it read since the last checkpoint are lost`)
       if (n.type === 'sink' && n.sink.exactlyOnce !== true) this.log(`sluice: sink "${n.id}" (${n.sink.kind}) is not exactly-once: after a failure it may repeat records written since the last checkpoint`)
     }
     const c = this.storage.latest()
-    if (c !== null) this.validate(c)
-    for (const t of tasks) t.restore = restoreFor(t, c)
     if (c !== null) {
+      this.validate(c, participants)
       this.nextId = c.id + 1
       this.stats.restoredFrom = c.id
       this.log(`sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
@@ -94,7 +106,19 @@ export class CheckpointCoordinator implements CheckpointListener {
     return c
   }
 
-  private validate(c: Checkpoint): void {
+  /** One thread: wires the local tasks to this coordinator and gives them their restore. */
+  attach(tasks: Task[], fail: (e: unknown) => void): Checkpoint | null {
+    const listener: CheckpointListener = { ack: (t, id, parts) => this.ack(t.id, t.subtask, id, parts) }
+    for (const t of tasks) {
+      t.checkpoints = listener
+      t.maxParallelism = this.maxParallelism
+    }
+    const c = this.load(new LocalParticipants(tasks), fail)
+    for (const t of tasks) t.restore = restoreFor(t, c)
+    return c
+  }
+
+  private validate(c: Checkpoint, p: CheckpointParticipants): void {
     if (c.maxParallelism !== this.maxParallelism) {
       throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `checkpoint ${c.id} was taken with maxParallelism ${c.maxParallelism}, this job has ${this.maxParallelism}; key groups cannot be re-split between them`)
     }
@@ -103,12 +127,10 @@ export class CheckpointCoordinator implements CheckpointListener {
     if (orphans.length > 0 && this.o.allowNonRestoredState !== true) {
       throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `checkpoint ${c.id} has state for ${orphans.map((x) => `"${x}"`).join(', ')}, which this job no longer has; pass --allow-non-restored-state to drop it`)
     }
-    for (const n of this.graph.nodes.values()) {
-      if (n.type !== 'source') continue
-      const subtasks = c.tasks.filter((t) => n.id in t.sources).length
-      const now = this.tasks.filter((t) => t instanceof SourceTask && t.id === n.id).length
-      if (subtasks > 0 && subtasks !== now) {
-        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `source "${n.id}" ran as ${subtasks} subtasks in checkpoint ${c.id} and would run as ${now} now; a source's positions belong to its split, so keep its parallelism (other operators may rescale)`)
+    for (const [id, now] of p.sourceSubtasks) {
+      const before = c.tasks.filter((t) => id in t.sources).length
+      if (before > 0 && before !== now) {
+        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `source "${id}" ran as ${before} subtasks in checkpoint ${c.id} and would run as ${now} now; a source's positions belong to its split, so keep its parallelism (other operators may rescale)`)
       }
     }
   }
@@ -126,37 +148,47 @@ export class CheckpointCoordinator implements CheckpointListener {
 
   /** Starts a checkpoint now if none is in flight and every task runs; returns its id, or null. */
   trigger(): number | null {
+    const p = this.participants
+    if (p === null) return null
     if (this.inFlight !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
-      if (this.tasks.some((t) => t.state !== 'running')) {
+      if (!p.allRunning()) {
         this.stats.failed++
         this.inFlight = null
       }
       return null
     }
-    if (this.tasks.some((t) => t.state !== 'running')) return null
+    if (!p.allRunning()) return null
     const id = this.nextId++
     this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map() }
-    for (const t of this.tasks) if (t instanceof SourceTask) t.triggerCheckpoint(id)
+    p.triggerSources(id)
     return id
   }
 
-  ack(task: Task, checkpointId: number, parts: TaskCheckpointParts): void {
-    const f = this.inFlight
-    if (f === null || f.id !== checkpointId) return
-    f.acks.set(task, parts)
-    if (f.acks.size < this.tasks.length) return
+  /** A participant cannot take checkpoint `id` (a task ended): it is abandoned. */
+  decline(id: number): void {
+    if (this.inFlight?.id !== id) return
     this.inFlight = null
-    void this.complete(f).catch((e: unknown) => this.failure?.(e))
+    this.stats.failed++
   }
 
-  private async complete(f: InFlight): Promise<void> {
-    const tasks: TaskSnapshot[] = []
-    for (const [t, p] of f.acks) tasks.push({ task: t.id, subtask: t.subtask, operators: p.operators, sources: p.sources, sinks: p.sinks, watermark: p.watermark })
+  /** A task subtask's part of checkpoint `checkpointId`. */
+  ack(task: string, subtask: number, checkpointId: number, parts: TaskCheckpointParts): void {
+    const f = this.inFlight
+    const p = this.participants
+    if (f === null || p === null || f.id !== checkpointId) return
+    f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
+    if (f.acks.size < p.taskCount) return
+    this.inFlight = null
+    void this.complete(f, p).catch((e: unknown) => this.failure?.(e))
+  }
+
+  private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
+    const tasks = [...f.acks.values()]
     const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: false, tasks }
     this.storage.write(c)
     // Only a durable checkpoint may be committed: a crash before this line replays to the previous one.
-    for (const [t, p] of f.acks) await t.commitSinks(p.sinks)
+    await p.commit(f.id, f.acks)
     this.stats.completed++
     this.stats.lastId = f.id
     this.stats.lastDurationMs = performance.now() - f.started
@@ -170,6 +202,32 @@ export class CheckpointCoordinator implements CheckpointListener {
   }
 }
 
+/** Tasks in this thread. */
+class LocalParticipants implements CheckpointParticipants {
+  readonly taskCount: number
+  readonly sourceSubtasks = new Map<string, number>()
+
+  constructor(private readonly tasks: Task[]) {
+    this.taskCount = tasks.length
+    for (const t of tasks) if (t instanceof SourceTask) this.sourceSubtasks.set(t.id, (this.sourceSubtasks.get(t.id) ?? 0) + 1)
+  }
+
+  allRunning(): boolean {
+    return this.tasks.every((t) => t.state === 'running')
+  }
+
+  triggerSources(id: number): void {
+    for (const t of this.tasks) if (t instanceof SourceTask) t.triggerCheckpoint(id)
+  }
+
+  async commit(_id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void> {
+    for (const t of this.tasks) {
+      const a = acks.get(`${t.id}#${t.subtask}`)
+      if (a !== undefined) await t.commitSinks(a.sinks)
+    }
+  }
+}
+
 function sizeOf(tasks: readonly TaskSnapshot[]): number {
   let n = 0
   for (const t of tasks) for (const b of Object.values(t.operators)) n += b.length
@@ -177,7 +235,7 @@ function sizeOf(tasks: readonly TaskSnapshot[]): number {
 }
 
 /** What task `t` restores from checkpoint `c` (null: a fresh start, sinks begin empty). */
-function restoreFor(t: Task, c: Checkpoint | null): TaskRestore {
+export function restoreFor(t: Task, c: Checkpoint | null): TaskRestore {
   const operators = new Map<string, Uint8Array[]>()
   const sources = new Map<string, unknown>()
   const sinks = new Map<string, unknown>()

@@ -17,8 +17,9 @@ import type { DeadLetter, SinkWriter } from '../../connectors/spi.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../job-runner.ts'
 import type { JobMetrics } from '../metrics.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
-import { assertNever, type FromWorker, type JobModuleRef, type WorkerStart } from '../protocol.ts'
+import { assertNever, type FromWorker, type JobModuleRef, type ToWorker, type WorkerStart } from '../protocol.ts'
 import type { Worker } from 'node:worker_threads'
+import { CheckpointCoordinator, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
 
 export interface ThreadedRunOptions {
   readonly workers?: number
@@ -27,6 +28,10 @@ export interface ThreadedRunOptions {
   readonly channelCapacity: number
   readonly fuse: boolean
   readonly latencyMarkerIntervalMs: number
+  /** Exactly-once checkpoints, coordinated here, taken by the workers' tasks. */
+  readonly checkpoints?: CheckpointOptions
+  /** The job's name (checkpoint files record it). */
+  readonly name?: string
 }
 
 /** Ring size per cross-thread channel: a few batches in flight, and room for a large message. */
@@ -37,6 +42,7 @@ export interface ThreadedJob {
   status(): JobStatus
   stop(): Promise<JobResult>
   metrics(): JobMetrics
+  checkpoints(): CheckpointStats | null
 }
 
 export function defaultWorkers(parallelism: number): number {
@@ -66,6 +72,23 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     },
   })
   const fingerprint = planFingerprint(graph, plan)
+  // Checkpoints: this thread coordinates; workers' tasks align barriers and acknowledge by message.
+  const coordinator = o.checkpoints === undefined ? null : new CheckpointCoordinator(o.checkpoints, o.name ?? 'job', graph, o.parallelism, o.maxParallelism)
+  let declined = false
+  const taskCount = plan.chains.reduce((n, chain) => n + (plan.parallelism.get(chain[0]) as number), 0)
+  const sourceSubtasks = new Map<string, number>()
+  for (const n of graph.nodes.values()) if (n.type === 'source') sourceSubtasks.set(n.id, plan.parallelism.get(n.id) as number)
+  const participants: CheckpointParticipants = {
+    taskCount,
+    sourceSubtasks,
+    allRunning: () => !declined && status === 'running' && !finished.some(Boolean) && ready.every(Boolean),
+    triggerSources: (id) => {
+      for (const t of threads) t.postMessage({ type: 'checkpoint', id } satisfies ToWorker)
+    },
+    commit: async (id) => {
+      for (const t of threads) t.postMessage({ type: 'commit', id } satisfies ToWorker)
+    },
+  }
   const readsStdin = [...graph.nodes.values()].some((n) => n.type === 'source' && n.source.kind === 'stdin')
   let stdinRelease = (): void => {}
   const entry = new URL('../worker/entry.ts', import.meta.url)
@@ -89,6 +112,8 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   const letterSinks = deadLetterSinks(graph)
   const openLetters: Promise<SinkWriter<DeadLetter>[]> = Promise.all(letterSinks.map((s) => s.open({ sinkId: 'dead-letter', clock: systemClock, subtaskIndex: 0, parallelism: 1 })))
   let letterWrites: Promise<unknown> = Promise.resolve()
+  let failJob: (e: SluiceError) => void = () => {}
+  const restore = coordinator === null ? null : coordinator.load(participants, (e) => failJob(e instanceof SluiceError ? e : new SluiceError('CHECKPOINT_IO', `checkpoint failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
   const done = new Promise<JobResult>((resolve, reject) => {
     let failed = false
     let finishedAt = 0
@@ -120,9 +145,10 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       for (const t of threads) void t.terminate()
       reject(e)
     }
+    failJob = fail
     openLetters.catch((e: unknown) => fail(new SluiceError('SINK_IO', `cannot open a dead-letter sink: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
     for (let w = 0; w < workers; w++) {
-      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings }
+      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore } }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
       const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin })
       if (w === 0 && readsStdin && t.stdin !== null) {
@@ -165,6 +191,13 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
               settleIfDone()
             }
             return
+          case 'ack':
+            coordinator?.ack(m.task, m.subtask, m.id, m.parts)
+            return
+          case 'decline':
+            declined = true
+            coordinator?.decline(m.id)
+            return
           case 'failed':
             if (m.metrics !== null) last[w] = m.metrics
             fail(new SluiceError(m.error.code in ERROR_CODE_SET ? (m.error.code as never) : 'WORKER_FAILED', `${stripCode(m.error.message)} (worker ${w} of ${workers})`))
@@ -181,6 +214,11 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       })
     }
   })
+  done.then(
+    (r) => (r.status === 'finished' ? coordinator?.finished() : coordinator?.stop()),
+    () => coordinator?.stop(),
+  )
+  coordinator?.start()
   done.catch(() => {}).finally(() => stdinRelease())
   return {
     done,
@@ -190,6 +228,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       return done
     },
     metrics: merged,
+    checkpoints: () => coordinator?.stats ?? null,
   }
 }
 

@@ -18,6 +18,9 @@ import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
 import { assertNever, serializeError, type FromWorker, type ToWorker, type WorkerStart } from '../protocol.ts'
 import { RingInChannel, RingOutChannel } from '../ring-channel.ts'
 import { startCpuProfile } from './cpu-profile.ts'
+import { restoreFor } from '../checkpoint/coordinator.ts'
+import { SourceTask } from '../source-task.ts'
+import type { CheckpointListener, Task } from '../task.ts'
 import { ThreadStats } from '../../monitoring/thread-stats.ts'
 import type { JobMetrics } from '../metrics.ts'
 
@@ -47,6 +50,9 @@ async function main(): Promise<void> {
   // SLUICE_CPU_PROFILE=<dir>: this worker's profile goes to <dir>/worker-<index>.cpuprofile.
   const profile = startCpuProfile(`worker-${start.worker}`)
   let runner: JobRunner | null = null
+  let tasks: Task[] = []
+  /** Checkpoint id → this worker's tasks and what their sinks pre-committed, until committed. */
+  const acked = new Map<number, Map<Task, Record<string, unknown>>>()
   const stats = new ThreadStats(start.worker)
   const snapshot = (): JobMetrics => ({ ...(runner as JobRunner).metrics(), threads: [stats.snapshot()] })
   port.on('message', (m: ToWorker) => {
@@ -57,6 +63,21 @@ async function main(): Promise<void> {
       case 'metrics':
         if (runner !== null) post({ type: 'metrics', metrics: snapshot() })
         return
+      case 'checkpoint':
+        // Only when every task here runs: a task that ended cannot take part.
+        if (runner === null || tasks.some((t) => t.state !== 'running')) post({ type: 'decline', id: m.id })
+        else for (const t of tasks) if (t instanceof SourceTask) t.triggerCheckpoint(m.id)
+        return
+      case 'commit': {
+        const mine = acked.get(m.id)
+        for (const id of [...acked.keys()]) if (id <= m.id) acked.delete(id)
+        if (mine !== undefined) {
+          void Promise.all([...mine].map(([t, sinks]) => t.commitSinks(sinks))).catch((e: unknown) => {
+            post({ type: 'failed', error: serializeError(e), metrics: null })
+          })
+        }
+        return
+      }
       default:
         assertNever(m)
     }
@@ -72,7 +93,7 @@ async function main(): Promise<void> {
     const deadLetters = new DeadLetterRouter()
     runner = new JobRunner(systemClock, deadLetters)
     const generic = codecForWire()
-    const tasks = buildTasks(graph, {
+    tasks = buildTasks(graph, {
       clock: systemClock,
       deadLetters,
       scheduler: runner,
@@ -93,6 +114,20 @@ async function main(): Promise<void> {
         },
       },
     })
+    if (start.checkpoints !== null) {
+      const listener: CheckpointListener = {
+        ack: (t, id, parts) => {
+          const forId = acked.get(id) ?? (acked.set(id, new Map()).get(id) as Map<Task, Record<string, unknown>>)
+          forId.set(t, parts.sinks)
+          post({ type: 'ack', id, task: t.id, subtask: t.subtask, parts })
+        },
+      }
+      for (const t of tasks) {
+        t.checkpoints = listener
+        t.maxParallelism = pipeline.maxParallelism
+        t.restore = restoreFor(t, start.checkpoints.restore)
+      }
+    }
     runner.setTasks(tasks)
     await deadLetters.open(deadLetterSinks(graph), systemClock, (_sink, index) => ({
       write: (letters) => post({ type: 'dead-letters', sink: index, letters: cloneable(letters) }),
