@@ -9,6 +9,7 @@
  *   --exchange     cross-thread exchange end to end (codec + ring between two workers)
  *   --checkpoints  q5 and q7 with checkpoints every 1 s vs none (alternating runs, medians)
  *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
+ *   --recovery     kill -9 a job holding ~120 MB of keyed state, rerun it: time to resume and to the first record (bench/recovery.ts)
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -168,5 +169,27 @@ if (flag('--memory')) {
     if (!want(q)) continue
     const r = measure('query', q, '10000000')
     say(`| ${q} | 10,000,000 | ${fmt(r.perSecond)} | ${r.maxRssMB} MB | ${r.maxRssMB < 1024 ? 'yes' : 'NO'} |`)
+  }
+}
+
+if (flag('--recovery')) {
+  // Its own processes (build, kill -9, restart); progress on stderr, one JSON line on stdout.
+  let out: string
+  try {
+    out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/recovery.ts'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
+  } catch (e) {
+    // It failed, and said why on its last line.
+    out = String((e as { stdout?: unknown }).stdout ?? '') || JSON.stringify({ error: String(e) })
+  }
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>
+  say('')
+  if (typeof r.error === 'string') {
+    say(`recovery: FAILED — ${r.error}`)
+  } else {
+    const s = (x: unknown): string => `${(x as number).toFixed(2)} s`
+    const after = r.afterRestore as { watchedS: number; records: number; flowingAfterS: number | null }
+    say('| recovery, kill -9 and rerun (--workers 0, --checkpoint-interval 1s) | state | checkpoint (trigger → written) | "resuming" log | first record, from spawn | from job module loaded | target ≤ 2 s | after the first record |')
+    say('|---|---|---|---|---|---|---|---|')
+    say(`| ${(r.keys as number).toLocaleString('en-US')} keys × ${r.valueBytes} B | ${((r.stateBytes as number) / 1e6).toFixed(1)} MB | ${s((r.checkpointDurationMs as number) / 1000)} | ${s(r.resumeLogS)} | ${s(r.firstRecordS)} (fresh start: ${s((r.fresh as { firstRecordS: number }).firstRecordS)}) | ${s(r.restoreToProcessingS)} | ${r.targetMet ? 'met' : 'NOT met'} (with start-up: ${r.targetMetIncludingStartup ? 'met' : 'NOT met'}) | ${after.records.toLocaleString('en-US')} records in ${after.watchedS.toFixed(0)} s${after.flowingAfterS === null ? ', never at full rate' : `, full rate after ${after.flowingAfterS.toFixed(1)} s`} |`)
   }
 }

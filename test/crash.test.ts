@@ -100,7 +100,8 @@ describe('exactly-once under kill -9', () => {
     const out = join(dir, 'workers.jsonl')
     const chk = join(dir, 'workers-checkpoints')
     const rnd = new SeededRandom(5)
-    const args = ['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms']
+    // No restarts in the process: each failure ends the command, and the next command resumes.
+    const args = ['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '0']
     let failures = 0
     let last: { status: number | null; stderr: string } = { status: null, stderr: '' }
     // Each run exits its worker once at a random record (while the mark is absent), then the same
@@ -119,6 +120,26 @@ describe('exactly-once under kill -9', () => {
     const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
     expect(sorted(out)).toEqual(sorted(reference))
   }, 300_000)
+
+  it('with a restart strategy, a dying worker is restarted in the same process from the latest checkpoint', () => {
+    const out = join(dir, 'restart.jsonl')
+    const chk = join(dir, 'restart-checkpoints')
+    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '200000', CRASH_EXIT_MARK: join(dir, 'restart-exit') }
+    const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '2', '--restart-delay', '500ms'], env)
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/WORKER_FAILED: worker \d of 2 exited with code 3/)
+    expect(r.stderr).toMatch(/restarting from the latest checkpoint in 500 ms \(restart 1 of 2\)/)
+    expect(r.stderr).toMatch(/resuming from checkpoint \d+/)
+    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
+    expect(sorted(out)).toEqual(sorted(reference))
+  }, 120_000)
+
+  it('a bug in user code is not restarted: the same record would fail again', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/failing-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', join(dir, 'bug-checkpoints'), '--restart-attempts', '3'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/RECORD_FAILED: operator "explode"/)
+    expect(r.stderr).not.toMatch(/restarting/)
+  }, 60_000)
 
   it('a corrupt newest checkpoint is skipped for the previous complete one, with a log line', async () => {
     const out = join(dir, 'corrupt.jsonl')

@@ -12,7 +12,7 @@
  * await p.run().done
  */
 import type { DeadLetter, Sink, Source } from '../connectors/spi.ts'
-import { SluiceError } from '../errors.ts'
+import { SluiceError, isSluiceError } from '../errors.ts'
 import { LogicalGraph } from '../graph/logical.ts'
 import type { Clock } from '../time/clock.ts'
 import { systemClock } from '../time/clock.ts'
@@ -76,6 +76,40 @@ export interface RunOptions {
    * holding a checkpoint of this job resumes from it; a job that finishes clears it.
    */
   checkpoints?: CheckpointOptions
+  /**
+   * Restarts after a failure that may pass (a crashed worker, I/O errors; not a bug in user code),
+   * from the latest checkpoint. Default with checkpoints: 3 attempts, 1 s apart; without: none.
+   */
+  restart?: RestartOptions | false
+}
+
+export interface RestartOptions {
+  /** Restarts before the job fails for good. */
+  readonly attempts: number
+  /** Wait before the first restart, ms. */
+  readonly delayMs: number
+  /** 'fixed' waits delayMs every time; 'exponential' doubles it each time. Default 'fixed'. */
+  readonly backoff?: 'fixed' | 'exponential'
+}
+
+/** One run of the job's tasks (the job may make several when it restarts). */
+interface Attempt {
+  readonly done: Promise<JobResult>
+  status(): JobStatus
+  stop(): Promise<JobResult>
+  metrics(): JobMetrics
+  checkpoints(): CheckpointStats | null
+}
+
+function resolveRestart(o: RunOptions): Required<RestartOptions> | null {
+  if (o.restart === false) return null
+  if (o.restart === undefined) return o.checkpoints === undefined ? null : { attempts: 3, delayMs: 1000, backoff: 'fixed' }
+  const r = o.restart
+  if (!Number.isInteger(r.attempts) || r.attempts < 0) throw new SluiceError('JOB_INVALID_OPTION', `restart.attempts must be a whole number >= 0, got ${r.attempts}`)
+  if (!Number.isFinite(r.delayMs) || r.delayMs < 0) throw new SluiceError('JOB_INVALID_OPTION', `restart.delayMs must be >= 0, got ${r.delayMs}`)
+  const backoff = r.backoff ?? 'fixed'
+  if (backoff !== 'fixed' && backoff !== 'exponential') throw new SluiceError('JOB_INVALID_OPTION', `restart.backoff must be 'fixed' or 'exponential', got ${JSON.stringify(r.backoff)}`)
+  return { attempts: r.attempts, delayMs: r.delayMs, backoff }
 }
 
 /** A running job. */
@@ -162,10 +196,57 @@ export class Pipeline implements PipelineContext {
         throw new SluiceError('JOB_INVALID_OPTION', `pipeline "${this.name}" needs its module to run on worker threads: new Pipeline(name, { module: import.meta.url }) in a job file that exports the pipeline`)
       }
       if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
-      this.started = true
-      return { ...runThreaded(this.graph, this.module, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers, name: this.name, ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }) }), startedAt, parallelism, workers }
     }
+    const restart = resolveRestart(options)
     this.started = true
+    const attempt = (): Attempt => (workers > 0
+      ? runThreaded(this.graph, this.module as JobModuleRef, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers, name: this.name, ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }) })
+      : this.runInThread(options, parallelism, channelCapacity, markers))
+    let current = attempt()
+    let restarts = 0
+    let stopping = false
+    const done = (async (): Promise<JobResult> => {
+      for (;;) {
+        try {
+          return await current.done
+        } catch (e) {
+          // Restart from the latest checkpoint when the failure may pass (a crashed worker, I/O),
+          // never for a bug in user code (it would fail again on the same record).
+          const retryable = isSluiceError(e) && (e as SluiceError).retryable
+          if (restart === null || stopping || !retryable || restarts >= restart.attempts) throw e
+          restarts++
+          const delay = restart.backoff === 'exponential' ? restart.delayMs * 2 ** (restarts - 1) : restart.delayMs
+          process.stderr.write(`sluice: job "${this.name}" failed: ${(e as Error).message}\nsluice: restarting from the latest checkpoint in ${delay} ms (restart ${restarts} of ${restart.attempts})\n`)
+          await new Promise((r) => setTimeout(r, delay))
+          if (stopping) throw e
+          current = attempt()
+        }
+      }
+    })()
+    // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
+    // killing the process while still delivering it to whoever awaits.
+    done.catch(() => {})
+    return {
+      startedAt,
+      parallelism,
+      workers,
+      done,
+      status: () => current.status(),
+      stop: () => {
+        stopping = true
+        void current.stop().catch(() => {})
+        return done
+      },
+      metrics: () => current.metrics(),
+      checkpoints: () => {
+        const s = current.checkpoints()
+        return s === null ? null : { ...s, restarts }
+      },
+    }
+  }
+
+  /** One attempt in this thread: tasks, scheduler, and the checkpoint coordinator if asked. */
+  private runInThread(options: RunOptions, parallelism: number, channelCapacity: number, markers: number): Attempt {
     const clock = options.clock ?? systemClock
     const deadLetters = new DeadLetterRouter()
     const runner = new JobRunner(clock, deadLetters)
@@ -185,13 +266,8 @@ export class Pipeline implements PipelineContext {
         throw e
       },
     )
-    // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
-    // killing the process while still delivering it to whoever awaits.
     done.catch(() => {})
     return {
-      startedAt,
-      parallelism,
-      workers: 0,
       done,
       status: () => runner.status,
       stop: () => {

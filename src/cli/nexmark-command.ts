@@ -11,7 +11,7 @@ import { query } from '../nexmark/queries/index.ts'
 import { EXIT_OK } from './errors.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
-import { checkpointOptions, onInterrupt, parseCount, parsePolicy, type CheckpointFlags } from './options.ts'
+import { checkpointOptions, onInterrupt, parseCount, parsePolicy, restartOptions, type CheckpointFlags } from './options.ts'
 
 /** The reference DDL's watermark: dateTime − 4 s. */
 export const NEXMARK_OUT_OF_ORDERNESS_MS = 4000
@@ -90,14 +90,15 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
 }
 
 export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
-  const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, ...o } = command
+  const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, restartAttempts, restartDelay, restartBackoff, ...o } = command
   const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState })
+  const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff })
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
   const sink = countingSink(sinkFor(o))
   const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sink)
   const t0 = performance.now()
-  const job = p.run({ workers, ...(checkpoints === undefined ? {} : { checkpoints }) })
+  const job = p.run({ workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) })
   const release = onInterrupt(() => void job.stop())
   const monitoring = await monitorJob(p, job, { server, port, host, token }, { id: o.query })
   try {

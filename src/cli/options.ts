@@ -44,6 +44,17 @@ export interface CheckpointFlags {
   checkpointDir?: string
   checkpointInterval?: string
   allowNonRestoredState?: boolean
+  restartAttempts?: string
+  restartDelay?: string
+  restartBackoff?: string
+}
+
+/** --restart-attempts / --restart-delay / --restart-backoff, or undefined for the default. */
+export function restartOptions(o: CheckpointFlags): { attempts: number; delayMs: number; backoff: 'fixed' | 'exponential' } | undefined {
+  if (o.restartAttempts === undefined && o.restartDelay === undefined && o.restartBackoff === undefined) return undefined
+  const backoff = o.restartBackoff ?? 'fixed'
+  if (backoff !== 'fixed' && backoff !== 'exponential') throw new SluiceError('CLI_USAGE', `--restart-backoff must be fixed or exponential, got "${backoff}"`)
+  return { attempts: parseCount('--restart-attempts', o.restartAttempts) ?? 3, delayMs: parseDuration('--restart-delay', o.restartDelay) ?? 1000, backoff }
 }
 
 /** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --allow-non-restored-state. */

@@ -6,7 +6,7 @@ import { operatorTotal, type Pipeline } from '../index.ts'
 import { loadPipeline } from '../runtime/job-module.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
-import { checkpointOptions, onInterrupt, parseCount, type CheckpointFlags } from './options.ts'
+import { checkpointOptions, onInterrupt, parseCount, restartOptions, type CheckpointFlags } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
 
@@ -32,7 +32,8 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
   const effective = parallelism ?? p.parallelism
   const checkpoints = checkpointOptions(o)
   const workers = parseCount('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
-  const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers, ...(checkpoints === undefined ? {} : { checkpoints }) }
+  const restart = restartOptions(o)
+  const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) }
   if (o.explain) {
     process.stdout.write(`${p.explain(parallelism === undefined ? {} : { parallelism })}\n`)
     return EXIT_OK

@@ -78,12 +78,16 @@ export class SinkOperator<T> implements Operator<T, never> {
     }
   }
 
-  /** Closes without flushing, after a failure elsewhere; errors are secondary and ignored. */
-  async abort(): Promise<void> {
+  /**
+   * Closes without flushing, after a failure elsewhere; errors are secondary and ignored. With
+   * `discard` (a job taking checkpoints), buffered output is dropped rather than written: recovery
+   * truncates to the last commit, and late bytes from the old writer must not land after it.
+   */
+  async abort(discard = false): Promise<void> {
     const w = this.writer
     this.writer = null
     try {
-      await w?.close?.()
+      await (discard && w?.abort !== undefined ? w.abort() : w?.close?.())
     } catch {
       // The job already failed with the primary error.
     }

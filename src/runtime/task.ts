@@ -506,7 +506,7 @@ export class Task implements TaskServices {
       } catch {
         // Secondary to the error that stopped the job.
       }
-      if (l.sink !== null) await (flushSinks ? l.sink.flushAndClose() : l.sink.abort())
+      if (l.sink !== null) await (flushSinks ? l.sink.flushAndClose() : l.sink.abort(this.restore !== null))
     }
     this.state = 'finished'
   }

@@ -38,6 +38,8 @@ export interface CheckpointStats {
   lastSizeBytes: number | null
   lastAlignmentMs: number | null
   restoredFrom: number | null
+  /** Restarts of the job in this process (from the latest checkpoint each time). */
+  restarts?: number
 }
 
 interface InFlight {
@@ -135,10 +137,19 @@ export class CheckpointCoordinator {
     }
   }
 
+  /**
+   * Checks a few times per interval. A checkpoint starts when `intervalMs` has passed since the
+   * last one started and half of it since the last one ended: a checkpoint that takes longer than
+   * the interval must not be followed at once by the next (they would starve the job).
+   */
   start(): void {
-    this.timer = setInterval(() => this.trigger(), this.o.intervalMs)
+    this.lastEnd = performance.now()
+    this.timer = setInterval(() => this.trigger(), Math.max(5, Math.min(250, this.o.intervalMs / 4)))
     this.timer.unref()
   }
+
+  private lastStart = Number.NEGATIVE_INFINITY
+  private lastEnd = 0
 
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer)
@@ -155,10 +166,14 @@ export class CheckpointCoordinator {
       if (!p.allRunning()) {
         this.stats.failed++
         this.inFlight = null
+        this.lastEnd = performance.now()
       }
       return null
     }
     if (!p.allRunning()) return null
+    const now = performance.now()
+    if (now - this.lastStart < this.o.intervalMs || now - this.lastEnd < this.o.intervalMs / 2) return null
+    this.lastStart = now
     const id = this.nextId++
     this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map() }
     p.triggerSources(id)
@@ -169,6 +184,7 @@ export class CheckpointCoordinator {
   decline(id: number): void {
     if (this.inFlight?.id !== id) return
     this.inFlight = null
+    this.lastEnd = performance.now()
     this.stats.failed++
   }
 
@@ -189,6 +205,7 @@ export class CheckpointCoordinator {
     this.storage.write(c)
     // Only a durable checkpoint may be committed: a crash before this line replays to the previous one.
     await p.commit(f.id, f.acks)
+    this.lastEnd = performance.now()
     this.stats.completed++
     this.stats.lastId = f.id
     this.stats.lastDurationMs = performance.now() - f.started
