@@ -34,3 +34,18 @@ export class JoinBuffer<K, T> {
     }
   }
 }
+
+/** Snapshot entry tags of the two sides of a buffered join. */
+export const LEFT = 0
+export const RIGHT = 1
+
+/** Writes both sides' buffers as snapshot entries: [ordinal, side, key, time, value]. */
+export function snapshotSides<K>(w: { add(tag: number, key: unknown, ...fields: unknown[]): void }, left: JoinBuffer<K, unknown>, right: JoinBuffer<K, unknown>): void {
+  for (const [k, l] of left.byKey) for (const e of l) w.add(LEFT, k, e.time, e.value)
+  for (const [k, l] of right.byKey) for (const e of l) w.add(RIGHT, k, e.time, e.value)
+}
+
+/** Puts restored entries (see snapshotSides) back into the two sides' buffers. */
+export function restoreSides<K>(entries: readonly (readonly unknown[])[], left: JoinBuffer<K, unknown>, right: JoinBuffer<K, unknown>): void {
+  for (const e of entries) (e[1] === LEFT ? left : right).add(e[2] as K, e[4], e[3] as number)
+}

@@ -8,12 +8,10 @@ import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
-import { JoinBuffer } from './buffered-side.ts'
+import { JoinBuffer, restoreSides, snapshotSides } from './buffered-side.ts'
 
 const KIND = 'interval-join'
 /** Snapshot entry tags: [ordinal, tag, key, time, record]. */
-const LEFT = 0
-const RIGHT = 1
 
 interface OperatorState {
   watermark: number
@@ -93,8 +91,7 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
     const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    for (const [k, l] of this.left.byKey) for (const e of l) w.add(LEFT, k, e.time, e.value)
-    for (const [k, l] of this.right.byKey) for (const e of l) w.add(RIGHT, k, e.time, e.value)
+    snapshotSides(w, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
     const state: OperatorState = { watermark: this.watermark, lastEviction: this.lastEviction }
     return w.finish(state)
   }
@@ -104,10 +101,7 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     if (operatorStates.length === 0) return
     this.watermark = minOfParts<OperatorState>(operatorStates, (s) => s.watermark)
     this.lastEviction = minOfParts<OperatorState>(operatorStates, (s) => s.lastEviction)
-    for (const e of entries) {
-      const side: JoinBuffer<K, unknown> = e[1] === LEFT ? this.left : this.right
-      side.add(e[2] as K, e[4], e[3] as number)
-    }
+    restoreSides(entries, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
   }
 
   stateSample(max: number): unknown[] {

@@ -9,12 +9,10 @@ import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
 import type { Batch, Operator, OperatorContext, Output } from '../types.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
-import { JoinBuffer } from './buffered-side.ts'
+import { JoinBuffer, restoreSides, snapshotSides } from './buffered-side.ts'
 
 const KIND = 'keyed-join'
 /** Snapshot entry tags: [ordinal, tag, key, time stamp (event or processing time), record]. */
-const LEFT = 0
-const RIGHT = 1
 
 interface OperatorState {
   lastEviction: number
@@ -91,8 +89,7 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O> {
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
     const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    for (const [k, l] of this.left.byKey) for (const e of l) w.add(LEFT, k, e.time, e.value)
-    for (const [k, l] of this.right.byKey) for (const e of l) w.add(RIGHT, k, e.time, e.value)
+    snapshotSides(w, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
     const state: OperatorState = { lastEviction: this.lastEviction }
     return w.finish(state)
   }
@@ -103,10 +100,7 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     // Eviction runs on a cadence (every ttl/2 of progress), so which expired records still join
     // depends on when it last ran.
     this.lastEviction = minOfParts<OperatorState>(operatorStates, (s) => s.lastEviction)
-    for (const e of entries) {
-      const side: JoinBuffer<K, unknown> = e[1] === LEFT ? this.left : this.right
-      side.add(e[2] as K, e[4], e[3] as number)
-    }
+    restoreSides(entries, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
   }
 
   stateSample(max: number): unknown[] {
