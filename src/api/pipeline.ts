@@ -99,6 +99,11 @@ interface Attempt {
   stop(): Promise<JobResult>
   metrics(): JobMetrics
   checkpoints(): CheckpointStats | null
+  savepoint(dir: string): Promise<string>
+}
+
+function noCheckpoints(name: string): SluiceError {
+  return new SluiceError('JOB_INVALID_OPTION', `job "${name}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
 }
 
 function resolveRestart(o: RunOptions): Required<RestartOptions> | null {
@@ -127,6 +132,12 @@ export interface JobHandle {
   metrics(): JobMetrics
   /** Checkpoint counts and the last one's duration and size; null without checkpoints. */
   checkpoints(): CheckpointStats | null
+  /**
+   * Takes a savepoint into `dir` and resolves with its file's path; with `stop`, then stops the
+   * job (stop-with-savepoint). Needs `checkpoints` in the run options. Restore it with
+   * `run({ checkpoints: { dir, intervalMs, fromSavepoint: path } })` (CLI: `--from-savepoint`).
+   */
+  savepoint(dir: string, options?: { stop?: boolean }): Promise<string>
 }
 
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
@@ -242,6 +253,14 @@ export class Pipeline implements PipelineContext {
         const s = current.checkpoints()
         return s === null ? null : { ...s, restarts }
       },
+      savepoint: async (dir, o) => {
+        const path = await current.savepoint(dir)
+        if (o?.stop === true) {
+          stopping = true
+          await current.stop()
+        }
+        return path
+      },
     }
   }
 
@@ -276,6 +295,7 @@ export class Pipeline implements PipelineContext {
       },
       metrics: () => runner.metrics(),
       checkpoints: () => coordinator?.stats ?? null,
+      savepoint: (dir) => (coordinator === null ? Promise.reject(noCheckpoints(this.name)) : coordinator.savepoint(dir)),
     }
   }
 }

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander'
 import { demoCommand } from './demo.ts'
 import { DOCTOR_EXIT_HELP, doctorCommand, type DoctorOptions } from './doctor.ts'
+import { savepointCommand, type SavepointOptions } from './savepoint.ts'
 import { EXIT_USAGE, reportError } from './errors.ts'
 import { generateCommand, runQueryCommand, type RunQueryCommandOptions } from './nexmark-command.ts'
 import { withCheckpointOptions, withServerOptions, type ServerFlags } from './monitoring.ts'
@@ -83,6 +84,15 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', DOCTOR_EXIT_HELP)
     .action(async (url: string, o: DoctorOptions) => {
       code = await doctorCommand(url, o)
+    })
+
+  withClientOptions(program
+    .command('savepoint')
+    .description('take a savepoint of a running job (started with --checkpoint-dir); prints its path')
+    .option('--dir <directory>', 'where to write the savepoint')
+    .option('--stop', 'stop the job once the savepoint is written (stop-with-savepoint)'))
+    .action(async (url: string, o: SavepointOptions) => {
+      code = await savepointCommand(url, o)
     })
 
   try {

@@ -25,6 +25,7 @@ export function withCheckpointOptions(c: Command): Command {
     .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one')
     .option('--checkpoint-interval <duration>', 'time between checkpoints: 500ms, 1s, 2m (default 1s)')
     .option('--allow-non-restored-state', 'resume even if the checkpoint has state for operators this job no longer has')
+    .option('--from-savepoint <path>', 'start from this savepoint file (needs --checkpoint-dir for the checkpoints that follow)')
     .option('--restart-attempts <n>', 'with checkpoints: restarts from the latest checkpoint after a crash or I/O failure (default 3)')
     .option('--restart-delay <duration>', 'wait before a restart (default 1s)')
     .option('--restart-backoff <kind>', 'fixed (default) or exponential (doubles the delay each time)')

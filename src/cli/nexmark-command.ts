@@ -90,8 +90,8 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
 }
 
 export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
-  const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, restartAttempts, restartDelay, restartBackoff, ...o } = command
-  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState })
+  const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, fromSavepoint, restartAttempts, restartDelay, restartBackoff, ...o } = command
+  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState, fromSavepoint })
   const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff })
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)

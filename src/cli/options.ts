@@ -44,6 +44,7 @@ export interface CheckpointFlags {
   checkpointDir?: string
   checkpointInterval?: string
   allowNonRestoredState?: boolean
+  fromSavepoint?: string
   restartAttempts?: string
   restartDelay?: string
   restartBackoff?: string
@@ -58,12 +59,13 @@ export function restartOptions(o: CheckpointFlags): { attempts: number; delayMs:
 }
 
 /** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --allow-non-restored-state. */
-export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; allowNonRestoredState: boolean } | undefined {
+export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; allowNonRestoredState: boolean; fromSavepoint?: string } | undefined {
   if (o.checkpointDir === undefined) {
     if (o.checkpointInterval !== undefined) throw new SluiceError('CLI_USAGE', '--checkpoint-interval needs --checkpoint-dir <dir>')
+    if (o.fromSavepoint !== undefined) throw new SluiceError('CLI_USAGE', '--from-savepoint needs --checkpoint-dir <dir> (where the job\'s checkpoints go from there)')
     return undefined
   }
   const intervalMs = parseDuration('--checkpoint-interval', o.checkpointInterval) ?? 1000
   if (intervalMs < 10) throw new SluiceError('CLI_USAGE', `--checkpoint-interval must be at least 10ms, got "${o.checkpointInterval}"`)
-  return { dir: o.checkpointDir, intervalMs, allowNonRestoredState: o.allowNonRestoredState === true }
+  return { dir: o.checkpointDir, intervalMs, allowNonRestoredState: o.allowNonRestoredState === true, ...(o.fromSavepoint === undefined ? {} : { fromSavepoint: o.fromSavepoint }) }
 }

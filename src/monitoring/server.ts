@@ -117,11 +117,13 @@ export class MonitoringServer {
       if (this.token !== undefined && isData && !this.authorized(req, url)) {
         return sendError(res, 401, 'UNAUTHORIZED', 'this server needs a token: send "Authorization: Bearer <token>" (or ?token=<token> in the dashboard URL)')
       }
+      const path = url.pathname
+      const savepoints = /^\/api\/v1\/jobs\/([^/]+)\/savepoints$/.exec(path)
+      if (req.method === 'POST' && savepoints !== null) return await this.savepoint(decodeURIComponent(savepoints[1]), url, res)
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD')
-        return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported; this API is read-only (GET)`)
+        return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here; the API is read-only except POST /api/v1/jobs/:id/savepoints`)
       }
-      const path = url.pathname
       if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE })
         res.end(await prometheusText(this.monitors()))
@@ -177,6 +179,24 @@ export class MonitoringServer {
         return this.events(m, res)
       default:
         return sendError(res, 404, 'NOT_FOUND', `no route ${path}; a job has /history, /diagnosis, /alerts, /exceptions and /events`)
+    }
+  }
+
+  /** POST /api/v1/jobs/:id/savepoints?dir=D[&stop=true]: takes a savepoint; answers with its path. */
+  private async savepoint(id: string, url: URL, res: ServerResponse): Promise<void> {
+    const m = this.jobs.get(id)
+    if (m === undefined) return sendError(res, 404, 'NOT_FOUND', `no job ${JSON.stringify(id)}; GET /api/v1/jobs lists the jobs`)
+    const dir = url.searchParams.get('dir')
+    if (dir === null || dir === '') return sendError(res, 400, 'BAD_REQUEST', 'dir is required: the directory the savepoint is written to (?dir=/path/to/savepoints)')
+    const stop = url.searchParams.get('stop')
+    if (stop !== null && stop !== 'true' && stop !== 'false') return sendError(res, 400, 'BAD_REQUEST', `stop must be true or false, got ${JSON.stringify(stop)}`)
+    try {
+      const path = await m.handle.savepoint(dir)
+      // Answer before stopping: a job that ends closes this server, and the answer with it.
+      if (stop === 'true') res.on('finish', () => void m.handle.stop())
+      sendJson(res, { path, stopped: stop === 'true' })
+    } catch (e) {
+      sendError(res, 409, 'SAVEPOINT_FAILED', e instanceof Error ? e.message : String(e))
     }
   }
 

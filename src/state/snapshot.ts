@@ -113,7 +113,7 @@ export function readOwned(parts: readonly OperatorSnapshot[], owns: KeyGroupFilt
   const entries: KeyedEntry[] = []
   for (const part of parts) {
     if (part.kind !== kind) {
-      throw new SluiceError('INTERNAL', `cannot restore a ${kind} operator from the snapshot of a ${part.kind} operator: the job changed; give the new operator a new id`)
+      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `cannot restore a ${kind} operator from the snapshot of a ${part.kind} operator: the job changed; give the new operator a new id`)
     }
     if (part.maxParallelism !== parts[0].maxParallelism) {
       throw new SluiceError('INTERNAL', `snapshots of one ${kind} operator disagree on maxParallelism (${parts[0].maxParallelism} and ${part.maxParallelism})`)

@@ -17,7 +17,7 @@ import { SluiceError } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { SourceTask } from '../source-task.ts'
 import type { CheckpointListener, Task, TaskCheckpointParts, TaskRestore } from '../task.ts'
-import { CheckpointStorage, type Checkpoint, type TaskSnapshot } from './storage.ts'
+import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from './storage.ts'
 
 export interface CheckpointOptions {
   /** Directory of the checkpoint files. */
@@ -28,6 +28,8 @@ export interface CheckpointOptions {
   readonly retain?: number
   /** Restore even if some operator state in the checkpoint has no operator to go to. */
   readonly allowNonRestoredState?: boolean
+  /** Start from this savepoint file (instead of the newest checkpoint in `dir`). */
+  readonly fromSavepoint?: string
 }
 
 export interface CheckpointStats {
@@ -47,6 +49,8 @@ interface InFlight {
   readonly triggeredAt: number
   readonly started: number
   readonly acks: Map<string, TaskSnapshot>
+  /** Set for a savepoint: where to write it, and who waits for its path. */
+  readonly savepoint: { readonly dir: string; resolve(path: string): void; reject(e: unknown): void } | null
 }
 
 /**
@@ -98,12 +102,14 @@ export class CheckpointCoordinator {
       if (n.type === 'source' && n.source.replayable !== true) this.log(`sluice: source "${n.id}" (${n.source.kind}) cannot be read again: after a failure, records it read since the last checkpoint are lost`)
       if (n.type === 'sink' && n.sink.exactlyOnce !== true) this.log(`sluice: sink "${n.id}" (${n.sink.kind}) is not exactly-once: after a failure it may repeat records written since the last checkpoint`)
     }
-    const c = this.storage.latest()
+    const c = this.o.fromSavepoint !== undefined ? readCheckpointFile(this.o.fromSavepoint) : this.storage.latest()
     if (c !== null) {
       this.validate(c, participants)
       this.nextId = c.id + 1
       this.stats.restoredFrom = c.id
-      this.log(`sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
+      this.log(this.o.fromSavepoint !== undefined
+        ? `sluice: starting from savepoint ${this.o.fromSavepoint} (taken ${new Date(c.triggeredAt).toISOString()})`
+        : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
     }
     return c
   }
@@ -174,10 +180,37 @@ export class CheckpointCoordinator {
     const now = performance.now()
     if (now - this.lastStart < this.o.intervalMs || now - this.lastEnd < this.o.intervalMs / 2) return null
     this.lastStart = now
+    return this.begin(p, null)
+  }
+
+  private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
     const id = this.nextId++
-    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map() }
+    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), savepoint }
     p.triggerSources(id)
     return id
+  }
+
+  /**
+   * Takes a savepoint into `dir` (kept until removed by hand; restore it with `fromSavepoint`):
+   * a checkpoint taken now, waiting for one in flight to end first. Resolves with its path.
+   */
+  savepoint(dir: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const attempt = (tries: number): void => {
+        const p = this.participants
+        if (p === null || !p.allRunning()) {
+          reject(new SluiceError('CHECKPOINT_IO', 'cannot take a savepoint: the job is not running (or a task has ended)'))
+          return
+        }
+        if (this.inFlight !== null) {
+          if (tries > 600) reject(new SluiceError('CHECKPOINT_IO', 'cannot take a savepoint: a checkpoint has been in flight for over a minute'))
+          else setTimeout(() => attempt(tries + 1), 100)
+          return
+        }
+        this.begin(p, { dir, resolve, reject })
+      }
+      attempt(0)
+    })
   }
 
   /** A participant cannot take checkpoint `id` (a task ended): it is abandoned. */
@@ -201,8 +234,17 @@ export class CheckpointCoordinator {
 
   private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
     const tasks = [...f.acks.values()]
-    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: false, tasks }
-    this.storage.write(c)
+    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks }
+    if (f.savepoint !== null) {
+      try {
+        f.savepoint.resolve(writeCheckpointFile(f.savepoint.dir, `savepoint-${f.id}.sluice`, c))
+      } catch (e) {
+        f.savepoint.reject(e)
+        throw e
+      }
+    } else {
+      this.storage.write(c)
+    }
     // Only a durable checkpoint may be committed: a crash before this line replays to the previous one.
     await p.commit(f.id, f.acks)
     this.lastEnd = performance.now()

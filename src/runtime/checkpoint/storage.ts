@@ -89,24 +89,7 @@ export class CheckpointStorage {
 
   /** Writes a completed checkpoint durably, then drops the oldest beyond `retain`. Returns its path. */
   write(c: Checkpoint): string {
-    const bytes = encodeCheckpoint(c)
-    const path = join(this.dir, `checkpoint-${c.id}.sluice`)
-    const tmp = `${path}.tmp`
-    try {
-      mkdirSync(this.dir, { recursive: true })
-      const fd = openSync(tmp, 'w')
-      try {
-        let off = 0
-        while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(tmp, path)
-      syncDir(this.dir)
-    } catch (e) {
-      throw new SluiceError('CHECKPOINT_IO', `cannot write checkpoint ${c.id} to ${this.dir}: ${describeCause(e)}`, { cause: e })
-    }
+    const path = writeCheckpointFile(this.dir, `checkpoint-${c.id}.sluice`, c)
     this.prune()
     return path
   }
@@ -151,6 +134,40 @@ export class CheckpointStorage {
   private prune(): void {
     for (const id of this.ids().slice(this.retain)) rmSync(join(this.dir, `checkpoint-${id}.sluice`), { force: true })
   }
+}
+
+/** Writes `c` as `dir/name` durably (temp name, fsync, rename, directory fsync); returns the path. */
+export function writeCheckpointFile(dir: string, name: string, c: Checkpoint): string {
+  const bytes = encodeCheckpoint(c)
+  const path = join(dir, name)
+  const tmp = `${path}.tmp`
+  try {
+    mkdirSync(dir, { recursive: true })
+    const fd = openSync(tmp, 'w')
+    try {
+      let off = 0
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+    syncDir(dir)
+  } catch (e) {
+    throw new SluiceError('CHECKPOINT_IO', `cannot write ${c.savepoint ? 'savepoint' : 'checkpoint'} ${c.id} to ${dir}: ${describeCause(e)}`, { cause: e })
+  }
+  return path
+}
+
+/** Reads and verifies a savepoint (or checkpoint) file. */
+export function readCheckpointFile(path: string): Checkpoint {
+  let bytes: Uint8Array
+  try {
+    bytes = readFileSync(path)
+  } catch (e) {
+    throw new SluiceError('CHECKPOINT_IO', `cannot read savepoint ${path}: ${describeCause(e)}`, { cause: e })
+  }
+  return decodeCheckpoint(bytes, path)
 }
 
 function syncDir(dir: string): void {

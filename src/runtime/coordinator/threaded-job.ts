@@ -43,6 +43,7 @@ export interface ThreadedJob {
   stop(): Promise<JobResult>
   metrics(): JobMetrics
   checkpoints(): CheckpointStats | null
+  savepoint(dir: string): Promise<string>
 }
 
 export function defaultWorkers(parallelism: number): number {
@@ -229,6 +230,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     },
     metrics: merged,
     checkpoints: () => coordinator?.stats ?? null,
+    savepoint: (dir) => (coordinator === null ? Promise.reject(new SluiceError('JOB_INVALID_OPTION', 'this job takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)')) : coordinator.savepoint(dir)),
   }
 }
 
