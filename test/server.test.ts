@@ -262,3 +262,41 @@ describe('checkpoint metrics', () => {
     }
   })
 })
+
+describe('restarts in the exception history', () => {
+  it('a sink failing once with an I/O error restarts the job from its checkpoint, and the monitor lists it', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { SluiceError } = await import('../src/errors.ts')
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-restart-'))
+    let failed = false
+    let writes = 0
+    const flaky = {
+      kind: 'flaky',
+      open: () => ({
+        write: () => {
+          // The 50th write fails once, after checkpoints have completed.
+          if (!failed && ++writes === 50) {
+            failed = true
+            throw new SluiceError('SINK_IO', 'sink "out" lost its connection')
+          }
+        },
+      }),
+    }
+    const p = new Pipeline('flaky')
+    p.source('numbers', generatorSource((n) => ({ k: n % 5, n }), { count: 400_000, ratePerSecond: 200_000 })).keyBy((r) => r.k).reduce('sum', (a, b) => ({ k: a.k, n: a.n + b.n })).to('out', flaky)
+    const j = p.run({ checkpoints: { dir, intervalMs: 50 }, restart: { attempts: 2, delayMs: 10 } })
+    const m = new JobMonitor('flaky', p, j, { intervalMs: 200, log: () => {} }).start()
+    try {
+      const r = await j.done
+      expect(r.status).toBe('finished')
+      expect(failed).toBe(true)
+      expect(j.checkpoints()?.restarts).toBe(1)
+      expect(m.exceptions()).toEqual([expect.objectContaining({ message: expect.stringMatching(/SINK_IO: sink "out" lost its connection — restarting from the latest checkpoint \(restart 1 of 2\)/) })])
+    } finally {
+      m.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
+})

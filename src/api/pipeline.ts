@@ -138,6 +138,19 @@ export interface JobHandle {
    * `run({ checkpoints: { dir, intervalMs, fromSavepoint: path } })` (CLI: `--from-savepoint`).
    */
   savepoint(dir: string, options?: { stop?: boolean }): Promise<string>
+  /** Called when the job restarts after a failure (see `restart`); returns an unsubscribe function. */
+  onRestart(listener: (event: RestartEvent) => void): () => void
+}
+
+/** A restart of the job after a failure that may pass. */
+export interface RestartEvent {
+  /** Epoch ms. */
+  readonly time: number
+  /** 1 for the first restart. */
+  readonly restart: number
+  readonly attempts: number
+  /** The failure's message (with its code). */
+  readonly error: string
 }
 
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
@@ -216,6 +229,7 @@ export class Pipeline implements PipelineContext {
     let current = attempt()
     let restarts = 0
     let stopping = false
+    const restartListeners = new Set<(e: RestartEvent) => void>()
     const done = (async (): Promise<JobResult> => {
       for (;;) {
         try {
@@ -226,6 +240,7 @@ export class Pipeline implements PipelineContext {
           const retryable = isSluiceError(e) && (e as SluiceError).retryable
           if (restart === null || stopping || !retryable || restarts >= restart.attempts) throw e
           restarts++
+          for (const l of restartListeners) l({ time: Date.now(), restart: restarts, attempts: restart.attempts, error: (e as Error).message })
           const delay = restart.backoff === 'exponential' ? restart.delayMs * 2 ** (restarts - 1) : restart.delayMs
           process.stderr.write(`sluice: job "${this.name}" failed: ${(e as Error).message}\nsluice: restarting from the latest checkpoint in ${delay} ms (restart ${restarts} of ${restart.attempts})\n`)
           await new Promise((r) => setTimeout(r, delay))
@@ -252,6 +267,10 @@ export class Pipeline implements PipelineContext {
       checkpoints: () => {
         const s = current.checkpoints()
         return s === null ? null : { ...s, restarts }
+      },
+      onRestart: (l) => {
+        restartListeners.add(l)
+        return () => restartListeners.delete(l)
       },
       savepoint: async (dir, o) => {
         const path = await current.savepoint(dir)

@@ -71,6 +71,9 @@ export class JobMonitor {
     this.evaluator = new ObjectiveEvaluator(pipeline.objectives)
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
     this.current = this.buildView(null, null, Date.now())
+    handle.onRestart((r) => {
+      this.exceptionList.push({ time: r.time, ...whereFrom(r.error), message: `${r.error} — restarting from the latest checkpoint (restart ${r.restart} of ${r.attempts})` })
+    })
     handle.done.then(
       (r) => this.end(r.status),
       (e: unknown) => {
