@@ -124,7 +124,9 @@ describe('exactly-once under kill -9', () => {
   it('with a restart strategy, a dying worker is restarted in the same process from the latest checkpoint', () => {
     const out = join(dir, 'restart.jsonl')
     const chk = join(dir, 'restart-checkpoints')
-    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '200000', CRASH_EXIT_MARK: join(dir, 'restart-exit') }
+    // Late in the input (each of the 2 map subtasks sees ~750 000 records), so that checkpoints
+    // have completed before the worker dies even on a loaded machine.
+    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '600000', CRASH_EXIT_MARK: join(dir, 'restart-exit') }
     const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '2', '--restart-delay', '500ms'], env)
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/WORKER_FAILED: worker \d of 2 exited with code 3/)

@@ -22,8 +22,8 @@ import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
 import { validateObjectives, type ObjectivesSpec } from '../monitoring/objectives.ts'
-import { CheckpointCoordinator, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
-import { runThreaded } from '../runtime/coordinator/threaded-job.ts'
+import { CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
+import { runThreaded, type ThreadedJob } from '../runtime/coordinator/threaded-job.ts'
 import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
 import { Stream } from './stream.ts'
@@ -93,18 +93,7 @@ export interface RestartOptions {
 }
 
 /** One run of the job's tasks (the job may make several when it restarts). */
-interface Attempt {
-  readonly done: Promise<JobResult>
-  status(): JobStatus
-  stop(): Promise<JobResult>
-  metrics(): JobMetrics
-  checkpoints(): CheckpointStats | null
-  savepoint(dir: string): Promise<string>
-}
-
-function noCheckpoints(name: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', `job "${name}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
-}
+type Attempt = ThreadedJob
 
 function resolveRestart(o: RunOptions): Required<RestartOptions> | null {
   if (o.restart === false) return null
@@ -314,7 +303,7 @@ export class Pipeline implements PipelineContext {
       },
       metrics: () => runner.metrics(),
       checkpoints: () => coordinator?.stats ?? null,
-      savepoint: (dir) => (coordinator === null ? Promise.reject(noCheckpoints(this.name)) : coordinator.savepoint(dir)),
+      savepoint: (dir) => (coordinator === null ? Promise.reject(noCheckpointsError(this.name)) : coordinator.savepoint(dir)),
     }
   }
 }

@@ -94,7 +94,7 @@ export class LocalChannel<T> implements InChannel<T> {
       this.items = this.items.slice(this.head)
       this.head = 0
     }
-    if (!(item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem || item instanceof BarrierItem)) {
+    if (!isControl(item)) {
       this.bufferedRecords -= (item as Batch<T>).records.length
     }
     return item

@@ -54,8 +54,8 @@ export type FromWorker =
   | { readonly type: 'failed'; readonly error: SerializedError; readonly metrics: JobMetrics | null }
   /** A task subtask's part of checkpoint `id`. */
   | { readonly type: 'ack'; readonly id: number; readonly task: string; readonly subtask: number; readonly parts: TaskCheckpointParts }
-  /** The worker cannot take checkpoint `id` (one of its tasks has ended). */
-  | { readonly type: 'decline'; readonly id: number }
+  /** The worker cannot take checkpoint `id`: its tasks are still opening, or one has ended. */
+  | { readonly type: 'decline'; readonly id: number; readonly ended: boolean }
 
 export function assertNever(x: never): never {
   throw new Error(`unexpected message: ${JSON.stringify(x)}`)

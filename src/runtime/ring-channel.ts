@@ -8,7 +8,7 @@
 import { SluiceError } from '../errors.ts'
 import type { Batch } from '../operators/types.ts'
 import { CodecError } from './codec/codec-error.ts'
-import { BarrierItem, END, EndItem, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { BarrierItem, END, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './channels/sab-ring.ts'
 import type { OutChannel } from './route.ts'
 
@@ -99,7 +99,7 @@ export class RingOutChannel implements OutChannel {
     let done = 0
     while (done < q.length) {
       const m = q[done]
-      const ok = m instanceof WatermarkItem || m instanceof IdleItem || m instanceof EndItem || m instanceof LatencyMarkerItem || m instanceof BarrierItem ? this.writeControl(m) : this.ring.tryWriteData(m.payload, m.records)
+      const ok = 'payload' in m ? this.ring.tryWriteData(m.payload, m.records) : this.writeControl(m)
       if (!ok) break
       done++
     }

@@ -13,7 +13,7 @@ import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { preview } from './operator-context.ts'
 import { LatencyMarkerItem } from './channel.ts'
-import { STEP_BUDGET_MS, Task, wallClockMs, type Scheduler } from './task.ts'
+import { Task, wallClockMs, type Scheduler } from './task.ts'
 
 class SourceContextImpl implements SourceContext {
   constructor(
@@ -48,17 +48,14 @@ interface SavedSource {
   readonly maxTimestamp: number | null
 }
 
-/**
- * Batches a source reads per scheduler step. One: in a thread shared with its consumers, a source
- * that reads ahead fills the channels, and records held in full channels outlive V8's young
- * generation — measured on q9, GC rose from 12 % to 38 % of the time and throughput halved with 8.
- * Shallow queues keep records short-lived. (Backpressure still shows where a consumer cannot keep
- * up; a thread saturated by one operator is the diagnosis' thread rule.)
+/*
+ * READS_PER_STEP: a source reads one batch per scheduler step. In a thread shared with its
+ * consumers, a source that reads ahead fills the channels, and records held in full channels
+ * outlive V8's young generation — measured on q9 with 8 reads a step, GC rose from 12 % to 38 % of
+ * the time and throughput halved. Shallow queues keep records short-lived. (Backpressure still
+ * shows where a consumer cannot keep up; a thread saturated by one operator is the diagnosis'
+ * thread rule.)
  */
-const READS_PER_STEP = 1
-const READ_DONE = 0
-const READ_NOTHING = 1
-const READ_PENDING = 2
 
 export class SourceTask extends Task {
   readonly sourceMetrics: OperatorMetrics
@@ -117,38 +114,25 @@ export class SourceTask extends Task {
     this.scheduler.wake()
   }
 
-  /** Reads up to READS_PER_STEP batches, until the outputs fill, a read is pending, or nothing is there. */
+  /** Takes a due checkpoint, or reads one batch (see READS_PER_STEP) unless the outputs are full. */
   override step(): boolean {
-    if (this.checkpointDue >= 0 && this.state === 'running' && this.pending === null && this.ready === null) {
+    if (this.state !== 'running' || this.pending !== null) return false
+    if (this.checkpointDue >= 0 && this.ready === null) {
       const id = this.checkpointDue
       this.checkpointDue = -1
       const saved: SavedSource = { position: this.reader?.snapshotPosition?.() ?? null, maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null }
       this.checkpoint(id, { [this.id]: saved })
       return true
     }
-    let did = false
-    const start = performance.now()
-    for (let n = 0; n < READS_PER_STEP && (n === 0 || performance.now() - start <= STEP_BUDGET_MS); n++) {
-      if (this.state !== 'running' || this.pending !== null) return did
-      if (this.outputsFull()) {
-        this.blockedOnOutput = true
-        return did
-      }
-      this.blockedOnOutput = false
-      const r = this.readOnce()
-      if (r === READ_PENDING) return true
-      if (r === READ_NOTHING) return did
-      did = true
+    if (this.outputsFull()) {
+      this.blockedOnOutput = true
+      return false
     }
-    return did
-  }
-
-  /** One read and its processing: READ_DONE, READ_NOTHING (an empty poll) or READ_PENDING (parked on an async read). */
-  private readOnce(): number {
+    this.blockedOnOutput = false
     if (this.ready !== null) {
       const { buf, n } = this.ready
       this.ready = null
-      return this.handleRead(buf, n) ? READ_DONE : READ_NOTHING
+      return this.handleRead(buf, n)
     }
     const buf: unknown[] = []
     let r: number | Promise<number>
@@ -157,7 +141,7 @@ export class SourceTask extends Task {
     } catch (e) {
       throw this.ioError(e)
     }
-    if (typeof r === 'number') return this.handleRead(buf, r) ? READ_DONE : READ_NOTHING
+    if (typeof r === 'number') return this.handleRead(buf, r)
     this.park(
       r.then(
         (n) => {
@@ -168,7 +152,8 @@ export class SourceTask extends Task {
         },
       ),
     )
-    return READ_PENDING
+    // A read in flight is progress: the scheduler must not sleep past its settling.
+    return true
   }
 
   private ioError(e: unknown): SluiceError {

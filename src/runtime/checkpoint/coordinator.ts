@@ -213,12 +213,19 @@ export class CheckpointCoordinator {
     })
   }
 
-  /** A participant cannot take checkpoint `id` (a task ended): it is abandoned. */
-  decline(id: number): void {
+  /**
+   * A participant cannot take checkpoint `id`: it is abandoned — counted as failed when a task has
+   * ended, and retried at the next tick when the tasks were still opening.
+   */
+  decline(id: number, failed = true): void {
     if (this.inFlight?.id !== id) return
     this.inFlight = null
-    this.lastEnd = performance.now()
-    this.stats.failed++
+    if (failed) {
+      this.lastEnd = performance.now()
+      this.stats.failed++
+    } else {
+      this.lastStart = Number.NEGATIVE_INFINITY
+    }
   }
 
   /** A task subtask's part of checkpoint `checkpointId`. */
@@ -285,6 +292,11 @@ class LocalParticipants implements CheckpointParticipants {
       if (a !== undefined) await t.commitSinks(a.sinks)
     }
   }
+}
+
+/** Why a job without checkpoints cannot take a savepoint, and what to do. */
+export function noCheckpointsError(job: string): SluiceError {
+  return new SluiceError('JOB_INVALID_OPTION', `job "${job}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
 }
 
 function sizeOf(tasks: readonly TaskSnapshot[]): number {

@@ -19,7 +19,7 @@ import type { JobMetrics } from '../metrics.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
 import { assertNever, type FromWorker, type JobModuleRef, type ToWorker, type WorkerStart } from '../protocol.ts'
 import type { Worker } from 'node:worker_threads'
-import { CheckpointCoordinator, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
+import { CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
 
 export interface ThreadedRunOptions {
   readonly workers?: number
@@ -37,6 +37,7 @@ export interface ThreadedRunOptions {
 /** Ring size per cross-thread channel: a few batches in flight, and room for a large message. */
 const RING_BYTES = 4 * 1024 * 1024
 
+/** One run of a job's tasks: a threaded run, or (same shape) an in-thread one; see Pipeline.run. */
 export interface ThreadedJob {
   readonly done: Promise<JobResult>
   status(): JobStatus
@@ -196,8 +197,9 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
             coordinator?.ack(m.task, m.subtask, m.id, m.parts)
             return
           case 'decline':
-            declined = true
-            coordinator?.decline(m.id)
+            // Still opening (a restore can take seconds): try again at the next tick. Ended: stop.
+            if (m.ended) declined = true
+            coordinator?.decline(m.id, m.ended)
             return
           case 'failed':
             if (m.metrics !== null) last[w] = m.metrics
@@ -230,7 +232,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     },
     metrics: merged,
     checkpoints: () => coordinator?.stats ?? null,
-    savepoint: (dir) => (coordinator === null ? Promise.reject(new SluiceError('JOB_INVALID_OPTION', 'this job takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)')) : coordinator.savepoint(dir)),
+    savepoint: (dir) => (coordinator === null ? Promise.reject(noCheckpointsError(o.name ?? 'job')) : coordinator.savepoint(dir)),
   }
 }
 

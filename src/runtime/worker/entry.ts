@@ -64,8 +64,8 @@ async function main(): Promise<void> {
         if (runner !== null) post({ type: 'metrics', metrics: snapshot() })
         return
       case 'checkpoint':
-        // Only when every task here runs: a task that ended cannot take part.
-        if (runner === null || tasks.some((t) => t.state !== 'running')) post({ type: 'decline', id: m.id })
+        // Only when every task here runs: tasks still opening cannot take part yet, ended ones never.
+        if (runner === null || tasks.some((t) => t.state !== 'running')) post({ type: 'decline', id: m.id, ended: tasks.some((t) => t.state === 'finishing' || t.state === 'finished') })
         else for (const t of tasks) if (t instanceof SourceTask) t.triggerCheckpoint(m.id)
         return
       case 'commit': {
