@@ -306,7 +306,7 @@ function describe(id: number): CheckpointFacts | null {
   let stateBytes = 0
   let position: number | null = null
   for (const t of c.tasks) {
-    for (const b of Object.values(t.operators)) stateBytes += b.length
+    for (const chunks of Object.values(t.operators)) for (const b of chunks) stateBytes += b.length
     const saved = t.sources[SOURCE_ID] as { position?: { next?: unknown } } | undefined
     if (typeof saved?.position?.next === 'number') position = (position ?? 0) + saved.position.next
   }

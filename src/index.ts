@@ -17,5 +17,5 @@ export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, S
 export type { JobResult, JobStatus } from './runtime/job-runner.ts'
 export { operatorTotal, type JobMetrics, type OperatorMetricsSnapshot, type TaskMetricsSnapshot } from './runtime/metrics.ts'
 export type { Source, SourceReader, SourceContext, SourcePosition, Sink, SinkWriter, SinkContext, SinkCommit, JsonValue, ErrorPolicy, DeadLetter } from './connectors/spi.ts'
-export type { CheckpointOptions, CheckpointStats } from './runtime/checkpoint/coordinator.ts'
+export type { CheckpointOptions, CheckpointRecord, CheckpointRestore, CheckpointStats } from './runtime/checkpoint/coordinator.ts'
 export { recordSchema, type RecordSchema, type SchemaSpec, type FieldType, type FieldSpec, type InferRecord } from './runtime/codec/schema.ts'

@@ -10,7 +10,7 @@ import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/monitoring/server.ts'
-import type { Alert, Finding, JobView, Sample } from '../src/monitoring/types.ts'
+import type { Alert, CheckpointsView, ExceptionEntry, Finding, JobView, Sample } from '../src/monitoring/types.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
@@ -97,6 +97,11 @@ describe('JSON API', () => {
     for (const f of d.findings) expect(typeof f.recommendation).toBe('string')
     const e = (await (await get('/api/v1/jobs/contract/exceptions')).json()) as { exceptions: unknown[] }
     expect(e.exceptions).toEqual([])
+    // A job without checkpoints has no checkpoint history, and the answer says how to get one.
+    const c = await get('/api/v1/jobs/contract/checkpoints')
+    expect(c.status).toBe(404)
+    expect(await c.json()).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/takes no checkpoints; run it with checkpoints/) } })
+    expect((await (await get('/api/v1/jobs/contract')).json() as JobView).checkpoints).toBeNull()
   })
 
   it('answers unknown ids with 404 JSON and bad parameters with 400 JSON naming the reason', async () => {
@@ -168,6 +173,9 @@ describe('Prometheus /metrics', () => {
     expect(samples.find((s) => s.name === 'sluice_state_entries' && s.labels.operator === 'sum')?.value).toBe(50)
     expect(samples.some((s) => s.name === 'sluice_busy_ratio')).toBe(true)
     expect(samples.some((s) => s.name === 'sluice_heap_used_bytes' && s.labels.worker === '-1')).toBe(true)
+    // Every job has a restart count; checkpoint series only for jobs that take checkpoints.
+    expect(samples.find((s) => s.name === 'sluice_job_restarts_total' && s.labels.job === 'contract')?.value).toBe(0)
+    expect(samples.some((s) => s.name.startsWith('sluice_checkpoint') && s.labels.job === 'contract')).toBe(false)
   })
 })
 
@@ -249,11 +257,69 @@ describe('checkpoint metrics', () => {
         const v = (await (await fetch(new URL('/api/v1/jobs/with-checkpoints', s.url))).json()) as JobView
         return (v.checkpoints?.completed ?? 0) >= 2 ? v : undefined
       }, 'two completed checkpoints')
-      expect(view.checkpoints).toMatchObject({ failed: 0, restoredFrom: null })
+      expect(view.checkpoints).toMatchObject({ failed: 0, restoredFrom: null, restore: null, restarts: 0 })
       expect(view.checkpoints?.lastSizeBytes).toBeGreaterThan(0)
+      // The last completed checkpoint's timings: measured, so present and never negative.
+      for (const k of ['lastDurationMs', 'lastAlignmentMs', 'lastStartDelayMs', 'lastSyncMs'] as const) {
+        expect(view.checkpoints?.[k], k).toBeGreaterThanOrEqual(0)
+      }
+      // The job view stays small: no history in it.
+      expect(view.checkpoints).not.toHaveProperty('history')
+
+      // The history route: the same figures and the latest checkpoints, newest first.
+      const res = await fetch(new URL('/api/v1/jobs/with-checkpoints/checkpoints', s.url))
+      expect(res.headers.get('content-type')).toMatch(/application\/json/)
+      const c = (await res.json()) as CheckpointsView
+      expect(c.completed).toBeGreaterThanOrEqual(2)
+      expect(c.restarts).toBe(0)
+      const done = c.history.filter((r) => r.status === 'completed')
+      expect(done.length).toBeGreaterThanOrEqual(2)
+      expect(c.history.length).toBeLessThanOrEqual(50)
+      const ids = c.history.map((r) => r.id)
+      expect(ids).toEqual([...ids].sort((a, b) => b - a))
+      expect(new Set(ids).size).toBe(ids.length)
+      expect(c.history[0].triggeredAt).toBeGreaterThanOrEqual(c.history[c.history.length - 1].triggeredAt)
+      for (const r of done) {
+        expect(r).toMatchObject({ kind: 'checkpoint', failure: null })
+        expect(r.sizeBytes).toBeGreaterThan(0)
+        expect(r.durationMs).toBeGreaterThanOrEqual(0)
+        expect(r.alignmentMs).toBeGreaterThanOrEqual(0)
+        expect(r.startDelayMs).toBeGreaterThanOrEqual(0)
+        expect(r.syncMs).toBeGreaterThanOrEqual(0)
+        expect(r.tasks).toBeGreaterThan(0)
+        expect(r.acknowledged).toBe(r.tasks)
+        expect(r.triggeredAt).toBeGreaterThanOrEqual(j.startedAt)
+        expect(r.triggeredAt).toBeLessThanOrEqual(Date.now())
+      }
+      // The newest completed one is at least the job view's last one.
+      expect(done[0].id).toBeGreaterThanOrEqual(view.checkpoints?.lastId ?? Infinity)
+
       const text = await (await fetch(new URL('/metrics', s.url))).text()
-      expect(text).toMatch(/sluice_checkpoints_completed_total\{job="with-checkpoints"\} [1-9]/)
-      expect(text).toMatch(/sluice_checkpoint_size_bytes\{job="with-checkpoints"\} [1-9]/)
+      const value = (name: string): number | undefined => {
+        const m = new RegExp(`^${name}\\{job="with-checkpoints"\\} (\\S+)$`, 'm').exec(text)
+        return m === null ? undefined : Number(m[1])
+      }
+      expect(value('sluice_checkpoints_completed_total')).toBeGreaterThanOrEqual(2)
+      expect(value('sluice_checkpoints_failed_total')).toBe(0)
+      expect(value('sluice_checkpoint_size_bytes')).toBeGreaterThan(0)
+      for (const name of ['sluice_checkpoint_duration_seconds', 'sluice_checkpoint_alignment_seconds', 'sluice_checkpoint_start_delay_seconds', 'sluice_checkpoint_sync_seconds']) {
+        expect(value(name), name).toBeGreaterThanOrEqual(0)
+      }
+      expect(text).toMatch(/^# TYPE sluice_job_restarts_total counter$/m)
+      expect(value('sluice_job_restarts_total')).toBe(0)
+
+      // Once the job has stopped its view no longer changes: the gauges are its figures in seconds.
+      await j.stop()
+      await until(() => (m.ended ? true : undefined), 'the monitor to end')
+      const last = ((await (await fetch(new URL('/api/v1/jobs/with-checkpoints', s.url))).json()) as JobView).checkpoints
+      const final = await (await fetch(new URL('/metrics', s.url))).text()
+      const finalValue = (name: string): number => Number(new RegExp(`^${name}\\{job="with-checkpoints"\\} (\\S+)$`, 'm').exec(final)?.[1])
+      expect(finalValue('sluice_checkpoints_completed_total')).toBe(last?.completed)
+      expect(finalValue('sluice_checkpoint_size_bytes')).toBe(last?.lastSizeBytes)
+      expect(finalValue('sluice_checkpoint_duration_seconds') * 1000).toBeCloseTo(last?.lastDurationMs as number, 6)
+      expect(finalValue('sluice_checkpoint_alignment_seconds') * 1000).toBeCloseTo(last?.lastAlignmentMs as number, 6)
+      expect(finalValue('sluice_checkpoint_start_delay_seconds') * 1000).toBeCloseTo(last?.lastStartDelayMs as number, 6)
+      expect(finalValue('sluice_checkpoint_sync_seconds') * 1000).toBeCloseTo(last?.lastSyncMs as number, 6)
     } finally {
       await j.stop()
       m.stop()
@@ -292,10 +358,117 @@ describe('restarts in the exception history', () => {
       const r = await j.done
       expect(r.status).toBe('finished')
       expect(failed).toBe(true)
-      expect(j.checkpoints()?.restarts).toBe(1)
-      expect(m.exceptions()).toEqual([expect.objectContaining({ message: expect.stringMatching(/SINK_IO: sink "out" lost its connection — restarting from the latest checkpoint \(restart 1 of 2\)/) })])
+      const stats = j.checkpoints()
+      expect(stats?.restarts).toBe(1)
+      const restartEntry = expect.objectContaining({ kind: 'restart', message: expect.stringMatching(/SINK_IO: sink "out" lost its connection — restarting from the latest checkpoint \(restart 1 of 2\)/) })
+      // The attempt after the restart resumed from the latest checkpoint (if one had completed
+      // before the failure), and that restore follows the restart in the history.
+      const restored = stats?.restoredFrom ?? null
+      expect(m.exceptions()).toEqual(restored === null ? [restartEntry] : [
+        restartEntry,
+        expect.objectContaining({ kind: 'restore', operator: null, message: expect.stringMatching(new RegExp(`^restored from checkpoint ${restored} after restart 1 \\(taken \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, [\\d.]+ (B|KiB|MiB), loaded in [\\d.]+ ms\\)$`)) }),
+      ])
+      const times = m.exceptions().map((e) => e.time)
+      expect(times).toEqual([...times].sort((a, b) => a - b))
+      const { prometheusText } = await import('../src/monitoring/prometheus.ts')
+      expect(await prometheusText([m])).toMatch(/^sluice_job_restarts_total\{job="flaky"\} 1$/m)
     } finally {
       m.stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
+})
+
+describe('restores in the exception history', () => {
+  /** Runs `keyedJob(name)` with checkpoints into `dir` until one has completed; returns the handle. */
+  async function runUntilCheckpointed(name: string, dir: string): Promise<JobHandle> {
+    const h = keyedJob(name).run({ checkpoints: { dir, intervalMs: 50 } })
+    await until(() => ((h.checkpoints()?.completed ?? 0) >= 1 ? true : undefined), `a completed checkpoint of ${name}`)
+    return h
+  }
+
+  it('a run that resumes from a checkpoint lists the restore in /exceptions and the job view', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-resume-'))
+    const s = await MonitoringServer.start({ port: 0 })
+    let second: JobHandle | undefined
+    let m: JobMonitor | undefined
+    try {
+      // A stopped job keeps its checkpoints; the same job run again resumes from the newest.
+      const first = await runUntilCheckpointed('resume', dir)
+      await first.stop()
+      const lastCounted = first.checkpoints()?.lastId as number
+      expect(lastCounted).toBeGreaterThan(0)
+
+      const p = keyedJob('resume')
+      second = p.run({ checkpoints: { dir, intervalMs: 50 } })
+      m = new JobMonitor('resume', p, second, { intervalMs: 200, log: () => {} }).start()
+      s.add(m)
+      const { exceptions } = (await (await fetch(new URL('/api/v1/jobs/resume/exceptions', s.url))).json()) as { exceptions: ExceptionEntry[] }
+      expect(exceptions).toHaveLength(1)
+      const e = exceptions[0]
+      expect(e).toMatchObject({ kind: 'restore', operator: null, subtask: null })
+      const m1 = /^restored from checkpoint (\d+) \(taken \d{4}-\d\d-\d\dT[\d:.]+Z, [\d.]+ (B|KiB|MiB), loaded in [\d.]+ ms\)$/.exec(e.message)
+      expect(m1, e.message).not.toBeNull()
+      // The newest checkpoint in the directory: the last one the first run counted, or one written
+      // while the run was stopping (durable, its commit not yet acknowledged).
+      const newest = Number(m1?.[1])
+      expect(newest).toBeGreaterThanOrEqual(lastCounted)
+
+      const v = ((await (await fetch(new URL('/api/v1/jobs/resume', s.url))).json()) as JobView).checkpoints
+      expect(v?.restoredFrom).toBe(newest)
+      expect(v?.restore).toMatchObject({ checkpointId: newest, savepoint: null, time: e.time })
+      expect(v?.restore?.takenAt).toBeLessThanOrEqual(v?.restore?.time as number)
+      expect(v?.restore?.takenAt).toBeGreaterThanOrEqual(first.startedAt)
+      expect(v?.restore?.sizeBytes).toBeGreaterThan(0)
+      expect(v?.restore?.loadMs).toBeGreaterThanOrEqual(0)
+
+      // Listed once, however many samples follow; the new run's checkpoints continue the ids.
+      const c = await until(async () => {
+        const r = (await (await fetch(new URL('/api/v1/jobs/resume/checkpoints', s.url))).json()) as CheckpointsView
+        return r.completed >= 1 ? r : undefined
+      }, 'a checkpoint of the resumed run')
+      expect(c.restore?.checkpointId).toBe(newest)
+      expect(Math.min(...c.history.map((r) => r.id))).toBeGreaterThan(newest)
+      expect(m.exceptions().filter((x) => x.kind === 'restore')).toHaveLength(1)
+    } finally {
+      await second?.stop()
+      m?.stop()
+      await s.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
+
+  it('a run started from a savepoint says so; the savepoint is in the first run\'s checkpoint history', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-from-savepoint-'))
+    let second: JobHandle | undefined
+    let m: JobMonitor | undefined
+    try {
+      const p1 = keyedJob('before-upgrade')
+      const first = p1.run({ checkpoints: { dir: join(dir, 'chk-1'), intervalMs: 50 } })
+      const m1 = new JobMonitor('before-upgrade', p1, first, { intervalMs: 200, log: () => {} }).start()
+      await until(() => ((first.checkpoints()?.completed ?? 0) >= 1 ? true : undefined), 'a completed checkpoint')
+      const path = await first.savepoint(join(dir, 'savepoints'), { stop: true })
+      await first.done
+      const sp = m1.checkpoints()?.history.find((r) => r.kind === 'savepoint')
+      expect(sp).toMatchObject({ status: 'completed', failure: null })
+      expect(sp?.sizeBytes).toBeGreaterThan(0)
+      expect(path).toContain(`savepoint-${sp?.id}.sluice`)
+      m1.stop()
+
+      const p2 = keyedJob('after-upgrade')
+      second = p2.run({ checkpoints: { dir: join(dir, 'chk-2'), intervalMs: 50, fromSavepoint: path } })
+      m = new JobMonitor('after-upgrade', p2, second, { intervalMs: 200, log: () => {} }).start()
+      expect(m.exceptions()).toEqual([expect.objectContaining({ kind: 'restore', message: expect.stringMatching(new RegExp(`^started from savepoint ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(checkpoint ${sp?.id}, taken `)) })])
+      expect(m.view().checkpoints?.restore).toMatchObject({ savepoint: path, checkpointId: sp?.id })
+    } finally {
+      await second?.stop()
+      m?.stop()
       rmSync(dir, { recursive: true, force: true })
     }
   }, 30_000)

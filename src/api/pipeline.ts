@@ -22,7 +22,7 @@ import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
 import { validateObjectives, type ObjectivesSpec } from '../monitoring/objectives.ts'
-import { CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
+import { CHECKPOINT_HISTORY, CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
 import { runThreaded, type ThreadedJob } from '../runtime/coordinator/threaded-job.ts'
 import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
@@ -90,6 +90,23 @@ export interface RestartOptions {
   readonly delayMs: number
   /** 'fixed' waits delayMs every time; 'exponential' doubles it each time. Default 'fixed'. */
   readonly backoff?: 'fixed' | 'exponential'
+}
+
+/**
+ * One view of the checkpoints of several attempts: counts add up, the history runs on, and the
+ * rest is the latest attempt's (its last checkpoint's figures: the latest completed one's).
+ */
+function mergeCheckpointStats(before: CheckpointStats | null, now: CheckpointStats | null): CheckpointStats | null {
+  if (before === null || now === null) return now ?? before
+  const last = now.completed > 0 ? now : before
+  return {
+    ...now,
+    lastId: last.lastId, lastDurationMs: last.lastDurationMs, lastSizeBytes: last.lastSizeBytes,
+    lastAlignmentMs: last.lastAlignmentMs, lastStartDelayMs: last.lastStartDelayMs, lastSyncMs: last.lastSyncMs,
+    completed: before.completed + now.completed,
+    failed: before.failed + now.failed,
+    history: [...before.history, ...now.history].slice(-CHECKPOINT_HISTORY),
+  }
 }
 
 /** One run of the job's tasks (the job may make several when it restarts). */
@@ -212,12 +229,16 @@ export class Pipeline implements PipelineContext {
     }
     const restart = resolveRestart(options)
     this.started = true
+    /** Checkpoint options of the next attempt: a restart after a checkpoint resumes from it, not from the savepoint. */
+    let checkpointOptions = options.checkpoints
     const attempt = (): Attempt => (workers > 0
-      ? runThreaded(this.graph, this.module as JobModuleRef, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers, name: this.name, ...(options.checkpoints === undefined ? {} : { checkpoints: options.checkpoints }) })
-      : this.runInThread(options, parallelism, channelCapacity, markers))
+      ? runThreaded(this.graph, this.module as JobModuleRef, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers, name: this.name, ...(checkpointOptions === undefined ? {} : { checkpoints: checkpointOptions }) })
+      : this.runInThread({ ...options, checkpoints: checkpointOptions }, parallelism, channelCapacity, markers))
     let current = attempt()
     let restarts = 0
     let stopping = false
+    /** Checkpoint counts and history of the attempts before this one. */
+    let earlier: CheckpointStats | null = null
     const restartListeners = new Set<(e: RestartEvent) => void>()
     const done = (async (): Promise<JobResult> => {
       for (;;) {
@@ -234,6 +255,12 @@ export class Pipeline implements PipelineContext {
           process.stderr.write(`sluice: job "${this.name}" failed: ${(e as Error).message}\nsluice: restarting from the latest checkpoint in ${delay} ms (restart ${restarts} of ${restart.attempts})\n`)
           await new Promise((r) => setTimeout(r, delay))
           if (stopping) throw e
+          const last = current.checkpoints()
+          if (checkpointOptions?.fromSavepoint !== undefined && last !== null && last.completed > 0) {
+            const { fromSavepoint: _started, ...rest } = checkpointOptions
+            checkpointOptions = rest
+          }
+          earlier = mergeCheckpointStats(earlier, last)
           current = attempt()
         }
       }
@@ -254,7 +281,7 @@ export class Pipeline implements PipelineContext {
       },
       metrics: () => current.metrics(),
       checkpoints: () => {
-        const s = current.checkpoints()
+        const s = mergeCheckpointStats(earlier, current.checkpoints())
         return s === null ? null : { ...s, restarts }
       },
       onRestart: (l) => {
@@ -283,8 +310,8 @@ export class Pipeline implements PipelineContext {
     runner.setTasks(tasks)
     coordinator?.start()
     const done = deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run()).then(
-      (r) => {
-        if (r.status === 'finished') coordinator?.finished()
+      async (r) => {
+        if (r.status === 'finished') await coordinator?.finished()
         else coordinator?.stop()
         return r
       },

@@ -9,13 +9,13 @@ import type { Pipeline, JobHandle } from '../api/pipeline.ts'
 import type { GraphNode } from '../graph/logical.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../runtime/metrics.ts'
 import { physicalPlan, type PhysicalPlan } from '../runtime/plan.ts'
-import type { CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
+import type { CheckpointRecord, CheckpointRestore, CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from './histogram.ts'
 import { ObjectiveEvaluator } from './objectives.ts'
 import { ThreadStats, type ThreadStatsSnapshot } from './thread-stats.ts'
 import { mergeTop } from './top-k.ts'
-import type { Alert, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
+import type { Alert, CheckpointRecordView, CheckpointsView, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
 
 const HISTORY_SECONDS = 600
 /** Latency percentiles cover the markers of this many last samples. */
@@ -56,6 +56,9 @@ export class JobMonitor {
   private readonly endListeners = new Set<Listener<JobView>>()
   private readonly taskOrder: Map<string, number>
   private readonly log: (line: string) => void
+  /** The restore last put into the exception history ("time:checkpointId"), so each is listed once. */
+  private restoreSeen: string | null = null
+  private restartCount = 0
 
   constructor(
     readonly id: string,
@@ -70,14 +73,17 @@ export class JobMonitor {
     })
     this.evaluator = new ObjectiveEvaluator(pipeline.objectives)
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
-    this.current = this.buildView(null, null, Date.now())
+    const checkpoints = handle.checkpoints()
+    this.current = this.buildView(null, null, Date.now(), checkpoints)
+    this.noteRestore(checkpoints)
     handle.onRestart((r) => {
-      this.exceptionList.push({ time: r.time, ...whereFrom(r.error), message: `${r.error} — restarting from the latest checkpoint (restart ${r.restart} of ${r.attempts})` })
+      this.restartCount++
+      this.exceptionList.push({ time: r.time, ...whereFrom(r.error), message: `${r.error} — restarting from the latest checkpoint (restart ${r.restart} of ${r.attempts})`, kind: 'restart' })
     })
     handle.done.then(
       (r) => this.end(r.status),
       (e: unknown) => {
-        this.exceptionList.push({ time: Date.now(), ...whereFrom(e), message: e instanceof Error ? e.message : String(e) })
+        this.exceptionList.push({ time: Date.now(), ...whereFrom(e), message: e instanceof Error ? e.message : String(e), kind: 'error' })
         this.end('failed')
       },
     )
@@ -114,8 +120,34 @@ export class JobMonitor {
     return { objectives: this.evaluator.objectives, alerts: this.evaluator.history.map((a) => ({ ...a })) }
   }
 
+  /** Restarts of the job since this monitor started (the job view's `checkpoints.restarts` counts all). */
+  get restarts(): number {
+    return this.restartCount
+  }
+
+  /** Failures, restarts and restores, oldest first. */
   exceptions(): ExceptionEntry[] {
     return this.exceptionList
+  }
+
+  /** The checkpoint figures and the latest checkpoints (newest first), read now; null without checkpoints. */
+  checkpoints(): CheckpointsView | null {
+    const s = this.handle.checkpoints()
+    const v = checkpointView(s)
+    if (s === null || v === null) return null
+    // Newest first by trigger time: the history is in the order checkpoints ended, and one may end
+    // while the next is already under way (ids alone could repeat after a restart).
+    return { ...v, history: s.history.map(recordView).sort((a, b) => b.triggeredAt - a.triggeredAt || b.id - a.id) }
+  }
+
+  /** A restore not listed yet (at start, or by the attempt after a restart) goes into the exception history. */
+  private noteRestore(s: CheckpointStats | null): void {
+    const r = s?.restore ?? null
+    if (r === null) return
+    const key = `${r.time}:${r.checkpointId}`
+    if (key === this.restoreSeen) return
+    this.restoreSeen = key
+    this.exceptionList.push({ time: r.time, operator: null, subtask: null, message: restoreMessage(r, s?.restarts ?? 0), kind: 'restore' })
   }
 
   onSnapshot(l: Listener<JobView>): () => void {
@@ -165,7 +197,9 @@ export class JobMonitor {
     const cur: Cumulative = { t: now, metrics, latency }
     this.latencyRing.push(cur)
     if (this.latencyRing.length > LATENCY_WINDOW + 1) this.latencyRing.shift()
-    const view = this.buildView(cur, this.prev, now)
+    const checkpoints = this.handle.checkpoints()
+    this.noteRestore(checkpoints)
+    const view = this.buildView(cur, this.prev, now, checkpoints)
     this.prev = cur
     this.current = view
     this.samples.push(sampleOf(view, now))
@@ -198,7 +232,7 @@ export class JobMonitor {
     }
   }
 
-  private buildView(cur: Cumulative | null, prev: Cumulative | null, now: number): JobView {
+  private buildView(cur: Cumulative | null, prev: Cumulative | null, now: number, checkpoints: CheckpointStats | null): JobView {
     const g = this.pipeline.graph
     const dt = cur !== null && prev !== null ? (cur.t - prev.t) / 1000 : 0
     const rate = (a: number, b: number): number => (dt > 0 ? Math.max(0, (a - b) / dt) : 0)
@@ -322,14 +356,63 @@ export class JobMonitor {
       operators,
       workers: workersOf(cur?.metrics.threads ?? [], prev?.metrics.threads ?? [], dt),
       alerts: this.evaluator.firing(),
-      checkpoints: checkpointView(this.handle.checkpoints()),
+      checkpoints: checkpointView(checkpoints),
     }
   }
 }
 
 function checkpointView(s: CheckpointStats | null): JobView['checkpoints'] {
   if (s === null) return null
-  return { completed: s.completed, failed: s.failed, lastId: s.lastId, lastDurationMs: s.lastDurationMs === null ? null : round(s.lastDurationMs), lastSizeBytes: s.lastSizeBytes, restoredFrom: s.restoredFrom }
+  const r = s.restore
+  return {
+    completed: s.completed,
+    failed: s.failed,
+    lastId: s.lastId,
+    lastDurationMs: roundN(s.lastDurationMs),
+    lastSizeBytes: s.lastSizeBytes,
+    lastAlignmentMs: roundN(s.lastAlignmentMs),
+    lastStartDelayMs: nonNegative(s.lastStartDelayMs),
+    lastSyncMs: roundN(s.lastSyncMs),
+    restarts: s.restarts ?? 0,
+    restoredFrom: s.restoredFrom,
+    restore: r === null ? null : { time: r.time, checkpointId: r.checkpointId, savepoint: r.savepoint, takenAt: r.takenAt, loadMs: round(r.loadMs), sizeBytes: r.sizeBytes },
+  }
+}
+
+function recordView(r: CheckpointRecord): CheckpointRecordView {
+  return {
+    id: r.id,
+    kind: r.kind,
+    status: r.status,
+    triggeredAt: r.triggeredAt,
+    durationMs: round(r.durationMs),
+    sizeBytes: r.sizeBytes,
+    alignmentMs: roundN(r.alignmentMs),
+    startDelayMs: nonNegative(r.startDelayMs),
+    syncMs: roundN(r.syncMs),
+    acknowledged: r.acknowledged,
+    tasks: r.tasks,
+    failure: r.failure,
+  }
+}
+
+/** "restored from checkpoint 12 (taken 2026-…, 3.2 MiB, loaded in 41 ms)", or "started from savepoint /path (…)". */
+function restoreMessage(r: CheckpointRestore, restarts: number): string {
+  const details = `taken ${new Date(r.takenAt).toISOString()}, ${bytes(r.sizeBytes)}, loaded in ${round(r.loadMs)} ms`
+  if (r.savepoint !== null) return `started from savepoint ${r.savepoint} (checkpoint ${r.checkpointId}, ${details})`
+  return `restored from checkpoint ${r.checkpointId}${restarts > 0 ? ` after restart ${restarts}` : ''} (${details})`
+}
+
+/** 512 B, 3.2 KiB, 41.5 MiB. */
+function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let x = n
+  while (x >= 1024 && i < units.length - 1) {
+    x /= 1024
+    i++
+  }
+  return i === 0 ? `${x} B` : `${Math.round(x * 10) / 10} ${units[i]}`
 }
 
 function kindOf(n: GraphNode): 'source' | 'operator' | 'sink' {
@@ -337,6 +420,9 @@ function kindOf(n: GraphNode): 'source' | 'operator' | 'sink' {
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10
+const roundN = (x: number | null): number | null => (x === null ? null : round(x))
+/** A start delay: two epoch-ms readings (trigger, barrier at a task), so a clock step could make it negative. */
+const nonNegative = (x: number | null): number | null => (x === null ? null : Math.max(0, round(x)))
 
 function aggregate(subs: readonly OperatorMetrics[], latency: Percentiles | null): OperatorMetrics {
   const sum = (f: (s: OperatorMetrics) => number): number => subs.reduce((a, s) => a + f(s), 0)

@@ -74,6 +74,10 @@ export async function prometheusText(monitors: readonly JobMonitor[]): Promise<s
   const chkFailed = new Counter({ name: 'sluice_checkpoints_failed_total', help: 'Checkpoints abandoned (a task ended or failed before acknowledging).', labelNames: ['job'], registers: [registry] })
   const chkDuration = job('sluice_checkpoint_duration_seconds', 'Duration of the last completed checkpoint, from trigger to committed.')
   const chkSize = job('sluice_checkpoint_size_bytes', 'Operator state in the last completed checkpoint.')
+  const chkAlignment = job('sluice_checkpoint_alignment_seconds', 'Last completed checkpoint: longest barrier alignment over its tasks (first to last input barrier).')
+  const chkStartDelay = job('sluice_checkpoint_start_delay_seconds', 'Last completed checkpoint: longest time from trigger to the barrier reaching a task.')
+  const chkSync = job('sluice_checkpoint_sync_seconds', 'Last completed checkpoint: longest synchronous state snapshot on a task\'s thread.')
+  const restarts = new Counter({ name: 'sluice_job_restarts_total', help: 'Restarts of the job from its latest checkpoint after a failure.', labelNames: ['job'], registers: [registry] })
   const alert = new Gauge({ name: 'sluice_alert_firing', help: '1 while the objective is breached (its alert firing), else 0.', labelNames: ['job', 'objective'], registers: [registry] })
   for (const mon of monitors) {
     const v = mon.view()
@@ -96,7 +100,11 @@ export async function prometheusText(monitors: readonly JobMonitor[]): Promise<s
       chkFailed.inc({ job: v.id }, c.failed)
       if (c.lastDurationMs !== null) chkDuration.set({ job: v.id }, c.lastDurationMs / 1000)
       if (c.lastSizeBytes !== null) chkSize.set({ job: v.id }, c.lastSizeBytes)
+      if (c.lastAlignmentMs !== null) chkAlignment.set({ job: v.id }, c.lastAlignmentMs / 1000)
+      if (c.lastStartDelayMs !== null) chkStartDelay.set({ job: v.id }, c.lastStartDelayMs / 1000)
+      if (c.lastSyncMs !== null) chkSync.set({ job: v.id }, c.lastSyncMs / 1000)
     }
+    restarts.inc({ job: v.id }, Math.max(c?.restarts ?? 0, mon.restarts))
     const firing = new Set(v.alerts.map((a) => a.objective))
     for (const o of mon.alerts().objectives) alert.set({ job: v.id, objective: o.name }, firing.has(o.name) ? 1 : 0)
   }

@@ -175,10 +175,15 @@ export class MonitoringServer {
         return sendJson(res, m.alerts())
       case 'exceptions':
         return sendJson(res, { exceptions: m.exceptions() })
+      case 'checkpoints': {
+        const c = m.checkpoints()
+        if (c === null) return sendError(res, 404, 'NOT_FOUND', `job ${JSON.stringify(id)} takes no checkpoints; run it with checkpoints: { dir, intervalMs } (CLI: --checkpoint-dir <dir>)`)
+        return sendJson(res, c)
+      }
       case 'events':
         return this.events(m, res)
       default:
-        return sendError(res, 404, 'NOT_FOUND', `no route ${path}; a job has /history, /diagnosis, /alerts, /exceptions and /events`)
+        return sendError(res, 404, 'NOT_FOUND', `no route ${path}; a job has /history, /diagnosis, /alerts, /exceptions, /checkpoints and /events`)
     }
   }
 

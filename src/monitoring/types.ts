@@ -31,9 +31,42 @@ export interface JobView extends JobSummary {
 }
 
 export interface CheckpointView {
-  completed: number; failed: number; lastId: number
+  completed: number; failed: number; lastId: number   // counts add up over restarts
+  // Of the last completed checkpoint; alignment, start delay and sync are the longest over its tasks.
   lastDurationMs: number | null; lastSizeBytes: number | null
+  lastAlignmentMs: number | null      // first barrier to last barrier at a task with several inputs
+  lastStartDelayMs: number | null     // trigger to the barrier reaching a task
+  lastSyncMs: number | null           // snapshotting operator state on the task's thread
+  restarts: number                    // restarts of the job in this process
   restoredFrom: number | null   // the checkpoint this run resumed from
+  restore: CheckpointRestoreView | null   // what the current attempt restored from; null: a fresh start
+}
+
+export interface CheckpointRestoreView {
+  time: number              // epoch ms when it was loaded
+  checkpointId: number
+  savepoint: string | null  // the savepoint file; null: the newest checkpoint in the directory
+  takenAt: number           // epoch ms when the checkpoint was taken
+  loadMs: number            // reading and checking the file
+  sizeBytes: number
+}
+
+/** One checkpoint or savepoint, completed or failed (GET /api/v1/jobs/:id/checkpoints). */
+export interface CheckpointRecordView {
+  id: number
+  kind: 'checkpoint' | 'savepoint'
+  status: 'completed' | 'failed'
+  triggeredAt: number       // epoch ms
+  durationMs: number        // trigger to committed (completed) or abandoned (failed)
+  sizeBytes: number | null  // null when failed
+  alignmentMs: number | null; startDelayMs: number | null; syncMs: number | null   // longest over the tasks that acknowledged
+  acknowledged: number; tasks: number
+  failure: string | null    // why it failed
+}
+
+/** GET /api/v1/jobs/:id/checkpoints: the job view's figures and the latest checkpoints, newest first. */
+export interface CheckpointsView extends CheckpointView {
+  history: CheckpointRecordView[]   // at most 50, newest first (by trigger time), over restarts
 }
 
 /** Operator-level values aggregate the subtasks: sums for counts and rates, max for times, usage and lag. */
@@ -88,4 +121,7 @@ export interface Finding {
 
 export interface Objective { name: string; metric: 'latencyP99Ms' | 'watermarkLagMs' | 'recordsPerSecond'; op: '<=' | '>='; threshold: number; forSeconds: number }
 export interface Alert { objective: string; state: 'firing' | 'resolved'; since: number; value: number | null; threshold: number; message: string }
-export interface ExceptionEntry { time: number; operator: string | null; subtask: number | null; message: string }
+export interface ExceptionEntry {
+  time: number; operator: string | null; subtask: number | null; message: string
+  kind?: 'error' | 'restart' | 'restore'   // absent: an error (servers before the field)
+}

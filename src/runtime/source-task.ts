@@ -121,7 +121,7 @@ export class SourceTask extends Task {
       const id = this.checkpointDue
       this.checkpointDue = -1
       const saved: SavedSource = { position: this.reader?.snapshotPosition?.() ?? null, maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null }
-      this.checkpoint(id, { [this.id]: saved })
+      this.checkpoint(id, { [this.id]: saved }, Date.now(), 0)
       return true
     }
     if (this.outputsFull()) {

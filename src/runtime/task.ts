@@ -57,11 +57,23 @@ export interface TaskInput {
 
 /** What a task hands the checkpoint coordinator at a barrier. */
 export interface TaskCheckpointParts {
-  readonly operators: Record<string, Uint8Array>
+  readonly operators: Record<string, readonly Uint8Array[]>
   readonly sources: Record<string, unknown>
   readonly sinks: Record<string, unknown>
   /** The task's watermark when it took the snapshot (restored so late data stays late). */
   readonly watermark: number | null
+  /** How this task's part went (for the checkpoint history and metrics). */
+  readonly timing: TaskCheckpointTiming
+}
+
+/** When the barrier reached a task and what the task spent on it. */
+export interface TaskCheckpointTiming {
+  /** Epoch ms when the first barrier reached the task (a source: when it took the checkpoint). */
+  readonly barrierAt: number
+  /** From the first input's barrier to the last's, ms (0 for one input). */
+  readonly alignmentMs: number
+  /** Snapshotting the operators' state on the task's thread, ms. */
+  readonly syncMs: number
 }
 
 /** The task's side of the checkpoint coordinator. */
@@ -126,6 +138,9 @@ export class Task implements TaskServices {
   maxParallelism = 128
   /** The barrier being aligned, or -1. */
   private aligning = -1
+  /** When the first barrier of the one being aligned arrived: epoch ms and performance.now(). */
+  private alignStartedAt = 0
+  private alignStarted = 0
   protected currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
@@ -186,7 +201,7 @@ export class Task implements TaskServices {
       if (l.op.restoreState === undefined) {
         throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `operator "${l.id}" has state in the checkpoint but keeps none now (${l.label}); give the stateful operator back its id, or pass --allow-non-restored-state`)
       }
-      l.op.restoreState(parts.map((b) => decodeSnapshot(b, owns)), owns, l.ctx)
+      l.op.restoreState(parts.map((b) => decodeSnapshot(b)), owns, l.ctx)
     }
     if (r.watermark > this.currentWatermark) {
       this.currentWatermark = r.watermark
@@ -352,6 +367,10 @@ export class Task implements TaskServices {
     }
     if (item instanceof BarrierItem) {
       inp.blocked = true
+      if (this.aligning !== item.id) {
+        this.alignStartedAt = Date.now()
+        this.alignStarted = performance.now()
+      }
       this.aligning = item.id
       this.completeAlignment()
       return
@@ -376,7 +395,7 @@ export class Task implements TaskServices {
     const id = this.aligning
     this.aligning = -1
     for (const i of this.inputs) i.blocked = false
-    this.checkpoint(id, {})
+    this.checkpoint(id, {}, this.alignStartedAt, performance.now() - this.alignStarted)
   }
 
   /**
@@ -385,12 +404,14 @@ export class Task implements TaskServices {
    * Sink pre-commits flush and fsync: the task waits for them (no write may start meanwhile) and
    * acknowledges when they are done.
    */
-  protected checkpoint(id: number, sources: Record<string, unknown>): void {
-    const operators: Record<string, Uint8Array> = {}
+  protected checkpoint(id: number, sources: Record<string, unknown>, barrierAt: number, alignmentMs: number): void {
+    const operators: Record<string, readonly Uint8Array[]> = {}
     const ctx = { maxParallelism: this.maxParallelism }
+    const t0 = performance.now()
     for (const l of this.operatorLinks) {
       if (l.op.snapshotState !== undefined) operators[l.id] = encodeSnapshot(l.op.snapshotState(ctx))
     }
+    const timing: TaskCheckpointTiming = { barrierAt, alignmentMs, syncMs: performance.now() - t0 }
     const barrier = new BarrierItem(id)
     for (const ch of this.outputs) ch.sendControl(barrier)
     const wm = this.currentWatermark
@@ -398,7 +419,7 @@ export class Task implements TaskServices {
     const sinkLinks = this.operatorLinks.filter((l) => l.sink !== null)
     const listener = this.checkpoints
     if (sinkLinks.length === 0) {
-      listener?.ack(this, id, { operators, sources, sinks: {}, watermark })
+      listener?.ack(this, id, { operators, sources, sinks: {}, watermark, timing })
       return
     }
     this.park(
@@ -407,7 +428,7 @@ export class Task implements TaskServices {
         sinkLinks.forEach((l, i) => {
           if (commits[i] !== null) sinks[l.id] = commits[i]
         })
-        listener?.ack(this, id, { operators, sources, sinks, watermark })
+        listener?.ack(this, id, { operators, sources, sinks, watermark, timing })
       }),
     )
   }

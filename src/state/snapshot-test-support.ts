@@ -4,7 +4,7 @@
  * script of steps over `p` subtasks, snapshots them part-way, encodes and decodes the snapshots,
  * restores them into fresh instances at another parallelism and plays the rest.
  */
-import { decodeSnapshot, encodeSnapshot, type KeyGroupFilter, type OperatorSnapshot } from './snapshot.ts'
+import { decodeSnapshot, encodeSnapshotBytes, type KeyGroupFilter, type OperatorSnapshot } from './snapshot.ts'
 import { keyGroupOf, ownsKeyGroups, subtaskOfKeyGroup } from './key-groups.ts'
 import { NumberMinHeap } from './min-heap.ts'
 import { ManualClock } from '../time/clock.ts'
@@ -171,12 +171,12 @@ export function runWithRestore(o: RestoreOptions): RestoreRun {
   const clock = new ManualClock(o.startMs ?? 0)
   const first = new Subtasks(Array.from({ length: o.before }, () => new OperatorDriver(o.make(), clock)), o.keyOf, maxP)
   first.play(o.steps.slice(0, o.cut), clock)
-  const bytes = first.drivers.map((d) => encodeSnapshot(d.snapshot(maxP)))
+  const bytes = first.drivers.map((d) => encodeSnapshotBytes(d.snapshot(maxP)))
   const second = new Subtasks(
     Array.from({ length: o.after }, (_, i) => {
       const owns = ownsKeyGroups(i, maxP, o.after)
       const d = new OperatorDriver(o.make(), clock)
-      d.restore(bytes.map((b) => decodeSnapshot(b, owns)), owns)
+      d.restore(bytes.map((b) => decodeSnapshot(b)), owns)
       return d
     }),
     o.keyOf,

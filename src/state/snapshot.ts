@@ -2,41 +2,47 @@
  * Operator state snapshots, partitioned by key group, and their byte format.
  *
  * A snapshot is what one operator instance (one subtask) holds: operator-wide state (watermark
- * marks and the like) plus, per key group, a list of *entries*. An entry is one fact about one
- * key — a state value, a timer, a window's accumulator, a buffered record — written as a tuple
- * `[ordinal, tag, key, ...fields]`: `tag` tells the operator what the fact is, `ordinal` is the
- * position at which the operator wrote it. Restoring replays the entries of the key groups a
- * subtask now owns, each old subtask's in ordinal order, so:
+ * marks and the like) plus a list of *entries*. An entry is one fact about one key — a state
+ * value, a timer, a window's accumulator, a buffered record — written as `tag, key, ...fields`:
+ * `tag` tells the operator what the fact is. Each entry carries its key's key group. Restoring
+ * replays the entries whose key groups a subtask now owns, each old subtask's in the order
+ * written, so:
  * - at the same parallelism the restored operator is the same as the snapshotted one, down to the
  *   iteration order of its maps and of timers sharing a timestamp (its output order is the same);
  * - at another parallelism each new subtask takes the key groups of its range from every old
  *   subtask's snapshot (the old subtasks' entries one after another).
  *
- * Snapshots may share user values (accumulators, state values, records) with the live operator.
- * They are a view valid until the operator is next called: encode them (encodeSnapshot) first.
+ * Entries are encoded as they are added (value-codec.ts), so a snapshot is a copy: the live
+ * operator may change right after `snapshotState` returns. Only the operator-wide state is a live
+ * value until encodeSnapshot (called at once by the task).
  *
- * Byte format, version 1:
+ * Byte format, version 2:
  * ```
- * byte 0      SNAPSHOT_FORMAT_VERSION
- * bytes 1..   MessagePack: [kind, maxParallelism, operatorState, keyGroups: number[], groups: bin[]]
- *             groups[i] is itself MessagePack: the entry tuples of key group keyGroups[i]
+ * byte 0        SNAPSHOT_FORMAT_VERSION
+ * bytes 1..4    uint32 LE: length H of the header
+ * next H bytes  value-codec: [kind, maxParallelism, operatorState, entryCount]
+ * the rest      the entries, in the order written; each is
+ *                 uint16 LE key group · uint32 LE: bit 31 set when the entry defines an object
+ *                 shape, bits 0..30 the length L of what follows · L bytes: varuint tag, key
+ *                 (value-codec), varuint field count, the fields (value-codec)
  * ```
- * Each key group is encoded on its own, so a restoring subtask decodes only the groups it owns.
- * MessagePack comes from msgpackr in records mode with Maps kept as Maps (`mapsAsObjects: false`):
- * keys may be numbers or strings and values any plain data — objects (property order kept),
- * arrays, Map, Set, Date, RegExp, Error, bigint, typed arrays, undefined, NaN, ±Infinity. -0
- * decodes as 0; class instances decode as plain objects; functions and symbols are refused.
- * msgpackr's default build compiles a reader per object shape with `new Function`; this module
- * loads its no-eval build instead, so decoding a snapshot never turns data into code.
+ * A restoring subtask steps over the entries of key groups it does not own by their length.
+ * Object shapes (value-codec) are numbered over the whole entry list, so an entry of a skipped key
+ * group that defines a shape is still decoded (and dropped).
+ * Values that value-codec does not take itself (Map, Set, Date, bigint, …) are MessagePack from
+ * msgpackr's no-eval build: decoding a snapshot never turns data into code.
  */
-import { createRequire } from 'node:module'
-import type * as Msgpackr from 'msgpackr'
 import { SluiceError, describeCause } from '../errors.ts'
 import { keyGroupOf } from './key-groups.ts'
+import { snapshotBuffers, ValueReader, ValueWriter } from './value-codec.ts'
 
-export const SNAPSHOT_FORMAT_VERSION = 1
+export const SNAPSHOT_FORMAT_VERSION = 2
 
-/** One fact about one key: `[ordinal, tag, key, ...fields]` (see the module comment). */
+/**
+ * One fact about one key as a restoring operator sees it: `[sequence, tag, key, ...fields]`
+ * (`sequence`: its position in its part). The tuple is reused for the next entry: take what you
+ * need from it before asking for the next.
+ */
 export type KeyedEntry = readonly unknown[]
 
 /** The state of one operator instance. */
@@ -47,8 +53,9 @@ export interface OperatorSnapshot {
   readonly maxParallelism: number
   /** Operator-wide state; null when the operator has none. */
   readonly operatorState: unknown
-  /** Key group → its entries. Groups without state are absent. */
-  readonly keyGroups: ReadonlyMap<number, readonly KeyedEntry[]>
+  /** The entries, encoded (see the byte format) in one or more chunks, and how many there are. */
+  readonly entries: readonly Uint8Array[]
+  readonly entryCount: number
 }
 
 /** What an operator needs to know to take a snapshot. */
@@ -60,8 +67,11 @@ export interface SnapshotContext {
 /** Which key groups a restoring subtask owns. */
 export type KeyGroupFilter = (keyGroup: number) => boolean
 
+/** Key groups are written in 16 bits. */
+const MAX_KEY_GROUPS = 0x10000
+
 /**
- * Collects an operator's entries by key group, numbering them in the order they are added.
+ * Encodes an operator's entries as they are added.
  *
  * @example
  * const w = new SnapshotWriter('rolling-aggregate', ctx.maxParallelism)
@@ -69,30 +79,45 @@ export type KeyGroupFilter = (keyGroup: number) => boolean
  * return w.finish(null)
  */
 export class SnapshotWriter {
-  private readonly groups = new Map<number, KeyedEntry[]>()
-  private ordinal = 0
+  private readonly out = new ValueWriter(64 << 10, snapshotBuffers)
+  private count = 0
 
   constructor(
     private readonly kind: string,
     private readonly maxParallelism: number,
   ) {
-    if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
-      throw new SluiceError('INTERNAL', `snapshot of "${kind}": maxParallelism must be a whole number >= 1, got ${maxParallelism}`)
+    if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_KEY_GROUPS) {
+      throw new SluiceError('INTERNAL', `snapshot of "${kind}": maxParallelism must be a whole number in 1..${MAX_KEY_GROUPS}, got ${maxParallelism}`)
     }
   }
 
   add(tag: number, key: unknown, ...fields: unknown[]): void {
-    const g = keyGroupOf(key, this.maxParallelism)
-    let l = this.groups.get(g)
-    if (l === undefined) {
-      l = []
-      this.groups.set(g, l)
+    const o = this.out
+    o.u16(keyGroupOf(key, this.maxParallelism))
+    const slot = o.reserveU32()
+    const shapes = o.shapesDefined
+    try {
+      o.varuint(tag)
+      o.value(key)
+      o.varuint(fields.length)
+      for (let i = 0; i < fields.length; i++) o.value(fields[i])
+    } catch (e) {
+      throw new SluiceError('INTERNAL', `cannot encode the state of a ${this.kind} operator (key ${describeKey(key)}): ${describeCause(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
     }
-    l.push([this.ordinal++, tag, key, ...fields])
+    o.patchU32(slot, o.shapesDefined !== shapes)
+    this.count++
   }
 
   finish(operatorState: unknown): OperatorSnapshot {
-    return { kind: this.kind, maxParallelism: this.maxParallelism, operatorState, keyGroups: this.groups }
+    return { kind: this.kind, maxParallelism: this.maxParallelism, operatorState, entries: this.out.chunks(), entryCount: this.count }
+  }
+}
+
+function describeKey(key: unknown): string {
+  try {
+    return typeof key === 'string' ? JSON.stringify(key) : String(key)
+  } catch {
+    return typeof key
   }
 }
 
@@ -100,17 +125,16 @@ export class SnapshotWriter {
 export interface RestoredState {
   /** Operator-wide state of every part, in part order (nulls included). */
   readonly operatorStates: readonly unknown[]
-  /** The entries of the owned key groups: part by part, each part's in the order written. */
-  readonly entries: readonly KeyedEntry[]
+  /** The entries of the owned key groups: part by part, each part's in the order written. The tuple is reused (see KeyedEntry). */
+  readonly entries: Iterable<KeyedEntry>
 }
 
 /**
- * Checks that every part was written by a `kind` operator with one maxParallelism and gathers
- * the entries of the key groups `owns` accepts.
+ * Checks that every part was written by a `kind` operator with one maxParallelism and gives the
+ * entries of the key groups `owns` accepts.
  */
 export function readOwned(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, kind: string): RestoredState {
   const operatorStates: unknown[] = []
-  const entries: KeyedEntry[] = []
   for (const part of parts) {
     if (part.kind !== kind) {
       throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `cannot restore a ${kind} operator from the snapshot of a ${part.kind} operator: the job changed; give the new operator a new id`)
@@ -119,12 +143,46 @@ export function readOwned(parts: readonly OperatorSnapshot[], owns: KeyGroupFilt
       throw new SluiceError('INTERNAL', `snapshots of one ${kind} operator disagree on maxParallelism (${parts[0].maxParallelism} and ${part.maxParallelism})`)
     }
     operatorStates.push(part.operatorState)
-    const mine: KeyedEntry[] = []
-    for (const [g, l] of part.keyGroups) if (owns(g)) for (const e of l) mine.push(e)
-    mine.sort((a, b) => (a[0] as number) - (b[0] as number))
-    for (const e of mine) entries.push(e)
   }
-  return { operatorStates, entries }
+  return { operatorStates, entries: { [Symbol.iterator]: () => ownedEntries(parts, owns) } }
+}
+
+function* ownedEntries(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): Generator<KeyedEntry> {
+  const e: unknown[] = []
+  for (const part of parts) {
+    const r = new ValueReader(part.entries.length === 1 ? part.entries[0] : Buffer.concat(part.entries))
+    const owned = new Uint8Array(part.maxParallelism)
+    for (let g = 0; g < part.maxParallelism; g++) owned[g] = owns(g) ? 1 : 0
+    let seq = 0
+    try {
+      while (r.pos < r.end) {
+        const g = r.u16()
+        const word = r.u32()
+        const next = r.pos + (word & 0x7fffffff)
+        if (g >= part.maxParallelism) throw new RangeError(`key group ${g} outside 0..${part.maxParallelism - 1}`)
+        if (next > r.end) throw new RangeError(`entry ${seq} is cut short`)
+        // An entry of another subtask's key group is stepped over, unless it defines an object
+        // shape that later entries refer to (bit 31 of its length word).
+        if (owned[g] === 0 && word < 0x80000000) {
+          r.pos = next
+          seq++
+          continue
+        }
+        e[0] = seq++
+        e[1] = r.varuint()
+        e[2] = r.value()
+        const n = r.varuint()
+        e.length = 3 + n
+        for (let i = 0; i < n; i++) e[3 + i] = r.value()
+        if (r.pos !== next) throw new RangeError(`entry ${seq - 1} has ${r.pos - next} bytes more than its length`)
+        if (owned[g] === 1) yield e
+      }
+    } catch (err) {
+      if (err instanceof SluiceError) throw err
+      throw corrupt(`entries of a ${part.kind} operator: ${describeCause(err)}`, err)
+    }
+    if (seq !== part.entryCount) throw corrupt(`${part.kind} operator: ${seq} entries, the header says ${part.entryCount}`)
+  }
 }
 
 /**
@@ -140,84 +198,56 @@ export function minOfParts<S>(states: readonly unknown[], field: (s: S) => numbe
 
 // ---- bytes --------------------------------------------------------------------------------------
 
-const requireCjs = createRequire(import.meta.url)
-const { Packr, Unpackr } = requireCjs('msgpackr/index-no-eval') as typeof Msgpackr
-
-const OPTIONS: Msgpackr.Options = {
-  useRecords: true,
-  mapsAsObjects: false,
-  // Set, typed arrays, Error, RegExp and big bigints keep their type.
-  moreTypes: true,
-  // Decoded binary must not point into the caller's buffer (a file read, a reused block).
-  copyBuffers: true,
-  writeFunction: () => {
-    throw new Error('a function cannot be stored in a snapshot; keep state to plain data')
-  },
-}
-
-const packr = new Packr(OPTIONS)
-const unpackr = new Unpackr(OPTIONS)
-
-function pack(kind: string, what: string, v: unknown): Uint8Array {
-  try {
-    return packr.pack(v)
-  } catch (e) {
-    throw new SluiceError('INTERNAL', `cannot encode the state of a ${kind} operator (${what}): ${describeCause(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
-  }
-}
-
 function corrupt(why: string, cause?: unknown): SluiceError {
   return new SluiceError('INTERNAL', `operator snapshot is corrupt: ${why}`, cause === undefined ? undefined : { cause })
 }
 
-function unpack(bytes: Uint8Array, what: string): unknown {
+/**
+ * Encodes a snapshot (see the module comment for the format) as chunks to write one after another:
+ * the header, then the entries' own buffers (not copied).
+ */
+export function encodeSnapshot(s: OperatorSnapshot): Uint8Array[] {
+  const head = new ValueWriter(256)
   try {
-    return unpackr.unpack(bytes)
+    head.value([s.kind, s.maxParallelism, s.operatorState, s.entryCount])
   } catch (e) {
-    throw corrupt(`${what}: ${describeCause(e)}`, e)
+    throw new SluiceError('INTERNAL', `cannot encode the state of a ${s.kind} operator (operator state): ${describeCause(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
   }
+  const first = new Uint8Array(5 + head.byteLength)
+  first[0] = SNAPSHOT_FORMAT_VERSION
+  new DataView(first.buffer, first.byteOffset, first.byteLength).setUint32(1, head.byteLength, true)
+  head.copyTo(first, 5)
+  return [first, ...s.entries]
 }
 
-/** Encodes a snapshot (see the module comment for the format). */
-export function encodeSnapshot(s: OperatorSnapshot): Uint8Array {
-  const ids: number[] = []
-  const groups: Uint8Array[] = []
-  for (const [g, entries] of s.keyGroups) {
-    ids.push(g)
-    groups.push(pack(s.kind, `key group ${g}`, entries))
-  }
-  const body = pack(s.kind, 'operator state', [s.kind, s.maxParallelism, s.operatorState, ids, groups])
-  const out = new Uint8Array(body.length + 1)
-  out[0] = SNAPSHOT_FORMAT_VERSION
-  out.set(body, 1)
-  return out
+/** Encodes a snapshot into one array (tests, tools). */
+export function encodeSnapshotBytes(s: OperatorSnapshot): Uint8Array {
+  return Buffer.concat(encodeSnapshot(s))
 }
 
 /**
- * Decodes a snapshot. With `owns`, only the key groups it accepts are decoded (the others are
- * left out), which is what a restoring subtask needs from each old subtask's snapshot.
+ * Decodes a snapshot's header; its entries stay encoded (a view of `bytes`) until readOwned
+ * walks them.
  */
-export function decodeSnapshot(bytes: Uint8Array, owns?: KeyGroupFilter): OperatorSnapshot {
-  if (bytes.length < 2) throw corrupt(`${bytes.length} bytes`)
+export function decodeSnapshot(bytes: Uint8Array): OperatorSnapshot {
+  if (bytes.length < 6) throw corrupt(`${bytes.length} bytes`)
   if (bytes[0] !== SNAPSHOT_FORMAT_VERSION) {
     throw new SluiceError('INTERNAL', `operator snapshot has format version ${bytes[0]}; this Sluice reads version ${SNAPSHOT_FORMAT_VERSION}`)
   }
-  const top = unpack(bytes.subarray(1), 'header')
-  if (!Array.isArray(top) || top.length !== 5) throw corrupt('unexpected header')
-  const [kind, maxParallelism, operatorState, ids, groups] = top as [unknown, unknown, unknown, unknown, unknown]
-  if (typeof kind !== 'string' || typeof maxParallelism !== 'number' || !Array.isArray(ids) || !Array.isArray(groups) || ids.length !== groups.length) {
+  const headLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, true)
+  if (5 + headLength > bytes.length) throw corrupt(`header of ${headLength} bytes in ${bytes.length}`)
+  let top: unknown
+  try {
+    const r = new ValueReader(bytes, 5, 5 + headLength)
+    top = r.value()
+    if (r.pos !== r.end) throw new RangeError(`${r.end - r.pos} bytes after the header`)
+  } catch (e) {
+    throw corrupt(`header: ${describeCause(e)}`, e)
+  }
+  if (!Array.isArray(top) || top.length !== 4) throw corrupt('unexpected header')
+  const [kind, maxParallelism, operatorState, entryCount] = top as [unknown, unknown, unknown, unknown]
+  if (typeof kind !== 'string' || typeof maxParallelism !== 'number' || !Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_KEY_GROUPS || typeof entryCount !== 'number') {
     throw corrupt('unexpected header fields')
   }
-  const keyGroups = new Map<number, KeyedEntry[]>()
-  for (let i = 0; i < ids.length; i++) {
-    const g = ids[i] as number
-    if (!Number.isInteger(g) || g < 0 || g >= maxParallelism) throw corrupt(`key group ${String(g)} outside 0..${maxParallelism - 1}`)
-    if (owns !== undefined && !owns(g)) continue
-    const b = groups[i]
-    if (!(b instanceof Uint8Array)) throw corrupt(`key group ${g} is not binary`)
-    const entries = unpack(b, `key group ${g}`)
-    if (!Array.isArray(entries)) throw corrupt(`key group ${g} is not a list of entries`)
-    keyGroups.set(g, entries as KeyedEntry[])
-  }
-  return { kind, maxParallelism, operatorState, keyGroups }
+  return { kind, maxParallelism, operatorState, entries: [bytes.subarray(5 + headLength)], entryCount }
 }

@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
@@ -268,6 +269,8 @@ describe('dashboard on a running Nexmark q5 job', () => {
     await expect.poll(() => text(page, 'exceptions-count'), { timeout: 10_000 }).toBe(String(exceptions.exceptions.length))
     expect(await page.locator(`${tid('exceptions-panel')} ${tid('exception')}`).count()).toBe(exceptions.exceptions.length)
     if (exceptions.exceptions.length === 0) expect(await page.locator(tid('exceptions-empty')).count()).toBe(1)
+    // This job takes no checkpoints: no checkpoint panel.
+    expect(await page.locator(tid('checkpoints-panel')).isHidden()).toBe(true)
   })
 
   it('falls back to polling every second when the event stream fails', async () => {
@@ -461,6 +464,119 @@ describe('dashboard on a wide job: 102 operators × 4 subtasks', () => {
     expect(await page.locator(`${tid('subtask-table')} tbody tr`).count()).toBe(4)
     await expect.poll(async () => Number(await page.locator(`${tid('chart-throughput')} ${tid('series-in')}`).getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(0)
     await shot(page, 'wide-m99')
+    expect(pageErrors).toEqual([])
+  })
+})
+
+describe('dashboard on a job with checkpoints that resumed from one', () => {
+  interface CheckpointRecord { id: number; kind: string; status: string; triggeredAt: number; durationMs: number; sizeBytes: number | null; failure: string | null }
+  interface Checkpoints { completed: number; failed: number; restarts: number; restoredFrom: number | null; restore: { checkpointId: number } | null; history: CheckpointRecord[] }
+  let dir: string
+  let cli: Cli
+  let page: Page
+  let restoredFrom: number
+  const pageErrors: string[] = []
+  const args = (): string[] => ['nexmark', 'run', '--query', 'q5', '--events', '0', '--rate', '200000', '--discard', '--port', '0', '--checkpoint-dir', dir, '--checkpoint-interval', '200ms']
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-dashboard-chk-'))
+    // A first run takes checkpoints and is stopped (a stopped job keeps them)...
+    const first = await startCli(args())
+    try {
+      const end = performance.now() + 30_000
+      while ((await api<Checkpoints>(first.url, 'jobs/q5/checkpoints')).completed === 0) {
+        if (performance.now() > end) throw new Error(`no completed checkpoint within 30 s; stderr:\n${first.stderr()}`)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    } finally {
+      await stopCli(first)
+    }
+    // ... and the same command resumes from the newest.
+    cli = await startCli(args())
+    expect(cli.stderr()).toMatch(/resuming from checkpoint \d+/)
+    restoredFrom = Number(/resuming from checkpoint (\d+)/.exec(cli.stderr())?.[1])
+    page = await browser.newPage({ viewport: { width: 1440, height: 1200 } })
+    page.on('pageerror', (e) => pageErrors.push(e.message))
+    await page.goto(`${cli.url}#job=q5`)
+  }, 90_000)
+
+  afterAll(async () => {
+    await page?.close()
+    await stopCli(cli)
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('shows the checkpoints panel: summary, duration and size bars, and a history of completed checkpoints', async () => {
+    const panel = page.locator(tid('checkpoints-panel'))
+    await panel.waitFor({ state: 'visible', timeout: 20_000 })
+    const rows = panel.locator(`${tid('checkpoint-history')} ${tid('checkpoint-row')}`)
+    await expect.poll(() => panel.locator(`${tid('checkpoint-row')}[data-status="completed"]`).count(), { timeout: 20_000 }).toBeGreaterThan(0)
+
+    // The table is the API's history, newest first.
+    const fromApi = await api<Checkpoints>(cli.url, 'jobs/q5/checkpoints')
+    expect(fromApi.restoredFrom).toBe(restoredFrom)
+    expect(fromApi.history.length).toBeGreaterThan(0)
+    // One snapshot of the table (it is re-rendered as checkpoints complete).
+    const table = await rows.evaluateAll((els) => els.map((e) => ({
+      id: Number(e.getAttribute('data-id')),
+      status: e.getAttribute('data-status'),
+      className: e.getAttribute('class') ?? '',
+      cells: Array.from((e as unknown as { querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> }).querySelectorAll('td'), (td) => (td.textContent ?? '').trim()),
+    })))
+    const ids = table.map((r) => r.id)
+    expect(ids.length).toBeGreaterThan(0)
+    expect(ids).toEqual([...ids].sort((a, b) => b - a))
+    // Checkpoint ids continue after the one the run resumed from.
+    expect(Math.min(...ids)).toBeGreaterThan(restoredFrom)
+    for (const r of table) {
+      expect(r.cells[0]).toBe(`#${r.id}`)
+      expect(r.cells[1]).toBe('checkpoint')
+      expect(r.cells[2]).toBe(r.status)
+      expect(r.cells[4]).toMatch(/^[\d.]+ (ms|s|min)$/)   // duration
+      if (r.status === 'completed') {
+        expect(r.cells[5]).toMatch(/^[\d.]+ (B|KiB|MiB|GiB)$/)  // size
+        expect(r.cells[10]).toBe('')
+      } else {
+        // Failed ones are highlighted and say why.
+        expect(r.className).toContain('failed')
+        expect(r.cells[10].length).toBeGreaterThan(0)
+      }
+    }
+    expect(table.some((r) => r.status === 'completed')).toBe(true)
+
+    // Summary: counts from the job view, the last checkpoint's figures, where the run came from.
+    expect(Number(await text(page, 'checkpoints-count'))).toBeGreaterThan(0)
+    expect(Number((await page.locator(`${tid('ckpt-completed')} .v`).textContent())?.replace(/\D/g, ''))).toBeGreaterThan(0)
+    expect(await page.locator(`${tid('ckpt-failed')} .v`).textContent()).toMatch(/^\d+$/)
+    expect(await page.locator(`${tid('ckpt-restarts')} .v`).textContent()).toBe('0')
+    expect(await page.locator(`${tid('ckpt-duration')} .v`).textContent()).toMatch(/^[\d.]+ (ms|s)$/)
+    expect(await page.locator(`${tid('ckpt-size')} .v`).textContent()).toMatch(/^[\d.]+ (B|KiB|MiB|GiB)$/)
+    for (const k of ['alignment', 'start-delay', 'sync']) expect(await page.locator(`${tid(`ckpt-${k}`)} .v`).textContent()).toMatch(/^[\d.]+ (ms|s)$/)
+    expect(await page.locator(`${tid('ckpt-restored')} .v`).textContent()).toContain(`checkpoint ${restoredFrom}`)
+
+    // One bar per checkpoint that has a value (every completed one has a duration and a size).
+    const bars = async (chart: string): Promise<number> => Number(await page.locator(tid(chart)).getAttribute('data-bars'))
+    expect(await bars('checkpoint-chart-duration')).toBeGreaterThan(0)
+    expect(await bars('checkpoint-chart-size')).toBeGreaterThan(0)
+    expect(await page.locator(`${tid('checkpoint-chart-duration')} rect.bar`).count()).toBe(await bars('checkpoint-chart-duration'))
+    await panel.screenshot({ path: join(ARTIFACTS, 'checkpoints-panel.png') })
+  })
+
+  it('lists the restore in the exceptions panel with its kind, and the new rows arrive without a reload', async () => {
+    const restore = page.locator(`${tid('exceptions-panel')} ${tid('exception')}[data-kind="restore"]`)
+    await restore.first().waitFor({ timeout: 15_000 })
+    expect(await restore.count()).toBe(1)
+    expect(await restore.locator(tid('exception-kind')).textContent()).toBe('restore')
+    expect(await restore.textContent()).toContain(`restored from checkpoint ${restoredFrom} (taken `)
+    // A restore is an event, not trouble: the badge counts it but is not red.
+    expect(await text(page, 'exceptions-count')).toBe('1')
+    expect(await page.locator(tid('exceptions-count')).getAttribute('class')).not.toContain('hot')
+
+    // The history grows as the job keeps checkpointing.
+    const newest = async (): Promise<number> => Number(await page.locator(tid('checkpoint-row')).first().getAttribute('data-id'))
+    const before = await newest()
+    await expect.poll(newest, { timeout: 20_000 }).toBeGreaterThan(before)
+    await page.locator(tid('exceptions-panel')).screenshot({ path: join(ARTIFACTS, 'checkpoints-restore-event.png') })
     expect(pageErrors).toEqual([])
   })
 })

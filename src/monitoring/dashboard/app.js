@@ -1,9 +1,9 @@
 // The Sluice dashboard: picks a job (#job=<id>, default the first), follows its snapshots over
 // Server-Sent Events (polling GET /api/v1/jobs/:id every second when SSE fails), and renders the
-// header, graph, operator detail and the diagnosis, alert, exception and thread panels.
+// header, graph, operator detail and the diagnosis, alert, exception, checkpoint and thread panels.
 import { getJson, jobPath, eventsUrl, ApiError } from './api.js'
 import { GraphView } from './graph.js'
-import { DetailPanel, sampleOperator, renderFindings, renderAlerts, renderExceptions, renderWorkers } from './panels.js'
+import { DetailPanel, sampleOperator, renderFindings, renderAlerts, renderExceptions, renderWorkers, renderCheckpoints, exceptionKind } from './panels.js'
 import { h, setText, replaceChildren, richText, fmtRate, fmtMs, fmtDuration, fmtClock } from './util.js'
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`)
@@ -23,6 +23,8 @@ const state = {
   objectives: [],
   alerts: [],          // from GET /alerts, merged with JobView.alerts and `event: alert`
   exceptions: null,
+  checkpoints: null,   // GET /checkpoints (summary and history), polled while the job takes checkpoints
+  checkpointsError: null,
   ended: false,
   lastOk: 0,           // epoch ms of the last good answer
   down: false,
@@ -171,13 +173,15 @@ function chooseJob() {
 function switchJob(id) {
   stopFollowing()
   state.gen++
-  Object.assign(state, { jobId: id, view: null, samples: [], selected: null, findings: null, objectives: [], alerts: [], exceptions: null, ended: false })
+  Object.assign(state, { jobId: id, view: null, samples: [], selected: null, findings: null, objectives: [], alerts: [], exceptions: null, checkpoints: null, checkpointsError: null, ended: false })
   rendered.clear()
   const loading = (text) => h('div', { class: 'empty', text })
   replaceChildren($('findings'), loading('Waiting for the first diagnosis…'))
   replaceChildren($('alerts-body'), loading('Loading…'))
   replaceChildren($('exceptions-body'), loading('Loading…'))
   replaceChildren($('workers-body'), loading('—'))
+  replaceChildren($('checkpoints-body'), loading('Loading…'))
+  $('checkpoints-panel').hidden = true
   detail.close()
   renderJobSelect()
   if (!id) return
@@ -245,6 +249,40 @@ async function refreshSide(gen) {
   if (exc.status === 'fulfilled') state.exceptions = exc.value.exceptions ?? []
   else if (state.exceptions === null) replaceChildren($('exceptions-body'), h('div', { class: 'empty error', text: `Exceptions unavailable: ${exc.reason?.message ?? exc.reason}` }))
   renderSide()
+  refreshCheckpoints(gen)
+}
+
+/** The checkpoint history, only for a job that takes checkpoints; one request at a time. */
+let checkpointsLoading = false
+async function refreshCheckpoints(gen) {
+  if (checkpointsLoading || !state.view?.checkpoints) return
+  checkpointsLoading = true
+  try {
+    const c = await getJson(jobPath(state.jobId, '/checkpoints'))
+    if (gen !== state.gen) return
+    state.checkpoints = c
+    state.checkpointsError = null
+    setText($('checkpoints-updated'), `updated ${fmtClock(Date.now())}`)
+  } catch (e) {
+    if (gen !== state.gen) return
+    state.checkpointsError = e?.message ?? String(e)
+  } finally {
+    checkpointsLoading = false
+  }
+  renderCheckpointsPanel()
+}
+
+function renderCheckpointsPanel() {
+  const c = state.view?.checkpoints ?? null
+  const panel = $('checkpoints-panel')
+  panel.hidden = c === null
+  if (c === null) return
+  const detail = state.checkpoints
+  renderIfChanged('checkpoints', [c, detail, state.checkpointsError], () => renderCheckpoints($('checkpoints-body'), c, detail, state.checkpointsError))
+  const badge = $('checkpoints-count')
+  setText(badge, String(c.completed))
+  badge.title = `${c.completed} completed, ${c.failed} failed`
+  badge.classList.toggle('hot', c.failed > 0)
 }
 
 // ---------- following: SSE, polling fallback ----------
@@ -377,6 +415,11 @@ function onView(v) {
   for (const a of v.alerts ?? []) mergeAlert(a)
   renderDetail()
   renderSide()
+  renderCheckpointsPanel()
+  // A checkpoint ended (or the job restarted) since the history was fetched: fetch it again now.
+  const c = v.checkpoints
+  const hist = state.checkpoints
+  if (c && (hist ? hist.completed !== c.completed || hist.failed !== c.failed || hist.restarts !== c.restarts : state.checkpointsError === null)) refreshCheckpoints(state.gen)
   renderWorkers($('workers-body'), v.workers)
   document.body.dataset.status = v.status
 }
@@ -447,7 +490,8 @@ function renderSide() {
     renderIfChanged('exceptions', state.exceptions, () => renderExceptions($('exceptions-body'), state.exceptions))
     const eb = $('exceptions-count')
     setText(eb, String(state.exceptions.length))
-    eb.classList.toggle('hot', state.exceptions.length > 0)
+    // Restores are events, not trouble: the badge turns red for failures and restarts only.
+    eb.classList.toggle('hot', state.exceptions.some((e) => exceptionKind(e) !== 'restore'))
   }
 }
 

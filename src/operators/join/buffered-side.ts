@@ -46,6 +46,6 @@ export function snapshotSides<K>(w: { add(tag: number, key: unknown, ...fields: 
 }
 
 /** Puts restored entries (see snapshotSides) back into the two sides' buffers. */
-export function restoreSides<K>(entries: readonly (readonly unknown[])[], left: JoinBuffer<K, unknown>, right: JoinBuffer<K, unknown>): void {
+export function restoreSides<K>(entries: Iterable<readonly unknown[]>, left: JoinBuffer<K, unknown>, right: JoinBuffer<K, unknown>): void {
   for (const e of entries) (e[1] === LEFT ? left : right).add(e[2] as K, e[4], e[3] as number)
 }

@@ -15,8 +15,9 @@
  */
 import { SluiceError } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
+import { snapshotBuffers } from '../../state/value-codec.ts'
 import { SourceTask } from '../source-task.ts'
-import type { CheckpointListener, Task, TaskCheckpointParts, TaskRestore } from '../task.ts'
+import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming, TaskRestore } from '../task.ts'
 import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from './storage.ts'
 
 export interface CheckpointOptions {
@@ -38,10 +39,58 @@ export interface CheckpointStats {
   lastId: number
   lastDurationMs: number | null
   lastSizeBytes: number | null
+  /** Of the last completed checkpoint: the longest barrier alignment over its tasks, ms. */
   lastAlignmentMs: number | null
+  /** Of the last completed checkpoint: the longest time from trigger to a task's barrier, ms. */
+  lastStartDelayMs: number | null
+  /** Of the last completed checkpoint: the longest synchronous snapshot over its tasks, ms. */
+  lastSyncMs: number | null
   restoredFrom: number | null
+  /** What this run restored from, and how long loading it took; null for a fresh start. */
+  restore: CheckpointRestore | null
+  /** The latest checkpoints and savepoints, oldest first (at most CHECKPOINT_HISTORY). */
+  history: CheckpointRecord[]
   /** Restarts of the job in this process (from the latest checkpoint each time). */
   restarts?: number
+}
+
+/** Checkpoints kept in `CheckpointStats.history`. */
+export const CHECKPOINT_HISTORY = 50
+
+/** One checkpoint or savepoint, completed or failed. */
+export interface CheckpointRecord {
+  id: number
+  kind: 'checkpoint' | 'savepoint'
+  status: 'completed' | 'failed'
+  /** Epoch ms. */
+  triggeredAt: number
+  /** From trigger to committed (completed) or abandoned (failed), ms. */
+  durationMs: number
+  /** Encoded operator state; null when failed. */
+  sizeBytes: number | null
+  /** Longest over the tasks that acknowledged (null: none did). */
+  alignmentMs: number | null
+  startDelayMs: number | null
+  syncMs: number | null
+  /** Tasks that acknowledged, of how many. */
+  acknowledged: number
+  tasks: number
+  /** Why it failed; null when completed. */
+  failure: string | null
+}
+
+/** What a run restored from. */
+export interface CheckpointRestore {
+  /** Epoch ms when it was loaded. */
+  time: number
+  checkpointId: number
+  /** The savepoint file, or null for the newest checkpoint in the directory. */
+  savepoint: string | null
+  /** Epoch ms when the checkpoint was taken. */
+  takenAt: number
+  /** Reading and checking the file, ms. */
+  loadMs: number
+  sizeBytes: number
 }
 
 interface InFlight {
@@ -49,6 +98,9 @@ interface InFlight {
   readonly triggeredAt: number
   readonly started: number
   readonly acks: Map<string, TaskSnapshot>
+  readonly timings: TaskCheckpointTiming[]
+  /** Every task acknowledged: being written and committed. */
+  completing: boolean
   /** Set for a savepoint: where to write it, and who waits for its path. */
   readonly savepoint: { readonly dir: string; resolve(path: string): void; reject(e: unknown): void } | null
 }
@@ -72,12 +124,14 @@ export interface CheckpointParticipants {
 
 export class CheckpointCoordinator {
   readonly storage: CheckpointStorage
-  readonly stats: CheckpointStats = { completed: 0, failed: 0, lastId: 0, lastDurationMs: null, lastSizeBytes: null, lastAlignmentMs: null, restoredFrom: null }
+  readonly stats: CheckpointStats = { completed: 0, failed: 0, lastId: 0, lastDurationMs: null, lastSizeBytes: null, lastAlignmentMs: null, lastStartDelayMs: null, lastSyncMs: null, restoredFrom: null, restore: null, history: [] }
   private participants: CheckpointParticipants | null = null
   private inFlight: InFlight | null = null
   private timer: NodeJS.Timeout | null = null
   private nextId = 1
   private failure: ((e: unknown) => void) | null = null
+  /** The checkpoint file being written, if any. */
+  private writing: Promise<string> | null = null
 
   constructor(
     private readonly o: CheckpointOptions,
@@ -102,11 +156,13 @@ export class CheckpointCoordinator {
       if (n.type === 'source' && n.source.replayable !== true) this.log(`sluice: source "${n.id}" (${n.source.kind}) cannot be read again: after a failure, records it read since the last checkpoint are lost`)
       if (n.type === 'sink' && n.sink.exactlyOnce !== true) this.log(`sluice: sink "${n.id}" (${n.sink.kind}) is not exactly-once: after a failure it may repeat records written since the last checkpoint`)
     }
+    const t0 = performance.now()
     const c = this.o.fromSavepoint !== undefined ? readCheckpointFile(this.o.fromSavepoint) : this.storage.latest()
     if (c !== null) {
       this.validate(c, participants)
       this.nextId = c.id + 1
       this.stats.restoredFrom = c.id
+      this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: sizeOf(c.tasks) }
       this.log(this.o.fromSavepoint !== undefined
         ? `sluice: starting from savepoint ${this.o.fromSavepoint} (taken ${new Date(c.triggeredAt).toISOString()})`
         : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
@@ -161,23 +217,38 @@ export class CheckpointCoordinator {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
     this.inFlight = null
+    this.rejectSavepoints('the job stopped')
   }
 
-  /** Starts a checkpoint now if none is in flight and every task runs; returns its id, or null. */
+  /** Savepoints asked for and not started yet: each goes before the next periodic checkpoint. */
+  private readonly savepoints: NonNullable<InFlight['savepoint']>[] = []
+
+  private rejectSavepoints(why: string): void {
+    for (const sp of this.savepoints.splice(0)) sp.reject(new SluiceError('CHECKPOINT_IO', `cannot take a savepoint: ${why}`))
+  }
+
+  /**
+   * Starts a checkpoint now if none is in flight and every task runs — a savepoint asked for
+   * first, else a periodic checkpoint when due; returns its id, or null.
+   */
   trigger(): number | null {
     const p = this.participants
     if (p === null) return null
     if (this.inFlight !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
-      if (!p.allRunning()) {
-        this.stats.failed++
-        this.inFlight = null
-        this.lastEnd = performance.now()
-      }
+      if (!this.inFlight.completing && !p.allRunning()) this.fail(this.inFlight, 'a task ended before acknowledging')
       return null
     }
-    if (!p.allRunning()) return null
+    if (!p.allRunning()) {
+      this.rejectSavepoints('the job is not running (or a task has ended)')
+      return null
+    }
     const now = performance.now()
+    const sp = this.savepoints.shift()
+    if (sp !== undefined) {
+      this.lastStart = now
+      return this.begin(p, sp)
+    }
     if (now - this.lastStart < this.o.intervalMs || now - this.lastEnd < this.o.intervalMs / 2) return null
     this.lastStart = now
     return this.begin(p, null)
@@ -185,31 +256,25 @@ export class CheckpointCoordinator {
 
   private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
     const id = this.nextId++
-    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), savepoint }
+    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], completing: false, savepoint }
     p.triggerSources(id)
     return id
   }
 
   /**
    * Takes a savepoint into `dir` (kept until removed by hand; restore it with `fromSavepoint`):
-   * a checkpoint taken now, waiting for one in flight to end first. Resolves with its path.
+   * a checkpoint taken now, or as soon as the one in flight ends (before any further periodic
+   * one). Resolves with its path.
    */
   savepoint(dir: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const attempt = (tries: number): void => {
-        const p = this.participants
-        if (p === null || !p.allRunning()) {
-          reject(new SluiceError('CHECKPOINT_IO', 'cannot take a savepoint: the job is not running (or a task has ended)'))
-          return
-        }
-        if (this.inFlight !== null) {
-          if (tries > 600) reject(new SluiceError('CHECKPOINT_IO', 'cannot take a savepoint: a checkpoint has been in flight for over a minute'))
-          else setTimeout(() => attempt(tries + 1), 100)
-          return
-        }
-        this.begin(p, { dir, resolve, reject })
+      const p = this.participants
+      if (p === null || !p.allRunning()) {
+        reject(new SluiceError('CHECKPOINT_IO', 'cannot take a savepoint: the job is not running (or a task has ended)'))
+        return
       }
-      attempt(0)
+      this.savepoints.push({ dir, resolve, reject })
+      this.trigger()
     })
   }
 
@@ -218,25 +283,66 @@ export class CheckpointCoordinator {
    * ended, and retried at the next tick when the tasks were still opening.
    */
   decline(id: number, failed = true): void {
-    if (this.inFlight?.id !== id) return
-    this.inFlight = null
+    const f = this.inFlight
+    if (f?.id !== id || f.completing) return
     if (failed) {
-      this.lastEnd = performance.now()
-      this.stats.failed++
+      this.fail(f, 'a task had ended')
     } else {
+      this.inFlight = null
       this.lastStart = Number.NEGATIVE_INFINITY
+      if (f.savepoint !== null) this.savepoints.unshift(f.savepoint)
     }
+  }
+
+  /** Checkpoint `f` will not complete: counted, kept in the history, and the next may start. */
+  private fail(f: InFlight, why: string): void {
+    if (this.inFlight === f) this.inFlight = null
+    f.savepoint?.reject(new SluiceError('CHECKPOINT_IO', `savepoint ${f.id} failed: ${why}`))
+    this.lastEnd = performance.now()
+    this.stats.failed++
+    this.record(f, 'failed', null, why)
+  }
+
+  private record(f: InFlight, status: CheckpointRecord['status'], sizeBytes: number | null, failure: string | null): CheckpointRecord {
+    let alignmentMs: number | null = null
+    let startDelayMs: number | null = null
+    let syncMs: number | null = null
+    for (const t of f.timings) {
+      alignmentMs = Math.max(alignmentMs ?? 0, t.alignmentMs)
+      startDelayMs = Math.max(startDelayMs ?? 0, t.barrierAt - f.triggeredAt)
+      syncMs = Math.max(syncMs ?? 0, t.syncMs)
+    }
+    const r: CheckpointRecord = {
+      id: f.id, kind: f.savepoint === null ? 'checkpoint' : 'savepoint', status, triggeredAt: f.triggeredAt,
+      durationMs: performance.now() - f.started, sizeBytes, alignmentMs, startDelayMs, syncMs,
+      acknowledged: f.acks.size, tasks: this.participants?.taskCount ?? 0, failure,
+    }
+    const h = this.stats.history
+    h.push(r)
+    if (h.length > CHECKPOINT_HISTORY) h.splice(0, h.length - CHECKPOINT_HISTORY)
+    return r
   }
 
   /** A task subtask's part of checkpoint `checkpointId`. */
   ack(task: string, subtask: number, checkpointId: number, parts: TaskCheckpointParts): void {
     const f = this.inFlight
     const p = this.participants
-    if (f === null || p === null || f.id !== checkpointId) return
+    if (f === null || p === null || f.id !== checkpointId || f.completing) return
     f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
+    f.timings.push(parts.timing)
     if (f.acks.size < p.taskCount) return
-    this.inFlight = null
-    void this.complete(f, p).catch((e: unknown) => this.failure?.(e))
+    f.completing = true
+    // Still in flight (no next checkpoint starts) until written and committed.
+    void this.complete(f, p).then(
+      () => {
+        if (this.inFlight === f) this.inFlight = null
+        if (this.savepoints.length > 0) this.trigger()
+      },
+      (e: unknown) => {
+        this.fail(f, e instanceof Error ? e.message : String(e))
+        this.failure?.(e)
+      },
+    )
   }
 
   private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
@@ -244,26 +350,43 @@ export class CheckpointCoordinator {
     const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks }
     if (f.savepoint !== null) {
       try {
-        f.savepoint.resolve(writeCheckpointFile(f.savepoint.dir, `savepoint-${f.id}.sluice`, c))
+        f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, `savepoint-${f.id}.sluice`, c))
       } catch (e) {
         f.savepoint.reject(e)
         throw e
       }
     } else {
-      this.storage.write(c)
+      const w = this.storage.write(c)
+      this.writing = w
+      try {
+        await w
+      } finally {
+        if (this.writing === w) this.writing = null
+      }
     }
+    // The state's buffers are written: the next checkpoint may reuse them (in this thread; those
+    // of worker threads were moved here and are not the pool's).
+    for (const t of tasks) for (const chunks of Object.values(t.operators)) snapshotBuffers.release(chunks)
     // Only a durable checkpoint may be committed: a crash before this line replays to the previous one.
     await p.commit(f.id, f.acks)
     this.lastEnd = performance.now()
     this.stats.completed++
+    const r = this.record(f, 'completed', sizeOf(tasks), null)
     this.stats.lastId = f.id
-    this.stats.lastDurationMs = performance.now() - f.started
-    this.stats.lastSizeBytes = sizeOf(tasks)
+    this.stats.lastDurationMs = r.durationMs
+    this.stats.lastSizeBytes = r.sizeBytes
+    this.stats.lastAlignmentMs = r.alignmentMs
+    this.stats.lastStartDelayMs = r.startDelayMs
+    this.stats.lastSyncMs = r.syncMs
   }
 
-  /** The job completed: its checkpoints are no longer needed. */
-  finished(): void {
+  /**
+   * The job completed: its checkpoints are no longer needed. A checkpoint still being written is
+   * let finish first, so that it cannot land after the clearing.
+   */
+  async finished(): Promise<void> {
     this.stop()
+    await this.writing?.catch(() => {})
     this.storage.clear()
   }
 }
@@ -301,7 +424,7 @@ export function noCheckpointsError(job: string): SluiceError {
 
 function sizeOf(tasks: readonly TaskSnapshot[]): number {
   let n = 0
-  for (const t of tasks) for (const b of Object.values(t.operators)) n += b.length
+  for (const t of tasks) for (const chunks of Object.values(t.operators)) for (const b of chunks) n += b.length
   return n
 }
 
@@ -321,7 +444,7 @@ export function restoreFor(t: Task, c: Checkpoint | null): TaskRestore {
       if (!ids.has(op)) continue
       mine = true
       const list = operators.get(op) ?? []
-      list.push(bytes)
+      list.push(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes))
       operators.set(op, list)
     }
     if (s.subtask === t.subtask) {

@@ -1,20 +1,33 @@
 /**
  * Checkpoint files in a local directory. One file per completed checkpoint,
- * `checkpoint-<id>.sluice`: magic, format version, a CRC-32 of the body, and the body (the
- * checkpoint's metadata and every task's state, as opaque byte blobs). Written to a temporary name,
- * fsynced, renamed, and the directory fsynced, so a crash leaves either the old set or the new file,
- * never half a file under the final name. Loading takes the newest file that verifies; a corrupt or
- * partial one is skipped with a log line for the previous complete one.
+ * `checkpoint-<id>.sluice`. Written to a temporary name, fsynced, renamed, and the directory
+ * fsynced, so a crash leaves either the old set or the new file, never half a file under the final
+ * name. The writing is asynchronous (libuv's thread pool): the job's thread goes on meanwhile.
+ * Loading takes the newest file that verifies; a corrupt or partial one is skipped with a log line
+ * for the previous complete one.
+ *
+ * Byte format, version 2 (integers big-endian):
+ * ```
+ * bytes 0..3    magic "SLCK"
+ * bytes 4..7    format version
+ * bytes 8..11   CRC-32 of everything after byte 15
+ * bytes 12..15  length M of the manifest
+ * next M bytes  MessagePack: the Checkpoint, each task's `operators` as operator id → byte length
+ * the rest      the operators' encoded state, task by task, operator by operator in manifest order
+ * ```
+ * The state is written from the tasks' own buffers (no copy into one body) and read back as views
+ * of the file's bytes.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdir, open, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
 import { SluiceError, describeCause } from '../../errors.ts'
 
 const MAGIC = 0x534c434b // "SLCK"
-export const CHECKPOINT_FORMAT_VERSION = 1
-const HEADER_BYTES = 12
+export const CHECKPOINT_FORMAT_VERSION = 2
+const HEADER_BYTES = 16
 const NAME = /^checkpoint-(\d+)\.sluice$/
 
 /** What one task contributed to a checkpoint. */
@@ -22,8 +35,8 @@ export interface TaskSnapshot {
   /** Chain head id and subtask: `${task}#${subtask}`. */
   readonly task: string
   readonly subtask: number
-  /** Operator id → its encoded state (key-group partitioned where keyed). */
-  readonly operators: Record<string, Uint8Array>
+  /** Operator id → its encoded state (key-group partitioned where keyed), in one or more chunks. */
+  readonly operators: Record<string, readonly Uint8Array[]>
   /** Source id → its reader's position, for a task that starts with a source. */
   readonly sources: Record<string, unknown>
   /** Sink id → what its pre-commit returned (to commit, or to recover to). */
@@ -47,30 +60,61 @@ export interface Checkpoint {
 const packr = new Packr({ useRecords: false })
 const unpackr = new Unpackr({ useRecords: false })
 
-export function encodeCheckpoint(c: Checkpoint): Uint8Array {
-  const body = packr.pack(c)
-  const out = new Uint8Array(HEADER_BYTES + body.length)
-  const view = new DataView(out.buffer)
+/** The checkpoint's bytes, as a list of chunks to write one after another (see the format). */
+export function encodeCheckpoint(c: Checkpoint): Uint8Array[] {
+  const blobs: Uint8Array[] = []
+  const tasks = c.tasks.map((t) => {
+    const lengths: Record<string, number> = {}
+    for (const [id, chunks] of Object.entries(t.operators)) {
+      let n = 0
+      for (const b of chunks) {
+        blobs.push(b)
+        n += b.length
+      }
+      lengths[id] = n
+    }
+    return { ...t, operators: lengths }
+  })
+  const manifest = packr.pack({ ...c, tasks })
+  let crc = crc32(manifest)
+  for (const b of blobs) crc = crc32(b, crc)
+  const header = new Uint8Array(HEADER_BYTES)
+  const view = new DataView(header.buffer)
   view.setUint32(0, MAGIC)
   view.setUint32(4, CHECKPOINT_FORMAT_VERSION)
-  view.setUint32(8, crc32(body))
-  out.set(body, HEADER_BYTES)
-  return out
+  view.setUint32(8, crc)
+  view.setUint32(12, manifest.length)
+  return [header, manifest, ...blobs]
 }
 
+/** Reads a checkpoint file's bytes; its operators' state is a view of `bytes`. */
 export function decodeCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
   if (bytes.length < HEADER_BYTES) throw corrupt(what, `${bytes.length} bytes, shorter than the header`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.getUint32(0) !== MAGIC) throw corrupt(what, 'not a Sluice checkpoint (bad magic number)')
   const version = view.getUint32(4)
   if (version !== CHECKPOINT_FORMAT_VERSION) throw corrupt(what, `format version ${version}; this Sluice reads version ${CHECKPOINT_FORMAT_VERSION}`)
-  const body = bytes.subarray(HEADER_BYTES)
-  if (crc32(body) !== view.getUint32(8)) throw corrupt(what, 'checksum mismatch (the file is damaged or was cut short)')
+  if (crc32(bytes.subarray(HEADER_BYTES)) !== view.getUint32(8)) throw corrupt(what, 'checksum mismatch (the file is damaged or was cut short)')
+  const m = view.getUint32(12)
+  if (HEADER_BYTES + m > bytes.length) throw corrupt(what, `manifest of ${m} bytes in a file of ${bytes.length}`)
+  let manifest: Omit<Checkpoint, 'tasks'> & { tasks: (Omit<TaskSnapshot, 'operators'> & { operators: Record<string, number> })[] }
   try {
-    return unpackr.unpack(body) as Checkpoint
+    manifest = unpackr.unpack(bytes.subarray(HEADER_BYTES, HEADER_BYTES + m)) as typeof manifest
   } catch (e) {
     throw corrupt(what, `cannot decode: ${describeCause(e)}`)
   }
+  let at = HEADER_BYTES + m
+  const tasks = manifest.tasks.map((t) => {
+    const operators: Record<string, readonly Uint8Array[]> = {}
+    for (const [id, n] of Object.entries(t.operators)) {
+      if (!Number.isInteger(n) || n < 0 || at + n > bytes.length) throw corrupt(what, `state of "${id}" runs past the end of the file`)
+      operators[id] = [bytes.subarray(at, at + n)]
+      at += n
+    }
+    return { ...t, operators }
+  })
+  if (at !== bytes.length) throw corrupt(what, `${bytes.length - at} bytes after the last state`)
+  return { ...manifest, tasks }
 }
 
 function corrupt(what: string, why: string): SluiceError {
@@ -87,9 +131,9 @@ export class CheckpointStorage {
     if (!Number.isInteger(retain) || retain < 1) throw new SluiceError('JOB_INVALID_OPTION', `checkpoints to retain must be a whole number >= 1, got ${retain}`)
   }
 
-  /** Writes a completed checkpoint durably, then drops the oldest beyond `retain`. Returns its path. */
-  write(c: Checkpoint): string {
-    const path = writeCheckpointFile(this.dir, `checkpoint-${c.id}.sluice`, c)
+  /** Writes a completed checkpoint durably, then drops the oldest beyond `retain`. Resolves with its path. */
+  async write(c: Checkpoint): Promise<string> {
+    const path = await writeCheckpointFile(this.dir, `checkpoint-${c.id}.sluice`, c)
     this.prune()
     return path
   }
@@ -136,27 +180,48 @@ export class CheckpointStorage {
   }
 }
 
-/** Writes `c` as `dir/name` durably (temp name, fsync, rename, directory fsync); returns the path. */
-export function writeCheckpointFile(dir: string, name: string, c: Checkpoint): string {
-  const bytes = encodeCheckpoint(c)
+/** Writes `c` as `dir/name` durably (temp name, fsync, rename, directory fsync); resolves with the path. */
+export async function writeCheckpointFile(dir: string, name: string, c: Checkpoint): Promise<string> {
+  const chunks = encodeCheckpoint(c)
   const path = join(dir, name)
   const tmp = `${path}.tmp`
   try {
-    mkdirSync(dir, { recursive: true })
-    const fd = openSync(tmp, 'w')
+    await mkdir(dir, { recursive: true })
+    const fh = await open(tmp, 'w')
     try {
-      let off = 0
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
-      fsyncSync(fd)
+      // writev takes at most IOV_MAX (1024) buffers; a short write continues where it stopped.
+      for (let i = 0; i < chunks.length; i += 512) {
+        let batch = chunks.slice(i, i + 512)
+        for (;;) {
+          const want = batch.reduce((n, b) => n + b.length, 0)
+          const { bytesWritten } = await fh.writev(batch)
+          if (bytesWritten === want) break
+          batch = dropBytes(batch, bytesWritten)
+        }
+      }
+      await fh.sync()
     } finally {
-      closeSync(fd)
+      await fh.close()
     }
-    renameSync(tmp, path)
-    syncDir(dir)
+    await rename(tmp, path)
+    await syncDir(dir)
   } catch (e) {
     throw new SluiceError('CHECKPOINT_IO', `cannot write ${c.savepoint ? 'savepoint' : 'checkpoint'} ${c.id} to ${dir}: ${describeCause(e)}`, { cause: e })
   }
   return path
+}
+
+/** The chunks after the first `n` bytes. */
+function dropBytes(chunks: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (const b of chunks) {
+    if (n >= b.length) n -= b.length
+    else {
+      out.push(n > 0 ? b.subarray(n) : b)
+      n = 0
+    }
+  }
+  return out
 }
 
 /** Reads and verifies a savepoint (or checkpoint) file. */
@@ -170,18 +235,18 @@ export function readCheckpointFile(path: string): Checkpoint {
   return decodeCheckpoint(bytes, path)
 }
 
-function syncDir(dir: string): void {
-  let fd: number
+async function syncDir(dir: string): Promise<void> {
+  let fh
   try {
-    fd = openSync(dir, 'r')
+    fh = await open(dir, 'r')
   } catch {
     return
   }
   try {
-    fsyncSync(fd)
+    await fh.sync()
   } catch {
     // Some file systems cannot fsync a directory; the rename is still atomic.
   } finally {
-    closeSync(fd)
+    await fh.close()
   }
 }

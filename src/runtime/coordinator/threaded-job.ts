@@ -217,18 +217,26 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       })
     }
   })
-  done.then(
-    (r) => (r.status === 'finished' ? coordinator?.finished() : coordinator?.stop()),
-    () => coordinator?.stop(),
+  // A finished job's checkpoints are cleared before `done` resolves (the same command then starts afresh).
+  const ended = done.then(
+    async (r) => {
+      if (r.status === 'finished') await coordinator?.finished()
+      else coordinator?.stop()
+      return r
+    },
+    (e: unknown) => {
+      coordinator?.stop()
+      throw e
+    },
   )
   coordinator?.start()
-  done.catch(() => {}).finally(() => stdinRelease())
+  ended.catch(() => {}).finally(() => stdinRelease())
   return {
-    done,
+    done: ended,
     status: () => status,
     stop: () => {
       for (const t of threads) t.postMessage({ type: 'stop' })
-      return done
+      return ended
     },
     metrics: merged,
     checkpoints: () => coordinator?.stats ?? null,

@@ -119,7 +119,10 @@ async function main(): Promise<void> {
         ack: (t, id, parts) => {
           const forId = acked.get(id) ?? (acked.set(id, new Map()).get(id) as Map<Task, Record<string, unknown>>)
           forId.set(t, parts.sinks)
-          post({ type: 'ack', id, task: t.id, subtask: t.subtask, parts })
+          // The state's buffers are the snapshot's own (snapshot.ts): moved, not copied.
+          const buffers = new Set<ArrayBuffer>()
+          for (const chunks of Object.values(parts.operators)) for (const b of chunks) if (b.buffer instanceof ArrayBuffer) buffers.add(b.buffer)
+          port.postMessage({ type: 'ack', id, task: t.id, subtask: t.subtask, parts } satisfies FromWorker, [...buffers])
         },
       }
       for (const t of tasks) {

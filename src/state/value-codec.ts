@@ -1,0 +1,435 @@
+/**
+ * A compact binary encoding of plain data for state snapshots, built for large keyed state: values
+ * are written straight into a chunked buffer (no intermediate arrays, no re-growing copies) and
+ * read back without a per-value dispatch through a general decoder.
+ *
+ * Fast paths: undefined, null, booleans, numbers (int32 in 4 bytes, others as float64, so -0, NaN
+ * and ±Infinity survive), strings (UTF-8), arrays, and objects — plain objects and class instances
+ * alike, as their own enumerable properties (decoded as plain objects). An object's property
+ * names are written once per shape: the first object of a shape defines it, later ones refer to
+ * it by number. Anything else (Map, Set, Date, RegExp, Error, bigint, typed arrays, ArrayBuffer)
+ * is embedded as MessagePack (msgpackr's no-eval build: decoding never turns data into code).
+ * Functions and symbols are refused.
+ *
+ * Byte layout of a value: one tag byte, then
+ *   T_INT32 int32 LE · T_FLOAT64 float64 LE · T_STRING varuint byte length, UTF-8 ·
+ *   T_ARRAY varuint n, n values · T_SHAPE_NEW varuint n, n × (varuint length, UTF-8 name), then the
+ *   n values · T_SHAPE varuint shape number, its values · T_PACKED varuint length, MessagePack.
+ * Shapes are numbered in order of definition within one ValueWriter/ValueReader pair, so a
+ * stream must be read from its start (snapshot.ts reads an operator's entries in order).
+ */
+import { createRequire } from 'node:module'
+import type * as Msgpackr from 'msgpackr'
+
+const T_UNDEFINED = 0
+const T_NULL = 1
+const T_FALSE = 2
+const T_TRUE = 3
+const T_INT32 = 4
+const T_FLOAT64 = 5
+const T_STRING = 6
+const T_ARRAY = 7
+const T_SHAPE_NEW = 8
+const T_SHAPE = 9
+const T_PACKED = 10
+
+const requireCjs = createRequire(import.meta.url)
+const { Packr, Unpackr } = requireCjs('msgpackr/index-no-eval') as typeof Msgpackr
+
+const PACK_OPTIONS: Msgpackr.Options = {
+  // Records keep plain objects inside a Map or Set plain objects (not Maps).
+  useRecords: true,
+  mapsAsObjects: false,
+  moreTypes: true,
+  copyBuffers: true,
+  writeFunction: () => {
+    throw new Error('a function cannot be stored in a snapshot; keep state to plain data')
+  },
+}
+const packr = new Packr(PACK_OPTIONS)
+const unpackr = new Unpackr(PACK_OPTIONS)
+
+/** Values that do not take the fast paths (see the module comment). */
+function isPackedKind(v: object): boolean {
+  return v instanceof Map || v instanceof Set || v instanceof Date || v instanceof RegExp || v instanceof Error
+    || ArrayBuffer.isView(v) || v instanceof ArrayBuffer
+}
+
+/** Buffers start at `initialBytes` and double up to this. */
+const MAX_CHUNK = 16 << 20
+
+/**
+ * Buffers for snapshots, reused from one checkpoint to the next. Large state is written into
+ * 100s of MB of buffers every checkpoint; fresh memory costs its first touch (page faults: ~0.4 s
+ * per 100 MB on some VMs), so buffers a finished checkpoint no longer needs come back here
+ * (`release`) for the next one. Holds at most `maxBytes`; only buffers it handed out come back.
+ */
+export class BufferPool {
+  private readonly free = new Map<number, ArrayBuffer[]>()
+  private readonly issued = new WeakSet<ArrayBuffer>()
+  private bytes = 0
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A buffer of exactly `size` bytes (not zeroed). */
+  take(size: number): Buffer {
+    const list = this.free.get(size)
+    const ab = list?.pop()
+    if (ab !== undefined) {
+      this.bytes -= size
+      return Buffer.from(ab, 0, size)
+    }
+    const b = Buffer.allocUnsafeSlow(size)
+    this.issued.add(b.buffer as ArrayBuffer)
+    return b
+  }
+
+  /** Gives back the buffers under `chunks` that came from this pool and are not already back. */
+  release(chunks: Iterable<Uint8Array>): void {
+    for (const c of chunks) {
+      const ab = c.buffer as ArrayBuffer
+      if (!this.issued.has(ab) || ab.byteLength === 0 || this.bytes + ab.byteLength > this.maxBytes) continue
+      const list = this.free.get(ab.byteLength) ?? []
+      if (list.includes(ab)) continue
+      list.push(ab)
+      this.free.set(ab.byteLength, list)
+      this.bytes += ab.byteLength
+    }
+  }
+
+  /** Bytes held for reuse. */
+  get heldBytes(): number {
+    return this.bytes
+  }
+}
+
+/** The pool snapshots are written into (see BufferPool); the checkpoint coordinator releases into it. */
+export const snapshotBuffers = new BufferPool(1 << 30)
+
+/** A shape-transition node: property name → the node of the names so far plus it. */
+interface ShapeNode {
+  id: number
+  readonly next: Map<string, ShapeNode>
+}
+
+/**
+ * Appends values to a list of buffers. Write with the methods, then `finish()` for one
+ * contiguous copy (or `byteLength` and `copyTo`).
+ */
+export class ValueWriter {
+  private readonly done: Buffer[] = []
+  private doneBytes = 0
+  private buf: Buffer
+  /** Write position in `buf`. */
+  pos = 0
+  private readonly shapes: ShapeNode = { id: -1, next: new Map() }
+  private shapeCount = 0
+
+  constructor(
+    initialBytes = 64 << 10,
+    private readonly pool: BufferPool | null = null,
+  ) {
+    this.buf = pool === null ? Buffer.allocUnsafe(initialBytes) : pool.take(initialBytes)
+  }
+
+  get byteLength(): number {
+    return this.doneBytes + this.pos
+  }
+
+  /** Makes room for `n` more bytes in the current buffer (a new one when full). */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return
+    if (this.pos > 0) {
+      this.done.push(this.buf.subarray(0, this.pos))
+      this.doneBytes += this.pos
+    }
+    const size = Math.max(Math.min(this.buf.length * 2, MAX_CHUNK), n)
+    this.buf = this.pool === null ? Buffer.allocUnsafe(size) : this.pool.take(size)
+    this.pos = 0
+  }
+
+  /**
+   * Reserves 4 bytes for a length written later with `patchU32`. The slot never moves: the value
+   * written after it may go to a new buffer, but the slot stays in this one.
+   */
+  reserveU32(): { buf: Buffer; at: number; start: number } {
+    this.ensure(4)
+    const slot = { buf: this.buf, at: this.pos, start: this.byteLength + 4 }
+    this.pos += 4
+    return slot
+  }
+
+  /** Writes the bytes written since the slot (below 2^31) into it, with `flag` as bit 31. */
+  patchU32(slot: { buf: Buffer; at: number; start: number }, flag: boolean): void {
+    const n = this.byteLength - slot.start
+    if (n >= 0x80000000) throw new RangeError(`one entry of ${n} bytes is too large (at most 2 GiB)`)
+    slot.buf.writeUInt32LE(flag ? n + 0x80000000 : n, slot.at)
+  }
+
+  /** Object shapes defined so far. */
+  get shapesDefined(): number {
+    return this.shapeCount
+  }
+
+  u8(x: number): void {
+    this.ensure(1)
+    this.buf[this.pos++] = x
+  }
+
+  u16(x: number): void {
+    this.ensure(2)
+    this.buf.writeUInt16LE(x, this.pos)
+    this.pos += 2
+  }
+
+  varuint(x: number): void {
+    this.ensure(5)
+    const b = this.buf
+    let p = this.pos
+    while (x >= 0x80) {
+      b[p++] = (x & 0x7f) | 0x80
+      x >>>= 7
+    }
+    b[p++] = x
+    this.pos = p
+  }
+
+  private str(s: string): void {
+    const max = s.length * 3
+    this.ensure(max + 5)
+    if (s.length < 0x80) {
+      // One length byte is enough for up to 127 bytes; write the bytes after it and fix up.
+      const n = this.buf.write(s, this.pos + 1, 'utf8')
+      if (n < 0x80) {
+        this.buf[this.pos] = n
+        this.pos += 1 + n
+        return
+      }
+    }
+    const bytes = Buffer.byteLength(s, 'utf8')
+    this.varuint(bytes)
+    this.pos += this.buf.write(s, this.pos, 'utf8')
+  }
+
+  value(v: unknown): void {
+    switch (typeof v) {
+      case 'number':
+        if ((v | 0) === v && !Object.is(v, -0)) {
+          this.ensure(5)
+          this.buf[this.pos] = T_INT32
+          this.buf.writeInt32LE(v, this.pos + 1)
+          this.pos += 5
+        } else {
+          this.ensure(9)
+          this.buf[this.pos] = T_FLOAT64
+          this.buf.writeDoubleLE(v, this.pos + 1)
+          this.pos += 9
+        }
+        return
+      case 'string':
+        this.u8(T_STRING)
+        this.str(v)
+        return
+      case 'boolean':
+        this.u8(v ? T_TRUE : T_FALSE)
+        return
+      case 'undefined':
+        this.u8(T_UNDEFINED)
+        return
+      case 'object':
+        if (v === null) this.u8(T_NULL)
+        else if (Array.isArray(v)) {
+          this.u8(T_ARRAY)
+          this.varuint(v.length)
+          for (let i = 0; i < v.length; i++) this.value(v[i])
+        } else if (isPackedKind(v)) this.packed(v)
+        else this.object(v as Record<string, unknown>)
+        return
+      case 'bigint':
+        this.packed(v)
+        return
+      default:
+        throw new Error(`a ${typeof v} cannot be stored in a snapshot; keep state to plain data`)
+    }
+  }
+
+  private object(o: Record<string, unknown>): void {
+    let node = this.shapes
+    // for…in walks own and inherited enumerable names; state objects have no inherited ones,
+    // and Object.keys would allocate an array per object.
+    for (const k in o) {
+      if (!Object.prototype.hasOwnProperty.call(o, k)) continue
+      let next = node.next.get(k)
+      if (next === undefined) {
+        next = { id: -1, next: new Map() }
+        node.next.set(k, next)
+      }
+      node = next
+    }
+    if (node.id >= 0) {
+      this.u8(T_SHAPE)
+      this.varuint(node.id)
+    } else {
+      node.id = this.shapeCount++
+      const names: string[] = []
+      for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) names.push(k)
+      this.u8(T_SHAPE_NEW)
+      this.varuint(names.length)
+      for (const k of names) this.str(k)
+    }
+    for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) this.value(o[k])
+  }
+
+  private packed(v: unknown): void {
+    const b = packr.pack(v)
+    this.ensure(5 + b.length)
+    this.buf[this.pos++] = T_PACKED
+    this.varuint(b.length)
+    this.buf.set(b, this.pos)
+    this.pos += b.length
+  }
+
+  /** What was written, as the buffers it fills (views: write nothing more after taking them). */
+  chunks(): Uint8Array[] {
+    const out: Uint8Array[] = [...this.done]
+    if (this.pos > 0) out.push(this.buf.subarray(0, this.pos))
+    return out
+  }
+
+  /** Copies everything written into `out` at `offset`. */
+  copyTo(out: Uint8Array, offset: number): void {
+    let o = offset
+    for (const b of this.done) {
+      out.set(b, o)
+      o += b.length
+    }
+    out.set(this.buf.subarray(0, this.pos), o)
+  }
+}
+
+/** Reads what a ValueWriter wrote, from its start. */
+export class ValueReader {
+  pos: number
+  private readonly buf: Buffer
+  private readonly shapes: string[][] = []
+  /** Shapes with a property named "__proto__" (set with defineProperty, not as the prototype). */
+  private readonly protoShapes = new Set<readonly string[]>()
+
+  constructor(bytes: Uint8Array, start = 0, readonly end = bytes.length) {
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.pos = start
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.end) throw new RangeError(`value data cut short at byte ${this.pos} (needs ${n} more of ${this.end})`)
+  }
+
+  u8(): number {
+    this.need(1)
+    return this.buf[this.pos++]
+  }
+
+  u16(): number {
+    this.need(2)
+    const x = this.buf.readUInt16LE(this.pos)
+    this.pos += 2
+    return x
+  }
+
+  u32(): number {
+    this.need(4)
+    const x = this.buf.readUInt32LE(this.pos)
+    this.pos += 4
+    return x
+  }
+
+  varuint(): number {
+    let x = 0
+    let shift = 0
+    for (;;) {
+      const b = this.u8()
+      x += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) return x
+      shift += 7
+      if (shift > 35) throw new RangeError(`bad length at byte ${this.pos}`)
+    }
+  }
+
+  private str(): string {
+    const n = this.varuint()
+    this.need(n)
+    const s = this.buf.toString('utf8', this.pos, this.pos + n)
+    this.pos += n
+    return s
+  }
+
+  value(): unknown {
+    const t = this.u8()
+    switch (t) {
+      case T_INT32: {
+        this.need(4)
+        const v = this.buf.readInt32LE(this.pos)
+        this.pos += 4
+        return v
+      }
+      case T_FLOAT64: {
+        this.need(8)
+        const v = this.buf.readDoubleLE(this.pos)
+        this.pos += 8
+        return v
+      }
+      case T_STRING:
+        return this.str()
+      case T_SHAPE:
+        return this.object(this.shape(this.varuint()))
+      case T_SHAPE_NEW: {
+        const n = this.varuint()
+        const names: string[] = new Array<string>(n)
+        for (let i = 0; i < n; i++) names[i] = this.str()
+        if (names.includes('__proto__')) this.protoShapes.add(names)
+        this.shapes.push(names)
+        return this.object(names)
+      }
+      case T_ARRAY: {
+        const n = this.varuint()
+        if (n > this.end - this.pos) throw new RangeError(`array of ${n} at byte ${this.pos} is longer than the data`)
+        const a = new Array<unknown>(n)
+        for (let i = 0; i < n; i++) a[i] = this.value()
+        return a
+      }
+      case T_NULL:
+        return null
+      case T_UNDEFINED:
+        return undefined
+      case T_TRUE:
+        return true
+      case T_FALSE:
+        return false
+      case T_PACKED: {
+        const n = this.varuint()
+        this.need(n)
+        const v: unknown = unpackr.unpack(this.buf.subarray(this.pos, this.pos + n))
+        this.pos += n
+        return v
+      }
+      default:
+        throw new RangeError(`unknown value tag ${t} at byte ${this.pos - 1}`)
+    }
+  }
+
+  private shape(id: number): string[] {
+    const s = this.shapes[id]
+    if (s === undefined) throw new RangeError(`object shape ${id} used before it was defined (byte ${this.pos})`)
+    return s
+  }
+
+  private object(names: readonly string[]): Record<string, unknown> {
+    const o: Record<string, unknown> = {}
+    if (this.protoShapes.has(names)) {
+      for (let i = 0; i < names.length; i++) Object.defineProperty(o, names[i], { value: this.value(), enumerable: true, writable: true, configurable: true })
+      return o
+    }
+    for (let i = 0; i < names.length; i++) o[names[i]] = this.value()
+    return o
+  }
+}
