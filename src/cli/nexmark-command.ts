@@ -10,6 +10,7 @@ import { eventTime, type NexmarkEvent } from '../nexmark/model.ts'
 import { query } from '../nexmark/queries/index.ts'
 import { EXIT_OK } from './errors.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
+import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
 import { checkpointOptions, onInterrupt, parseCount, parsePolicy, restartOptions, type CheckpointFlags } from './options.ts'
 
@@ -93,6 +94,7 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, fromSavepoint, restartAttempts, restartDelay, restartBackoff, ...o } = command
   const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState, fromSavepoint })
   const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff })
+  if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
   const sink = countingSink(sinkFor(o))

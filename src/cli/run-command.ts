@@ -8,6 +8,7 @@ import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
 import { checkpointOptions, onInterrupt, parseCount, restartOptions, type CheckpointFlags } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
+import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
 
 /** Loads the Pipeline a job module exports: `default`, `pipeline`, or a function returning one. */
@@ -26,7 +27,8 @@ export async function loadJob(file: string): Promise<Pipeline> {
 }
 
 export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags): Promise<number> {
-  const p = await loadJob(file)
+  // The checkpoint to resume from is read while the job module loads.
+  const [p] = await Promise.all([loadJob(file), o.checkpointDir === undefined ? null : prefetchCheckpoint(o.checkpointDir, o.fromSavepoint)])
   const parallelism = parseCount('--parallelism', o.parallelism)
   if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
   const effective = parallelism ?? p.parallelism

@@ -177,10 +177,19 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
     return this.committed
   }
 
+  /**
+   * Writes out what is buffered, fsyncs (a finished job then clears its checkpoints: nothing
+   * could replay output lost after that), and closes.
+   */
   async close(): Promise<void> {
     if (this.closed) return
     try {
-      if (this.error === null) await this.writePending()
+      if (this.error === null) {
+        await this.writePending()
+        await this.handle.sync().catch((e: unknown) => {
+          throw new SluiceError('SINK_IO', `cannot fsync ${this.path} at the end of the job: ${describeCause(e)}; its last output may not be on disk`, { cause: e })
+        })
+      }
     } finally {
       this.closed = true
       await this.handle.close().catch(() => undefined)

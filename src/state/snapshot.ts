@@ -144,44 +144,86 @@ export function readOwned(parts: readonly OperatorSnapshot[], owns: KeyGroupFilt
     }
     operatorStates.push(part.operatorState)
   }
-  return { operatorStates, entries: { [Symbol.iterator]: () => ownedEntries(parts, owns) } }
+  return { operatorStates, entries: { [Symbol.iterator]: () => new OwnedEntries(parts, owns) } }
 }
 
-function* ownedEntries(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): Generator<KeyedEntry> {
-  const e: unknown[] = []
-  for (const part of parts) {
-    const r = new ValueReader(part.entries.length === 1 ? part.entries[0] : Buffer.concat(part.entries))
-    const owned = new Uint8Array(part.maxParallelism)
-    for (let g = 0; g < part.maxParallelism; g++) owned[g] = owns(g) ? 1 : 0
-    let seq = 0
-    try {
-      while (r.pos < r.end) {
-        const g = r.u16()
-        const word = r.u32()
-        const next = r.pos + (word & 0x7fffffff)
-        if (g >= part.maxParallelism) throw new RangeError(`key group ${g} outside 0..${part.maxParallelism - 1}`)
-        if (next > r.end) throw new RangeError(`entry ${seq} is cut short`)
-        // An entry of another subtask's key group is stepped over, unless it defines an object
-        // shape that later entries refer to (bit 31 of its length word).
-        if (owned[g] === 0 && word < 0x80000000) {
-          r.pos = next
-          seq++
-          continue
-        }
-        e[0] = seq++
-        e[1] = r.varuint()
-        e[2] = r.value()
-        const n = r.varuint()
-        e.length = 3 + n
-        for (let i = 0; i < n; i++) e[3 + i] = r.value()
-        if (r.pos !== next) throw new RangeError(`entry ${seq - 1} has ${r.pos - next} bytes more than its length`)
-        if (owned[g] === 1) yield e
+/**
+ * Walks the parts' entries of owned key groups. An iterator object rather than a generator, with
+ * one tuple and one result object reused throughout: restoring millions of entries allocates
+ * nothing here but the decoded values.
+ */
+class OwnedEntries implements Iterator<KeyedEntry> {
+  private readonly e: unknown[] = []
+  private readonly result: IteratorResult<KeyedEntry> = { done: false, value: this.e }
+  private part = -1
+  private r: ValueReader | null = null
+  private owned = new Uint8Array(0)
+  private seq = 0
+
+  constructor(
+    private readonly parts: readonly OperatorSnapshot[],
+    private readonly owns: KeyGroupFilter,
+  ) {}
+
+  next(): IteratorResult<KeyedEntry> {
+    for (;;) {
+      const r = this.r
+      if (r === null || r.pos >= r.end) {
+        if (!this.nextPart()) return { done: true, value: undefined }
+        continue
       }
-    } catch (err) {
-      if (err instanceof SluiceError) throw err
-      throw corrupt(`entries of a ${part.kind} operator: ${describeCause(err)}`, err)
+      const part = this.parts[this.part]
+      try {
+        if (this.entry(r, part)) return this.result
+      } catch (err) {
+        if (err instanceof SluiceError) throw err
+        throw corrupt(`entries of a ${part.kind} operator: ${describeCause(err)}`, err)
+      }
     }
-    if (seq !== part.entryCount) throw corrupt(`${part.kind} operator: ${seq} entries, the header says ${part.entryCount}`)
+  }
+
+  /** Reads one entry; true when it is of an owned key group (then it is in the tuple). */
+  private entry(r: ValueReader, part: OperatorSnapshot): boolean {
+    const g = r.u16()
+    const word = r.u32()
+    const next = r.pos + (word & 0x7fffffff)
+    if (g >= part.maxParallelism) throw new RangeError(`key group ${g} outside 0..${part.maxParallelism - 1}`)
+    if (next > r.end) throw new RangeError(`entry ${this.seq} is cut short`)
+    const seq = this.seq++
+    // An entry of another subtask's key group is stepped over, unless it defines an object shape
+    // that later entries refer to (bit 31 of its length word).
+    if (this.owned[g] === 0 && word < 0x80000000) {
+      r.pos = next
+      return false
+    }
+    const e = this.e
+    e[0] = seq
+    e[1] = r.varuint()
+    e[2] = r.value()
+    const n = r.varuint()
+    if (e.length !== 3 + n) e.length = 3 + n
+    for (let i = 0; i < n; i++) e[3 + i] = r.value()
+    if (r.pos !== next) throw new RangeError(`entry ${seq} has ${r.pos - next} bytes more than its length`)
+    return this.owned[g] === 1
+  }
+
+  /** Moves to the next part (checking the one done); false when there is none. */
+  private nextPart(): boolean {
+    if (this.r !== null) {
+      const done = this.parts[this.part]
+      if (this.seq !== done.entryCount) throw corrupt(`${done.kind} operator: ${this.seq} entries, the header says ${done.entryCount}`)
+    }
+    if (++this.part >= this.parts.length) {
+      this.r = null
+      this.part = this.parts.length
+      return false
+    }
+    const part = this.parts[this.part]
+    this.r = new ValueReader(part.entries.length === 1 ? part.entries[0] : Buffer.concat(part.entries))
+    this.owned = new Uint8Array(part.maxParallelism)
+    for (let g = 0; g < part.maxParallelism; g++) this.owned[g] = this.owns(g) ? 1 : 0
+    this.seq = 0
+    return true
   }
 }
 

@@ -13,6 +13,7 @@
  *
  * Byte layout of a value: one tag byte, then
  *   T_INT32 int32 LE · T_FLOAT64 float64 LE · T_STRING varuint byte length, UTF-8 ·
+ *   T_ASCII the same, for a string of ASCII characters only ·
  *   T_ARRAY varuint n, n values · T_SHAPE_NEW varuint n, n × (varuint length, UTF-8 name), then the
  *   n values · T_SHAPE varuint shape number, its values · T_PACKED varuint length, MessagePack.
  * Shapes are numbered in order of definition within one ValueWriter/ValueReader pair, so a
@@ -32,6 +33,16 @@ const T_ARRAY = 7
 const T_SHAPE_NEW = 8
 const T_SHAPE = 9
 const T_PACKED = 10
+/** A string of ASCII characters only (read back as Latin-1, which skips UTF-8 decoding). */
+const T_ASCII = 11
+
+/** Buffer's own slicers (what toString calls after checking its arguments); present in Node 20–24. */
+interface Slicers {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
+const slicers = Buffer.prototype as unknown as Partial<Slicers>
+const FAST_SLICE = typeof slicers.latin1Slice === 'function' && typeof slicers.utf8Slice === 'function'
 
 const requireCjs = createRequire(import.meta.url)
 const { Packr, Unpackr } = requireCjs('msgpackr/index-no-eval') as typeof Msgpackr
@@ -211,6 +222,28 @@ export class ValueWriter {
     this.pos += this.buf.write(s, this.pos, 'utf8')
   }
 
+  /** A string value: tag, length, bytes (T_ASCII when every character is ASCII). */
+  private string(s: string): void {
+    this.ensure(s.length * 3 + 6)
+    const b = this.buf
+    const at = this.pos
+    if (s.length < 0x80) {
+      const n = b.write(s, at + 2, 'utf8')
+      if (n < 0x80) {
+        // UTF-8 of a non-ASCII character takes 2+ bytes: as many bytes as characters means ASCII.
+        b[at] = n === s.length ? T_ASCII : T_STRING
+        b[at + 1] = n
+        this.pos = at + 2 + n
+        return
+      }
+    }
+    const n = Buffer.byteLength(s, 'utf8')
+    b[at] = n === s.length ? T_ASCII : T_STRING
+    this.pos = at + 1
+    this.varuint(n)
+    this.pos += this.buf.write(s, this.pos, 'utf8')
+  }
+
   value(v: unknown): void {
     switch (typeof v) {
       case 'number':
@@ -227,8 +260,7 @@ export class ValueWriter {
         }
         return
       case 'string':
-        this.u8(T_STRING)
-        this.str(v)
+        this.string(v)
         return
       case 'boolean':
         this.u8(v ? T_TRUE : T_FALSE)
@@ -312,8 +344,8 @@ export class ValueReader {
   pos: number
   private readonly buf: Buffer
   private readonly shapes: string[][] = []
-  /** Shapes with a property named "__proto__" (set with defineProperty, not as the prototype). */
-  private readonly protoShapes = new Set<readonly string[]>()
+  /** Per shape: has a property named "__proto__" (set with defineProperty, not as the prototype). */
+  private readonly protoShapes: boolean[] = []
 
   constructor(bytes: Uint8Array, start = 0, readonly end = bytes.length) {
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -358,9 +390,17 @@ export class ValueReader {
   private str(): string {
     const n = this.varuint()
     this.need(n)
-    const s = this.buf.toString('utf8', this.pos, this.pos + n)
+    const a = this.pos
     this.pos += n
-    return s
+    return FAST_SLICE ? (this.buf as unknown as Slicers).utf8Slice(a, a + n) : this.buf.toString('utf8', a, a + n)
+  }
+
+  private ascii(): string {
+    const n = this.varuint()
+    this.need(n)
+    const a = this.pos
+    this.pos += n
+    return FAST_SLICE ? (this.buf as unknown as Slicers).latin1Slice(a, a + n) : this.buf.toString('latin1', a, a + n)
   }
 
   value(): unknown {
@@ -378,17 +418,22 @@ export class ValueReader {
         this.pos += 8
         return v
       }
+      case T_ASCII:
+        return this.ascii()
       case T_STRING:
         return this.str()
-      case T_SHAPE:
-        return this.object(this.shape(this.varuint()))
+      case T_SHAPE: {
+        const id = this.varuint()
+        return this.object(this.shape(id), this.protoShapes[id])
+      }
       case T_SHAPE_NEW: {
         const n = this.varuint()
         const names: string[] = new Array<string>(n)
         for (let i = 0; i < n; i++) names[i] = this.str()
-        if (names.includes('__proto__')) this.protoShapes.add(names)
+        const proto = names.includes('__proto__')
         this.shapes.push(names)
-        return this.object(names)
+        this.protoShapes.push(proto)
+        return this.object(names, proto)
       }
       case T_ARRAY: {
         const n = this.varuint()
@@ -423,9 +468,9 @@ export class ValueReader {
     return s
   }
 
-  private object(names: readonly string[]): Record<string, unknown> {
+  private object(names: readonly string[], proto: boolean): Record<string, unknown> {
     const o: Record<string, unknown> = {}
-    if (this.protoShapes.has(names)) {
+    if (proto) {
       for (let i = 0; i < names.length; i++) Object.defineProperty(o, names[i], { value: this.value(), enumerable: true, writable: true, configurable: true })
       return o
     }

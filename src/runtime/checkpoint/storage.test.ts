@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './storage.ts'
+import { readAhead } from '../../../bin/read-ahead.js'
+import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, prefetchCheckpoint, type Checkpoint } from './storage.ts'
 
 const checkpoint = (id: number): Checkpoint => ({
   id, job: 'j', triggeredAt: 1000 + id, parallelism: 2, maxParallelism: 128, savepoint: false,
@@ -65,4 +66,22 @@ describe('checkpoint storage', () => {
     expect(readdirSync(dir)).toEqual([])
     expect(new CheckpointStorage(join(dir, 'missing')).latest()).toBeNull()
   })
+
+  it('takes a read-ahead file only while it is unchanged', async () => {
+    const s = new CheckpointStorage(dir)
+    const path = await s.write(checkpoint(1))
+    // Read ahead by the CLI's entry (before its modules load), taken over here.
+    readAhead(['run', 'job.ts', `--checkpoint-dir=${dir}`])
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('sluice.checkpoint-read-ahead')]).toBeDefined()
+    await prefetchCheckpoint(dir)
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('sluice.checkpoint-read-ahead')]).toBeUndefined()
+    expect(s.latest()?.tasks[0].sources).toEqual({ src: { next: 10 } })
+    // Read ahead, then replaced by another checkpoint under the same name: the new one is loaded.
+    await prefetchCheckpoint(dir)
+    const other = Buffer.concat(encodeCheckpoint({ ...checkpoint(1), tasks: [{ ...checkpoint(1).tasks[0], sources: { src: { next: 99 } } }] }))
+    writeFileSync(path, other)
+    utimesSync(path, new Date(), new Date(Date.now() + 5000))
+    expect(s.latest()?.tasks[0].sources).toEqual({ src: { next: 99 } })
+  })
 })
+

@@ -18,8 +18,8 @@
  * The state is written from the tasks' own buffers (no copy into one body) and read back as views
  * of the file's bytes.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
-import { mkdir, open, rename } from 'node:fs/promises'
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
@@ -157,7 +157,7 @@ export class CheckpointStorage {
     for (const id of this.ids()) {
       const path = join(this.dir, `checkpoint-${id}.sluice`)
       try {
-        return decodeCheckpoint(readFileSync(path), path)
+        return decodeCheckpoint(takePrefetched(path) ?? readFileSync(path), path)
       } catch (e) {
         this.log(`sluice: skipping checkpoint ${id}: ${e instanceof Error ? e.message : String(e)}; trying the previous one`)
       }
@@ -224,11 +224,58 @@ function dropBytes(chunks: readonly Uint8Array[], n: number): Uint8Array[] {
   return out
 }
 
+/**
+ * Files read ahead by prefetchCheckpoint, by path, with the size and modification time they had:
+ * the next load of that path takes its bytes if the file is unchanged.
+ */
+const prefetched = new Map<string, { readonly bytes: Buffer; readonly size: number; readonly mtimeMs: number }>()
+
+/** What bin/read-ahead.js started reading before the CLI loaded. */
+interface EarlyRead { readonly path: string; readonly size: number; readonly mtimeMs: number; readonly bytes: Promise<Buffer> }
+const READ_AHEAD = Symbol.for('sluice.checkpoint-read-ahead')
+
+/**
+ * Reads ahead the file a job will restore from — `savepoint`, else the newest checkpoint in
+ * `dir` — so that the read overlaps other start-up work; the CLI's entry (bin/read-ahead.js)
+ * starts it before its modules load, and this takes it over. Resolves when done; never rejects
+ * (the load then reads the file itself and reports).
+ */
+export async function prefetchCheckpoint(dir: string, savepoint?: string): Promise<void> {
+  try {
+    const path = savepoint ?? (() => {
+      const id = new CheckpointStorage(dir, 1, () => {}).ids()[0]
+      return id === undefined ? null : join(dir, `checkpoint-${id}.sluice`)
+    })()
+    if (path === null) return
+    const g = globalThis as { [READ_AHEAD]?: EarlyRead }
+    const early = g[READ_AHEAD]
+    delete g[READ_AHEAD]
+    const read = early?.path === path ? early : { ...(await stat(path)), path, bytes: readFile(path) }
+    const bytes = await read.bytes
+    prefetched.clear()
+    prefetched.set(path, { bytes, size: read.size, mtimeMs: read.mtimeMs })
+  } catch {
+    // Nothing to read ahead.
+  }
+}
+
+function takePrefetched(path: string): Buffer | undefined {
+  const p = prefetched.get(path)
+  if (p === undefined) return undefined
+  prefetched.delete(path)
+  try {
+    const now = statSync(path)
+    return now.size === p.size && now.size === p.bytes.length && now.mtimeMs === p.mtimeMs ? p.bytes : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** Reads and verifies a savepoint (or checkpoint) file. */
 export function readCheckpointFile(path: string): Checkpoint {
   let bytes: Uint8Array
   try {
-    bytes = readFileSync(path)
+    bytes = takePrefetched(path) ?? readFileSync(path)
   } catch (e) {
     throw new SluiceError('CHECKPOINT_IO', `cannot read savepoint ${path}: ${describeCause(e)}`, { cause: e })
   }
