@@ -19,11 +19,12 @@ export interface ServerFlags {
   token?: string
 }
 
-/** Adds --checkpoint-dir, --checkpoint-interval and --allow-non-restored-state to a command. */
+/** Adds --checkpoint-dir, --checkpoint-interval, --checkpoint-timeout and --allow-non-restored-state to a command. */
 export function withCheckpointOptions(c: Command): Command {
   return c
     .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one')
     .option('--checkpoint-interval <duration>', 'time between checkpoints: 500ms, 1s, 2m (default 1s)')
+    .option('--checkpoint-timeout <duration>', 'abandon a checkpoint not complete after this long (default 10m)')
     .option('--allow-non-restored-state', 'resume even if the checkpoint has state for operators this job no longer has')
     .option('--from-savepoint <path>', 'start from this savepoint file (needs --checkpoint-dir for the checkpoints that follow)')
     .option('--restart-attempts <n>', 'with checkpoints: restarts from the latest checkpoint after a crash or I/O failure (default 3)')

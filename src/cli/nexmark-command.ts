@@ -91,8 +91,8 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
 }
 
 export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
-  const { server, port, host, token, checkpointDir, checkpointInterval, allowNonRestoredState, fromSavepoint, restartAttempts, restartDelay, restartBackoff, ...o } = command
-  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, allowNonRestoredState, fromSavepoint })
+  const { server, port, host, token, checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, restartAttempts, restartDelay, restartBackoff, ...o } = command
+  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint })
   const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff })
   if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1

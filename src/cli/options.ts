@@ -43,6 +43,7 @@ export function parseDuration(name: string, value: string | undefined): number |
 export interface CheckpointFlags {
   checkpointDir?: string
   checkpointInterval?: string
+  checkpointTimeout?: string
   allowNonRestoredState?: boolean
   fromSavepoint?: string
   restartAttempts?: string
@@ -58,14 +59,17 @@ export function restartOptions(o: CheckpointFlags): { attempts: number; delayMs:
   return { attempts: parseCount('--restart-attempts', o.restartAttempts) ?? 3, delayMs: parseDuration('--restart-delay', o.restartDelay) ?? 1000, backoff }
 }
 
-/** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --allow-non-restored-state. */
-export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; allowNonRestoredState: boolean; fromSavepoint?: string } | undefined {
+/** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --checkpoint-timeout / --allow-non-restored-state. */
+export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; timeoutMs?: number; allowNonRestoredState: boolean; fromSavepoint?: string } | undefined {
   if (o.checkpointDir === undefined) {
     if (o.checkpointInterval !== undefined) throw new SluiceError('CLI_USAGE', '--checkpoint-interval needs --checkpoint-dir <dir>')
+    if (o.checkpointTimeout !== undefined) throw new SluiceError('CLI_USAGE', '--checkpoint-timeout needs --checkpoint-dir <dir>')
     if (o.fromSavepoint !== undefined) throw new SluiceError('CLI_USAGE', '--from-savepoint needs --checkpoint-dir <dir> (where the job\'s checkpoints go from there)')
     return undefined
   }
   const intervalMs = parseDuration('--checkpoint-interval', o.checkpointInterval) ?? 1000
   if (intervalMs < 10) throw new SluiceError('CLI_USAGE', `--checkpoint-interval must be at least 10ms, got "${o.checkpointInterval}"`)
-  return { dir: o.checkpointDir, intervalMs, allowNonRestoredState: o.allowNonRestoredState === true, ...(o.fromSavepoint === undefined ? {} : { fromSavepoint: o.fromSavepoint }) }
+  const timeoutMs = parseDuration('--checkpoint-timeout', o.checkpointTimeout)
+  if (timeoutMs !== undefined && timeoutMs < 10) throw new SluiceError('CLI_USAGE', `--checkpoint-timeout must be at least 10ms, got "${o.checkpointTimeout}"`)
+  return { dir: o.checkpointDir, intervalMs, ...(timeoutMs === undefined ? {} : { timeoutMs }), allowNonRestoredState: o.allowNonRestoredState === true, ...(o.fromSavepoint === undefined ? {} : { fromSavepoint: o.fromSavepoint }) }
 }

@@ -25,6 +25,8 @@ export interface CheckpointOptions {
   readonly dir: string
   /** Time between checkpoints, ms. */
   readonly intervalMs: number
+  /** A checkpoint not complete after this long is abandoned (and the next one tried), ms. Default 10 minutes. */
+  readonly timeoutMs?: number
   /** Completed checkpoints kept. Default 3. */
   readonly retain?: number
   /** Restore even if some operator state in the checkpoint has no operator to go to. */
@@ -32,6 +34,8 @@ export interface CheckpointOptions {
   /** Start from this savepoint file (instead of the newest checkpoint in `dir`). */
   readonly fromSavepoint?: string
 }
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000
 
 export interface CheckpointStats {
   completed: number
@@ -130,6 +134,7 @@ export class CheckpointCoordinator {
   private timer: NodeJS.Timeout | null = null
   private nextId = 1
   private failure: ((e: unknown) => void) | null = null
+  private readonly timeoutMs: number
   /** The checkpoint file being written, if any. */
   private writing: Promise<string> | null = null
 
@@ -142,6 +147,8 @@ export class CheckpointCoordinator {
     private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
   ) {
     if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
+    if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
+    this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.storage = new CheckpointStorage(o.dir, o.retain ?? 3, log)
   }
 
@@ -234,9 +241,14 @@ export class CheckpointCoordinator {
   trigger(): number | null {
     const p = this.participants
     if (p === null) return null
-    if (this.inFlight !== null) {
+    const f = this.inFlight
+    if (f !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
-      if (!this.inFlight.completing && !p.allRunning()) this.fail(this.inFlight, 'a task ended before acknowledging')
+      if (!f.completing && !p.allRunning()) this.fail(f, 'a task ended before acknowledging')
+      else if (!f.completing && performance.now() - f.started > this.timeoutMs) {
+        this.fail(f, `timed out after ${Math.round(this.timeoutMs)} ms with ${f.acks.size} of ${p.taskCount} tasks acknowledged: a barrier waits behind the records queued before it, so under backpressure it is as slow as the slowest operator; speed that operator up (or give it more parallelism), lower channelCapacity, or raise the timeout`)
+        this.log(`sluice: checkpoint ${f.id} ${this.stats.history[this.stats.history.length - 1]?.failure ?? 'timed out'}`)
+      }
       return null
     }
     if (!p.allRunning()) {
