@@ -6,7 +6,7 @@
  *   node bin/run-ts.js bench/recovery.ts [options]      (or: npm run bench -- --only none --recovery)
  *
  * 1. Build: `node bin/sluice.js run bench/fixtures/big-state-job.ts --no-server --workers 0
- *    --checkpoint-dir D --checkpoint-interval <build interval>` — 1 M keys × a 100-character string
+ *    --checkpoint-dir D --checkpoint-interval <build interval>` — 850 000 keys × a 100-character string
  *    in a keyed reduce, unbounded — until a checkpoint file of at least --min-state-mb is complete
  *    (files appear by rename, so one that exists is whole); then kill -9.
  * 2. Restart: the same command with --checkpoint-interval <interval>. Times from the spawn: the job
@@ -29,9 +29,9 @@
  * bench/recovery-breakdown.ts.
  *
  * Options:
- *   --keys N             distinct keys (default 1 000 000)
+ *   --keys N             distinct keys (default 850 000: ~104 MB of encoded state)
  *   --value-bytes B      characters of the string kept per key (default 100)
- *   --min-state-mb M     size of checkpoint file to wait for before the kill, MiB (default 100)
+ *   --min-state-mb M     size of checkpoint file to wait for before the kill, MiB (default 95)
  *   --build-interval D   checkpoint interval while building (default 5s)
  *   --interval D         checkpoint interval of the restarted job (default 1s)
  *   --watch-s S          seconds to watch the restarted job after its first record (default 20)
@@ -51,9 +51,9 @@ const opt = (f: string, dflt: string): string => {
   const i = args.indexOf(f)
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : dflt
 }
-const KEYS = Number(opt('--keys', '1000000'))
+const KEYS = Number(opt('--keys', '850000'))
 const VALUE_BYTES = Number(opt('--value-bytes', '100'))
-const MIN_STATE = Number(opt('--min-state-mb', '100')) * 2 ** 20
+const MIN_STATE = Number(opt('--min-state-mb', '95')) * 2 ** 20
 const BUILD_INTERVAL = opt('--build-interval', '5s')
 const INTERVAL = opt('--interval', '1s')
 const WATCH_MS = Number(opt('--watch-s', '20')) * 1000

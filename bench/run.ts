@@ -9,7 +9,8 @@
  *   --exchange     cross-thread exchange end to end (codec + ring between two workers)
  *   --checkpoints  q5 and q7 with checkpoints every 1 s vs none (alternating runs, medians)
  *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
- *   --recovery     kill -9 a job holding ~120 MB of keyed state, rerun it: time to resume and to the first record (bench/recovery.ts)
+ *   --state-sizes  checkpoint and restore phases vs keyed state size, one thread (bench/recovery-breakdown.ts)
+ *   --recovery     kill -9 a job holding ~104 MB of keyed state, rerun it: time to resume and to the first record (bench/recovery.ts)
  *   --only a,b     only these cases (q0,q5,generator,baselines)
  */
 import { execFileSync } from 'node:child_process'
@@ -169,6 +170,19 @@ if (flag('--memory')) {
     if (!want(q)) continue
     const r = measure('query', q, '10000000')
     say(`| ${q} | 10,000,000 | ${fmt(r.perSecond)} | ${r.maxRssMB} MB | ${r.maxRssMB < 1024 ? 'yes' : 'NO'} |`)
+  }
+}
+
+if (flag('--state-sizes')) {
+  say('')
+  say('| keyed state (keys × 100-char values) | encoded state | snapshot (on the task\'s thread) | write + fsync (asynchronous) | read + check | decode + restore |')
+  say('|---|---|---|---|---|---|')
+  for (const keys of [100_000, 300_000, 1_000_000]) {
+    const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/recovery-breakdown.ts', String(keys)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 })
+    const r = JSON.parse(out.trim().split('\n').pop() as string) as { stateBytes: number; phases: Record<string, number> }
+    const ph = r.phases
+    const ms = (x: number): string => `${x.toLocaleString('en-US')} ms`
+    say(`| ${keys.toLocaleString('en-US')} | ${(r.stateBytes / 1e6).toFixed(1)} MB | ${ms(ph.snapshotState + ph.encodeSnapshot)} first, ${ms(ph['snapshotState (reusing buffers)'])} next | ${ms(ph['write+fsync+rename'])} | ${ms(ph.readFileSync + ph.decodeCheckpoint)} | ${ms(ph.decodeSnapshot + ph.restoreState)} |`)
   }
 }
 
