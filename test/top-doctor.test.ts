@@ -63,6 +63,17 @@ describe('renderTop', () => {
     expect(head).toBe('clicks-per-user (clickstream)  running  up 1m 05s  12K records/s  p99 43ms  2 workers')
   })
 
+  it('shows a checkpoint line under the header for a job with checkpoints', () => {
+    const checkpoints: JobView['checkpoints'] = {
+      intervalMs: 1000, timeoutMs: 600_000, completed: 12, failed: 1, lastId: 12, lastFailure: null,
+      lastDurationMs: 102.4, lastSizeBytes: 230_000, lastAlignmentMs: 0, lastStartDelayMs: 4, lastSyncMs: 6,
+      restarts: 1, restoredFrom: 9, restore: { time: 1, checkpointId: 9, savepoint: null, takenAt: 0, loadMs: 3, sizeBytes: 200_000 },
+    }
+    const lines = renderTop(jobView({ checkpoints }), { width: 120, color: false })
+    expect(lines[1]).toBe('checkpoints  12 done  1 failed  1 restart  last 102ms 230KB  sync 6.0ms  start delay 4.0ms  resumed from 9')
+    expect(renderTop(jobView(), { width: 120, color: false })[1]).toBe('')
+  })
+
   it('shows one row per operator, in graph order, with every column', () => {
     const lines = renderTop(jobView(), { width: 120, color: false })
     const titleRow = lines.find((l) => l.startsWith('OPERATOR')) as string

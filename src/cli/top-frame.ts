@@ -46,7 +46,7 @@ const TAIL_COLUMNS: readonly Column[] = [
  */
 export function renderTop(view: JobView, o: TopFrameOptions): string[] {
   const paint = painter(o.color)
-  const above = [header(view, paint), ...view.alerts.map((a) => `${paint('red', 'ALERT')}  ${a.objective}: ${a.message}`), '']
+  const above = [header(view, paint), ...checkpointLine(view, paint), ...view.alerts.map((a) => `${paint('red', 'ALERT')}  ${a.objective}: ${a.message}`), '']
   const below = view.topFinding === null ? [] : ['', ...findingLines(view.topFinding, o.width, paint)]
   let rows = view.operators
   let hidden = 0
@@ -81,6 +81,20 @@ function header(v: JobView, paint: Paint): string {
   ]
   if (v.alerts.length > 0) parts.push(paint('red', `${v.alerts.length} alert${v.alerts.length === 1 ? '' : 's'} firing`))
   return parts.join('  ')
+}
+
+/** "checkpoints  12 done  last 102ms 230KB  sync 6.0ms  start delay 4.0ms" (nothing without checkpoints). */
+function checkpointLine(v: JobView, paint: Paint): string[] {
+  const c = v.checkpoints
+  if (c === null) return []
+  const parts = [paint('dim', 'checkpoints'), `${c.completed} done`]
+  if (c.failed > 0) parts.push(paint(c.lastFailure === null ? 'yellow' : 'red', `${c.failed} failed`))
+  if (c.restarts > 0) parts.push(paint('yellow', `${c.restarts} restart${c.restarts === 1 ? '' : 's'}`))
+  if (c.lastDurationMs !== null) parts.push(`last ${durationMs(c.lastDurationMs)} ${short(c.lastSizeBytes ?? 0)}B`)
+  if (c.lastSyncMs !== null) parts.push(`sync ${durationMs(c.lastSyncMs)}`)
+  if (c.lastStartDelayMs !== null) parts.push(`start delay ${durationMs(c.lastStartDelayMs)}`)
+  if (c.restore !== null) parts.push(paint('dim', c.restore.savepoint === null ? `resumed from ${c.restore.checkpointId}` : 'started from a savepoint'))
+  return [parts.join('  ')]
 }
 
 function operatorTable(rows: readonly OperatorView[], all: readonly OperatorView[], width: number, paint: Paint): string[] {

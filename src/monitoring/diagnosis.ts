@@ -42,6 +42,8 @@ export interface DiagnosisOptions {
   stateGrowthRatio?: number
   /** ...and by more than this many entries over the window. */
   stateGrowthEntries?: number
+  /** Checkpoint snapshots that stop a task for this share of the interval are reported (rule 8). */
+  checkpointSyncShare?: number
   /** A thread whose tasks are busy this much in total is saturated (rule 1b). */
   threadSaturatedMsPerSecond?: number
   /** ...and its heaviest task, taking at least this share of that time, is the bottleneck. */
@@ -73,6 +75,7 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   threadDominantShare: 0.5,
   eventLoopDelayP99Ms: 250,
   gcPauseMsPerSecond: 250,
+  checkpointSyncShare: 0.1,
 }
 
 /**
@@ -95,7 +98,7 @@ export function diagnose(view: JobView, history: readonly Sample[], options?: Di
   const flink = bottlenecks(ctx)
   const named = new Set(flink.map((s) => s.finding.operator))
   const threads = saturatedThreads(ctx).filter((s) => !named.has(s.finding.operator))
-  const scored = [flink, threads, ...[sourceBound, skews, watermarkStalls, stateGrowth, workerPressure, errors].map((rule) => rule(ctx))].flat()
+  const scored = [flink, threads, ...[sourceBound, skews, watermarkStalls, stateGrowth, workerPressure, errors, checkpoints].map((rule) => rule(ctx))].flat()
   if (scored.length === 0) scored.push(healthy(ctx))
   scored.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score)
   return scored.map((s) => s.finding)
@@ -534,6 +537,44 @@ function errors(ctx: Context): Scored[] {
       },
     }]
   })
+}
+
+// ---- rule 8: checkpoints failing, or their snapshots taking much of the tasks' time
+
+function checkpoints(ctx: Context): Scored[] {
+  const c = ctx.view.checkpoints
+  if (c === null) return []
+  const out: Scored[] = []
+  // A checkpoint in flight when a task ends (a bounded job finishing) fails harmlessly.
+  const f = ctx.view.status === 'running' && c.lastFailure !== null && !/task (ended|had ended)/.test(c.lastFailure.reason) ? c.lastFailure : null
+  if (f !== null) {
+    const timedOut = /timed out/.test(f.reason)
+    const why = f.reason.replace(/^[A-Z_]+: /, '').split(': ')[0]
+    out.push({
+      score: 1 + c.failed / Math.max(1, c.completed),
+      finding: {
+        kind: 'checkpoints', severity: c.completed === 0 ? 'critical' : 'warning', operator: null, action: null,
+        title: `checkpoints are failing: checkpoint ${f.id} failed (${why}); ${c.failed} failed, ${c.completed} completed`,
+        evidence: { failed: c.failed, completed: c.completed, lastFailedId: f.id, timeoutMs: c.timeoutMs, ...(c.lastStartDelayMs === null ? {} : { lastStartDelayMs: c.lastStartDelayMs }) },
+        recommendation: timedOut
+          ? 'a barrier waits behind the records queued ahead of it, so backpressure slows checkpoints down: remove the bottleneck (see the other findings), lower channelCapacity, or raise --checkpoint-timeout'
+          : `${f.reason}; after a failure the job resumes from checkpoint ${c.lastId === 0 ? '(none yet: from the start)' : c.lastId}`,
+      },
+    })
+  }
+  if (c.lastSyncMs !== null && c.intervalMs > 0 && c.lastSyncMs > ctx.o.checkpointSyncShare * c.intervalMs) {
+    const share = c.lastSyncMs / c.intervalMs
+    out.push({
+      score: share / ctx.o.checkpointSyncShare,
+      finding: {
+        kind: 'checkpoints', severity: 'warning', operator: null, action: null,
+        title: `checkpoint snapshots stop a task for ${Math.round(c.lastSyncMs)} ms every ${round(c.intervalMs / 1000)} s (${Math.round(share * 100)} % of its time)`,
+        evidence: { lastSyncMs: Math.round(c.lastSyncMs), intervalMs: c.intervalMs, ...(c.lastSizeBytes === null ? {} : { lastSizeBytes: c.lastSizeBytes }) },
+        recommendation: `take checkpoints less often (--checkpoint-interval ${Math.ceil((c.lastSyncMs / ctx.o.checkpointSyncShare) / 1000)}s keeps it under ${Math.round(ctx.o.checkpointSyncShare * 100)} %), or keep less state (a TTL, shorter windows)`,
+      },
+    })
+  }
+  return out
 }
 
 // ---- nothing found

@@ -15,7 +15,7 @@ import { addSparse, BUCKETS, percentiles } from './histogram.ts'
 import { ObjectiveEvaluator } from './objectives.ts'
 import { ThreadStats, type ThreadStatsSnapshot } from './thread-stats.ts'
 import { mergeTop } from './top-k.ts'
-import type { Alert, CheckpointRecordView, CheckpointsView, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
+import type { Alert, CheckpointRecordView, CheckpointsView, CheckpointView, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
 
 const HISTORY_SECONDS = 600
 /** Latency percentiles cover the markers of this many last samples. */
@@ -364,7 +364,12 @@ export class JobMonitor {
 function checkpointView(s: CheckpointStats | null): JobView['checkpoints'] {
   if (s === null) return null
   const r = s.restore
+  const newest = s.history[s.history.length - 1]
+  const lastFailure: CheckpointView['lastFailure'] = newest?.status === 'failed' ? { id: newest.id, triggeredAt: newest.triggeredAt, reason: newest.failure ?? 'unknown' } : null
   return {
+    intervalMs: s.intervalMs,
+    timeoutMs: s.timeoutMs,
+    lastFailure,
     completed: s.completed,
     failed: s.failed,
     lastId: s.lastId,

@@ -31,7 +31,9 @@ export interface JobView extends JobSummary {
 }
 
 export interface CheckpointView {
+  intervalMs: number; timeoutMs: number               // as configured
   completed: number; failed: number; lastId: number   // counts add up over restarts
+  lastFailure: { id: number; triggeredAt: number; reason: string } | null   // the newest checkpoint, if it failed
   // Of the last completed checkpoint; alignment, start delay and sync are the longest over its tasks.
   lastDurationMs: number | null; lastSizeBytes: number | null
   lastAlignmentMs: number | null      // first barrier to last barrier at a task with several inputs
@@ -110,7 +112,7 @@ export interface Sample {          // one per second
 }
 
 export interface Finding {
-  kind: 'bottleneck' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'healthy'
+  kind: 'bottleneck' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'healthy'
   severity: 'critical' | 'warning' | 'info'
   title: string             // one plain sentence: "`enrich` is the bottleneck: busy 980 ms/s while `parse` upstream is backpressured"
   operator: string | null

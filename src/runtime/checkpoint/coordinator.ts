@@ -38,6 +38,9 @@ export interface CheckpointOptions {
 const DEFAULT_TIMEOUT_MS = 10 * 60_000
 
 export interface CheckpointStats {
+  /** The configured interval and timeout, ms. */
+  intervalMs: number
+  timeoutMs: number
   completed: number
   failed: number
   lastId: number
@@ -128,7 +131,7 @@ export interface CheckpointParticipants {
 
 export class CheckpointCoordinator {
   readonly storage: CheckpointStorage
-  readonly stats: CheckpointStats = { completed: 0, failed: 0, lastId: 0, lastDurationMs: null, lastSizeBytes: null, lastAlignmentMs: null, lastStartDelayMs: null, lastSyncMs: null, restoredFrom: null, restore: null, history: [] }
+  readonly stats: CheckpointStats = { intervalMs: 0, timeoutMs: 0, completed: 0, failed: 0, lastId: 0, lastDurationMs: null, lastSizeBytes: null, lastAlignmentMs: null, lastStartDelayMs: null, lastSyncMs: null, restoredFrom: null, restore: null, history: [] }
   private participants: CheckpointParticipants | null = null
   private inFlight: InFlight | null = null
   private timer: NodeJS.Timeout | null = null
@@ -149,6 +152,8 @@ export class CheckpointCoordinator {
     if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
     if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
     this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.stats.intervalMs = o.intervalMs
+    this.stats.timeoutMs = this.timeoutMs
     this.storage = new CheckpointStorage(o.dir, o.retain ?? 3, log)
   }
 
