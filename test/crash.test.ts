@@ -136,6 +136,27 @@ describe('exactly-once under kill -9', () => {
     expect(sorted(out)).toEqual(sorted(reference))
   }, 120_000)
 
+  it('a job started from a savepoint restarts from its own newest checkpoint, not from the savepoint', async () => {
+    const out = join(dir, 'from-sp-restart.jsonl')
+    const first = join(dir, 'from-sp-first')
+    // A savepoint is a checkpoint file kept elsewhere: take one from a run killed part-way.
+    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '4' }
+    for (let i = 0; i < 5 && !(existsSync(first) && readdirSync(first).some((n) => /^checkpoint-\d+\.sluice$/.test(n))); i++) await runAndKill(['--checkpoint-dir', first, '--checkpoint-interval', '50ms'], env, 1500)
+    const newest = readdirSync(first).filter((n) => /^checkpoint-\d+\.sluice$/.test(n)).sort((a, b) => Number(/\d+/.exec(b)?.[0]) - Number(/\d+/.exec(a)?.[0]))[0]
+    const savepoint = join(dir, 'from-sp-savepoint.sluice')
+    writeFileSync(savepoint, readFileSync(join(first, newest)))
+    const chk = join(dir, 'from-sp-checkpoints')
+    const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--from-savepoint', savepoint, '--restart-attempts', '2', '--restart-delay', '200ms'],
+      { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '400000', CRASH_EXIT_MARK: join(dir, 'from-sp-exit') })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr.match(/starting from savepoint/g)).toHaveLength(1)
+    expect(r.stderr).toMatch(/restarting from the latest checkpoint in 200 ms \(restart 1 of 2\)/)
+    expect(r.stderr).toContain(`in ${chk}`)
+    expect(r.stderr).toMatch(/resuming from checkpoint \d+ \(taken [^)]+\) in /)
+    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
+    expect(sorted(out)).toEqual(sorted(reference))
+  }, 180_000)
+
   it('a bug in user code is not restarted: the same record would fail again', () => {
     const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/failing-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', join(dir, 'bug-checkpoints'), '--restart-attempts', '3'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
     expect(r.status).toBe(1)
