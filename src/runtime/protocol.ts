@@ -42,8 +42,11 @@ export type ToWorker =
   | { readonly type: 'metrics' }
   /** Take checkpoint `id`: the worker's source subtasks emit its barrier (or the worker declines). */
   | { readonly type: 'checkpoint'; readonly id: number }
-  /** Checkpoint `id` is durable: commit what the sinks pre-committed for it. */
-  | { readonly type: 'commit'; readonly id: number }
+  /**
+   * Checkpoint `id` is durable: commit what the sinks pre-committed for it. `buffers` are the
+   * worker's snapshot buffers of it, written and moved back for its next checkpoint.
+   */
+  | { readonly type: 'commit'; readonly id: number; readonly buffers: readonly ArrayBuffer[] }
 
 export type FromWorker =
   | { readonly type: 'ready' }

@@ -34,7 +34,7 @@
  */
 import { SluiceError, describeCause } from '../errors.ts'
 import { keyGroupOf } from './key-groups.ts'
-import { snapshotBuffers, ValueReader, ValueWriter } from './value-codec.ts'
+import { SNAPSHOT_CHUNK_BYTES, snapshotBuffers, ValueReader, ValueWriter } from './value-codec.ts'
 
 export const SNAPSHOT_FORMAT_VERSION = 2
 
@@ -79,7 +79,7 @@ const MAX_KEY_GROUPS = 0x10000
  * return w.finish(null)
  */
 export class SnapshotWriter {
-  private readonly out = new ValueWriter(64 << 10, snapshotBuffers)
+  private readonly out = new ValueWriter(SNAPSHOT_CHUNK_BYTES, snapshotBuffers)
   private count = 0
 
   constructor(

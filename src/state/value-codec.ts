@@ -68,6 +68,8 @@ function isPackedKind(v: object): boolean {
 
 /** Buffers start at `initialBytes` and double up to this. */
 const MAX_CHUNK = 16 << 20
+/** The first (and smallest) buffer a snapshot writer takes from the pool. */
+export const SNAPSHOT_CHUNK_BYTES = 64 << 10
 
 /**
  * Buffers for snapshots, reused from one checkpoint to the next. Large state is written into
@@ -106,6 +108,17 @@ export class BufferPool {
       this.free.set(ab.byteLength, list)
       this.bytes += ab.byteLength
     }
+  }
+
+  /**
+   * Takes in buffers this pool handed out that went to another thread and came back (a moved
+   * ArrayBuffer is a new object there and back). The caller vouches that nothing else uses them.
+   */
+  adopt(buffers: readonly ArrayBuffer[]): void {
+    // Small ones are a snapshot's header (encodeSnapshot), not the pool's.
+    const mine = buffers.filter((ab) => ab.byteLength >= SNAPSHOT_CHUNK_BYTES)
+    for (const ab of mine) this.issued.add(ab)
+    this.release(mine.map((ab) => new Uint8Array(ab)))
   }
 
   /** Bytes held for reuse. */

@@ -125,7 +125,10 @@ export interface CheckpointParticipants {
   allRunning(): boolean
   /** Asks every source subtask for barrier `id`. */
   triggerSources(id: number): void
-  /** Checkpoint `id` is durable: every task commits its sinks' pre-commits. */
+  /**
+   * Checkpoint `id` is durable: every task commits its sinks' pre-commits. The acks' state buffers
+   * are written and not used again here: a participant may move them back to their thread.
+   */
   commit(id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void>
 }
 
@@ -364,6 +367,8 @@ export class CheckpointCoordinator {
 
   private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
     const tasks = [...f.acks.values()]
+    // Before the commit: it may hand the state's buffers back to the threads they came from.
+    const size = sizeOf(tasks)
     const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks }
     if (f.savepoint !== null) {
       try {
@@ -388,7 +393,7 @@ export class CheckpointCoordinator {
     await p.commit(f.id, f.acks)
     this.lastEnd = performance.now()
     this.stats.completed++
-    const r = this.record(f, 'completed', sizeOf(tasks), null)
+    const r = this.record(f, 'completed', size, null)
     this.stats.lastId = f.id
     this.stats.lastDurationMs = r.durationMs
     this.stats.lastSizeBytes = r.sizeBytes

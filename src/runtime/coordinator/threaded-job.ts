@@ -77,6 +77,8 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   // Checkpoints: this thread coordinates; workers' tasks align barriers and acknowledge by message.
   const coordinator = o.checkpoints === undefined ? null : new CheckpointCoordinator(o.checkpoints, o.name ?? 'job', graph, o.parallelism, o.maxParallelism)
   let declined = false
+  /** Task subtask ("task#subtask") → the worker it runs on, from its acknowledgements. */
+  const ackedBy = new Map<string, number>()
   const taskCount = plan.chains.reduce((n, chain) => n + (plan.parallelism.get(chain[0]) as number), 0)
   const sourceSubtasks = new Map<string, number>()
   for (const n of graph.nodes.values()) if (n.type === 'source') sourceSubtasks.set(n.id, plan.parallelism.get(n.id) as number)
@@ -87,8 +89,18 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     triggerSources: (id) => {
       for (const t of threads) t.postMessage({ type: 'checkpoint', id } satisfies ToWorker)
     },
-    commit: async (id) => {
-      for (const t of threads) t.postMessage({ type: 'commit', id } satisfies ToWorker)
+    commit: async (id, acks) => {
+      // Each worker gets back the buffers its tasks' state came in (moved, not copied).
+      const buffers: Set<ArrayBuffer>[] = threads.map(() => new Set())
+      for (const [key, a] of acks) {
+        const w = ackedBy.get(key)
+        if (w === undefined) continue
+        for (const chunks of Object.values(a.operators)) for (const b of chunks) if (b.buffer instanceof ArrayBuffer && b.buffer.byteLength > 0) buffers[w].add(b.buffer)
+      }
+      threads.forEach((t, w) => {
+        const list = [...buffers[w]]
+        t.postMessage({ type: 'commit', id, buffers: list } satisfies ToWorker, list)
+      })
     },
   }
   const readsStdin = [...graph.nodes.values()].some((n) => n.type === 'source' && n.source.kind === 'stdin')
@@ -194,6 +206,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
             }
             return
           case 'ack':
+            ackedBy.set(`${m.task}#${m.subtask}`, w)
             coordinator?.ack(m.task, m.subtask, m.id, m.parts)
             return
           case 'decline':

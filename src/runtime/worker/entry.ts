@@ -23,6 +23,7 @@ import { SourceTask } from '../source-task.ts'
 import type { CheckpointListener, Task } from '../task.ts'
 import { ThreadStats } from '../../monitoring/thread-stats.ts'
 import type { JobMetrics } from '../metrics.ts'
+import { snapshotBuffers } from '../../state/value-codec.ts'
 
 const start = workerData as WorkerStart
 const port = parentPort as NonNullable<typeof parentPort>
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
         else for (const t of tasks) if (t instanceof SourceTask) t.triggerCheckpoint(m.id)
         return
       case 'commit': {
+        snapshotBuffers.adopt(m.buffers)
         const mine = acked.get(m.id)
         for (const id of [...acked.keys()]) if (id <= m.id) acked.delete(id)
         if (mine !== undefined) {
