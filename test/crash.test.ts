@@ -191,6 +191,36 @@ describe('exactly-once under kill -9', () => {
     }
   }, 120_000)
 
+  it('sluice nexmark run killed with SIGKILL resumes when run again: q5 rows exactly a fault-free run\'s', async () => {
+    const q5 = (out: string, extra: string[] = []): string[] => [join(root, 'bin/sluice.js'), 'nexmark', 'run', '--query', 'q5', '--events', '4000000', '--out', out, '--no-server', ...extra]
+    const ref = join(dir, 'q5-reference.jsonl')
+    const a = spawnSync(process.execPath, q5(ref), { cwd: root, encoding: 'utf8', timeout: 120_000 })
+    expect(a.status, a.stderr).toBe(0)
+    const out = join(dir, 'q5-crash.jsonl')
+    const args = q5(out, ['--checkpoint-dir', join(dir, 'q5-checkpoints'), '--checkpoint-interval', '50ms'])
+    // Killed part-way (start-up takes ~0.7 s, the whole run ~2 s), then run again until one finishes.
+    let killed = 0
+    let finished: { code: number | null; stderr: string } | null = null
+    for (const ms of [1200, 1500, 1900, 60_000]) {
+      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+      const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)))
+      clearTimeout(timer)
+      if (code === null) {
+        killed++
+        continue
+      }
+      finished = { code, stderr }
+      break
+    }
+    expect(killed).toBeGreaterThan(0)
+    expect(finished?.code, finished?.stderr).toBe(0)
+    expect(finished?.stderr).toMatch(/resuming from checkpoint \d+/)
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(ref, 'utf8'))
+  }, 180_000)
+
   it('a corrupt newest checkpoint is skipped for the previous complete one, with a log line', async () => {
     const out = join(dir, 'corrupt.jsonl')
     const chk = join(dir, 'corrupt-checkpoints')
