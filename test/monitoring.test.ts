@@ -66,8 +66,10 @@ describe('metrics against known workloads', () => {
       const o = op(v, 'burn')
       return o.busyMsPerSecond + o.idleMsPerSecond + o.backpressuredMsPerSecond
     })
+    // ~400 expected. The burn spins on the wall clock, so a thread preempted mid-spin on a loaded
+    // machine counts longer; the bound still tells "partly busy" from saturated (~1000).
     expect(busy).toBeGreaterThan(250)
-    expect(busy).toBeLessThan(650)
+    expect(busy).toBeLessThan(800)
     expect(total).toBeGreaterThan(850)
     expect(total).toBeLessThan(1100)
     expect(mean(views, (v) => op(v, 'burn').recordsInPerSecond)).toBeGreaterThan(4_000)
