@@ -137,8 +137,8 @@ interface ShapeNode {
 }
 
 /**
- * Appends values to a list of buffers. Write with the methods, then `finish()` for one
- * contiguous copy (or `byteLength` and `copyTo`).
+ * Appends values to a list of buffers (from `pool` when given). Write with the methods, then take
+ * `chunks()`, or `byteLength` and `copyTo` for one contiguous copy.
  */
 export class ValueWriter {
   private readonly done: Buffer[] = []
