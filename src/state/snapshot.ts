@@ -262,6 +262,14 @@ export function encodeSnapshot(s: OperatorSnapshot): Uint8Array[] {
   return [first, ...s.entries]
 }
 
+/**
+ * The snapshot without its entries (its operator-wide state kept): what a restoring subtask that
+ * owns none of its key groups needs of it.
+ */
+export function withoutEntries(bytes: Uint8Array): Uint8Array {
+  return encodeSnapshotBytes({ ...decodeSnapshot(bytes), entries: [], entryCount: 0 })
+}
+
 /** Encodes a snapshot into one array (tests, tools). */
 export function encodeSnapshotBytes(s: OperatorSnapshot): Uint8Array {
   return Buffer.concat(encodeSnapshot(s))

@@ -16,10 +16,10 @@ import { DeadLetterRouter, deadLetterSinks } from '../dead-letters.ts'
 import type { DeadLetter, SinkWriter } from '../../connectors/spi.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../job-runner.ts'
 import type { JobMetrics } from '../metrics.ts'
-import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
+import { buildTasks, physicalPlan, planFingerprint, workerOf } from '../plan.ts'
 import { assertNever, type FromWorker, type JobModuleRef, type ToWorker, type WorkerStart } from '../protocol.ts'
 import type { Worker } from 'node:worker_threads'
-import { CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
+import { CheckpointCoordinator, checkpointFor, noCheckpointsError, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
 
 export interface ThreadedRunOptions {
   readonly workers?: number
@@ -162,7 +162,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     failJob = fail
     openLetters.catch((e: unknown) => fail(new SluiceError('SINK_IO', `cannot open a dead-letter sink: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
     for (let w = 0; w < workers; w++) {
-      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore } }
+      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore: restore === null ? null : checkpointFor(restore, (op) => plan.parallelism.get(op) ?? 1, (s) => workerOf({ subtask: s }, workers) === w) } }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
       const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin })
       if (w === 0 && readsStdin && t.stdin !== null) {
