@@ -20,21 +20,13 @@ import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, type Checkpoint 
 import { ownsKeyGroups } from '../src/state/key-groups.ts'
 import { decodeSnapshot, encodeSnapshot } from '../src/state/snapshot.ts'
 import { snapshotBuffers } from '../src/state/value-codec.ts'
-
-interface Entry { k: number; v: string }
+import { valueMaker, type Entry } from './fixtures/big-state-values.ts'
 
 const KEYS = Number(process.argv[2] ?? '1000000')
 const VALUE_BYTES = Number(process.argv[3] ?? '100')
 const MAX_PARALLELISM = 128
-/** The job's values: `n:` then x up to VALUE_BYTES characters, flat strings (as in big-state-job.ts). */
-const scratch = Buffer.alloc(VALUE_BYTES, 'x')
-function value(n: number): string {
-  const tag = `${n}:`
-  scratch.write(tag, 0, 'latin1')
-  const s = scratch.toString('latin1', 0, VALUE_BYTES)
-  scratch.fill(0x78, 0, tag.length)
-  return s
-}
+/** The job's values (as in big-state-job.ts). */
+const value = valueMaker(VALUE_BYTES)
 
 const newOp = (): RollingAggregateOperator<number, Entry, unknown, Entry, Entry> => new RollingAggregateOperator<number, Entry, unknown, Entry, Entry>((e) => e.k, reduceAggregate<Entry>((_a, b) => b) as never, (_k, r) => r)
 const ctx = { recordFailed: (_r: unknown, e: unknown) => { throw e } } as unknown as OperatorContext

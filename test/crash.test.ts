@@ -58,6 +58,9 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/** A file's lines, sorted: the multiset to compare when parallelism may reorder them. */
+const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
+
 async function crashLoop(name: string, parallelisms: number[], seed: number): Promise<{ out: string; kills: number; resumed: number }> {
   const out = join(dir, `${name}.jsonl`)
   const chk = join(dir, `${name}-checkpoints`)
@@ -92,7 +95,6 @@ describe('exactly-once under kill -9', () => {
   it('rescaled 1 → 2 → 1 between crashes, the output holds the same lines', async () => {
     const { out, kills } = await crashLoop('rescale', [1, 2], 11)
     expect(kills).toBeGreaterThanOrEqual(2)
-    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
     expect(sorted(out)).toEqual(sorted(reference))
   }, 300_000)
 
@@ -117,7 +119,6 @@ describe('exactly-once under kill -9', () => {
     expect(last.status, last.stderr).toBe(0)
     expect(failures).toBeGreaterThanOrEqual(2)
     expect(last.stderr).toMatch(/resuming from checkpoint \d+/)
-    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
     expect(sorted(out)).toEqual(sorted(reference))
   }, 300_000)
 
@@ -132,7 +133,6 @@ describe('exactly-once under kill -9', () => {
     expect(r.stderr).toMatch(/WORKER_FAILED: worker \d of 2 exited with code 3/)
     expect(r.stderr).toMatch(/restarting from the latest checkpoint in 500 ms \(restart 1 of 2\)/)
     expect(r.stderr).toMatch(/resuming from checkpoint \d+/)
-    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
     expect(sorted(out)).toEqual(sorted(reference))
   }, 120_000)
 
@@ -153,7 +153,6 @@ describe('exactly-once under kill -9', () => {
     expect(r.stderr).toMatch(/restarting from the latest checkpoint in 200 ms \(restart 1 of 2\)/)
     expect(r.stderr).toContain(`in ${chk}`)
     expect(r.stderr).toMatch(/resuming from checkpoint \d+ \(taken [^)]+\) in /)
-    const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
     expect(sorted(out)).toEqual(sorted(reference))
   }, 180_000)
 

@@ -22,7 +22,7 @@ import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
 import { validateObjectives, type ObjectivesSpec } from '../monitoring/objectives.ts'
-import { CHECKPOINT_HISTORY, CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
+import { afterCheckpoints, CHECKPOINT_HISTORY, CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
 import { runThreaded, type ThreadedJob } from '../runtime/coordinator/threaded-job.ts'
 import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
@@ -309,17 +309,7 @@ export class Pipeline implements PipelineContext {
     coordinator?.attach(tasks, (e) => runner.fail(e))
     runner.setTasks(tasks)
     coordinator?.start()
-    const done = deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run()).then(
-      async (r) => {
-        if (r.status === 'finished') await coordinator?.finished()
-        else coordinator?.stop()
-        return r
-      },
-      (e: unknown) => {
-        coordinator?.stop()
-        throw e
-      },
-    )
+    const done = afterCheckpoints(coordinator, deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run()))
     done.catch(() => {})
     return {
       done,

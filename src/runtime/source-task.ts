@@ -49,7 +49,7 @@ interface SavedSource {
 }
 
 /*
- * READS_PER_STEP: a source reads one batch per scheduler step. In a thread shared with its
+ * One read per step: a source reads one batch per scheduler step. In a thread shared with its
  * consumers, a source that reads ahead fills the channels, and records held in full channels
  * outlive V8's young generation — measured on q9 with 8 reads a step, GC rose from 12 % to 38 % of
  * the time and throughput halved. Shallow queues keep records short-lived. (Backpressure still
@@ -114,7 +114,7 @@ export class SourceTask extends Task {
     this.scheduler.wake()
   }
 
-  /** Takes a due checkpoint, or reads one batch (see READS_PER_STEP) unless the outputs are full. */
+  /** Takes a due checkpoint, or reads one batch (see "One read per step" above) unless the outputs are full. */
   override step(): boolean {
     if (this.state !== 'running' || this.pending !== null) return false
     if (this.checkpointDue >= 0 && this.ready === null) {

@@ -400,20 +400,15 @@ export class ValueReader {
     }
   }
 
-  private str(): string {
+  /** A length-prefixed string: UTF-8, or (`ascii`) ASCII read as Latin-1, which skips decoding. */
+  private str(ascii = false): string {
     const n = this.varuint()
     this.need(n)
     const a = this.pos
     this.pos += n
-    return FAST_SLICE ? (this.buf as unknown as Slicers).utf8Slice(a, a + n) : this.buf.toString('utf8', a, a + n)
-  }
-
-  private ascii(): string {
-    const n = this.varuint()
-    this.need(n)
-    const a = this.pos
-    this.pos += n
-    return FAST_SLICE ? (this.buf as unknown as Slicers).latin1Slice(a, a + n) : this.buf.toString('latin1', a, a + n)
+    if (!FAST_SLICE) return this.buf.toString(ascii ? 'latin1' : 'utf8', a, a + n)
+    const slicers = this.buf as unknown as Slicers
+    return ascii ? slicers.latin1Slice(a, a + n) : slicers.utf8Slice(a, a + n)
   }
 
   value(): unknown {
@@ -432,7 +427,7 @@ export class ValueReader {
         return v
       }
       case T_ASCII:
-        return this.ascii()
+        return this.str(true)
       case T_STRING:
         return this.str()
       case T_SHAPE: {

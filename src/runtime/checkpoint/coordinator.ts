@@ -142,7 +142,6 @@ export class CheckpointCoordinator {
   private timer: NodeJS.Timeout | null = null
   private nextId = 1
   private failure: ((e: unknown) => void) | null = null
-  private readonly timeoutMs: number
   /** The checkpoint file being written, if any. */
   private writing: Promise<string> | null = null
 
@@ -156,9 +155,8 @@ export class CheckpointCoordinator {
   ) {
     if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
     if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
-    this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.stats.intervalMs = o.intervalMs
-    this.stats.timeoutMs = this.timeoutMs
+    this.stats.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.storage = new CheckpointStorage(o.dir, o.retain ?? 3, log)
   }
 
@@ -255,9 +253,10 @@ export class CheckpointCoordinator {
     if (f !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
       if (!f.completing && !p.allRunning()) this.fail(f, 'a task ended before acknowledging')
-      else if (!f.completing && performance.now() - f.started > this.timeoutMs) {
-        this.fail(f, `timed out after ${Math.round(this.timeoutMs)} ms with ${f.acks.size} of ${p.taskCount} tasks acknowledged: a barrier waits behind the records queued before it, so under backpressure it is as slow as the slowest operator; speed that operator up (or give it more parallelism), lower channelCapacity, or raise the timeout`)
-        this.log(`sluice: checkpoint ${f.id} ${this.stats.history[this.stats.history.length - 1]?.failure ?? 'timed out'}`)
+      else if (!f.completing && performance.now() - f.started > this.stats.timeoutMs) {
+        const why = `timed out after ${Math.round(this.stats.timeoutMs)} ms with ${f.acks.size} of ${p.taskCount} tasks acknowledged: a barrier waits behind the records queued before it, so under backpressure it is as slow as the slowest operator; speed that operator up (or give it more parallelism), lower channelCapacity, or raise the timeout`
+        this.fail(f, why)
+        this.log(`sluice: checkpoint ${f.id} ${why}`)
       }
       return null
     }
@@ -413,6 +412,25 @@ export class CheckpointCoordinator {
     await this.writing?.catch(() => {})
     this.storage.clear()
   }
+}
+
+/**
+ * `done`, settled once checkpointing has wound down: a finished job's checkpoints cleared (after a
+ * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped.
+ */
+export function afterCheckpoints<R extends { readonly status: string }>(coordinator: CheckpointCoordinator | null, done: Promise<R>): Promise<R> {
+  if (coordinator === null) return done
+  return done.then(
+    async (r) => {
+      if (r.status === 'finished') await coordinator.finished()
+      else coordinator.stop()
+      return r
+    },
+    (e: unknown) => {
+      coordinator.stop()
+      throw e
+    },
+  )
 }
 
 /** Tasks in this thread. */

@@ -19,7 +19,7 @@ import type { JobMetrics } from '../metrics.ts'
 import { buildTasks, physicalPlan, planFingerprint, workerOf } from '../plan.ts'
 import { assertNever, type FromWorker, type JobModuleRef, type ToWorker, type WorkerStart } from '../protocol.ts'
 import type { Worker } from 'node:worker_threads'
-import { CheckpointCoordinator, checkpointFor, noCheckpointsError, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
+import { afterCheckpoints, CheckpointCoordinator, checkpointFor, noCheckpointsError, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
 
 export interface ThreadedRunOptions {
   readonly workers?: number
@@ -77,8 +77,6 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   // Checkpoints: this thread coordinates; workers' tasks align barriers and acknowledge by message.
   const coordinator = o.checkpoints === undefined ? null : new CheckpointCoordinator(o.checkpoints, o.name ?? 'job', graph, o.parallelism, o.maxParallelism)
   let declined = false
-  /** Task subtask ("task#subtask") → the worker it runs on, from its acknowledgements. */
-  const ackedBy = new Map<string, number>()
   const taskCount = plan.chains.reduce((n, chain) => n + (plan.parallelism.get(chain[0]) as number), 0)
   const sourceSubtasks = new Map<string, number>()
   for (const n of graph.nodes.values()) if (n.type === 'source') sourceSubtasks.set(n.id, plan.parallelism.get(n.id) as number)
@@ -92,9 +90,8 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     commit: async (id, acks) => {
       // Each worker gets back the buffers its tasks' state came in (moved, not copied).
       const buffers: Set<ArrayBuffer>[] = threads.map(() => new Set())
-      for (const [key, a] of acks) {
-        const w = ackedBy.get(key)
-        if (w === undefined) continue
+      for (const a of acks.values()) {
+        const w = workerOf(a, workers)
         for (const chunks of Object.values(a.operators)) for (const b of chunks) if (b.buffer instanceof ArrayBuffer && b.buffer.byteLength > 0) buffers[w].add(b.buffer)
       }
       threads.forEach((t, w) => {
@@ -206,7 +203,6 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
             }
             return
           case 'ack':
-            ackedBy.set(`${m.task}#${m.subtask}`, w)
             coordinator?.ack(m.task, m.subtask, m.id, m.parts)
             return
           case 'decline':
@@ -231,17 +227,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     }
   })
   // A finished job's checkpoints are cleared before `done` resolves (the same command then starts afresh).
-  const ended = done.then(
-    async (r) => {
-      if (r.status === 'finished') await coordinator?.finished()
-      else coordinator?.stop()
-      return r
-    },
-    (e: unknown) => {
-      coordinator?.stop()
-      throw e
-    },
-  )
+  const ended = afterCheckpoints(coordinator, done)
   coordinator?.start()
   ended.catch(() => {}).finally(() => stdinRelease())
   return {
