@@ -68,11 +68,13 @@ export class JobRunner implements Scheduler {
     this.wake()
   }
 
-  async run(): Promise<JobResult> {
+  /** Opens the tasks (restoring their state), calls `onRunning` once every task runs, and runs them to the end. */
+  async run(onRunning?: () => void): Promise<JobResult> {
     this.startedAt = performance.now()
     const unsubscribe = isManualClock(this.clock) ? this.clock.onAdvance(() => this.wake()) : null
     try {
       for (const t of this.tasks) await t.open()
+      onRunning?.()
       await this.loop()
       if (this.failure !== null) throw this.failure
       await this.deadLetters.close()

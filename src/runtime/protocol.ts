@@ -49,6 +49,7 @@ export type ToWorker =
   | { readonly type: 'commit'; readonly id: number; readonly buffers: readonly ArrayBuffer[] }
 
 export type FromWorker =
+  /** Every task of the worker is open (state restored) and running. */
   | { readonly type: 'ready' }
   | { readonly type: 'metrics'; readonly metrics: JobMetrics }
   /** Dead letters for the coordinator to write: `sink` indexes deadLetterSinks(graph). */

@@ -13,6 +13,7 @@ import { NumberMinHeap } from '../state/min-heap.ts'
 import type { Batch, Operator } from '../operators/types.ts'
 import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
+import { BarrierAligner } from './barrier-aligner.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
@@ -136,11 +137,8 @@ export class Task implements TaskServices {
   restore: TaskRestore | null = null
   /** Key groups of the job, for keyed state snapshots. */
   maxParallelism = 128
-  /** The barrier being aligned, or -1. */
-  private aligning = -1
-  /** When the first barrier of the one being aligned arrived: epoch ms and performance.now(). */
-  private alignStartedAt = 0
-  private alignStarted = 0
+  /** Checkpoint barriers across the inputs (see barrier-aligner.ts). */
+  readonly aligner = new BarrierAligner()
   protected currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
@@ -366,13 +364,7 @@ export class Task implements TaskServices {
       return
     }
     if (item instanceof BarrierItem) {
-      inp.blocked = true
-      if (this.aligning !== item.id) {
-        this.alignStartedAt = Date.now()
-        this.alignStarted = performance.now()
-      }
-      this.aligning = item.id
-      this.completeAlignment()
+      this.takeCheckpointIfAligned(this.aligner.onBarrier(this.inputs, inp, item.id))
       return
     }
     if (item instanceof WatermarkItem) {
@@ -386,16 +378,12 @@ export class Task implements TaskServices {
     }
     this.recomputeWatermark()
     if (this.inputs.every((i) => i.ended)) this.finish()
-    else if (this.aligning >= 0) this.completeAlignment()
+    else this.takeCheckpointIfAligned(this.aligner.check(this.inputs))
   }
 
-  /** Once every input still open has delivered the barrier: snapshot, pass it on, take input again. */
-  private completeAlignment(): void {
-    for (const i of this.inputs) if (!i.ended && i.blocked !== true) return
-    const id = this.aligning
-    this.aligning = -1
-    for (const i of this.inputs) i.blocked = false
-    this.checkpoint(id, {}, this.alignStartedAt, performance.now() - this.alignStarted)
+  /** Every input still open has delivered barrier `id` (-1: not yet): snapshot and pass it on. */
+  private takeCheckpointIfAligned(id: number): void {
+    if (id >= 0) this.checkpoint(id, {}, this.aligner.startedAt, this.aligner.durationMs())
   }
 
   /**

@@ -138,9 +138,9 @@ async function main(): Promise<void> {
       write: (letters) => post({ type: 'dead-letters', sink: index, letters: cloneable(letters) }),
     }))
     const metricsTimer = setInterval(() => post({ type: 'metrics', metrics: snapshot() }), 500)
-    post({ type: 'ready' })
     try {
-      const result = await runner.run()
+      // Ready once every task here runs (restored): the coordinator starts checkpoints only then.
+      const result = await runner.run(() => post({ type: 'ready' }))
       profile?.stop()
       post({ type: 'finished', status: result.status, metrics: { ...result.metrics, threads: [stats.snapshot()] } })
       stats.stop()
