@@ -17,7 +17,7 @@ import { LogicalGraph } from '../graph/logical.ts'
 import type { Clock } from '../time/clock.ts'
 import { systemClock } from '../time/clock.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
-import { DeadLetterRouter, deadLetterSinks } from '../runtime/dead-letters.ts'
+import { closeDeadLetters, DeadLetterRouter, deadLetterSinks, DeadLetterWriters } from '../runtime/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner.ts'
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
@@ -306,10 +306,13 @@ export class Pipeline implements PipelineContext {
     const runner = new JobRunner(clock, deadLetters)
     const tasks = buildTasks(this.graph, { clock, deadLetters, scheduler: runner, channelCapacity, fuse: options.fuse, parallelism, maxParallelism: this.maxParallelism, latencyMarkerIntervalMs: markers })
     const coordinator = options.checkpoints === undefined ? null : new CheckpointCoordinator(options.checkpoints, this.name, this.graph, parallelism, this.maxParallelism)
-    coordinator?.attach(tasks, (e) => runner.fail(e))
+    const letters = new DeadLetterWriters(deadLetterSinks(this.graph), coordinator !== null)
+    const restored = coordinator?.attach(tasks, letters, (e) => runner.fail(e))
+    deadLetters.open(letters.sinks, letters)
     runner.setTasks(tasks)
     coordinator?.start()
-    const done = afterCheckpoints(coordinator, deadLetters.open(deadLetterSinks(this.graph), clock).then(() => runner.run()))
+    const run = letters.open(clock, restored === undefined ? undefined : (restored?.deadLetters ?? null)).then(() => runner.run())
+    const done = afterCheckpoints(coordinator, closeDeadLetters(letters, coordinator, run))
     done.catch(() => {})
     return {
       done,

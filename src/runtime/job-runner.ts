@@ -77,7 +77,6 @@ export class JobRunner implements Scheduler {
       onRunning?.()
       await this.loop()
       if (this.failure !== null) throw this.failure
-      await this.deadLetters.close()
       if (this.stopRequested && !this.allFinished()) {
         await this.shutdown(true)
         this.status = 'stopped'
@@ -85,12 +84,14 @@ export class JobRunner implements Scheduler {
         for (const t of this.tasks) if (t instanceof SourceTask) await t.closeReader()
         this.status = 'finished'
       }
+      // After the shutdown: stopped tasks release the letters they held since their last barrier.
+      await this.deadLetters.flush()
       return { status: this.status, durationMs: performance.now() - this.startedAt, startupMs: 0, metrics: this.metrics() }
     } catch (e) {
       this.status = 'failed'
       await this.shutdown(false)
       try {
-        await this.deadLetters.close()
+        await this.deadLetters.flush()
       } catch {
         // The primary failure is what the caller needs.
       }

@@ -3,7 +3,6 @@ import type { DeadLetter, ErrorPolicy, Sink } from '../connectors/spi.ts'
 import { SluiceError, describeCause } from '../errors.ts'
 import { newBatch, type Batch, type OperatorContext, type Output, type OutputTag } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
-import type { DeadLetterRouter } from './dead-letters.ts'
 import type { OperatorMetrics } from './metrics.ts'
 
 /** What an operator context needs from its task. */
@@ -11,7 +10,8 @@ export interface TaskServices {
   readonly clock: Clock
   readonly subtask: number
   readonly parallelism: number
-  readonly deadLetters: DeadLetterRouter
+  /** Routes a dead letter (held for the next checkpoint when the job takes them). */
+  deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void
   watermark(): number
   requestProcessingTime(opIndex: number, timeMs: number): void
 }
@@ -76,7 +76,7 @@ export class OperatorContextImpl implements OperatorContext {
         return
       case 'dead-letter':
         this.metrics.deadLettered++
-        this.task.deadLetters.add(this.deadLetter as Sink<DeadLetter>, { operator: this.operatorId, position, reason, record })
+        this.task.deadLetter(this.deadLetter as Sink<DeadLetter>, { operator: this.operatorId, position, reason, record })
         return
     }
   }

@@ -10,6 +10,7 @@ import type { SourceNode } from '../graph/logical.ts'
 import type { Clock } from '../time/clock.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
+import type { TaskServices } from './operator-context.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { preview } from './operator-context.ts'
 import { LatencyMarkerItem } from './channel.ts'
@@ -23,7 +24,7 @@ class SourceContextImpl implements SourceContext {
     readonly clock: Clock,
     private readonly policy: ErrorPolicy,
     private readonly deadLetter: Sink<DeadLetter> | undefined,
-    private readonly router: DeadLetterRouter,
+    private readonly task: TaskServices,
     private readonly metrics: OperatorMetrics,
   ) {}
 
@@ -37,7 +38,7 @@ class SourceContextImpl implements SourceContext {
         return
       case 'dead-letter':
         this.metrics.deadLettered++
-        this.router.add(this.deadLetter as Sink<DeadLetter>, { operator: this.sourceId, position, reason, record: raw })
+        this.task.deadLetter(this.deadLetter as Sink<DeadLetter>, { operator: this.sourceId, position, reason, record: raw })
     }
   }
 }
@@ -87,7 +88,7 @@ export class SourceTask extends Task {
   ) {
     super(node.id, subtask, parallelism, clock, deadLetters, scheduler)
     this.sourceMetrics = new OperatorMetrics(node.id)
-    this.context = new SourceContextImpl(node.id, subtask, parallelism, clock, node.onError, node.deadLetter, deadLetters, this.sourceMetrics)
+    this.context = new SourceContextImpl(node.id, subtask, parallelism, clock, node.onError, node.deadLetter, this, this.sourceMetrics)
     this.strategy = node.watermarks
     this.batchSize = node.batchSize
   }

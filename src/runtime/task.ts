@@ -15,11 +15,11 @@ import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
-import type { DeadLetterRouter } from './dead-letters.ts'
+import type { DeadLetterRouter, LetterBatch } from './dead-letters.ts'
 import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
 import type { SinkOperator } from './sink-operator.ts'
-import type { SinkCommit } from '../connectors/spi.ts'
+import type { DeadLetter, Sink, SinkCommit } from '../connectors/spi.ts'
 import { SluiceError } from '../errors.ts'
 import { ownsKeyGroups } from '../state/key-groups.ts'
 import { decodeSnapshot, encodeSnapshot } from '../state/snapshot.ts'
@@ -63,6 +63,8 @@ export interface TaskCheckpointParts {
   readonly sinks: Record<string, unknown>
   /** The task's watermark when it took the snapshot (restored so late data stays late). */
   readonly watermark: number | null
+  /** Dead letters of the records before the barrier since the task's previous one (see dead-letters.ts). */
+  readonly letters: readonly LetterBatch[]
   /** How this task's part went (for the checkpoint history and metrics). */
   readonly timing: TaskCheckpointTiming
 }
@@ -139,6 +141,8 @@ export class Task implements TaskServices {
   maxParallelism = 128
   /** Checkpoint barriers across the inputs (see barrier-aligner.ts). */
   readonly aligner = new BarrierAligner()
+  /** With checkpoints: dead letters since the last barrier, by sink (see dead-letters.ts). */
+  private heldLetters: Map<Sink<DeadLetter>, DeadLetter[]> | null = null
   protected currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
@@ -163,6 +167,33 @@ export class Task implements TaskServices {
 
   watermark(): number {
     return this.currentWatermark
+  }
+
+  deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
+    if (this.checkpoints === null) {
+      this.deadLetters.add(sink, letter)
+      return
+    }
+    if (this.heldLetters === null) this.heldLetters = new Map()
+    const held = this.heldLetters.get(sink)
+    if (held === undefined) this.heldLetters.set(sink, [letter])
+    else held.push(letter)
+  }
+
+  /** The letters held since the last barrier, for this one's checkpoint part. */
+  private takeHeldLetters(): LetterBatch[] {
+    const held = this.heldLetters
+    if (held === null) return []
+    this.heldLetters = null
+    return [...held].map(([sink, letters]) => ({ sink: this.deadLetters.indexOf(sink), letters }))
+  }
+
+  /** No barrier follows (end of input, or a stop): held letters go out with the job's others. */
+  private releaseHeldLetters(): void {
+    const held = this.heldLetters
+    if (held === null) return
+    this.heldLetters = null
+    for (const [sink, letters] of held) this.deadLetters.addAll(sink, letters)
   }
 
   addLink(link: ChainLink): void {
@@ -400,6 +431,7 @@ export class Task implements TaskServices {
       if (l.op.snapshotState !== undefined) operators[l.id] = encodeSnapshot(l.op.snapshotState(ctx))
     }
     const timing: TaskCheckpointTiming = { barrierAt, alignmentMs, syncMs: performance.now() - t0 }
+    const letters = this.takeHeldLetters()
     const barrier = new BarrierItem(id)
     for (const ch of this.outputs) ch.sendControl(barrier)
     const wm = this.currentWatermark
@@ -407,7 +439,7 @@ export class Task implements TaskServices {
     const sinkLinks = this.operatorLinks.filter((l) => l.sink !== null)
     const listener = this.checkpoints
     if (sinkLinks.length === 0) {
-      listener?.ack(this, id, { operators, sources, sinks: {}, watermark, timing })
+      listener?.ack(this, id, { operators, sources, sinks: {}, watermark, letters, timing })
       return
     }
     this.park(
@@ -416,7 +448,7 @@ export class Task implements TaskServices {
         sinkLinks.forEach((l, i) => {
           if (commits[i] !== null) sinks[l.id] = commits[i]
         })
-        listener?.ack(this, id, { operators, sources, sinks, watermark, timing })
+        listener?.ack(this, id, { operators, sources, sinks, watermark, letters, timing })
       }),
     )
   }
@@ -485,6 +517,7 @@ export class Task implements TaskServices {
       }
     }
     for (const ch of this.outputs) ch.sendControl(END)
+    this.releaseHeldLetters()
     this.transition('finishing')
     const sinkWrites: Promise<void>[] = []
     for (const l of this.links) {
@@ -509,6 +542,7 @@ export class Task implements TaskServices {
 
   /** After a failure or stop: release resources without flushing windows. */
   async abort(flushSinks: boolean): Promise<void> {
+    if (flushSinks) this.releaseHeldLetters()
     for (const l of this.links) {
       try {
         l.op.close?.()

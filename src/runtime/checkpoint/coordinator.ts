@@ -18,6 +18,7 @@ import type { LogicalGraph } from '../../graph/logical.ts'
 import { keyGroupRange } from '../../state/key-groups.ts'
 import { withoutEntries } from '../../state/snapshot.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
+import type { LetterBatch, DeadLetterWriters } from '../dead-letters.ts'
 import { SourceTask } from '../source-task.ts'
 import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming, TaskRestore } from '../task.ts'
 import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from './storage.ts'
@@ -108,6 +109,8 @@ interface InFlight {
   readonly started: number
   readonly acks: Map<string, TaskSnapshot>
   readonly timings: TaskCheckpointTiming[]
+  /** The tasks' dead letters since their previous barrier (see dead-letters.ts). */
+  readonly letters: LetterBatch[]
   /** Every task acknowledged: being written and committed. */
   completing: boolean
   /** Set for a savepoint: where to write it, and who waits for its path. */
@@ -123,6 +126,8 @@ export interface CheckpointParticipants {
   readonly taskCount: number
   /** Source id → how many subtasks read it now. */
   readonly sourceSubtasks: ReadonlyMap<string, number>
+  /** The job's dead-letter sinks, written with each checkpoint's letters (null: it has none). */
+  readonly deadLetters: DeadLetterWriters | null
   /** False once any task has ended: a checkpoint then cannot complete. */
   allRunning(): boolean
   /** Asks every source subtask for barrier `id`. */
@@ -186,13 +191,13 @@ export class CheckpointCoordinator {
   }
 
   /** One thread: wires the local tasks to this coordinator and gives them their restore. */
-  attach(tasks: Task[], fail: (e: unknown) => void): Checkpoint | null {
+  attach(tasks: Task[], deadLetters: DeadLetterWriters | null, fail: (e: unknown) => void): Checkpoint | null {
     const listener: CheckpointListener = { ack: (t, id, parts) => this.ack(t.id, t.subtask, id, parts) }
     for (const t of tasks) {
       t.checkpoints = listener
       t.maxParallelism = this.maxParallelism
     }
-    const c = this.load(new LocalParticipants(tasks), fail)
+    const c = this.load(new LocalParticipants(tasks, deadLetters), fail)
     for (const t of tasks) t.restore = restoreFor(t, c)
     return c
   }
@@ -228,11 +233,25 @@ export class CheckpointCoordinator {
   private lastStart = Number.NEGATIVE_INFINITY
   private lastEnd = 0
 
+  /**
+   * No further checkpoint starts; one still collecting acknowledgements is abandoned (one being
+   * written completes). Call before the job closes its dead-letter sinks.
+   */
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    this.inFlight = null
+    const f = this.inFlight
+    if (f !== null && !f.completing) this.abandon(f)
     this.rejectSavepoints('the job stopped')
+  }
+
+  /**
+   * Checkpoint `f` will not complete. The dead letters its tasks handed over came before their
+   * barriers, and those tasks will not hand them over again: they go with the next checkpoint.
+   */
+  private abandon(f: InFlight): void {
+    if (this.inFlight === f) this.inFlight = null
+    if (f.letters.length > 0) this.participants?.deadLetters?.carry(f.letters)
   }
 
   /** Savepoints asked for and not started yet: each goes before the next periodic checkpoint. */
@@ -277,7 +296,7 @@ export class CheckpointCoordinator {
 
   private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
     const id = this.nextId++
-    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], completing: false, savepoint }
+    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], completing: false, savepoint }
     p.triggerSources(id)
     return id
   }
@@ -309,7 +328,7 @@ export class CheckpointCoordinator {
     if (failed) {
       this.fail(f, 'a task had ended')
     } else {
-      this.inFlight = null
+      this.abandon(f)
       this.lastStart = Number.NEGATIVE_INFINITY
       if (f.savepoint !== null) this.savepoints.unshift(f.savepoint)
     }
@@ -317,7 +336,8 @@ export class CheckpointCoordinator {
 
   /** Checkpoint `f` will not complete: counted, kept in the history, and the next may start. */
   private fail(f: InFlight, why: string): void {
-    if (this.inFlight === f) this.inFlight = null
+    if (!f.completing) this.abandon(f)
+    else if (this.inFlight === f) this.inFlight = null
     f.savepoint?.reject(new SluiceError('CHECKPOINT_IO', `savepoint ${f.id} failed: ${why}`))
     this.lastEnd = performance.now()
     this.stats.failed++
@@ -348,7 +368,12 @@ export class CheckpointCoordinator {
   ack(task: string, subtask: number, checkpointId: number, parts: TaskCheckpointParts): void {
     const f = this.inFlight
     const p = this.participants
-    if (f === null || p === null || f.id !== checkpointId || f.completing) return
+    if (f === null || p === null || f.id !== checkpointId || f.completing) {
+      // An abandoned checkpoint's part: its letters still belong before the next barrier.
+      if (parts.letters.length > 0) p?.deadLetters?.carry(parts.letters)
+      return
+    }
+    for (const b of parts.letters) f.letters.push(b)
     f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
     f.timings.push(parts.timing)
     if (f.acks.size < p.taskCount) return
@@ -367,10 +392,13 @@ export class CheckpointCoordinator {
   }
 
   private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
+    // Asked at once (before any await), so a close of the sinks asked later comes after it.
+    const letterCommits = p.deadLetters?.writeCheckpoint(f.id, f.letters)
     const tasks = [...f.acks.values()]
     // Before the commit: it may hand the state's buffers back to the threads they came from.
     const size = sizeOf(tasks)
-    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks }
+    const deadLetters = letterCommits === undefined ? undefined : await letterCommits
+    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, ...(deadLetters === undefined ? {} : { deadLetters }) }
     if (f.savepoint !== null) {
       try {
         f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, `savepoint-${f.id}.sluice`, c))
@@ -392,6 +420,7 @@ export class CheckpointCoordinator {
     for (const t of tasks) for (const chunks of Object.values(t.operators)) snapshotBuffers.release(chunks)
     // Only a durable checkpoint may be committed: a crash before this line replays to the previous one.
     await p.commit(f.id, f.acks)
+    if (deadLetters !== undefined) await p.deadLetters?.commit(deadLetters)
     this.lastEnd = performance.now()
     this.stats.completed++
     const r = this.record(f, 'completed', size, null)
@@ -438,7 +467,10 @@ class LocalParticipants implements CheckpointParticipants {
   readonly taskCount: number
   readonly sourceSubtasks = new Map<string, number>()
 
-  constructor(private readonly tasks: Task[]) {
+  constructor(
+    private readonly tasks: Task[],
+    readonly deadLetters: DeadLetterWriters | null,
+  ) {
     this.taskCount = tasks.length
     for (const t of tasks) if (t instanceof SourceTask) this.sourceSubtasks.set(t.id, (this.sourceSubtasks.get(t.id) ?? 0) + 1)
   }

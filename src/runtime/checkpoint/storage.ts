@@ -23,6 +23,7 @@ import { mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
+import type { SinkCommit } from '../../connectors/spi.ts'
 import { SluiceError, describeCause } from '../../errors.ts'
 
 const MAGIC = 0x534c434b // "SLCK"
@@ -55,6 +56,8 @@ export interface Checkpoint {
   /** A savepoint is kept until removed by hand; checkpoints are retained by count. */
   readonly savepoint: boolean
   readonly tasks: readonly TaskSnapshot[]
+  /** The dead-letter sinks' commits, by position in deadLetterSinks(graph) (null: the sink keeps none). */
+  readonly deadLetters?: readonly (SinkCommit | null)[]
 }
 
 const packr = new Packr({ useRecords: false })

@@ -12,8 +12,7 @@ import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../channels/sab-ring.ts'
 import { startTsWorker } from '../channels/ts-worker.ts'
 import { LocalChannel } from '../channel.ts'
-import { DeadLetterRouter, deadLetterSinks } from '../dead-letters.ts'
-import type { DeadLetter, SinkWriter } from '../../connectors/spi.ts'
+import { closeDeadLetters, DeadLetterRouter, deadLetterSinks, DeadLetterWriters } from '../dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../job-runner.ts'
 import type { JobMetrics } from '../metrics.ts'
 import { buildTasks, physicalPlan, planFingerprint, workerOf } from '../plan.ts'
@@ -77,12 +76,15 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   // Checkpoints: this thread coordinates; workers' tasks align barriers and acknowledge by message.
   const coordinator = o.checkpoints === undefined ? null : new CheckpointCoordinator(o.checkpoints, o.name ?? 'job', graph, o.parallelism, o.maxParallelism)
   let declined = false
+  // Dead letters from every worker are written here, by the one thread that owns the sinks.
+  const letters = new DeadLetterWriters(deadLetterSinks(graph), coordinator !== null)
   const taskCount = plan.chains.reduce((n, chain) => n + (plan.parallelism.get(chain[0]) as number), 0)
   const sourceSubtasks = new Map<string, number>()
   for (const n of graph.nodes.values()) if (n.type === 'source') sourceSubtasks.set(n.id, plan.parallelism.get(n.id) as number)
   const participants: CheckpointParticipants = {
     taskCount,
     sourceSubtasks,
+    deadLetters: letters,
     allRunning: () => !declined && status === 'running' && !finished.some(Boolean) && ready.every(Boolean),
     triggerSources: (id) => {
       for (const t of threads) t.postMessage({ type: 'checkpoint', id } satisfies ToWorker)
@@ -119,10 +121,6 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     threads: last.flatMap((m) => m?.threads ?? []),
   })
 
-  // Dead letters from every worker are written here, by the one thread that owns the sinks.
-  const letterSinks = deadLetterSinks(graph)
-  const openLetters: Promise<SinkWriter<DeadLetter>[]> = Promise.all(letterSinks.map((s) => s.open({ sinkId: 'dead-letter', clock: systemClock, subtaskIndex: 0, parallelism: 1 })))
-  let letterWrites: Promise<unknown> = Promise.resolve()
   let failJob: (e: SluiceError) => void = () => {}
   const restore = coordinator === null ? null : coordinator.load(participants, (e) => failJob(e instanceof SluiceError ? e : new SluiceError('CHECKPOINT_IO', `checkpoint failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
   const done = new Promise<JobResult>((resolve, reject) => {
@@ -132,22 +130,9 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     const settleIfDone = (): void => {
       if (failed || !finished.every(Boolean) || !exited.every(Boolean)) return
       if (lingerTimer !== null) clearTimeout(lingerTimer)
-      // Every letter has arrived (they precede 'finished' on each worker's port); write and close.
-      letterWrites
-        .then(() => openLetters)
-        .then(async (ws) => {
-          for (const w of ws) {
-            await w.flush?.()
-            await w.close?.()
-          }
-        })
-        .then(
-          () => {
-            status = statuses.includes('stopped') ? 'stopped' : 'finished'
-            resolve({ status, durationMs: finishedAt - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
-          },
-          (e: unknown) => fail(new SluiceError('SINK_IO', `closing a dead-letter sink failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })),
-        )
+      // Every letter has arrived (they precede 'finished' on each worker's port): closeDeadLetters below writes the rest.
+      status = statuses.includes('stopped') ? 'stopped' : 'finished'
+      resolve({ status, durationMs: finishedAt - startedAt, startupMs: readyAt - startedAt, metrics: merged() })
     }
     const fail = (e: SluiceError): void => {
       if (failed) return
@@ -157,7 +142,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       reject(e)
     }
     failJob = fail
-    openLetters.catch((e: unknown) => fail(new SluiceError('SINK_IO', `cannot open a dead-letter sink: ${e instanceof Error ? e.message : String(e)}`, { cause: e })))
+    letters.open(systemClock, coordinator === null ? undefined : (restore?.deadLetters ?? null)).catch((e: unknown) => fail(e as SluiceError))
     for (let w = 0; w < workers; w++) {
       const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore: restore === null ? null : checkpointFor(restore, (op) => plan.parallelism.get(op) ?? 1, (s) => workerOf({ subtask: s }, workers) === w) } }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
@@ -181,13 +166,9 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
           case 'metrics':
             last[w] = m.metrics
             return
-          case 'dead-letters': {
-            const sink = letterSinks[m.sink]
-            letterWrites = letterWrites.then(() => openLetters).then((ws) => ws[m.sink].write(m.letters as DeadLetter[])).catch((e: unknown) => {
-              fail(new SluiceError('SINK_IO', `dead-letter sink (${sink?.kind ?? m.sink}) failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
-            })
+          case 'dead-letters':
+            letters.write({ sink: m.sink, letters: m.letters }).catch((e: unknown) => fail(e as SluiceError))
             return
-          }
           case 'finished':
             last[w] = m.metrics
             finished[w] = true
@@ -227,7 +208,13 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     }
   })
   // A finished job's checkpoints are cleared before `done` resolves (the same command then starts afresh).
-  const ended = afterCheckpoints(coordinator, done)
+  const ended = afterCheckpoints(
+    coordinator,
+    closeDeadLetters(letters, coordinator, done).catch((e: unknown) => {
+      status = 'failed'
+      throw e
+    }),
+  )
   coordinator?.start()
   ended.catch(() => {}).finally(() => stdinRelease())
   return {

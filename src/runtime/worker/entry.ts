@@ -10,8 +10,7 @@ import type { Pipeline } from '../../api/pipeline.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../channels/sab-ring.ts'
 import { codecForWire } from '../codec-choice.ts'
-import { DeadLetterRouter, deadLetterSinks } from '../dead-letters.ts'
-import type { DeadLetter } from '../../connectors/spi.ts'
+import { cloneable, DeadLetterRouter, deadLetterSinks } from '../dead-letters.ts'
 import { JobRunner } from '../job-runner.ts'
 import { loadPipeline } from '../job-module.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../plan.ts'
@@ -28,24 +27,6 @@ import { snapshotBuffers } from '../../state/value-codec.ts'
 const start = workerData as WorkerStart
 const port = parentPort as NonNullable<typeof parentPort>
 const post = (m: FromWorker): void => port.postMessage(m)
-
-/** Dead letters cross to the coordinator by structured clone; records that cannot be cloned go as JSON text. */
-function cloneable(letters: readonly DeadLetter[]): DeadLetter[] {
-  return letters.map((l) => {
-    try {
-      structuredClone(l.record)
-      return l
-    } catch {
-      let text: string
-      try {
-        text = JSON.stringify(l.record) ?? String(l.record)
-      } catch {
-        text = String(l.record)
-      }
-      return { ...l, record: text }
-    }
-  })
-}
 
 async function main(): Promise<void> {
   // SLUICE_CPU_PROFILE=<dir>: this worker's profile goes to <dir>/worker-<index>.cpuprofile.
@@ -124,7 +105,8 @@ async function main(): Promise<void> {
           // The state's buffers are the snapshot's own (snapshot.ts): moved, not copied.
           const buffers = new Set<ArrayBuffer>()
           for (const chunks of Object.values(parts.operators)) for (const b of chunks) if (b.buffer instanceof ArrayBuffer) buffers.add(b.buffer)
-          port.postMessage({ type: 'ack', id, task: t.id, subtask: t.subtask, parts } satisfies FromWorker, [...buffers])
+          const letters = parts.letters.map((b) => ({ sink: b.sink, letters: cloneable(b.letters) }))
+          port.postMessage({ type: 'ack', id, task: t.id, subtask: t.subtask, parts: { ...parts, letters } } satisfies FromWorker, [...buffers])
         },
       }
       for (const t of tasks) {
@@ -134,9 +116,7 @@ async function main(): Promise<void> {
       }
     }
     runner.setTasks(tasks)
-    await deadLetters.open(deadLetterSinks(graph), systemClock, (_sink, index) => ({
-      write: (letters) => post({ type: 'dead-letters', sink: index, letters: cloneable(letters) }),
-    }))
+    deadLetters.open(deadLetterSinks(graph), { write: (b) => post({ type: 'dead-letters', sink: b.sink, letters: cloneable(b.letters) }) })
     const metricsTimer = setInterval(() => post({ type: 'metrics', metrics: snapshot() }), 500)
     try {
       // Ready once every task here runs (restored): the coordinator starts checkpoints only then.
