@@ -53,7 +53,11 @@ async function trial(query: string, workers: number, seed: number): Promise<{ ro
   const last = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 300_000 })
   expect(last.status, last.stderr).toBe(0)
   if (resumes) expect(last.stderr).toMatch(/resuming from checkpoint \d+/)
-  return { rows: sortedLines(out), kills }
+  const rows = sortedLines(out)
+  // The summary counts the whole job (what the checkpoint counted, and this run): the file's rows.
+  expect(last.stderr).toContain(`: ${EVENTS} events in `)
+  expect(last.stderr).toContain(` ${rows.length} result rows`)
+  return { rows, kills }
 }
 
 beforeAll(() => {

@@ -1,6 +1,6 @@
 /** `sluice nexmark generate` and `sluice nexmark run`. */
-import { Pipeline, boundedOutOfOrderness, operatorTotal, type Sink, type Source } from '../index.ts'
-import { blackholeSink, countingSink } from '../connectors/blackhole-sink.ts'
+import { Pipeline, boundedOutOfOrderness, jobTotal, operatorTotal, type Sink, type Source } from '../index.ts'
+import { blackholeSink } from '../connectors/blackhole-sink.ts'
 import { fileSink } from '../connectors/file-sink.ts'
 import { fileSource } from '../connectors/file-source.ts'
 import { nexmarkSource } from '../connectors/nexmark-source.ts'
@@ -97,8 +97,7 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
-  const sink = countingSink(sinkFor(o))
-  const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sink)
+  const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sinkFor(o))
   const t0 = performance.now()
   const job = p.run({ workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) })
   const release = onInterrupt(() => void job.stop())
@@ -106,13 +105,17 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   try {
     const result = await job.done
     const s = (performance.now() - t0) / 1000
-    const events = operatorTotal(result.metrics, 'nexmark', 'recordsOut')
-    const rows = workers > 0 ? operatorTotal(result.metrics, 'results', 'recordsIn') : sink.count
+    // Over the whole job (a run that resumed from a checkpoint adds what the checkpoint counted),
+    // from the sink's own counter: it matches what an exactly-once output holds.
+    const restore = job.checkpoints()?.restore ?? null
+    const events = jobTotal(result.metrics, restore?.counts, 'nexmark', 'recordsOut')
+    const rows = jobTotal(result.metrics, restore?.counts, 'results', 'recordsIn')
+    const runEvents = operatorTotal(result.metrics, 'nexmark', 'recordsOut')
     const where = workers > 0 ? `, parallelism ${parallelism} on ${workers} worker threads` : parallelism > 1 ? `, parallelism ${parallelism} in one thread` : ''
     const startup = result.startupMs / 1000
-    const running = startup > 0 ? ` (${startup.toFixed(2)} s starting workers; ${Math.round(events / (s - startup)).toLocaleString('en-US')} events/s once running)` : ''
+    const running = startup > 0 ? ` (${startup.toFixed(2)} s starting workers; ${Math.round(runEvents / (s - startup)).toLocaleString('en-US')} events/s once running)` : ''
     process.stderr.write(
-      `${o.query}: ${events} events in ${s.toFixed(2)} s (${Math.round(events / s).toLocaleString('en-US')} events/s)${running}, ${rows} result rows${where}${result.status === 'stopped' ? ' (stopped)' : ''}\n`,
+      `${o.query}: ${events} events in ${s.toFixed(2)} s (${Math.round(runEvents / s).toLocaleString('en-US')} events/s)${running}, ${rows} result rows${where}${result.status === 'stopped' ? ' (stopped)' : ''}${restore === null ? '' : ` (counted since the job first started; this run resumed from checkpoint ${restore.checkpointId})`}\n`,
     )
     return EXIT_OK
   } finally {

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { access } from 'node:fs/promises'
-import { operatorTotal, type Pipeline } from '../index.ts'
+import { jobTotal, type Pipeline } from '../index.ts'
 import { loadPipeline } from '../runtime/job-module.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
@@ -47,11 +47,17 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
   try {
     const r = await job.done
     const s = (performance.now() - t0) / 1000
+    // Counted over the whole job: a run that resumed from a checkpoint adds what it had counted.
+    const restore = job.checkpoints()?.restore ?? null
+    const total = (op: string, counter: 'recordsOut' | 'skipped' | 'deadLettered' | 'lateDropped'): number => jobTotal(r.metrics, restore?.counts, op, counter)
     let read = 0
-    for (const n of p.graph.nodes.values()) if (n.type === 'source') read += operatorTotal(r.metrics, n.id, 'recordsOut')
-    const problems = r.metrics.operators.filter((m) => m.skipped + m.deadLettered + m.lateDropped > 0)
+    for (const n of p.graph.nodes.values()) if (n.type === 'source') read += total(n.id, 'recordsOut')
     let line = `job "${p.name}" ${r.status} in ${s.toFixed(2)} s: ${read} records read`
-    for (const m of problems) line += `; ${m.operator}: ${m.skipped} skipped, ${m.deadLettered} dead-lettered, ${m.lateDropped} late`
+    for (const id of p.graph.nodes.keys()) {
+      const [skipped, deadLettered, late] = [total(id, 'skipped'), total(id, 'deadLettered'), total(id, 'lateDropped')]
+      if (skipped + deadLettered + late > 0) line += `; ${id}: ${skipped} skipped, ${deadLettered} dead-lettered, ${late} late`
+    }
+    if (restore !== null) line += ` (counted since the job first started; this run resumed from checkpoint ${restore.checkpointId})`
     process.stderr.write(`${line}\n`)
     return EXIT_OK
   } finally {

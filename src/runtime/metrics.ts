@@ -77,6 +77,24 @@ export interface JobMetrics {
   threads?: ThreadStatsSnapshot[]
 }
 
+/** Counters a checkpoint carries, so totals after a restore count the whole job (see RecordCounts). */
+export const CHECKPOINTED_COUNTERS = ['recordsIn', 'recordsOut', 'errors', 'skipped', 'deadLettered', 'lateDropped'] as const
+type CheckpointedCounter = (typeof CHECKPOINTED_COUNTERS)[number]
+
+/** Operator id → its CHECKPOINTED_COUNTERS summed over subtasks, in that order. */
+export type RecordCounts = Record<string, number[]>
+
+/** Adds `metrics`' checkpointed counters to `into` (by operator id). */
+export function addCounts(into: RecordCounts, metrics: readonly OperatorMetrics[] | RecordCounts): RecordCounts {
+  const add = (id: string, values: readonly number[]): void => {
+    const sum = into[id] ?? (into[id] = CHECKPOINTED_COUNTERS.map(() => 0))
+    for (let i = 0; i < sum.length; i++) sum[i] += values[i] ?? 0
+  }
+  if (Array.isArray(metrics)) for (const m of metrics as readonly OperatorMetrics[]) add(m.operatorId, CHECKPOINTED_COUNTERS.map((c) => m[c]))
+  else for (const [id, values] of Object.entries(metrics)) add(id, values)
+  return into
+}
+
 type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'
 
 /**
@@ -87,4 +105,14 @@ export function operatorTotal(metrics: JobMetrics, operatorId: string, counter: 
   let n = 0
   for (const m of metrics.operators) if (m.operator === operatorId) n += m[counter]
   return n
+}
+
+/**
+ * As operatorTotal, over the whole job: metrics count since this run (or restart) began, so a job
+ * that resumed from a checkpoint adds what the checkpoint had counted (`restored`; see
+ * CheckpointRestore.counts). The output of an exactly-once sink then matches its count.
+ * @example jobTotal(result.metrics, job.checkpoints()?.restore?.counts, 'results', 'recordsIn')
+ */
+export function jobTotal(metrics: JobMetrics, restored: RecordCounts | undefined, operatorId: string, counter: CheckpointedCounter): number {
+  return operatorTotal(metrics, operatorId, counter) + (restored?.[operatorId]?.[CHECKPOINTED_COUNTERS.indexOf(counter)] ?? 0)
 }

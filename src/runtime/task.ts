@@ -16,7 +16,7 @@ import type { Clock } from '../time/clock.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import type { DeadLetterRouter, LetterBatch } from './dead-letters.ts'
-import { TaskMetrics, type OperatorMetrics } from './metrics.ts'
+import { addCounts, TaskMetrics, type OperatorMetrics, type RecordCounts } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
 import type { SinkOperator } from './sink-operator.ts'
 import type { DeadLetter, Sink, SinkCommit } from '../connectors/spi.ts'
@@ -65,6 +65,8 @@ export interface TaskCheckpointParts {
   readonly watermark: number | null
   /** Dead letters of the records before the barrier since the task's previous one (see dead-letters.ts). */
   readonly letters: readonly LetterBatch[]
+  /** The task's operators' counters at the barrier, since this run began (see RecordCounts). */
+  readonly counts: RecordCounts
   /** How this task's part went (for the checkpoint history and metrics). */
   readonly timing: TaskCheckpointTiming
 }
@@ -432,6 +434,7 @@ export class Task implements TaskServices {
     }
     const timing: TaskCheckpointTiming = { barrierAt, alignmentMs, syncMs: performance.now() - t0 }
     const letters = this.takeHeldLetters()
+    const counts = addCounts({}, this.countedMetrics())
     const barrier = new BarrierItem(id)
     for (const ch of this.outputs) ch.sendControl(barrier)
     const wm = this.currentWatermark
@@ -439,7 +442,7 @@ export class Task implements TaskServices {
     const sinkLinks = this.operatorLinks.filter((l) => l.sink !== null)
     const listener = this.checkpoints
     if (sinkLinks.length === 0) {
-      listener?.ack(this, id, { operators, sources, sinks: {}, watermark, letters, timing })
+      listener?.ack(this, id, { operators, sources, sinks: {}, watermark, letters, counts, timing })
       return
     }
     this.park(
@@ -448,9 +451,14 @@ export class Task implements TaskServices {
         sinkLinks.forEach((l, i) => {
           if (commits[i] !== null) sinks[l.id] = commits[i]
         })
-        listener?.ack(this, id, { operators, sources, sinks, watermark, letters, timing })
+        listener?.ack(this, id, { operators, sources, sinks, watermark, letters, counts, timing })
       }),
     )
+  }
+
+  /** The metrics whose counters a checkpoint carries. */
+  protected countedMetrics(): OperatorMetrics[] {
+    return this.operatorLinks.map((l) => l.metrics)
   }
 
   /** The checkpoint completed: commit what each sink pre-committed for it. */

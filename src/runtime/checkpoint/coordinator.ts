@@ -18,6 +18,7 @@ import type { LogicalGraph } from '../../graph/logical.ts'
 import { keyGroupRange } from '../../state/key-groups.ts'
 import { withoutEntries } from '../../state/snapshot.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
+import { addCounts, type RecordCounts } from '../metrics.ts'
 import type { LetterBatch, DeadLetterWriters } from '../dead-letters.ts'
 import { SourceTask } from '../source-task.ts'
 import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming, TaskRestore } from '../task.ts'
@@ -101,6 +102,11 @@ export interface CheckpointRestore {
   /** Reading and checking the file, ms. */
   loadMs: number
   sizeBytes: number
+  /**
+   * The operators' counters up to that checkpoint, since the job first started: metrics count
+   * since this run began, and jobTotal() adds these ({} from files older than this field).
+   */
+  counts: RecordCounts
 }
 
 interface InFlight {
@@ -111,6 +117,8 @@ interface InFlight {
   readonly timings: TaskCheckpointTiming[]
   /** The tasks' dead letters since their previous barrier (see dead-letters.ts). */
   readonly letters: LetterBatch[]
+  /** The counters up to this checkpoint since the job first started. */
+  readonly counts: RecordCounts
   /** Every task acknowledged: being written and committed. */
   completing: boolean
   /** Set for a savepoint: where to write it, and who waits for its path. */
@@ -149,6 +157,8 @@ export class CheckpointCoordinator {
   private failure: ((e: unknown) => void) | null = null
   /** The checkpoint file being written, if any. */
   private writing: Promise<string> | null = null
+  /** What the checkpoint restored from had counted (see RecordCounts). */
+  private restoredCounts: RecordCounts = {}
 
   constructor(
     private readonly o: CheckpointOptions,
@@ -182,7 +192,8 @@ export class CheckpointCoordinator {
       this.validate(c, participants)
       this.nextId = c.id + 1
       this.stats.restoredFrom = c.id
-      this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: sizeOf(c.tasks) }
+      this.restoredCounts = c.counts ?? {}
+      this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: sizeOf(c.tasks), counts: this.restoredCounts }
       this.log(this.o.fromSavepoint !== undefined
         ? `sluice: starting from savepoint ${this.o.fromSavepoint} (taken ${new Date(c.triggeredAt).toISOString()})`
         : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
@@ -296,7 +307,7 @@ export class CheckpointCoordinator {
 
   private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
     const id = this.nextId++
-    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], completing: false, savepoint }
+    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], counts: addCounts({}, this.restoredCounts), completing: false, savepoint }
     p.triggerSources(id)
     return id
   }
@@ -374,6 +385,7 @@ export class CheckpointCoordinator {
       return
     }
     for (const b of parts.letters) f.letters.push(b)
+    addCounts(f.counts, parts.counts)
     f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
     f.timings.push(parts.timing)
     if (f.acks.size < p.taskCount) return
@@ -398,7 +410,7 @@ export class CheckpointCoordinator {
     // Before the commit: it may hand the state's buffers back to the threads they came from.
     const size = sizeOf(tasks)
     const deadLetters = letterCommits === undefined ? undefined : await letterCommits
-    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, ...(deadLetters === undefined ? {} : { deadLetters }) }
+    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, counts: f.counts, ...(deadLetters === undefined ? {} : { deadLetters }) }
     if (f.savepoint !== null) {
       try {
         f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, `savepoint-${f.id}.sluice`, c))

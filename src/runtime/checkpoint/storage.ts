@@ -24,6 +24,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
 import type { SinkCommit } from '../../connectors/spi.ts'
+import type { RecordCounts } from '../metrics.ts'
 import { SluiceError, describeCause } from '../../errors.ts'
 
 const MAGIC = 0x534c434b // "SLCK"
@@ -56,6 +57,8 @@ export interface Checkpoint {
   /** A savepoint is kept until removed by hand; checkpoints are retained by count. */
   readonly savepoint: boolean
   readonly tasks: readonly TaskSnapshot[]
+  /** Operators' counters up to this checkpoint since the job first started (absent in older files). */
+  readonly counts?: RecordCounts
   /** The dead-letter sinks' commits, by position in deadLetterSinks(graph) (null: the sink keeps none). */
   readonly deadLetters?: readonly (SinkCommit | null)[]
 }
