@@ -99,6 +99,16 @@ export class MonitorClient {
     return body as T
   }
 
+  /**
+   * The headers a change (POST) needs: the bearer token, or without one the server's CSRF value
+   * (GET api/v1/csrf; docs/API.md, "Security"). Throws MonitorRequestError like json().
+   */
+  async changeHeaders(signal?: AbortSignal): Promise<Record<string, string>> {
+    if (this.token !== undefined) return { Authorization: `Bearer ${this.token}` }
+    const { csrfToken } = await this.json<{ csrfToken: string }>('api/v1/csrf', signal)
+    return { 'X-Sluice-CSRF': csrfToken }
+  }
+
   /** The job named by --job, else the first running (or starting) one, else the first. */
   async job(wanted: string | undefined, signal?: AbortSignal): Promise<JobSummary> {
     const { jobs } = await this.json<{ jobs: JobSummary[] }>('api/v1/jobs', signal)
