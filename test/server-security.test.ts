@@ -1,10 +1,11 @@
 /**
  * The monitoring server against requests a reviewer sent it (docs/API.md, "Security"): Host
  * headers of other names (DNS rebinding), changes without the CSRF value or token, or from another
- * origin, savepoint directories outside the job's savepoint root, empty tokens and malformed
- * %-escapes.
+ * origin, savepoint directories outside the job's savepoint root, empty tokens, malformed
+ * %-escapes, and an event-stream subscriber that never reads.
  */
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +16,7 @@ import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/monitoring/server.ts'
+import type { JobView } from '../src/monitoring/types.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -263,6 +265,50 @@ describe('malformed %-escapes', () => {
       const r = await send(server.port, method, path, { 'X-Sluice-CSRF': csrf })
       expect(r.status, `${method} ${path}`).toBe(400)
       expect(r.body.error).toEqual({ code: 'BAD_REQUEST', message: expect.stringMatching(/malformed %-escape/) })
+    }
+  })
+})
+
+describe('event streams under backpressure', () => {
+  it('a subscriber that never reads costs at most one frame beyond the socket buffer; it gets the newest snapshot when it reads again', async () => {
+    const base = monitor.view()
+    const padding = 'x'.repeat(64 * 1024)
+    const frame = (seq: number): JobView => ({ ...base, id: 'stalled', name: `seq-${seq}`, padding } as JobView)
+    const snapshotListeners: ((v: JobView) => void)[] = []
+    const fake = {
+      id: 'stalled',
+      view: () => frame(-1),
+      onSnapshot: (l: (v: JobView) => void) => { snapshotListeners.push(l); return () => {} },
+      onAlert: () => () => {},
+      onEnd: () => () => {},
+      alerts: () => ({ objectives: [], alerts: [] }),
+      restarts: 0,
+    }
+    const s = await MonitoringServer.start({ port: 0 })
+    const socket = connect(s.port, '127.0.0.1')
+    try {
+      s.add(fake as unknown as JobMonitor)
+      await new Promise<void>((r) => socket.once('connect', () => r()))
+      socket.pause()
+      socket.write(`GET /api/v1/jobs/stalled/events HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\n\r\n`)
+      await until(() => (snapshotListeners.length === 1 ? true : undefined), 'the subscriber')
+      // 500 frames of 64 KiB (32 MB): far more than the kernel's socket buffers take.
+      for (let i = 0; i < 500; i++) snapshotListeners[0](frame(i))
+      const stats = s.eventStreamStats()
+      expect(stats.subscribers).toBe(1)
+      expect(stats.queuedBytes).toBeLessThan(256 * 1024)
+      expect(stats.dropped).toBeGreaterThan(0)
+      const text = await (await fetch(new URL('/metrics', s.url))).text()
+      expect(text).toMatch(new RegExp(`^sluice_monitoring_events_dropped_total\\{job="stalled"\\} ${s.eventStreamStats().dropped}$`, 'm'))
+      // Reading again: the newest snapshot arrives (older ones were coalesced away).
+      let received = ''
+      socket.setEncoding('utf8')
+      socket.on('data', (c: string) => (received = (received + c).slice(-200_000)))
+      socket.resume()
+      await until(() => (received.includes('"name":"seq-499"') ? true : undefined), 'the newest snapshot')
+    } finally {
+      socket.destroy()
+      await s.close()
     }
   })
 })

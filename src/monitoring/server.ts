@@ -11,7 +11,8 @@
  *   server's own, and the bearer token when one is configured, else the per-server CSRF value
  *   from GET /api/v1/csrf in X-Sluice-CSRF; no response carries a CORS header. Clients outside a
  *   browser follow the same rule (the CLI fetches the CSRF value);
- * - the savepoint route writes only under the job's savepoint root (savepoint-dir.ts).
+ * - the savepoint route writes only under the job's savepoint root (savepoint-dir.ts);
+ * - event streams never queue more than one frame beyond the socket's buffer (event-stream.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
@@ -22,6 +23,7 @@ import type { JobMonitor } from './job-monitor.ts'
 import { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus.ts'
 import { RequestGuard, serverToken, type Refusal } from './request-guard.ts'
 import { savepointDirUnder } from './savepoint-dir.ts'
+import { EventStream } from './event-stream.ts'
 
 export const DEFAULT_PORT = 8420
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
@@ -52,9 +54,20 @@ export interface ServerOptions {
   readonly allowedHosts?: readonly string[]
 }
 
+/** What the event streams hold; bounded per subscriber (event-stream.ts). */
+export interface EventStreamStats {
+  subscribers: number
+  /** Bytes waiting in the responses' buffers, all subscribers together. */
+  queuedBytes: number
+  /** Frames not delivered to subscribers that did not keep up, since the server started. */
+  dropped: number
+}
+
 export class MonitoringServer {
   private readonly jobs = new Map<string, JobMonitor>()
-  private readonly streams = new Set<ServerResponse>()
+  private readonly streams = new Set<EventStream>()
+  /** Event frames dropped per job (for /metrics). */
+  private readonly droppedEvents = new Map<string, number>()
 
   private constructor(
     private readonly server: Server,
@@ -118,12 +131,21 @@ export class MonitoringServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.streams) s.end()
+    for (const s of this.streams) s.res.end()
     this.streams.clear()
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve())
       this.server.closeAllConnections()
     })
+  }
+
+  /** Event-stream figures (tests and diagnostics). */
+  eventStreamStats(): EventStreamStats {
+    let queuedBytes = 0
+    for (const s of this.streams) queuedBytes += s.queuedBytes
+    let dropped = 0
+    for (const n of this.droppedEvents.values()) dropped += n
+    return { subscribers: this.streams.size, queuedBytes, dropped }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -149,7 +171,7 @@ export class MonitoringServer {
       }
       if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE })
-        res.end(await prometheusText(this.monitors()))
+        res.end(await prometheusText(this.monitors(), this.droppedEvents))
         return
       }
       if (path === '/api/v1/csrf') {
@@ -238,22 +260,20 @@ export class MonitoringServer {
 
   private events(m: JobMonitor, res: ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
-    const send = (event: string, data: unknown): void => {
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-    }
-    this.streams.add(res)
-    send('snapshot', m.view())
-    const offSnapshot = m.onSnapshot((v) => send('snapshot', v))
-    const offAlert = m.onAlert((a) => send('alert', a))
+    const stream = new EventStream(res, () => this.droppedEvents.set(m.id, (this.droppedEvents.get(m.id) ?? 0) + 1))
+    this.streams.add(stream)
+    stream.send('snapshot', m.view())
+    const offSnapshot = m.onSnapshot((v) => stream.send('snapshot', v))
+    const offAlert = m.onAlert((a) => stream.send('alert', a))
     const offEnd = m.onEnd((v) => {
-      send('snapshot', v)
-      send('end', { status: v.status })
+      stream.send('snapshot', v)
+      stream.send('end', { status: v.status })
     })
     res.on('close', () => {
       offSnapshot()
       offAlert()
       offEnd()
-      this.streams.delete(res)
+      this.streams.delete(stream)
     })
   }
 
