@@ -138,7 +138,8 @@ export class RequestGuard {
   }
 }
 
-function unauthorized(): Refusal {
+/** 401: the token is missing or wrong. Names no token. */
+export function unauthorized(): Refusal {
   return { status: 401, code: 'UNAUTHORIZED', message: 'this server needs a token: send "Authorization: Bearer <token>" (or ?token=<token> in the dashboard URL)' }
 }
 

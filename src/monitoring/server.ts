@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { SluiceError } from '../errors.ts'
 import type { JobMonitor } from './job-monitor.ts'
 import { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus.ts'
-import { RequestGuard, serverToken, type Refusal } from './request-guard.ts'
+import { RequestGuard, serverToken, unauthorized, type Refusal } from './request-guard.ts'
 import { savepointDirUnder } from './savepoint-dir.ts'
 import { EventStream } from './event-stream.ts'
 
@@ -158,7 +158,7 @@ export class MonitoringServer {
       // The dashboard's own files carry no data and a browser cannot add a token to <script src>;
       // everything with data (the API, the event stream, /metrics) needs the token.
       if (isData && !this.guard.authorized(req, url)) {
-        return sendError(res, 401, 'UNAUTHORIZED', 'this server needs a token: send "Authorization: Bearer <token>" (or ?token=<token> in the dashboard URL)')
+        return refuse(res, unauthorized())
       }
       const savepoints = /^\/api\/v1\/jobs\/([^/]+)\/savepoints$/.exec(path)
       if (req.method === 'POST' && savepoints !== null) {
