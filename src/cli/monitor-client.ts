@@ -49,7 +49,9 @@ export function parseServerUrl(raw: string | undefined): { url: string; token: s
   try {
     u = new URL(text)
   } catch {
-    throw new SluiceError('CLI_USAGE', `"${raw}" is not a URL; pass the one \`sluice run\` prints, e.g. ${DEFAULT_SERVER_URL}`)
+    // The text may hold a dashboard ?token=; the message must not.
+    const shown = (raw ?? '').replace(/([?&]token=)[^&#]*/gi, '$1…')
+    throw new SluiceError('CLI_USAGE', `"${shown}" is not a URL; pass the one \`sluice run\` prints, e.g. ${DEFAULT_SERVER_URL}`)
   }
   const token = u.searchParams.get('token') ?? undefined
   const api = u.pathname.indexOf('/api/')
