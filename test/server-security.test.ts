@@ -240,6 +240,37 @@ describe('savepoint directories stay under the savepoint root', () => {
   })
 })
 
+describe('the CLI options', () => {
+  it('--allowed-host (repeatable) and --savepoint-dir reach the server of `sluice nexmark run`', async () => {
+    const spDir = join(dir, 'cli-savepoints')
+    const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'nexmark', 'run', '--query', 'q5', '--events', '0', '--discard', '--port', '0',
+      '--allowed-host', 'dash.example', '--allowed-host', 'other.example', '--checkpoint-dir', join(dir, 'cli-chk'), '--checkpoint-interval', '100ms', '--savepoint-dir', spDir], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
+    try {
+      const port = Number((await until(() => /Dashboard: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr) ?? undefined, 'the dashboard URL', 45_000))[1])
+      for (const host of ['dash.example', 'other.example:8443']) expect((await send(port, 'GET', '/api/v1/jobs', { Host: host })).status, host).toBe(200)
+      expect((await send(port, 'GET', '/api/v1/jobs', { Host: 'evil.example' })).status).toBe(403)
+      const value = (await send(port, 'GET', '/api/v1/csrf')).body.csrfToken as string
+      const taken = await until(async () => {
+        const r = await send(port, 'POST', '/api/v1/jobs/q5/savepoints?dir=cli', { 'X-Sluice-CSRF': value })
+        return r.status === 200 ? r : undefined // 409 until the job runs and can take one
+      }, 'a savepoint', 45_000)
+      expect(taken.body.path).toContain(join(spDir, 'cli', 'savepoint-'))
+    } finally {
+      child.kill('SIGTERM')
+      await exited
+    }
+    const usage = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'nexmark', 'run', '--query', 'q0', '--events', '10', '--discard', '--no-server', '--savepoint-dir', spDir], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    expect(usage.status).toBe(2)
+    expect(usage.stderr).toMatch(/--savepoint-dir needs --checkpoint-dir/)
+    const badHost = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'nexmark', 'run', '--query', 'q0', '--events', '10', '--discard', '--port', '0', '--allowed-host', 'http://dash.example'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+    expect(badHost.status).toBe(2)
+    expect(badHost.stderr).toMatch(/SERVER_ALLOWED_HOST_INVALID: allowed host "http:\/\/dash\.example" is not a host name or IP address \(leave out the scheme, port and path\)/)
+  }, 120_000)
+})
+
 describe('tokens', () => {
   it('refuses an empty token from the option, the environment and the CLI, never echoing one', async () => {
     await expect(MonitoringServer.start({ port: 0, token: '' })).rejects.toThrow(/SERVER_TOKEN_INVALID: the monitoring token \(--token \/ token option\) is empty/)
