@@ -166,7 +166,7 @@ describe('exactly-once under kill -9', () => {
   it('sluice savepoint --stop on a running job, then --from-savepoint: the output is exactly a fault-free run\'s', async () => {
     const out = join(dir, 'savepoint.jsonl')
     const env = { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '6' }
-    const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--port', '0', '--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk'), '--checkpoint-interval', '50ms'], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--port', '0', '--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk'), '--checkpoint-interval', '50ms', '--savepoint-dir', join(dir, 'savepoints-cli')], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
@@ -175,10 +175,12 @@ describe('exactly-once under kill -9', () => {
       while (!/Dashboard: (\S+)/.test(stderr) && performance.now() < end) await new Promise((r) => setTimeout(r, 50))
       const url = (/Dashboard: (\S+)/.exec(stderr) as RegExpExecArray)[1]
       await new Promise((r) => setTimeout(r, 1000))
-      const sp = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'savepoint', url, '--dir', join(dir, 'savepoints-cli'), '--stop'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+      // The server writes only under the job's --savepoint-dir; --dir is relative to it. Without
+      // a token the CLI fetches the server's CSRF value first.
+      const sp = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'savepoint', url, '--dir', 'upgrade', '--stop'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
       expect(sp.status, sp.stderr).toBe(0)
       const path = sp.stdout.trim()
-      expect(path).toMatch(/savepoints-cli\/savepoint-\d+\.sluice$/)
+      expect(path).toMatch(/savepoints-cli\/upgrade\/savepoint-\d+\.sluice$/)
       expect(await exited).toBe(0)
       expect(stderr).toMatch(/job "crash-counts" stopped/)
       const r = runOn(['--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk2'), '--from-savepoint', path], { CRASH_INPUT: input, CRASH_OUT: out })

@@ -169,6 +169,10 @@ describe('renderNotice, fitWidth and parseServerUrl', () => {
     expect(parseServerUrl('http://10.0.0.5:8420/api/v1/jobs/q5')).toEqual({ url: 'http://10.0.0.5:8420/', token: undefined })
     expect(parseServerUrl('http://10.0.0.5:8420/?token=s3cret')).toEqual({ url: 'http://10.0.0.5:8420/', token: 's3cret' })
   })
+
+  it('never echoes a token when the URL is malformed', () => {
+    expect(() => parseServerUrl('http://[10.0.0.5/?token=s3cret&job=q5')).toThrow(/^CLI_USAGE: "http:\/\/\[10\.0\.0\.5\/\?token=…&job=q5" is not a URL/)
+  })
 })
 
 describe('renderDiagnosis and the exit status', () => {

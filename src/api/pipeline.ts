@@ -11,6 +11,7 @@
  *   .to('print', stdoutSink())
  * await p.run().done
  */
+import { join as joinPath, resolve as resolvePath } from 'node:path'
 import type { DeadLetter, Sink, Source } from '../connectors/spi.ts'
 import { SluiceError, isSluiceError } from '../errors.ts'
 import { LogicalGraph } from '../graph/logical.ts'
@@ -123,6 +124,14 @@ function resolveRestart(o: RunOptions): Required<RestartOptions> | null {
   return { attempts: r.attempts, delayMs: r.delayMs, backoff }
 }
 
+function resolveSavepointDir(c: CheckpointOptions | undefined): string | null {
+  if (c === undefined) return null
+  if (c.savepointDir !== undefined && (typeof c.savepointDir !== 'string' || c.savepointDir === '')) {
+    throw new SluiceError('JOB_INVALID_OPTION', `checkpoints.savepointDir must be a directory path, got ${JSON.stringify(c.savepointDir)}`)
+  }
+  return resolvePath(c.savepointDir ?? joinPath(c.dir, 'savepoints'))
+}
+
 /** A running job. */
 export interface JobHandle {
   /** Epoch ms when run() was called. */
@@ -144,6 +153,11 @@ export interface JobHandle {
    * `run({ checkpoints: { dir, intervalMs, fromSavepoint: path } })` (CLI: `--from-savepoint`).
    */
   savepoint(dir: string, options?: { stop?: boolean }): Promise<string>
+  /**
+   * The savepoint root, absolute: `checkpoints.savepointDir`, else `<checkpoints.dir>/savepoints`;
+   * null without checkpoints. The monitoring server's savepoint route writes only under it.
+   */
+  readonly savepointDir: string | null
   /** Called when the job restarts after a failure (see `restart`); returns an unsubscribe function. */
   onRestart(listener: (event: RestartEvent) => void): () => void
 }
@@ -228,6 +242,7 @@ export class Pipeline implements PipelineContext {
       if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
     }
     const restart = resolveRestart(options)
+    const savepointDir = resolveSavepointDir(options.checkpoints)
     this.started = true
     /** Checkpoint options of the next attempt: a restart after a checkpoint resumes from it, not from the savepoint. */
     let checkpointOptions = options.checkpoints
@@ -272,6 +287,7 @@ export class Pipeline implements PipelineContext {
       startedAt,
       parallelism,
       workers,
+      savepointDir,
       done,
       status: () => current.status(),
       stop: () => {

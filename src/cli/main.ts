@@ -89,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   withClientOptions(program
     .command('savepoint')
     .description('take a savepoint of a running job (started with --checkpoint-dir); prints its path')
-    .option('--dir <directory>', 'where to write the savepoint')
+    .option('--dir <directory>', 'where to write it, under the job\'s savepoint root (--savepoint-dir of the job; default <checkpoint-dir>/savepoints): relative to the root, or absolute inside it (default: the root)')
     .option('--stop', 'stop the job once the savepoint is written (stop-with-savepoint)'))
     .action(async (url: string, o: SavepointOptions) => {
       code = await savepointCommand(url, o)

@@ -49,7 +49,9 @@ export function parseServerUrl(raw: string | undefined): { url: string; token: s
   try {
     u = new URL(text)
   } catch {
-    throw new SluiceError('CLI_USAGE', `"${raw}" is not a URL; pass the one \`sluice run\` prints, e.g. ${DEFAULT_SERVER_URL}`)
+    // The text may hold a dashboard ?token=; the message must not.
+    const shown = (raw ?? '').replace(/([?&]token=)[^&#]*/gi, '$1…')
+    throw new SluiceError('CLI_USAGE', `"${shown}" is not a URL; pass the one \`sluice run\` prints, e.g. ${DEFAULT_SERVER_URL}`)
   }
   const token = u.searchParams.get('token') ?? undefined
   const api = u.pathname.indexOf('/api/')
@@ -97,6 +99,16 @@ export class MonitorClient {
     }
     if (!res.ok) throw this.refused(path, res.status, body)
     return body as T
+  }
+
+  /**
+   * The headers a change (POST) needs: the bearer token, or without one the server's CSRF value
+   * (GET api/v1/csrf; docs/API.md, "Security"). Throws MonitorRequestError like json().
+   */
+  async changeHeaders(signal?: AbortSignal): Promise<Record<string, string>> {
+    if (this.token !== undefined) return { Authorization: `Bearer ${this.token}` }
+    const { csrfToken } = await this.json<{ csrfToken: string }>('api/v1/csrf', signal)
+    return { 'X-Sluice-CSRF': csrfToken }
   }
 
   /** The job named by --job, else the first running (or starting) one, else the first. */

@@ -17,9 +17,11 @@ export interface ServerFlags {
   port?: string
   host?: string
   token?: string
+  /** --allowed-host, repeatable. */
+  allowedHost?: string[]
 }
 
-/** Adds --checkpoint-dir, --checkpoint-interval, --checkpoint-timeout and --allow-non-restored-state to a command. */
+/** Adds --checkpoint-dir, --checkpoint-interval, --checkpoint-timeout, --allow-non-restored-state, --from-savepoint, --savepoint-dir and --restart-* to a command. */
 export function withCheckpointOptions(c: Command): Command {
   return c
     .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one')
@@ -27,18 +29,20 @@ export function withCheckpointOptions(c: Command): Command {
     .option('--checkpoint-timeout <duration>', 'abandon a checkpoint not complete after this long (default 10m)')
     .option('--allow-non-restored-state', 'resume even if the checkpoint has state for operators this job no longer has')
     .option('--from-savepoint <path>', 'start from this savepoint file (needs --checkpoint-dir for the checkpoints that follow)')
+    .option('--savepoint-dir <dir>', 'the only directory (and those under it) the monitoring server writes savepoints to (default <checkpoint-dir>/savepoints)')
     .option('--restart-attempts <n>', 'with checkpoints: restarts from the latest checkpoint after a crash or I/O failure (default 3)')
     .option('--restart-delay <duration>', 'wait before a restart (default 1s)')
     .option('--restart-backoff <kind>', 'fixed (default) or exponential (doubles the delay each time)')
 }
 
-/** Adds --no-server, --port, --host and --token to a command. */
+/** Adds --no-server, --port, --host, --token and --allowed-host to a command. */
 export function withServerOptions(c: Command): Command {
   return c
     .option('--no-server', 'do not start the monitoring server (dashboard, /metrics, API)')
     .option('--port <n>', 'monitoring server port (default 8420, or the next free one; 0: any free port)')
     .option('--host <host>', 'monitoring server address (default 127.0.0.1; any other needs --token)')
-    .option('--token <secret>', 'bearer token the monitoring server requires (default: env SLUICE_TOKEN)')
+    .option('--token <secret>', 'bearer token the monitoring server requires (default: env SLUICE_TOKEN; never empty)')
+    .option('--allowed-host <name>', 'a host name the server answers to besides loopback and its address, e.g. a reverse proxy\'s (repeatable; other Host headers are refused)', (v: string, all: string[] = []) => [...all, v])
 }
 
 export interface Monitoring {
@@ -59,7 +63,10 @@ export async function monitorJob(p: Pipeline, job: JobHandle, flags: ServerFlags
     const port = parseCount('--port', flags.port)
     if (port !== undefined && port > 65535) throw new SluiceError('CLI_USAGE', `--port must be from 0 to 65535, got ${flags.port}`)
     try {
-      server = await MonitoringServer.start({ ...(port === undefined ? {} : { port }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.token === undefined ? {} : { token: flags.token }) })
+      server = await MonitoringServer.start({
+        ...(port === undefined ? {} : { port }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.token === undefined ? {} : { token: flags.token }),
+        ...(flags.allowedHost === undefined ? {} : { allowedHosts: flags.allowedHost }),
+      })
     } catch (e) {
       monitor.stop()
       void job.stop()

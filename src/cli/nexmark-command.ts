@@ -91,8 +91,8 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
 }
 
 export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
-  const { server, port, host, token, checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, restartAttempts, restartDelay, restartBackoff, ...o } = command
-  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint })
+  const { server, port, host, token, allowedHost, checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, savepointDir, restartAttempts, restartDelay, restartBackoff, ...o } = command
+  const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, savepointDir })
   const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff })
   if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
@@ -101,7 +101,7 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   const t0 = performance.now()
   const job = p.run({ workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) })
   const release = onInterrupt(() => void job.stop())
-  const monitoring = await monitorJob(p, job, { server, port, host, token }, { id: o.query })
+  const monitoring = await monitorJob(p, job, { server, port, host, token, allowedHost }, { id: o.query })
   try {
     const result = await job.done
     const s = (performance.now() - t0) / 1000

@@ -46,6 +46,7 @@ export interface CheckpointFlags {
   checkpointTimeout?: string
   allowNonRestoredState?: boolean
   fromSavepoint?: string
+  savepointDir?: string
   restartAttempts?: string
   restartDelay?: string
   restartBackoff?: string
@@ -59,17 +60,22 @@ export function restartOptions(o: CheckpointFlags): { attempts: number; delayMs:
   return { attempts: parseCount('--restart-attempts', o.restartAttempts) ?? 3, delayMs: parseDuration('--restart-delay', o.restartDelay) ?? 1000, backoff }
 }
 
-/** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --checkpoint-timeout / --allow-non-restored-state. */
-export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; timeoutMs?: number; allowNonRestoredState: boolean; fromSavepoint?: string } | undefined {
+/** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --checkpoint-timeout / --allow-non-restored-state / --savepoint-dir. */
+export function checkpointOptions(o: CheckpointFlags): { dir: string; intervalMs: number; timeoutMs?: number; allowNonRestoredState: boolean; fromSavepoint?: string; savepointDir?: string } | undefined {
   if (o.checkpointDir === undefined) {
     if (o.checkpointInterval !== undefined) throw new SluiceError('CLI_USAGE', '--checkpoint-interval needs --checkpoint-dir <dir>')
     if (o.checkpointTimeout !== undefined) throw new SluiceError('CLI_USAGE', '--checkpoint-timeout needs --checkpoint-dir <dir>')
     if (o.fromSavepoint !== undefined) throw new SluiceError('CLI_USAGE', '--from-savepoint needs --checkpoint-dir <dir> (where the job\'s checkpoints go from there)')
+    if (o.savepointDir !== undefined) throw new SluiceError('CLI_USAGE', '--savepoint-dir needs --checkpoint-dir <dir> (a job takes savepoints only with checkpoints)')
     return undefined
   }
   const intervalMs = parseDuration('--checkpoint-interval', o.checkpointInterval) ?? 1000
   if (intervalMs < 10) throw new SluiceError('CLI_USAGE', `--checkpoint-interval must be at least 10ms, got "${o.checkpointInterval}"`)
   const timeoutMs = parseDuration('--checkpoint-timeout', o.checkpointTimeout)
   if (timeoutMs !== undefined && timeoutMs < 10) throw new SluiceError('CLI_USAGE', `--checkpoint-timeout must be at least 10ms, got "${o.checkpointTimeout}"`)
-  return { dir: o.checkpointDir, intervalMs, ...(timeoutMs === undefined ? {} : { timeoutMs }), allowNonRestoredState: o.allowNonRestoredState === true, ...(o.fromSavepoint === undefined ? {} : { fromSavepoint: o.fromSavepoint }) }
+  if (o.savepointDir === '') throw new SluiceError('CLI_USAGE', '--savepoint-dir must be a directory path, got ""')
+  return {
+    dir: o.checkpointDir, intervalMs, ...(timeoutMs === undefined ? {} : { timeoutMs }), allowNonRestoredState: o.allowNonRestoredState === true,
+    ...(o.fromSavepoint === undefined ? {} : { fromSavepoint: o.fromSavepoint }), ...(o.savepointDir === undefined ? {} : { savepointDir: o.savepointDir }),
+  }
 }

@@ -42,7 +42,8 @@ function sec(ms: number | undefined): number | null {
   return ms === undefined ? null : ms / 1000
 }
 
-export async function prometheusText(monitors: readonly JobMonitor[]): Promise<string> {
+/** `droppedEvents`: event-stream frames the server dropped per job (subscribers that fell behind). */
+export async function prometheusText(monitors: readonly JobMonitor[], droppedEvents: ReadonlyMap<string, number> = new Map()): Promise<string> {
   const registry = new Registry()
   const opLabels = ['job', 'operator', 'subtask'] as const
   for (const [name, help, type, value] of OPERATOR_METRICS) {
@@ -79,8 +80,10 @@ export async function prometheusText(monitors: readonly JobMonitor[]): Promise<s
   const chkSync = job('sluice_checkpoint_sync_seconds', 'Last completed checkpoint: longest synchronous state snapshot on a task\'s thread.')
   const restarts = new Counter({ name: 'sluice_job_restarts_total', help: 'Restarts of the job from its latest checkpoint after a failure.', labelNames: ['job'], registers: [registry] })
   const alert = new Gauge({ name: 'sluice_alert_firing', help: '1 while the objective is breached (its alert firing), else 0.', labelNames: ['job', 'objective'], registers: [registry] })
+  const dropped = new Counter({ name: 'sluice_monitoring_events_dropped_total', help: 'Server-Sent Event frames not sent to subscribers that did not read fast enough (older snapshots coalesced, alerts skipped).', labelNames: ['job'], registers: [registry] })
   for (const mon of monitors) {
     const v = mon.view()
+    dropped.inc({ job: v.id }, droppedEvents.get(v.id) ?? 0)
     up.set({ job: v.id }, v.status === 'running' || v.status === 'starting' ? 1 : 0)
     uptime.set({ job: v.id }, v.uptimeMs / 1000)
     rate.set({ job: v.id }, v.recordsPerSecond)

@@ -3,15 +3,27 @@
  * under /api/v1 and a Server-Sent Events stream per job (docs/API.md). Binds 127.0.0.1 by default;
  * any other host needs a bearer token, and then every request for data (API, events, /metrics)
  * must carry it; the dashboard's static files are served without it.
+ *
+ * Security (docs/API.md, "Security"; the rules live in request-guard.ts):
+ * - a Host header naming anything but this server (loopback, the bound address, `allowedHosts`)
+ *   is refused with 403 HOST_NOT_ALLOWED, so DNS rebinding cannot reach it;
+ * - every method but GET and HEAD needs, before any routing, an Origin (if sent) that is this
+ *   server's own, and the bearer token when one is configured, else the per-server CSRF value
+ *   from GET /api/v1/csrf in X-Sluice-CSRF; no response carries a CORS header. Clients outside a
+ *   browser follow the same rule (the CLI fetches the CSRF value);
+ * - the savepoint route writes only under the job's savepoint root (savepoint-dir.ts);
+ * - event streams never queue more than one frame beyond the socket's buffer (event-stream.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { timingSafeEqual } from 'node:crypto'
 import { SluiceError } from '../errors.ts'
 import type { JobMonitor } from './job-monitor.ts'
 import { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus.ts'
+import { RequestGuard, serverToken, unauthorized, type Refusal } from './request-guard.ts'
+import { savepointDirUnder } from './savepoint-dir.ts'
+import { EventStream } from './event-stream.ts'
 
 export const DEFAULT_PORT = 8420
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
@@ -32,25 +44,44 @@ export interface ServerOptions {
   readonly host?: string
   /** Default 8420; if taken, the next free port (up to 20 tries). 0: any free port. */
   readonly port?: number
-  /** Required unless the host is loopback; default env SLUICE_TOKEN. */
+  /** Required unless the host is loopback; default env SLUICE_TOKEN. Never empty. */
   readonly token?: string
+  /**
+   * Host names (or IP addresses) the server answers to besides loopback and the bound address,
+   * e.g. the name of a reverse proxy in front of it (CLI: --allowed-host, repeatable). Any other
+   * Host header is refused (DNS rebinding).
+   */
+  readonly allowedHosts?: readonly string[]
+}
+
+/** What the event streams hold; bounded per subscriber (event-stream.ts). */
+export interface EventStreamStats {
+  subscribers: number
+  /** Bytes waiting in the responses' buffers, all subscribers together. */
+  queuedBytes: number
+  /** Frames not delivered to subscribers that did not keep up, since the server started. */
+  dropped: number
 }
 
 export class MonitoringServer {
   private readonly jobs = new Map<string, JobMonitor>()
-  private readonly streams = new Set<ServerResponse>()
+  private readonly streams = new Set<EventStream>()
+  /** Event frames dropped per job (for /metrics). */
+  private readonly droppedEvents = new Map<string, number>()
 
   private constructor(
     private readonly server: Server,
     readonly host: string,
     readonly port: number,
-    private readonly token: string | undefined,
+    private readonly guard: RequestGuard,
   ) {}
 
   /** Starts listening; rejects with a clear SluiceError when it cannot. */
   static async start(o: ServerOptions = {}): Promise<MonitoringServer> {
     const host = o.host ?? '127.0.0.1'
-    const token = o.token ?? (process.env.SLUICE_TOKEN !== undefined && process.env.SLUICE_TOKEN !== '' ? process.env.SLUICE_TOKEN : undefined)
+    const token = serverToken(o.token)
+    // Refuses a malformed name before anything listens.
+    const guard = new RequestGuard({ host, token, allowedHosts: o.allowedHosts ?? [] })
     if (!LOOPBACK.has(host) && token === undefined) {
       throw new SluiceError('JOB_INVALID_OPTION', `the monitoring server would listen on ${host}, reachable from other machines, without a token; pass --token <secret> (or set SLUICE_TOKEN), or bind 127.0.0.1`)
     }
@@ -82,7 +113,7 @@ export class MonitoringServer {
     }
     const addr = server.address()
     const port = typeof addr === 'object' && addr !== null ? addr.port : wanted
-    holder = new MonitoringServer(server, host, port, token)
+    holder = new MonitoringServer(server, host, port, guard)
     return holder
   }
 
@@ -100,7 +131,7 @@ export class MonitoringServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.streams) s.end()
+    for (const s of this.streams) s.res.end()
     this.streams.clear()
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve())
@@ -108,26 +139,45 @@ export class MonitoringServer {
     })
   }
 
+  /** Event-stream figures (tests and diagnostics). */
+  eventStreamStats(): EventStreamStats {
+    let queuedBytes = 0
+    for (const s of this.streams) queuedBytes += s.queuedBytes
+    let dropped = 0
+    for (const n of this.droppedEvents.values()) dropped += n
+    return { subscribers: this.streams.size, queuedBytes, dropped }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
-      const isData = url.pathname === '/metrics' || url.pathname.startsWith('/api/')
+      const path = url.pathname
+      const refused = this.guard.checkHost(req) ?? (req.method === 'GET' || req.method === 'HEAD' ? null : this.guard.checkChange(req, url))
+      if (refused !== null) return refuse(res, refused)
+      const isData = path === '/metrics' || path.startsWith('/api/')
       // The dashboard's own files carry no data and a browser cannot add a token to <script src>;
       // everything with data (the API, the event stream, /metrics) needs the token.
-      if (this.token !== undefined && isData && !this.authorized(req, url)) {
-        return sendError(res, 401, 'UNAUTHORIZED', 'this server needs a token: send "Authorization: Bearer <token>" (or ?token=<token> in the dashboard URL)')
+      if (isData && !this.guard.authorized(req, url)) {
+        return refuse(res, unauthorized())
       }
-      const path = url.pathname
       const savepoints = /^\/api\/v1\/jobs\/([^/]+)\/savepoints$/.exec(path)
-      if (req.method === 'POST' && savepoints !== null) return await this.savepoint(decodeURIComponent(savepoints[1]), url, res)
+      if (req.method === 'POST' && savepoints !== null) {
+        const id = decodeSegment(savepoints[1])
+        return id === null ? badEscape(res, path) : await this.savepoint(id, url, res)
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD')
         return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here; the API is read-only except POST /api/v1/jobs/:id/savepoints`)
       }
       if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE })
-        res.end(await prometheusText(this.monitors()))
+        res.end(await prometheusText(this.monitors(), this.droppedEvents))
         return
+      }
+      if (path === '/api/v1/csrf') {
+        const foreign = this.guard.checkCsrfRead(req)
+        if (foreign !== null) return refuse(res, foreign)
+        return sendJson(res, { csrfToken: this.guard.csrfToken }, 200, 'no-store')
       }
       if (path.startsWith('/api/')) return this.api(path, url, res)
       return await this.staticFile(path, res)
@@ -135,15 +185,6 @@ export class MonitoringServer {
       if (!res.headersSent) sendError(res, 500, 'INTERNAL', e instanceof Error ? e.message : String(e))
       else res.end()
     }
-  }
-
-  private authorized(req: IncomingMessage, url: URL): boolean {
-    const header = req.headers.authorization
-    const given = header?.startsWith('Bearer ') === true ? header.slice(7) : url.searchParams.get('token')
-    if (given === null || given === undefined) return false
-    const a = Buffer.from(given)
-    const b = Buffer.from(this.token as string)
-    return a.length === b.length && timingSafeEqual(a, b)
   }
 
   private api(path: string, url: URL, res: ServerResponse): void {
@@ -155,7 +196,8 @@ export class MonitoringServer {
     if (parts.length === 3) {
       return sendJson(res, { jobs: this.monitors().map((m) => summary(m)) })
     }
-    const id = decodeURIComponent(parts[3])
+    const id = decodeSegment(parts[3])
+    if (id === null) return badEscape(res, path)
     const m = this.jobs.get(id)
     if (m === undefined) return sendError(res, 404, 'NOT_FOUND', `no job ${JSON.stringify(id)}; GET /api/v1/jobs lists the jobs`)
     switch (parts[4]) {
@@ -183,18 +225,29 @@ export class MonitoringServer {
       case 'events':
         return this.events(m, res)
       default:
-        return sendError(res, 404, 'NOT_FOUND', `no route ${path}; a job has /history, /diagnosis, /alerts, /exceptions, /checkpoints and /events`)
+        return sendError(res, 404, 'NOT_FOUND', `no route ${path}; a job has /history, /diagnosis, /alerts, /exceptions, /checkpoints and /events (the CSRF value is at /api/v1/csrf)`)
     }
   }
 
-  /** POST /api/v1/jobs/:id/savepoints?dir=D[&stop=true]: takes a savepoint; answers with its path. */
+  /**
+   * POST /api/v1/jobs/:id/savepoints[?dir=D][&stop=true]: takes a savepoint into D under the job's
+   * savepoint root (the root without D); answers with its path.
+   */
   private async savepoint(id: string, url: URL, res: ServerResponse): Promise<void> {
     const m = this.jobs.get(id)
     if (m === undefined) return sendError(res, 404, 'NOT_FOUND', `no job ${JSON.stringify(id)}; GET /api/v1/jobs lists the jobs`)
-    const dir = url.searchParams.get('dir')
-    if (dir === null || dir === '') return sendError(res, 400, 'BAD_REQUEST', 'dir is required: the directory the savepoint is written to (?dir=/path/to/savepoints)')
     const stop = url.searchParams.get('stop')
     if (stop !== null && stop !== 'true' && stop !== 'false') return sendError(res, 400, 'BAD_REQUEST', `stop must be true or false, got ${JSON.stringify(stop)}`)
+    const root = m.handle.savepointDir
+    if (root === null) return sendError(res, 409, 'SAVEPOINT_FAILED', `job ${JSON.stringify(id)} takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
+    let dir: string
+    try {
+      const target = await savepointDirUnder(root, url.searchParams.get('dir'))
+      if ('error' in target) return sendError(res, 400, 'SAVEPOINT_DIR_OUTSIDE_ROOT', target.error)
+      dir = target.dir
+    } catch (e) {
+      return sendError(res, 409, 'SAVEPOINT_FAILED', `cannot use the savepoint root ${root}: ${e instanceof Error ? e.message : String(e)}`)
+    }
     try {
       const path = await m.handle.savepoint(dir)
       // Answer before stopping: a job that ends closes this server, and the answer with it.
@@ -207,27 +260,26 @@ export class MonitoringServer {
 
   private events(m: JobMonitor, res: ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' })
-    const send = (event: string, data: unknown): void => {
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
-    }
-    this.streams.add(res)
-    send('snapshot', m.view())
-    const offSnapshot = m.onSnapshot((v) => send('snapshot', v))
-    const offAlert = m.onAlert((a) => send('alert', a))
+    const stream = new EventStream(res, () => this.droppedEvents.set(m.id, (this.droppedEvents.get(m.id) ?? 0) + 1))
+    this.streams.add(stream)
+    stream.send('snapshot', m.view())
+    const offSnapshot = m.onSnapshot((v) => stream.send('snapshot', v))
+    const offAlert = m.onAlert((a) => stream.send('alert', a))
     const offEnd = m.onEnd((v) => {
-      send('snapshot', v)
-      send('end', { status: v.status })
+      stream.send('snapshot', v)
+      stream.send('end', { status: v.status })
     })
     res.on('close', () => {
       offSnapshot()
       offAlert()
       offEnd()
-      this.streams.delete(res)
+      this.streams.delete(stream)
     })
   }
 
   private async staticFile(path: string, res: ServerResponse): Promise<void> {
-    const rel = path === '/' ? 'index.html' : decodeURIComponent(path.slice(1))
+    const rel = path === '/' ? 'index.html' : decodeSegment(path.slice(1))
+    if (rel === null) return badEscape(res, path)
     const file = normalize(join(DASHBOARD_DIR, rel))
     if (!file.startsWith(DASHBOARD_DIR) || rel.includes('\0')) return sendError(res, 404, 'NOT_FOUND', `no file ${path}`)
     let body: Buffer
@@ -236,7 +288,11 @@ export class MonitoringServer {
     } catch {
       return sendError(res, 404, 'NOT_FOUND', `no file ${path}; the dashboard is at /, the API under /api/v1, metrics at /metrics`)
     }
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' })
+    // Not framed by other sites (clickjacking), and a ?token= in the page's URL never leaves in a Referer.
+    res.writeHead(200, {
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY', 'Content-Security-Policy': "frame-ancestors 'none'", 'Referrer-Policy': 'no-referrer',
+    })
     res.end(body)
   }
 }
@@ -262,8 +318,25 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   })
 }
 
-function sendJson(res: ServerResponse, body: unknown, status = 200): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-cache' })
+/** A path segment with its %-escapes decoded; null when one is malformed (answered 400, not 500). */
+function decodeSegment(s: string): string | null {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return null
+  }
+}
+
+function badEscape(res: ServerResponse, path: string): void {
+  sendError(res, 400, 'BAD_REQUEST', `the path ${JSON.stringify(path.slice(0, 200))} has a malformed %-escape; percent-encode it as UTF-8 (a literal "%" is %25)`)
+}
+
+function refuse(res: ServerResponse, r: Refusal): void {
+  sendError(res, r.status, r.code, r.message)
+}
+
+function sendJson(res: ServerResponse, body: unknown, status = 200, cache = 'no-cache'): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': cache, 'X-Content-Type-Options': 'nosniff' })
   res.end(JSON.stringify(body))
 }
 

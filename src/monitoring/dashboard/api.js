@@ -1,5 +1,7 @@
 // The monitoring API client (docs/API.md): JSON over fetch, snapshots over EventSource.
 // A `?token=T` on the page is sent as `Authorization: Bearer T` and appended to EventSource URLs.
+// Changes (POST) carry the token, or without one the server's CSRF value, which only a page of
+// the server's own origin can read (docs/API.md, "Security").
 
 const token = new URLSearchParams(location.search).get('token')
 const API = 'api/v1/' // relative, so the dashboard also works mounted under a path prefix
@@ -29,6 +31,27 @@ export async function getJson(path, timeoutMs = 5000) {
   } finally {
     clearTimeout(timer)
   }
+  return answer(res, path)
+}
+
+let csrf = null
+
+/** POST to the API (a change, e.g. `jobs/q5/savepoints?stop=true`); throws ApiError like getJson. */
+export async function postJson(path) {
+  const headers = { Accept: 'application/json' }
+  if (token) headers.Authorization = `Bearer ${token}`
+  else headers['X-Sluice-CSRF'] = csrf ??= (await getJson('csrf')).csrfToken
+  let res
+  try {
+    res = await fetch(API + path, { method: 'POST', headers, cache: 'no-store' })
+  } catch {
+    throw new ApiError(0, 'UNREACHABLE', 'the server cannot be reached')
+  }
+  return answer(res, path)
+}
+
+/** The JSON body of an answer, or the ApiError its error shape describes. */
+async function answer(res, path) {
   let body = null
   try {
     body = await res.json()

@@ -37,6 +37,12 @@ export interface CheckpointOptions {
   readonly allowNonRestoredState?: boolean
   /** Start from this savepoint file (instead of the newest checkpoint in `dir`). */
   readonly fromSavepoint?: string
+  /**
+   * The savepoint root: the only place the monitoring server's savepoint route writes (a request's
+   * directory is taken relative to it). Default `<dir>/savepoints`. `handle.savepoint(dir)` itself
+   * writes wherever it is told.
+   */
+  readonly savepointDir?: string
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000
