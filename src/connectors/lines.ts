@@ -351,20 +351,3 @@ export function checkLineFormat(format: string, allowed: readonly LineFormat[]):
   if ((allowed as readonly string[]).includes(format)) return format as LineFormat
   throw new SluiceError('JOB_INVALID_OPTION', `format must be one of ${allowed.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(format)}`)
 }
-
-/** One JSON document per line; values JSON cannot represent (undefined, functions) become null. */
-export function encodeJsonLines(batch: readonly unknown[]): string {
-  let text = ''
-  for (let i = 0; i < batch.length; i++) text += `${JSON.stringify(batch[i]) ?? 'null'}\n`
-  return text
-}
-
-/** Strings as they are, objects as JSON, anything else through String(). */
-export function encodeTextLines(batch: readonly unknown[]): string {
-  let text = ''
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]
-    text += `${typeof r === 'string' ? r : typeof r === 'object' && r !== null ? JSON.stringify(r) : String(r)}\n`
-  }
-  return text
-}

@@ -160,6 +160,20 @@ export interface SinkContext {
   /** This writer's subtask (0-based) of `parallelism`; a sink that is not `parallel` always runs as 0 of 1. */
   readonly subtaskIndex: number
   readonly parallelism: number
+  /**
+   * Reports a record the writer cannot encode or write because of the record itself (nested too
+   * deep for the stack, cyclic, a BigInt in JSON): the runtime applies the sink's `onError`
+   * policy. Under 'fail' this throws a SluiceError (SINK_RECORD_UNWRITABLE, a user error, not
+   * retried) naming the sink, the record's position and the reason; under 'skip' it counts the
+   * record; under 'dead-letter' it also writes a letter. When it returns, the writer leaves the
+   * record out and writes the rest of the batch. Not for I/O failures (those are SINK_IO).
+   * Absent when the context was made outside the runtime: the writer then throws
+   * SINK_RECORD_UNWRITABLE itself.
+   *
+   * @example
+   * try { line = JSON.stringify(record) } catch (e) { ctx.reportBadRecord?.(record, `cannot encode: ${e}`) }
+   */
+  readonly reportBadRecord?: (record: unknown, reason: string) => void
 }
 
 export interface SinkWriter<T> {

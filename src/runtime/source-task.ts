@@ -11,34 +11,28 @@ import type { Clock } from '../time/clock.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from './metrics.ts'
-import { preview } from './operator-context.ts'
+import { rejectRecord, type RecordPolicy } from './record-errors.ts'
 import { LatencyMarkerItem } from './channel.ts'
 import { Task, wallClockMs, type Scheduler } from './task.ts'
 
 class SourceContextImpl implements SourceContext {
+  readonly errorPolicy: RecordPolicy
+
   constructor(
     readonly sourceId: string,
     readonly subtaskIndex: number,
     readonly parallelism: number,
     readonly clock: Clock,
-    private readonly policy: ErrorPolicy,
-    private readonly deadLetter: Sink<DeadLetter> | undefined,
-    private readonly router: DeadLetterRouter,
-    private readonly metrics: OperatorMetrics,
-  ) {}
+    policy: ErrorPolicy,
+    deadLetter: Sink<DeadLetter> | undefined,
+    router: DeadLetterRouter,
+    metrics: OperatorMetrics,
+  ) {
+    this.errorPolicy = { policy, deadLetter, router, metrics }
+  }
 
   reportBadRecord(raw: unknown, reason: string, position: string): void {
-    this.metrics.errors++
-    switch (this.policy) {
-      case 'fail':
-        throw new SluiceError('SOURCE_MALFORMED_RECORD', `source "${this.sourceId}" rejected the record at ${position}: ${reason}; record: ${preview(raw)}`)
-      case 'skip':
-        this.metrics.skipped++
-        return
-      case 'dead-letter':
-        this.metrics.deadLettered++
-        this.router.add(this.deadLetter as Sink<DeadLetter>, { operator: this.sourceId, position, reason, record: raw })
-    }
+    rejectRecord(this.errorPolicy, 'SOURCE_MALFORMED_RECORD', `source "${this.sourceId}" rejected the record at ${position}: ${reason}`, { operator: this.sourceId, position, reason, record: raw })
   }
 }
 
