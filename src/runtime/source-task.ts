@@ -102,6 +102,11 @@ export class SourceTask extends Task {
     return this.reader?.position() ?? 'not opened'
   }
 
+  /** Where the source's bad records go (also those that cannot cross threads). */
+  get errorPolicy(): RecordPolicy {
+    return this.context.errorPolicy
+  }
+
   /** Asks for checkpoint `id`: taken at the next step, between two reads. */
   triggerCheckpoint(id: number): void {
     this.checkpointDue = id
