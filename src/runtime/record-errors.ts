@@ -49,10 +49,16 @@ export function rejectRecord(p: RecordPolicy, code: ErrorCode, message: string, 
       return
     case 'dead-letter': {
       p.metrics.deadLettered++
-      const why = unwritable(letter.record)
-      const record = why === null ? letter.record : preview(letter.record)
+      const sink = p.deadLetter as Sink<DeadLetter>
+      const r = letter.record
+      if (r instanceof Uint8Array) {
+        p.router.add(sink, { operator: letter.operator, position: letter.position, reason: letter.reason, record: Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64'), recordEncoding: 'base64' })
+        return
+      }
+      const why = unwritable(r)
+      const record = why === null ? r : preview(r)
       const reason = why === null ? letter.reason : `${letter.reason} (the letter holds a preview of the record: ${why})`
-      p.router.add(p.deadLetter as Sink<DeadLetter>, { operator: letter.operator, position: letter.position, reason, record })
+      p.router.add(sink, { operator: letter.operator, position: letter.position, reason, record })
     }
   }
 }
@@ -105,6 +111,11 @@ export function preview(value: unknown, max = PREVIEW_CHARS): string {
     return put('}')
   }
   if (typeof value === 'string') return value.length > max ? `${value.slice(0, max)}…` : value
+  if (value instanceof Uint8Array) {
+    // Raw input that is not valid UTF-8: shown decoded, invalid bytes as U+FFFD.
+    const text = Buffer.from(value.buffer, value.byteOffset, Math.min(value.byteLength, max * 4)).toString('utf8')
+    return preview(text, max)
+  }
   walk(value)
   const s = out.join('')
   return s.length > max ? `${s.slice(0, max)}…` : s

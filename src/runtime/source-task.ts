@@ -221,12 +221,12 @@ export class SourceTask extends Task {
         t = ts(records[i])
       } catch (e) {
         t = Number.NaN
-        this.context.reportBadRecord(records[i], `timestamp function threw: ${describeCause(e)}`, `the batch read up to ${this.position()}`)
+        this.reportUntimed(records, i, `timestamp function threw: ${describeCause(e)}`)
         bad++
         continue
       }
       if (typeof t !== 'number' || !Number.isFinite(t)) {
-        this.context.reportBadRecord(records[i], `TIMESTAMP_INVALID: timestamp is ${String(t)}, not a finite number of epoch ms`, `the batch read up to ${this.position()}`)
+        this.reportUntimed(records, i, `TIMESTAMP_INVALID: timestamp is ${String(t)}, not a finite number of epoch ms`)
         times[i] = Number.NaN
         bad++
         continue
@@ -247,6 +247,16 @@ export class SourceTask extends Task {
       times.length = w
     }
     return times
+  }
+
+  /**
+   * Record `i` of the batch just read has no valid timestamp: reported at its own position, with
+   * the input it came from (the line as read) when the reader still has it.
+   */
+  private reportUntimed(records: unknown[], i: number, reason: string): void {
+    const r = this.reader as SourceReader<unknown>
+    const position = r.positionOf === undefined ? `the batch read up to ${this.position()}` : r.positionOf(i)
+    this.context.reportBadRecord(r.rawOf?.(i) ?? records[i], reason, position)
   }
 
   private checkIdle(): void {
