@@ -116,7 +116,12 @@ export function preview(value: unknown, max = PREVIEW_CHARS): string {
     const text = Buffer.from(value.buffer, value.byteOffset, Math.min(value.byteLength, max * 4)).toString('utf8')
     return preview(text, max)
   }
-  walk(value)
+  try {
+    walk(value)
+  } catch {
+    // A getter or toJSON that throws: show what was rendered before it.
+    out.push('…')
+  }
   const s = out.join('')
   return s.length > max ? `${s.slice(0, max)}…` : s
 }
