@@ -3,9 +3,9 @@
  * (any chunking); records come out with the line number and byte offset of each, so a bad one can
  * be reported precisely, with the line as it was read.
  */
+import { isUtf8 } from 'node:buffer'
 import { describeCause, SluiceError } from '../errors.ts'
 import { CSV_HEADER, CSV_MALFORMED, CSV_NEED_MORE, CsvDecoder, type CsvOptions } from './csv.ts'
-import { isUtf8 } from 'node:buffer'
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter, MAX_MAX_LINE_BYTES, OVERLONG_HEAD_BYTES } from './line-splitter.ts'
 import type { SourceContext } from './spi.ts'
 
