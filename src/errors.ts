@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   RECORD_FAILED: { kind: 'user', retryable: false, hint: 'Fix the function or set onError: "skip" or "dead-letter" on the operator.' },
   SOURCE_MALFORMED_RECORD: { kind: 'user', retryable: false, hint: 'Fix the input, or set onError: "skip" or "dead-letter" on the source.' },
   SOURCE_IO: { kind: 'external', retryable: true, hint: 'Check that the file or stream exists and is readable.' },
+  SINK_RECORD_UNWRITABLE: { kind: 'user', retryable: false, hint: 'The record cannot be encoded (nested too deep, cyclic, a BigInt in JSON): fix the operator that builds it, or set onError: "skip" or "dead-letter" in the sink\'s options, .to(id, sink, { onError }).' },
   SINK_IO: { kind: 'external', retryable: true, hint: 'Check that the output location is writable and has space.' },
   TIMESTAMP_INVALID: { kind: 'user', retryable: false, hint: 'The timestamp assigner must return a finite number of epoch milliseconds.' },
   JOB_CANCELLED: { kind: 'user', retryable: false, hint: 'The job was stopped on request.' },

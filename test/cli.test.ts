@@ -67,6 +67,20 @@ describe('sluice nexmark', () => {
     expect(letters[0].record).toContain('"auction":"x"')
   })
 
+  it('--max-line-bytes: a longer input line is malformed under --on-error, and a bad size is a usage error', () => {
+    const events = join(dir, 'long.jsonl')
+    const head = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').slice(0, 50)
+    writeFileSync(events, `${head.join('\n')}\n{"event_type":2,"pad":"${'p'.repeat(200_000)}"}\n${head.join('\n')}\n`)
+    const fail = sluice('nexmark', 'run', '--query', 'q0', '--input', events, '--discard', '--no-server', '--max-line-bytes', '64KiB')
+    expect(fail.code).toBe(1)
+    expect(fail.stderr).toMatch(/SOURCE_MALFORMED_RECORD: .*long.jsonl line 51 \(byte \d+\): the line is 200\d\d\d bytes, longer than maxLineBytes \(65536\)/)
+    const skip = sluice('nexmark', 'run', '--query', 'q0', '--input', events, '--discard', '--no-server', '--max-line-bytes', '64KiB', '--on-error', 'skip')
+    expect(skip.code).toBe(0)
+    const usage = sluice('nexmark', 'run', '--query', 'q0', '--input', events, '--discard', '--no-server', '--max-line-bytes', 'lots')
+    expect(usage.code).toBe(2)
+    expect(usage.stderr).toMatch(/--max-line-bytes must be a size in bytes/)
+  })
+
   it('an unknown query is a usage error', () => {
     const r = sluice('nexmark', 'run', '--query', 'q99', '--events', '10')
     expect(r.code).toBe(2)

@@ -15,6 +15,7 @@ import { QUERIES } from '../src/nexmark/queries/index.ts'
 import { failingJob } from './fixtures/failing-job.ts'
 import { schemaJob } from './fixtures/schema-job.ts'
 import { idleJob } from './fixtures/idle-job.ts'
+import { unencodableJob } from './fixtures/unencodable-job.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
 import { operatorTotal } from '../src/runtime/metrics.ts'
 
@@ -95,6 +96,54 @@ describe('declared schemas on worker threads', () => {
   it('a record that does not fit the schema stops the job naming the field', async () => {
     const job = schemaJob('misfit', join(dir, 'misfit.jsonl'), 20_000).run({ workers: 2 })
     await expect(job.done).rejects.toThrow(/RECORD_FAILED: channel item -> check#1 \(between threads\): cannot encode record \d+, field "price": expected a number, got "oops"/)
+  })
+})
+
+describe('records that cannot cross threads go through the policy of the operator that built them', () => {
+  const ids = (rows: Record<string, unknown>[]): number[] => rows.map((r) => Number(r.id)).sort((a, b) => a - b)
+  const all = Array.from({ length: 5000 }, (_, i) => i)
+
+  it('a record nested 20 000 deep, under onError fail: RECORD_FAILED naming the channel, not retried', async () => {
+    const job = unencodableJob('deep', 'fail', join(dir, 'deep-fail.jsonl'), join(dir, 'deep-fail-dead.jsonl'), 5000).run({ workers: 2, restart: { attempts: 3, delayMs: 0 } })
+    let restarts = 0
+    job.onRestart(() => restarts++)
+    await expect(job.done).rejects.toThrow(/RECORD_FAILED: channel build -> keep-id#1 \(between threads\): cannot encode record \d+.*Maximum call stack size exceeded/)
+    expect(restarts).toBe(0)
+  })
+
+  it('a record nested 20 000 deep, under skip: counted on the operator, the job finishes', async () => {
+    const out = join(dir, 'deep-skip.jsonl')
+    const r = await unencodableJob('deep', 'skip', out, join(dir, 'deep-skip-dead.jsonl'), 5000).run({ workers: 2 }).done
+    expect(r.status).toBe('finished')
+    const skipped = operatorTotal(r.metrics, 'build', 'skipped')
+    expect(skipped).toBeGreaterThan(0)
+    expect(skipped).toBeLessThan(7)
+    expect(ids(readRows(out))).toHaveLength(5000 - skipped)
+  })
+
+  it('a record nested 20 000 deep, under dead-letter: a letter with a preview, every other record written', async () => {
+    const out = join(dir, 'deep-dead.jsonl')
+    const dead = join(dir, 'deep-dead-dead.jsonl')
+    const r = await unencodableJob('deep', 'dead-letter', out, dead, 5000).run({ workers: 2 }).done
+    expect(r.status).toBe('finished')
+    const letters = readRows(dead)
+    expect(letters.length).toBe(operatorTotal(r.metrics, 'build', 'deadLettered'))
+    expect(letters.length).toBeGreaterThan(0)
+    for (const l of letters) {
+      expect(l).toMatchObject({ operator: 'build', position: 'output to build -> keep-id#1 (between threads)' })
+      expect(String(l.record)).toMatch(/^\{"id":100\d,"nested":\{"a":\{"a":/)
+    }
+    const lettered = letters.map((l) => Number(/"id":(\d+)/.exec(String(l.record))?.[1]))
+    expect(ids(readRows(out))).toEqual(all.filter((i) => !lettered.includes(i)))
+  })
+
+  it('a cyclic record, under dead-letter: a letter, the job finishes', async () => {
+    const dead = join(dir, 'cycle-dead-dead.jsonl')
+    const r = await unencodableJob('cycle', 'dead-letter', join(dir, 'cycle-dead.jsonl'), dead, 5000).run({ workers: 2 }).done
+    expect(r.status).toBe('finished')
+    const letters = readRows(dead)
+    expect(letters.length).toBeGreaterThan(0)
+    expect(String(letters[0].record)).toMatch(/^\{"id":100\d,"self":\{"id":100\d,"self":/)
   })
 })
 

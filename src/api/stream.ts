@@ -150,7 +150,13 @@ export class Stream<T> {
     return new Stream<S>(this.pipeline, { nodeId: this.origin.nodeId, sideTag: tag.id })
   }
 
-  /** Writes the stream to a sink. @example results.to('out', stdoutSink()) */
+  /**
+   * Writes the stream to a sink. `onError` is what happens to a record the sink cannot encode
+   * because of the record itself (nested too deep, cyclic, a BigInt in JSON): 'fail' (default,
+   * SINK_RECORD_UNWRITABLE), 'skip' or 'dead-letter'; failures of the destination stay SINK_IO.
+   * @example results.to('out', stdoutSink())
+   * @example results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
+   */
   to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter>; parallelism?: number }): void {
     if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {
       throw new SluiceError('JOB_INVALID_OPTION', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)

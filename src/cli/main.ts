@@ -61,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--discard', 'count results without writing them (benchmarking)')
     .option('--on-error <policy>', 'malformed input lines: fail, skip or dead-letter', 'fail')
     .option('--dead-letter <file>', 'where dead-lettered lines go (JSON Lines)')
+    .option('--max-line-bytes <size>', 'with --input: longer lines are malformed (--on-error), never read whole, e.g. 64KiB (default 16MiB)')
     .option('--parallelism <n>', 'parallel subtasks per operator', '1')
     .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')))
     .action(async (o: RunQueryCommandOptions) => {

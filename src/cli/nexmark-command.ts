@@ -1,5 +1,6 @@
 /** `sluice nexmark generate` and `sluice nexmark run`. */
 import { Pipeline, boundedOutOfOrderness, jobTotal, operatorTotal, type Sink, type Source } from '../index.ts'
+import { SluiceError } from '../errors.ts'
 import { blackholeSink } from '../connectors/blackhole-sink.ts'
 import { fileSink } from '../connectors/file-sink.ts'
 import { fileSource } from '../connectors/file-source.ts'
@@ -12,7 +13,7 @@ import { EXIT_OK } from './errors.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
 import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
-import { checkpointOptions, onInterrupt, parseCount, parsePolicy, restartOptions, type CheckpointFlags } from './options.ts'
+import { checkpointOptions, onInterrupt, parseBytes, parseCount, parsePolicy, restartOptions, type CheckpointFlags } from './options.ts'
 
 /** The reference DDL's watermark: dateTime − 4 s. */
 export const NEXMARK_OUT_OF_ORDERNESS_MS = 4000
@@ -45,6 +46,8 @@ export interface RunQueryOptions {
   discard?: boolean
   onError?: string
   deadLetter?: string
+  /** Longest input line (with --input), e.g. "16MiB". */
+  maxLineBytes?: string
   parallelism?: string
   /** Worker threads; default one per core up to the parallelism ("0": all in this thread). */
   workers?: string
@@ -60,9 +63,11 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const p = new Pipeline(`nexmark-${q.name}`, { parallelism, ...(o.deadLetter ? { deadLetter: fileSink(o.deadLetter) } : {}) })
   let source: Source<NexmarkEvent>
+  const maxLineBytes = parseBytes('--max-line-bytes', o.maxLineBytes)
   if (o.input !== undefined) {
-    source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string) })
+    source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string), ...(maxLineBytes === undefined ? {} : { maxLineBytes }) })
   } else {
+    if (maxLineBytes !== undefined) throw new SluiceError('CLI_USAGE', '--max-line-bytes needs --input <file> (the generator reads no lines)')
     const rate = parseCount('--rate', o.rate)
     const events = parseCount('--events', o.events) ?? 1_000_000
     // --events 0: an unbounded generator.

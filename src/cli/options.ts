@@ -8,6 +8,18 @@ export function parseCount(name: string, value: string | undefined): number | un
   return n
 }
 
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 }
+
+/** A size in bytes: "1048576", "64KiB", "16MiB" (k, m, g are powers of 1024). */
+export function parseBytes(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const m = /^([\d_]+)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = m === null ? undefined : BYTE_UNITS[m[2].toLowerCase()]
+  const n = m === null || unit === undefined ? NaN : Number(m[1].replace(/_/g, '')) * unit
+  if (!Number.isSafeInteger(n) || n < 1) throw new SluiceError('CLI_USAGE', `${name} must be a size in bytes such as 1048576, 64KiB or 16MiB, got "${value}"`)
+  return n
+}
+
 export function parsePolicy(value: string | undefined): 'fail' | 'skip' | 'dead-letter' {
   const v = value ?? 'fail'
   if (v !== 'fail' && v !== 'skip' && v !== 'dead-letter') throw new SluiceError('CLI_USAGE', `--on-error must be fail, skip or dead-letter, got "${v}"`)

@@ -104,6 +104,13 @@ export class CsvDecoder {
     if (options?.columns !== undefined) this.useNames(options.columns)
   }
 
+  /** Gives up the record being assembled (a line of it was malformed); the next line starts a new one. */
+  abandon(): void {
+    this.pending = false
+    this.fields.length = 0
+    this.quoteError = ''
+  }
+
   /** A copy of the fields of the last line(s) fed, whatever the status. */
   lastFields(): string[] {
     return this.fields.slice()

@@ -12,7 +12,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { describeCause, SluiceError } from '../errors.ts'
-import { encodeJsonLines } from './lines.ts'
+import { encodeJsonLines, rejecterFor, type RejectRecord } from './line-encoder.ts'
 import type { Sink, SinkCommit, SinkContext, SinkWriter } from './spi.ts'
 
 /** Text gathered before it is written: few, large writes without holding much in memory. */
@@ -55,7 +55,7 @@ export class FileSink<T> implements Sink<T> {
    * Without `recoverFrom`, replaces the file. With a commit, keeps the file's first
    * `commit.length` bytes and appends after them; with null, starts it empty.
    */
-  async open(_ctx: SinkContext, recoverFrom?: SinkCommit | null): Promise<FileSinkWriter<T>> {
+  async open(ctx: SinkContext, recoverFrom?: SinkCommit | null): Promise<FileSinkWriter<T>> {
     const path = this.path
     const committed = recoverFrom === undefined || recoverFrom === null ? null : checkCommit(path, recoverFrom, 'recover from')
     let handle: FileHandle
@@ -75,7 +75,7 @@ export class FileSink<T> implements Sink<T> {
     if (committed === null) {
       // A recovery with nothing committed must also make the empty start durable.
       if (recoverFrom === null) await syncOrClose(handle, path, 'the emptied file')
-      return new FileSinkWriter<T>(path, handle, 0)
+      return new FileSinkWriter<T>(path, handle, 0, rejecterFor(ctx, path))
     }
     let size: number
     try {
@@ -97,7 +97,7 @@ export class FileSink<T> implements Sink<T> {
       }
       await syncOrClose(handle, path, `the truncation to ${committed.length} bytes`)
     }
-    return new FileSinkWriter<T>(path, handle, committed.length)
+    return new FileSinkWriter<T>(path, handle, committed.length, rejecterFor(ctx, path))
   }
 }
 
@@ -116,7 +116,18 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
   /** The longest length committed so far. */
   private committed: number
 
-  constructor(private readonly path: string, private readonly handle: FileHandle, length: number) {
+  /**
+   * `reject` takes the records that cannot be encoded (the sink's onError policy); they are left
+   * out of the file. Default: such a record fails the write with SINK_RECORD_UNWRITABLE.
+   */
+  constructor(
+    private readonly path: string,
+    private readonly handle: FileHandle,
+    length: number,
+    private readonly reject: RejectRecord = (_record, reason) => {
+      throw new SluiceError('SINK_RECORD_UNWRITABLE', `cannot write a record to ${path}: ${reason}`)
+    },
+  ) {
     this.written = length
     this.committed = length
   }
@@ -124,11 +135,7 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
   write(batch: readonly T[]): void | Promise<void> {
     this.throwIfUnusable()
     if (batch.length === 0) return
-    try {
-      this.pending += encodeJsonLines(batch)
-    } catch (e) {
-      throw new SluiceError('SINK_IO', `cannot write a record to ${this.path}: ${describeCause(e)}`, { cause: e })
-    }
+    this.pending += encodeJsonLines(batch, this.reject)
     if (this.pending.length >= WRITE_THRESHOLD_CHARS) return this.writePending()
   }
 

@@ -6,7 +6,7 @@ import { readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { describeCause, SluiceError } from '../errors.ts'
 import { CSV_NEED_MORE, CsvDecoder, validateCsvOptions, type CsvOptions } from './csv.ts'
-import { checkLineFormat, LineRecordReader, LineSplitter, type LineFormat } from './lines.ts'
+import { checkLineFormat, checkMaxLineBytes, LineRecordReader, LineSplitter, type LineFormat } from './lines.ts'
 import { badPosition, positionInteger, positionIntegerOrNull } from './position.ts'
 import type { Source, SourceContext, SourcePosition, SourceReader } from './spi.ts'
 
@@ -30,6 +30,12 @@ export interface FileSourceOptions<T> {
   readonly endByte?: number
   /** Bytes per read (default 1 MiB). */
   readonly chunkSize?: number
+  /**
+   * The longest line, in bytes (default 16 MiB, at most ~512 MiB). A longer line is malformed:
+   * reported to the source's onError policy with its length and first 1 KiB, and never held
+   * whole in memory (the rest is skipped as it is read).
+   */
+  readonly maxLineBytes?: number
 }
 
 /**
@@ -69,6 +75,7 @@ export class FileSource<T> implements Source<T> {
   private readonly startByte: number
   private readonly endByte: number
   private readonly chunkSize: number
+  private readonly maxLineBytes: number
 
   constructor(private readonly path: string, private readonly options: FileSourceOptions<T>) {
     this.format = options.format === undefined
@@ -83,6 +90,7 @@ export class FileSource<T> implements Source<T> {
       invalid('endByte', `a whole number >= startByte (${this.startByte})`, options.endByte)
     }
     if (!Number.isSafeInteger(this.chunkSize) || this.chunkSize < 1) invalid('chunkSize', 'a whole number >= 1', options.chunkSize)
+    this.maxLineBytes = checkMaxLineBytes('fileSource', options.maxLineBytes)
     if (options.parse !== undefined && typeof options.parse !== 'function') invalid('parse', 'a function', options.parse)
     this.splittable = this.format !== 'csv' && options.startByte === undefined && options.endByte === undefined
   }
@@ -127,6 +135,7 @@ export class FileSource<T> implements Source<T> {
         lineBase: lineBase ?? ((firstLineStart) => countNewlines(handle.fd, firstLineStart)),
         csvHeader,
         rangeStart: startByte,
+        maxLineBytes: this.maxLineBytes,
       })
       return new FileSourceReader(handle, path, records, Buffer.allocUnsafe(this.chunkSize), readFrom, endByte)
     } catch (e) {
@@ -175,6 +184,14 @@ export class FileSourceReader<T> implements SourceReader<T> {
   /** Absolute byte offset after the last line consumed. */
   byteOffset(): number {
     return this.records.byteOffset
+  }
+
+  positionOf(i: number): string {
+    return this.records.positionOf(i)
+  }
+
+  rawOf(i: number): string | Uint8Array | undefined {
+    return this.records.rawOf(i)
   }
 
   snapshotPosition(): FilePosition {

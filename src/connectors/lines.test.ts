@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { encodeJsonLines, encodeTextLines, LineRecordReader, LineSplitter, type LineRecordOptions } from './lines.ts'
+import { encodeJsonLines, encodeTextLines } from './line-encoder.ts'
+import { LineRecordReader, LineSplitter, type LineRecordOptions } from './lines.ts'
 import { TestSourceContext } from './source-contract.ts'
 
 interface Line {

@@ -1,145 +1,17 @@
 /**
- * Line-oriented record decoding shared by the file and stdin sources, and line encoding shared by
- * the stdout and file sinks. Bytes go in as they arrive (any chunking); records come out with the
- * line number and byte offset of each, so a bad one can be reported precisely.
+ * Line-oriented record decoding shared by the file and stdin sources. Bytes go in as they arrive
+ * (any chunking); records come out with the line number and byte offset of each, so a bad one can
+ * be reported precisely, with the line as it was read.
  */
+import { isUtf8 } from 'node:buffer'
 import { describeCause, SluiceError } from '../errors.ts'
 import { CSV_HEADER, CSV_MALFORMED, CSV_NEED_MORE, CsvDecoder, type CsvOptions } from './csv.ts'
+import { DEFAULT_MAX_LINE_BYTES, LineSplitter, MAX_MAX_LINE_BYTES, OVERLONG_HEAD_BYTES } from './line-splitter.ts'
 import type { SourceContext } from './spi.ts'
 
+export { DEFAULT_MAX_LINE_BYTES, LineSplitter } from './line-splitter.ts'
+
 export type LineFormat = 'jsonl' | 'csv' | 'lines'
-
-const NEWLINE = 10
-const CARRIAGE_RETURN = 13
-const MIN_BUFFER_BYTES = 64 * 1024
-
-/**
- * Decodes bytes [start, end) of a buffer as UTF-8. Buffer#utf8Slice is what Buffer#toString
- * calls after checking its arguments; calling it directly saves ~8% of JSON Lines decoding.
- * It is undocumented, so fall back to toString where it is missing.
- */
-const decodeUtf8: (buffer: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
-    ? (buffer, start, end) => (buffer as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
-    : (buffer, start, end) => buffer.toString('utf8', start, end)
-
-/**
- * Splits bytes into lines, decoding each as UTF-8. Lines are cut at "\n" bytes, which never occur
- * inside a multi-byte UTF-8 sequence, so a character split across chunks is decoded whole. A line
- * is only decoded once its newline (or the end of input) has arrived.
- */
-export class LineSplitter {
-  /** The line returned by the last `next()`, without its "\n" or "\r\n". */
-  line = ''
-  /** Absolute byte offset where that line starts. */
-  lineStart = 0
-  /** Absolute byte offset just after its line break. */
-  lineEnd = 0
-  /** Whether it ended in "\r\n". */
-  crlf = false
-  /** Lines returned so far. */
-  lines = 0
-  /** Absolute offset of the first line returned, or -1 before that. */
-  firstLineStart = -1
-
-  private buffer: Buffer = Buffer.alloc(0)
-  /** Absolute offset of buffer[0]. */
-  private base: number
-  private cursor = 0
-  /** buffer[cursor, complete) holds whole lines only; buffer[complete, filled) is a partial line. */
-  private complete = 0
-  private filled = 0
-  private ended = false
-  private skipping: boolean
-
-  /**
-   * @param startByte absolute offset of the first byte that will be pushed
-   * @param skipFirstLine the bytes up to the first "\n" finish a line that started earlier
-   */
-  constructor(startByte: number, skipFirstLine: boolean) {
-    this.base = startByte
-    this.skipping = skipFirstLine
-  }
-
-  /** Appends bytes; they are copied, so the caller may reuse its buffer. */
-  push(bytes: Uint8Array): void {
-    const n = bytes.length
-    if (n === 0 || this.ended) return
-    const keep = this.filled - this.cursor
-    if (this.cursor > 0 || this.filled + n > this.buffer.length) {
-      const target = keep + n > this.buffer.length
-        ? Buffer.allocUnsafe(Math.max(keep + n, this.buffer.length * 2, MIN_BUFFER_BYTES))
-        : this.buffer
-      this.buffer.copy(target, 0, this.cursor, this.filled)
-      this.buffer = target
-      this.base += this.cursor
-      this.complete -= this.cursor
-      this.filled = keep
-      this.cursor = 0
-    }
-    this.buffer.set(bytes, this.filled)
-    // Only the new bytes can hold a newline the tail lacks; searching just them keeps a very
-    // long line linear.
-    const nl = this.buffer.subarray(this.filled, this.filled + n).lastIndexOf(NEWLINE)
-    if (nl !== -1) this.complete = this.filled + nl + 1
-    this.filled += n
-  }
-
-  /** No more bytes will come; a final line without a newline becomes available. */
-  end(): void {
-    this.ended = true
-  }
-
-  /** True once the input has ended and every line has been returned. */
-  get done(): boolean {
-    return this.ended && this.cursor >= this.filled
-  }
-
-  /** Moves to the next whole line; false when none is available yet (or ever, once `done`). */
-  next(): boolean {
-    if (this.skipping && !this.skipPartialLine()) return false
-    const buffer = this.buffer
-    let start = this.cursor
-    let end: number
-    if (start < this.complete) {
-      end = buffer.indexOf(NEWLINE, start)
-      this.cursor = end + 1
-    } else if (this.ended && start < this.filled) {
-      end = this.filled
-      this.cursor = end
-    } else {
-      return false
-    }
-    const lineStart = this.base + start
-    this.lineStart = lineStart
-    this.lineEnd = this.base + this.cursor
-    if (lineStart === 0 && end - start >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) {
-      start += 3 // a UTF-8 byte-order mark is not content
-    }
-    if (end > start && buffer[end - 1] === CARRIAGE_RETURN) {
-      end--
-      this.crlf = true
-    } else {
-      this.crlf = false
-    }
-    this.line = end > start ? decodeUtf8(buffer, start, end) : ''
-    this.lines++
-    if (this.firstLineStart < 0) this.firstLineStart = lineStart
-    return true
-  }
-
-  private skipPartialLine(): boolean {
-    if (this.cursor < this.complete) {
-      this.cursor = this.buffer.indexOf(NEWLINE, this.cursor) + 1
-    } else if (this.ended) {
-      this.cursor = this.filled
-    } else {
-      return false
-    }
-    this.skipping = false
-    return true
-  }
-}
 
 export interface LineRecordOptions<T> {
   /** Names the input in positions: "events.jsonl line 12 (byte 3301)". */
@@ -165,6 +37,8 @@ export interface LineRecordOptions<T> {
    * the lines starting at or after this offset. Default `startByte`.
    */
   readonly rangeStart?: number
+  /** Longer lines are reported to the error policy, never held whole. Default DEFAULT_MAX_LINE_BYTES. */
+  readonly maxLineBytes?: number
 }
 
 /** Where to resume reading: see `LineRecordReader.resumePoint`. */
@@ -194,9 +68,16 @@ export class LineRecordReader<T> {
   /** Where the CSV record being assembled began (its first line). */
   private recordLine = 0
   private recordByte = 0
+  /**
+   * Of each record the last `decode` pushed: the byte offset and the line index (1-based, from
+   * the first line read) of its (first) line, for `positionOf` and `rawOf`. Reused typed arrays:
+   * two stores a record, no allocation.
+   */
+  private recordStarts = new Float64Array(0)
+  private recordLines = new Float64Array(0)
 
   constructor(private readonly ctx: SourceContext, private readonly options: LineRecordOptions<T>) {
-    this.splitter = new LineSplitter(options.startByte, options.skipFirstLine)
+    this.splitter = new LineSplitter(options.startByte, options.skipFirstLine, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
     this.byteOffset = options.startByte
     this.csv = options.format === 'csv' ? new CsvDecoder(options.csv) : null
     if (this.csv !== null && options.csvHeader !== undefined) this.csv.setHeader(options.csvHeader)
@@ -223,7 +104,27 @@ export class LineRecordReader<T> {
    */
   decode(out: T[], max: number): number {
     if (this.finished) return 0
+    if (this.recordStarts.length < max) {
+      this.recordStarts = new Float64Array(max)
+      this.recordLines = new Float64Array(max)
+    }
     return this.csv !== null ? this.decodeCsv(this.csv, out, max) : this.decodeLines(out, max)
+  }
+
+  /** "events.jsonl line 1003 (byte 88120)": where record `i` of the last `decode` came from. */
+  positionOf(i: number): string {
+    return this.describe(this.recordLines[i], this.recordStarts[i])
+  }
+
+  /**
+   * The line record `i` of the last `decode` came from, as read: a string, or its bytes when
+   * they are not valid UTF-8; undefined once the buffer no longer holds it (after more bytes
+   * were pushed) or for CSV, whose records may span lines.
+   */
+  rawOf(i: number): string | Uint8Array | undefined {
+    if (this.csv !== null) return undefined
+    const bytes = this.splitter.bytesAt(this.recordStarts[i])
+    return bytes === null ? undefined : rawLine(bytes)
   }
 
   /**
@@ -249,6 +150,8 @@ export class LineRecordReader<T> {
     const parse = this.options.parse
     const json = this.options.format === 'jsonl'
     const stopByte = this.options.stopByte
+    const starts = this.recordStarts
+    const lines = this.recordLines
     let n = 0
     while (n < max) {
       if (!splitter.next()) {
@@ -263,6 +166,10 @@ export class LineRecordReader<T> {
       this.linesRead = splitter.lines
       const line = splitter.line
       if (line.length === 0) continue
+      if (splitter.overlong || splitter.invalidUtf8) {
+        this.reportLine(splitter)
+        continue
+      }
       let value: unknown = line
       if (json) {
         try {
@@ -280,10 +187,23 @@ export class LineRecordReader<T> {
           continue
         }
       }
+      starts[n] = splitter.lineStart
+      lines[n] = splitter.lines
       out.push(value as T)
       n++
     }
     return n
+  }
+
+  /** A line too long, or not valid UTF-8: malformed, whatever the format. */
+  private reportLine(splitter: LineSplitter): void {
+    const max = splitter.maxLineBytes
+    if (splitter.overlong) {
+      this.reportBad(`${splitter.line}…`, `the line is ${splitter.lineBytes} bytes, longer than maxLineBytes (${max}); only its first ${Math.min(max, OVERLONG_HEAD_BYTES)} bytes were kept (raise maxLineBytes, or --max-line-bytes, if such lines are valid)`, splitter.lines, splitter.lineStart)
+    } else {
+      const bytes = splitter.bytesAt(splitter.lineStart) as Buffer
+      this.reportBad(Buffer.from(bytes), 'the line is not valid UTF-8', splitter.lines, splitter.lineStart)
+    }
   }
 
   private decodeCsv(csv: CsvDecoder, out: T[], max: number): number {
@@ -312,6 +232,12 @@ export class LineRecordReader<T> {
         this.recordByte = splitter.lineStart
       }
       this.consume()
+      if (splitter.overlong || splitter.invalidUtf8) {
+        // A record with such a line is malformed as a whole, also when it began lines earlier.
+        if (csv.pending) csv.abandon()
+        this.reportLine(splitter)
+        continue
+      }
       const status = csv.feed(splitter.line, splitter.crlf)
       if (status === CSV_NEED_MORE || status === CSV_HEADER) continue
       if (status === CSV_MALFORMED) {
@@ -327,6 +253,8 @@ export class LineRecordReader<T> {
           continue
         }
       }
+      this.recordStarts[n] = this.recordByte
+      this.recordLines[n] = this.recordLine
       out.push(value as T)
       n++
     }
@@ -338,33 +266,34 @@ export class LineRecordReader<T> {
     this.linesRead = this.splitter.lines
   }
 
-  private reportBad(raw: string, reason: string, lineIndex: number, byte: number): void {
+  private reportBad(raw: string | Uint8Array, reason: string, lineIndex: number, byte: number): void {
+    this.ctx.reportBadRecord(raw, reason, this.describe(lineIndex, byte))
+  }
+
+  private describe(lineIndex: number, byte: number): string {
     if (Number.isNaN(this.lineBase) && this.resolveLineBase !== null) {
       this.lineBase = this.resolveLineBase(this.splitter.firstLineStart)
     }
-    this.ctx.reportBadRecord(raw, reason, `${this.options.name} line ${this.lineBase + lineIndex} (byte ${byte})`)
+    return `${this.options.name} line ${this.lineBase + lineIndex} (byte ${byte})`
   }
+}
+
+/** A line as read: its text, or its bytes (a copy) when they are not valid UTF-8. */
+function rawLine(bytes: Buffer): string | Uint8Array {
+  return isUtf8(bytes) ? bytes.toString('utf8') : Buffer.from(bytes)
+}
+
+/** Checks a source's `maxLineBytes` option; returns it, or the default when absent. */
+export function checkMaxLineBytes(factory: string, value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_LINE_BYTES
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_MAX_LINE_BYTES) {
+    throw new SluiceError('JOB_INVALID_OPTION', `${factory} option maxLineBytes must be a whole number from 1 to ${MAX_MAX_LINE_BYTES} (the longest string JavaScript holds), got ${String(value)}`)
+  }
+  return value
 }
 
 /** Checks a source's `format` option. */
 export function checkLineFormat(format: string, allowed: readonly LineFormat[]): LineFormat {
   if ((allowed as readonly string[]).includes(format)) return format as LineFormat
   throw new SluiceError('JOB_INVALID_OPTION', `format must be one of ${allowed.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(format)}`)
-}
-
-/** One JSON document per line; values JSON cannot represent (undefined, functions) become null. */
-export function encodeJsonLines(batch: readonly unknown[]): string {
-  let text = ''
-  for (let i = 0; i < batch.length; i++) text += `${JSON.stringify(batch[i]) ?? 'null'}\n`
-  return text
-}
-
-/** Strings as they are, objects as JSON, anything else through String(). */
-export function encodeTextLines(batch: readonly unknown[]): string {
-  let text = ''
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]
-    text += `${typeof r === 'string' ? r : typeof r === 'object' && r !== null ? JSON.stringify(r) : String(r)}\n`
-  }
-  return text
 }

@@ -77,8 +77,14 @@ export interface DeadLetter {
   readonly position: string
   /** Why it was rejected. */
   readonly reason: string
-  /** The raw input (a line of text for file sources) or the record itself. */
+  /**
+   * The raw input as read (a line of text for line-based sources; base64 of its bytes when they
+   * are not valid UTF-8, see `recordEncoding`) or the record itself. A record that cannot be
+   * written (nested too deep, cyclic, a BigInt) is replaced by a preview string, and `reason` says so.
+   */
   readonly record: unknown
+  /** 'base64': `record` is the raw input's bytes in base64 (input that is not valid UTF-8). Absent otherwise. */
+  readonly recordEncoding?: 'base64'
 }
 
 export interface SourceContext {
@@ -90,7 +96,9 @@ export interface SourceContext {
   /**
    * Reports an input record the source could not decode. Under policy 'fail' this throws a
    * SluiceError (SOURCE_MALFORMED_RECORD) naming the source, position and reason; under 'skip'
-   * it counts the record; under 'dead-letter' it also writes it to the dead-letter sink.
+   * it counts the record; under 'dead-letter' it also writes it to the dead-letter sink. `raw` is
+   * the input as read: a line's text, or its bytes (a Uint8Array the source no longer uses) when
+   * they are not valid text, which letters carry as base64.
    */
   reportBadRecord(raw: unknown, reason: string, position: string): void
 }
@@ -104,6 +112,20 @@ export interface SourceReader<T> {
   read(out: T[], max: number): number | Promise<number>
   /** The position after the last record read, in words, for messages. */
   position(): string
+  /**
+   * Where record `i` of the records the last `read` pushed came from, in words ("events.jsonl
+   * line 1003 (byte 88120)"), for an error found after the read (an invalid timestamp). Called
+   * only for bad records, before the next read; readers that know per-record positions keep them
+   * cheaply (no allocation per record). Absent: the error names `position()`, the batch's end.
+   */
+  positionOf?(i: number): string
+  /**
+   * The input record `i` of the last `read` came from, as read (a line; its bytes when they are
+   * not valid UTF-8), for the dead letter of an error found after the read, so the letter holds
+   * what the input said (`1e400`, not the `null` its parsed Infinity would print as). Called
+   * only before the next read; undefined when the reader no longer has it.
+   */
+  rawOf?(i: number): string | Uint8Array | undefined
   /**
    * The position after the last record read, for a checkpoint: opening the source again with it
    * (`source.open(ctx, position)`) yields exactly the records after those read so far. Called
@@ -160,6 +182,20 @@ export interface SinkContext {
   /** This writer's subtask (0-based) of `parallelism`; a sink that is not `parallel` always runs as 0 of 1. */
   readonly subtaskIndex: number
   readonly parallelism: number
+  /**
+   * Reports a record the writer cannot encode or write because of the record itself (nested too
+   * deep for the stack, cyclic, a BigInt in JSON): the runtime applies the sink's `onError`
+   * policy. Under 'fail' this throws a SluiceError (SINK_RECORD_UNWRITABLE, a user error, not
+   * retried) naming the sink, the record's position and the reason; under 'skip' it counts the
+   * record; under 'dead-letter' it also writes a letter. When it returns, the writer leaves the
+   * record out and writes the rest of the batch. Not for I/O failures (those are SINK_IO).
+   * Absent when the context was made outside the runtime: the writer then throws
+   * SINK_RECORD_UNWRITABLE itself.
+   *
+   * @example
+   * try { line = JSON.stringify(record) } catch (e) { ctx.reportBadRecord?.(record, `cannot encode: ${e}`) }
+   */
+  readonly reportBadRecord?: (record: unknown, reason: string) => void
 }
 
 export interface SinkWriter<T> {

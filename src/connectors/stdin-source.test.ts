@@ -29,6 +29,15 @@ sourceContract('stdinSource csv', (records) =>
 events, { replayable: false })
 
 describe('stdinSource', () => {
+  it('a line longer than maxLineBytes is reported with its line and length, and the next lines are read', async () => {
+    const ctx = new TestSourceContext('skip')
+    const text = `{"a":1}\n"${'x'.repeat(2 * 1024 * 1024)}"\n{"a":3}\n`
+    const records = await readAll(stdinSource({ stream: trickle(text, 64 * 1024), maxLineBytes: 1024 }).open(ctx))
+    expect(records).toEqual([{ a: 1 }, { a: 3 }])
+    expect(ctx.badRecords.map((b) => [b.position, String(b.raw).length])).toEqual([['stdin line 2 (byte 8)', 1025]])
+    expect(ctx.badRecords[0].reason).toMatch(/the line is 2097154 bytes, longer than maxLineBytes \(1024\)/)
+  })
+
   it('waits for input that has not arrived yet', async () => {
     const stream = new PassThrough()
     const reader = stdinSource({ stream }).open(new TestSourceContext('fail'))

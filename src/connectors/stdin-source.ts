@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream'
 import { describeCause, SluiceError } from '../errors.ts'
 import { validateCsvOptions, type CsvOptions } from './csv.ts'
-import { checkLineFormat, LineRecordReader, type LineFormat } from './lines.ts'
+import { checkLineFormat, checkMaxLineBytes, LineRecordReader, type LineFormat } from './lines.ts'
 import type { Source, SourceContext, SourceReader } from './spi.ts'
 
 /** How long a read waits for input before returning 0, so the task stays responsive. */
@@ -22,6 +22,8 @@ export interface StdinSourceOptions<T> {
   readonly stream?: Readable
   /** Names the input in positions (default "stdin"). */
   readonly name?: string
+  /** The longest line, in bytes (default 16 MiB); longer ones are malformed and never held whole. See fileSource. */
+  readonly maxLineBytes?: number
 }
 
 /**
@@ -45,9 +47,11 @@ export class StdinSource<T> implements Source<T> {
   readonly bounded = true
   readonly replayable = false
   private readonly format: LineFormat
+  private readonly maxLineBytes: number
 
   constructor(private readonly options: StdinSourceOptions<T>) {
     this.format = checkLineFormat(options.format ?? 'jsonl', ['jsonl', 'csv', 'lines'])
+    this.maxLineBytes = checkMaxLineBytes('stdinSource', options.maxLineBytes)
     if (this.format === 'csv') validateCsvOptions(options.csv)
     if (options.parse !== undefined && typeof options.parse !== 'function') {
       throw new SluiceError('JOB_INVALID_OPTION', `stdinSource option parse must be a function, got ${String(options.parse)}`)
@@ -65,6 +69,7 @@ export class StdinSource<T> implements Source<T> {
       skipFirstLine: false,
       stopByte: Infinity,
       lineBase: 0,
+      maxLineBytes: this.maxLineBytes,
     })
     return new StdinSourceReader(this.options.stream ?? process.stdin, name, records)
   }
@@ -107,6 +112,14 @@ export class StdinSourceReader<T> implements SourceReader<T> {
   /** Absolute byte offset after the last line consumed. */
   byteOffset(): number {
     return this.records.byteOffset
+  }
+
+  positionOf(i: number): string {
+    return this.records.positionOf(i)
+  }
+
+  rawOf(i: number): string | Uint8Array | undefined {
+    return this.records.rawOf(i)
   }
 
   close(): void {

@@ -70,9 +70,18 @@ describe('stdoutSink', () => {
     expect(() => writer.write(['y'])).toThrow(expect.objectContaining({ code: 'SINK_IO' }))
   })
 
-  it('fails a record JSON cannot encode with SINK_IO', () => {
+  it('a record JSON cannot encode is the record\'s fault (SINK_RECORD_UNWRITABLE, a user error), not SINK_IO', () => {
     const writer = stdoutSink({ stream: new PassThrough() }).open(testSinkContext)
-    expect(() => writer.write([{ n: 1n }])).toThrow(expect.objectContaining({ code: 'SINK_IO' }))
+    expect(() => writer.write([{ n: 1n }])).toThrow(expect.objectContaining({ code: 'SINK_RECORD_UNWRITABLE', kind: 'user', retryable: false }))
+  })
+
+  it('reports each record it cannot encode to ctx.reportBadRecord and prints the rest of the batch', () => {
+    const stream = new PassThrough()
+    const bad: [unknown, string][] = []
+    const writer = stdoutSink({ stream }).open({ ...testSinkContext, reportBadRecord: (r, reason) => void bad.push([r, reason]) })
+    void writer.write([1, { n: 1n }, 2])
+    expect(String(stream.read())).toBe('1\n2\n')
+    expect(bad).toEqual([[{ n: 1n }, 'it cannot be encoded as JSON (Do not know how to serialize a BigInt)']])
   })
 
   it('is at-least-once: preCommit waits for the stream to drain, and a recovery prints again', async () => {

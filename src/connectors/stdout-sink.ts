@@ -3,7 +3,7 @@
  */
 import type { Writable } from 'node:stream'
 import { describeCause, SluiceError } from '../errors.ts'
-import { encodeJsonLines, encodeTextLines } from './lines.ts'
+import { encodeJsonLines, encodeTextLines, rejecterFor, type RejectRecord } from './line-encoder.ts'
 import type { Sink, SinkCommit, SinkContext, SinkWriter } from './spi.ts'
 
 export interface StdoutSinkOptions {
@@ -31,7 +31,7 @@ export function stdoutSink<T = unknown>(options: StdoutSinkOptions = {}): Stdout
 export class StdoutSink<T> implements Sink<T> {
   readonly kind = 'stdout'
   readonly exactlyOnce = false
-  private readonly encode: (batch: readonly unknown[]) => string
+  private readonly encode: (batch: readonly unknown[], reject: RejectRecord) => string
 
   constructor(private readonly options: StdoutSinkOptions) {
     const format = options.format ?? 'jsonl'
@@ -42,8 +42,8 @@ export class StdoutSink<T> implements Sink<T> {
   }
 
   /** On recovery (`recoverFrom` given) it goes on printing: output cannot be withdrawn. */
-  open(_ctx: SinkContext, _recoverFrom?: SinkCommit | null): SinkWriter<T> {
-    return new StreamSinkWriter<T>(this.options.stream ?? process.stdout, this.encode)
+  open(ctx: SinkContext, _recoverFrom?: SinkCommit | null): SinkWriter<T> {
+    return new StreamSinkWriter<T>(this.options.stream ?? process.stdout, this.encode, rejecterFor(ctx, 'stdout'))
   }
 }
 
@@ -53,7 +53,12 @@ class StreamSinkWriter<T> implements SinkWriter<T> {
     this.error ??= e
   }
 
-  constructor(private readonly stream: Writable, private readonly encode: (batch: readonly unknown[]) => string) {
+  constructor(
+    private readonly stream: Writable,
+    private readonly encode: (batch: readonly unknown[], reject: RejectRecord) => string,
+    /** Takes the records that cannot be encoded (the sink's onError policy); they are not printed. */
+    private readonly reject: RejectRecord,
+  ) {
     // Listening also keeps an EPIPE (the reader went away) from crashing the process.
     stream.on('error', this.onError)
   }
@@ -61,13 +66,8 @@ class StreamSinkWriter<T> implements SinkWriter<T> {
   write(batch: readonly T[]): void | Promise<void> {
     this.throwIfFailed()
     if (batch.length === 0) return
-    let text: string
-    try {
-      text = this.encode(batch)
-    } catch (e) {
-      throw new SluiceError('SINK_IO', `cannot write a record to stdout: ${describeCause(e)}`, { cause: e })
-    }
-    if (!this.stream.write(text)) return this.drain()
+    const text = this.encode(batch, this.reject)
+    if (text.length > 0 && !this.stream.write(text)) return this.drain()
   }
 
   flush(): void | Promise<void> {

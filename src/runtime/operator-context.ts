@@ -1,9 +1,12 @@
 /** The runtime side of OperatorContext, and the collector every chained operator writes into. */
 import type { DeadLetter, ErrorPolicy, Sink } from '../connectors/spi.ts'
-import { SluiceError, describeCause } from '../errors.ts'
+import { describeCause, type ErrorCode } from '../errors.ts'
 import { newBatch, type Batch, type OperatorContext, type Output, type OutputTag } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
 import type { OperatorMetrics } from './metrics.ts'
+import { rejectRecord, type RecordPolicy } from './record-errors.ts'
+
+export { preview } from './record-errors.ts'
 
 /** What an operator context needs from its task. */
 export interface TaskServices {
@@ -16,31 +19,25 @@ export interface TaskServices {
   requestProcessingTime(opIndex: number, timeMs: number): void
 }
 
-export function preview(record: unknown): string {
-  let s: string
-  try {
-    s = typeof record === 'string' ? record : (JSON.stringify(record) ?? String(record))
-  } catch {
-    s = String(record)
-  }
-  return s.length > 200 ? `${s.slice(0, 200)}…` : s
-}
-
 export class OperatorContextImpl implements OperatorContext {
   /** Set by the task before processBatch, so a failure can name the record's position. */
   currentInput: Batch<unknown> | null = null
   /** Records this operator had received before the current batch. */
   inputBase = 0
+  /** Where this operator's bad records go. */
+  readonly errorPolicy: RecordPolicy
 
   constructor(
     readonly operatorId: string,
     /** Position of the operator's link in the task's executed chain (changes when links fuse). */
     public index: number,
     private readonly task: TaskServices,
-    private readonly policy: ErrorPolicy,
-    private readonly deadLetter: Sink<DeadLetter> | undefined,
+    policy: ErrorPolicy,
+    deadLetter: Sink<DeadLetter> | undefined,
     readonly metrics: OperatorMetrics,
-  ) {}
+  ) {
+    this.errorPolicy = { policy, deadLetter, letters: task, metrics }
+  }
 
   get clock(): Clock {
     return this.task.clock
@@ -59,26 +56,35 @@ export class OperatorContextImpl implements OperatorContext {
   }
 
   recordFailed(record: unknown, cause: unknown): void {
-    const idx = this.currentInput === null ? -1 : this.currentInput.records.indexOf(record)
-    this.recordFailedAt(record, cause, idx < 0 ? -1 : this.inputBase + idx + 1)
+    this.recordFailedAt(record, cause, this.ordinalOf(record))
   }
 
   /** As recordFailed, for a record known to be the operator's `ordinal`-th input (1-based; -1 unknown). */
   recordFailedAt(record: unknown, cause: unknown, ordinal: number): void {
-    this.metrics.errors++
     const position = ordinal < 0 ? 'outside a batch (timer or end of input)' : `input record #${ordinal}`
     const reason = describeCause(cause)
-    switch (this.policy) {
-      case 'fail':
-        throw new SluiceError('RECORD_FAILED', `operator "${this.operatorId}"${this.task.parallelism > 1 ? ` (subtask ${this.task.subtask + 1} of ${this.task.parallelism})` : ''} failed on ${position}: ${reason}; record: ${preview(record)}`, { cause })
-      case 'skip':
-        this.metrics.skipped++
-        return
-      case 'dead-letter':
-        this.metrics.deadLettered++
-        this.task.deadLetter(this.deadLetter as Sink<DeadLetter>, { operator: this.operatorId, position, reason, record })
-        return
-    }
+    rejectRecord(this.errorPolicy, 'RECORD_FAILED', `operator "${this.operatorId}"${this.subtaskLabel()} failed on ${position}: ${reason}`, { operator: this.operatorId, position, reason, record }, cause)
+  }
+
+  /**
+   * A record of the current input batch (or one emitted for it) that cannot go on for a reason
+   * other than the operator's function: applies this node's policy with `code`, the message
+   * reading `<role> "<id>" <what> input record #N: <reason>`.
+   */
+  rejectInput(record: unknown, code: ErrorCode, role: string, what: string, reason: string, cause?: unknown): void {
+    const ordinal = this.ordinalOf(record)
+    const position = ordinal < 0 ? 'outside a batch (end of input)' : `input record #${ordinal}`
+    rejectRecord(this.errorPolicy, code, `${role} "${this.operatorId}"${this.subtaskLabel()} ${what} ${position}: ${reason}`, { operator: this.operatorId, position, reason, record }, cause)
+  }
+
+  /** 1-based number of `record` among the operator's input, or -1 when it is not in the current batch. */
+  private ordinalOf(record: unknown): number {
+    const idx = this.currentInput === null ? -1 : this.currentInput.records.indexOf(record)
+    return idx < 0 ? -1 : this.inputBase + idx + 1
+  }
+
+  private subtaskLabel(): string {
+    return this.task.parallelism > 1 ? ` (subtask ${this.task.subtask + 1} of ${this.task.parallelism})` : ''
   }
 }
 

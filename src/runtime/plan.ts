@@ -21,6 +21,8 @@ import type { DeadLetterRouter } from './dead-letters.ts'
 import { fuseLinks, isFusable } from './fusion.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { Collector, OperatorContextImpl } from './operator-context.ts'
+import { rejectRecord } from './record-errors.ts'
+import { RingOutChannel, type RejectOutput } from './ring-channel.ts'
 import { OutputRoute, type OutChannel, type RouteKind } from './route.ts'
 import { SinkOperator } from './sink-operator.ts'
 import { SourceTask } from './source-task.ts'
@@ -187,6 +189,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
           out = pw === place.worker || place.worker === -1 ? (place.crossChannel(label, 'producer', schema) as OutChannel) : new LocalChannel<unknown>(label, o.channelCapacity)
           input = cw === place.worker ? (place.crossChannel(label, 'consumer', schema) as InChannel<unknown>) : new LocalChannel<unknown>(label, o.channelCapacity)
         }
+        if (out instanceof RingOutChannel) out.rejectOutput = rejectOutputOf(producer, from.index, e.from, label)
         consumer.inputs.push({ channel: input, input: e.input, watermark: Number.NEGATIVE_INFINITY, idle: false, ended: false })
         producer.outputs.push(out)
         return out
@@ -206,6 +209,17 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
   const mine = place === undefined ? tasks : tasks.filter((t) => workerOf(t, place.workers) === place.worker)
   if (o.fuse !== false) for (const t of mine) t.setExecutedLinks(fuseLinks(t.links))
   return mine
+}
+
+/**
+ * A record that cannot cross threads goes through the policy of the node that emitted it (the
+ * source, or the operator at `index` of the producer's chain) as RECORD_FAILED: the consumer
+ * never saw it, and the producer's options are where the user said what bad records deserve.
+ */
+function rejectOutputOf(producer: Task, index: number, nodeId: string, channel: string): RejectOutput {
+  const policy = index < 0 ? (producer as SourceTask).errorPolicy : producer.links[index].ctx.errorPolicy
+  const position = `output to ${channel} (between threads)`
+  return (record, message, reason, cause) => rejectRecord(policy, 'RECORD_FAILED', message, { operator: nodeId, position, reason, record }, cause)
 }
 
 /**

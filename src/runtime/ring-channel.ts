@@ -8,6 +8,7 @@
 import { SluiceError } from '../errors.ts'
 import type { Batch } from '../operators/types.ts'
 import { CodecError } from './codec/codec-error.ts'
+import { ColumnarCodec } from './codec/columnar.ts'
 import { BarrierItem, END, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './channels/sab-ring.ts'
 import type { OutChannel } from './route.ts'
@@ -26,10 +27,18 @@ type Pending = { readonly payload: Uint8Array; readonly records: number } | Cont
 /** How long a wait may last before the scheduler looks around again (a safety net, not a poll). */
 const WAIT_TIMEOUT_MS = 200
 
+/**
+ * Applies the producing node's error policy to a record that cannot cross threads: throws under
+ * 'fail' (with `message`), returns under 'skip' and 'dead-letter' and the record is left out.
+ */
+export type RejectOutput = (record: unknown, message: string, reason: string, cause: unknown) => void
+
 export class RingOutChannel implements OutChannel {
   private readonly pending: Pending[] = []
   /** Encoded bytes sent, for metrics. */
   bytes = 0
+  /** Set by the plan to the producer's policy; null: a record that cannot be encoded fails the job. */
+  rejectOutput: RejectOutput | null = null
 
   constructor(
     readonly label: string,
@@ -69,16 +78,35 @@ export class RingOutChannel implements OutChannel {
     try {
       bytes = this.codec.encode(b)
     } catch (e) {
-      if (e instanceof CodecError && e.recordIndex >= 0) {
-        throw new SluiceError('RECORD_FAILED', `channel ${this.label} (between threads): ${e.message.slice(e.code.length + 2)}; the stream's records must fit the schema it declared with .schema()`, { cause: e })
-      }
-      throw e
+      const rest = this.withoutUnencodable(b, e)
+      if (rest.records.length > 0) this.sendEncoded(rest)
+      return
     }
     const records = b.records.length
     this.bytes += bytes.length
     if (this.pending.length === 0 && this.ring.tryWriteData(bytes, records)) return
     // The codec's output is a scratch view; keep a copy while it waits.
     this.pending.push({ payload: bytes.slice(), records })
+  }
+
+  /**
+   * After a failed encode: hands the record the codec named (does not fit the schema; nested too
+   * deep or cyclic, which overflows msgpackr's stack) to the producer's policy, and returns the
+   * batch without it (a copy: the batch may be shared with other channels). Throws what the
+   * policy throws, or the error itself when it is not about one record.
+   */
+  private withoutUnencodable(b: Batch<unknown>, e: unknown): Batch<unknown> {
+    if (!(e instanceof CodecError) || e.recordIndex < 0) throw e
+    const i = e.recordIndex
+    const why = e.message.slice(e.code.length + 2)
+    const hint = this.codec instanceof ColumnarCodec ? "; the stream's records must fit the schema it declared with .schema()" : ''
+    const message = `channel ${this.label} (between threads): ${why}${hint}`
+    if (this.rejectOutput === null) throw new SluiceError('RECORD_FAILED', message, { cause: e })
+    this.rejectOutput(b.records[i], message, why, e)
+    return {
+      records: b.records.slice(0, i).concat(b.records.slice(i + 1)),
+      times: b.times.slice(0, i).concat(b.times.slice(i + 1)),
+    }
   }
 
   sendControl(item: ControlItem): void {

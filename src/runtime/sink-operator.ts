@@ -3,8 +3,9 @@
  * slow sink slows everything upstream through the channels (backpressure), never buffering.
  */
 import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
-import type { Sink, SinkCommit, SinkWriter } from '../connectors/spi.ts'
-import type { Batch, Operator, OperatorContext } from '../operators/types.ts'
+import type { Sink, SinkCommit, SinkContext, SinkWriter } from '../connectors/spi.ts'
+import type { Batch, Operator } from '../operators/types.ts'
+import type { OperatorContextImpl } from './operator-context.ts'
 
 export class SinkOperator<T> implements Operator<T, never> {
   private writer: SinkWriter<T> | null = null
@@ -22,9 +23,12 @@ export class SinkOperator<T> implements Operator<T, never> {
    * Opens the writer. With checkpoints, `recoverFrom` is the commit of the latest completed
    * checkpoint (null: none yet), so a two-phase-commit sink discards output written after it.
    */
-  async openWriter(ctx: OperatorContext, recoverFrom?: SinkCommit | null): Promise<void> {
+  async openWriter(ctx: OperatorContextImpl, recoverFrom?: SinkCommit | null): Promise<void> {
     try {
-      const c = { sinkId: this.id, clock: ctx.clock, subtaskIndex: this.subtaskIndex, parallelism: this.parallelism }
+      // A record the writer cannot encode is the record's fault, not the destination's: it goes
+      // through the sink's onError policy as SINK_RECORD_UNWRITABLE, never as a retried SINK_IO.
+      const reportBadRecord = (record: unknown, reason: string): void => ctx.rejectInput(record, 'SINK_RECORD_UNWRITABLE', 'sink', 'cannot write', reason)
+      const c: SinkContext = { sinkId: this.id, clock: ctx.clock, subtaskIndex: this.subtaskIndex, parallelism: this.parallelism, reportBadRecord }
       this.writer = await (recoverFrom === undefined ? this.sink.open(c) : this.sink.open(c, recoverFrom))
     } catch (e) {
       throw wrap(this.id, 'open', e)

@@ -10,36 +10,29 @@ import type { SourceNode } from '../graph/logical.ts'
 import type { Clock } from '../time/clock.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
-import type { TaskServices } from './operator-context.ts'
 import { OperatorMetrics } from './metrics.ts'
-import { preview } from './operator-context.ts'
+import { rejectRecord, type DeadLetterTarget, type RecordPolicy } from './record-errors.ts'
 import { LatencyMarkerItem } from './channel.ts'
 import { Task, wallClockMs, type Scheduler } from './task.ts'
 
 class SourceContextImpl implements SourceContext {
+  readonly errorPolicy: RecordPolicy
+
   constructor(
     readonly sourceId: string,
     readonly subtaskIndex: number,
     readonly parallelism: number,
     readonly clock: Clock,
-    private readonly policy: ErrorPolicy,
-    private readonly deadLetter: Sink<DeadLetter> | undefined,
-    private readonly task: TaskServices,
-    private readonly metrics: OperatorMetrics,
-  ) {}
+    policy: ErrorPolicy,
+    deadLetter: Sink<DeadLetter> | undefined,
+    letters: DeadLetterTarget,
+    metrics: OperatorMetrics,
+  ) {
+    this.errorPolicy = { policy, deadLetter, letters, metrics }
+  }
 
   reportBadRecord(raw: unknown, reason: string, position: string): void {
-    this.metrics.errors++
-    switch (this.policy) {
-      case 'fail':
-        throw new SluiceError('SOURCE_MALFORMED_RECORD', `source "${this.sourceId}" rejected the record at ${position}: ${reason}; record: ${preview(raw)}`)
-      case 'skip':
-        this.metrics.skipped++
-        return
-      case 'dead-letter':
-        this.metrics.deadLettered++
-        this.task.deadLetter(this.deadLetter as Sink<DeadLetter>, { operator: this.sourceId, position, reason, record: raw })
-    }
+    rejectRecord(this.errorPolicy, 'SOURCE_MALFORMED_RECORD', `source "${this.sourceId}" rejected the record at ${position}: ${reason}`, { operator: this.sourceId, position, reason, record: raw })
   }
 }
 
@@ -105,12 +98,13 @@ export class SourceTask extends Task {
     await super.open()
   }
 
-  protected override countedMetrics(): OperatorMetrics[] {
-    return [this.sourceMetrics, ...super.countedMetrics()]
-  }
-
   position(): string {
     return this.reader?.position() ?? 'not opened'
+  }
+
+  /** Where the source's bad records go (also those that cannot cross threads). */
+  get errorPolicy(): RecordPolicy {
+    return this.context.errorPolicy
   }
 
   /** Asks for checkpoint `id`: taken at the next step, between two reads. */
@@ -227,12 +221,12 @@ export class SourceTask extends Task {
         t = ts(records[i])
       } catch (e) {
         t = Number.NaN
-        this.context.reportBadRecord(records[i], `timestamp function threw: ${describeCause(e)}`, `the batch read up to ${this.position()}`)
+        this.reportUntimed(records, i, `timestamp function threw: ${describeCause(e)}`)
         bad++
         continue
       }
       if (typeof t !== 'number' || !Number.isFinite(t)) {
-        this.context.reportBadRecord(records[i], `TIMESTAMP_INVALID: timestamp is ${String(t)}, not a finite number of epoch ms`, `the batch read up to ${this.position()}`)
+        this.reportUntimed(records, i, `TIMESTAMP_INVALID: timestamp is ${String(t)}, not a finite number of epoch ms`)
         times[i] = Number.NaN
         bad++
         continue
@@ -253,6 +247,16 @@ export class SourceTask extends Task {
       times.length = w
     }
     return times
+  }
+
+  /**
+   * Record `i` of the batch just read has no valid timestamp: reported at its own position, with
+   * the input it came from (the line as read) when the reader still has it.
+   */
+  private reportUntimed(records: unknown[], i: number, reason: string): void {
+    const r = this.reader as SourceReader<unknown>
+    const position = r.positionOf === undefined ? `the batch read up to ${this.position()}` : r.positionOf(i)
+    this.context.reportBadRecord(r.rawOf?.(i) ?? records[i], reason, position)
   }
 
   private checkIdle(): void {
