@@ -18,7 +18,7 @@ function operator(o: Partial<OperatorView> & { id: string }): OperatorView {
   return {
     label: 'map', kind: 'operator', parallelism: 1, task: 0, state: 'idle', hotKeys: null, subtasks: [],
     recordsIn: 0, recordsOut: 0, recordsInPerSecond: 0, recordsOutPerSecond: 0, bytesInPerSecond: 0, bytesOutPerSecond: 0,
-    busyMsPerSecond: 0, backpressuredMsPerSecond: 0, idleMsPerSecond: 1000, inputQueueUsage: null, outputQueueUsage: null,
+    busyMsPerSecond: 0, waitingMsPerSecond: 0, backpressuredMsPerSecond: 0, idleMsPerSecond: 1000, busyMs: 0, waitingMs: 0, backpressuredMs: 0, idleMs: 0, inputQueueUsage: null, outputQueueUsage: null,
     watermark: null, watermarkLagMs: null, lateRecords: 0, skippedRecords: 0, deadLetteredRecords: 0, errors: 0,
     stateEntries: 0, stateBytes: 0, pendingTimers: 0, latency: null,
     ...o,
