@@ -77,12 +77,14 @@ describe('renderTop', () => {
   it('shows one row per operator, in graph order, with every column', () => {
     const lines = renderTop(jobView(), { width: 120, color: false })
     const titleRow = lines.find((l) => l.startsWith('OPERATOR')) as string
-    expect(titleRow.split(/\s{1,}/).filter((t) => t !== '')).toEqual(['OPERATOR', 'P', 'IN/s', 'OUT/s', 'BUSY', 'BACKP', 'IDLE', 'LOAD', 'P99', 'WM', 'LAG', 'STATE'])
+    expect(titleRow.split(/\s{1,}/).filter((t) => t !== '')).toEqual(['OPERATOR', 'P', 'IN/s', 'OUT/s', 'BUSY', 'WAIT', 'BACKP', 'IDLE', 'LOAD', 'P99', 'WM', 'LAG', 'STATE'])
     expect(lines.filter((l) => /^(clicks|enrich|out) /.test(l)).map((l) => l.split(' ')[0])).toEqual(['clicks', 'enrich', 'out'])
-    expect(cells(lines, 'enrich')).toEqual(['enrich', '4', '12K', '12K', '980', '0', '20', '██████████', '42ms', '1.6s', '120K'])
+    expect(cells(lines, 'enrich')).toEqual(['enrich', '4', '12K', '12K', '980', '0', '0', '20', '██████████', '42ms', '1.6s', '120K'])
     // A source has no input, a sink no output; unknown latency is "-", never 0.
-    expect(cells(lines, 'clicks')).toEqual(['clicks', '1', '-', '12K', '200', '720', '80', '██▒▒▒▒▒▒▒·', '-', '1.5s', '0'])
-    expect(cells(lines, 'out')).toEqual(['out', '1', '12K', '-', '50', '0', '950', '█·········', '43ms', '1.6s', '0'])
+    expect(cells(lines, 'clicks')).toEqual(['clicks', '1', '-', '12K', '200', '0', '720', '80', '██▒▒▒▒▒▒▒·', '-', '1.5s', '0'])
+    expect(cells(lines, 'out')).toEqual(['out', '1', '12K', '-', '50', '0', '0', '950', '█·········', '43ms', '1.6s', '0'])
+    const waiting = renderTop(jobView({ operators: [operator({ id: 'db', kind: 'sink', busyMsPerSecond: 20, waitingMsPerSecond: 960, idleMsPerSecond: 20 })] }), { width: 120, color: false })
+    expect(cells(waiting, 'db').slice(4, 9)).toEqual(['20', '960', '0', '20', '░░░░░░░░░░'])
     // Columns line up: every row is as wide as the title row.
     for (const id of ['clicks', 'enrich', 'out']) expect(visibleLength(lines.find((l) => l.startsWith(`${id} `)) as string)).toBe(titleRow.length)
   })
