@@ -157,7 +157,10 @@ describe('diagnosis on deliberately built jobs', () => {
         return n
       })
       .to('out', blackholeSink())
-    const { views, monitor } = await watch(p, { settleSamples: 14 })
+    // Samples a second apart: time is accounted when a step ends, and a step here (a batch of
+    // 1024 × 50 µs) leaves a quarter-second sample up to 51 ms short and clips the next at 1000.
+    // Thirteen of them, so the diagnosis' 10-sample window is past the start.
+    const { views, monitor } = await watch(p, { intervalMs: 1000, settleSamples: 13, maxMs: 40_000 })
     const busy = mean(views, (v) => op(v, 'spin').busyMsPerSecond)
     expect(busy).toBeGreaterThan(700)
     expect(mean(views, (v) => op(v, 'spin').waitingMsPerSecond)).toBeLessThan(busy / 10)
@@ -168,7 +171,8 @@ describe('diagnosis on deliberately built jobs', () => {
     expect(saturated, JSON.stringify(findings, null, 1)).toBeDefined()
     expect(saturated?.evidence.worker).toBe(-1)
     expect(kinds(findings)).not.toContain('io-bound')
-  }, 30_000)
+    expect(kinds(findings)).not.toContain('source-bound')
+  }, 60_000)
 
   it('names the slow operator as the bottleneck, not its backpressured upstream', async () => {
     const p = new Pipeline('bottleneck')

@@ -285,6 +285,22 @@ describe('diagnose: waiting on I/O', () => {
     expect(f.title).toBe('`enrich` is the bottleneck: it takes 880 of the 970 busy ms/s of worker 0, which has no time left')
   })
 
+  it('judges the thread\'s CPU time over the window, not the last second alone', () => {
+    const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } }, { workers: [worker(0, { cpuMsPerSecond: 0 })] })
+    const history = j.history().map((s) => ({ ...s, workers: [{ worker: 0, cpuMsPerSecond: 900 }] }))
+    const [f] = diagnose(j.view(), history)
+    expect(f.evidence.threadCpuMsPerSecond).toBe(900)
+    expect(f.title).not.toContain('on the CPU')
+  })
+
+  it('a source whose chain saturates its thread is that finding, not source-bound', () => {
+    const chain = { task: 0, busy: 950 }
+    const j = job({ source: chain, parse: chain, sink: chain }, { ids: ['source', 'parse', 'sink'] })
+    const findings = diagnose(j.view(), j.history())
+    expect(kinds(findings)).toEqual(['bottleneck'])
+    expect(findings[0].title).toMatch(/^worker 0 is saturated \(950 busy ms\/s\), 950 of them in the chain `source`, `parse` and `sink`/)
+  })
+
   it('a saturated thread far off the CPU is said to be blocked', () => {
     const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } }, { workers: [worker(0, { cpuMsPerSecond: 150 })] })
     const [f] = diagnose(j.view(), j.history())

@@ -109,8 +109,10 @@ export function diagnose(view: JobView, history: readonly Sample[], options?: Di
   const named = new Set(flink.map((s) => s.finding.operator))
   const threads = saturatedThreads(ctx).filter((s) => !named.has(s.finding.operator))
   const io = ioBound(ctx)
-  // A job whose sink or source waits on I/O is limited by that system, not by its sources' reading.
-  const sources = io.length > 0 ? [] : sourceBound(ctx)
+  // A job whose sink or source waits on I/O is limited by that system, not by its sources'
+  // reading; and a source whose thread is saturated by its chain is that finding's case.
+  const inSaturatedChain = new Set(threads.flatMap((s) => s.covers ?? []))
+  const sources = io.length > 0 || ctx.view.operators.some((op) => op.kind === 'source' && inSaturatedChain.has(op.id)) ? [] : sourceBound(ctx)
   const scored = [flink, threads, io, sources, ...[skews, watermarkStalls, stateGrowth, workerPressure, errors, checkpoints].map((rule) => rule(ctx))].flat()
   if (scored.length === 0) scored.push(healthy(ctx))
   scored.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score)
@@ -129,7 +131,12 @@ interface Context {
 }
 
 /** A finding and how far past its threshold it is (1 = at the threshold), to order within a severity. */
-interface Scored { finding: Finding; score: number }
+interface Scored {
+  finding: Finding
+  score: number
+  /** Operators whose time the finding accounts for (a saturated thread's chain). */
+  covers?: readonly string[]
+}
 
 type OpSample = Sample['operators'][string]
 
@@ -259,7 +266,7 @@ function saturatedThreads(ctx: Context): Scored[] {
     const evidence: Finding['evidence'] = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
     // The thread's own CPU time tells computing from blocking: busy time is wall time in the
     // tasks' steps, which a synchronous call (or another process taking the core) also fills.
-    const cpu = ctx.view.workers.find((w) => w.worker === worker)?.cpuMsPerSecond ?? null
+    const cpu = threadCpu(ctx, worker)
     if (cpu !== null) evidence.threadCpuMsPerSecond = Math.round(cpu)
     const offCpu = cpu !== null && cpu < total * ctx.o.threadCpuShare
       ? `; only ${Math.round(cpu)} ms/s of it on the CPU, so synchronous calls block the thread or other processes take its core` : ''
@@ -268,14 +275,14 @@ function saturatedThreads(ctx: Context): Scored[] {
       const q = scaledParallelism(ctx, op.parallelism, top.busy)
       const oneThread = ctx.view.workerCount === 0 ? ' on worker threads (--workers)' : ''
       evidence.recommendedParallelism = q
-      out.push({ score, finding: {
+      out.push({ score, covers: top.ops.map((o) => o.id), finding: {
         kind: 'bottleneck', severity: 'critical', operator: op.id, evidence,
         title: `\`${op.id}\` is the bottleneck: it takes ${Math.round(top.busy)} of the ${Math.round(total)} busy ms/s of ${where}, which has no time left${offCpu}`,
         recommendation: `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q}${oneThread}, so its work spreads over more threads`,
         action: { kind: 'set-parallelism', operator: op.id, parallelism: q },
       } })
     } else {
-      out.push({ score, finding: {
+      out.push({ score, covers: top.ops.map((o) => o.id), finding: {
         kind: 'bottleneck', severity: 'warning', operator: op.id, evidence,
         title: `${where} is saturated (${Math.round(total)} busy ms/s), ${Math.round(top.busy)} of them in the chain ${names(top.ops.map((o) => o.id))}${offCpu}`,
         recommendation: ctx.view.workerCount === 0
@@ -286,6 +293,13 @@ function saturatedThreads(ctx: Context): Scored[] {
     }
   }
   return out
+}
+
+/** A thread's CPU ms/s over the window (samples without it: the current view's), or null when unknown. */
+function threadCpu(ctx: Context, worker: number): number | null {
+  const xs = ctx.window.flatMap((s) => s.workers?.find((w) => w.worker === worker)?.cpuMsPerSecond ?? [])
+  if (xs.length > 0) return mean(xs)
+  return ctx.view.workers.find((w) => w.worker === worker)?.cpuMsPerSecond ?? null
 }
 
 // ---- rule 1c: I/O-bound. A sink awaiting its writes (or a source its reads) leaves its thread free

@@ -522,7 +522,8 @@ function sampleOf(v: JobView, t: number): Sample {
       subtasks: o.subtasks.map((s) => ({ busyMsPerSecond: s.busyMsPerSecond, waitingMsPerSecond: s.waitingMsPerSecond, backpressuredMsPerSecond: s.backpressuredMsPerSecond, recordsInPerSecond: s.recordsInPerSecond })),
     }
   }
-  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, operators }
+  const workers = v.workers.map((w) => ({ worker: w.worker, cpuMsPerSecond: w.cpuMsPerSecond }))
+  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators }
 }
 
 /** Operator and subtask of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */

@@ -106,6 +106,7 @@ export interface Sample {          // one per second
   t: number                 // epoch ms
   recordsPerSecond: number
   latencyP99Ms: number | null
+  workers?: { worker: number; cpuMsPerSecond: number | null }[]   // absent in samples of older servers
   operators: Record<string, {
     recordsInPerSecond: number; recordsOutPerSecond: number
     busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
