@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Pipeline, boundedOutOfOrderness, count, tumbling } from '../src/index.ts'
-import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
+import { batchCallbackSink, blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import type { Finding, JobView } from '../src/monitoring/types.ts'
 import type { Sink } from '../src/connectors/spi.ts'
@@ -51,7 +51,7 @@ function mean(views: JobView[], f: (v: JobView) => number): number {
 const kinds = (fs: Finding[]): string[] => fs.map((f) => f.kind)
 
 describe('metrics against known workloads', () => {
-  it('a map that burns 50 µs per record at 8 000 records/s is busy ~400 ms/s; busy + idle + backpressured ≈ 1000', async () => {
+  it('a map that burns 50 µs per record at 8 000 records/s is busy ~400 ms/s; busy + waiting + idle + backpressured ≈ 1000', async () => {
     const p = new Pipeline('burn')
     p.source('numbers', generatorSource((n) => n, { ratePerSecond: 8_000 }))
       .map('burn', (n) => {
@@ -64,7 +64,7 @@ describe('metrics against known workloads', () => {
     const busy = mean(views, (v) => op(v, 'burn').busyMsPerSecond)
     const total = mean(views, (v) => {
       const o = op(v, 'burn')
-      return o.busyMsPerSecond + o.idleMsPerSecond + o.backpressuredMsPerSecond
+      return o.busyMsPerSecond + o.waitingMsPerSecond + o.idleMsPerSecond + o.backpressuredMsPerSecond
     })
     // ~400 expected. The burn spins on the wall clock, so a thread preempted mid-spin on a loaded
     // machine counts longer; the bound still tells "partly busy" from saturated (~1000).
@@ -77,12 +77,15 @@ describe('metrics against known workloads', () => {
     expect(mean(views, (v) => op(v, 'numbers').idleMsPerSecond)).toBeGreaterThan(500)
   }, 30_000)
 
-  it('a sleeping sink shows as busy and its upstream as backpressured; latency markers reach it', async () => {
+  it('a sleeping sink shows as waiting and its upstream as backpressured; latency markers reach it', async () => {
     const slowSink: Sink<number> = { kind: 'slow', open: () => ({ write: () => sleep(20) }) }
     const p = new Pipeline('sleepy')
     p.source('numbers', generatorSource((n) => n)).map('double', (n) => n * 2).disableChaining().to('out', slowSink)
     const { views, monitor } = await watch(p, { settleSamples: 14 })
-    expect(mean(views, (v) => op(v, 'out').busyMsPerSecond)).toBeGreaterThan(700)
+    const waiting = mean(views, (v) => op(v, 'out').waitingMsPerSecond)
+    expect(waiting).toBeGreaterThan(700)
+    expect(mean(views, (v) => op(v, 'out').busyMsPerSecond)).toBeLessThan(waiting / 4)
+    expect(op(monitor.view(), 'out').state).toBe('waiting')
     expect(mean(views, (v) => op(v, 'numbers').backpressuredMsPerSecond)).toBeGreaterThan(600)
     expect(mean(views, (v) => op(v, 'numbers').inputQueueUsage ?? 0)).toBe(0)
     expect(mean(views, (v) => op(v, 'double').inputQueueUsage ?? 0)).toBeGreaterThan(0.5)
@@ -92,8 +95,10 @@ describe('metrics against known workloads', () => {
     // Markers wait behind full queues: end to end takes at least one sink write.
     expect(last.latency?.p50).toBeGreaterThan(10)
     const f = monitor.diagnosis()[0]
-    expect(f.kind).toBe('bottleneck')
+    expect(f.kind).toBe('io-bound')
     expect(f.operator).toBe('out')
+    expect(f.severity).toBe('critical')
+    expect(f.evidence.backpressuredUpstream).toContain('numbers')
   }, 30_000)
 
   it('keyed state, pending timers and hot keys of a window aggregate are reported', async () => {
@@ -116,6 +121,59 @@ describe('metrics against known workloads', () => {
 })
 
 describe('diagnosis on deliberately built jobs', () => {
+  // Defect 8: time a sink spent awaiting its writes counted as busy, so a job whose sink waited
+  // 10 ms per batch was told its main thread was saturated (998 busy ms/s) and that it was
+  // source-bound, while the process used a fifth of one core.
+  it('a sink awaiting a timer 10 ms per batch waits on I/O: not a saturated thread, not source-bound', async () => {
+    const p = new Pipeline('slow-db')
+    p.source('gen', generatorSource((n) => n)).to('db', batchCallbackSink(() => sleep(10)))
+    const { views, monitor } = await watch(p, { settleSamples: 14 })
+    const waiting = mean(views, (v) => op(v, 'db').waitingMsPerSecond)
+    const busy = mean(views, (v) => op(v, 'db').busyMsPerSecond)
+    expect(waiting).toBeGreaterThan(600)
+    expect(busy).toBeLessThan(waiting / 4)
+    // The thread mostly waited too: its own CPU time is far below the sink's waiting time.
+    const cpu = mean(views, (v) => v.workers.find((w) => w.worker === -1)?.cpuMsPerSecond ?? Infinity)
+    expect(cpu).toBeLessThan(waiting / 2)
+    const findings = monitor.diagnosis()
+    const text = JSON.stringify(findings, null, 1)
+    const io = findings.find((f) => f.kind === 'io-bound')
+    expect(io, text).toBeDefined()
+    expect(findings[0]).toBe(io)
+    expect(io?.operator).toBe('db')
+    expect(io?.title).toMatch(/^the sink `db` waits on I\/O \d+ % of the time/)
+    expect(io?.recommendation).toMatch(/batch its writes .*raise its parallelism/)
+    expect(io?.evidence.waitingPercent).toBeGreaterThan(60)
+    expect(text).not.toMatch(/saturated/)
+    expect(kinds(findings)).not.toContain('source-bound')
+    expect(kinds(findings)).not.toContain('bottleneck')
+  }, 30_000)
+
+  it('a map spinning on the CPU still saturates its thread, busy rather than waiting, and the thread reports CPU time', async () => {
+    const p = new Pipeline('spin')
+    p.source('gen', generatorSource((n) => n))
+      .map('spin', (n) => {
+        burn(50)
+        return n
+      })
+      .to('out', blackholeSink())
+    // Samples a second apart: time is accounted when a step ends, and a step here (a batch of
+    // 1024 × 50 µs) leaves a quarter-second sample up to 51 ms short and clips the next at 1000.
+    // Thirteen of them, so the diagnosis' 10-sample window is past the start.
+    const { views, monitor } = await watch(p, { intervalMs: 1000, settleSamples: 13, maxMs: 40_000 })
+    const busy = mean(views, (v) => op(v, 'spin').busyMsPerSecond)
+    expect(busy).toBeGreaterThan(700)
+    expect(mean(views, (v) => op(v, 'spin').waitingMsPerSecond)).toBeLessThan(busy / 10)
+    expect(mean(views, (v) => v.workers.find((w) => w.worker === -1)?.cpuMsPerSecond ?? 0)).toBeGreaterThan(0)
+    expect(monitor.view().workers.find((w) => w.worker === -1)?.cpuMs).toBeGreaterThan(0)
+    const findings = monitor.diagnosis()
+    const saturated = findings.find((f) => f.kind === 'bottleneck' && /saturated/.test(f.title))
+    expect(saturated, JSON.stringify(findings, null, 1)).toBeDefined()
+    expect(saturated?.evidence.worker).toBe(-1)
+    expect(kinds(findings)).not.toContain('io-bound')
+    expect(kinds(findings)).not.toContain('source-bound')
+  }, 60_000)
+
   it('names the slow operator as the bottleneck, not its backpressured upstream', async () => {
     const p = new Pipeline('bottleneck')
     p.source('source', generatorSource((n) => ({ n })))

@@ -175,7 +175,11 @@ describe('Prometheus /metrics', () => {
     expect(recordsIn?.value).toBeGreaterThan(0)
     expect(samples.find((s) => s.name === 'sluice_state_entries' && s.labels.operator === 'sum')?.value).toBe(50)
     expect(samples.some((s) => s.name === 'sluice_busy_ratio')).toBe(true)
+    for (const name of ['sluice_waiting_ratio', 'sluice_task_busy_seconds_total', 'sluice_task_waiting_seconds_total', 'sluice_task_backpressured_seconds_total', 'sluice_task_idle_seconds_total']) {
+      expect(samples.some((s) => s.name === name && s.labels.operator === 'sum'), name).toBe(true)
+    }
     expect(samples.some((s) => s.name === 'sluice_heap_used_bytes' && s.labels.worker === '-1')).toBe(true)
+    if (process.platform === 'linux') expect(samples.find((s) => s.name === 'sluice_thread_cpu_seconds_total' && s.labels.worker === '-1')?.value).toBeGreaterThan(0)
     // Every job has a restart count; checkpoint series only for jobs that take checkpoints.
     expect(samples.find((s) => s.name === 'sluice_job_restarts_total' && s.labels.job === 'contract')?.value).toBe(0)
     expect(samples.some((s) => s.name.startsWith('sluice_checkpoint') && s.labels.job === 'contract')).toBe(false)

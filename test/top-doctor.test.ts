@@ -18,7 +18,7 @@ function operator(o: Partial<OperatorView> & { id: string }): OperatorView {
   return {
     label: 'map', kind: 'operator', parallelism: 1, task: 0, state: 'idle', hotKeys: null, subtasks: [],
     recordsIn: 0, recordsOut: 0, recordsInPerSecond: 0, recordsOutPerSecond: 0, bytesInPerSecond: 0, bytesOutPerSecond: 0,
-    busyMsPerSecond: 0, backpressuredMsPerSecond: 0, idleMsPerSecond: 1000, inputQueueUsage: null, outputQueueUsage: null,
+    busyMsPerSecond: 0, waitingMsPerSecond: 0, backpressuredMsPerSecond: 0, idleMsPerSecond: 1000, busyMs: 0, waitingMs: 0, backpressuredMs: 0, idleMs: 0, inputQueueUsage: null, outputQueueUsage: null,
     watermark: null, watermarkLagMs: null, lateRecords: 0, skippedRecords: 0, deadLetteredRecords: 0, errors: 0,
     stateEntries: 0, stateBytes: 0, pendingTimers: 0, latency: null,
     ...o,
@@ -77,12 +77,14 @@ describe('renderTop', () => {
   it('shows one row per operator, in graph order, with every column', () => {
     const lines = renderTop(jobView(), { width: 120, color: false })
     const titleRow = lines.find((l) => l.startsWith('OPERATOR')) as string
-    expect(titleRow.split(/\s{1,}/).filter((t) => t !== '')).toEqual(['OPERATOR', 'P', 'IN/s', 'OUT/s', 'BUSY', 'BACKP', 'IDLE', 'LOAD', 'P99', 'WM', 'LAG', 'STATE'])
+    expect(titleRow.split(/\s{1,}/).filter((t) => t !== '')).toEqual(['OPERATOR', 'P', 'IN/s', 'OUT/s', 'BUSY', 'WAIT', 'BACKP', 'IDLE', 'LOAD', 'P99', 'WM', 'LAG', 'STATE'])
     expect(lines.filter((l) => /^(clicks|enrich|out) /.test(l)).map((l) => l.split(' ')[0])).toEqual(['clicks', 'enrich', 'out'])
-    expect(cells(lines, 'enrich')).toEqual(['enrich', '4', '12K', '12K', '980', '0', '20', '██████████', '42ms', '1.6s', '120K'])
+    expect(cells(lines, 'enrich')).toEqual(['enrich', '4', '12K', '12K', '980', '0', '0', '20', '██████████', '42ms', '1.6s', '120K'])
     // A source has no input, a sink no output; unknown latency is "-", never 0.
-    expect(cells(lines, 'clicks')).toEqual(['clicks', '1', '-', '12K', '200', '720', '80', '██▒▒▒▒▒▒▒·', '-', '1.5s', '0'])
-    expect(cells(lines, 'out')).toEqual(['out', '1', '12K', '-', '50', '0', '950', '█·········', '43ms', '1.6s', '0'])
+    expect(cells(lines, 'clicks')).toEqual(['clicks', '1', '-', '12K', '200', '0', '720', '80', '██▒▒▒▒▒▒▒·', '-', '1.5s', '0'])
+    expect(cells(lines, 'out')).toEqual(['out', '1', '12K', '-', '50', '0', '0', '950', '█·········', '43ms', '1.6s', '0'])
+    const waiting = renderTop(jobView({ operators: [operator({ id: 'db', kind: 'sink', busyMsPerSecond: 20, waitingMsPerSecond: 960, idleMsPerSecond: 20 })] }), { width: 120, color: false })
+    expect(cells(waiting, 'db').slice(4, 9)).toEqual(['20', '960', '0', '20', '░░░░░░░░░░'])
     // Columns line up: every row is as wide as the title row.
     for (const id of ['clicks', 'enrich', 'out']) expect(visibleLength(lines.find((l) => l.startsWith(`${id} `)) as string)).toBe(titleRow.length)
   })

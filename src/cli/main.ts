@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
 
   withClientOptions(program
     .command('top')
-    .description('a running job\'s operators, live: records/s, busy/backpressured/idle ms per second, p99, watermark lag, state; and its top finding')
+    .description('a running job\'s operators, live: records/s, busy/waiting/backpressured/idle ms per second, p99, watermark lag, state; and its top finding')
     .option('--interval <ms>', 'redraw at most this often (the server samples every second)', '1000')
     .option('--once', 'print one frame and exit (1 if the server cannot be reached)'))
     .addHelpText('after', TOP_HELP)

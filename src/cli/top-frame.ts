@@ -28,8 +28,9 @@ const COLUMNS: readonly Column[] = [
   { title: 'P', width: 3, value: (o) => String(o.parallelism) },
   { title: 'IN/s', width: 6, value: (o) => (o.kind === 'source' ? '-' : short(o.recordsInPerSecond)) },
   { title: 'OUT/s', width: 6, value: (o) => (o.kind === 'sink' ? '-' : short(o.recordsOutPerSecond)) },
-  // Thresholds as in the diagnosis: busy from 800 ms/s, backpressured from 500 ms/s.
+  // Thresholds as in the diagnosis: busy from 800 ms/s, waiting and backpressured from 500 ms/s.
   { title: 'BUSY', width: 5, value: (o) => String(Math.round(o.busyMsPerSecond)), style: (o) => (o.busyMsPerSecond >= 800 ? 'red' : null) },
+  { title: 'WAIT', width: 5, value: (o) => String(Math.round(o.waitingMsPerSecond)), style: (o) => (o.waitingMsPerSecond >= 500 ? 'magenta' : null) },
   { title: 'BACKP', width: 5, value: (o) => String(Math.round(o.backpressuredMsPerSecond)), style: (o) => (o.backpressuredMsPerSecond >= 500 ? 'yellow' : null) },
   { title: 'IDLE', width: 5, value: (o) => String(Math.round(o.idleMsPerSecond)) },
 ]
@@ -120,11 +121,12 @@ function operatorTable(rows: readonly OperatorView[], all: readonly OperatorView
   return lines
 }
 
-/** Busy, backpressured and idle time as a 10-cell bar: █ busy, ▒ backpressured, · idle. */
+/** Busy, waiting, backpressured and idle time as a 10-cell bar: █ busy, ░ waiting, ▒ backpressured, · idle. */
 function loadBar(o: OperatorView, paint: Paint): string {
   const busy = Math.min(BAR_WIDTH, Math.round((o.busyMsPerSecond / 1000) * BAR_WIDTH))
-  const back = Math.min(BAR_WIDTH - busy, Math.round((o.backpressuredMsPerSecond / 1000) * BAR_WIDTH))
-  return paint('red', '█'.repeat(busy)) + paint('yellow', '▒'.repeat(back)) + paint('dim', '·'.repeat(BAR_WIDTH - busy - back))
+  const wait = Math.min(BAR_WIDTH - busy, Math.round((o.waitingMsPerSecond / 1000) * BAR_WIDTH))
+  const back = Math.min(BAR_WIDTH - busy - wait, Math.round((o.backpressuredMsPerSecond / 1000) * BAR_WIDTH))
+  return paint('red', '█'.repeat(busy)) + paint('magenta', '░'.repeat(wait)) + paint('yellow', '▒'.repeat(back)) + paint('dim', '·'.repeat(BAR_WIDTH - busy - wait - back))
 }
 
 /** The top finding: a severity label, the title, then what to do, wrapped to the width. */

@@ -25,10 +25,11 @@ Columns (per operator, its subtasks summed; times are the hottest subtask's):
   P        parallelism
   IN/s     records in per second
   OUT/s    records out per second
-  BUSY     ms per second spent working
+  BUSY     ms per second running its own code on its thread
+  WAIT     ms per second awaiting I/O: a sink's write or a source's read in flight
   BACKP    ms per second blocked on a full output (backpressured)
-  IDLE     ms per second waiting for input
-  LOAD     the same three as a bar: █ busy, ▒ backpressured, · idle
+  IDLE     ms per second with no input
+  LOAD     the same four as a bar: █ busy, ░ waiting, ▒ backpressured, · idle
   P99      latency from the sources to this operator, p99 over the last 10 s
   WM LAG   wall clock minus the operator's watermark
   STATE    keyed state entries

@@ -6,14 +6,15 @@ import type { Finding, JobView, OperatorView, Sample, WorkerView } from './types
 
 const T0 = 1_700_000_000_000
 
-interface SubtaskSpec { busy: number; bp: number; in: number; out: number }
+interface SubtaskSpec { busy: number; wait: number; bp: number; in: number; out: number }
 
 interface Spec {
   kind: OperatorView['kind']
   label: string
   parallelism: number
   task: number
-  busy: number; bp: number; in: number; out: number
+  /** ms/s: busy (own code on the thread), waiting (external calls in flight), backpressured. */
+  busy: number; wait: number; bp: number; in: number; out: number
   lagMs: number | null
   state: number
   hotKeys: OperatorView['hotKeys']
@@ -30,7 +31,7 @@ function defaults(id: string, i: number): Spec {
   const kind = id === 'sink' ? 'sink' : id === 'source' || id === 'clicks' ? 'source' : 'operator'
   return {
     kind, label: kind === 'source' ? 'source(generator)' : kind === 'sink' ? 'sink(file)' : `map`, parallelism: 1, task: i,
-    busy: kind === 'source' ? 200 : 150, bp: 0, in: kind === 'source' ? 0 : 1000, out: 1000,
+    busy: kind === 'source' ? 200 : 150, wait: 0, bp: 0, in: kind === 'source' ? 0 : 1000, out: 1000,
     lagMs: 2000, state: 0, hotKeys: null, errors: 0, skipped: 0, deadLettered: 0, subtasks: null,
   }
 }
@@ -79,37 +80,38 @@ function edge(from: string, to: string, partitioning: Edge['partitioning'] = 'fo
 }
 
 function worker(index: number, o: Partial<WorkerView> = {}): WorkerView {
-  return { worker: index, eventLoopDelayP99Ms: 5, eventLoopDelayMaxMs: 12, gcPauseMsPerSecond: 3, heapUsedBytes: 50e6, heapLimitBytes: 2e9, ...o }
+  return { worker: index, eventLoopDelayP99Ms: 5, eventLoopDelayMaxMs: 12, gcPauseMsPerSecond: 3, heapUsedBytes: 50e6, heapLimitBytes: 2e9, cpuMsPerSecond: null, cpuMs: null, ...o }
 }
 
 function subtasksOf(spec: Spec): SubtaskSpec[] {
   const p = spec.parallelism
-  return spec.subtasks?.map((s) => ({ busy: spec.busy, bp: spec.bp, in: spec.in / p, out: spec.out / p, ...s }))
-    ?? Array.from({ length: p }, () => ({ busy: spec.busy, bp: spec.bp, in: spec.in / p, out: spec.out / p }))
+  return spec.subtasks?.map((s) => ({ busy: spec.busy, wait: spec.wait, bp: spec.bp, in: spec.in / p, out: spec.out / p, ...s }))
+    ?? Array.from({ length: p }, () => ({ busy: spec.busy, wait: spec.wait, bp: spec.bp, in: spec.in / p, out: spec.out / p }))
 }
 
 function totals(spec: Spec) {
   const subs = subtasksOf(spec)
   const sumOf = (f: (s: SubtaskSpec) => number): number => subs.reduce((n, s) => n + f(s), 0)
   const maxOf = (f: (s: SubtaskSpec) => number): number => Math.max(...subs.map(f))
-  return { subs, busy: maxOf((s) => s.busy), bp: maxOf((s) => s.bp), in: sumOf((s) => s.in), out: sumOf((s) => s.out) }
+  return { subs, busy: maxOf((s) => s.busy), wait: maxOf((s) => s.wait), bp: maxOf((s) => s.bp), in: sumOf((s) => s.in), out: sumOf((s) => s.out) }
 }
 
 function operatorView(id: string, spec: Spec): OperatorView {
   const t = totals(spec)
-  const metrics = (busy: number, bp: number, rIn: number, rOut: number) => ({
+  const metrics = (busy: number, wait: number, bp: number, rIn: number, rOut: number) => ({
     recordsIn: rIn * 60, recordsOut: rOut * 60, recordsInPerSecond: rIn, recordsOutPerSecond: rOut, bytesInPerSecond: 0, bytesOutPerSecond: 0,
-    busyMsPerSecond: busy, backpressuredMsPerSecond: bp, idleMsPerSecond: Math.max(0, 1000 - busy - bp),
+    busyMsPerSecond: busy, waitingMsPerSecond: wait, backpressuredMsPerSecond: bp, idleMsPerSecond: Math.max(0, 1000 - busy - wait - bp),
+    busyMs: busy * 60, waitingMs: wait * 60, backpressuredMs: bp * 60, idleMs: Math.max(0, 1000 - busy - wait - bp) * 60,
     inputQueueUsage: null, outputQueueUsage: null,
     watermark: spec.lagMs === null ? null : T0 + 9000 - spec.lagMs, watermarkLagMs: spec.lagMs,
     lateRecords: 0, skippedRecords: 0, deadLetteredRecords: 0, errors: 0, stateEntries: 0, stateBytes: 0, pendingTimers: 0, latency: null,
   })
   return {
-    ...metrics(t.busy, t.bp, t.in, t.out),
+    ...metrics(t.busy, t.wait, t.bp, t.in, t.out),
     skippedRecords: spec.skipped, deadLetteredRecords: spec.deadLettered, errors: spec.errors, stateEntries: spec.state, stateBytes: spec.state * 100,
     id, label: spec.label, kind: spec.kind, parallelism: spec.parallelism, task: spec.task,
-    state: t.busy >= t.bp ? 'busy' : 'backpressured', hotKeys: spec.hotKeys,
-    subtasks: t.subs.map((s, i) => ({ ...metrics(s.busy, s.bp, s.in, s.out), subtask: i, worker: i % 2 })),
+    state: t.wait > t.busy && t.wait >= t.bp ? 'waiting' : t.busy >= t.bp ? 'busy' : 'backpressured', hotKeys: spec.hotKeys,
+    subtasks: t.subs.map((s, i) => ({ ...metrics(s.busy, s.wait, s.bp, s.in, s.out), subtask: i, worker: i % 2 })),
   }
 }
 
@@ -118,10 +120,10 @@ function sample(t: number, specs: Record<string, Spec>): Sample {
   for (const [id, spec] of Object.entries(specs)) {
     const x = totals(spec)
     operators[id] = {
-      recordsInPerSecond: x.in, recordsOutPerSecond: x.out, busyMsPerSecond: x.busy, backpressuredMsPerSecond: x.bp,
-      idleMsPerSecond: Math.max(0, 1000 - x.busy - x.bp), inputQueueUsage: null, watermarkLagMs: spec.lagMs,
+      recordsInPerSecond: x.in, recordsOutPerSecond: x.out, busyMsPerSecond: x.busy, waitingMsPerSecond: x.wait, backpressuredMsPerSecond: x.bp,
+      idleMsPerSecond: Math.max(0, 1000 - x.busy - x.wait - x.bp), inputQueueUsage: null, watermarkLagMs: spec.lagMs,
       latencyP50Ms: null, latencyP90Ms: null, latencyP99Ms: null, stateEntries: spec.state,
-      subtasks: x.subs.map((s) => ({ busyMsPerSecond: s.busy, backpressuredMsPerSecond: s.bp, recordsInPerSecond: s.in })),
+      subtasks: x.subs.map((s) => ({ busyMsPerSecond: s.busy, waitingMsPerSecond: s.wait, backpressuredMsPerSecond: s.bp, recordsInPerSecond: s.in })),
     }
   }
   return { t, recordsPerSecond: 1000, latencyP99Ms: 45, operators }
@@ -181,7 +183,7 @@ describe('diagnose: bottleneck', () => {
     expect(f.recommendation).toContain('--workers')
   })
 
-  it('a busy sink behind backpressure is a slow external system', () => {
+  it('a sink busy on its thread behind backpressure is the bottleneck', () => {
     const j = job({ source: { bp: 800 }, parse: { bp: 800 }, enrich: { bp: 750 }, sink: { busy: 930 } })
     const bottlenecks = only(diagnose(j.view(), j.history()), 'bottleneck')
     expect(bottlenecks.map((f) => f.operator)).toEqual(['sink'])
@@ -231,6 +233,78 @@ describe('diagnose: bottleneck', () => {
   it('too little history gives no bottleneck', () => {
     const j = job(SLOW_ENRICH)
     expect(only(diagnose(j.view(), j.history(2)), 'bottleneck')).toEqual([])
+  })
+})
+
+describe('diagnose: waiting on I/O', () => {
+  // Defect 8's job: `gen` chained into `db` on the main thread, the sink awaiting 10 ms per batch.
+  const SLOW_DB = job(
+    { gen: { kind: 'source', task: 0, busy: 30, wait: 960 }, db: { kind: 'sink', task: 0, busy: 30, wait: 960 } },
+    { ids: ['gen', 'db'], workerCount: 0, workers: [worker(-1, { cpuMsPerSecond: 210 })] },
+  )
+
+  it('a sink awaiting its writes is I/O-bound, not a saturated thread or source-bound (defect 8)', () => {
+    const findings = diagnose(SLOW_DB.view(), SLOW_DB.history())
+    expect(kinds(findings)).toEqual(['io-bound'])
+    const [f] = findings
+    expect(f).toMatchObject({ severity: 'critical', operator: 'db', action: { kind: 'set-parallelism', operator: 'db', parallelism: 2 } })
+    expect(f.title).toBe('the sink `db` waits on I/O 96 % of the time (960 ms/s awaiting its writes, 30 ms/s busy on its thread), so it cannot take records faster')
+    expect(f.recommendation).toMatch(/^batch its writes \(fewer, larger requests\) or raise its parallelism from 1 to 2/)
+    expect(f.evidence).toMatchObject({ waitingMsPerSecond: 960, waitingPercent: 96, busyMsPerSecond: 30, parallelism: 1, recommendedParallelism: 2 })
+    expect(JSON.stringify(findings)).not.toMatch(/saturated|source-bound/)
+  })
+
+  it('names the waiting sink behind a backpressured upstream', () => {
+    const j = job({ source: { bp: 800 }, parse: { bp: 800 }, enrich: { bp: 750 }, sink: { busy: 20, wait: 930 } })
+    const findings = diagnose(j.view(), j.history())
+    expect(kinds(findings)).toEqual(['io-bound'])
+    expect(findings[0].title).toContain('while `source`, `parse` and `enrich` upstream are backpressured')
+    expect(findings[0].evidence.backpressuredUpstream).toBe('source, parse, enrich')
+  })
+
+  it('a sink waiting half the time with time to spare is information, with no action', () => {
+    const j = job({ sink: { busy: 20, wait: 600 } })
+    const [f] = only(diagnose(j.view(), j.history()), 'io-bound')
+    expect(f).toMatchObject({ severity: 'info', operator: 'sink', action: null })
+    expect(f.title).toMatch(/waits on I\/O 60 % of the time .*with time to spare$/)
+  })
+
+  it('a source awaiting its reads is I/O-bound on the source', () => {
+    const j = job({ source: { busy: 40, wait: 900 } })
+    const findings = diagnose(j.view(), j.history())
+    expect(kinds(findings)).toEqual(['io-bound'])
+    expect(findings[0].operator).toBe('source')
+    expect(findings[0].title).toMatch(/^the source `source` waits on I\/O 90 % of the time \(900 ms\/s awaiting its reads/)
+    expect(findings[0].recommendation).toMatch(/read bigger batches.*splittable/)
+  })
+
+  it('a thread saturated on the CPU is still CPU-bound, with its CPU time as evidence', () => {
+    const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } }, { workers: [worker(0, { cpuMsPerSecond: 940 })] })
+    const [f] = diagnose(j.view(), j.history())
+    expect(f).toMatchObject({ kind: 'bottleneck', operator: 'enrich', evidence: { threadBusyMsPerSecond: 970, threadCpuMsPerSecond: 940 } })
+    expect(f.title).toBe('`enrich` is the bottleneck: it takes 880 of the 970 busy ms/s of worker 0, which has no time left')
+  })
+
+  it('judges the thread\'s CPU time over the window, not the last second alone', () => {
+    const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } }, { workers: [worker(0, { cpuMsPerSecond: 0 })] })
+    const history = j.history().map((s) => ({ ...s, workers: [{ worker: 0, cpuMsPerSecond: 900 }] }))
+    const [f] = diagnose(j.view(), history)
+    expect(f.evidence.threadCpuMsPerSecond).toBe(900)
+    expect(f.title).not.toContain('on the CPU')
+  })
+
+  it('a source whose chain saturates its thread is that finding, not source-bound', () => {
+    const chain = { task: 0, busy: 950 }
+    const j = job({ source: chain, parse: chain, sink: chain }, { ids: ['source', 'parse', 'sink'] })
+    const findings = diagnose(j.view(), j.history())
+    expect(kinds(findings)).toEqual(['bottleneck'])
+    expect(findings[0].title).toMatch(/^worker 0 is saturated \(950 busy ms\/s\), 950 of them in the chain `source`, `parse` and `sink`/)
+  })
+
+  it('a saturated thread far off the CPU is said to be blocked', () => {
+    const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } }, { workers: [worker(0, { cpuMsPerSecond: 150 })] })
+    const [f] = diagnose(j.view(), j.history())
+    expect(f.title).toContain('only 150 ms/s of it on the CPU, so synchronous calls block the thread')
   })
 })
 

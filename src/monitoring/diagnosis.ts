@@ -2,7 +2,11 @@
  * Bottleneck diagnosis: reads a job's current view and its last seconds of history and says, in
  * plain words, what limits it and what to change. A pure function of its inputs: no clock, no I/O.
  *
- * Conditions that need persistence (busy, backpressured, skewed, stalled, growing) are judged over
+ * Busy time is a task running its own code on its thread; time spent awaiting a sink's write or a
+ * source's read is waiting, and a sink or source that mostly waits is I/O-bound (rule 1c), which
+ * more CPU does not fix. Only busy time makes an operator busy or a thread saturated.
+ *
+ * Conditions that need persistence (busy, waiting, backpressured, skewed, stalled, growing) are judged over
  * the last `windowSamples` samples, and must hold on average *and* in at least `persistenceShare`
  * of those samples, so one noisy second does not flip a finding. Current values come from the view.
  */
@@ -20,6 +24,8 @@ export interface DiagnosisOptions {
   busyMsPerSecond?: number
   /** An operator at or above this is backpressured. */
   backpressuredMsPerSecond?: number
+  /** A sink or source awaiting external calls at least this much is I/O-bound (rule 1c). */
+  waitingMsPerSecond?: number
   /** The busy time a parallelism recommendation aims for. */
   targetBusyMsPerSecond?: number
   /** A recommended parallelism is at most this many times the current one (and workers × 2). */
@@ -44,10 +50,12 @@ export interface DiagnosisOptions {
   stateGrowthEntries?: number
   /** Checkpoint snapshots that stop a task for this share of the interval are reported (rule 8). */
   checkpointSyncShare?: number
-  /** A thread whose tasks are busy this much in total is saturated (rule 1b). */
+  /** A thread whose tasks are busy (running code, not waiting) this much in total is saturated (rule 1b). */
   threadSaturatedMsPerSecond?: number
   /** ...and its heaviest task, taking at least this share of that time, is the bottleneck. */
   threadDominantShare?: number
+  /** A saturated thread on the CPU for less than this share of its busy time is said to be blocked. */
+  threadCpuShare?: number
   /** A worker whose event-loop delay p99 exceeds this is under pressure. */
   eventLoopDelayP99Ms?: number
   /** A worker that pauses for garbage collection more than this is under pressure. */
@@ -60,6 +68,7 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   persistenceShare: 0.5,
   busyMsPerSecond: 800,
   backpressuredMsPerSecond: 500,
+  waitingMsPerSecond: 500,
   targetBusyMsPerSecond: 700,
   maxScaleFactor: 4,
   skewMaxToMedian: 2,
@@ -73,6 +82,7 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   stateGrowthEntries: 10_000,
   threadSaturatedMsPerSecond: 850,
   threadDominantShare: 0.5,
+  threadCpuShare: 0.5,
   eventLoopDelayP99Ms: 250,
   gcPauseMsPerSecond: 250,
   checkpointSyncShare: 0.1,
@@ -98,7 +108,12 @@ export function diagnose(view: JobView, history: readonly Sample[], options?: Di
   const flink = bottlenecks(ctx)
   const named = new Set(flink.map((s) => s.finding.operator))
   const threads = saturatedThreads(ctx).filter((s) => !named.has(s.finding.operator))
-  const scored = [flink, threads, ...[sourceBound, skews, watermarkStalls, stateGrowth, workerPressure, errors, checkpoints].map((rule) => rule(ctx))].flat()
+  const io = ioBound(ctx)
+  // A job whose sink or source waits on I/O is limited by that system, not by its sources'
+  // reading; and a source whose thread is saturated by its chain is that finding's case.
+  const inSaturatedChain = new Set(threads.flatMap((s) => s.covers ?? []))
+  const sources = io.length > 0 || ctx.view.operators.some((op) => op.kind === 'source' && inSaturatedChain.has(op.id)) ? [] : sourceBound(ctx)
+  const scored = [flink, threads, io, sources, ...[skews, watermarkStalls, stateGrowth, workerPressure, errors, checkpoints].map((rule) => rule(ctx))].flat()
   if (scored.length === 0) scored.push(healthy(ctx))
   scored.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score)
   return scored.map((s) => s.finding)
@@ -116,7 +131,12 @@ interface Context {
 }
 
 /** A finding and how far past its threshold it is (1 = at the threshold), to order within a severity. */
-interface Scored { finding: Finding; score: number }
+interface Scored {
+  finding: Finding
+  score: number
+  /** Operators whose time the finding accounts for (a saturated thread's chain). */
+  covers?: readonly string[]
+}
 
 type OpSample = Sample['operators'][string]
 
@@ -167,8 +187,8 @@ function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream:
     ({ score, finding: { kind: 'bottleneck', severity: 'critical', title, operator: op.id, evidence, recommendation, action } })
 
   if (op.kind === 'sink') {
-    return finding(`\`${op.id}\` is the bottleneck: the sink is ${busy} writing while ${waiting}, so the system it writes to is too slow`,
-      `the external system behind \`${op.id}\` cannot take records faster: write with parallel writers or bigger batches, or use a faster sink`, null)
+    return finding(`\`${op.id}\` is the bottleneck: the sink is ${busy} on its thread (encoding and handing over records, not awaiting writes) while ${waiting}`,
+      `\`${op.id}\` spends its thread on each record: write with parallel writers (raise its parallelism) or bigger batches, or use a faster sink`, null)
   }
   if (hotKeyBlocksScaling(ctx, op, load)) {
     const keys = hotKeysText(op)
@@ -244,27 +264,87 @@ function saturatedThreads(ctx: Context): Scored[] {
     if (top.ops.every((o) => o.kind === 'source')) continue
     const op = work.length === 1 ? work[0] : (work[work.length - 1] ?? top.ops[0])
     const evidence: Finding['evidence'] = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
+    // The thread's own CPU time tells computing from blocking: busy time is wall time in the
+    // tasks' steps, which a synchronous call (or another process taking the core) also fills.
+    const cpu = threadCpu(ctx, worker)
+    if (cpu !== null) evidence.threadCpuMsPerSecond = Math.round(cpu)
+    const offCpu = cpu !== null && cpu < total * ctx.o.threadCpuShare
+      ? `; only ${Math.round(cpu)} ms/s of it on the CPU, so synchronous calls block the thread or other processes take its core` : ''
     const score = total / ctx.o.threadSaturatedMsPerSecond
     if (work.length === 1 && top.ops.length === 1) {
       const q = scaledParallelism(ctx, op.parallelism, top.busy)
       const oneThread = ctx.view.workerCount === 0 ? ' on worker threads (--workers)' : ''
       evidence.recommendedParallelism = q
-      out.push({ score, finding: {
+      out.push({ score, covers: top.ops.map((o) => o.id), finding: {
         kind: 'bottleneck', severity: 'critical', operator: op.id, evidence,
-        title: `\`${op.id}\` is the bottleneck: it takes ${Math.round(top.busy)} of the ${Math.round(total)} busy ms/s of ${where}, which has no time left`,
+        title: `\`${op.id}\` is the bottleneck: it takes ${Math.round(top.busy)} of the ${Math.round(total)} busy ms/s of ${where}, which has no time left${offCpu}`,
         recommendation: `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q}${oneThread}, so its work spreads over more threads`,
         action: { kind: 'set-parallelism', operator: op.id, parallelism: q },
       } })
     } else {
-      out.push({ score, finding: {
+      out.push({ score, covers: top.ops.map((o) => o.id), finding: {
         kind: 'bottleneck', severity: 'warning', operator: op.id, evidence,
-        title: `${where} is saturated (${Math.round(total)} busy ms/s), ${Math.round(top.busy)} of them in the chain ${names(top.ops.map((o) => o.id))}`,
+        title: `${where} is saturated (${Math.round(total)} busy ms/s), ${Math.round(top.busy)} of them in the chain ${names(top.ops.map((o) => o.id))}${offCpu}`,
         recommendation: ctx.view.workerCount === 0
           ? `the job is CPU-bound on one thread: run it with --parallelism ${Math.max(2, op.parallelism * 2)} on worker threads, or break the chain with disableChaining() before its heaviest operator to see which one it is`
           : `raise the job's parallelism (the chain runs at ${op.parallelism}), or break the chain with disableChaining() before its heaviest operator to see which one it is`,
         action: null,
       } })
     }
+  }
+  return out
+}
+
+/** A thread's CPU ms/s over the window (samples without it: the current view's), or null when unknown. */
+function threadCpu(ctx: Context, worker: number): number | null {
+  const xs = ctx.window.flatMap((s) => s.workers?.find((w) => w.worker === worker)?.cpuMsPerSecond ?? [])
+  if (xs.length > 0) return mean(xs)
+  return ctx.view.workers.find((w) => w.worker === worker)?.cpuMsPerSecond ?? null
+}
+
+// ---- rule 1c: I/O-bound. A sink awaiting its writes (or a source its reads) leaves its thread free
+// for other work, so neither more CPU nor another thread helps it; fewer, larger requests or more
+// of them in flight at once (parallel subtasks, even on one thread) do.
+
+function ioBound(ctx: Context): Scored[] {
+  const ops = ctx.view.operators
+  const sinkTasks = new Set(ops.filter((op) => op.kind === 'sink').map((op) => op.task))
+  const out: Scored[] = []
+  for (const op of ops) {
+    // Operators chained into a task share its times: the calls it awaits are its sink's, or its source's when it has no sink.
+    if (op.kind === 'operator' || (op.kind === 'source' && sinkTasks.has(op.task))) continue
+    const load = loadOf(ctx, op.id)
+    if (load === null || !load.waiting) continue
+    const waitMs = Math.max(load.waitingMs, load.hotWaitingMs)
+    const percent = Math.round(waitMs / 10)
+    const above = ancestors(ctx, op.id)
+    const upstream = ops.filter((o) => above.has(o.id) && loadOf(ctx, o.id)?.backpressured === true).map((o) => o.id)
+    const limits = load.saturated || upstream.length > 0
+    const sink = op.kind === 'sink'
+    const evidence: Finding['evidence'] = {
+      waitingMsPerSecond: Math.round(waitMs),
+      waitingPercent: percent,
+      busyMsPerSecond: Math.round(load.busyMs),
+      parallelism: op.parallelism,
+      [sink ? 'recordsInPerSecond' : 'recordsOutPerSecond']: round(sink ? op.recordsInPerSecond : op.recordsOutPerSecond),
+    }
+    if (upstream.length > 0) evidence.backpressuredUpstream = upstream.join(', ')
+    const q = scaledParallelism(ctx, op.parallelism, load.busyMs + load.waitingMs)
+    if (limits) evidence.recommendedParallelism = q
+    const what = sink ? 'writes' : 'reads'
+    const held = upstream.length > 0 ? ` while ${names(upstream)} upstream ${upstream.length > 1 ? 'are' : 'is'} backpressured` : limits ? ', so it cannot take records faster' : ', with time to spare'
+    const more = limits ? ` from ${op.parallelism} to ${q}` : ''
+    out.push({
+      score: waitMs / ctx.o.waitingMsPerSecond,
+      finding: {
+        kind: 'io-bound', severity: limits ? 'critical' : 'info', operator: op.id, evidence,
+        title: `the ${sink ? 'sink' : 'source'} \`${op.id}\` waits on I/O ${percent} % of the time (${Math.round(waitMs)} ms/s awaiting its ${what}, ${Math.round(load.busyMs)} ms/s busy on its thread)${held}`,
+        recommendation: sink
+          ? `batch its writes (fewer, larger requests) or raise its parallelism${more} so more writes are in flight at once; the system it writes to is the limit, so more CPU or threads will not help`
+          : `read bigger batches (fewer, larger requests) or, if \`${op.id}\` is splittable (several files or partitions), raise its parallelism${more} so more reads are in flight at once; more CPU will not help`,
+        action: limits && sink ? { kind: 'set-parallelism', operator: op.id, parallelism: q } : null,
+      },
+    })
   }
   return out
 }
@@ -607,8 +687,14 @@ interface Load {
   busyMs: number
   hotBusyMs: number
   hotSubtask: number
+  /** Awaiting external calls: mean over subtasks, and the subtask waiting most, averaged over the window. */
+  waitingMs: number
+  hotWaitingMs: number
   backpressuredMs: number
   busy: boolean
+  waiting: boolean
+  /** Busy and waiting together leave it no time: it takes records as fast as it can. */
+  saturated: boolean
   backpressured: boolean
 }
 
@@ -622,13 +708,22 @@ function loadOf(ctx: Context, id: string): Load | null {
   const width = Math.max(...s.map((x) => busyBySubtask(x.m).length))
   const perSubtask = Array.from({ length: width }, (_, i) => mean(s.map((x) => busyBySubtask(x.m)[i] ?? 0)))
   const hot = Math.max(...perSubtask)
-  const { busyMsPerSecond: busyAt, backpressuredMsPerSecond: bpAt } = ctx.o
+  // Samples from before waiting was measured have none.
+  const waitingBySubtask = (m: OpSample): number[] => (m.subtasks.length > 0 ? m.subtasks.map((x) => x.waitingMsPerSecond ?? 0) : [m.waitingMsPerSecond ?? 0])
+  const meanWaiting = s.map((x) => mean(waitingBySubtask(x.m)))
+  const hotWaiting = s.map((x) => Math.max(...waitingBySubtask(x.m)))
+  const occupied = s.map((x) => Math.max(...busyBySubtask(x.m).map((b, i) => b + (waitingBySubtask(x.m)[i] ?? 0))))
+  const { busyMsPerSecond: busyAt, backpressuredMsPerSecond: bpAt, waitingMsPerSecond: waitAt } = ctx.o
   return {
     busyMs: mean(meanBusy),
     hotBusyMs: hot,
     hotSubtask: perSubtask.indexOf(hot),
+    waitingMs: mean(meanWaiting),
+    hotWaitingMs: mean(hotWaiting),
     backpressuredMs: mean(bp),
     busy: sustained(ctx, meanBusy, busyAt) || sustained(ctx, hotBusy, busyAt),
+    waiting: sustained(ctx, meanWaiting, waitAt) || sustained(ctx, hotWaiting, waitAt),
+    saturated: sustained(ctx, occupied, busyAt),
     backpressured: sustained(ctx, bp, bpAt),
   }
 }

@@ -284,8 +284,13 @@ export class JobMonitor {
           bytesInPerSecond: t !== undefined && node.id === t.operators[0] ? rate(t.bytesIn, pt?.bytesIn ?? 0) : 0,
           bytesOutPerSecond: t !== undefined && node.id === t.operators[t.operators.length - 1] ? rate(t.bytesOut, pt?.bytesOut ?? 0) : 0,
           busyMsPerSecond: t !== undefined ? Math.min(1000, rate(t.busyMs, pt?.busyMs ?? 0)) : 0,
+          waitingMsPerSecond: t !== undefined ? Math.min(1000, rate(t.waitingMs, pt?.waitingMs ?? 0)) : 0,
           backpressuredMsPerSecond: t !== undefined ? Math.min(1000, rate(t.backpressuredMs, pt?.backpressuredMs ?? 0)) : 0,
           idleMsPerSecond: t !== undefined ? Math.min(1000, rate(t.idleMs, pt?.idleMs ?? 0)) : 0,
+          busyMs: round(t?.busyMs ?? 0),
+          waitingMs: round(t?.waitingMs ?? 0),
+          backpressuredMs: round(t?.backpressuredMs ?? 0),
+          idleMs: round(t?.idleMs ?? 0),
           inputQueueUsage: t?.inputQueueUsage ?? null,
           outputQueueUsage: t?.outputQueueUsage ?? null,
           watermark: wm,
@@ -448,8 +453,13 @@ function aggregate(subs: readonly OperatorMetrics[], latency: Percentiles | null
     bytesInPerSecond: round(sum((s) => s.bytesInPerSecond)),
     bytesOutPerSecond: round(sum((s) => s.bytesOutPerSecond)),
     busyMsPerSecond: round(max((s) => s.busyMsPerSecond)),
+    waitingMsPerSecond: round(max((s) => s.waitingMsPerSecond)),
     backpressuredMsPerSecond: round(max((s) => s.backpressuredMsPerSecond)),
     idleMsPerSecond: round(max((s) => s.idleMsPerSecond)),
+    busyMs: max((s) => s.busyMs),
+    waitingMs: max((s) => s.waitingMs),
+    backpressuredMs: max((s) => s.backpressuredMs),
+    idleMs: max((s) => s.idleMs),
     inputQueueUsage: maxN((s) => s.inputQueueUsage),
     outputQueueUsage: maxN((s) => s.outputQueueUsage),
     watermark: minN((s) => s.watermark),
@@ -465,12 +475,14 @@ function aggregate(subs: readonly OperatorMetrics[], latency: Percentiles | null
   }
 }
 
-/** The dominant of busy / backpressured / idle, over the hottest subtask (Flink's colouring). */
+/** The dominant of busy / waiting / backpressured / idle, over the hottest subtask (Flink's colouring, plus waiting). */
 function stateOf(m: OperatorMetrics): OperatorView['state'] {
   const b = m.busyMsPerSecond
+  const w = m.waitingMsPerSecond
   const bp = m.backpressuredMsPerSecond
   const idle = m.idleMsPerSecond
-  if (bp >= b && bp >= idle && bp > 0) return 'backpressured'
+  if (bp >= b && bp >= w && bp >= idle && bp > 0) return 'backpressured'
+  if (w > b && w >= idle) return 'waiting'
   if (b >= idle && b > 0) return 'busy'
   return 'idle'
 }
@@ -485,6 +497,8 @@ function workersOf(now: readonly ThreadStatsSnapshot[], before: readonly ThreadS
       gcPauseMsPerSecond: dt > 0 && p !== undefined ? round(Math.max(0, (t.gcPauseMs - p.gcPauseMs) / dt)) : 0,
       heapUsedBytes: t.heapUsedBytes,
       heapLimitBytes: t.heapLimitBytes,
+      cpuMsPerSecond: dt > 0 && t.cpuMs !== null && p !== undefined && p.cpuMs !== null ? round(Math.max(0, (t.cpuMs - p.cpuMs) / dt)) : null,
+      cpuMs: t.cpuMs === null ? null : round(t.cpuMs),
     }
   })
 }
@@ -496,6 +510,7 @@ function sampleOf(v: JobView, t: number): Sample {
       recordsInPerSecond: o.recordsInPerSecond,
       recordsOutPerSecond: o.recordsOutPerSecond,
       busyMsPerSecond: o.busyMsPerSecond,
+      waitingMsPerSecond: o.waitingMsPerSecond,
       backpressuredMsPerSecond: o.backpressuredMsPerSecond,
       idleMsPerSecond: o.idleMsPerSecond,
       inputQueueUsage: o.inputQueueUsage,
@@ -504,10 +519,11 @@ function sampleOf(v: JobView, t: number): Sample {
       latencyP90Ms: o.latency?.p90 ?? null,
       latencyP99Ms: o.latency?.p99 ?? null,
       stateEntries: o.stateEntries,
-      subtasks: o.subtasks.map((s) => ({ busyMsPerSecond: s.busyMsPerSecond, backpressuredMsPerSecond: s.backpressuredMsPerSecond, recordsInPerSecond: s.recordsInPerSecond })),
+      subtasks: o.subtasks.map((s) => ({ busyMsPerSecond: s.busyMsPerSecond, waitingMsPerSecond: s.waitingMsPerSecond, backpressuredMsPerSecond: s.backpressuredMsPerSecond, recordsInPerSecond: s.recordsInPerSecond })),
     }
   }
-  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, operators }
+  const workers = v.workers.map((w) => ({ worker: w.worker, cpuMsPerSecond: w.cpuMsPerSecond }))
+  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators }
 }
 
 /** Operator and subtask of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */

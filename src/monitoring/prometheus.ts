@@ -20,9 +20,14 @@ const OPERATOR_METRICS: [string, string, 'counter' | 'gauge', Num][] = [
   ['sluice_skipped_records_total', 'Bad records skipped (onError: skip).', 'counter', (m) => m.skippedRecords],
   ['sluice_dead_lettered_records_total', 'Bad records written to a dead-letter sink.', 'counter', (m) => m.deadLetteredRecords],
   ['sluice_errors_total', 'Records whose processing failed, under any error policy.', 'counter', (m) => m.errors],
-  ['sluice_busy_ratio', 'Share of the last second the task was busy processing (0..1).', 'gauge', (m) => m.busyMsPerSecond / 1000],
+  ['sluice_busy_ratio', 'Share of the last second the task ran its own code on its thread (0..1).', 'gauge', (m) => m.busyMsPerSecond / 1000],
+  ['sluice_waiting_ratio', 'Share of the last second the task awaited an external call: a sink write or a source read in flight (0..1).', 'gauge', (m) => m.waitingMsPerSecond / 1000],
   ['sluice_backpressured_ratio', 'Share of the last second the task waited for a full output (0..1).', 'gauge', (m) => m.backpressuredMsPerSecond / 1000],
   ['sluice_idle_ratio', 'Share of the last second the task had no input (0..1).', 'gauge', (m) => m.idleMsPerSecond / 1000],
+  ['sluice_task_busy_seconds_total', 'Time the task ran its own code on its thread.', 'counter', (m) => m.busyMs / 1000],
+  ['sluice_task_waiting_seconds_total', 'Time the task awaited an external call (a sink write, flush or pre-commit, a source read).', 'counter', (m) => m.waitingMs / 1000],
+  ['sluice_task_backpressured_seconds_total', 'Time the task could not run because an output channel was full.', 'counter', (m) => m.backpressuredMs / 1000],
+  ['sluice_task_idle_seconds_total', 'Time the task had nothing to do.', 'counter', (m) => m.idleMs / 1000],
   ['sluice_input_queue_usage_ratio', 'Fill of the fullest input channel (0..1).', 'gauge', (m) => m.inputQueueUsage],
   ['sluice_output_queue_usage_ratio', 'Fill of the fullest output channel (0..1).', 'gauge', (m) => m.outputQueueUsage],
   ['sluice_exchange_in_bytes_per_second', 'Encoded bytes received from other threads per second.', 'gauge', (m) => m.bytesInPerSecond],
@@ -71,6 +76,7 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
   const gc = thread('sluice_gc_pause_ratio', 'Share of the last second spent in GC pauses, per thread.')
   const heap = thread('sluice_heap_used_bytes', 'V8 heap in use, per thread.')
   const heapLimit = thread('sluice_heap_limit_bytes', 'V8 heap limit, per thread.')
+  const cpu = new Counter({ name: 'sluice_thread_cpu_seconds_total', help: 'CPU time (user + system) of the thread itself, per thread (Linux only).', labelNames: ['job', 'worker'], registers: [registry] })
   const chkDone = new Counter({ name: 'sluice_checkpoints_completed_total', help: 'Checkpoints completed (written durably and committed).', labelNames: ['job'], registers: [registry] })
   const chkFailed = new Counter({ name: 'sluice_checkpoints_failed_total', help: 'Checkpoints abandoned (a task ended or failed before acknowledging).', labelNames: ['job'], registers: [registry] })
   const chkDuration = job('sluice_checkpoint_duration_seconds', 'Duration of the last completed checkpoint, from trigger to committed.')
@@ -96,6 +102,7 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
       gc.set(l, w.gcPauseMsPerSecond / 1000)
       heap.set(l, w.heapUsedBytes)
       heapLimit.set(l, w.heapLimitBytes)
+      if (w.cpuMs !== null) cpu.inc(l, w.cpuMs / 1000)
     }
     const c = v.checkpoints
     if (c !== null) {

@@ -76,7 +76,10 @@ export interface OperatorMetrics {
   recordsIn: number; recordsOut: number                 // totals since start
   recordsInPerSecond: number; recordsOutPerSecond: number
   bytesInPerSecond: number; bytesOutPerSecond: number   // across threads only; 0 when none cross
-  busyMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number  // add up to ~1000
+  // Add up to ~1000. busy: running its own code on the thread; waiting: awaiting an external call
+  // (a sink's write, flush or pre-commit, a source's read) while the thread is free for other work.
+  busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
+  busyMs: number; waitingMs: number; backpressuredMs: number; idleMs: number          // the same, totals since start
   inputQueueUsage: number | null; outputQueueUsage: number | null                  // 0..1; null: no channel
   watermark: number | null; watermarkLagMs: number | null                          // lag = wall clock − watermark
   lateRecords: number; skippedRecords: number; deadLetteredRecords: number; errors: number
@@ -86,7 +89,7 @@ export interface OperatorMetrics {
 
 export interface OperatorView extends OperatorMetrics {
   id: string; label: string; kind: 'source' | 'operator' | 'sink'; parallelism: number; task: number
-  state: 'busy' | 'backpressured' | 'idle'   // for colouring: the dominant of the three (max over subtasks)
+  state: 'busy' | 'waiting' | 'backpressured' | 'idle'   // for colouring: the dominant of the four (max over subtasks)
   hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: space-saving top-k
   subtasks: (OperatorMetrics & { subtask: number; worker: number })[]
 }
@@ -95,24 +98,27 @@ export interface WorkerView {
   worker: number            // -1: the main thread
   eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null
   gcPauseMsPerSecond: number; heapUsedBytes: number; heapLimitBytes: number
+  cpuMsPerSecond: number | null   // the thread's own CPU time (user + system), last second; null: unknown (not Linux)
+  cpuMs: number | null            // the same, total since the thread started
 }
 
 export interface Sample {          // one per second
   t: number                 // epoch ms
   recordsPerSecond: number
   latencyP99Ms: number | null
+  workers?: { worker: number; cpuMsPerSecond: number | null }[]   // absent in samples of older servers
   operators: Record<string, {
     recordsInPerSecond: number; recordsOutPerSecond: number
-    busyMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
+    busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
     inputQueueUsage: number | null; watermarkLagMs: number | null
     latencyP50Ms: number | null; latencyP90Ms: number | null; latencyP99Ms: number | null
     stateEntries: number
-    subtasks: { busyMsPerSecond: number; backpressuredMsPerSecond: number; recordsInPerSecond: number }[]
+    subtasks: { busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; recordsInPerSecond: number }[]
   }>
 }
 
 export interface Finding {
-  kind: 'bottleneck' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'healthy'
+  kind: 'bottleneck' | 'io-bound' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'healthy'
   severity: 'critical' | 'warning' | 'info'
   title: string             // one plain sentence: "`enrich` is the bottleneck: busy 980 ms/s while `parse` upstream is backpressured"
   operator: string | null

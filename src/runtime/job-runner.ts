@@ -24,7 +24,8 @@ export interface JobResult {
 
 const WAIT_INPUT = 0
 const WAIT_OUTPUT = 1
-const WAIT_SINK = 2
+/** An external call in flight: a sink's write, flush or pre-commit, or a source's read. */
+const WAIT_EXTERNAL = 2
 
 /** How often to poll a source that had nothing to read. */
 const POLL_INTERVAL_MS = 5
@@ -176,7 +177,7 @@ export class JobRunner implements Scheduler {
       // (which thread is saturated, and by whom, is the diagnosis' question).
       for (let i = 0; i < tasks.length; i++) {
         const t = tasks[i]
-        waitingOn[i] = t.parkedOnSink ? WAIT_SINK : t.state === 'running' && t.outputsFull() ? WAIT_OUTPUT : WAIT_INPUT
+        waitingOn[i] = t.pending !== null ? WAIT_EXTERNAL : t.state === 'running' && t.outputsFull() ? WAIT_OUTPUT : WAIT_INPUT
       }
       if (!progressed) {
         await this.waitForWork()
@@ -193,10 +194,12 @@ export class JobRunner implements Scheduler {
   }
 
   /**
-   * Splits the wall time since the last accounting over each task's states, so that busy,
-   * backpressured and idle add up to the elapsed time (Flink's semantics) even though the tasks
-   * share this thread: a task's own work is busy; the rest of the time it was waiting — on a
-   * sink's write (busy: the sink is working), on a full output (backpressured), or for input (idle).
+   * Splits the wall time since the last accounting over each task's states, so that busy, waiting,
+   * backpressured and idle add up to the elapsed time even though the tasks share this thread: a
+   * task's own steps are busy (its code on this thread); the rest of the time it was waiting on an
+   * external call (a sink's write, a source's read: the thread is free meanwhile, so this is not
+   * busy, unlike Flink, whose sink thread blocks), on a full output (backpressured), or for input
+   * (idle).
    */
   private account(elapsed: number, spent: Float64Array, waitingOn: Uint8Array): void {
     const tasks = this.tasks
@@ -208,7 +211,7 @@ export class JobRunner implements Scheduler {
       const m = t.metrics
       m.busyMs += own
       const w = waitingOn[i]
-      if (w === WAIT_SINK) m.busyMs += rest
+      if (w === WAIT_EXTERNAL) m.waitingMs += rest
       else if (w === WAIT_OUTPUT) m.backpressuredMs += rest
       else m.idleMs += rest
     }
@@ -298,7 +301,7 @@ function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
   const lat = t.metrics.latency
   return {
     task: t.id, subtask: t.subtask, parallelism: t.parallelism, operators: ids,
-    busyMs: t.metrics.busyMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs,
+    busyMs: t.metrics.busyMs, waitingMs: t.metrics.waitingMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs,
     watermark: Number.isFinite(wm) ? wm : null,
     latency: lat.sparse(), latencyMaxMs: lat.maxMs,
     bytesIn, bytesOut, inputQueueUsage: inUsage, outputQueueUsage: outUsage, hotKeys,

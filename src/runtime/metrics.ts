@@ -22,7 +22,10 @@ export class OperatorMetrics {
 export class TaskMetrics {
   /** Latency markers' age on arrival here (source → this task), ms. */
   readonly latency = new Histogram()
+  /** Running the task's own code on the thread. */
   busyMs = 0
+  /** Awaiting an external call: a sink's write, flush or pre-commit, or a source's read, in flight. */
+  waitingMs = 0
   backpressuredMs = 0
   idleMs = 0
   watermark = Number.NEGATIVE_INFINITY
@@ -53,7 +56,9 @@ export interface TaskMetricsSnapshot {
   subtask: number
   parallelism: number
   operators: string[]
+  /** Cumulative ms: busy + waiting + backpressured + idle ≈ the task's wall time. */
   busyMs: number
+  waitingMs: number
   backpressuredMs: number
   idleMs: number
   watermark: number | null

@@ -129,12 +129,14 @@ export class Task implements TaskServices {
   readonly mainRoutes: OutputRoute[] = []
   /** Every channel this task sends to, main and side. */
   readonly outputs: OutChannel[] = []
-  /** A promise the task waits on (a sink write, a source read, closing); null when runnable. */
+  /**
+   * A promise the task waits on (a sink's write or pre-commit, a source's read, closing); null when
+   * runnable. While set the task is waiting on an external call, which time accounting counts apart
+   * from busy: the thread is free for other work.
+   */
   pending: Promise<void> | null = null
   /** Why the task could not run at the last step, for time accounting. */
   blockedOnOutput = false
-  /** Waiting on a sink's write: the sink is working (on an external system), so it counts as busy. */
-  parkedOnSink = false
   /** Set when the job takes checkpoints. */
   checkpoints: CheckpointListener | null = null
   /** Set before open() when the job resumes from a checkpoint (or starts with checkpoints: empty). */
@@ -362,23 +364,19 @@ export class Task implements TaskServices {
         const p = s.pending
         s.pending = null
         this.park(p)
-        this.parkedOnSink = true
         return
       }
     }
   }
 
   protected park(p: Promise<unknown>): void {
-    this.parkedOnSink = false
     this.pending = p.then(
       () => {
         this.pending = null
-        this.parkedOnSink = false
         this.scheduler.wake()
       },
       (e: unknown) => {
         this.pending = null
-        this.parkedOnSink = false
         this.scheduler.fail(e)
       },
     )

@@ -156,7 +156,7 @@ describe('dashboard on a running Nexmark q5 job', () => {
     expect((await nodeIds(page)).sort()).toEqual([...apiIds].sort())
     for (const id of apiIds) {
       const node = page.locator(tid(`node-${id}`))
-      await expect.poll(() => node.getAttribute('data-state'), { timeout: 10_000 }).toMatch(/^(busy|backpressured|idle)$/)
+      await expect.poll(() => node.getAttribute('data-state'), { timeout: 10_000 }).toMatch(/^(busy|waiting|backpressured|idle)$/)
       expect(await node.textContent()).toContain(id)
     }
     // Edges: one path per API edge; exchanges labelled with their partitioning, chained ones dashed.
@@ -202,7 +202,7 @@ describe('dashboard on a running Nexmark q5 job', () => {
     expect(await panel.getAttribute('data-operator')).toBe(op)
     expect(await text(page, 'detail-id')).toBe(op)
     expect(await page.locator(tid(`node-${op}`)).getAttribute('class')).toContain('selected')
-    expect(await text(page, 'detail-state')).toMatch(/^(busy|backpressured|idle)$/)
+    expect(await text(page, 'detail-state')).toMatch(/^(busy|waiting|backpressured|idle)$/)
     expect(page.url()).toContain(`op=${op}`)
 
     for (const c of ['throughput', 'latency', 'load', 'queue', 'watermark']) {

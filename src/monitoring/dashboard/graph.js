@@ -6,7 +6,7 @@ import { h, s, setText, fmtRate, clamp } from './util.js'
 const MIN_SCALE = 0.02
 const MAX_SCALE = 2
 
-/** Fill and text colour of a node or subtask, Flink style: busy red, backpressured black, idle blue. */
+/** Fill and text colour of a node or subtask, Flink style: busy red, backpressured black, idle blue; plus waiting (on I/O) amber. */
 export function stateColours(state, m) {
   const busy = clamp((m?.busyMsPerSecond ?? 0) / 1000, 0, 1)
   const bp = clamp((m?.backpressuredMsPerSecond ?? 0) / 1000, 0, 1)
@@ -14,6 +14,11 @@ export function stateColours(state, m) {
     // light salmon at 0 → deep red at 1000 ms/s
     const l = 88 - busy * 46
     return { fill: `hsl(4 ${Math.round(62 + busy * 20)}% ${Math.round(l)}%)`, text: l < 58 ? '#fff' : '#2a0e0b', stroke: 'hsl(4 70% 34%)' }
+  }
+  if (state === 'waiting') {
+    const wait = clamp((m?.waitingMsPerSecond ?? 0) / 1000, 0, 1)
+    const l = 84 - wait * 30
+    return { fill: `hsl(40 ${Math.round(80 + wait * 15)}% ${Math.round(l)}%)`, text: '#3a2600', stroke: 'hsl(36 80% 34%)' }
   }
   if (state === 'backpressured') {
     const l = 40 - bp * 32
@@ -26,9 +31,11 @@ export function stateColours(state, m) {
 /** The dominant state of a subtask's metrics (the server gives it only per operator). */
 export function subtaskState(m) {
   const b = m.busyMsPerSecond ?? 0
+  const w = m.waitingMsPerSecond ?? 0
   const p = m.backpressuredMsPerSecond ?? 0
   const i = m.idleMsPerSecond ?? 0
-  if (p >= b && p >= i && p > 0) return 'backpressured'
+  if (p >= b && p >= w && p >= i && p > 0) return 'backpressured'
+  if (w > b && w >= i) return 'waiting'
   if (b >= i && b > 0) return 'busy'
   return 'idle'
 }
@@ -88,6 +95,7 @@ export class GraphView {
     this.wrapPref = null // null: automatic (wrap long, flat graphs)
     this.legend = h('div', { class: 'graph-legend' },
       h('span', { class: 'lg lg-busy', text: 'busy' }),
+      h('span', { class: 'lg lg-wait', text: 'waiting on I/O' }),
       h('span', { class: 'lg lg-bp', text: 'backpressured' }),
       h('span', { class: 'lg lg-idle', text: 'idle' }),
       h('span', { class: 'lg lg-chained', text: 'chained' }),
@@ -235,6 +243,7 @@ export class GraphView {
       if (o) {
         if (state === 'backpressured') load = `bp ${Math.round((o.backpressuredMsPerSecond ?? 0) / 10)}%`
         else if (state === 'busy') load = `busy ${Math.round((o.busyMsPerSecond ?? 0) / 10)}%`
+        else if (state === 'waiting') load = `wait ${Math.round((o.waitingMsPerSecond ?? 0) / 10)}%`
         else load = `idle ${Math.round((o.idleMsPerSecond ?? 0) / 10)}%`
       }
       setText(el.load, load)

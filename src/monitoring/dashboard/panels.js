@@ -7,7 +7,7 @@ import { stateColours, subtaskState } from './graph.js'
 const C = {
   in: '#2f6fdf', out: '#169a68',
   p50: '#79a6ef', p90: '#e39a1f', p99: '#d23f35',
-  busy: '#d23f35', bp: '#2b2f36', idle: '#5b8def',
+  busy: '#d23f35', wait: '#e3a21a', bp: '#2b2f36', idle: '#5b8def',
   queue: '#8a55cf', lag: '#b86f12',
 }
 const msps = (v) => (v === null || v === undefined ? DASH : `${Math.round(v)} ms/s`)
@@ -21,8 +21,9 @@ const CHARTS = [
     { key: 'p50', name: 'p50', color: C.p50, get: (o) => o.latencyP50Ms },
     { key: 'p90', name: 'p90', color: C.p90, get: (o) => o.latencyP90Ms },
     { key: 'p99', name: 'p99', color: C.p99, get: (o) => o.latencyP99Ms }] },
-  { key: 'load', title: 'Busy / backpressured / idle (ms/s)', format: msps, axisFormat: (v) => String(Math.round(v)), yMax: 1000, series: [
+  { key: 'load', title: 'Busy / waiting / backpressured / idle (ms/s)', format: msps, axisFormat: (v) => String(Math.round(v)), yMax: 1000, series: [
     { key: 'busy', name: 'busy', color: C.busy, get: (o) => o.busyMsPerSecond },
+    { key: 'waiting', name: 'waiting', color: C.wait, get: (o) => o.waitingMsPerSecond ?? 0 },
     { key: 'backpressured', name: 'bp', color: C.bp, get: (o) => o.backpressuredMsPerSecond },
     { key: 'idle', name: 'idle', color: C.idle, get: (o) => o.idleMsPerSecond }] },
   { key: 'queue', title: 'Input queue usage', format: fmtPct, yMax: 1, series: [
@@ -35,7 +36,7 @@ const CHARTS = [
 export function sampleOperator(o) {
   return {
     recordsInPerSecond: o.recordsInPerSecond, recordsOutPerSecond: o.recordsOutPerSecond,
-    busyMsPerSecond: o.busyMsPerSecond, backpressuredMsPerSecond: o.backpressuredMsPerSecond, idleMsPerSecond: o.idleMsPerSecond,
+    busyMsPerSecond: o.busyMsPerSecond, waitingMsPerSecond: o.waitingMsPerSecond ?? 0, backpressuredMsPerSecond: o.backpressuredMsPerSecond, idleMsPerSecond: o.idleMsPerSecond,
     inputQueueUsage: o.inputQueueUsage ?? null, watermarkLagMs: o.watermarkLagMs ?? null,
     latencyP50Ms: o.latency?.p50 ?? null, latencyP90Ms: o.latency?.p90 ?? null, latencyP99Ms: o.latency?.p99 ?? null,
     stateEntries: o.stateEntries,
@@ -140,7 +141,8 @@ export class DetailPanel {
       ['total in', fmtNum(o.recordsIn), 'records in since start'],
       ['total out', fmtNum(o.recordsOut), 'records out since start'],
       ['bytes in/out', `${fmtBytes(o.bytesInPerSecond)}/s · ${fmtBytes(o.bytesOutPerSecond)}/s`, 'across threads only'],
-      ['busy', msps(o.busyMsPerSecond)],
+      ['busy', msps(o.busyMsPerSecond), 'running its own code on its thread'],
+      ['waiting', msps(o.waitingMsPerSecond), 'awaiting a sink write or a source read (I/O); the thread is free meanwhile'],
       ['backpressured', msps(o.backpressuredMsPerSecond)],
       ['idle', msps(o.idleMsPerSecond)],
       ['queue in/out', `${fmtPct(o.inputQueueUsage)} · ${fmtPct(o.outputQueueUsage)}`],
@@ -176,11 +178,13 @@ export class DetailPanel {
     const maxIn = Math.max(1, ...subs.map((st) => st.recordsInPerSecond ?? 0))
     const rows = subs.map((st) => {
       const b = st.busyMsPerSecond ?? 0
+      const w = st.waitingMsPerSecond ?? 0
       const p = st.backpressuredMsPerSecond ?? 0
       const i = st.idleMsPerSecond ?? 0
-      const tot = Math.max(1, b + p + i)
-      const bar = h('div', { class: 'loadbar', title: `busy ${Math.round(b)} · backpressured ${Math.round(p)} · idle ${Math.round(i)} ms/s` },
+      const tot = Math.max(1, b + w + p + i)
+      const bar = h('div', { class: 'loadbar', title: `busy ${Math.round(b)} · waiting ${Math.round(w)} · backpressured ${Math.round(p)} · idle ${Math.round(i)} ms/s` },
         h('i', { class: 'b', style: { width: `${(b / tot) * 100}%` } }),
+        h('i', { class: 'w', style: { width: `${(w / tot) * 100}%` } }),
         h('i', { class: 'p', style: { width: `${(p / tot) * 100}%` } }),
         h('i', { class: 'd', style: { width: `${(i / tot) * 100}%` } }))
       const inBar = h('div', { class: 'ratebar' }, h('i', { style: { width: `${((st.recordsInPerSecond ?? 0) / maxIn) * 100}%` } }), h('span', { text: fmtRate(st.recordsInPerSecond) }))
@@ -189,6 +193,7 @@ export class DetailPanel {
         h('td', { class: 'num', text: st.worker === -1 ? 'main' : `w${st.worker}` }),
         h('td', { class: 'barcell' }, bar),
         h('td', { class: 'num', text: `${Math.round(b)}` }),
+        h('td', { class: 'num', text: `${Math.round(w)}` }),
         h('td', { class: 'num', text: `${Math.round(p)}` }),
         h('td', { class: 'num', text: `${Math.round(i)}` }),
         h('td', { class: 'barcell' }, inBar),
@@ -199,7 +204,7 @@ export class DetailPanel {
         h('td', { class: 'num', text: fmtNum(st.pendingTimers) }),
         h('td', { class: 'num', text: `${fmtNum(st.lateRecords)} / ${fmtNum(st.skippedRecords)} / ${fmtNum(st.deadLetteredRecords)}` }))
     })
-    const head = ['subtask', 'worker', 'busy · bp · idle', 'busy', 'bp', 'idle', 'in', 'out', 'queue', 'wm lag', 'state', 'timers', 'late/skip/DL']
+    const head = ['subtask', 'worker', 'busy · wait · bp · idle', 'busy', 'wait', 'bp', 'idle', 'in', 'out', 'queue', 'wm lag', 'state', 'timers', 'late/skip/DL']
     replaceChildren(this.subtasks, h('table', { class: 'tbl', testid: 'subtask-table' },
       h('thead', null, h('tr', null, head.map((t) => h('th', { text: t })))),
       h('tbody', null, rows)))
@@ -297,11 +302,12 @@ export function renderWorkers(host, workers) {
     return
   }
   replaceChildren(host, h('table', { class: 'tbl', testid: 'workers' },
-    h('thead', null, h('tr', null, ['thread', 'loop delay p99', 'max', 'GC', 'heap'].map((t) => h('th', { text: t })))),
+    h('thead', null, h('tr', null, ['thread', 'CPU', 'loop delay p99', 'max', 'GC', 'heap'].map((t) => h('th', { text: t })))),
     h('tbody', null, workers.map((w) => {
       const share = w.heapLimitBytes > 0 ? w.heapUsedBytes / w.heapLimitBytes : 0
       return h('tr', { testid: `worker-${w.worker}` },
         h('td', { text: w.worker === -1 ? 'main' : `worker ${w.worker}` }),
+        h('td', { class: 'num', title: 'the thread\'s own CPU time, last second', text: msps(w.cpuMsPerSecond) }),
         h('td', { class: 'num', text: fmtMs(w.eventLoopDelayP99Ms) }),
         h('td', { class: 'num', text: fmtMs(w.eventLoopDelayMaxMs) }),
         h('td', { class: 'num', text: msps(w.gcPauseMsPerSecond) }),
