@@ -33,6 +33,9 @@ export const ERROR_CODES = {
   CHECKPOINT_CORRUPT: { kind: 'external', retryable: false, hint: 'The checkpoint file is damaged or partial; Sluice falls back to the previous complete one.' },
   CHECKPOINT_IO: { kind: 'external', retryable: true, hint: 'Check that the checkpoint directory is writable and has space.' },
   CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job whose stateful operators keep their ids and state types, or pass --allow-non-restored-state for removed operators.' },
+  CHECKPOINT_LOCKED: { kind: 'user', retryable: false, hint: 'Another job uses this checkpoint directory: stop it first, or give this job its own --checkpoint-dir.' },
+  SAVEPOINT_FAILED: { kind: 'external', retryable: true, hint: 'The job keeps running; fix the cause (a savepoint directory that is writable and has space) and ask again.' },
+  JOB_NOT_RUNNING: { kind: 'user', retryable: false, hint: 'The job has ended (finished, stopped or failed); a savepoint needs a running job.' },
   WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>
