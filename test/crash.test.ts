@@ -178,7 +178,7 @@ describe('exactly-once under kill -9', () => {
       const sp = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'savepoint', url, '--dir', join(dir, 'savepoints-cli'), '--stop'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
       expect(sp.status, sp.stderr).toBe(0)
       const path = sp.stdout.trim()
-      expect(path).toMatch(/savepoints-cli\/savepoint-\d+\.sluice$/)
+      expect(path).toMatch(/savepoints-cli\/savepoint-\d+-\d{8}T\d{6}Z-[0-9a-f]{6}\.sluice$/)
       expect(await exited).toBe(0)
       expect(stderr).toMatch(/job "crash-counts" stopped/)
       const r = runOn(['--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk2'), '--from-savepoint', path], { CRASH_INPUT: input, CRASH_OUT: out })
@@ -238,4 +238,31 @@ describe('exactly-once under kill -9', () => {
     expect(r.stderr).toMatch(new RegExp(`resuming from checkpoint ${/\d+/.exec(files[1])?.[0]}`))
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
   }, 120_000)
+
+  it('regression: a second process on the same --checkpoint-dir is refused, naming the holder; once the holder is killed, its stale lock is taken over', async () => {
+    const out = join(dir, 'locked.jsonl')
+    const chk = join(dir, 'locked-checkpoints')
+    const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], { cwd: root, env: { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '20' }, stdio: 'ignore' })
+    const exited = new Promise<void>((r) => child.on('close', () => r()))
+    try {
+      // Wait for the event: the first has its lock and a checkpoint a second could resume from.
+      const end = performance.now() + 60_000
+      while (!(existsSync(join(chk, 'sluice.lock')) && readdirSync(chk).some((n) => /^checkpoint-\d+\.sluice$/.test(n))) && performance.now() < end) await new Promise((r) => setTimeout(r, 20))
+      const second = run(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], { CRASH_INPUT: input, CRASH_OUT: join(dir, 'locked-second.jsonl') })
+      expect(second.status).toBe(1)
+      expect(second.stderr).toMatch(new RegExp(`CHECKPOINT_LOCKED: checkpoint directory ${chk} is in use by job "crash-counts", process ${child.pid} on this host \\([^)]+\\), since \\d{4}-\\d\\d-\\d\\dT[^:]+:\\d\\d:\\d\\d\\.\\d+Z: stop that job first, or give this one its own --checkpoint-dir`))
+      expect(second.stderr).not.toMatch(/resuming from checkpoint/)
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+    // Killed, the first leaves its lock behind: the next run takes it over and resumes.
+    const third = run(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], { CRASH_INPUT: input, CRASH_OUT: out })
+    expect(third.status, third.stderr).toBe(0)
+    expect(third.stderr).toContain(`sluice: taking over the lock on ${chk} from process ${child.pid}`)
+    expect(third.stderr).toMatch(/resuming from checkpoint \d+/)
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
+    expect(readdirSync(chk)).toEqual([])
+  }, 180_000)
 })
+
