@@ -24,7 +24,7 @@ describe('checkpoint directory lock', () => {
   it('holds pid, host, start time and job while held; release removes it', () => {
     const lock = CheckpointDirLock.acquire(join(dir, 'chk'), 'q5', log)
     const file = JSON.parse(readFileSync(join(dir, 'chk', LOCK_FILE), 'utf8')) as Record<string, unknown>
-    expect(file).toEqual({ pid: process.pid, host: hostname(), since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), job: 'q5' })
+    expect(file).toEqual({ pid: process.pid, host: hostname(), since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), job: 'q5', processStart: expect.any(Number) })
     expect(readdirSync(join(dir, 'chk'))).toEqual([LOCK_FILE])
     lock.release()
     expect(existsSync(join(dir, 'chk', LOCK_FILE))).toBe(false)
@@ -52,6 +52,13 @@ describe('checkpoint directory lock', () => {
     expect(logs).toEqual([`sluice: taking over the lock on ${dir} from process ${pid} on ${hostname()} (job "other", since 2026-12-07T08:00:00.000Z), which is no longer running`])
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, job: 'q5' })
     lock.release()
+  })
+
+  it('regression: a live process that reuses a dead holder\'s pid is not the holder (its start time differs)', () => {
+    // The vitest main process is alive; the lock says the holder with its pid started at another time.
+    writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid: process.ppid, host: hostname(), since: '2026-12-07T08:00:00.000Z', job: 'other', processStart: 1 })}\n`)
+    CheckpointDirLock.acquire(dir, 'q5', log).release()
+    expect(logs).toEqual([expect.stringMatching(new RegExp(`taking over the lock on .* from process ${process.ppid} .*which is no longer running`))])
   })
 
   it('a lock naming this pid that this process does not hold is stale (a restarted container reuses its pid)', () => {

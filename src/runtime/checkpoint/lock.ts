@@ -9,6 +9,10 @@
  * holder, or one on another host (whose liveness cannot be checked), is refused with
  * CHECKPOINT_LOCKED naming it. Released when the job ends, and on process exit.
  *
+ * Pids are reused (pid_max is 32 768 on many Linux hosts), so on Linux the lock also records the
+ * holder's process start time (/proc/<pid>/stat): a live process with the holder's pid but another
+ * start time is not the holder.
+ *
  * Concurrency rule: a takeover reads the lock again just before removing it and removes it only if
  * it still names the dead holder, so two processes taking over the same stale lock cannot both
  * win (the loser then finds the winner's live lock).
@@ -29,6 +33,8 @@ export interface LockHolder {
   /** ISO time the lock was taken. */
   readonly since: string
   readonly job: string
+  /** The holder's start time in clock ticks since boot (/proc/<pid>/stat field 22); null off Linux. */
+  readonly processStart: number | null
 }
 
 /** Locks held by this process, by lock path: released on exit; a lock naming this pid and not here is stale. */
@@ -50,7 +56,7 @@ export class CheckpointDirLock {
    */
   static acquire(dir: string, job: string, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): CheckpointDirLock {
     const path = join(resolve(dir), LOCK_FILE)
-    const mine: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), job }
+    const mine: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), job, processStart: processStart(process.pid) }
     try {
       mkdirSync(dir, { recursive: true })
     } catch (e) {
@@ -132,7 +138,7 @@ function parse(text: string): LockHolder | null {
   try {
     const h = JSON.parse(text) as Partial<LockHolder>
     if (typeof h.pid !== 'number' || typeof h.host !== 'string' || typeof h.since !== 'string') return null
-    return { pid: h.pid, host: h.host, since: h.since, job: typeof h.job === 'string' ? h.job : '?' }
+    return { pid: h.pid, host: h.host, since: h.since, job: typeof h.job === 'string' ? h.job : '?', processStart: typeof h.processStart === 'number' ? h.processStart : null }
   } catch {
     return null
   }
@@ -145,7 +151,21 @@ function parse(text: string): LockHolder | null {
 function isStale(h: LockHolder, path: string): boolean {
   if (h.host !== hostname()) return false
   if (h.pid === process.pid) return !held.has(path)
-  return !processAlive(h.pid)
+  if (!processAlive(h.pid)) return true
+  const start = h.processStart === null ? null : processStart(h.pid)
+  return start !== null && start !== h.processStart
+}
+
+/** When process `pid` started, in clock ticks since boot (Linux); null where that cannot be read. */
+function processStart(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which is in parentheses and may hold spaces: state is field 3.
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3])
+    return Number.isSafeInteger(start) ? start : null
+  } catch {
+    return null
+  }
 }
 
 function lockedError(dir: string, path: string, h: LockHolder): SluiceError {
