@@ -75,23 +75,31 @@ describe('restarts', () => {
     const job = p.run({ clock, checkpoints: { dir, intervalMs: 20 }, restart: { attempts: 1, delayMs: 0, resetMs: 60_000 } })
     const events: RestartEvent[] = []
     job.onRestart((e) => events.push(e))
+    let ended = false
+    job.done.catch(() => {}).finally(() => (ended = true))
     /** Fails the sink once the attempt that runs now writes, and waits for the restart (or the end). */
     const failOnce = async (): Promise<void> => {
       const before = events.length
       const writes = sink.writes
       await until(() => sink.writes > writes, WAIT)
       sink.failNext = true
-      await until(() => events.length > before || job.status() === 'failed', WAIT)
+      await until(() => events.length > before || ended, WAIT)
+    }
+    /** Waits for the restarted attempt: running (the failed one reports 'failed') and writing. */
+    const restarted = async (): Promise<void> => {
+      const writes = sink.writes
+      await until(() => job.status() === 'running' && sink.writes > writes, WAIT)
     }
     await failOnce()
     expect(events.map((e) => e.restart)).toEqual([1])
     // The restarted attempt runs a healthy minute: the one restart allowed is available again.
-    await until(() => sink.writes > 0 && job.status() === 'running', WAIT)
+    await restarted()
     clock.advance(60_000)
     await failOnce()
     expect(events.map((e) => `${e.restart} of ${e.attempts}`)).toEqual(['1 of 1', '1 of 1'])
     expect(job.checkpoints()?.restarts).toBe(2)
     // Without a healthy period in between, the next failure is one too many.
+    await restarted()
     await failOnce()
     await expect(job.done).rejects.toThrow(/SINK_IO: sink "out" failed to write: lost the connection/)
     expect(events).toHaveLength(2)

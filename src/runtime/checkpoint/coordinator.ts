@@ -249,7 +249,7 @@ export class CheckpointCoordinator {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    this.stopped = true
+    this.isStopped = true
     const f = this.inFlight
     this.inFlight = null
     // One being written settles when its write does.
@@ -257,7 +257,7 @@ export class CheckpointCoordinator {
     for (const sp of this.savepoints.splice(0)) sp.reject(new SluiceError('JOB_NOT_RUNNING', 'cannot take a savepoint: the job stopped running first'))
   }
 
-  private stopped = false
+  private isStopped = false
 
   /** Savepoints asked for and not started yet: each goes before the next periodic checkpoint. */
   private readonly savepoints: SavepointRequest[] = []
@@ -282,7 +282,7 @@ export class CheckpointCoordinator {
    */
   trigger(): number | null {
     const p = this.participants
-    if (p === null || this.stopped) return null
+    if (p === null || this.isStopped) return null
     const f = this.inFlight
     if (f !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
@@ -327,7 +327,7 @@ export class CheckpointCoordinator {
    */
   savepoint(dir: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      if (this.stopped) {
+      if (this.isStopped) {
         reject(new SluiceError('JOB_NOT_RUNNING', 'cannot take a savepoint: the job is not running'))
         return
       }
@@ -448,26 +448,36 @@ export class CheckpointCoordinator {
    * let finish first, so that it cannot land after the clearing.
    */
   async finished(): Promise<void> {
+    await this.stopAndSettle()
+    this.storage.clear()
+  }
+
+  /**
+   * Stops, and resolves once a checkpoint file still being written has landed (or failed): after
+   * this nothing of this run's changes the directory, so a restarted attempt loads a settled
+   * directory and the lock may be handed on.
+   */
+  async stopAndSettle(): Promise<void> {
     this.stop()
     await this.writing?.catch(() => {})
-    this.storage.clear()
   }
 }
 
 /**
  * `done`, settled once checkpointing has wound down: a finished job's checkpoints cleared (after a
- * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped.
+ * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped
+ * and a write in flight landed, so that no file of this attempt lands after it ended.
  */
 export function afterCheckpoints<R extends { readonly status: string }>(coordinator: CheckpointCoordinator | null, done: Promise<R>): Promise<R> {
   if (coordinator === null) return done
   return done.then(
     async (r) => {
       if (r.status === 'finished') await coordinator.finished()
-      else coordinator.stop()
+      else await coordinator.stopAndSettle()
       return r
     },
-    (e: unknown) => {
-      coordinator.stop()
+    async (e: unknown) => {
+      await coordinator.stopAndSettle()
       throw e
     },
   )
