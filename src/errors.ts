@@ -36,6 +36,9 @@ export const ERROR_CODES = {
   CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job whose stateful operators keep their ids and state types, or pass --allow-non-restored-state for removed operators.' },
   SERVER_TOKEN_INVALID: { kind: 'user', retryable: false, hint: 'Pass a non-empty secret without surrounding spaces (--token, the token option or SLUICE_TOKEN), or unset it on a loopback address.' },
   SERVER_ALLOWED_HOST_INVALID: { kind: 'user', retryable: false, hint: 'Pass a host name or IP address as the browser shows it, without scheme, port or path: --allowed-host sluice.example.com' },
+  CHECKPOINT_LOCKED: { kind: 'user', retryable: false, hint: 'Another job uses this checkpoint directory: stop it first, or give this job its own --checkpoint-dir.' },
+  SAVEPOINT_FAILED: { kind: 'external', retryable: true, hint: 'The job keeps running; fix the cause (a savepoint directory that is writable and has space) and ask again.' },
+  JOB_NOT_RUNNING: { kind: 'user', retryable: false, hint: 'The job has ended (finished, stopped or failed); a savepoint needs a running job.' },
   WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>

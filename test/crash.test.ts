@@ -22,7 +22,7 @@ function run(args: string[], env: Record<string, string>): { status: number | nu
 }
 
 function runOn(args: string[], env: Record<string, string>): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 })
+  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 280_000 })
   return { status: r.status, stderr: r.stderr }
 }
 
@@ -39,6 +39,35 @@ function runAndKill(args: string[], env: Record<string, string>, ms: number): Pr
       child.kill('SIGKILL')
       child.on('close', () => resolve(true))
     }, ms)
+  })
+}
+
+/** The checkpoint files in `chk`, newest first. */
+function checkpointFiles(chk: string): string[] {
+  return existsSync(chk) ? readdirSync(chk).filter((n) => /^checkpoint-\d+\.sluice$/.test(n)).sort((a, b) => Number(/\d+/.exec(b)?.[0]) - Number(/\d+/.exec(a)?.[0])) : []
+}
+
+/**
+ * Starts `argv` and kills it with SIGKILL once `when()` holds (checked every 10 ms): an event such
+ * as a checkpoint written, not a time, which a loaded machine stretches. True if it was killed.
+ */
+function runAndKillWhen(argv: string[], env: Record<string, string>, when: () => boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, argv, { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore' })
+    let exited = false
+    child.on('exit', () => {
+      exited = true
+    })
+    const timer = setInterval(() => {
+      if (exited) {
+        clearInterval(timer)
+        return resolve(false)
+      }
+      if (!when()) return
+      clearInterval(timer)
+      child.kill('SIGKILL')
+      child.on('close', () => resolve(true))
+    }, 10)
   })
 }
 
@@ -134,15 +163,15 @@ describe('exactly-once under kill -9', () => {
     expect(r.stderr).toMatch(/restarting from the latest checkpoint in 500 ms \(restart 1 of 2\)/)
     expect(r.stderr).toMatch(/resuming from checkpoint \d+/)
     expect(sorted(out)).toEqual(sorted(reference))
-  }, 120_000)
+  }, 300_000)
 
   it('a job started from a savepoint restarts from its own newest checkpoint, not from the savepoint', async () => {
     const out = join(dir, 'from-sp-restart.jsonl')
     const first = join(dir, 'from-sp-first')
     // A savepoint is a checkpoint file kept elsewhere: take one from a run killed part-way.
     const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '4' }
-    for (let i = 0; i < 5 && !(existsSync(first) && readdirSync(first).some((n) => /^checkpoint-\d+\.sluice$/.test(n))); i++) await runAndKill(['--checkpoint-dir', first, '--checkpoint-interval', '50ms'], env, 1500)
-    const newest = readdirSync(first).filter((n) => /^checkpoint-\d+\.sluice$/.test(n)).sort((a, b) => Number(/\d+/.exec(b)?.[0]) - Number(/\d+/.exec(a)?.[0]))[0]
+    await runAndKillWhen([join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', first, '--checkpoint-interval', '50ms'], env, () => checkpointFiles(first).length > 0)
+    const newest = checkpointFiles(first)[0]
     const savepoint = join(dir, 'from-sp-savepoint.sluice')
     writeFileSync(savepoint, readFileSync(join(first, newest)))
     const chk = join(dir, 'from-sp-checkpoints')
@@ -180,7 +209,7 @@ describe('exactly-once under kill -9', () => {
       const sp = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'savepoint', url, '--dir', 'upgrade', '--stop'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
       expect(sp.status, sp.stderr).toBe(0)
       const path = sp.stdout.trim()
-      expect(path).toMatch(/savepoints-cli\/upgrade\/savepoint-\d+\.sluice$/)
+      expect(path).toMatch(/savepoints-cli\/upgrade\/savepoint-\d+-\d{8}T\d{6}Z-[0-9a-f]{6}\.sluice$/)
       expect(await exited).toBe(0)
       expect(stderr).toMatch(/job "crash-counts" stopped/)
       const r = runOn(['--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk2'), '--from-savepoint', path], { CRASH_INPUT: input, CRASH_OUT: out })
@@ -199,10 +228,11 @@ describe('exactly-once under kill -9', () => {
     expect(a.status, a.stderr).toBe(0)
     const out = join(dir, 'q5-crash.jsonl')
     const args = q5(out, ['--checkpoint-dir', join(dir, 'q5-checkpoints'), '--checkpoint-interval', '50ms'])
-    // Killed part-way (start-up takes ~0.7 s, the whole run ~2 s), then run again until one finishes.
-    let killed = 0
+    // Killed once it has a checkpoint, then part-way (start-up takes ~0.7 s, the whole run ~2 s),
+    // then run again until one finishes.
+    let killed = (await runAndKillWhen(args, {}, () => checkpointFiles(join(dir, 'q5-checkpoints')).length > 0)) ? 1 : 0
     let finished: { code: number | null; stderr: string } | null = null
-    for (const ms of [1200, 1500, 1900, 60_000]) {
+    for (const ms of [1500, 60_000]) {
       const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
       child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
@@ -226,12 +256,8 @@ describe('exactly-once under kill -9', () => {
     const out = join(dir, 'corrupt.jsonl')
     const chk = join(dir, 'corrupt-checkpoints')
     const env = { CRASH_INPUT: input, CRASH_OUT: out }
-    let files: string[] = []
-    for (let t = 1500; t < 6000 && files.length < 2; t += 500) {
-      rmSync(chk, { recursive: true, force: true })
-      await runAndKill(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env, t)
-      files = existsSync(chk) ? readdirSync(chk).filter((n) => n.endsWith('.sluice')).sort((a, b) => Number(/\d+/.exec(b)?.[0]) - Number(/\d+/.exec(a)?.[0])) : []
-    }
+    await runAndKillWhen([join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env, () => checkpointFiles(chk).length >= 2)
+    const files = checkpointFiles(chk)
     expect(files.length).toBeGreaterThanOrEqual(2)
     writeFileSync(join(chk, files[0]), 'garbage')
     const r = run(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env)
@@ -240,4 +266,31 @@ describe('exactly-once under kill -9', () => {
     expect(r.stderr).toMatch(new RegExp(`resuming from checkpoint ${/\d+/.exec(files[1])?.[0]}`))
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
   }, 120_000)
+
+  it('regression: a second process on the same --checkpoint-dir is refused, naming the holder; once the holder is killed, its stale lock is taken over', async () => {
+    const out = join(dir, 'locked.jsonl')
+    const chk = join(dir, 'locked-checkpoints')
+    const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], { cwd: root, env: { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '20' }, stdio: 'ignore' })
+    const exited = new Promise<void>((r) => child.on('close', () => r()))
+    try {
+      // Wait for the event: the first has its lock and a checkpoint a second could resume from.
+      const end = performance.now() + 60_000
+      while (!(existsSync(join(chk, 'sluice.lock')) && readdirSync(chk).some((n) => /^checkpoint-\d+\.sluice$/.test(n))) && performance.now() < end) await new Promise((r) => setTimeout(r, 20))
+      const second = run(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], { CRASH_INPUT: input, CRASH_OUT: join(dir, 'locked-second.jsonl') })
+      expect(second.status).toBe(1)
+      expect(second.stderr).toMatch(new RegExp(`CHECKPOINT_LOCKED: checkpoint directory ${chk} is in use by job "crash-counts", process ${child.pid} on this host \\([^)]+\\), since \\d{4}-\\d\\d-\\d\\dT[^:]+:\\d\\d:\\d\\d\\.\\d+Z: stop that job first, or give this one its own --checkpoint-dir`))
+      expect(second.stderr).not.toMatch(/resuming from checkpoint/)
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+    }
+    // Killed, the first leaves its lock behind: the next run takes it over and resumes.
+    const third = run(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], { CRASH_INPUT: input, CRASH_OUT: out })
+    expect(third.status, third.stderr).toBe(0)
+    expect(third.stderr).toContain(`sluice: taking over the lock on ${chk} from process ${child.pid}`)
+    expect(third.stderr).toMatch(/resuming from checkpoint \d+/)
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
+    expect(readdirSync(chk)).toEqual([])
+  }, 180_000)
 })
+

@@ -3,12 +3,15 @@
  * and start the new job from the savepoint — the output is exactly a fault-free run's. A removed
  * stateful operator needs allowNonRestoredState; a changed state type is refused clearly.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Pipeline, boundedOutOfOrderness, count, tumbling } from '../src/index.ts'
-import { fileSink, fileSource } from '../src/connectors/index.ts'
+import { fileSink, fileSource, generatorSource } from '../src/connectors/index.ts'
+import type { Sink } from '../src/connectors/spi.ts'
+import { readCheckpointFile } from '../src/runtime/checkpoint/storage.ts'
+import { until } from '../src/testing/harness.ts'
 import { SeededRandom } from '../src/testing/random.ts'
 
 interface Click { user: string; ts: number }
@@ -61,7 +64,7 @@ describe('savepoints', () => {
   it('stop-with-savepoint, then a changed job with the same stateful ids continues exactly', async () => {
     const out = join(dir, 'upgrade.jsonl')
     const path = await stopWithSavepoint(out, 150_000)
-    expect(path).toMatch(/savepoints\/savepoint-\d+\.sluice$/)
+    expect(path).toMatch(/savepoints\/savepoint-\d+-\d{8}T\d{6}Z-[0-9a-f]{6}\.sluice$/)
     const r = await job('v2-extra-map', out).run({ checkpoints: { dir: join(dir, 'chk-v2'), intervalMs: 50, fromSavepoint: path } }).done
     expect(r.status).toBe('finished')
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
@@ -87,3 +90,85 @@ describe('savepoints', () => {
     await h.done
   }, 60_000)
 })
+
+/** An unbounded keyed count; its sink fails its next write when told (SINK_IO: the job restarts). */
+function endless(name: string): { p: Pipeline; sink: Sink<unknown> & { writes: number; failNext: boolean } } {
+  const sink = {
+    kind: 'flaky', writes: 0, failNext: false,
+    open: () => ({
+      write: () => {
+        if (sink.failNext) {
+          sink.failNext = false
+          throw new Error('lost the connection')
+        }
+        sink.writes++
+      },
+    }),
+  }
+  const p = new Pipeline(name)
+  p.source('n', generatorSource((i) => ({ user: `u${i % 100}` }))).keyBy((c) => c.user).aggregate('per-user', count(), (user, n) => ({ user, n })).to('out', sink)
+  return { p, sink }
+}
+
+const WAIT = 60_000
+
+describe('savepoints and failures', () => {
+  it('regression: a savepoint that cannot be written fails alone: the job runs on, the caller learns why, a later savepoint succeeds', async () => {
+    const { p } = endless('sp-fails')
+    const h = p.run({ checkpoints: { dir: join(dir, 'fails-chk'), intervalMs: 20 } })
+    await until(() => (h.checkpoints()?.completed ?? 0) >= 1, WAIT)
+    // A directory under a regular file cannot be created (as `?dir=/proc` could not).
+    const bad = join(input, 'savepoints')
+    await expect(h.savepoint(bad)).rejects.toThrow(/^SAVEPOINT_FAILED: savepoint \d+ failed: CHECKPOINT_IO: cannot write savepoint \d+ to .*clicks\.jsonl\/savepoints: .*; the job keeps running$/)
+    expect(h.status()).toBe('running')
+    const s = h.checkpoints()
+    expect(s?.restarts).toBe(0)
+    expect(s?.history.filter((r) => r.kind === 'savepoint')).toEqual([expect.objectContaining({ status: 'failed', failure: expect.stringMatching(/CHECKPOINT_IO: cannot write savepoint/) })])
+    const before = s?.completed ?? 0
+    const path = await h.savepoint(join(dir, 'fails-sp'))
+    expect(readCheckpointFile(path).savepoint).toBe(true)
+    await until(() => (h.checkpoints()?.completed ?? 0) > before + 1, WAIT)
+    expect((await h.stop()).status).toBe('stopped')
+    await expect(h.savepoint(join(dir, 'fails-sp'))).rejects.toThrow(/^JOB_NOT_RUNNING: cannot take a savepoint: the job stopped before it was taken/)
+  }, 120_000)
+
+  it('regression: a savepoint asked for while the job restarts waits for the restarted attempt', async () => {
+    const { p, sink } = endless('sp-restart')
+    const h = p.run({ checkpoints: { dir: join(dir, 'restart-chk'), intervalMs: 20 }, restart: { attempts: 3, delayMs: 50 } })
+    await until(() => (h.checkpoints()?.completed ?? 0) >= 1, WAIT)
+    // Asked for as the job restarts: the failed attempt can take none.
+    let asked: Promise<string> | null = null
+    h.onRestart(() => {
+      asked = h.savepoint(join(dir, 'restart-sp'))
+    })
+    sink.failNext = true
+    await until(() => asked !== null, WAIT)
+    const path = await (asked as unknown as Promise<string>)
+    expect(readCheckpointFile(path).savepoint).toBe(true)
+    expect(h.status()).toBe('running')
+    expect(h.checkpoints()?.restarts).toBe(1)
+    expect((await h.stop()).status).toBe('stopped')
+  }, 120_000)
+
+  it('regression: savepoints after a resume do not replace each other (ids repeat, names do not)', async () => {
+    const chk = join(dir, 'resume-chk')
+    const sp = join(dir, 'resume-sp')
+    const first = endless('sp-resume').p.run({ checkpoints: { dir: chk, intervalMs: 20 } })
+    await until(() => (first.checkpoints()?.completed ?? 0) >= 1, WAIT)
+    await first.stop()
+    // Two runs resume from the same checkpoint N (no periodic checkpoint within a minute), so
+    // both savepoints get id N + 1.
+    const paths: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const h = endless('sp-resume').p.run({ checkpoints: { dir: chk, intervalMs: 60_000 } })
+      paths.push(await h.savepoint(sp, { stop: true }))
+      await h.done
+    }
+    const [a, b] = paths.map((x) => readCheckpointFile(x))
+    expect(a.id).toBe(b.id)
+    expect(paths[0]).not.toBe(paths[1])
+    expect(readdirSync(sp).sort()).toEqual(paths.map((x) => x.slice(sp.length + 1)).sort())
+    expect(paths.every((x) => existsSync(x))).toBe(true)
+  }, 120_000)
+})
+

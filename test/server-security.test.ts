@@ -161,7 +161,7 @@ describe('changes need the CSRF value or the token', () => {
   it('with the CSRF value, from the same origin or outside a browser, takes a savepoint in the root', async () => {
     const a = await post('/api/v1/jobs/guarded/savepoints', { 'X-Sluice-CSRF': csrf })
     expect(a.status, JSON.stringify(a.body)).toBe(200)
-    expect(a.body.path).toMatch(new RegExp(`^${spRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/savepoint-\\d+\\.sluice$`))
+    expect(a.body.path).toMatch(new RegExp(`^${spRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/savepoint-\\d+-[^/]+\\.sluice$`))
     const b = await post('/api/v1/jobs/guarded/savepoints?dir=nightly', { 'X-Sluice-CSRF': csrf, Origin: `http://127.0.0.1:${server.port}`, 'Sec-Fetch-Site': 'same-origin' })
     expect(b.status, JSON.stringify(b.body)).toBe(200)
     expect(b.body.path).toContain(join(spRoot, 'nightly', 'savepoint-'))

@@ -465,7 +465,7 @@ describe('restores in the exception history', () => {
       const sp = m1.checkpoints()?.history.find((r) => r.kind === 'savepoint')
       expect(sp).toMatchObject({ status: 'completed', failure: null })
       expect(sp?.sizeBytes).toBeGreaterThan(0)
-      expect(path).toContain(`savepoint-${sp?.id}.sluice`)
+      expect(path).toMatch(new RegExp(`/savepoint-${sp?.id}-\\d{8}T\\d{6}Z-[0-9a-f]{6}\\.sluice$`))
       m1.stop()
 
       const p2 = keyedJob('after-upgrade')

@@ -23,7 +23,8 @@ import { JobRunner, type JobResult, type JobStatus } from '../runtime/job-runner
 import type { JobMetrics } from '../runtime/metrics.ts'
 import { buildTasks, DEFAULT_MARKER_INTERVAL_MS, explainPlan, physicalPlan } from '../runtime/plan.ts'
 import { validateObjectives, type ObjectivesSpec } from '../monitoring/objectives.ts'
-import { afterCheckpoints, CHECKPOINT_HISTORY, CheckpointCoordinator, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
+import { afterCheckpoints, CHECKPOINT_HISTORY, CheckpointCoordinator, DEFAULT_SAVEPOINT_WAIT_MS, noCheckpointsError, type CheckpointOptions, type CheckpointStats } from '../runtime/checkpoint/coordinator.ts'
+import { lockCheckpointDir } from '../runtime/checkpoint/lock.ts'
 import { runThreaded, type ThreadedJob } from '../runtime/coordinator/threaded-job.ts'
 import type { JobModuleRef } from '../runtime/protocol.ts'
 import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
@@ -79,19 +80,37 @@ export interface RunOptions {
   checkpoints?: CheckpointOptions
   /**
    * Restarts after a failure that may pass (a crashed worker, I/O errors; not a bug in user code),
-   * from the latest checkpoint. Default with checkpoints: 3 attempts, 1 s apart; without: none.
+   * from the latest checkpoint. Default with checkpoints: 3 attempts, 1 s apart, the count starting
+   * again after 10 minutes without a failure; without checkpoints: none.
    */
   restart?: RestartOptions | false
 }
 
+/**
+ * How a job restarts. A failure-rate strategy in its simplest form (Flink's `failure-rate` allows
+ * so many failures per interval): at most `attempts` restarts in a row, where a run of `resetMs`
+ * without failing starts the count again, so a job that runs for days is not failed for good by
+ * its fourth transient error.
+ *
+ * @example
+ * pipeline.run({ checkpoints: { dir: 'chk', intervalMs: 1000 }, restart: { attempts: 5, delayMs: 500, backoff: 'exponential', resetMs: 30 * 60_000 } })
+ */
 export interface RestartOptions {
-  /** Restarts before the job fails for good. */
+  /** Restarts in a row (without a healthy period between them) before the job fails for good. */
   readonly attempts: number
   /** Wait before the first restart, ms. */
   readonly delayMs: number
-  /** 'fixed' waits delayMs every time; 'exponential' doubles it each time. Default 'fixed'. */
+  /** 'fixed' waits delayMs every time; 'exponential' doubles it each time (from delayMs again after a reset). Default 'fixed'. */
   readonly backoff?: 'fixed' | 'exponential'
+  /**
+   * An attempt that runs this long without failing resets the count of restarts (and the backoff),
+   * ms; measured on the run's clock. Default 10 minutes; Infinity never resets.
+   */
+  readonly resetMs?: number
 }
+
+/** Default of RestartOptions.resetMs. */
+export const DEFAULT_RESTART_RESET_MS = 10 * 60_000
 
 /**
  * One view of the checkpoints of several attempts: counts add up, the history runs on, and the
@@ -115,13 +134,15 @@ type Attempt = ThreadedJob
 
 function resolveRestart(o: RunOptions): Required<RestartOptions> | null {
   if (o.restart === false) return null
-  if (o.restart === undefined) return o.checkpoints === undefined ? null : { attempts: 3, delayMs: 1000, backoff: 'fixed' }
+  if (o.restart === undefined) return o.checkpoints === undefined ? null : { attempts: 3, delayMs: 1000, backoff: 'fixed', resetMs: DEFAULT_RESTART_RESET_MS }
   const r = o.restart
   if (!Number.isInteger(r.attempts) || r.attempts < 0) throw new SluiceError('JOB_INVALID_OPTION', `restart.attempts must be a whole number >= 0, got ${r.attempts}`)
   if (!Number.isFinite(r.delayMs) || r.delayMs < 0) throw new SluiceError('JOB_INVALID_OPTION', `restart.delayMs must be >= 0, got ${r.delayMs}`)
   const backoff = r.backoff ?? 'fixed'
   if (backoff !== 'fixed' && backoff !== 'exponential') throw new SluiceError('JOB_INVALID_OPTION', `restart.backoff must be 'fixed' or 'exponential', got ${JSON.stringify(r.backoff)}`)
-  return { attempts: r.attempts, delayMs: r.delayMs, backoff }
+  const resetMs = r.resetMs ?? DEFAULT_RESTART_RESET_MS
+  if (!(resetMs > 0)) throw new SluiceError('JOB_INVALID_OPTION', `restart.resetMs must be > 0 (Infinity: never reset), got ${r.resetMs}`)
+  return { attempts: r.attempts, delayMs: r.delayMs, backoff, resetMs }
 }
 
 function resolveSavepointDir(c: CheckpointOptions | undefined): string | null {
@@ -151,6 +172,9 @@ export interface JobHandle {
    * Takes a savepoint into `dir` and resolves with its file's path; with `stop`, then stops the
    * job (stop-with-savepoint). Needs `checkpoints` in the run options. Restore it with
    * `run({ checkpoints: { dir, intervalMs, fromSavepoint: path } })` (CLI: `--from-savepoint`).
+   * While the job starts or restarts after a failure, the request waits for it to run (at most
+   * `checkpoints.savepointWaitMs`, default 1 minute). A savepoint that fails (SAVEPOINT_FAILED)
+   * fails alone: the job runs on. JOB_NOT_RUNNING: the job has ended.
    */
   savepoint(dir: string, options?: { stop?: boolean }): Promise<string>
   /**
@@ -166,7 +190,7 @@ export interface JobHandle {
 export interface RestartEvent {
   /** Epoch ms. */
   readonly time: number
-  /** 1 for the first restart. */
+  /** 1 for the first restart in a row (the count starts again after `resetMs` without a failure). */
   readonly restart: number
   readonly attempts: number
   /** The failure's message (with its code). */
@@ -243,43 +267,94 @@ export class Pipeline implements PipelineContext {
     }
     const restart = resolveRestart(options)
     const savepointDir = resolveSavepointDir(options.checkpoints)
+    const clock = options.clock ?? systemClock
+    const savepointWaitMs = options.checkpoints?.savepointWaitMs ?? DEFAULT_SAVEPOINT_WAIT_MS
+    // Held by this run, over its restarts, until the job ends: before anything is read from the
+    // directory, so a second process cannot resume from this one's checkpoints.
+    const lock = options.checkpoints === undefined ? null : lockCheckpointDir(options.checkpoints.dir, this.name)
     this.started = true
     /** Checkpoint options of the next attempt: a restart after a checkpoint resumes from it, not from the savepoint. */
     let checkpointOptions = options.checkpoints
     const attempt = (): Attempt => (workers > 0
       ? runThreaded(this.graph, this.module as JobModuleRef, { workers, parallelism, maxParallelism: this.maxParallelism, channelCapacity, fuse: options.fuse !== false, latencyMarkerIntervalMs: markers, name: this.name, ...(checkpointOptions === undefined ? {} : { checkpoints: checkpointOptions }) })
       : this.runInThread({ ...options, checkpoints: checkpointOptions }, parallelism, channelCapacity, markers))
-    let current = attempt()
+    let current: Attempt
+    try {
+      current = attempt()
+    } catch (e) {
+      lock?.release()
+      throw e
+    }
+    /** Restarts in this process, and those since the last healthy period (what `attempts` bounds). */
     let restarts = 0
+    let inARow = 0
+    let attemptStartedAt = clock.now()
     let stopping = false
+    let ended = false
     /** Checkpoint counts and history of the attempts before this one. */
     let earlier: CheckpointStats | null = null
     const restartListeners = new Set<(e: RestartEvent) => void>()
+    /** Told when `current` is replaced or the job has ended (savepoints waiting for a restart). */
+    const attemptListeners = new Set<() => void>()
     const done = (async (): Promise<JobResult> => {
-      for (;;) {
-        try {
-          return await current.done
-        } catch (e) {
-          // Restart from the latest checkpoint when the failure may pass (a crashed worker, I/O),
-          // never for a bug in user code (it would fail again on the same record).
-          const retryable = isSluiceError(e) && (e as SluiceError).retryable
-          if (restart === null || stopping || !retryable || restarts >= restart.attempts) throw e
-          restarts++
-          for (const l of restartListeners) l({ time: Date.now(), restart: restarts, attempts: restart.attempts, error: (e as Error).message })
-          const delay = restart.backoff === 'exponential' ? restart.delayMs * 2 ** (restarts - 1) : restart.delayMs
-          process.stderr.write(`sluice: job "${this.name}" failed: ${(e as Error).message}\nsluice: restarting from the latest checkpoint in ${delay} ms (restart ${restarts} of ${restart.attempts})\n`)
-          await new Promise((r) => setTimeout(r, delay))
-          if (stopping) throw e
-          const last = current.checkpoints()
-          if (checkpointOptions?.fromSavepoint !== undefined && last !== null && last.completed > 0) {
-            const { fromSavepoint: _started, ...rest } = checkpointOptions
-            checkpointOptions = rest
+      try {
+        for (;;) {
+          try {
+            return await current.done
+          } catch (e) {
+            // Restart from the latest checkpoint when the failure may pass (a crashed worker, I/O),
+            // never for a bug in user code (it would fail again on the same record).
+            const retryable = isSluiceError(e) && (e as SluiceError).retryable
+            if (restart === null || stopping || !retryable) throw e
+            const ranMs = clock.now() - attemptStartedAt
+            if (inARow > 0 && ranMs >= restart.resetMs) {
+              process.stderr.write(`sluice: job "${this.name}" ran ${Math.round(ranMs / 1000)} s without failing since its last restart; the count of restarts starts again\n`)
+              inARow = 0
+            }
+            if (inARow >= restart.attempts) throw e
+            inARow++
+            restarts++
+            for (const l of restartListeners) l({ time: Date.now(), restart: inARow, attempts: restart.attempts, error: (e as Error).message })
+            const delay = restart.backoff === 'exponential' ? restart.delayMs * 2 ** (inARow - 1) : restart.delayMs
+            process.stderr.write(`sluice: job "${this.name}" failed: ${(e as Error).message}\nsluice: restarting from the latest checkpoint in ${delay} ms (restart ${inARow} of ${restart.attempts})\n`)
+            await new Promise((r) => setTimeout(r, delay))
+            if (stopping) throw e
+            const last = current.checkpoints()
+            if (checkpointOptions?.fromSavepoint !== undefined && last !== null && last.completed > 0) {
+              const { fromSavepoint: _started, ...rest } = checkpointOptions
+              checkpointOptions = rest
+            }
+            earlier = mergeCheckpointStats(earlier, last)
+            current = attempt()
+            attemptStartedAt = clock.now()
+            for (const l of attemptListeners) l()
           }
-          earlier = mergeCheckpointStats(earlier, last)
-          current = attempt()
         }
+      } finally {
+        ended = true
+        lock?.release()
+        for (const l of attemptListeners) l()
       }
     })()
+    /**
+     * After attempt `a` stopped running: 'next' once another attempt runs, 'ended' when the job
+     * has ended instead, 'timeout' at `untilMs` (performance.now()).
+     */
+    const nextAttempt = (a: Attempt, untilMs: number): Promise<'next' | 'ended' | 'timeout'> => new Promise((resolve) => {
+      const settle = (): void => {
+        if (current === a && !ended) return
+        clearTimeout(timer)
+        attemptListeners.delete(settle)
+        resolve(current !== a ? 'next' : 'ended')
+      }
+      const timer = setTimeout(() => {
+        attemptListeners.delete(settle)
+        resolve('timeout')
+      }, Math.max(0, untilMs - performance.now()))
+      timer.unref()
+      attemptListeners.add(settle)
+      settle()
+    })
     // The caller may never await `done` (e.g. after stop()); keep an unhandled rejection from
     // killing the process while still delivering it to whoever awaits.
     done.catch(() => {})
@@ -305,12 +380,27 @@ export class Pipeline implements PipelineContext {
         return () => restartListeners.delete(l)
       },
       savepoint: async (dir, o) => {
-        const path = await current.savepoint(dir)
-        if (o?.stop === true) {
-          stopping = true
-          await current.stop()
+        const untilMs = performance.now() + savepointWaitMs
+        let a = current
+        for (;;) {
+          let path: string
+          try {
+            path = await a.savepoint(dir)
+          } catch (e) {
+            // The attempt stopped running: the job may be restarting; take it from the next attempt.
+            if (!isSluiceError(e) || e.code !== 'JOB_NOT_RUNNING') throw e
+            const next = await nextAttempt(a, untilMs)
+            if (next === 'ended') throw new SluiceError('JOB_NOT_RUNNING', `cannot take a savepoint: the job ${await done.then((r) => r.status, () => 'failed')} before it was taken`, { cause: e })
+            if (next === 'timeout') throw new SluiceError('SAVEPOINT_FAILED', `cannot take a savepoint: the job is restarting after a failure and did not run again within ${Math.round(savepointWaitMs)} ms; ask again`, { cause: e })
+            a = current
+            continue
+          }
+          if (o?.stop === true) {
+            stopping = true
+            await current.stop()
+          }
+          return path
         }
-        return path
       },
     }
   }

@@ -21,7 +21,7 @@ export interface ServerFlags {
   allowedHost?: string[]
 }
 
-/** Adds --checkpoint-dir, --checkpoint-interval, --checkpoint-timeout, --allow-non-restored-state, --from-savepoint, --savepoint-dir and --restart-* to a command. */
+/** Adds the checkpoint, savepoint and restart flags (--checkpoint-*, --from-savepoint, --savepoint-dir, --restart-*) to a command. */
 export function withCheckpointOptions(c: Command): Command {
   return c
     .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one')
@@ -33,6 +33,7 @@ export function withCheckpointOptions(c: Command): Command {
     .option('--restart-attempts <n>', 'with checkpoints: restarts from the latest checkpoint after a crash or I/O failure (default 3)')
     .option('--restart-delay <duration>', 'wait before a restart (default 1s)')
     .option('--restart-backoff <kind>', 'fixed (default) or exponential (doubles the delay each time)')
+    .option('--restart-reset <duration>', 'a run this long without failing starts the count of restarts again (default 10m)')
 }
 
 /** Adds --no-server, --port, --host, --token and --allowed-host to a command. */

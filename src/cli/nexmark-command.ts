@@ -96,9 +96,9 @@ export function nexmarkJob(o: RunQueryOptions): Pipeline {
 }
 
 export async function runQueryCommand(command: RunQueryCommandOptions): Promise<number> {
-  const { server, port, host, token, allowedHost, checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, savepointDir, restartAttempts, restartDelay, restartBackoff, ...o } = command
+  const { server, port, host, token, allowedHost, checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, savepointDir, restartAttempts, restartDelay, restartBackoff, restartReset, ...o } = command
   const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, savepointDir })
-  const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff })
+  const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff, restartReset })
   if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)

@@ -43,13 +43,13 @@ export function onInterrupt(stop: () => void): () => void {
   }
 }
 
-/** A duration: a whole number with ms, s or m ("500ms", "1s", "2m"); bare numbers are ms. */
+/** A duration: a whole number with ms, s, m or h ("500ms", "1s", "2m", "1h"); bare numbers are ms. */
 export function parseDuration(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined
-  const m = /^(\d+)(ms|s|m)?$/.exec(value.trim())
-  if (m === null) throw new SluiceError('CLI_USAGE', `${name} must be a duration like 500ms, 1s or 2m, got "${value}"`)
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(value.trim())
+  if (m === null) throw new SluiceError('CLI_USAGE', `${name} must be a duration like 500ms, 1s, 2m or 1h, got "${value}"`)
   const n = Number(m[1])
-  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n
 }
 
 export interface CheckpointFlags {
@@ -62,14 +62,17 @@ export interface CheckpointFlags {
   restartAttempts?: string
   restartDelay?: string
   restartBackoff?: string
+  restartReset?: string
 }
 
-/** --restart-attempts / --restart-delay / --restart-backoff, or undefined for the default. */
-export function restartOptions(o: CheckpointFlags): { attempts: number; delayMs: number; backoff: 'fixed' | 'exponential' } | undefined {
-  if (o.restartAttempts === undefined && o.restartDelay === undefined && o.restartBackoff === undefined) return undefined
+/** --restart-attempts / --restart-delay / --restart-backoff / --restart-reset, or undefined for the default. */
+export function restartOptions(o: CheckpointFlags): { attempts: number; delayMs: number; backoff: 'fixed' | 'exponential'; resetMs?: number } | undefined {
+  if (o.restartAttempts === undefined && o.restartDelay === undefined && o.restartBackoff === undefined && o.restartReset === undefined) return undefined
   const backoff = o.restartBackoff ?? 'fixed'
   if (backoff !== 'fixed' && backoff !== 'exponential') throw new SluiceError('CLI_USAGE', `--restart-backoff must be fixed or exponential, got "${backoff}"`)
-  return { attempts: parseCount('--restart-attempts', o.restartAttempts) ?? 3, delayMs: parseDuration('--restart-delay', o.restartDelay) ?? 1000, backoff }
+  const resetMs = parseDuration('--restart-reset', o.restartReset)
+  if (resetMs === 0) throw new SluiceError('CLI_USAGE', `--restart-reset must be longer than 0, got "${o.restartReset}"`)
+  return { attempts: parseCount('--restart-attempts', o.restartAttempts) ?? 3, delayMs: parseDuration('--restart-delay', o.restartDelay) ?? 1000, backoff, ...(resetMs === undefined ? {} : { resetMs }) }
 }
 
 /** The run options for --checkpoint-dir / --checkpoint-interval (default 1s) / --checkpoint-timeout / --allow-non-restored-state / --savepoint-dir. */

@@ -13,7 +13,8 @@
  * alignment takes at most the time to drain one channel's capacity at the current rate. A
  * checkpoint still in flight when the next is due is not overlapped: the next waits.
  */
-import { SluiceError } from '../../errors.ts'
+import { randomBytes } from 'node:crypto'
+import { SluiceError, type ErrorCode } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { keyGroupRange } from '../../state/key-groups.ts'
 import { withoutEntries } from '../../state/snapshot.ts'
@@ -43,9 +44,16 @@ export interface CheckpointOptions {
    * writes wherever it is told.
    */
   readonly savepointDir?: string
+  /**
+   * A savepoint asked for while the job is not running — its tasks still opening, or the job
+   * restarting after a failure — waits this long for it to run, then fails with SAVEPOINT_FAILED, ms.
+   * Default 1 minute.
+   */
+  readonly savepointWaitMs?: number
 }
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000
+export const DEFAULT_SAVEPOINT_WAIT_MS = 60_000
 
 export interface CheckpointStats {
   /** The configured interval and timeout, ms. */
@@ -127,8 +135,18 @@ interface InFlight {
   readonly counts: RecordCounts
   /** Every task acknowledged: being written and committed. */
   completing: boolean
+  /** The file is durable: a failure after this (the sinks' commit) is the job's, not only the savepoint's. */
+  written: boolean
   /** Set for a savepoint: where to write it, and who waits for its path. */
-  readonly savepoint: { readonly dir: string; resolve(path: string): void; reject(e: unknown): void } | null
+  readonly savepoint: SavepointRequest | null
+}
+
+interface SavepointRequest {
+  readonly dir: string
+  /** performance.now() after which a request still waiting for the tasks to run fails. */
+  readonly waitUntil: number
+  resolve(path: string): void
+  reject(e: unknown): void
 }
 
 /**
@@ -257,10 +275,18 @@ export class CheckpointCoordinator {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
+    this.isStopped = true
     const f = this.inFlight
-    if (f !== null && !f.completing) this.abandon(f)
-    this.rejectSavepoints('the job stopped')
+    // One being written settles when its write does (and writes its dead letters first).
+    if (f !== null && !f.completing) {
+      this.abandon(f)
+      f.savepoint?.reject(new SluiceError('JOB_NOT_RUNNING', `savepoint ${f.id} was not taken: the job stopped running first`))
+    }
+    this.inFlight = null
+    for (const sp of this.savepoints.splice(0)) sp.reject(new SluiceError('JOB_NOT_RUNNING', 'cannot take a savepoint: the job stopped running first'))
   }
+
+  private isStopped = false
 
   /**
    * Checkpoint `f` will not complete. The dead letters its tasks handed over came before their
@@ -272,10 +298,20 @@ export class CheckpointCoordinator {
   }
 
   /** Savepoints asked for and not started yet: each goes before the next periodic checkpoint. */
-  private readonly savepoints: NonNullable<InFlight['savepoint']>[] = []
+  private readonly savepoints: SavepointRequest[] = []
 
-  private rejectSavepoints(why: string): void {
-    for (const sp of this.savepoints.splice(0)) sp.reject(new SluiceError('CHECKPOINT_IO', `cannot take a savepoint: ${why}`))
+  /** Savepoints that waited longer than savepointWaitMs for the tasks to run fail. */
+  private expireSavepoints(now: number): void {
+    for (let i = this.savepoints.length - 1; i >= 0; i--) {
+      const sp = this.savepoints[i]
+      if (now < sp.waitUntil) continue
+      this.savepoints.splice(i, 1)
+      sp.reject(new SluiceError('SAVEPOINT_FAILED', `cannot take a savepoint: the job's tasks were not all running within ${Math.round(this.savepointWaitMs)} ms (still opening, or some have ended); ask again`))
+    }
+  }
+
+  private get savepointWaitMs(): number {
+    return this.o.savepointWaitMs ?? DEFAULT_SAVEPOINT_WAIT_MS
   }
 
   /**
@@ -284,11 +320,11 @@ export class CheckpointCoordinator {
    */
   trigger(): number | null {
     const p = this.participants
-    if (p === null) return null
+    if (p === null || this.isStopped) return null
     const f = this.inFlight
     if (f !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
-      if (!f.completing && !p.allRunning()) this.fail(f, 'a task ended before acknowledging')
+      if (!f.completing && !p.allRunning()) this.fail(f, 'a task ended before acknowledging', 'JOB_NOT_RUNNING')
       else if (!f.completing && performance.now() - f.started > this.stats.timeoutMs) {
         const why = `timed out after ${Math.round(this.stats.timeoutMs)} ms with ${f.acks.size} of ${p.taskCount} tasks acknowledged: a barrier waits behind the records queued before it, so under backpressure it is as slow as the slowest operator; speed that operator up (or give it more parallelism), lower channelCapacity, or raise the timeout`
         this.fail(f, why)
@@ -296,11 +332,13 @@ export class CheckpointCoordinator {
       }
       return null
     }
+    const now = performance.now()
     if (!p.allRunning()) {
-      this.rejectSavepoints('the job is not running (or a task has ended)')
+      // Tasks still opening (a start, a restart) run soon; ones that ended mean the job is ending,
+      // and stop() then answers the requests.
+      this.expireSavepoints(now)
       return null
     }
-    const now = performance.now()
     const sp = this.savepoints.shift()
     if (sp !== undefined) {
       this.lastStart = now
@@ -313,7 +351,7 @@ export class CheckpointCoordinator {
 
   private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
     const id = this.nextId++
-    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], counts: addCounts({}, this.restoredCounts), completing: false, savepoint }
+    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], counts: addCounts({}, this.restoredCounts), completing: false, written: false, savepoint }
     p.triggerSources(id)
     return id
   }
@@ -321,16 +359,17 @@ export class CheckpointCoordinator {
   /**
    * Takes a savepoint into `dir` (kept until removed by hand; restore it with `fromSavepoint`):
    * a checkpoint taken now, or as soon as the one in flight ends (before any further periodic
-   * one). Resolves with its path.
+   * one), or once the tasks run (waiting at most `savepointWaitMs`). Resolves with its path. A
+   * savepoint that fails fails alone (SAVEPOINT_FAILED): the job runs on. JOB_NOT_RUNNING: the
+   * job stopped running first.
    */
   savepoint(dir: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const p = this.participants
-      if (p === null || !p.allRunning()) {
-        reject(new SluiceError('CHECKPOINT_IO', 'cannot take a savepoint: the job is not running (or a task has ended)'))
+      if (this.isStopped) {
+        reject(new SluiceError('JOB_NOT_RUNNING', 'cannot take a savepoint: the job is not running'))
         return
       }
-      this.savepoints.push({ dir, resolve, reject })
+      this.savepoints.push({ dir, waitUntil: performance.now() + this.savepointWaitMs, resolve, reject })
       this.trigger()
     })
   }
@@ -343,7 +382,7 @@ export class CheckpointCoordinator {
     const f = this.inFlight
     if (f?.id !== id || f.completing) return
     if (failed) {
-      this.fail(f, 'a task had ended')
+      this.fail(f, 'a task had ended', 'JOB_NOT_RUNNING')
     } else {
       this.abandon(f)
       this.lastStart = Number.NEGATIVE_INFINITY
@@ -351,11 +390,14 @@ export class CheckpointCoordinator {
     }
   }
 
-  /** Checkpoint `f` will not complete: counted, kept in the history, and the next may start. */
-  private fail(f: InFlight, why: string): void {
+  /**
+   * Checkpoint `f` will not complete: counted, kept in the history, and the next may start. A
+   * savepoint's caller learns why: SAVEPOINT_FAILED, or JOB_NOT_RUNNING when the job is ending.
+   */
+  private fail(f: InFlight, why: string, code: ErrorCode = 'SAVEPOINT_FAILED'): void {
     if (!f.completing) this.abandon(f)
     else if (this.inFlight === f) this.inFlight = null
-    f.savepoint?.reject(new SluiceError('CHECKPOINT_IO', `savepoint ${f.id} failed: ${why}`))
+    f.savepoint?.reject(new SluiceError(code, `savepoint ${f.id} failed: ${why}${code === 'SAVEPOINT_FAILED' ? '; the job keeps running' : ''}`))
     this.lastEnd = performance.now()
     this.stats.failed++
     this.record(f, 'failed', null, why)
@@ -404,7 +446,10 @@ export class CheckpointCoordinator {
       },
       (e: unknown) => {
         this.fail(f, e instanceof Error ? e.message : String(e))
-        this.failure?.(e)
+        // A savepoint that could not be written fails alone (the job's checkpoints are elsewhere);
+        // a failed commit leaves the sinks in doubt, and a failed checkpoint write restarts the job.
+        if (f.savepoint === null || f.written) this.failure?.(e)
+        else if (this.savepoints.length > 0) this.trigger()
       },
     )
   }
@@ -418,12 +463,8 @@ export class CheckpointCoordinator {
     const deadLetters = letterCommits === undefined ? undefined : await letterCommits
     const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, counts: f.counts, ...(deadLetters === undefined ? {} : { deadLetters }) }
     if (f.savepoint !== null) {
-      try {
-        f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, `savepoint-${f.id}.sluice`, c))
-      } catch (e) {
-        f.savepoint.reject(e)
-        throw e
-      }
+      // A unique name and an exclusive create: ids repeat after a resume, and a savepoint is never replaced.
+      f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, savepointName(f.id, f.triggeredAt), c, { exclusive: true }))
     } else {
       const w = this.storage.write(c)
       this.writing = w
@@ -433,6 +474,7 @@ export class CheckpointCoordinator {
         if (this.writing === w) this.writing = null
       }
     }
+    f.written = true
     // The state's buffers are written: the next checkpoint may reuse them (in this thread; those
     // of worker threads were moved here and are not the pool's).
     for (const t of tasks) for (const chunks of Object.values(t.operators)) snapshotBuffers.release(chunks)
@@ -455,26 +497,36 @@ export class CheckpointCoordinator {
    * let finish first, so that it cannot land after the clearing.
    */
   async finished(): Promise<void> {
+    await this.stopAndSettle()
+    this.storage.clear()
+  }
+
+  /**
+   * Stops, and resolves once a checkpoint file still being written has landed (or failed): after
+   * this nothing of this run's changes the directory, so a restarted attempt loads a settled
+   * directory and the lock may be handed on.
+   */
+  async stopAndSettle(): Promise<void> {
     this.stop()
     await this.writing?.catch(() => {})
-    this.storage.clear()
   }
 }
 
 /**
  * `done`, settled once checkpointing has wound down: a finished job's checkpoints cleared (after a
- * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped.
+ * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped
+ * and a write in flight landed, so that no file of this attempt lands after it ended.
  */
 export function afterCheckpoints<R extends { readonly status: string }>(coordinator: CheckpointCoordinator | null, done: Promise<R>): Promise<R> {
   if (coordinator === null) return done
   return done.then(
     async (r) => {
       if (r.status === 'finished') await coordinator.finished()
-      else coordinator.stop()
+      else await coordinator.stopAndSettle()
       return r
     },
-    (e: unknown) => {
-      coordinator.stop()
+    async (e: unknown) => {
+      await coordinator.stopAndSettle()
       throw e
     },
   )
@@ -507,6 +559,12 @@ class LocalParticipants implements CheckpointParticipants {
       if (a !== undefined) await t.commitSinks(a.sinks)
     }
   }
+}
+
+/** `savepoint-<id>-<UTC time>-<random>.sluice`: unique even when ids repeat after a resume. */
+export function savepointName(id: number, triggeredAt: number): string {
+  const time = new Date(triggeredAt).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `savepoint-${id}-${time}-${randomBytes(3).toString('hex')}.sluice`
 }
 
 /** Why a job without checkpoints cannot take a savepoint, and what to do. */

@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { readAhead } from '../../../bin/read-ahead.js'
-import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, prefetchCheckpoint, type Checkpoint } from './storage.ts'
+import { CheckpointStorage, decodeCheckpoint, encodeCheckpoint, prefetchCheckpoint, writeCheckpointFile, type Checkpoint } from './storage.ts'
 
 const checkpoint = (id: number): Checkpoint => ({
   id, job: 'j', triggeredAt: 1000 + id, parallelism: 2, maxParallelism: 128, savepoint: false,
@@ -83,5 +84,40 @@ describe('checkpoint storage', () => {
     utimesSync(path, new Date(), new Date(Date.now() + 5000))
     expect(s.latest()?.tasks[0].sources).toEqual({ src: { next: 99 } })
   })
-})
 
+  it('regression: a failed write leaves no .tmp file', async () => {
+    const s = new CheckpointStorage(dir)
+    // The final name is taken by a non-empty directory: the rename fails after the file was written.
+    mkdirSync(join(dir, 'checkpoint-5.sluice', 'in-the-way'), { recursive: true })
+    await expect(s.write(checkpoint(5))).rejects.toThrow(/CHECKPOINT_IO: cannot write checkpoint 5 to /)
+    expect(readdirSync(dir)).toEqual(['checkpoint-5.sluice'])
+  })
+
+  it('regression: concurrent writers of the same checkpoint name do not collide on the temporary name', async () => {
+    // Two writers of checkpoint-73 (as two processes on one directory did): each has its own temp file.
+    const paths = await Promise.all([1, 2, 3].map(() => writeCheckpointFile(dir, 'checkpoint-73.sluice', checkpoint(73))))
+    expect(paths).toEqual([1, 2, 3].map(() => join(dir, 'checkpoint-73.sluice')))
+    expect(readdirSync(dir)).toEqual(['checkpoint-73.sluice'])
+  })
+
+  it('an exclusive write never replaces an existing file', async () => {
+    const path = await writeCheckpointFile(dir, 'savepoint-7.sluice', checkpoint(7), { exclusive: true })
+    await expect(writeCheckpointFile(dir, 'savepoint-7.sluice', checkpoint(8), { exclusive: true })).rejects.toThrow(/savepoint-7.sluice already exists; it is not replaced/)
+    expect(decodeCheckpoint(readFileSync(path), path).id).toBe(7)
+    expect(readdirSync(dir)).toEqual(['savepoint-7.sluice'])
+  })
+
+  it('removes the temporary files of writers that died, and leaves those of live ones', () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number
+    const names = {
+      dead: `checkpoint-3.sluice.${dead}-0a1b2c3d.tmp`,
+      mine: `checkpoint-4.sluice.${process.pid}-0a1b2c3d.tmp`,
+      old: 'checkpoint-2.sluice.tmp',
+      liveSavepoint: `savepoint-9-20261207T081832Z-abcdef.sluice.${process.ppid}-0a1b2c3d.tmp`,
+      checkpoint: 'checkpoint-1.sluice',
+    }
+    for (const n of Object.values(names)) writeFileSync(join(dir, n), 'x')
+    expect(new CheckpointStorage(dir).removeStaleTemporaryFiles().sort()).toEqual([names.dead, names.mine, names.old].sort())
+    expect(readdirSync(dir).sort()).toEqual([names.checkpoint, names.liveSavepoint].sort())
+  })
+})

@@ -1,10 +1,12 @@
 /**
  * Checkpoint files in a local directory. One file per completed checkpoint,
- * `checkpoint-<id>.sluice`. Written to a temporary name, fsynced, renamed, and the directory
- * fsynced, so a crash leaves either the old set or the new file, never half a file under the final
- * name. The writing is asynchronous (libuv's thread pool): the job's thread goes on meanwhile.
- * Loading takes the newest file that verifies; a corrupt or partial one is skipped with a log line
- * for the previous complete one.
+ * `checkpoint-<id>.sluice`. Written to a temporary name unique to the writer
+ * (`<name>.<pid>-<random>.tmp`), fsynced, renamed, and the directory fsynced, so a crash leaves
+ * either the old set or the new file, never half a file under the final name. A write that fails
+ * removes its temporary file; those of writers that died are removed when a job takes the
+ * directory's lock (lock.ts). The writing is asynchronous (libuv's thread pool): the job's thread
+ * goes on meanwhile. Loading takes the newest file that verifies; a corrupt or partial one is
+ * skipped with a log line for the previous complete one.
  *
  * Byte format, version 2 (integers big-endian):
  * ```
@@ -18,8 +20,9 @@
  * The state is written from the tasks' own buffers (no copy into one body) and read back as views
  * of the file's bytes.
  */
+import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises'
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
@@ -31,6 +34,8 @@ const MAGIC = 0x534c434b // "SLCK"
 export const CHECKPOINT_FORMAT_VERSION = 2
 const HEADER_BYTES = 16
 const NAME = /^checkpoint-(\d+)\.sluice$/
+/** A temporary file: `<final name>.<writer's pid>-<random>.tmp`, or `<final name>.tmp` before writers named themselves. */
+const TEMPORARY = /^(.+\.(?:sluice|lock))(?:\.(\d+)-[0-9a-f]+)?\.tmp$/
 
 /** What one task contributed to a checkpoint. */
 export interface TaskSnapshot {
@@ -171,14 +176,41 @@ export class CheckpointStorage {
     return null
   }
 
-  /** Removes every checkpoint (a job that completed starts from scratch next time). */
+  /**
+   * Removes every checkpoint and this process's temporary files (a job that completed starts from
+   * scratch next time). Call with no write in flight.
+   */
   clear(): void {
     for (const id of this.ids()) rmSync(join(this.dir, `checkpoint-${id}.sluice`), { force: true })
+    this.removeTemporaryFiles((name, pid) => name.startsWith('checkpoint-') && pid === process.pid)
+  }
+
+  /**
+   * Removes temporary files left by writers that died (a kill between creating and renaming one)
+   * or by this process; the caller holds the directory's lock, so no other job writes checkpoints
+   * here. A savepoint being written into this directory by another live process is left alone.
+   * Returns the names removed.
+   */
+  removeStaleTemporaryFiles(): string[] {
+    return this.removeTemporaryFiles((_name, pid) => pid === process.pid || !processAlive(pid))
+  }
+
+  private removeTemporaryFiles(stale: (name: string, pid: number) => boolean): string[] {
+    let names: string[]
     try {
-      for (const n of readdirSync(this.dir)) if (n.endsWith('.sluice.tmp')) rmSync(join(this.dir, n), { force: true })
+      names = readdirSync(this.dir)
     } catch {
-      // No directory: nothing to clear.
+      return []
     }
+    const removed: string[] = []
+    for (const n of names) {
+      const m = TEMPORARY.exec(n)
+      // A name without a pid is from a Sluice that did not write one: long dead under the lock.
+      if (m === null || (m[2] !== undefined && !stale(m[1], Number(m[2])))) continue
+      rmSync(join(this.dir, n), { force: true })
+      removed.push(n)
+    }
+    return removed
   }
 
   private prune(): void {
@@ -186,14 +218,35 @@ export class CheckpointStorage {
   }
 }
 
-/** Writes `c` as `dir/name` durably (temp name, fsync, rename, directory fsync); resolves with the path. */
-export async function writeCheckpointFile(dir: string, name: string, c: Checkpoint): Promise<string> {
+/** True unless signalling `pid` says there is no such process (on this host). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    // EPERM: it exists but belongs to another user.
+    return (e as { code?: unknown }).code !== 'ESRCH'
+  }
+}
+
+/** A temporary name for `path` that no other writer (process, or write in this one) uses. */
+export function temporaryName(path: string): string {
+  return `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`
+}
+
+/**
+ * Writes `c` as `dir/name` durably (temp name, fsync, rename, directory fsync); resolves with the
+ * path. With `exclusive`, an existing `dir/name` is an error instead of being replaced (a hard
+ * link publishes the file, which fails if the name is taken). A failed write removes its
+ * temporary file.
+ */
+export async function writeCheckpointFile(dir: string, name: string, c: Checkpoint, options: { exclusive?: boolean } = {}): Promise<string> {
   const chunks = encodeCheckpoint(c)
   const path = join(dir, name)
-  const tmp = `${path}.tmp`
+  const tmp = temporaryName(path)
   try {
     await mkdir(dir, { recursive: true })
-    const fh = await open(tmp, 'w')
+    const fh = await open(tmp, 'wx')
     try {
       // writev takes at most IOV_MAX (1024) buffers; a short write continues where it stopped.
       for (let i = 0; i < chunks.length; i += 512) {
@@ -209,12 +262,31 @@ export async function writeCheckpointFile(dir: string, name: string, c: Checkpoi
     } finally {
       await fh.close()
     }
-    await rename(tmp, path)
+    if (options.exclusive === true) await publishExclusive(tmp, path)
+    else await rename(tmp, path)
     await syncDir(dir)
   } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {})
     throw new SluiceError('CHECKPOINT_IO', `cannot write ${c.savepoint ? 'savepoint' : 'checkpoint'} ${c.id} to ${dir}: ${describeCause(e)}`, { cause: e })
   }
   return path
+}
+
+/** Gives the complete file `tmp` the name `path` unless `path` exists (then EEXIST); `tmp` is gone after. */
+async function publishExclusive(tmp: string, path: string): Promise<void> {
+  try {
+    await link(tmp, path)
+  } catch (e) {
+    const code = (e as { code?: unknown }).code
+    if (code === 'EEXIST') throw new Error(`${path} already exists; it is not replaced`)
+    // A file system without hard links: the name is unique (see the caller), so a check that
+    // it is free followed by a rename is as good as it gets there.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e
+    if (await stat(path).then(() => true, () => false)) throw new Error(`${path} already exists; it is not replaced`)
+    await rename(tmp, path)
+    return
+  }
+  await rm(tmp, { force: true })
 }
 
 /** The chunks after the first `n` bytes. */
