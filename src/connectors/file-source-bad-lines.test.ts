@@ -127,6 +127,19 @@ describe('dead letters of a line-based source carry the line as read', () => {
 })
 
 describe('a timestamp error names its own line', () => {
+  it('positionOf names each record\'s line, also for the second split of a file and after empty lines', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) => (i % 10 === 5 ? '' : `{"line":${i + 1}}`))
+    const path = tempFile(`${lines.join('\n')}\n`)
+    const reader = await fileSource(path).open(new TestSourceContext('fail', undefined, 'in', 1, 2))
+    const out: { line: number }[] = []
+    const n = await reader.read(out, 50)
+    expect(n).toBeGreaterThan(10)
+    for (let i = 0; i < n; i++) expect(reader.positionOf?.(i)).toMatch(new RegExp(`line ${out[i].line} \\(byte \\d+\\)$`))
+    expect(reader.rawOf?.(3)).toBe(JSON.stringify(out[3]))
+    await reader.close?.()
+  })
+
+
   it('a bad timestamp at line 1003 names line 1003, not the batch end (line 1024)', async () => {
     const lines = Array.from({ length: 1500 }, (_, i) => (i === 1002 ? '{"ts":"oops"}' : `{"ts":${i}}`))
     const path = tempFile(`${lines.join('\n')}\n`)

@@ -72,6 +72,19 @@ describe('LineSplitter with maxLineBytes', () => {
     expect(peak).toBeLessThan(256 * 1024)
   })
 
+  it.each([1, 2, 3, 5, 64])('flags exactly the lines that are not UTF-8, whatever the chunks (%i bytes)', (chunk) => {
+    const bytes = Buffer.concat([Buffer.from('é😀\n'), Buffer.from([0x78, 0xc3, 0x0a]), Buffer.from('日本\n'), Buffer.from([0xf0, 0x9f])])
+    const s = new LineSplitter(0, false)
+    const flags: boolean[] = []
+    for (let at = 0; at < bytes.length; at += chunk) {
+      s.push(bytes.subarray(at, at + chunk))
+      while (s.next()) flags.push(s.invalidUtf8)
+    }
+    s.end()
+    while (s.next()) flags.push(s.invalidUtf8)
+    expect(flags).toEqual([false, true, false, true])
+  })
+
   it('flags a line that is not valid UTF-8, and not one holding a real U+FFFD', () => {
     const s = new LineSplitter(0, false)
     s.push(Buffer.concat([Buffer.from('ok \uFFFD\n'), Buffer.from([0x61, 0xff, 0x62, 0x0a])]))

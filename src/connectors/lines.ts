@@ -69,12 +69,15 @@ export class LineRecordReader<T> {
   private recordLine = 0
   private recordByte = 0
   /**
-   * Of each record the last `decode` pushed: the byte offset and the line index (1-based, from
-   * the first line read) of its (first) line, for `positionOf` and `rawOf`. Reused typed arrays:
-   * two stores a record, no allocation.
+   * Of each record the last `decode` pushed: the byte offset of its (first) line, for
+   * `positionOf` and `rawOf` (a reused typed array: one store a record, no allocation). Its line
+   * number is counted only when asked, from where the decode began (`batchByte`, after
+   * `batchLines` lines); a CSV record, which may begin before that, keeps its line in `recordLines`.
    */
   private recordStarts = new Float64Array(0)
   private recordLines = new Float64Array(0)
+  private batchByte = 0
+  private batchLines = 0
 
   constructor(private readonly ctx: SourceContext, private readonly options: LineRecordOptions<T>) {
     this.splitter = new LineSplitter(options.startByte, options.skipFirstLine, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
@@ -106,14 +109,21 @@ export class LineRecordReader<T> {
     if (this.finished) return 0
     if (this.recordStarts.length < max) {
       this.recordStarts = new Float64Array(max)
-      this.recordLines = new Float64Array(max)
+      if (this.csv !== null) this.recordLines = new Float64Array(max)
     }
+    this.batchByte = this.byteOffset
+    this.batchLines = this.linesRead
     return this.csv !== null ? this.decodeCsv(this.csv, out, max) : this.decodeLines(out, max)
   }
 
   /** "events.jsonl line 1003 (byte 88120)": where record `i` of the last `decode` came from. */
   positionOf(i: number): string {
-    return this.describe(this.recordLines[i], this.recordStarts[i])
+    const start = this.recordStarts[i]
+    if (this.csv !== null) return this.describe(this.recordLines[i], start)
+    // The decode's lines are still in the buffer (nothing is pushed before the next read).
+    const from = this.batchLines === 0 ? this.splitter.firstLineStart : this.batchByte
+    const before = this.splitter.newlinesBetween(from, start)
+    return before < 0 ? `${this.options.name} byte ${start}` : this.describe(this.batchLines + 1 + before, start)
   }
 
   /**
@@ -151,7 +161,6 @@ export class LineRecordReader<T> {
     const json = this.options.format === 'jsonl'
     const stopByte = this.options.stopByte
     const starts = this.recordStarts
-    const lines = this.recordLines
     let n = 0
     while (n < max) {
       if (!splitter.next()) {
@@ -188,7 +197,6 @@ export class LineRecordReader<T> {
         }
       }
       starts[n] = splitter.lineStart
-      lines[n] = splitter.lines
       out.push(value as T)
       n++
     }
