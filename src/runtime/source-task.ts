@@ -98,6 +98,10 @@ export class SourceTask extends Task {
     await super.open()
   }
 
+  protected override countedMetrics(): OperatorMetrics[] {
+    return [this.sourceMetrics, ...super.countedMetrics()]
+  }
+
   position(): string {
     return this.reader?.position() ?? 'not opened'
   }
