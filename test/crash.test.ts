@@ -132,9 +132,9 @@ describe('exactly-once under kill -9', () => {
   it('with a restart strategy, a dying worker is restarted in the same process from the latest checkpoint', () => {
     const out = join(dir, 'restart.jsonl')
     const chk = join(dir, 'restart-checkpoints')
-    // Late in the input (each of the 2 map subtasks sees ~750 000 records), so that checkpoints
-    // have completed before the worker dies even on a loaded machine.
-    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '600000', CRASH_EXIT_MARK: join(dir, 'restart-exit') }
+    // Late in the input (each of the 2 map subtasks sees ~750 000 records), and not before a
+    // checkpoint has completed, however loaded the machine.
+    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '600000', CRASH_EXIT_MARK: join(dir, 'restart-exit'), CRASH_EXIT_AFTER_CHECKPOINT_IN: chk }
     const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '2', '--restart-delay', '500ms'], env)
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/WORKER_FAILED: worker \d of 2 exited with code 3/)
@@ -156,7 +156,8 @@ describe('exactly-once under kill -9', () => {
     writeFileSync(savepoint, readFileSync(join(first, `checkpoint-${Math.max(...checkpointIds(first))}.sluice`)))
     const chk = join(dir, 'from-sp-checkpoints')
     const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--from-savepoint', savepoint, '--restart-attempts', '2', '--restart-delay', '200ms'],
-      { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '400000', CRASH_EXIT_MARK: join(dir, 'from-sp-exit') })
+      // The worker dies once the job has a checkpoint of its own to restart from.
+      { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '400000', CRASH_EXIT_MARK: join(dir, 'from-sp-exit'), CRASH_EXIT_AFTER_CHECKPOINT_IN: chk })
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr.match(/starting from savepoint/g)).toHaveLength(1)
     expect(r.stderr).toMatch(/restarting from the latest checkpoint in 200 ms \(restart 1 of 2\)/)
