@@ -1,9 +1,11 @@
 /**
  * Exactly-once under crashes: a keyed, windowed job reads a file and writes the exactly-once file
  * sink with checkpoints every 50 ms. The whole process is killed with SIGKILL at random moments
- * (seeded; some land while a checkpoint is being written) and run again with the same command
- * until it finishes; the output must equal a fault-free run's — byte for byte at parallelism 1,
- * and as a multiset when the job is rescaled 1 → 2 → 1 between crashes.
+ * (seeded; some during start-up or restore, most after the run has written a checkpoint of its own,
+ * some while one is being written) and run again with the same command until it finishes; the
+ * output must equal a fault-free run's — byte for byte at parallelism 1, and as a multiset when the
+ * job is rescaled 1 → 2 → 1 between crashes. Kills wait for checkpoint files, not for a time: on a
+ * loaded machine start-up alone can outlast any fixed delay.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SeededRandom } from '../src/testing/random.ts'
+import { checkpointIds, runAndKill } from './support/kill.ts'
 
 const root = new URL('..', import.meta.url).pathname
 let dir: string
@@ -26,49 +29,16 @@ function runOn(args: string[], env: Record<string, string>): { status: number | 
   return { status: r.status, stderr: r.stderr }
 }
 
-/** Starts the job and kills it with SIGKILL after `ms`; true if it was still running (killed). */
-function runAndKill(args: string[], env: Record<string, string>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore' })
-    let exited = false
-    child.on('exit', () => {
-      exited = true
-    })
-    setTimeout(() => {
-      if (exited) return resolve(false)
-      child.kill('SIGKILL')
-      child.on('close', () => resolve(true))
-    }, ms)
-  })
-}
+/** The node arguments of the job in one thread, for runAndKill. */
+const crashJob = (args: string[]): string[] => [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', ...args]
 
-/** The checkpoint files in `chk`, newest first. */
-function checkpointFiles(chk: string): string[] {
-  return existsSync(chk) ? readdirSync(chk).filter((n) => /^checkpoint-\d+\.sluice$/.test(n)).sort((a, b) => Number(/\d+/.exec(b)?.[0]) - Number(/\d+/.exec(a)?.[0])) : []
-}
-
-/**
- * Starts `argv` and kills it with SIGKILL once `when()` holds (checked every 10 ms): an event such
- * as a checkpoint written, not a time, which a loaded machine stretches. True if it was killed.
- */
-function runAndKillWhen(argv: string[], env: Record<string, string>, when: () => boolean): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore' })
-    let exited = false
-    child.on('exit', () => {
-      exited = true
-    })
-    const timer = setInterval(() => {
-      if (exited) {
-        clearInterval(timer)
-        return resolve(false)
-      }
-      if (!when()) return
-      clearInterval(timer)
-      child.kill('SIGKILL')
-      child.on('close', () => resolve(true))
-    }, 10)
-  })
+/** Polls `ready` every 50 ms; fails naming `what` only if it does not hold within `timeoutMs`. */
+async function until(ready: () => boolean, what: () => string, timeoutMs = 60_000): Promise<void> {
+  const end = performance.now() + timeoutMs
+  while (!ready()) {
+    if (performance.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }
 
 beforeAll(() => {
@@ -90,39 +60,47 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** A file's lines, sorted: the multiset to compare when parallelism may reorder them. */
 const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
 
-async function crashLoop(name: string, parallelisms: number[], seed: number): Promise<{ out: string; kills: number; resumed: number }> {
+async function crashLoop(name: string, parallelisms: number[], seed: number, maxKills: number): Promise<{ out: string; kills: number }> {
   const out = join(dir, `${name}.jsonl`)
   const chk = join(dir, `${name}-checkpoints`)
-  const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '2' }
+  // 3 µs a record: ~4.5 s of work in all, far more than ten kills' worth of progress (each late
+  // kill lands at most ~0.4 s after the run's first new checkpoint) even on an idle machine.
+  const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '3' }
   const rnd = new SeededRandom(seed)
+  const args = (p: number): string[] => ['--parallelism', String(p), '--checkpoint-dir', chk, '--checkpoint-interval', '50ms']
   let kills = 0
-  for (let i = 0; i < 40 && kills < 10; i++) {
+  for (let k = 0; k < maxKills; k++) {
     const p = parallelisms[kills % parallelisms.length]
-    // Start-up (loading TypeScript) takes ~0.8 s; some kills land in it, most in the job, which
-    // takes ~5 s of work in all (2 µs a record), spread over the runs.
-    const killed = await runAndKill(['--parallelism', String(p), '--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env, 500 + Math.floor(rnd.float() * 1200))
-    if (!killed) break
+    // Every fourth kill lands at a random moment of start-up or restore; the others once the run
+    // has written a checkpoint of its own (it did work), plus up to 300 ms.
+    const end = await runAndKill(crashJob(args(p)), { cwd: root, env, chk, rnd, early: k % 4 === 3, maxDelayMs: 300 })
+    if (!end.killed) {
+      // A run that finished by itself is the trial's last: running it again would start afresh.
+      expect(end.code, `run ${k + 1} ended by itself: ${end.stderr}`).toBe(0)
+      return { out, kills }
+    }
     kills++
   }
-  let resumed = 0
-  // Finish: the same command until it completes (it cannot be killed now).
-  const last = run(['--parallelism', String(parallelisms[0]), '--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env)
+  // Finish: the same command, not killed now. (A kill can land after a finished run cleared its
+  // checkpoints: then the last run starts afresh.)
+  const resumes = checkpointIds(chk).length > 0
+  const last = run(args(parallelisms[0]), env)
   expect(last.status, last.stderr).toBe(0)
-  if (/resuming from checkpoint/.test(last.stderr)) resumed++
+  if (resumes) expect(last.stderr).toMatch(/resuming from checkpoint \d+/)
   // A run that completes clears its checkpoints.
   expect(existsSync(chk) ? readdirSync(chk).filter((n) => n.endsWith('.sluice')) : []).toEqual([])
-  return { out, kills, resumed }
+  return { out, kills }
 }
 
 describe('exactly-once under kill -9', () => {
   it('killed at 10 random moments and rerun until done, the output is byte-identical to a fault-free run', async () => {
-    const { out, kills } = await crashLoop('p1', [1], 7)
-    expect(kills).toBeGreaterThanOrEqual(10)
+    const { out, kills } = await crashLoop('p1', [1], 7, 10)
+    expect(kills).toBe(10)
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
   }, 300_000)
 
   it('rescaled 1 → 2 → 1 between crashes, the output holds the same lines', async () => {
-    const { out, kills } = await crashLoop('rescale', [1, 2], 11)
+    const { out, kills } = await crashLoop('rescale', [1, 2], 11, 10)
     expect(kills).toBeGreaterThanOrEqual(2)
     expect(sorted(out)).toEqual(sorted(reference))
   }, 300_000)
@@ -154,9 +132,9 @@ describe('exactly-once under kill -9', () => {
   it('with a restart strategy, a dying worker is restarted in the same process from the latest checkpoint', () => {
     const out = join(dir, 'restart.jsonl')
     const chk = join(dir, 'restart-checkpoints')
-    // Late in the input (each of the 2 map subtasks sees ~750 000 records), so that checkpoints
-    // have completed before the worker dies even on a loaded machine.
-    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '600000', CRASH_EXIT_MARK: join(dir, 'restart-exit') }
+    // Late in the input (each of the 2 map subtasks sees ~750 000 records), and not before a
+    // checkpoint has completed, however loaded the machine.
+    const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '600000', CRASH_EXIT_MARK: join(dir, 'restart-exit'), CRASH_EXIT_AFTER_CHECKPOINT_IN: chk }
     const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '2', '--restart-delay', '500ms'], env)
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/WORKER_FAILED: worker \d of 2 exited with code 3/)
@@ -168,15 +146,18 @@ describe('exactly-once under kill -9', () => {
   it('a job started from a savepoint restarts from its own newest checkpoint, not from the savepoint', async () => {
     const out = join(dir, 'from-sp-restart.jsonl')
     const first = join(dir, 'from-sp-first')
-    // A savepoint is a checkpoint file kept elsewhere: take one from a run killed part-way.
+    // A savepoint is a checkpoint file kept elsewhere: take one from a run killed part-way, once it
+    // has written one (a run that finished first cleared its own; then take another run).
     const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '4' }
-    await runAndKillWhen([join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', first, '--checkpoint-interval', '50ms'], env, () => checkpointFiles(first).length > 0)
-    const newest = checkpointFiles(first)[0]
+    const rnd = new SeededRandom(3)
+    for (let i = 0; i < 3 && checkpointIds(first).length === 0; i++) await runAndKill(crashJob(['--checkpoint-dir', first, '--checkpoint-interval', '50ms']), { cwd: root, env, chk: first, rnd, early: false })
+    expect(checkpointIds(first).length).toBeGreaterThan(0)
     const savepoint = join(dir, 'from-sp-savepoint.sluice')
-    writeFileSync(savepoint, readFileSync(join(first, newest)))
+    writeFileSync(savepoint, readFileSync(join(first, `checkpoint-${Math.max(...checkpointIds(first))}.sluice`)))
     const chk = join(dir, 'from-sp-checkpoints')
     const r = runOn(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--from-savepoint', savepoint, '--restart-attempts', '2', '--restart-delay', '200ms'],
-      { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '400000', CRASH_EXIT_MARK: join(dir, 'from-sp-exit') })
+      // The worker dies once the job has a checkpoint of its own to restart from.
+      { CRASH_INPUT: input, CRASH_OUT: out, CRASH_EXIT_AT: '400000', CRASH_EXIT_MARK: join(dir, 'from-sp-exit'), CRASH_EXIT_AFTER_CHECKPOINT_IN: chk })
     expect(r.status, r.stderr).toBe(0)
     expect(r.stderr.match(/starting from savepoint/g)).toHaveLength(1)
     expect(r.stderr).toMatch(/restarting from the latest checkpoint in 200 ms \(restart 1 of 2\)/)
@@ -200,10 +181,10 @@ describe('exactly-once under kill -9', () => {
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
     try {
-      const end = performance.now() + 30_000
-      while (!/Dashboard: (\S+)/.test(stderr) && performance.now() < end) await new Promise((r) => setTimeout(r, 50))
+      await until(() => /Dashboard: (\S+)/.test(stderr), () => `the "Dashboard: <url>" line; stderr:\n${stderr}`)
       const url = (/Dashboard: (\S+)/.exec(stderr) as RegExpExecArray)[1]
-      await new Promise((r) => setTimeout(r, 1000))
+      // Mid-stream: the job has read records and written a checkpoint (not a time after start-up).
+      await until(() => checkpointIds(join(dir, 'sp-chk')).length > 0, () => `a checkpoint of the running job; stderr:\n${stderr}`)
       // The server writes only under the job's --savepoint-dir; --dir is relative to it. Without
       // a token the CLI fetches the server's CSRF value first.
       const sp = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'savepoint', url, '--dir', 'upgrade', '--stop'], { cwd: root, encoding: 'utf8', timeout: 60_000 })
@@ -227,28 +208,29 @@ describe('exactly-once under kill -9', () => {
     const a = spawnSync(process.execPath, q5(ref), { cwd: root, encoding: 'utf8', timeout: 120_000 })
     expect(a.status, a.stderr).toBe(0)
     const out = join(dir, 'q5-crash.jsonl')
-    const args = q5(out, ['--checkpoint-dir', join(dir, 'q5-checkpoints'), '--checkpoint-interval', '50ms'])
-    // Killed once it has a checkpoint, then part-way (start-up takes ~0.7 s, the whole run ~2 s),
-    // then run again until one finishes.
-    let killed = (await runAndKillWhen(args, {}, () => checkpointFiles(join(dir, 'q5-checkpoints')).length > 0)) ? 1 : 0
+    const chk = join(dir, 'q5-checkpoints')
+    const args = q5(out, ['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'])
+    // Killed part-way — each time within 300 ms of the run's first checkpoint of its own (the whole
+    // run is ~1.3 s of work on an idle machine) — then run once more, not killed.
+    const rnd = new SeededRandom(9)
+    let killed = 0
     let finished: { code: number | null; stderr: string } | null = null
-    for (const ms of [1500, 60_000]) {
-      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-      const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)))
-      clearTimeout(timer)
-      if (code === null) {
-        killed++
-        continue
+    for (let k = 0; k < 3; k++) {
+      const end = await runAndKill(args, { cwd: root, chk, rnd, early: false, maxDelayMs: 300 })
+      if (!end.killed) {
+        // The trial's last run: running it again would start afresh from cleared checkpoints.
+        finished = { code: end.code, stderr: end.stderr }
+        break
       }
-      finished = { code, stderr }
-      break
+      killed++
+    }
+    if (finished === null) {
+      const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 120_000 })
+      finished = { code: r.status, stderr: r.stderr }
     }
     expect(killed).toBeGreaterThan(0)
-    expect(finished?.code, finished?.stderr).toBe(0)
-    expect(finished?.stderr).toMatch(/resuming from checkpoint \d+/)
+    expect(finished.code, finished.stderr).toBe(0)
+    expect(finished.stderr).toMatch(/resuming from checkpoint \d+/)
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(ref, 'utf8'))
   }, 180_000)
 
@@ -256,14 +238,22 @@ describe('exactly-once under kill -9', () => {
     const out = join(dir, 'corrupt.jsonl')
     const chk = join(dir, 'corrupt-checkpoints')
     const env = { CRASH_INPUT: input, CRASH_OUT: out }
-    await runAndKillWhen([join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--no-server', '--workers', '0', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env, () => checkpointFiles(chk).length >= 2)
-    const files = checkpointFiles(chk)
-    expect(files.length).toBeGreaterThanOrEqual(2)
-    writeFileSync(join(chk, files[0]), 'garbage')
+    const rnd = new SeededRandom(13)
+    // Killed as soon as it has written two checkpoints (three are kept, so two remain); a run that
+    // finished first cleared its own, then another run is taken.
+    let ids: number[] = []
+    for (let i = 0; i < 3 && ids.length < 2; i++) {
+      rmSync(chk, { recursive: true, force: true })
+      await runAndKill(crashJob(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms']), { cwd: root, env, chk, rnd, early: false, afterCheckpoints: 2, maxDelayMs: 0 })
+      ids = checkpointIds(chk).sort((a, b) => b - a)
+    }
+    expect(ids.length).toBeGreaterThanOrEqual(2)
+    expect(existsSync(join(chk, `checkpoint-${ids[0]}.sluice`))).toBe(true)
+    writeFileSync(join(chk, `checkpoint-${ids[0]}.sluice`), 'garbage')
     const r = run(['--checkpoint-dir', chk, '--checkpoint-interval', '50ms'], env)
     expect(r.status, r.stderr).toBe(0)
-    expect(r.stderr).toMatch(new RegExp(`skipping checkpoint ${/\d+/.exec(files[0])?.[0]}: CHECKPOINT_CORRUPT`))
-    expect(r.stderr).toMatch(new RegExp(`resuming from checkpoint ${/\d+/.exec(files[1])?.[0]}`))
+    expect(r.stderr).toMatch(new RegExp(`skipping checkpoint ${ids[0]}: CHECKPOINT_CORRUPT`))
+    expect(r.stderr).toMatch(new RegExp(`resuming from checkpoint ${ids[1]}`))
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
   }, 120_000)
 

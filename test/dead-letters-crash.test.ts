@@ -95,8 +95,10 @@ describe('dead letters across kills and restarts', () => {
   }, 300_000)
 
   it('restarted in the process after a worker dies: every letter exactly once', () => {
-    const env = { ...envFor('restart'), DL_EXIT_AT: '300000', DL_EXIT_MARK: join(dir, 'restart-exit') }
-    const stderr = runToEnd(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', join(dir, 'restart-checkpoints'), '--checkpoint-interval', '50ms', '--restart-attempts', '2', '--restart-delay', '100ms'], env)
+    // The worker dies at its 300 000th record or later, once a checkpoint has completed.
+    const chk = join(dir, 'restart-checkpoints')
+    const env = { ...envFor('restart'), DL_EXIT_AT: '300000', DL_EXIT_MARK: join(dir, 'restart-exit'), DL_EXIT_AFTER_CHECKPOINT_IN: chk }
+    const stderr = runToEnd(['--parallelism', '2', '--workers', '2', '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '2', '--restart-delay', '100ms'], env)
     expect(stderr).toMatch(/restarting from the latest checkpoint/)
     expect(stderr).toMatch(/resuming from checkpoint \d+/)
     expect(result(env)).toEqual(reference)

@@ -150,28 +150,35 @@ describe('records that cannot cross threads go through the policy of the operato
 describe('watermarks across threads', () => {
   const windowsFired = async (idleTimeoutMs: number | undefined): Promise<number[]> => {
     const job = idleJob(idleTimeoutMs).run({ workers: 2 })
-    const end = performance.now() + 20_000
-    const fired = (): number[] => [0, 1].map((s) => job.metrics().operators.find((o) => o.operator === 'per-second' && o.subtask === s)?.recordsOut ?? 0)
+    const end = performance.now() + 40_000
+    const perSecond = (s: number) => job.metrics().operators.find((o) => o.operator === 'per-second' && o.subtask === s)
+    const fired = (): number[] => [0, 1].map((s) => perSecond(s)?.recordsOut ?? 0)
+    const received = (): number[] => [0, 1].map((s) => perSecond(s)?.recordsIn ?? 0)
     const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-    // Enough event time for hundreds of windows (the busy source makes 200 s of it per second),
-    // then a second for the workers' metrics to arrive — or, with an idle timeout, until they fire.
-    while (performance.now() < end && !job.metrics().operators.some((o) => o.operator === 'busy' && o.recordsOut > 40_000)) await sleep(100)
-    await sleep(1000)
-    while (idleTimeoutMs !== undefined && performance.now() < end && !fired().every((n) => n > 0)) await sleep(100)
-    const out = fired()
-    await job.stop()
-    return out
+    // Until both window subtasks report (in their workers' metrics, which also carry what they
+    // fired) 2 000 records or more: even the subtask with the fewest keys (~1 in 7 records) has
+    // then seen ~130 s of event time, so had the watermark advanced, windows would have fired.
+    // With an idle timeout, then until they fire. Waiting for what the metrics say, not for a
+    // second, keeps "nothing fired" meaningful on a loaded machine (start-up alone can take seconds).
+    try {
+      while (performance.now() < end && !received().every((n) => n >= 2_000)) await sleep(100)
+      expect(received().every((n) => n >= 2_000), `records reached both window subtasks: ${received().join(', ')}`).toBe(true)
+      while (idleTimeoutMs !== undefined && performance.now() < end && !fired().every((n) => n > 0)) await sleep(100)
+      return fired()
+    } finally {
+      await job.stop()
+    }
   }
 
   it('an idle input on another thread does not stall the windows (idle timeout)', async () => {
     const fired = await windowsFired(300)
     expect(fired[0]).toBeGreaterThan(0)
     expect(fired[1]).toBeGreaterThan(0)
-  }, 30_000)
+  }, 60_000)
 
   it('without an idle timeout the silent input holds the watermark back', async () => {
     expect(await windowsFired(undefined)).toEqual([0, 0])
-  }, 30_000)
+  }, 60_000)
 })
 
 describe('failures on worker threads', () => {
