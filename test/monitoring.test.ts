@@ -51,9 +51,9 @@ function mean(views: JobView[], f: (v: JobView) => number): number {
 const kinds = (fs: Finding[]): string[] => fs.map((f) => f.kind)
 
 describe('metrics against known workloads', () => {
-  it('a map that burns 50 µs per record at 8 000 records/s is busy ~400 ms/s; busy + waiting + idle + backpressured ≈ 1000', async () => {
+  it('a map that burns 50 µs per record at 3 000 records/s is busy ~150 ms/s; busy + waiting + idle + backpressured ≈ 1000', async () => {
     const p = new Pipeline('burn')
-    p.source('numbers', generatorSource((n) => n, { ratePerSecond: 8_000 }))
+    p.source('numbers', generatorSource((n) => n, { ratePerSecond: 3_000 }))
       .map('burn', (n) => {
         burn(50)
         return n
@@ -66,15 +66,18 @@ describe('metrics against known workloads', () => {
       const o = op(v, 'burn')
       return o.busyMsPerSecond + o.waitingMsPerSecond + o.idleMsPerSecond + o.backpressuredMsPerSecond
     })
-    // ~400 expected. The burn spins on the wall clock, so a thread preempted mid-spin on a loaded
-    // machine counts longer; the bound still tells "partly busy" from saturated (~1000).
-    expect(busy).toBeGreaterThan(250)
+    // ~150 expected. The burn spins on the wall clock, so each record costs at least 50 µs of busy
+    // time whatever the load (the lower bound), and a thread preempted mid-spin on a loaded machine
+    // counts longer (at 8 000 records/s, 870-909 ms/s were seen at load 15): the low rate leaves
+    // room for that while still telling "partly busy" from saturated (~1000).
+    const rate = mean(views, (v) => op(v, 'burn').recordsInPerSecond)
+    expect(rate).toBeGreaterThan(1_500)
+    expect(busy).toBeGreaterThan(rate * 0.05 * 0.8)
     expect(busy).toBeLessThan(800)
     expect(total).toBeGreaterThan(850)
     expect(total).toBeLessThan(1100)
-    expect(mean(views, (v) => op(v, 'burn').recordsInPerSecond)).toBeGreaterThan(4_000)
-    // The source's own task does little: mostly idle.
-    expect(mean(views, (v) => op(v, 'numbers').idleMsPerSecond)).toBeGreaterThan(500)
+    // The source's own task does little: mostly idle, or waiting for its rate limit (a read in flight).
+    expect(mean(views, (v) => op(v, 'numbers').idleMsPerSecond + op(v, 'numbers').waitingMsPerSecond)).toBeGreaterThan(500)
   }, 30_000)
 
   it('a sleeping sink shows as waiting and its upstream as backpressured; latency markers reach it', async () => {
