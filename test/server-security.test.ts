@@ -17,19 +17,9 @@ import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/monitoring/server.ts'
 import type { JobView } from '../src/monitoring/types.ts'
+import { until } from './support/wait.ts'
 
 const root = new URL('..', import.meta.url).pathname
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 15_000): Promise<T> {
-  const end = performance.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: { error?: { code: string; message: string }; [k: string]: unknown } }
 

@@ -11,18 +11,8 @@ import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/monitoring/server.ts'
 import type { Alert, CheckpointsView, ExceptionEntry, Finding, JobView, Sample } from '../src/monitoring/types.ts'
+import { until } from './support/wait.ts'
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, ms = 15_000): Promise<T> {
-  const end = performance.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 function keyedJob(name: string, objectives = {}): Pipeline {
   const p = new Pipeline(name, { objectives })
