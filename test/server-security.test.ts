@@ -11,13 +11,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Pipeline } from '../src/index.ts'
-import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/monitoring/server.ts'
 import type { JobView } from '../src/monitoring/types.ts'
 import { until } from './support/wait.ts'
+import { startMonitoredJob, type MonitoredJob } from './support/monitored-job.ts'
 
 const root = new URL('..', import.meta.url).pathname
 
@@ -41,29 +40,21 @@ let dir: string
 let job: JobHandle
 let monitor: JobMonitor
 let server: MonitoringServer
+let started: MonitoredJob | undefined
 let spRoot: string
 let csrf: string
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sluice-security-'))
-  const p = new Pipeline('guarded')
-  p.source('numbers', generatorSource((n) => ({ k: n % 20, n }), { ratePerSecond: 20_000 }))
-    .keyBy((r) => r.k)
-    .reduce('sum', (a, b) => ({ k: a.k, n: a.n + b.n }))
-    .to('out', blackholeSink())
-  job = p.run({ checkpoints: { dir: join(dir, 'chk'), intervalMs: 100 } })
+  started = await startMonitoredJob('guarded', dir, 20_000)
+  ;({ job, monitor, server } = started)
   spRoot = join(dir, 'chk', 'savepoints')
-  monitor = new JobMonitor('guarded', p, job, { intervalMs: 200, log: () => {} }).start()
-  server = await MonitoringServer.start({ port: 0 })
-  server.add(monitor)
   await until(() => ((job.checkpoints()?.completed ?? 0) >= 1 ? true : undefined), 'a completed checkpoint')
   csrf = (await send(server.port, 'GET', '/api/v1/csrf')).body.csrfToken as string
 })
 
 afterAll(async () => {
-  await job?.stop()
-  monitor?.stop()
-  await server?.close()
+  await started?.close()
   rmSync(dir, { recursive: true, force: true })
 })
 

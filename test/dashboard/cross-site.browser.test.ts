@@ -11,11 +11,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
-import { Pipeline } from '../../src/index.ts'
-import { blackholeSink, generatorSource } from '../../src/connectors/index.ts'
 import type { JobHandle } from '../../src/api/pipeline.ts'
-import { JobMonitor } from '../../src/monitoring/job-monitor.ts'
-import { MonitoringServer } from '../../src/monitoring/server.ts'
+import type { MonitoringServer } from '../../src/monitoring/server.ts'
+import { startMonitoredJob, type MonitoredJob } from '../support/monitored-job.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
@@ -23,7 +21,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 let browser: Browser
 let dir: string
 let job: JobHandle
-let monitor: JobMonitor
+let started: MonitoredJob | undefined
 let server: MonitoringServer
 let attacker: Server
 let attackerPort: number
@@ -54,15 +52,8 @@ window.results = (async () => {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`the browser tests need chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
   dir = mkdtempSync(join(tmpdir(), 'sluice-cross-site-'))
-  const p = new Pipeline('victim')
-  p.source('numbers', generatorSource((n) => ({ k: n % 10, n }), { ratePerSecond: 10_000 }))
-    .keyBy((r) => r.k)
-    .reduce('sum', (a, b) => ({ k: a.k, n: a.n + b.n }))
-    .to('out', blackholeSink())
-  job = p.run({ checkpoints: { dir: join(dir, 'chk'), intervalMs: 100 } })
-  monitor = new JobMonitor('victim', p, job, { intervalMs: 200, log: () => {} }).start()
-  server = await MonitoringServer.start({ port: 0 })
-  server.add(monitor)
+  started = await startMonitoredJob('victim', dir, 10_000)
+  ;({ job, server } = started)
   attacker = createServer((req, res) => {
     // /?target=<the sluice server's URL>
     const target = new URL(req.url ?? '/', 'http://x').searchParams.get('target') ?? ''
@@ -76,9 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close()
-  await job?.stop()
-  monitor?.stop()
-  await server?.close()
+  await started?.close()
   await new Promise<void>((r) => (attacker === undefined ? r() : attacker.close(() => r())))
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
 })
