@@ -61,7 +61,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function killLoop(name: string, workers: number, seed: number): Promise<number> {
-  const env = envFor(name)
+  // 3 µs of work a record: ~3 s of work in all, so that an idle machine does not finish the job
+  // before the kills.
+  const env = { ...envFor(name), DL_WORK_US: '3' }
   const chk = join(dir, `${name}-checkpoints`)
   const args = ['--parallelism', '2', '--workers', String(workers), '--checkpoint-dir', chk, '--checkpoint-interval', '50ms', '--restart-attempts', '0']
   const rnd = new SeededRandom(seed)

@@ -40,12 +40,33 @@ export interface LetterOutlet {
   write(batch: LetterBatch): void | Promise<void>
 }
 
+/** Dead letters by sink, in the order added: a router's until its next flush, a task's until its next barrier. */
+export class LetterBuffer {
+  private readonly bySink = new Map<Sink<DeadLetter>, DeadLetter[]>()
+  /** Letters held. */
+  size = 0
+
+  add(sink: Sink<DeadLetter>, letter: DeadLetter): void {
+    const l = this.bySink.get(sink)
+    if (l === undefined) this.bySink.set(sink, [letter])
+    else l.push(letter)
+    this.size++
+  }
+
+  /** Hands over everything held, by sink, and starts empty. */
+  take(): [Sink<DeadLetter>, DeadLetter[]][] {
+    const all = [...this.bySink]
+    this.bySink.clear()
+    this.size = 0
+    return all
+  }
+}
+
 /** Collects a thread's dead letters by sink and delivers them between scheduler rounds. */
 export class DeadLetterRouter {
   private sinks: readonly Sink<DeadLetter>[] = []
   private outlet: LetterOutlet | null = null
-  private readonly pending = new Map<Sink<DeadLetter>, DeadLetter[]>()
-  private count = 0
+  private readonly pending = new LetterBuffer()
 
   /** Starts delivering to `outlet`; `sinks` is deadLetterSinks(graph). */
   open(sinks: readonly Sink<DeadLetter>[], outlet: LetterOutlet): void {
@@ -61,29 +82,20 @@ export class DeadLetterRouter {
   }
 
   add(sink: Sink<DeadLetter>, letter: DeadLetter): void {
-    let l = this.pending.get(sink)
-    if (l === undefined) {
-      l = []
-      this.pending.set(sink, l)
-    }
-    l.push(letter)
-    this.count++
+    this.pending.add(sink, letter)
   }
 
   /** Letters a task held past its last barrier (a task that finished or stopped). */
-  addAll(sink: Sink<DeadLetter>, letters: readonly DeadLetter[]): void {
-    for (const l of letters) this.add(sink, l)
+  addAll(held: LetterBuffer): void {
+    for (const [sink, letters] of held.take()) for (const l of letters) this.pending.add(sink, l)
   }
 
   get hasPending(): boolean {
-    return this.count > 0
+    return this.pending.size > 0
   }
 
   async flush(): Promise<void> {
-    for (const [sink, letters] of this.pending) {
-      if (letters.length === 0) continue
-      this.pending.set(sink, [])
-      this.count -= letters.length
+    for (const [sink, letters] of this.pending.take()) {
       if (this.outlet === null) throw new SluiceError('INTERNAL', 'dead letters before the router was opened')
       await this.outlet.write({ sink: this.indexOf(sink), letters })
     }

@@ -15,7 +15,7 @@ import { MAX_WATERMARK, MIN_WATERMARK } from '../operators/types.ts'
 import type { Clock } from '../time/clock.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
-import type { DeadLetterRouter, LetterBatch } from './dead-letters.ts'
+import { LetterBuffer, type DeadLetterRouter, type LetterBatch } from './dead-letters.ts'
 import { addCounts, TaskMetrics, type OperatorMetrics, type RecordCounts } from './metrics.ts'
 import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
 import type { SinkOperator } from './sink-operator.ts'
@@ -145,8 +145,8 @@ export class Task implements TaskServices {
   maxParallelism = 128
   /** Checkpoint barriers across the inputs (see barrier-aligner.ts). */
   readonly aligner = new BarrierAligner()
-  /** With checkpoints: dead letters since the last barrier, by sink (see dead-letters.ts). */
-  private heldLetters: Map<Sink<DeadLetter>, DeadLetter[]> | null = null
+  /** With checkpoints: dead letters since the last barrier (see dead-letters.ts). */
+  private readonly heldLetters = new LetterBuffer()
   protected currentWatermark = MIN_WATERMARK
   private idleDownstream = false
   private nextInput = 0
@@ -174,30 +174,19 @@ export class Task implements TaskServices {
   }
 
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
-    if (this.checkpoints === null) {
-      this.deadLetters.add(sink, letter)
-      return
-    }
-    if (this.heldLetters === null) this.heldLetters = new Map()
-    const held = this.heldLetters.get(sink)
-    if (held === undefined) this.heldLetters.set(sink, [letter])
-    else held.push(letter)
+    if (this.checkpoints === null) this.deadLetters.add(sink, letter)
+    else this.heldLetters.add(sink, letter)
   }
 
   /** The letters held since the last barrier, for this one's checkpoint part. */
   private takeHeldLetters(): LetterBatch[] {
-    const held = this.heldLetters
-    if (held === null) return []
-    this.heldLetters = null
-    return [...held].map(([sink, letters]) => ({ sink: this.deadLetters.indexOf(sink), letters }))
+    if (this.heldLetters.size === 0) return []
+    return this.heldLetters.take().map(([sink, letters]) => ({ sink: this.deadLetters.indexOf(sink), letters }))
   }
 
   /** No barrier follows (end of input, or a stop): held letters go out with the job's others. */
   private releaseHeldLetters(): void {
-    const held = this.heldLetters
-    if (held === null) return
-    this.heldLetters = null
-    for (const [sink, letters] of held) this.deadLetters.addAll(sink, letters)
+    this.deadLetters.addAll(this.heldLetters)
   }
 
   addLink(link: ChainLink): void {

@@ -294,7 +294,8 @@ export class CheckpointCoordinator {
    */
   private abandon(f: InFlight): void {
     if (this.inFlight === f) this.inFlight = null
-    if (f.letters.length > 0) this.participants?.deadLetters?.carry(f.letters)
+    // One completing has handed its letters to the sinks already.
+    if (!f.completing && f.letters.length > 0) this.participants?.deadLetters?.carry(f.letters)
   }
 
   /** Savepoints asked for and not started yet: each goes before the next periodic checkpoint. */
@@ -395,8 +396,7 @@ export class CheckpointCoordinator {
    * savepoint's caller learns why: SAVEPOINT_FAILED, or JOB_NOT_RUNNING when the job is ending.
    */
   private fail(f: InFlight, why: string, code: ErrorCode = 'SAVEPOINT_FAILED'): void {
-    if (!f.completing) this.abandon(f)
-    else if (this.inFlight === f) this.inFlight = null
+    this.abandon(f)
     f.savepoint?.reject(new SluiceError(code, `savepoint ${f.id} failed: ${why}${code === 'SAVEPOINT_FAILED' ? '; the job keeps running' : ''}`))
     this.lastEnd = performance.now()
     this.stats.failed++
