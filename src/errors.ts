@@ -39,6 +39,12 @@ export const ERROR_CODES = {
   CHECKPOINT_LOCKED: { kind: 'user', retryable: false, hint: 'Another job uses this checkpoint directory: stop it first, or give this job its own --checkpoint-dir.' },
   SAVEPOINT_FAILED: { kind: 'external', retryable: true, hint: 'The job keeps running; fix the cause (a savepoint directory that is writable and has space) and ask again.' },
   JOB_NOT_RUNNING: { kind: 'user', retryable: false, hint: 'The job has ended (finished, stopped or failed); a savepoint needs a running job.' },
+  CONNECTOR_UNREACHABLE: { kind: 'external', retryable: true, hint: 'Check that the server is running and listening at that address (for the test services: bash scripts/services.sh up), and that no firewall is in the way.' },
+  CONNECTOR_AUTH: { kind: 'user', retryable: false, hint: 'Check the user name and password (or token) in the URI or the connector options.' },
+  CONNECTOR_URI_INVALID: { kind: 'user', retryable: false, hint: 'Write it as scheme://HOST:PORT/NAME?option=value, e.g. kafka://127.0.0.1:9092/orders?group=billing; see docs/CONNECTORS.md for each scheme\'s options.' },
+  CONNECTOR_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Create the topic, stream, key or table first, or let the sink create it (see the connector\'s options).' },
+  CONNECTOR_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'The server lacks a feature this option needs: upgrade the server or drop the option.' },
+  CONNECTOR_FENCED: { kind: 'external', retryable: true, hint: 'A newer instance of this job took over the output; this one stops writing. Run one instance of a job per output.' },
   WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>

@@ -66,6 +66,28 @@ export type SourcePosition = { readonly [key: string]: JsonValue }
  */
 export type SinkCommit = { readonly [key: string]: JsonValue }
 
+/**
+ * One partition of a source (a Kafka partition, a JetStream subject, a Redis stream key) as
+ * monitoring shows it: where the reader is and how far behind the end it is.
+ */
+export interface PartitionProgress {
+  /** The partition's name, short and stable: "orders/3", "nexmark.5". At most a few hundred per source. */
+  readonly partition: string
+  /** The read position in the broker's terms ("offset 1200", "seq 88"), for people. */
+  readonly position: string
+  /** Records between the read position and the end the reader last saw; null when unknown. */
+  readonly lag: number | null
+}
+
+/** A connector's link to its server, for monitoring. */
+export interface ConnectionStatus {
+  readonly state: 'connected' | 'reconnecting' | 'failed'
+  /** The last connection error, without credentials; null when none since the last connect. */
+  readonly lastError: string | null
+  /** Epoch ms of the last change of `state`. */
+  readonly since: number
+}
+
 /** What happens to a bad record (malformed input, or a user function that throws). */
 export type ErrorPolicy = 'fail' | 'skip' | 'dead-letter'
 
@@ -141,6 +163,17 @@ export interface SourceReader<T> {
    * resumed.read(out, 10)                                // 'c'
    */
   snapshotPosition?(): SourcePosition
+  /**
+   * The checkpoint whose position this reader returned as `position` completed: a broker source
+   * may now tell the broker (commit a Kafka group's offsets, so lag tools see the job's progress).
+   * Never needed for correctness: the position in the checkpoint is what a restore uses. Called
+   * in checkpoint order, possibly skipping some; errors are logged, not fatal.
+   */
+  checkpointComplete?(position: SourcePosition): void | Promise<void>
+  /** Per partition this reader reads: position and lag. Cheap (no I/O): the reader keeps what its last fetches told it. */
+  progress?(): readonly PartitionProgress[]
+  /** The reader's link to its server; absent for sources that have none (files, generators). */
+  connection?(): ConnectionStatus
   close?(): void | Promise<void>
 }
 
@@ -236,6 +269,8 @@ export interface SinkWriter<T> {
    * const writer = await sink.open(ctx, lastCompletedCommit)
    */
   abort?(): void | Promise<void>
+  /** The writer's link to its server; absent for sinks that have none (files, stdout). */
+  connection?(): ConnectionStatus
 }
 
 export interface Sink<T> {

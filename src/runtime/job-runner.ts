@@ -7,7 +7,8 @@
 import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
 import { isManualClock, type Clock } from '../time/clock.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
-import type { JobMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from './metrics.ts'
+import type { ConnectorConnection, JobMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from './metrics.ts'
+import type { PartitionProgress } from '../connectors/spi.ts'
 import { SourceTask } from './source-task.ts'
 import { estimateStateBytes } from '../state/state-size.ts'
 import type { Scheduler, Task } from './task.ts'
@@ -299,12 +300,26 @@ function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
   for (const l of t.operatorLinks) for (const rs of l.sideRoutes.values()) routes.push(...rs)
   for (const r of routes) if (r.hotKeys !== null) hotKeys.push({ operator: r.target, keys: r.hotKeys.top(HOT_KEYS_REPORTED) })
   const lat = t.metrics.latency
+  const connections: ConnectorConnection[] = []
+  let partitions: PartitionProgress[] | null = null
+  if (t instanceof SourceTask) {
+    const p = t.progress()
+    if (p !== null) partitions = [...p]
+    const c = t.connection()
+    if (c !== null) connections.push({ connector: t.id, ...c })
+  }
+  for (const l of t.operatorLinks) {
+    const c = l.sink?.connection() ?? null
+    if (c !== null) connections.push({ connector: l.id, ...c })
+  }
   return {
     task: t.id, subtask: t.subtask, parallelism: t.parallelism, operators: ids,
     busyMs: t.metrics.busyMs, waitingMs: t.metrics.waitingMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs,
     watermark: Number.isFinite(wm) ? wm : null,
     latency: lat.sparse(), latencyMaxMs: lat.maxMs,
     bytesIn, bytesOut, inputQueueUsage: inUsage, outputQueueUsage: outUsage, hotKeys,
+    ...(partitions === null ? {} : { partitions }),
+    ...(connections.length === 0 ? {} : { connections }),
   }
 }
 

@@ -1,3 +1,4 @@
+import type { ConnectionStatus, PartitionProgress } from '../connectors/spi.ts'
 import { Histogram } from '../monitoring/histogram.ts'
 import type { ThreadStatsSnapshot } from '../monitoring/thread-stats.ts'
 
@@ -73,6 +74,16 @@ export interface TaskMetricsSnapshot {
   outputQueueUsage: number | null
   /** Sampled heaviest keys sent to each keyed consumer, cumulative counts. */
   hotKeys: { operator: string; keys: [string, number][] }[]
+  /** A source task whose reader reports them: its partitions' read positions and lag. */
+  partitions?: PartitionProgress[]
+  /** The connectors of this task that talk to a server (its source, its sinks): their link's state. */
+  connections?: ConnectorConnection[]
+}
+
+/** One connector's link to its server, in a task's metrics. */
+export interface ConnectorConnection extends ConnectionStatus {
+  /** The source's or sink's id. */
+  connector: string
 }
 
 export interface JobMetrics {

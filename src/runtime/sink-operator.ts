@@ -3,12 +3,17 @@
  * slow sink slows everything upstream through the channels (backpressure), never buffering.
  */
 import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
-import type { Sink, SinkCommit, SinkContext, SinkWriter } from '../connectors/spi.ts'
+import type { Sink, SinkCommit, SinkContext, SinkWriter, ConnectionStatus } from '../connectors/spi.ts'
 import type { Batch, Operator } from '../operators/types.ts'
 import type { OperatorContextImpl } from './operator-context.ts'
 
 export class SinkOperator<T> implements Operator<T, never> {
   private writer: SinkWriter<T> | null = null
+
+  /** The writer's link to its server, for monitoring; null for sinks without one or before open. */
+  connection(): ConnectionStatus | null {
+    return this.writer?.connection?.() ?? null
+  }
   /** Set when the last write returned a promise; the task waits on it. */
   pending: Promise<void> | null = null
 

@@ -3,7 +3,7 @@
  * event times with the watermark strategy, runs the chain and emits the new watermark. An
  * asynchronous read parks the task; a read of nothing counts towards the idleness timeout.
  */
-import type { DeadLetter, ErrorPolicy, Sink, SourceContext, SourcePosition, SourceReader } from '../connectors/spi.ts'
+import type { ConnectionStatus, DeadLetter, ErrorPolicy, PartitionProgress, Sink, SourceContext, SourcePosition, SourceReader } from '../connectors/spi.ts'
 import { SluiceError, describeCause, isSluiceError } from '../errors.ts'
 import { MAX_WATERMARK, NO_TIMESTAMP, type Batch } from '../operators/types.ts'
 import type { SourceNode } from '../graph/logical.ts'
@@ -13,7 +13,7 @@ import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from './metrics.ts'
 import { rejectRecord, type DeadLetterTarget, type RecordPolicy } from './record-errors.ts'
 import { LatencyMarkerItem } from './channel.ts'
-import { Task, wallClockMs, type Scheduler } from './task.ts'
+import { Task, wallClockMs, type CompletedPart, type Scheduler } from './task.ts'
 
 class SourceContextImpl implements SourceContext {
   readonly errorPolicy: RecordPolicy
@@ -109,6 +109,16 @@ export class SourceTask extends Task {
   /** Where the source's bad records go (also those that cannot cross threads). */
   get errorPolicy(): RecordPolicy {
     return this.context.errorPolicy
+  }
+
+  /** The reader's partitions (position and lag), for monitoring; null when it reports none. */
+  progress(): readonly PartitionProgress[] | null {
+    return this.reader?.progress?.() ?? null
+  }
+
+  /** The reader's link to its server, for monitoring; null for sources without one. */
+  connection(): ConnectionStatus | null {
+    return this.reader?.connection?.() ?? null
   }
 
   /** Asks for checkpoint `id`: taken at the next step, between two reads. */
@@ -277,6 +287,20 @@ export class SourceTask extends Task {
     const timeout = this.strategy?.idleTimeoutMs
     if (timeout === undefined || this.idle || !this.polledEmpty) return Number.POSITIVE_INFINITY
     return this.lastActivity + timeout
+  }
+
+  /** Also tells the reader the position saved in the completed checkpoint (a Kafka source commits its group's offsets). */
+  override async commitCheckpoint(part: CompletedPart): Promise<void> {
+    await super.commitCheckpoint(part)
+    const saved = part.sources[this.id] as SavedSource | undefined
+    const r = this.reader
+    if (saved?.position == null || r === null || r.checkpointComplete === undefined) return
+    try {
+      await r.checkpointComplete(saved.position)
+    } catch (e) {
+      // Only progress reporting for tools outside the job: the checkpoint itself holds the position.
+      process.stderr.write(`sluice: source "${this.id}" subtask ${this.subtask} could not report checkpoint progress to its broker: ${describeCause(e)}\n`)
+    }
   }
 
   override async abort(flushSinks: boolean): Promise<void> {

@@ -117,6 +117,12 @@ export const ITEMS_PER_STEP = 8
  */
 export const STEP_BUDGET_MS = 4
 
+/** A task's part of a completed checkpoint: its sinks' pre-commits and its sources' saved positions. */
+export interface CompletedPart {
+  readonly sinks: Record<string, unknown>
+  readonly sources: Record<string, unknown>
+}
+
 export class Task implements TaskServices {
   state: TaskState = 'created'
   readonly metrics: TaskMetrics
@@ -448,8 +454,12 @@ export class Task implements TaskServices {
     return this.operatorLinks.map((l) => l.metrics)
   }
 
-  /** The checkpoint completed: commit what each sink pre-committed for it. */
-  commitSinks(sinks: Record<string, unknown>): Promise<void> {
+  /**
+   * The checkpoint completed: commit what each sink pre-committed for it (and, in a source task,
+   * tell the reader its position is safe, see SourceTask).
+   */
+  commitCheckpoint(part: CompletedPart): Promise<void> {
+    const sinks = part.sinks
     const work: Promise<void>[] = []
     for (const l of this.operatorLinks) {
       const c = sinks[l.id]

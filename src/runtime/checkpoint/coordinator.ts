@@ -556,7 +556,7 @@ class LocalParticipants implements CheckpointParticipants {
   async commit(_id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void> {
     for (const t of this.tasks) {
       const a = acks.get(`${t.id}#${t.subtask}`)
-      if (a !== undefined) await t.commitSinks(a.sinks)
+      if (a !== undefined) await t.commitCheckpoint(a)
     }
   }
 }

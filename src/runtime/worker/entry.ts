@@ -19,7 +19,7 @@ import { RingInChannel, RingOutChannel } from '../ring-channel.ts'
 import { startCpuProfile } from './cpu-profile.ts'
 import { restoreFor } from '../checkpoint/coordinator.ts'
 import { SourceTask } from '../source-task.ts'
-import type { CheckpointListener, Task } from '../task.ts'
+import type { CheckpointListener, CompletedPart, Task } from '../task.ts'
 import { ThreadStats } from '../../monitoring/thread-stats.ts'
 import type { JobMetrics } from '../metrics.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   let runner: JobRunner | null = null
   let tasks: Task[] = []
   /** Checkpoint id → this worker's tasks and what their sinks pre-committed, until committed. */
-  const acked = new Map<number, Map<Task, Record<string, unknown>>>()
+  const acked = new Map<number, Map<Task, CompletedPart>>()
   const stats = new ThreadStats(start.worker)
   const snapshot = (): JobMetrics => ({ ...(runner as JobRunner).metrics(), threads: [stats.snapshot()] })
   port.on('message', (m: ToWorker) => {
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
         const mine = acked.get(m.id)
         for (const id of [...acked.keys()]) if (id <= m.id) acked.delete(id)
         if (mine !== undefined) {
-          void Promise.all([...mine].map(([t, sinks]) => t.commitSinks(sinks))).catch((e: unknown) => {
+          void Promise.all([...mine].map(([t, sinks]) => t.commitCheckpoint(sinks))).catch((e: unknown) => {
             post({ type: 'failed', error: serializeError(e), metrics: null })
           })
         }
@@ -100,8 +100,8 @@ async function main(): Promise<void> {
     if (start.checkpoints !== null) {
       const listener: CheckpointListener = {
         ack: (t, id, parts) => {
-          const forId = acked.get(id) ?? (acked.set(id, new Map()).get(id) as Map<Task, Record<string, unknown>>)
-          forId.set(t, parts.sinks)
+          const forId = acked.get(id) ?? (acked.set(id, new Map()).get(id) as Map<Task, CompletedPart>)
+          forId.set(t, { sinks: parts.sinks, sources: parts.sources })
           // The state's buffers are the snapshot's own (snapshot.ts): moved, not copied.
           const buffers = new Set<ArrayBuffer>()
           for (const chunks of Object.values(parts.operators)) for (const b of chunks) if (b.buffer instanceof ArrayBuffer) buffers.add(b.buffer)
