@@ -170,6 +170,20 @@ export interface SourceReader<T> {
    * in checkpoint order, possibly skipping some; errors are logged, not fatal.
    */
   checkpointComplete?(position: SourcePosition): void | Promise<void>
+  /**
+   * Per-partition watermarks, for a reader of several partitions (Kafka partitions, JetStream
+   * subjects, Redis stream keys), each in event-time order but read at different paces. The number
+   * of partitions this reader reads, fixed once it is open. With it, every `read` pushes records of
+   * ONE partition and `lastPartition()` says which: the task keeps the highest event time per
+   * partition and its watermark is the lowest over partitions that have neither ended nor gone
+   * idle, so a partition read ahead never makes another's records late (Flink's per-split
+   * watermarks). Absent: one watermark over everything the reader returns.
+   */
+  partitionCount?(): number
+  /** The partition (0 ≤ index < partitionCount()) of the records the last `read` pushed. */
+  lastPartition?(): number
+  /** True once partition `index` has no more records (a bounded read reached its end): it no longer holds the watermark back. */
+  partitionEnded?(index: number): boolean
   /** Per partition this reader reads: position and lag. Cheap (no I/O): the reader keeps what its last fetches told it. */
   progress?(): readonly PartitionProgress[]
   /** The reader's link to its server; absent for sources that have none (files, generators). */

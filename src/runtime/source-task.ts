@@ -36,10 +36,14 @@ class SourceContextImpl implements SourceContext {
   }
 }
 
-/** A source's part of a checkpoint: its reader's position (null: not replayable) and the largest event time seen. */
+/**
+ * A source's part of a checkpoint: its reader's position (null: not replayable), the largest event
+ * time seen, and per partition (readers with per-partition watermarks) the largest seen in each.
+ */
 interface SavedSource {
   readonly position: SourcePosition | null
   readonly maxTimestamp: number | null
+  readonly partitionMax?: (number | null)[]
 }
 
 /*
@@ -60,6 +64,11 @@ export class SourceTask extends Task {
   /** A batch read asynchronously, waiting to be processed. */
   private ready: { buf: unknown[]; n: number } | null = null
   private maxTimestamp = Number.NEGATIVE_INFINITY
+  /** Highest event time in the last batch stamped. */
+  private batchMax = Number.NEGATIVE_INFINITY
+  /** Per partition of a reader with per-partition watermarks: highest event time and last activity; null otherwise. */
+  private partitionMax: number[] | null = null
+  private partitionActivity: number[] = []
   private lastActivity = 0
   private idle = false
   private untimed: number[] = []
@@ -91,6 +100,12 @@ export class SourceTask extends Task {
     try {
       this.reader = await (saved?.position === undefined || saved.position === null ? this.node.source.open(this.context) : this.node.source.open(this.context, saved.position))
       if (saved !== undefined && saved.maxTimestamp !== null) this.maxTimestamp = saved.maxTimestamp
+      const partitions = this.reader.lastPartition === undefined ? undefined : this.reader.partitionCount?.()
+      if (partitions !== undefined) {
+        const was = saved?.partitionMax
+        this.partitionMax = Array.from({ length: partitions }, (_, i) => (was !== undefined && was.length === partitions && was[i] !== null ? (was[i] as number) : Number.NEGATIVE_INFINITY))
+        this.partitionActivity = new Array<number>(partitions).fill(this.clock.now())
+      }
     } catch (e) {
       throw isSluiceError(e) ? e : new SluiceError('SOURCE_IO', `source "${this.id}" could not open: ${describeCause(e)}`, { cause: e })
     }
@@ -133,7 +148,12 @@ export class SourceTask extends Task {
     if (this.checkpointDue >= 0 && this.ready === null) {
       const id = this.checkpointDue
       this.checkpointDue = -1
-      const saved: SavedSource = { position: this.reader?.snapshotPosition?.() ?? null, maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null }
+      const pm = this.partitionMax
+      const saved: SavedSource = {
+        position: this.reader?.snapshotPosition?.() ?? null,
+        maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null,
+        ...(pm === null ? {} : { partitionMax: pm.map((t) => (Number.isFinite(t) ? t : null)) }),
+      }
       this.checkpoint(id, { [this.id]: saved }, Date.now(), 0)
       return true
     }
@@ -209,11 +229,36 @@ export class SourceTask extends Task {
     // Sent after the batch it was stamped before: its age on arrival includes that batch's trip.
     if (markAt >= 0) this.onLatencyMarker(new LatencyMarkerItem(markAt))
     if (this.strategy !== undefined) {
-      const wm = this.maxTimestamp - this.strategy.maxOutOfOrdernessMs - 1
+      const wm = this.watermarkBase(this.strategy) - this.strategy.maxOutOfOrdernessMs - 1
       if (wm > this.watermark() && wm < MAX_WATERMARK) this.advanceWatermark(wm)
     }
     this.afterWork()
     return true
+  }
+
+  /**
+   * The event time the watermark trails: the highest seen, or with per-partition watermarks the
+   * lowest of the partitions' highest, over partitions neither ended nor idle (by the strategy's
+   * idle timeout); the highest seen when every partition is.
+   */
+  private watermarkBase(s: WatermarkStrategy<unknown>): number {
+    const pm = this.partitionMax
+    if (pm === null) return this.maxTimestamp
+    const r = this.reader as SourceReader<unknown>
+    const p = r.lastPartition?.() ?? -1
+    const now = this.clock.now()
+    if (p >= 0 && p < pm.length) {
+      if (this.batchMax > pm[p]) pm[p] = this.batchMax
+      this.partitionActivity[p] = now
+    }
+    const idleAfter = s.idleTimeoutMs
+    let min = Number.POSITIVE_INFINITY
+    for (let i = 0; i < pm.length; i++) {
+      if (r.partitionEnded?.(i) === true) continue
+      if (idleAfter !== undefined && now - this.partitionActivity[i] >= idleAfter) continue
+      if (pm[i] < min) min = pm[i]
+    }
+    return min === Number.POSITIVE_INFINITY ? this.maxTimestamp : min
   }
 
   /** Event times of a batch; records with an invalid timestamp are removed and reported. */
@@ -227,7 +272,7 @@ export class SourceTask extends Task {
     }
     const times = new Array<number>(n)
     const ts = s.timestamp
-    let max = this.maxTimestamp
+    let max = Number.NEGATIVE_INFINITY
     let bad = 0
     for (let i = 0; i < n; i++) {
       let t: number
@@ -248,7 +293,8 @@ export class SourceTask extends Task {
       times[i] = t
       if (t > max) max = t
     }
-    this.maxTimestamp = max
+    this.batchMax = max
+    if (max > this.maxTimestamp) this.maxTimestamp = max
     if (bad > 0) {
       let w = 0
       for (let i = 0; i < n; i++) {
