@@ -6,7 +6,12 @@ import { fileSink } from '../connectors/file-sink.ts'
 import { fileSource } from '../connectors/file-source.ts'
 import { nexmarkSource } from '../connectors/nexmark-source.ts'
 import { stdoutSink } from '../connectors/stdout-sink.ts'
-import { writeEventsFile, parseEventJsonl } from '../nexmark/jsonl.ts'
+import { formatEventJsonl, writeEventsFile, parseEventJsonl } from '../nexmark/jsonl.ts'
+import { NexmarkGenerator, type GeneratorConfig } from '../nexmark/generator.ts'
+import { isConnectorUri, sinkFromUri, sourceFromUri } from '../connectors/registry.ts'
+import { redactUri } from '../connectors/uri.ts'
+import type { DeadLetter } from '../connectors/spi.ts'
+import { systemClock } from '../time/clock.ts'
 import { eventTime, type NexmarkEvent } from '../nexmark/model.ts'
 import { query } from '../nexmark/queries/index.ts'
 import { EXIT_OK } from './errors.ts'
@@ -29,11 +34,66 @@ export async function generateCommand(o: GenerateOptions): Promise<number> {
   const events = parseCount('--events', o.events) ?? 1_000_000
   const seed = parseCount('--seed', o.seed) ?? 0
   const rate = parseCount('--rate', o.rate)
+  const config = { seed, ...(rate ? { eventsPerSecond: rate } : {}) }
   const t0 = performance.now()
-  const r = await writeEventsFile(o.out, { seed, ...(rate ? { eventsPerSecond: rate } : {}) }, events)
+  const r = isConnectorUri(o.out) ? await publishEvents(o.out, config, events) : await writeEventsFile(o.out, config, events)
   const s = (performance.now() - t0) / 1000
-  process.stderr.write(`generated ${r.events} events (${(r.bytes / 1e6).toFixed(1)} MB) to ${o.out} in ${s.toFixed(2)} s (${Math.round(r.events / s).toLocaleString('en-US')} events/s)\n`)
+  process.stderr.write(`generated ${r.events} events (${(r.bytes / 1e6).toFixed(1)} MB) to ${redactUri(o.out)} in ${s.toFixed(2)} s (${Math.round(r.events / s).toLocaleString('en-US')} events/s)\n`)
   return EXIT_OK
+}
+
+/** Partitions of a topic or stream `nexmark generate` creates, unless the URI says `?partitions=N`. */
+export const GENERATED_PARTITIONS = 8
+
+/**
+ * Publishes events `[0, events)` to a broker: one message per event, its JSON Lines text as the
+ * payload, keyed by the event's number, spread over the URI's partitions (created when missing,
+ * GENERATED_PARTITIONS by default). Everything is acknowledged before it resolves.
+ */
+export async function publishEvents(uri: string, config: Partial<GeneratorConfig>, events: number): Promise<{ events: number; bytes: number }> {
+  const keys = new Map<string, string>()
+  const sink = sinkFromUri<string>(withGeneratorDefaults(uri), { format: 'string', key: (line) => keys.get(line) ?? null })
+  const writer = await sink.open({ sinkId: 'nexmark-generate', clock: systemClock, subtaskIndex: 0, parallelism: 1 })
+  const generator = new NexmarkGenerator(config, 0, events)
+  const batch: NexmarkEvent[] = []
+  const lines: string[] = []
+  let n = 0
+  let bytes = 0
+  try {
+    for (;;) {
+      batch.length = 0
+      const got = generator.next(batch, 1000)
+      if (got === 0) break
+      lines.length = got
+      keys.clear()
+      for (let i = 0; i < got; i++) {
+        const line = formatEventJsonl(batch[i])
+        lines[i] = line
+        keys.set(line, String(n + i))
+        bytes += line.length
+      }
+      await writer.write(lines)
+      n += got
+    }
+    await writer.flush?.()
+    // A transactional sink makes its output visible at commit: one checkpoint's worth, all of it.
+    if (writer.preCommit !== undefined) {
+      const c = await writer.preCommit(1)
+      await writer.commit?.(c)
+    }
+    await writer.close?.()
+  } catch (e) {
+    await writer.abort?.()
+    throw e
+  }
+  return { events: n, bytes }
+}
+
+/** The generator's defaults on a broker URI: GENERATED_PARTITIONS partitions, created when missing. */
+function withGeneratorDefaults(uri: string): string {
+  const u = new URL(uri)
+  if (!u.searchParams.has('partitions')) u.searchParams.set('partitions', String(GENERATED_PARTITIONS))
+  return u.toString()
 }
 
 export interface RunQueryOptions {
@@ -61,10 +121,14 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
   const q = query(o.query)
   const policy = parsePolicy(o.onError)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
-  const p = new Pipeline(`nexmark-${q.name}`, { parallelism, ...(o.deadLetter ? { deadLetter: fileSink(o.deadLetter) } : {}) })
+  const p = new Pipeline(`nexmark-${q.name}`, { parallelism, ...(o.deadLetter ? { deadLetter: isConnectorUri(o.deadLetter) ? sinkFromUri<DeadLetter>(o.deadLetter) : fileSink(o.deadLetter) } : {}) })
   let source: Source<NexmarkEvent>
   const maxLineBytes = parseBytes('--max-line-bytes', o.maxLineBytes)
-  if (o.input !== undefined) {
+  if (o.input !== undefined && isConnectorUri(o.input)) {
+    if (maxLineBytes !== undefined) throw new SluiceError('CLI_USAGE', '--max-line-bytes applies to an input file, not to a broker URI')
+    // One event per message, as a line of the JSON Lines file.
+    source = sourceFromUri<NexmarkEvent>(o.input, { format: 'string', record: (m) => parseEventJsonl(m.value as string) })
+  } else if (o.input !== undefined) {
     source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string), ...(maxLineBytes === undefined ? {} : { maxLineBytes }) })
   } else {
     if (maxLineBytes !== undefined) throw new SluiceError('CLI_USAGE', '--max-line-bytes needs --input <file> (the generator reads no lines)')
@@ -82,7 +146,9 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
 }
 
 function sinkFor(o: RunQueryOptions): Sink<unknown> {
-  return o.discard ? blackholeSink() : o.out !== undefined ? fileSink(o.out) : stdoutSink()
+  if (o.discard) return blackholeSink()
+  if (o.out === undefined) return stdoutSink()
+  return isConnectorUri(o.out) ? sinkFromUri(o.out) : fileSink(o.out)
 }
 
 /**
