@@ -130,6 +130,7 @@ function describeType(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
   if (v instanceof Uint8Array) return 'a Uint8Array'
+  if (v === undefined) return 'undefined'
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
