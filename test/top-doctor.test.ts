@@ -49,7 +49,7 @@ function jobView(o: Partial<JobView> = {}): JobView {
     t: 1_767_225_665_400, checkpoints: null, id: 'clickstream', name: 'clickstream', status: 'running', startedAt: 1_767_225_600_000, uptimeMs: 65_400,
     parallelism: 4, workerCount: 2, recordsPerSecond: 12_000, latency: pct(43.4), topFinding: bottleneck,
     graph: { nodes: operators.map((x) => ({ id: x.id, label: x.label, kind: x.kind, parallelism: x.parallelism, task: x.task })), edges: [] },
-    operators, workers: [], alerts: [],
+    operators, workers: [], alerts: [], sources: [], connections: [],
     ...o,
   }
 }

@@ -10,6 +10,7 @@
  * the last `windowSamples` samples, and must hold on average *and* in at least `persistenceShare`
  * of those samples, so one noisy second does not flip a finding. Current values come from the view.
  */
+import { connectionFindings, sourceLagFindings } from './diagnosis-sources.ts'
 import type { Finding, JobView, OperatorView, Sample } from './types.ts'
 
 /** Thresholds of the rules; every field has a default (`DEFAULT_DIAGNOSIS_OPTIONS`). */
@@ -60,6 +61,10 @@ export interface DiagnosisOptions {
   eventLoopDelayP99Ms?: number
   /** A worker that pauses for garbage collection more than this is under pressure. */
   gcPauseMsPerSecond?: number
+  /** A source's lag (summed over its partitions) growing at least this fast over the window... */
+  lagGrowthRecordsPerSecond?: number
+  /** ...and by at least this many records means the job falls behind it. */
+  lagGrowthRecords?: number
 }
 
 export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
@@ -86,6 +91,8 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   eventLoopDelayP99Ms: 250,
   gcPauseMsPerSecond: 250,
   checkpointSyncShare: 0.1,
+  lagGrowthRecordsPerSecond: 10,
+  lagGrowthRecords: 1000,
 }
 
 /**
@@ -114,6 +121,8 @@ export function diagnose(view: JobView, history: readonly Sample[], options?: Di
   const inSaturatedChain = new Set(threads.flatMap((s) => s.covers ?? []))
   const sources = io.length > 0 || ctx.view.operators.some((op) => op.kind === 'source' && inSaturatedChain.has(op.id)) ? [] : sourceBound(ctx)
   const scored = [flink, threads, io, sources, ...[skews, watermarkStalls, stateGrowth, workerPressure, errors, checkpoints].map((rule) => rule(ctx))].flat()
+  // The lag rule names the cause the other rules found, so it runs after them.
+  scored.push(...sourceLagFindings(view, ctx.window, o, scored), ...connectionFindings(view))
   if (scored.length === 0) scored.push(healthy(ctx))
   scored.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score)
   return scored.map((s) => s.finding)

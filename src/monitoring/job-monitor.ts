@@ -15,6 +15,7 @@ import { addSparse, BUCKETS, percentiles } from './histogram.ts'
 import { ObjectiveEvaluator } from './objectives.ts'
 import { ThreadStats, type ThreadStatsSnapshot } from './thread-stats.ts'
 import { mergeTop } from './top-k.ts'
+import { connections, sampleSources, sourceProgress } from './source-progress.ts'
 import type { Alert, CheckpointRecordView, CheckpointsView, CheckpointView, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
 
 const HISTORY_SECONDS = 600
@@ -362,6 +363,9 @@ export class JobMonitor {
       workers: workersOf(cur?.metrics.threads ?? [], prev?.metrics.threads ?? [], dt),
       alerts: this.evaluator.firing(),
       checkpoints: checkpointView(checkpoints),
+      // Lag rates over the latency window: the oldest snapshot still kept (≈ 10 samples back).
+      sources: cur === null ? [] : sourceProgress(g.nodes.values(), { t: cur.t, tasks: tasksNow }, oldest === undefined || oldest === cur ? null : { t: oldest.t, tasks: oldest.metrics.tasks }),
+      connections: connections(g.nodes.values(), tasksNow),
     }
   }
 }
@@ -523,7 +527,7 @@ function sampleOf(v: JobView, t: number): Sample {
     }
   }
   const workers = v.workers.map((w) => ({ worker: w.worker, cpuMsPerSecond: w.cpuMsPerSecond }))
-  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators }
+  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators, ...(v.sources.length === 0 ? {} : { sources: sampleSources(v.sources) }) }
 }
 
 /** Operator and subtask of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */

@@ -28,6 +28,43 @@ export interface JobView extends JobSummary {
   workers: WorkerView[]
   alerts: Alert[]               // firing now
   checkpoints: CheckpointView | null   // null: the job takes no checkpoints
+  sources: SourceProgressView[]   // sources whose readers report partitions (brokers); [] when none does
+  connections: ConnectionView[]   // connectors that talk to a server, one per connector subtask; [] when none
+}
+
+/**
+ * A source whose readers report their partitions (Kafka partitions, JetStream subjects, Redis
+ * stream keys): how far behind the end it is and whether that grows. Lag rates are the change of
+ * the lag over the monitor's last `windowSeconds` (positive: falling behind; negative: catching up).
+ */
+export interface SourceProgressView {
+  source: string            // the source's id
+  kind: string              // the connector kind, e.g. "kafka"
+  lag: number | null        // records behind the end, summed over partitions with a known lag; null: none known
+  lagPerSecond: number | null   // the change of that sum, records/s; null: not measured yet
+  windowSeconds: number     // the time lagPerSecond covers
+  partitionCount: number    // partitions reported (all subtasks)
+  worst: PartitionView | null   // the partition farthest behind; null: no lag known
+  partitions: PartitionView[]   // in subtask order, at most 1024 (partitionCount says how many there are)
+}
+
+export interface PartitionView {
+  partition: string         // "orders/3", "nexmark.5"
+  subtask: number           // the source subtask that reads it
+  position: string          // the read position in the broker's terms, e.g. "offset 1200"
+  lag: number | null        // records between the read position and the end the reader last saw
+  lagPerSecond: number | null
+}
+
+/** One connector subtask's link to its server; `lastError` has any credentials in URIs masked. */
+export interface ConnectionView {
+  connector: string         // the source's or sink's id
+  kind: string              // the connector kind, e.g. "kafka", "postgres"
+  role: 'source' | 'sink'
+  subtask: number
+  state: 'connected' | 'reconnecting' | 'failed'
+  lastError: string | null  // null: none since the last connect
+  since: number             // epoch ms of the last change of state
 }
 
 export interface CheckpointView {
@@ -107,6 +144,7 @@ export interface Sample {          // one per second
   recordsPerSecond: number
   latencyP99Ms: number | null
   workers?: { worker: number; cpuMsPerSecond: number | null }[]   // absent in samples of older servers
+  sources?: Record<string, { lag: number | null; lagPerSecond: number | null }>   // per source reporting partitions (SourceProgressView)
   operators: Record<string, {
     recordsInPerSecond: number; recordsOutPerSecond: number
     busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
@@ -118,7 +156,7 @@ export interface Sample {          // one per second
 }
 
 export interface Finding {
-  kind: 'bottleneck' | 'io-bound' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'healthy'
+  kind: 'bottleneck' | 'io-bound' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'source-lag' | 'connection' | 'healthy'
   severity: 'critical' | 'warning' | 'info'
   title: string             // one plain sentence: "`enrich` is the bottleneck: busy 980 ms/s while `parse` upstream is backpressured"
   operator: string | null
