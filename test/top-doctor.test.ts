@@ -140,6 +140,25 @@ describe('renderTop', () => {
     expect(colored.map(stripAnsi)).toEqual(plain)
   })
 
+  it('shows a line per broker source (lag, its growth, the worst partition) and one per connector that lost its server', () => {
+    const partition = (i: number, lag: number) => ({ partition: `orders/${i}`, subtask: i % 2, position: `offset ${i * 100}`, lag, lagPerSecond: 10 })
+    const parts = [partition(0, 40_000), partition(1, 56_500), partition(2, 16_500)]
+    const lines = renderTop(jobView({
+      sources: [{ source: 'clicks', kind: 'kafka', lag: 113_000, lagPerSecond: 12_000, windowSeconds: 10, partitionCount: 3, worst: parts[1], partitions: parts }],
+      connections: [
+        { connector: 'clicks', kind: 'kafka', role: 'source', subtask: 0, state: 'connected', lastError: null, since: 0 },
+        { connector: 'clicks', kind: 'kafka', role: 'source', subtask: 1, state: 'reconnecting', lastError: 'connect ECONNREFUSED kafka://app:s3cret@127.0.0.1:9092', since: 1_767_225_651_400 },
+      ],
+    }), { width: 120, color: false })
+    expect(lines[1]).toBe('source clicks (kafka)  lag 113K  +12K/s  3 partitions  worst orders/1 57K')
+    expect(lines[2]).toBe('RECONNECTING  source clicks (kafka) subtask 1 for 14.0s: connect ECONNREFUSED kafka://app:***@127.0.0.1:9092')
+    expect(lines.join('\n')).not.toContain('s3cret')
+    // A source catching up shows a falling lag; connected connectors show nothing.
+    const calm = renderTop(jobView({ sources: [{ source: 'clicks', kind: 'nats', lag: 0, lagPerSecond: -250, windowSeconds: 10, partitionCount: 1, worst: null, partitions: [] }], connections: [] }), { width: 120, color: false })
+    expect(calm[1]).toBe('source clicks (nats)  lag 0  -250/s  1 partition')
+    expect(calm[2]).toBe('')
+  })
+
   it('renders a starting job with no data', () => {
     const lines = renderTop(jobView({ status: 'starting', uptimeMs: 0, recordsPerSecond: 0, latency: null, topFinding: null, operators: [] }), { width: 80, color: false })
     expect(lines[0]).toBe('clickstream  starting  up 0s  0 records/s  p99 -  2 workers')

@@ -5,6 +5,7 @@
 import type { Finding, JobView, OperatorView } from '../monitoring/types.ts'
 import { cell, fitWidth, painter, wrap, type Paint, type Style } from './ansi.ts'
 import { short } from './monitoring.ts'
+import { redactCredentials } from '../monitoring/redact.ts'
 
 export interface TopFrameOptions {
   /** Terminal columns; every line fits. */
@@ -41,13 +42,14 @@ const TAIL_COLUMNS: readonly Column[] = [
 ]
 
 /**
- * One frame of `sluice top`: a header (job, status, uptime, throughput, end-to-end p99), firing
- * alerts, the operator table and the top finding. Every line fits `width` columns: the operator
+ * One frame of `sluice top`: a header (job, status, uptime, throughput, end-to-end p99), a line
+ * per broker source (lag, its growth, the worst partition) and per connector that lost its server,
+ * firing alerts, the operator table and the top finding. Every line fits `width` columns: the operator
  * id is cut first, then the load bar is dropped.
  */
 export function renderTop(view: JobView, o: TopFrameOptions): string[] {
   const paint = painter(o.color)
-  const above = [header(view, paint), ...checkpointLine(view, paint), ...view.alerts.map((a) => `${paint('red', 'ALERT')}  ${a.objective}: ${a.message}`), '']
+  const above = [header(view, paint), ...checkpointLine(view, paint), ...sourceLines(view, paint), ...connectionLines(view, paint), ...view.alerts.map((a) => `${paint('red', 'ALERT')}  ${a.objective}: ${a.message}`), '']
   const below = view.topFinding === null ? [] : ['', ...findingLines(view.topFinding, o.width, paint)]
   let rows = view.operators
   let hidden = 0
@@ -96,6 +98,32 @@ function checkpointLine(v: JobView, paint: Paint): string[] {
   if (c.lastStartDelayMs !== null) parts.push(`start delay ${durationMs(c.lastStartDelayMs)}`)
   if (c.restore !== null) parts.push(paint('dim', c.restore.savepoint === null ? `resumed from ${c.restore.checkpointId}` : 'started from a savepoint'))
   return [parts.join('  ')]
+}
+
+/**
+ * A line per source that reports partitions: "source orders (kafka)  lag 113K  +12K/s  8 partitions
+ * worst orders/3 56K". The lag is red while it grows.
+ */
+function sourceLines(v: JobView, paint: Paint): string[] {
+  return (v.sources ?? []).map((s) => {
+    const parts = [`${paint('dim', 'source')} ${s.source} (${s.kind})`, `lag ${s.lag === null ? '-' : short(s.lag)}`]
+    if (s.lagPerSecond !== null) {
+      const rate = `${s.lagPerSecond < 0 ? '-' : '+'}${short(Math.abs(s.lagPerSecond))}/s`
+      parts.push(s.lagPerSecond > 0 ? paint('red', rate) : rate)
+    }
+    parts.push(`${s.partitionCount} partition${s.partitionCount === 1 ? '' : 's'}`)
+    if (s.worst !== null && s.partitionCount > 1) parts.push(`worst ${s.worst.partition} ${short(s.worst.lag ?? 0)}`)
+    return parts.join('  ')
+  })
+}
+
+/** A line per connector subtask that is not connected, with how long and its last error; nothing when all are. */
+function connectionLines(v: JobView, paint: Paint): string[] {
+  return (v.connections ?? []).filter((c) => c.state !== 'connected').map((c) => {
+    const label = paint(c.state === 'failed' ? 'red' : 'yellow', c.state === 'failed' ? 'FAILED' : 'RECONNECTING')
+    const since = durationMs(Math.max(0, v.t - c.since))
+    return `${label}  ${c.role} ${c.connector} (${c.kind}) subtask ${c.subtask} for ${since}${c.lastError === null ? '' : `: ${redactCredentials(c.lastError)}`}`
+  })
 }
 
 function operatorTable(rows: readonly OperatorView[], all: readonly OperatorView[], width: number, paint: Paint): string[] {

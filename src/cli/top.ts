@@ -33,6 +33,9 @@ Columns (per operator, its subtasks summed; times are the hottest subtask's):
   P99      latency from the sources to this operator, p99 over the last 10 s
   WM LAG   wall clock minus the operator's watermark
   STATE    keyed state entries
+Above the table, a line per broker source: its lag (records behind the end, all partitions), how
+fast the lag changes (+ falling behind, - catching up), its partitions and the one farthest behind;
+and a line per connector subtask that is reconnecting or failed, with its last error.
 Live mode redraws in place and exits 0 when the job ends or on Ctrl-C; while the server cannot be
 reached it says so and keeps retrying. Colours only on a terminal, never with NO_COLOR set.`
 

@@ -2,13 +2,23 @@
  * /metrics: every job's current view in Prometheus text format, built with prom-client at scrape
  * time (a fresh registry per scrape, so finished jobs and removed operators never linger). Names
  * and units: docs/METRICS.md. Labels: job, operator, subtask; per-thread metrics add `worker`,
- * alerts add `objective`.
+ * alerts add `objective`; source lag adds `source` and `partition`, connectors `connector`, `kind`
+ * and `state`. `partition` stays a bounded label: at most LAG_SERIES_PER_SOURCE series per source.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { JobMonitor } from './job-monitor.ts'
 import type { OperatorMetrics } from './types.ts'
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE
+
+/**
+ * Partitions exported per source by sluice_source_lag_records: the ones farthest behind. A source
+ * with more partitions still counts them all in sluice_source_lag_total_records and
+ * sluice_source_partitions.
+ */
+export const LAG_SERIES_PER_SOURCE = 256
+
+const CONNECTION_STATES = ['connected', 'reconnecting', 'failed'] as const
 
 type Num = (m: OperatorMetrics) => number | null
 
@@ -86,6 +96,12 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
   const chkSync = job('sluice_checkpoint_sync_seconds', 'Last completed checkpoint: longest synchronous state snapshot on a task\'s thread.')
   const restarts = new Counter({ name: 'sluice_job_restarts_total', help: 'Restarts of the job from its latest checkpoint after a failure.', labelNames: ['job'], registers: [registry] })
   const alert = new Gauge({ name: 'sluice_alert_firing', help: '1 while the objective is breached (its alert firing), else 0.', labelNames: ['job', 'objective'], registers: [registry] })
+  const lag = new Gauge({ name: 'sluice_source_lag_records', help: `Records between a source partition's read position and the end its reader last saw (at most ${LAG_SERIES_PER_SOURCE} partitions per source: the farthest behind).`, labelNames: ['job', 'source', 'partition'], registers: [registry] })
+  const lagTotal = new Gauge({ name: 'sluice_source_lag_total_records', help: 'Records behind the end, summed over all partitions of the source.', labelNames: ['job', 'source'], registers: [registry] })
+  const lagGrowth = new Gauge({ name: 'sluice_source_lag_growth_records_per_second', help: 'Change of the source\'s total lag over the monitor\'s window (positive: falling behind).', labelNames: ['job', 'source'], registers: [registry] })
+  const partitions = new Gauge({ name: 'sluice_source_partitions', help: 'Partitions the source\'s readers report.', labelNames: ['job', 'source'], registers: [registry] })
+  const connUp = new Gauge({ name: 'sluice_connector_up', help: '1 while every subtask of the connector is connected to its server, else 0.', labelNames: ['job', 'connector', 'kind'], registers: [registry] })
+  const connState = new Gauge({ name: 'sluice_connector_subtasks', help: 'Subtasks of the connector in each connection state (connected, reconnecting, failed).', labelNames: ['job', 'connector', 'kind', 'state'], registers: [registry] })
   const dropped = new Counter({ name: 'sluice_monitoring_events_dropped_total', help: 'Server-Sent Event frames not sent to subscribers that did not read fast enough (older snapshots coalesced, alerts skipped).', labelNames: ['job'], registers: [registry] })
   for (const mon of monitors) {
     const v = mon.view()
@@ -115,6 +131,24 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
       if (c.lastSyncMs !== null) chkSync.set({ job: v.id }, c.lastSyncMs / 1000)
     }
     restarts.inc({ job: v.id }, Math.max(c?.restarts ?? 0, mon.restarts))
+    for (const src of v.sources ?? []) {
+      const l = { job: v.id, source: src.source }
+      partitions.set(l, src.partitionCount)
+      if (src.lag !== null) lagTotal.set(l, src.lag)
+      if (src.lagPerSecond !== null) lagGrowth.set(l, src.lagPerSecond)
+      const known = src.partitions.filter((p) => p.lag !== null)
+      const shown = known.length <= LAG_SERIES_PER_SOURCE ? known : [...known].sort((a, b) => (b.lag as number) - (a.lag as number)).slice(0, LAG_SERIES_PER_SOURCE)
+      for (const p of shown) lag.set({ ...l, partition: p.partition }, p.lag as number)
+    }
+    const byConnector = new Map<string, { kind: string; counts: Record<(typeof CONNECTION_STATES)[number], number> }>()
+    for (const c of v.connections ?? []) {
+      const entry = byConnector.get(c.connector) ?? (byConnector.set(c.connector, { kind: c.kind, counts: { connected: 0, reconnecting: 0, failed: 0 } }).get(c.connector) as { kind: string; counts: Record<(typeof CONNECTION_STATES)[number], number> })
+      entry.counts[c.state]++
+    }
+    for (const [connector, { kind, counts }] of byConnector) {
+      connUp.set({ job: v.id, connector, kind }, counts.reconnecting + counts.failed === 0 ? 1 : 0)
+      for (const state of CONNECTION_STATES) connState.set({ job: v.id, connector, kind, state }, counts[state])
+    }
     const firing = new Set(v.alerts.map((a) => a.objective))
     for (const o of mon.alerts().objectives) alert.set({ job: v.id, objective: o.name }, firing.has(o.name) ? 1 : 0)
   }
