@@ -159,7 +159,7 @@ describe('Prometheus /metrics', () => {
       expect(s.name.startsWith('sluice_')).toBe(true)
       expect(types.has(s.name)).toBe(true)
       if (types.get(s.name) === 'counter') expect(s.name.endsWith('_total')).toBe(true)
-      for (const k of Object.keys(s.labels)) expect(['job', 'operator', 'subtask', 'worker', 'objective', 'quantile']).toContain(k)
+      for (const k of Object.keys(s.labels)) expect(['job', 'operator', 'subtask', 'worker', 'objective', 'quantile', 'source', 'partition', 'connector', 'kind', 'state']).toContain(k)
     }
     const recordsIn = samples.find((s) => s.name === 'sluice_records_in_total' && s.labels.operator === 'sum')
     expect(recordsIn?.value).toBeGreaterThan(0)
