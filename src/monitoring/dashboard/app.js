@@ -1,9 +1,10 @@
 // The Sluice dashboard: picks a job (#job=<id>, default the first), follows its snapshots over
 // Server-Sent Events (polling GET /api/v1/jobs/:id every second when SSE fails), and renders the
-// header, graph, operator detail and the diagnosis, alert, exception, checkpoint and thread panels.
+// header, graph, operator detail and the diagnosis, alert, exception, source, checkpoint and thread panels.
 import { getJson, jobPath, eventsUrl, ApiError } from './api.js'
 import { GraphView } from './graph.js'
 import { DetailPanel, sampleOperator, renderFindings, renderAlerts, renderExceptions, renderWorkers, renderCheckpoints, exceptionKind } from './panels.js'
+import { renderSources } from './sources.js'
 import { h, setText, replaceChildren, richText, fmtRate, fmtMs, fmtDuration, fmtClock } from './util.js'
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`)
@@ -182,6 +183,8 @@ function switchJob(id) {
   replaceChildren($('workers-body'), loading('—'))
   replaceChildren($('checkpoints-body'), loading('Loading…'))
   $('checkpoints-panel').hidden = true
+  replaceChildren($('sources-body'))
+  $('sources-panel').hidden = true
   detail.close()
   renderJobSelect()
   if (!id) return
@@ -416,6 +419,7 @@ function onView(v) {
   renderDetail()
   renderSide()
   renderCheckpointsPanel()
+  renderSourcesPanel(v)
   // A checkpoint ended (or the job restarted) since the history was fetched: fetch it again now.
   const c = v.checkpoints
   const hist = state.checkpoints
@@ -424,13 +428,28 @@ function onView(v) {
   document.body.dataset.status = v.status
 }
 
+/** Broker sources and connections: shown only for a job that has any. */
+function renderSourcesPanel(v) {
+  const has = (v.sources ?? []).length > 0 || (v.connections ?? []).length > 0
+  $('sources-panel').hidden = !has
+  if (!has) return
+  const down = (v.connections ?? []).filter((c) => c.state !== 'connected').length
+  const badge = $('sources-down')
+  badge.hidden = down === 0
+  setText(badge, `${down} not connected`)
+  // The trend changes with every sample, so this panel is redrawn each time (it has little text to select).
+  renderSources($('sources-body'), v, state.samples)
+}
+
 function appendSample(v) {
   const t = typeof v.startedAt === 'number' && typeof v.uptimeMs === 'number' ? v.startedAt + v.uptimeMs : Date.now()
   const last = state.samples[state.samples.length - 1]
   if (last && t < last.t + state.intervalMs / 2) return
   const operators = {}
   for (const o of v.operators ?? []) operators[o.id] = sampleOperator(o)
-  state.samples.push({ t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, operators })
+  const sources = {}
+  for (const src of v.sources ?? []) sources[src.source] = { lag: src.lag, lagPerSecond: src.lagPerSecond }
+  state.samples.push({ t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, operators, sources })
   if (state.samples.length > MAX_SAMPLES) state.samples.splice(0, state.samples.length - MAX_SAMPLES)
 }
 
