@@ -109,7 +109,7 @@ describe('source lag and connection state on a running job', () => {
       child.once('exit', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`top exited ${code}: ${stderr}`))))
     })
     expect(out).toMatch(/^source orders \(lagging\) {2}lag \d+K? {2}[+-]\d+K?\/s {2}4 partitions {2}worst orders\/\d \d+K?$/m)
-    expect(out).toContain(`RECONNECTING  source orders (lagging) subtask 1 for `)
+    expect(out).toContain(`RECONNECTING  source orders (lagging) subtask 1 of 2 for `)
     expect(out).toContain(MASKED)
     expect(out).not.toContain('s3cret')
   })

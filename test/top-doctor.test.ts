@@ -151,12 +151,16 @@ describe('renderTop', () => {
       ],
     }), { width: 120, color: false })
     expect(lines[1]).toBe('source clicks (kafka)  lag 113K  +12K/s  3 partitions  worst orders/1 57K')
-    expect(lines[2]).toBe('RECONNECTING  source clicks (kafka) subtask 1 for 14.0s: connect ECONNREFUSED kafka://app:***@127.0.0.1:9092')
+    expect(lines[2]).toBe('RECONNECTING  source clicks (kafka) subtask 1 of 2 for 14.0s: connect ECONNREFUSED kafka://app:***@127.0.0.1:9092')
     expect(lines.join('\n')).not.toContain('s3cret')
     // A source catching up shows a falling lag; connected connectors show nothing.
     const calm = renderTop(jobView({ sources: [{ source: 'clicks', kind: 'nats', lag: 0, lagPerSecond: -250, windowSeconds: 10, partitionCount: 1, worst: null, partitions: [] }], connections: [] }), { width: 120, color: false })
     expect(calm[1]).toBe('source clicks (nats)  lag 0  -250/s  1 partition')
     expect(calm[2]).toBe('')
+    // One line per connector: a failed subtask outranks a reconnecting one.
+    const db = (subtask: number, state: 'connected' | 'reconnecting' | 'failed', lastError: string | null) => ({ connector: 'db', kind: 'postgres', role: 'sink' as const, subtask, state, lastError, since: 1_767_225_605_400 })
+    const sink = renderTop(jobView({ connections: [db(0, 'reconnecting', 'timeout'), db(1, 'connected', null), db(2, 'failed', 'password authentication failed')] }), { width: 120, color: false })
+    expect(sink.filter((l) => /^(FAILED|RECONNECTING)/.test(l))).toEqual(['FAILED  sink db (postgres) subtasks 0,2 of 3 for 1.0m: password authentication failed'])
   })
 
   it('renders a starting job with no data', () => {

@@ -2,7 +2,7 @@
  * One frame of `sluice top` as text: a pure function of a JobView (docs/API.md) and the terminal's
  * size, so it is tested without a server or a terminal. Colours are plain ANSI SGR, only when asked.
  */
-import type { Finding, JobView, OperatorView } from '../monitoring/types.ts'
+import type { ConnectionView, Finding, JobView, OperatorView } from '../monitoring/types.ts'
 import { cell, fitWidth, painter, wrap, type Paint, type Style } from './ansi.ts'
 import { short } from './monitoring.ts'
 import { redactCredentials } from '../monitoring/redact.ts'
@@ -117,13 +117,25 @@ function sourceLines(v: JobView, paint: Paint): string[] {
   })
 }
 
-/** A line per connector subtask that is not connected, with how long and its last error; nothing when all are. */
+/**
+ * A line per connector with a subtask that is not connected: "RECONNECTING  source orders (kafka)
+ * subtask 1 of 2 for 14.0s: <last error>" (failed first; the error of the longest-down subtask).
+ */
 function connectionLines(v: JobView, paint: Paint): string[] {
-  return (v.connections ?? []).filter((c) => c.state !== 'connected').map((c) => {
-    const label = paint(c.state === 'failed' ? 'red' : 'yellow', c.state === 'failed' ? 'FAILED' : 'RECONNECTING')
-    const since = durationMs(Math.max(0, v.t - c.since))
-    return `${label}  ${c.role} ${c.connector} (${c.kind}) subtask ${c.subtask} for ${since}${c.lastError === null ? '' : `: ${redactCredentials(c.lastError)}`}`
-  })
+  const byConnector = new Map<string, ConnectionView[]>()
+  for (const c of v.connections ?? []) byConnector.set(c.connector, [...(byConnector.get(c.connector) ?? []), c])
+  const lines: string[] = []
+  for (const all of byConnector.values()) {
+    const down = all.filter((c) => c.state !== 'connected')
+    if (down.length === 0) continue
+    const failed = down.filter((c) => c.state === 'failed')
+    const c = [...(failed.length > 0 ? failed : down)].sort((a, b) => a.since - b.since)[0]
+    const label = paint(failed.length > 0 ? 'red' : 'yellow', failed.length > 0 ? 'FAILED' : 'RECONNECTING')
+    const which = `subtask${down.length === 1 ? '' : 's'} ${down.map((x) => x.subtask).join(',')} of ${all.length}`
+    const error = c.lastError === null ? '' : `: ${redactCredentials(c.lastError)}`
+    lines.push(`${label}  ${c.role} ${c.connector} (${c.kind}) ${which} for ${durationMs(Math.max(0, v.t - c.since))}${error}`)
+  }
+  return lines
 }
 
 function operatorTable(rows: readonly OperatorView[], all: readonly OperatorView[], width: number, paint: Paint): string[] {

@@ -35,7 +35,7 @@ Columns (per operator, its subtasks summed; times are the hottest subtask's):
   STATE    keyed state entries
 Above the table, a line per broker source: its lag (records behind the end, all partitions), how
 fast the lag changes (+ falling behind, - catching up), its partitions and the one farthest behind;
-and a line per connector subtask that is reconnecting or failed, with its last error.
+and a line per connector with subtasks reconnecting or failed, with its last error.
 Live mode redraws in place and exits 0 when the job ends or on Ctrl-C; while the server cannot be
 reached it says so and keeps retrying. Colours only on a terminal, never with NO_COLOR set.`
 
