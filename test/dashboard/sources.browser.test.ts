@@ -95,6 +95,14 @@ describe('sources panel', () => {
     expect(pageErrors).toEqual([])
   })
 
+  it('the diagnosis panel says the job falls behind `orders` and names the reconnecting reader', async () => {
+    const lag = page.locator(`${tid('finding')}[data-kind="source-lag"] ${tid('finding-title')}`)
+    await lag.waitFor({ timeout: WAIT_MS })
+    expect(await lag.textContent()).toMatch(/^the job is falling behind orders: lag \+.* records\/s .*; its reader is reconnecting \(connect ECONNREFUSED redis:\/\/app:\*\*\*@127\.0\.0\.1:1\/orders\)$/)
+    await page.locator(`${tid('finding')}[data-kind="connection"]`).waitFor({ timeout: WAIT_MS })
+    expect(await page.content()).not.toContain('s3cret')
+  })
+
   it('stays hidden for a job without broker sources or connections', async () => {
     await page.goto(`${plain.server.url}#job=plain`)
     await page.locator(tid('job-status')).filter({ hasText: 'running' }).waitFor({ timeout: WAIT_MS })
