@@ -31,9 +31,16 @@ export function renderSources(host, view, samples) {
     return false
   }
   const now = view.t ?? Date.now()
+  // Redrawn every snapshot: keep where the reader scrolled each partition table to.
+  const scrolled = new Map([...host.querySelectorAll('[data-testid="source"]')].map((el) => [el.dataset.source, el.querySelector('.partition-table')?.scrollTop ?? 0]))
   replaceChildren(host,
     sources.map((src) => sourceBlock(src, samples)),
     connections.length === 0 ? null : connectionTable(connections, now))
+  for (const el of host.querySelectorAll('[data-testid="source"]')) {
+    const top = scrolled.get(el.dataset.source)
+    const table = el.querySelector('.partition-table')
+    if (top && table) table.scrollTop = top
+  }
   return true
 }
 
