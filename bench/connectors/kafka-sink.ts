@@ -49,10 +49,22 @@ async function freshTopic(): Promise<string> {
 
 const ctx: SinkContext = { sinkId: 'bench', clock: { now: () => Date.now() }, subtaskIndex: 0, parallelism: 1 }
 
-async function sluice(guarantee: 'at-least-once' | 'exactly-once'): Promise<number> {
+interface Run {
+  readonly perSecond: number
+  /** Client CPU (user + system) per message, µs: what the writer costs, whatever the broker's speed. */
+  readonly cpuUsPerMessage: number
+}
+
+function finish(t0: number, cpu0: NodeJS.CpuUsage): Run {
+  const cpu = process.cpuUsage(cpu0)
+  return { perSecond: MESSAGES / ((performance.now() - t0) / 1000), cpuUsPerMessage: (cpu.user + cpu.system) / MESSAGES }
+}
+
+async function sluice(guarantee: 'at-least-once' | 'exactly-once'): Promise<Run> {
   const topic = await freshTopic()
   const writer = await kafkaSink<Event>({ brokers, topic, guarantee, transactionalIdPrefix: `bench-${topic}` }).open(ctx)
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   let checkpoint = 0
   for (let at = 0; at < MESSAGES; at += BATCH) {
     await writer.write(events.slice(at, at + BATCH))
@@ -60,15 +72,16 @@ async function sluice(guarantee: 'at-least-once' | 'exactly-once'): Promise<numb
   }
   await writer.flush!()
   await writer.close!()
-  return MESSAGES / ((performance.now() - t0) / 1000)
+  return finish(t0, cpu0)
 }
 
-async function byHand(guarantee: 'at-least-once' | 'exactly-once'): Promise<number> {
+async function byHand(guarantee: 'at-least-once' | 'exactly-once'): Promise<Run> {
   const topic = await freshTopic()
   const transactional = guarantee === 'exactly-once'
   const producer = new Producer({ clientId: 'bench-hand', bootstrapBrokers: brokers, idempotent: true, ...(transactional && { transactionalId: `bench-hand-${topic}`, producerId: -1n, producerEpoch: -1, timeout: 60_000 }) })
   if (!transactional) await producer.initIdempotentProducer({})
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   let txn = transactional ? await producer.beginTransaction() : null
   let inTxn = 0
   for (let at = 0; at < MESSAGES; at += HAND_CHUNK) {
@@ -88,17 +101,17 @@ async function byHand(guarantee: 'at-least-once' | 'exactly-once'): Promise<numb
     }
   }
   if (txn !== null && inTxn > 0) await txn.commit()
-  const perSecond = MESSAGES / ((performance.now() - t0) / 1000)
+  const run = finish(t0, cpu0)
   await producer.close()
-  return perSecond
+  return run
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const results: Record<string, { sluice: number; hand: number; ratio: number }> = {}
+const results: Record<string, { sluice: number; hand: number; ratio: number; sluiceCpuUs: number; handCpuUs: number; samples: { sluice: number[]; hand: number[] } }> = {}
 try {
   for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
-    const s: number[] = []
-    const h: number[] = []
+    const s: Run[] = []
+    const h: Run[] = []
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which goes first.
       if (r % 2 === 0) {
@@ -109,7 +122,15 @@ try {
         s.push(await sluice(guarantee))
       }
     }
-    results[guarantee] = { sluice: median(s), hand: median(h), ratio: median(s) / median(h) }
+    const [sp, hp] = [s.map((r) => r.perSecond), h.map((r) => r.perSecond)]
+    results[guarantee] = {
+      sluice: median(sp),
+      hand: median(hp),
+      ratio: median(sp) / median(hp),
+      sluiceCpuUs: median(s.map((r) => r.cpuUsPerMessage)),
+      handCpuUs: median(h.map((r) => r.cpuUsPerMessage)),
+      samples: { sluice: sp.map(Math.round), hand: hp.map(Math.round) },
+    }
   }
 } finally {
   await admin.deleteTopics({ topics }).catch(() => undefined)
@@ -118,7 +139,7 @@ try {
 
 const k = (n: number): string => `${(n / 1000).toFixed(1)} K/s`
 console.log(`Kafka sink, ${MESSAGES} messages of ~${bytes} bytes, ${PARTITIONS} partitions, median of ${ROUNDS} rounds`)
-console.log('| guarantee | Sluice kafkaSink | hand-written producer | ratio |')
-console.log('|---|---|---|---|')
-for (const [g, r] of Object.entries(results)) console.log(`| ${g}${g === 'exactly-once' ? ` (commit every ${EVERY})` : ''} | ${k(r.sluice)} | ${k(r.hand)} | ${r.ratio.toFixed(2)}× |`)
+console.log('| guarantee | Sluice kafkaSink | hand-written producer | ratio | client CPU µs/msg Sluice / hand |')
+console.log('|---|---|---|---|---|')
+for (const [g, r] of Object.entries(results)) console.log(`| ${g}${g === 'exactly-once' ? ` (commit every ${EVERY})` : ''} | ${k(r.sluice)} | ${k(r.hand)} | ${r.ratio.toFixed(2)}× | ${r.sluiceCpuUs.toFixed(1)} / ${r.handCpuUs.toFixed(1)} |`)
 console.log(JSON.stringify({ bench: 'kafka-sink', messages: MESSAGES, messageBytes: bytes, partitions: PARTITIONS, every: EVERY, rounds: ROUNDS, results }))
