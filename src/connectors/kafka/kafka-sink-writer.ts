@@ -22,8 +22,8 @@ import { describeKafkaError, sinkError, type PreCommittedTransaction } from './k
 
 /** Bytes of messages one send carries at most: well under the broker's 1 MiB batch limit per partition. */
 const MAX_SEND_BYTES = 512 * 1024
-/** Bytes queued or in flight before write() waits. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+/** Bytes queued or in flight before write() waits: a chunk on the wire and the next one filling. */
+const MAX_BUFFERED_BYTES = 1024 * 1024
 /** Per-message overhead in a record batch, roughly, for the byte counts above. */
 const MESSAGE_OVERHEAD_BYTES = 24
 

@@ -110,6 +110,27 @@ describe('kafkaSink exactly-once', () => {
     expect(await readValues(topic)).toEqual(sample)
   })
 
+  it('never commits a later transaction of a reused id when recovering from an older commit (each reuse bumps the epoch)', async () => {
+    const topic = await newTopic()
+    const sink = sinkOn(topic)
+    const writer = await sink.open(testSinkContext)
+    await writer.write(sample.slice(0, 10))
+    const first = await writer.preCommit!(1)
+    await writer.commit!(first)
+    await writer.write(sample.slice(10, 20))
+    const second = await writer.preCommit!(2)
+    const [a] = first.transactions as Array<{ transactionalId: string; producerId: string; producerEpoch: number }>
+    const [b] = second.transactions as Array<{ transactionalId: string; producerId: string; producerEpoch: number }>
+    expect(b.transactionalId).toBe(a.transactionalId)
+    expect(b.producerId).toBe(a.producerId)
+    expect(b.producerEpoch).toBeGreaterThan(a.producerEpoch)
+    await writer.abort!()
+    // Checkpoint 2 never completed: resuming checkpoint 1's (id, producer, epoch) must not commit it.
+    const recovered = await sink.open(testSinkContext, first)
+    expect(await readValues(topic)).toEqual(sample.slice(0, 10))
+    await recovered.close!()
+  })
+
   it(`fails the write when ${KAFKA_SINK_SLOTS} checkpoints are pending and none completes, naming the cause`, async () => {
     const topic = await newTopic()
     const writer = await sinkOn(topic).open(testSinkContext)
