@@ -114,9 +114,9 @@ export class KafkaSink<T> implements Sink<T> {
   private readonly uri: string
 
   constructor(private readonly options: KafkaSinkOptions<T>) {
+    if (typeof options.topic !== 'string' || options.topic === '') throw new SluiceError('JOB_INVALID_OPTION', 'kafkaSink option topic must name a topic')
     this.brokers = brokerList(options.brokers)
     this.uri = `kafka://${this.brokers.join(',')}/${options.topic}`
-    if (typeof options.topic !== 'string' || options.topic === '') throw new SluiceError('JOB_INVALID_OPTION', 'kafkaSink option topic must name a topic')
     const guarantee = options.guarantee ?? 'exactly-once'
     if (guarantee !== 'exactly-once' && guarantee !== 'at-least-once') throw new SluiceError('JOB_INVALID_OPTION', `kafkaSink option guarantee must be 'exactly-once' or 'at-least-once', got ${JSON.stringify(guarantee)}`)
     if (options.format !== undefined && !PAYLOAD_FORMATS.includes(options.format)) throw new SluiceError('JOB_INVALID_OPTION', `kafkaSink option format must be one of ${PAYLOAD_FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
