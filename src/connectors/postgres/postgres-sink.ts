@@ -58,7 +58,7 @@ export function postgresSink<T = Record<string, unknown>>(options: PostgresSinkO
 
 /**
  * The sink from a URI: `postgres://USER[:PASS]@HOST:PORT/DB?table=NAME&mode=upsert&key=a,b&create=true`,
- * also `columns=a,b,c`, `exactlyOnce=false` and `connectTimeoutMs=N`.
+ * also `columns=a,b,c`, `exactlyOnce=false`, `batchRows=N` and `connectTimeoutMs=N`.
  *
  * @example
  * postgresSinkFromUri('postgres://root@127.0.0.1:5432/test?table=q5&mode=upsert&key=auction&create=true')
@@ -72,7 +72,7 @@ export function postgresSinkFromUri<T = Record<string, unknown>>(uri: string): P
   const options: PostgresSinkOptions = {
     connection: { host: u.host, port: u.port, database, ...(u.user === null ? {} : { user: u.user }), ...(u.password === null ? {} : { password: u.password }) },
     table, mode: u.oneOf('mode', ['insert', 'upsert'] as const), key: list('key'), columns: list('columns'),
-    createTable: u.bool('create'), exactlyOnce: u.bool('exactlyOnce'), connectTimeoutMs: u.int('connectTimeoutMs', 1, 600_000),
+    createTable: u.bool('create'), exactlyOnce: u.bool('exactlyOnce'), connectTimeoutMs: u.int('connectTimeoutMs', 1, 600_000), batchRows: u.int('batchRows', 1, 1_000_000),
   }
   u.done()
   return new PostgresSink<T>(options, u.text)
