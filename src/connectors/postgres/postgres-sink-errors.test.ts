@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
@@ -138,6 +139,18 @@ describe('postgresSink errors', () => {
     const err = await Promise.resolve(sink.open(collecting())).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'CONNECTOR_UNREACHABLE', message: expect.stringContaining('postgres://root:***@127.0.0.1:1/test') })
     expect((err as Error).message).not.toContain('secret')
+  })
+
+  it('a server that accepts the connection but never answers is CONNECTOR_UNREACHABLE once the connect timeout passes', async () => {
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as AddressInfo).port
+    try {
+      const sink = postgresSink({ connection: { host: '127.0.0.1', port, database: 'test', user: 'root' }, table: 't', connectTimeoutMs: 300 })
+      await expect(Promise.resolve(sink.open(collecting()))).rejects.toMatchObject({ code: 'CONNECTOR_UNREACHABLE', message: expect.stringContaining(`127.0.0.1:${port}`) })
+    } finally {
+      silent.close()
+    }
   })
 
   it('a refused login is CONNECTOR_AUTH without the password', async () => {

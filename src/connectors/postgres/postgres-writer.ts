@@ -75,7 +75,11 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
       await c.query('BEGIN')
       try {
         await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice bookkeeping ${s.stage}`])
-        await c.query(`CREATE TABLE IF NOT EXISTS ${s.stage} (target text NOT NULL, sink_id text NOT NULL, subtask int NOT NULL, epoch bigint NOT NULL, seq bigint NOT NULL, columns text[] NOT NULL, rows text NOT NULL, PRIMARY KEY (target, sink_id, subtask, epoch, seq))`)
+        if ((await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [s.stage])).rows[0].t === null) {
+          await c.query(`CREATE TABLE ${s.stage} (target text NOT NULL, sink_id text NOT NULL, subtask int NOT NULL, epoch bigint NOT NULL, seq bigint NOT NULL, columns text[] NOT NULL, rows text NOT NULL, PRIMARY KEY (target, sink_id, subtask, epoch, seq))`)
+          // Chunks are read once and deleted: compressing them costs CPU and saves nothing that lasts.
+          await c.query(`ALTER TABLE ${s.stage} ALTER COLUMN rows SET STORAGE EXTERNAL`)
+        }
         await c.query(`CREATE TABLE IF NOT EXISTS ${s.progress} (target text NOT NULL, sink_id text NOT NULL, subtask int NOT NULL, epoch bigint NOT NULL, ckpt bigint NOT NULL, PRIMARY KEY (target, sink_id, subtask))`)
         await c.query('COMMIT')
       } catch (e) {
