@@ -427,7 +427,12 @@ async function sqlStep<R>(s: WriterSetup, what: string, f: () => Promise<R>): Pr
 
 function sqlError(s: WriterSetup, what: string, e: unknown): SluiceError {
   const code = (e as { code?: unknown }).code
-  return new SluiceError('SINK_IO', `postgresSink "${s.sinkId}" cannot ${what} for ${s.target} in ${s.where}: ${describeCause(e)}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`, { cause: e })
+  // After the connection dropped, pg only says the client "is not queryable": name the cause.
+  const lost = s.tracker.state === 'failed' && s.tracker.lastError !== null ? ` (the connection was lost: ${s.tracker.lastError})` : ''
+  // Class 08 (connection exception), 57P (operator intervention) or no SQLSTATE at all (a
+  // client-side failure): the connection is gone, as monitoring should show.
+  if (lost === '' && (typeof code !== 'string' || code.startsWith('08') || code.startsWith('57P'))) s.tracker.set('failed', describeCause(e))
+  return new SluiceError('SINK_IO', `postgresSink "${s.sinkId}" cannot ${what} for ${s.target} in ${s.where}: ${describeCause(e)}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}${lost}`, { cause: e })
 }
 
 /** Data exceptions (22xxx) and integrity violations (23xxx) are about a row, not the connection. */
