@@ -86,7 +86,7 @@ describe('postgresSink bad records', () => {
       await db.query(`CREATE TABLE "${t}" (n int NOT NULL, code varchar(3), doc jsonb, at timestamptz)`)
       const ctx = collecting()
       const w = await postgresSink<unknown>({ connection: URI, table: t, columns: ['n', 'code', 'doc', 'at'], exactlyOnce }).open(ctx)
-      const good = [{ n: 1, code: 'abc', doc: { a: 1 }, at: '2024-01-02T03:04:05Z' }, { n: 2, code: null, doc: null, at: null }, { n: 3, code: '日本語', doc: [1], at: 0 }]
+      const good = [{ n: 1, code: 'abc', doc: { a: 1 }, at: '2024-01-02T03:04:05Z' }, { n: 2, code: null, doc: null, at: null }, { n: 3, code: '日本語', doc: [1, 'a backslash, then u0000: \\u0000 \\ud800'], at: 0 }]
       const bad: [unknown, string][] = [
         [{ n: 4, code: 'abc', doc: {} }, 'no field "at"'],
         [{ n: 1.5, code: 'a', doc: {}, at: null }, 'column "n" (integer) takes a whole number'],
@@ -95,6 +95,7 @@ describe('postgresSink bad records', () => {
         [{ n: 5, code: 'abcd', doc: {}, at: null }, 'at most 3 characters'],
         [{ n: 6, code: 'a\u0000', doc: {}, at: null }, 'NUL character'],
         [{ n: 7, code: 'a', doc: { big: 1n }, at: null }, 'cannot be encoded as JSON'],
+        [{ n: 9, code: 'a', doc: { s: 'half an emoji \ud83d' }, at: null }, 'lone UTF-16 surrogate'],
         [{ n: 8, code: 'a', doc: {}, at: 'yesterday' }, 'ISO 8601'],
         [42, 'not an object'],
       ]
@@ -108,7 +109,7 @@ describe('postgresSink bad records', () => {
       expect(out).toEqual([
         { n: 1, code: 'abc', doc: { a: 1 }, at: new Date('2024-01-02T03:04:05Z') },
         { n: 2, code: null, doc: null, at: null },
-        { n: 3, code: '日本語', doc: [1], at: new Date(0) },
+        { n: 3, code: '日本語', doc: [1, 'a backslash, then u0000: \\u0000 \\ud800'], at: new Date(0) },
       ])
     })
   }

@@ -17,6 +17,13 @@ import { BAD, createTableSql, encode, explain, hasUniqueIndexOn, ident, inferTyp
 
 /** Characters per statement at most, whatever `batchRows` says: bounds memory for wide rows. */
 const CHUNK_CHARS = 4 << 20
+/**
+ * In JSON from JSON.stringify, `\u0000` and `\ud800`-`\udfff` escapes stand for NUL and lone
+ * surrogates, which PostgreSQL refuses. The quick test may also match an escaped backslash
+ * followed by such text; the exact one (an even run of backslashes before the escape) decides.
+ */
+const MAYBE_UNSTORABLE = /\\u(0000|d[89a-f])/i
+const UNSTORABLE = /(^|[^\\])(\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/i
 /** The progress row's checkpoint when nothing is committed. */
 const NONE = -1
 
@@ -219,7 +226,7 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
     }
     this.cols = names.map((n) => info.get(n) as ColumnInfo)
     this.stageInsert = `INSERT INTO ${s.stage} (target, sink_id, subtask, epoch, seq, columns, rows) VALUES ($1, $2, $3, $4, $5, $6, $7)`
-    this.directInsert = moveSql(s.qualified, this.cols, s.upsertKey, 'json_array_elements($1::json) WITH ORDINALITY AS e(v, n), (SELECT 0 AS seq) s')
+    this.directInsert = moveSql(s.qualified, this.cols, s.upsertKey, 'jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(v, n), (SELECT 0 AS seq) s')
     return true
   }
 
@@ -259,7 +266,7 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
     } catch {
       text = null
     }
-    if (text === null || text.includes('\\u0000')) {
+    if (text === null || MAYBE_UNSTORABLE.test(text)) {
       text = this.encodeEach(rows, records)
       if (text === '') return
     } else {
@@ -283,8 +290,8 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
         this.s.reject(records[i], `a field cannot be encoded as JSON: ${describeCause(e)}`)
         continue
       }
-      if (t.includes('\\u0000')) {
-        this.s.reject(records[i], 'a string holds a NUL character (\\u0000), which PostgreSQL text and jsonb cannot store')
+      if (UNSTORABLE.test(t)) {
+        this.s.reject(records[i], 'a string holds a NUL character (\\u0000) or a lone UTF-16 surrogate, which PostgreSQL text and jsonb cannot store')
         continue
       }
       texts.push(t)
@@ -397,7 +404,7 @@ async function moveStaged(s: WriterSetup, epoch: number, seq: number): Promise<v
 
 async function moveWith(s: WriterSetup, cols: readonly ColumnInfo[], epoch: number, seq: number, only?: readonly string[]): Promise<void> {
   const where = `s.target = $1 AND s.sink_id = $2 AND s.subtask = $3 AND s.epoch = $4 AND s.seq <= $5${only === undefined ? '' : ' AND s.columns = $6'}`
-  const from = `${s.stage} s CROSS JOIN LATERAL json_array_elements(s.rows::json) WITH ORDINALITY AS e(v, n) WHERE ${where}`
+  const from = `${s.stage} s CROSS JOIN LATERAL jsonb_array_elements(s.rows::jsonb) WITH ORDINALITY AS e(v, n) WHERE ${where}`
   const params: unknown[] = [s.target, s.sinkId, s.subtask, epoch, seq]
   if (only !== undefined) params.push(only)
   await s.client.query(moveSql(s.qualified, cols, s.upsertKey, from), params)

