@@ -114,16 +114,23 @@ describe('postgresSink bad records', () => {
     })
   }
 
-  it('direct mode: a row the server refuses (a CHECK constraint) is reported, its batch written', async () => {
-    const t = table()
-    await db.query(`CREATE TABLE "${t}" (n int CHECK (n > 0))`)
-    const ctx = collecting()
-    const w = await postgresSink({ connection: URI, table: t, exactlyOnce: false }).open(ctx)
-    await w.write([{ n: 1 }, { n: -1 }, { n: 2 }])
-    await w.close()
-    expect(ctx.bad).toEqual([{ record: { n: -1 }, reason: expect.stringContaining('check constraint') }])
-    expect((await db.query(`SELECT n FROM "${t}" ORDER BY n`)).rows).toEqual([{ n: 1 }, { n: 2 }])
-  })
+  for (const exactlyOnce of [true, false]) {
+    it(`rows the server refuses (a CHECK constraint, a duplicate primary key) are reported, the rest written (exactlyOnce ${exactlyOnce})`, async () => {
+      const t = table()
+      await db.query(`CREATE TABLE "${t}" (n int PRIMARY KEY CHECK (n > 0))`)
+      const ctx = collecting()
+      const w = await postgresSink({ connection: URI, table: t, exactlyOnce }).open(ctx)
+      await w.write([{ n: 1 }, { n: -1 }, { n: 2 }, { n: 1 }])
+      if (exactlyOnce) await w.commit!(await w.preCommit!(1))
+      await w.write([{ n: 3 }])
+      await w.close()
+      expect(ctx.bad).toEqual([
+        { record: { n: -1 }, reason: expect.stringContaining('check constraint') },
+        { record: { n: 1 }, reason: expect.stringContaining('duplicate key') },
+      ])
+      expect((await db.query(`SELECT n FROM "${t}" ORDER BY n`)).rows).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    })
+  }
 
   it('without a runtime context a bad record fails the write with SINK_RECORD_UNWRITABLE', async () => {
     const t = table()

@@ -14,7 +14,8 @@ import type { Sink, SinkCommit, SinkContext } from '../spi.ts'
 import { ConnectorUri } from '../uri.ts'
 import { checkConnectionString, connect, describeConnection, type Connection } from './connect.ts'
 import { ident, parseTableName } from './table.ts'
-import { PostgresSinkWriter, checkCommit, type WriterSetup } from './postgres-writer.ts'
+import { PostgresSinkWriter, checkCommit } from './postgres-writer.ts'
+import type { WriterSetup } from './staging.ts'
 
 export interface PostgresSinkOptions {
   /** A `postgres://USER[:PASS]@HOST:PORT/DB` URI or a `pg` ClientConfig. */

@@ -7,13 +7,11 @@
  * - otherwise: straight into the target (at-least-once).
  * All database work runs one operation after another on one connection, in call order.
  */
-import type pg from 'pg'
 import { describeCause, isSluiceError, SluiceError } from '../../errors.ts'
-import type { ConnectionTracker } from '../broker.ts'
-import type { RejectRecord } from '../line-encoder.ts'
 import type { ConnectionStatus, SinkCommit, SinkWriter } from '../spi.ts'
 import type { PostgresCommit } from './postgres-sink.ts'
 import { BAD, createTableSql, encode, explain, hasUniqueIndexOn, ident, inferType, moveSql, readColumns, type ColumnInfo } from './table.ts'
+import { isRowError, moveStaged, moveWith, prepareBookkeeping, sqlError, sqlStep, transaction, type WriterSetup } from './staging.ts'
 
 /** Characters per statement at most, whatever `batchRows` says: bounds memory for wide rows. */
 const CHUNK_CHARS = 4 << 20
@@ -27,27 +25,6 @@ const UNSTORABLE = /(^|[^\\])(\\\\)*\\u(0000|d[89a-f][0-9a-f]{2})/i
 /** The progress row's checkpoint when nothing is committed. */
 const NONE = -1
 
-export interface WriterSetup {
-  readonly client: pg.Client
-  readonly tracker: ConnectionTracker
-  /** The server, for messages (no password). */
-  readonly where: string
-  readonly sinkId: string
-  readonly subtask: number
-  /** Quoted `"schema"."table"` for SQL; `schema.table` as the key of staged and progress rows. */
-  readonly qualified: string
-  readonly target: string
-  readonly stage: string
-  readonly progress: string
-  readonly upsertKey: readonly string[] | null
-  readonly key: readonly string[]
-  readonly columns: readonly string[] | null
-  readonly createTable: boolean
-  readonly exactlyOnce: boolean
-  /** Rows per statement: large enough to amortise a round trip, small enough to bound memory. */
-  readonly batchRows: number
-  readonly reject: RejectRecord
-}
 
 export class PostgresSinkWriter<T> implements SinkWriter<T> {
   private cols: ColumnInfo[] | null = null
@@ -78,22 +55,7 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
     const c = s.client
     const key = [s.target, s.sinkId, s.subtask]
     let epoch = 0
-    await sqlStep(s, 'prepare the staging and progress tables', async () => {
-      await c.query('BEGIN')
-      try {
-        await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice bookkeeping ${s.stage}`])
-        if ((await c.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [s.stage])).rows[0].t === null) {
-          await c.query(`CREATE TABLE ${s.stage} (target text NOT NULL, sink_id text NOT NULL, subtask int NOT NULL, epoch bigint NOT NULL, seq bigint NOT NULL, columns text[] NOT NULL, rows text NOT NULL, PRIMARY KEY (target, sink_id, subtask, epoch, seq))`)
-          // Chunks are read once and deleted: compressing them costs CPU and saves nothing that lasts.
-          await c.query(`ALTER TABLE ${s.stage} ALTER COLUMN rows SET STORAGE EXTERNAL`)
-        }
-        await c.query(`CREATE TABLE IF NOT EXISTS ${s.progress} (target text NOT NULL, sink_id text NOT NULL, subtask int NOT NULL, epoch bigint NOT NULL, ckpt bigint NOT NULL, PRIMARY KEY (target, sink_id, subtask))`)
-        await c.query('COMMIT')
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined)
-        throw e
-      }
-    })
+    await prepareBookkeeping(s)
     await sqlStep(s, 'take over its progress row', () => transaction(c, async () => {
       const row = (await c.query<{ epoch: string; ckpt: string }>(
         `INSERT INTO ${s.progress} AS p (target, sink_id, subtask, epoch, ckpt) VALUES ($1, $2, $3, 1, ${NONE})
@@ -386,66 +348,6 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
     if (this.error !== null) throw this.error
     if (this.closed) throw new SluiceError('SINK_IO', `cannot write to ${this.s.target}: the sink is closed`)
   }
-}
-
-/** Moves staged chunks of `epoch` up to `seq` (written by another writer: their columns are read from the stage). */
-async function moveStaged(s: WriterSetup, epoch: number, seq: number): Promise<void> {
-  const found = await s.client.query<{ columns: string[] }>(
-    `SELECT DISTINCT columns FROM ${s.stage} WHERE target = $1 AND sink_id = $2 AND subtask = $3 AND epoch = $4 AND seq <= $5`, [s.target, s.sinkId, s.subtask, epoch, seq])
-  if (found.rows.length === 0) return
-  const info = await readColumns(s.client, s.qualified)
-  if (info === null) throw new SluiceError('CONNECTOR_NOT_FOUND', `table ${s.target} in ${s.where} is gone, but rows staged for it are committed by the last checkpoint; create it again to let them in`)
-  for (const { columns } of found.rows) {
-    const absent = columns.filter((n) => !info.has(n))
-    if (absent.length > 0) throw new SluiceError('CONNECTOR_NOT_FOUND', `table ${s.target} in ${s.where} has lost column(s) ${absent.join(', ')} that committed staged rows need`)
-    await moveWith(s, columns.map((n) => info.get(n) as ColumnInfo), epoch, seq, columns)
-  }
-}
-
-async function moveWith(s: WriterSetup, cols: readonly ColumnInfo[], epoch: number, seq: number, only?: readonly string[]): Promise<void> {
-  const where = `s.target = $1 AND s.sink_id = $2 AND s.subtask = $3 AND s.epoch = $4 AND s.seq <= $5${only === undefined ? '' : ' AND s.columns = $6'}`
-  const from = `${s.stage} s CROSS JOIN LATERAL jsonb_array_elements(s.rows::jsonb) WITH ORDINALITY AS e(v, n) WHERE ${where}`
-  const params: unknown[] = [s.target, s.sinkId, s.subtask, epoch, seq]
-  if (only !== undefined) params.push(only)
-  await s.client.query(moveSql(s.qualified, cols, s.upsertKey, from), params)
-  await s.client.query(`DELETE FROM ${s.stage} s WHERE ${where}`, params)
-}
-
-async function transaction<R>(c: pg.Client, body: () => Promise<R>): Promise<R> {
-  await c.query('BEGIN')
-  try {
-    const r = await body()
-    await c.query('COMMIT')
-    return r
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => undefined)
-    throw e
-  }
-}
-
-/** A database step; a failure that is not already coded becomes SINK_IO with the server's message. */
-async function sqlStep<R>(s: WriterSetup, what: string, f: () => Promise<R>): Promise<R> {
-  try {
-    return await f()
-  } catch (e) {
-    throw isSluiceError(e) ? e : sqlError(s, what, e)
-  }
-}
-
-function sqlError(s: WriterSetup, what: string, e: unknown): SluiceError {
-  const code = (e as { code?: unknown }).code
-  // After the connection dropped, pg only says the client "is not queryable": name the cause.
-  const lost = s.tracker.state === 'failed' && s.tracker.lastError !== null ? ` (the connection was lost: ${s.tracker.lastError})` : ''
-  // Class 08 (connection exception), 57P (operator intervention) or no SQLSTATE at all (a
-  // client-side failure): the connection is gone, as monitoring should show.
-  if (lost === '' && (typeof code !== 'string' || code.startsWith('08') || code.startsWith('57P'))) s.tracker.set('failed', describeCause(e))
-  return new SluiceError('SINK_IO', `postgresSink "${s.sinkId}" cannot ${what} for ${s.target} in ${s.where}: ${describeCause(e)}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}${lost}`, { cause: e })
-}
-
-/** Data exceptions (22xxx) and integrity violations (23xxx) are about a row, not the connection. */
-function isRowError(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'))
 }
 
 function notAnObject(r: unknown): string {
