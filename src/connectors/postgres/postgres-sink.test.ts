@@ -174,6 +174,27 @@ describe('postgresSink exactly-once across crashes', () => {
   })
 })
 
+describe('postgresSink at-least-once recovery', () => {
+  it('reopens from its own pre-commit, or an exactly-once one, and writes on; a commit after close is a no-op', async () => {
+    const t = await freshTable()
+    const ctx = { ...testSinkContext, sinkId: uniqueName('s') }
+    const w1 = await sinkOn(t, { exactlyOnce: false }).open(ctx)
+    await w1.write(sample.slice(0, 10))
+    const commit = await w1.preCommit!(1)
+    expect(commit).toEqual({ table: `public.${t}` })
+    expect(await rows(t), 'a pre-commit makes the rows durable in the table').toEqual(sample.slice(0, 10))
+    await w1.abort()
+    const w2 = await sinkOn(t, { exactlyOnce: false }).open(ctx, commit)
+    await w2.write(sample.slice(10, 20))
+    await w2.close()
+    await w2.commit!(commit)
+    const w3 = await sinkOn(t).open(ctx, commit)
+    await w3.write(sample.slice(20))
+    await w3.close()
+    expect(await rows(t)).toEqual(sample)
+  })
+})
+
 describe('postgresSink fencing', () => {
   it("an older writer's pre-commit, commit and close after a newer writer opened fail with CONNECTOR_FENCED and write nothing", async () => {
     const t = await freshTable()

@@ -132,7 +132,9 @@ export class PostgresSink<T> implements Sink<T> {
         columns: o.columns === undefined ? null : [...o.columns], createTable: o.createTable === true,
         exactlyOnce: this.exactlyOnce, batchRows: o.batchRows ?? 4000, reject: rejecterFor(ctx, `${this.where} table ${o.table}`),
       }
-      const commit = recoverFrom === undefined || recoverFrom === null ? null : checkCommit(setup.target, recoverFrom, 'recover from')
+      // A direct writer's commit ({ table }) holds nothing to redo: nothing was staged.
+      const staged = recoverFrom !== undefined && recoverFrom !== null && this.exactlyOnce && !(recoverFrom.table === setup.target && recoverFrom.epoch === undefined)
+      const commit = staged ? checkCommit(setup.target, recoverFrom, 'recover from') : null
       return await PostgresSinkWriter.open<T>(setup, recoverFrom === undefined ? 'start' : commit)
     } catch (e) {
       await client.end().catch(() => undefined)

@@ -109,9 +109,10 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
     })
   }
 
+  /** Also a no-op once closed: close committed everything, this commit's rows included. */
   commit(commit: SinkCommit): Promise<void> {
+    if (!this.s.exactlyOnce || (this.closed && this.error === null)) return Promise.resolve()
     this.throwIfUnusable()
-    if (!this.s.exactlyOnce) return Promise.resolve()
     const c = checkCommit(this.s.target, commit, 'commit')
     return this.enqueue(() => this.commitStaged(c.ckpt, c.epoch, c.seq))
   }
