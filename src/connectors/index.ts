@@ -12,3 +12,4 @@ export { collectSink, type CollectCommit, type CollectSink } from './collect-sin
 export { blackholeSink, countingSink } from './blackhole-sink.ts'
 export { nexmarkSource, type NexmarkPosition } from './nexmark-source.ts'
 export type { JsonValue, SinkCommit, SourcePosition } from './spi.ts'
+export { postgresSink, postgresSinkFromUri, type PostgresCommit, type PostgresSink, type PostgresSinkOptions } from './postgres/postgres-sink.ts'
