@@ -193,6 +193,43 @@ describe('httpSource in one thread', () => {
     expect(metrics).toContain('sluice_ingest_malformed_requests_total{job="ingest-bad",operator="events"} 6')
   })
 
+  it('a streamed body past maxBodyBytes is 413 (read and dropped, the client sees the answer); bodies read at once are bounded (429)', async () => {
+    const c = collecting('ingest-stream', { maxBodyBytes: 64 * 1024, maxConcurrentRequests: 1 })
+    const s = await serve(c.p)
+    const line = `${JSON.stringify({ id: 1, name: 'x'.repeat(1000) })}\n`
+    const chunks = (n: number): ReadableStream<Uint8Array> => {
+      let i = 0
+      return new ReadableStream({
+        pull(ctl) {
+          if (i++ < n) ctl.enqueue(new TextEncoder().encode(line))
+          else ctl.close()
+        },
+      })
+    }
+    const stream = (body: ReadableStream<Uint8Array>): Promise<Response> => fetch(s.url('events'), { method: 'POST', headers: { 'Content-Type': NDJSON, ...s.auth }, body, duplex: 'half' } as RequestInit)
+    const over = await stream(chunks(200))
+    expect(over.status).toBe(413)
+    expect(((await over.json()) as { error: { code: string } }).error.code).toBe('INGEST_BODY_TOO_LARGE')
+    // One body still arriving holds the only place: a second request is refused before its body is read.
+    let finish = (): void => {}
+    const held = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        ctl.enqueue(new TextEncoder().encode(line))
+        finish = () => ctl.close()
+      },
+    })
+    const first = stream(held)
+    await until(() => (c.source.requestsInFlight === 1 ? true : undefined), 'the first body being read')
+    const second = await post(s, 'events', line, NDJSON)
+    expect(second.status).toBe(429)
+    expect(second.headers.get('retry-after')).toMatch(/^[1-9]\d*$/)
+    finish()
+    expect((await first).status).toBe(202)
+    expect((await post(s, 'events', line, NDJSON)).status).toBe(202)
+    await until(() => (c.got.length === 2 ? true : undefined), 'the two accepted records')
+    expect(c.source.stats()).toMatchObject({ acceptedRequests: 2, rejectedRequests: 1, tooLargeRequests: 1 })
+  })
+
   it('the token rule of the server: Bearer token needed when set; CSRF value on loopback without one; no foreign Origin', async () => {
     const c = collecting('ingest-token')
     const s = await serve(c.p, {}, { token: 's3cret-token' })
