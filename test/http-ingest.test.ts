@@ -16,7 +16,7 @@ import type { JobHandle, RunOptions } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer, type ServerOptions } from '../src/monitoring/server.ts'
 import { operatorTotal } from '../src/runtime/metrics.ts'
-import { httpIngestJob, parseEvent, type Event } from './fixtures/http-ingest-job.ts'
+import { httpIngestCrashJob, httpIngestJob, parseEvent, type Event } from './fixtures/http-ingest-job.ts'
 import { until } from './support/wait.ts'
 
 const root = new URL('..', import.meta.url).pathname
@@ -114,6 +114,11 @@ describe('httpSource in one thread', () => {
     await s.job.stop()
     expect(operatorTotal(s.job.metrics(), 'events', 'recordsOut')).toBe(1502)
     expect(c.got.length).toBe(1502)
+    // An ended job takes nothing more: its buffer would accept what nothing reads.
+    await until(() => (s.monitor.ended ? true : undefined), 'the monitor to see the end')
+    const late = await post(s, 'events', JSON.stringify(one), JSON_TYPE)
+    expect(late.status).toBe(409)
+    expect((late.body.error as { code: string }).code).toBe('JOB_NOT_RUNNING')
   })
 
   it('a stalled sink: 429 with Retry-After, the buffer never past its bound, every request taken whole or not at all', async () => {
@@ -273,6 +278,23 @@ describe('httpSource on worker threads', () => {
     await s.job.stop()
     const rows = readFileSync(out, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Event)
     expect(rows.sort((x, y) => x.id - y.id)).toEqual(sent.map((e) => ({ id: e.id, name: e.name.toUpperCase() })))
+  }, 60_000)
+})
+
+describe('httpSource when a worker dies', () => {
+  it('the job restarts from its checkpoint with a new worker, and records POSTed after it reach the sink; the record in the dead worker is lost', async () => {
+    const out = join(dir, 'crash.jsonl')
+    const p = httpIngestCrashJob(out, join(dir, 'crash.marker'))
+    const s = await serve(p, { workers: 1, checkpoints: { dir: join(dir, 'crash-chk'), intervalMs: 100 }, restart: { attempts: 3, delayMs: 0 } })
+    expect((await post(s, 'events', JSON.stringify({ id: -1, name: 'die' }), JSON_TYPE)).status).toBe(202)
+    await until(() => ((s.job.checkpoints()?.restarts ?? 0) >= 1 ? true : undefined), 'the restart after the worker died', 30_000)
+    const after = events(0, 300)
+    expect((await post(s, 'events', ndjson(after), NDJSON)).status).toBe(202)
+    await until(() => (operatorTotal(s.job.metrics(), 'out', 'recordsIn') >= 300 ? true : undefined), 'the records at the new worker\'s sink', 30_000)
+    await s.job.stop()
+    const rows = readFileSync(out, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Event)
+    expect(rows).toEqual(after)
+    expect(ingestStats(p)).toMatchObject({ acceptedRecords: 301, takenRecords: 301, buffered: 0 })
   }, 60_000)
 })
 

@@ -273,6 +273,11 @@ export class MonitoringServer {
       req.resume()
       return sendError(res, 404, 'NOT_FOUND', `no job ${JSON.stringify(id)}; GET /api/v1/jobs lists the jobs`)
     }
+    if (req.method === 'POST' && m.ended) {
+      // Its buffer would take them (202) and nothing would ever read them.
+      req.resume()
+      return sendError(res, 409, 'JOB_NOT_RUNNING', `job ${JSON.stringify(id)} has ended (${m.view().status}); records sent to it now would never be read`)
+    }
     if (req.method === 'POST') return ingestRequest(req, res, m.pipeline, id, source)
     if (req.method === 'GET' || req.method === 'HEAD') return ingestStats(res, m.pipeline, id, source)
     res.setHeader('Allow', 'POST, GET, HEAD')
