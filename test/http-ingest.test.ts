@@ -252,6 +252,21 @@ describe('httpSource in one thread', () => {
   })
 })
 
+describe('httpSource misuse', () => {
+  it('one instance under two source ids fails the job with a coded error; two sources on one path are a 500 naming both', async () => {
+    const shared = httpSource()
+    const p = new Pipeline('ingest-shared')
+    p.source('a', shared).union('both', p.source('b', shared)).to('out', batchCallbackSink(() => {}))
+    await expect(p.run().done).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('one httpSource() is used by two sources') })
+    const q = new Pipeline('ingest-same-path')
+    q.source('a', httpSource({ path: 'in' })).union('both', q.source('b', httpSource({ path: 'in' }))).to('out', batchCallbackSink(() => {}))
+    const s = await serve(q)
+    const r = await post(s, 'in', '{}', JSON_TYPE)
+    expect(r.status).toBe(500)
+    expect((r.body.error as { message: string }).message).toMatch(/sources "a" and "b" of job "ingest-same-path" share the ingest path "in"/)
+  })
+})
+
 describe('httpSource on worker threads', () => {
   it('the reader on a worker, the server on the main thread: every record reaches the sink once', async () => {
     const out = join(dir, 'workers.jsonl')

@@ -109,6 +109,8 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   private feed: FeedServer<T> | null = null
   /** A worker's instance: the end it pulls through. */
   private workerPort: MessagePort | null = null
+  /** The id of the source that opened this instance. */
+  private owner: string | null = null
 
   constructor(options: HttpSourceOptions<T>) {
     if (options.path !== undefined && (typeof options.path !== 'string' || !/^[A-Za-z0-9._~-]{1,128}$/.test(options.path))) {
@@ -126,6 +128,11 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   }
 
   open(ctx: SourceContext): SourceReader<T> {
+    // One buffer, one endpoint: two sources sharing an instance would split its records between them.
+    if (this.owner !== null && this.owner !== ctx.sourceId) {
+      throw new SluiceError('JOB_INVALID_OPTION', `one httpSource() is used by two sources, "${this.owner}" and "${ctx.sourceId}"; call httpSource() once per source (with its own path)`)
+    }
+    this.owner = ctx.sourceId
     const where = `http ingest ${this.path ?? ctx.sourceId}`
     return this.workerPort !== null ? new FedReader<T>(this.workerPort, where) : new BufferReader<T>(this.buffer, where)
   }
