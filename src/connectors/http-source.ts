@@ -4,17 +4,15 @@
  *
  * Threads. The server always runs on the main thread, so the buffer lives in the main thread's
  * instance of the source (the one in the graph the server sees). In one thread the reader takes
- * from it directly. On worker threads the reading worker's instance is a different object, built
- * from the job module: the runtime links the two with a MessagePort (`attachFeed`) and the worker
- * pulls — one request for at most one batch in flight, answered as soon as the buffer has
- * records — so what is outside the bounded buffer is at most one batch on the wire and one in the
- * reader.
+ * from it directly; on worker threads the reading worker's instance pulls from it through the
+ * feed (http-feed.ts).
  */
 import type { MessagePort } from 'node:worker_threads'
 import { SluiceError } from '../errors.ts'
 import { systemClock } from '../time/clock.ts'
 import { bodyText, decodeBody, type IngestFormat } from './ingest-body.ts'
 import { IngestBuffer, type IngestStats } from './ingest-buffer.ts'
+import { FedReader, FeedServer, idleWait } from './http-feed.ts'
 import type { PartitionProgress, Source, SourceContext, SourceReader } from './spi.ts'
 
 export type { IngestStats } from './ingest-buffer.ts'
@@ -23,8 +21,6 @@ export type { IngestFormat } from './ingest-body.ts'
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 export const DEFAULT_MAX_BUFFERED_RECORDS = 10_000
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 16
-/** How long a read with nothing to take waits before returning 0, so the task stays responsive. */
-const IDLE_WAKE_MS = 100
 
 export interface HttpSourceOptions<T> {
   /** The last segment of the endpoint, POST /api/v1/jobs/:job/ingest/:path. Default: the source's id. */
@@ -198,20 +194,6 @@ function positive(name: string, v: number | undefined, dflt: number): number {
   return v
 }
 
-/** Waits until `subscribe`'s callback fires or IDLE_WAKE_MS pass, whichever is first. */
-function idleWait(subscribe: (wake: () => void) => () => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let off = (): void => {}
-    const done = (): void => {
-      clearTimeout(timer)
-      off()
-      resolve()
-    }
-    const timer = setTimeout(done, IDLE_WAKE_MS)
-    off = subscribe(done)
-  })
-}
-
 /** One thread: takes straight from the buffer. */
 class BufferReader<T> implements SourceReader<T> {
   private read_ = 0
@@ -240,107 +222,5 @@ class BufferReader<T> implements SourceReader<T> {
   private count(n: number): number {
     this.read_ += n
     return n
-  }
-}
-
-/** What the two ends of a feed say: the worker asks for up to `max` records, the main thread sends them. */
-type FeedMessage<T> =
-  | { readonly type: 'pull'; readonly max: number }
-  | { readonly type: 'records'; readonly records: T[]; readonly buffered: number }
-
-/** Main thread: answers the reading worker's pull as soon as the buffer has records. */
-class FeedServer<T> {
-  /** The records the worker waits for (0: none asked). */
-  private wanted = 0
-  private readonly off: () => void
-
-  constructor(private readonly port: MessagePort, private readonly buffer: IngestBuffer<T>) {
-    port.on('message', (m: FeedMessage<T>) => {
-      if (m.type === 'pull') {
-        this.wanted = m.max
-        this.serve()
-      }
-    })
-    // The job's other work keeps the process alive; the port must not once it has ended.
-    port.unref()
-    this.off = buffer.onAvailable(() => this.serve())
-    port.on('close', () => this.off())
-  }
-
-  close(): void {
-    this.off()
-    this.port.close()
-  }
-
-  private serve(): void {
-    if (this.wanted === 0 || this.buffer.length === 0) return
-    const records: T[] = []
-    this.buffer.take(records, this.wanted)
-    this.wanted = 0
-    this.port.postMessage({ type: 'records', records, buffered: this.buffer.length } satisfies FeedMessage<T>)
-  }
-}
-
-/** A worker: pulls batches from the main thread's buffer, one request in flight at a time. */
-class FedReader<T> implements SourceReader<T> {
-  private local: T[] = []
-  private head = 0
-  private requested = false
-  private read_ = 0
-  /** The main thread's buffer as its last answer said. */
-  private behind = 0
-  private readonly listeners = new Set<() => void>()
-
-  constructor(private readonly port: MessagePort, private readonly where: string) {
-    port.on('message', (m: FeedMessage<T>) => {
-      if (m.type !== 'records') return
-      this.local = m.records
-      this.head = 0
-      this.behind = m.buffered
-      this.requested = false
-      for (const l of this.listeners) l()
-    })
-    port.unref()
-  }
-
-  read(out: T[], max: number): number | Promise<number> {
-    const n = this.drain(out, max)
-    this.request(max)
-    if (n > 0) return n
-    return idleWait((wake) => {
-      this.listeners.add(wake)
-      return () => this.listeners.delete(wake)
-    }).then(() => {
-      const k = this.drain(out, max)
-      this.request(max)
-      return k
-    })
-  }
-
-  position(): string {
-    return `${this.where}: ${this.read_} records read`
-  }
-
-  progress(): readonly PartitionProgress[] {
-    return [{ partition: 'buffer', position: `${this.read_} records read`, lag: this.behind + this.local.length - this.head }]
-  }
-
-  close(): void {
-    this.port.close()
-  }
-
-  private drain(out: T[], max: number): number {
-    const k = Math.min(max, this.local.length - this.head)
-    for (let i = 0; i < k; i++) out.push(this.local[this.head + i])
-    this.head += k
-    this.read_ += k
-    return k
-  }
-
-  /** Asks for the next batch once this one is used up, so one is on its way while the job works. */
-  private request(max: number): void {
-    if (this.requested || this.head < this.local.length) return
-    this.requested = true
-    this.port.postMessage({ type: 'pull', max } satisfies FeedMessage<T>)
   }
 }
