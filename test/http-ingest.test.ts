@@ -109,8 +109,8 @@ describe('httpSource in one thread', () => {
     const stats = (await (await fetch(s.url('events'))).json()) as Record<string, number>
     expect(stats).toMatchObject({ acceptedRequests: 5, acceptedRecords: 1502, rejectedRequests: 0, malformedRequests: 0, takenRecords: 1502, buffered: 0, maxBufferedRecords: 10_000 })
     const metrics = await (await fetch(`${s.server.url}metrics`)).text()
-    expect(metrics).toContain('sluice_ingest_accepted_records_total{job="ingest-formats",operator="events"} 1502')
-    expect(metrics).toContain('sluice_ingest_buffered_records{job="ingest-formats",operator="events"} 0')
+    expect(metrics).toContain('sluice_ingest_accepted_records_total{job="ingest-formats",source="events"} 1502')
+    expect(metrics).toContain('sluice_ingest_buffered_records{job="ingest-formats",source="events"} 0')
     await s.job.stop()
     expect(operatorTotal(s.job.metrics(), 'events', 'recordsOut')).toBe(1502)
     expect(c.got.length).toBe(1502)
@@ -150,6 +150,8 @@ describe('httpSource in one thread', () => {
     expect(stalled.highWaterRecords).toBeLessThanOrEqual(max)
     expect(stalled.rejectedRequests).toBe(3)
     expect(stalled.acceptedRecords).toBe(accepted.length)
+    // The records waiting are the source's lag, like a broker partition's.
+    await until(async () => (/^sluice_source_lag_records\{job="ingest-stalled",source="events",partition="buffer"\} [1-9]\d*$/m.test(await (await fetch(`${s.server.url}metrics`)).text()) ? true : undefined), 'the buffer as the source\'s lag in /metrics')
     // Nothing of a refused request entered: the sink, once released, gets exactly the accepted ones.
     c.release()
     await until(() => (c.got.length >= accepted.length ? true : undefined), 'the accepted records at the sink')
@@ -159,7 +161,7 @@ describe('httpSource in one thread', () => {
     expect(c.got).toEqual([...accepted, ...refused[0]])
     expect(c.source.stats().highWaterRecords).toBeLessThanOrEqual(max)
     const metrics = await (await fetch(`${s.server.url}metrics`)).text()
-    expect(metrics).toContain('sluice_ingest_rejected_requests_total{job="ingest-stalled",operator="events"} 3')
+    expect(metrics).toContain('sluice_ingest_rejected_requests_total{job="ingest-stalled",source="events"} 3')
   })
 
   it('malformed input: 400 naming the line, nothing of the request enters, counted; 413, 415, 404', async () => {
@@ -195,7 +197,7 @@ describe('httpSource in one thread', () => {
     await until(() => (c.got.length >= 1 ? true : undefined), 'the good record')
     expect(c.got).toEqual([{ id: 9, name: 'ok' }])
     const metrics = await (await fetch(`${s.server.url}metrics`)).text()
-    expect(metrics).toContain('sluice_ingest_malformed_requests_total{job="ingest-bad",operator="events"} 6')
+    expect(metrics).toContain('sluice_ingest_malformed_requests_total{job="ingest-bad",source="events"} 6')
   })
 
   it('a streamed body past maxBodyBytes is 413 (read and dropped, the client sees the answer); bodies read at once are bounded (429)', async () => {

@@ -104,8 +104,8 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
   const connUp = new Gauge({ name: 'sluice_connector_up', help: '1 while every subtask of the connector is connected to its server, else 0.', labelNames: ['job', 'connector', 'kind'], registers: [registry] })
   const connState = new Gauge({ name: 'sluice_connector_subtasks', help: 'Subtasks of the connector in each connection state (connected, reconnecting, failed).', labelNames: ['job', 'connector', 'kind', 'state'], registers: [registry] })
   const dropped = new Counter({ name: 'sluice_monitoring_events_dropped_total', help: 'Server-Sent Event frames not sent to subscribers that did not read fast enough (older snapshots coalesced, alerts skipped).', labelNames: ['job'], registers: [registry] })
-  // HTTP ingest sources: counted where the server answers (this thread), per source (operator).
-  const ingestLabels = ['job', 'operator'] as const
+  // HTTP ingest sources: counted where the server answers (this thread), per source.
+  const ingestLabels = ['job', 'source'] as const
   const ingestCounter = (name: string, help: string): Counter => new Counter({ name, help, labelNames: ingestLabels, registers: [registry] })
   const ingAccepted = ingestCounter('sluice_ingest_accepted_records_total', 'Records HTTP ingest accepted (202) into the source\'s buffer.')
   const ingAcceptedReq = ingestCounter('sluice_ingest_accepted_requests_total', 'HTTP ingest requests answered 202.')
@@ -116,7 +116,7 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
   for (const mon of monitors) {
     for (const e of ingestEndpoints(mon.pipeline)) {
       const s = e.target.stats()
-      const l = { job: mon.id, operator: e.sourceId }
+      const l = { job: mon.id, source: e.sourceId }
       ingAccepted.inc(l, s.acceptedRecords)
       ingAcceptedReq.inc(l, s.acceptedRequests)
       ingRejected.inc(l, s.rejectedRequests)
