@@ -295,6 +295,8 @@ describe('event streams under backpressure', () => {
       onEnd: () => () => {},
       alerts: () => ({ objectives: [], alerts: [] }),
       restarts: 0,
+      // /metrics also reads the job's HTTP ingest sources from its pipeline: none here.
+      pipeline: { graph: { nodes: new Map() } },
     }
     const s = await MonitoringServer.start({ port: 0 })
     const socket = connect(s.port, '127.0.0.1')

@@ -47,6 +47,7 @@
  * const reader2 = await source.open(sourceCtx, snapshot.position)
  * const writer2 = await sink.open(sinkCtx, snapshot.commit ?? null)
  */
+import type { MessagePort } from 'node:worker_threads'
 import type { Clock } from '../time/clock.ts'
 
 /** A value that survives JSON.stringify / JSON.parse unchanged (no undefined, no Infinity). */
@@ -221,6 +222,16 @@ export interface Source<T> {
    * const resumed = await source.open(ctx, { index: 1200 })        // after 1200 records
    */
   open(ctx: SourceContext, from?: SourcePosition): SourceReader<T> | Promise<SourceReader<T>>
+  /**
+   * For a source whose records arrive on the main thread (the HTTP ingest source: the monitoring
+   * server runs there) while its reader may run on a worker thread. On worker threads the runtime
+   * makes one MessageChannel per such source and calls this on the main thread's instance (the
+   * one in the graph the coordinator planned) with `end` 'main', and on the instance the reading
+   * worker built from the job module with 'worker', before that worker opens it; the two speak the
+   * source's own protocol over the channel. A restart calls it again with a new channel. Never
+   * called when the job runs in one thread (`workers: 0`): the reader then runs beside the server.
+   */
+  attachFeed?(port: MessagePort, end: 'main' | 'worker'): void
 }
 
 export interface SinkContext {

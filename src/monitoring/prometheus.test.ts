@@ -11,7 +11,8 @@ function monitor(view: Partial<JobView>): JobMonitor {
     latency: null, topFinding: null, graph: { nodes: [], edges: [] }, operators: [], workers: [], alerts: [], checkpoints: null,
     sources: [], connections: [], ...view,
   }
-  return { view: () => v, alerts: () => ({ objectives: [], alerts: [] }), restarts: 0 } as unknown as JobMonitor
+  // pipeline: /metrics reads the job's HTTP ingest sources from its graph (none here).
+  return { view: () => v, alerts: () => ({ objectives: [], alerts: [] }), restarts: 0, pipeline: { graph: { nodes: new Map() } } } as unknown as JobMonitor
 }
 
 const partition = (i: number): PartitionView => ({ partition: `orders/${i}`, subtask: 0, position: `offset ${i}`, lag: i, lagPerSecond: null })

@@ -8,6 +8,7 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { JobMonitor } from './job-monitor.ts'
 import type { OperatorMetrics } from './types.ts'
+import { ingestEndpoints } from './ingest-route.ts'
 
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE
 
@@ -103,6 +104,27 @@ export async function prometheusText(monitors: readonly JobMonitor[], droppedEve
   const connUp = new Gauge({ name: 'sluice_connector_up', help: '1 while every subtask of the connector is connected to its server, else 0.', labelNames: ['job', 'connector', 'kind'], registers: [registry] })
   const connState = new Gauge({ name: 'sluice_connector_subtasks', help: 'Subtasks of the connector in each connection state (connected, reconnecting, failed).', labelNames: ['job', 'connector', 'kind', 'state'], registers: [registry] })
   const dropped = new Counter({ name: 'sluice_monitoring_events_dropped_total', help: 'Server-Sent Event frames not sent to subscribers that did not read fast enough (older snapshots coalesced, alerts skipped).', labelNames: ['job'], registers: [registry] })
+  // HTTP ingest sources: counted where the server answers (this thread), per source.
+  const ingestLabels = ['job', 'source'] as const
+  const ingestCounter = (name: string, help: string): Counter => new Counter({ name, help, labelNames: ingestLabels, registers: [registry] })
+  const ingAccepted = ingestCounter('sluice_ingest_accepted_records_total', 'Records HTTP ingest accepted (202) into the source\'s buffer.')
+  const ingAcceptedReq = ingestCounter('sluice_ingest_accepted_requests_total', 'HTTP ingest requests answered 202.')
+  const ingRejected = ingestCounter('sluice_ingest_rejected_requests_total', 'HTTP ingest requests refused with 429 (buffer full, or too many bodies being read): backpressure.')
+  const ingMalformed = ingestCounter('sluice_ingest_malformed_requests_total', 'HTTP ingest requests refused with 400 or 415 (malformed JSON or NDJSON, not UTF-8, refused by parse, wrong media type).')
+  const ingTooLarge = ingestCounter('sluice_ingest_too_large_requests_total', 'HTTP ingest requests refused with 413 (body over maxBodyBytes, or more records than the buffer holds).')
+  const ingBuffered = new Gauge({ name: 'sluice_ingest_buffered_records', help: 'Records in the HTTP source\'s buffer, waiting for the job (at most maxBufferedRecords).', labelNames: ingestLabels, registers: [registry] })
+  for (const mon of monitors) {
+    for (const e of ingestEndpoints(mon.pipeline)) {
+      const s = e.target.stats()
+      const l = { job: mon.id, source: e.sourceId }
+      ingAccepted.inc(l, s.acceptedRecords)
+      ingAcceptedReq.inc(l, s.acceptedRequests)
+      ingRejected.inc(l, s.rejectedRequests)
+      ingMalformed.inc(l, s.malformedRequests)
+      ingTooLarge.inc(l, s.tooLargeRequests)
+      ingBuffered.set(l, s.buffered)
+    }
+  }
   for (const mon of monitors) {
     const v = mon.view()
     dropped.inc({ job: v.id }, droppedEvents.get(v.id) ?? 0)

@@ -12,6 +12,8 @@
  *   from GET /api/v1/csrf in X-Sluice-CSRF; no response carries a CORS header. Clients outside a
  *   browser follow the same rule (the CLI fetches the CSRF value);
  * - the savepoint route writes only under the job's savepoint root (savepoint-dir.ts);
+ * - HTTP ingest (POST /api/v1/jobs/:id/ingest/:source, ingest-route.ts) is a change like any other:
+ *   the token as a bearer header, or the CSRF value; its buffer and the bodies it reads are bounded;
  * - event streams never queue more than one frame beyond the socket's buffer (event-stream.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -24,6 +26,7 @@ import { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus.ts'
 import { RequestGuard, serverToken, unauthorized, type Refusal } from './request-guard.ts'
 import { savepointDirUnder } from './savepoint-dir.ts'
 import { EventStream } from './event-stream.ts'
+import { ingestRequest, ingestStats } from './ingest-route.ts'
 
 export const DEFAULT_PORT = 8420
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
@@ -165,9 +168,11 @@ export class MonitoringServer {
         const id = decodeSegment(savepoints[1])
         return id === null ? badEscape(res, path) : await this.savepoint(id, url, res)
       }
+      const ingest = /^\/api\/v1\/jobs\/([^/]+)\/ingest\/([^/]+)$/.exec(path)
+      if (ingest !== null) return await this.ingest(req, res, path, ingest[1], ingest[2])
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD')
-        return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here; the API is read-only except POST /api/v1/jobs/:id/savepoints`)
+        return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here; the API is read-only except POST /api/v1/jobs/:id/savepoints and POST /api/v1/jobs/:id/ingest/:source`)
       }
       if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE })
@@ -256,6 +261,27 @@ export class MonitoringServer {
     } catch (e) {
       sendError(res, 409, 'SAVEPOINT_FAILED', e instanceof Error ? e.message : String(e))
     }
+  }
+
+  /** /api/v1/jobs/:id/ingest/:source: POST records to a job's HTTP source (ingest-route.ts); GET its counters. */
+  private async ingest(req: IncomingMessage, res: ServerResponse, path: string, rawJob: string, rawSource: string): Promise<void> {
+    const id = decodeSegment(rawJob)
+    const source = decodeSegment(rawSource)
+    if (id === null || source === null) return badEscape(res, path)
+    const m = this.jobs.get(id)
+    if (m === undefined) {
+      req.resume()
+      return sendError(res, 404, 'NOT_FOUND', `no job ${JSON.stringify(id)}; GET /api/v1/jobs lists the jobs`)
+    }
+    if (req.method === 'POST' && m.ended) {
+      // Its buffer would take them (202) and nothing would ever read them.
+      req.resume()
+      return sendError(res, 409, 'JOB_NOT_RUNNING', `job ${JSON.stringify(id)} has ended (${m.view().status}); records sent to it now would never be read`)
+    }
+    if (req.method === 'POST') return ingestRequest(req, res, m.pipeline, id, source)
+    if (req.method === 'GET' || req.method === 'HEAD') return ingestStats(res, m.pipeline, id, source)
+    res.setHeader('Allow', 'POST, GET, HEAD')
+    return sendError(res, 405, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here; POST records (application/json or application/x-ndjson), or GET the source's counters`)
   }
 
   private events(m: JobMonitor, res: ServerResponse): void {

@@ -2,6 +2,7 @@
  * Messages between the coordinator (main thread) and workers: one discriminated union each way,
  * handled by exhaustive switches. Errors cross as plain objects and are matched on `code`.
  */
+import type { MessagePort } from 'node:worker_threads'
 import type { DeadLetter } from '../connectors/spi.ts'
 import type { JobMetrics } from './metrics.ts'
 import type { Checkpoint } from './checkpoint/storage.ts'
@@ -29,6 +30,11 @@ export interface WorkerStart {
   readonly rings: Readonly<Record<string, SharedArrayBuffer>>
   /** Set when the job takes checkpoints: the checkpoint to restore from (null: a fresh start). */
   readonly checkpoints: { readonly restore: Checkpoint | null } | null
+  /**
+   * Source id → the worker's end of the channel from the main thread's instance of that source
+   * (`Source.attachFeed`: HTTP ingest), for the sources this worker reads. Transferred.
+   */
+  readonly feeds: Readonly<Record<string, MessagePort>>
 }
 
 export interface SerializedError {

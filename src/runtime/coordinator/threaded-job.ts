@@ -17,7 +17,7 @@ import { JobRunner, type JobResult, type JobStatus } from '../job-runner.ts'
 import type { JobMetrics } from '../metrics.ts'
 import { buildTasks, physicalPlan, planFingerprint, workerOf } from '../plan.ts'
 import { assertNever, type FromWorker, type JobModuleRef, type ToWorker, type WorkerStart } from '../protocol.ts'
-import type { Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'
 import { afterCheckpoints, CheckpointCoordinator, checkpointFor, noCheckpointsError, type CheckpointOptions, type CheckpointParticipants, type CheckpointStats } from '../checkpoint/coordinator.ts'
 
 export interface ThreadedRunOptions {
@@ -102,6 +102,17 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
       })
     },
   }
+  // Sources fed from this thread (HTTP ingest: the server runs here): a channel each, between the
+  // graph's instance here and the instance of the worker that runs the source's only subtask.
+  const feeds: Record<string, MessagePort>[] = Array.from({ length: workers }, () => ({}))
+  const feedEnds: MessagePort[] = []
+  for (const n of graph.nodes.values()) {
+    if (n.type !== 'source' || n.source.attachFeed === undefined) continue
+    const { port1, port2 } = new MessageChannel()
+    n.source.attachFeed(port1, 'main')
+    feeds[workerOf({ subtask: 0 }, workers)][n.id] = port2
+    feedEnds.push(port1)
+  }
   const readsStdin = [...graph.nodes.values()].some((n) => n.type === 'source' && n.source.kind === 'stdin')
   let stdinRelease = (): void => {}
   const entry = new URL('../worker/entry.ts', import.meta.url)
@@ -144,9 +155,9 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     failJob = fail
     letters.open(systemClock, coordinator === null ? undefined : (restore?.deadLetters ?? null)).catch((e: unknown) => fail(e as SluiceError))
     for (let w = 0; w < workers; w++) {
-      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore: restore === null ? null : checkpointFor(restore, (op) => plan.parallelism.get(op) ?? 1, (s) => workerOf({ subtask: s }, workers) === w) } }
+      const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore: restore === null ? null : checkpointFor(restore, (op) => plan.parallelism.get(op) ?? 1, (s) => workerOf({ subtask: s }, workers) === w) }, feeds: feeds[w] }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
-      const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin })
+      const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin, transferList: Object.values(feeds[w]) })
       if (w === 0 && readsStdin && t.stdin !== null) {
         const workerStdin = t.stdin
         process.stdin.pipe(workerStdin)
@@ -216,7 +227,10 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     }),
   )
   coordinator?.start()
-  ended.catch(() => {}).finally(() => stdinRelease())
+  ended.catch(() => {}).finally(() => {
+    stdinRelease()
+    for (const p of feedEnds) p.close()
+  })
   return {
     done: ended,
     status: () => status,

@@ -73,6 +73,12 @@ async function main(): Promise<void> {
     if (planFingerprint(graph, plan) !== start.fingerprint) {
       throw new SluiceError('JOB_NOT_DETERMINISTIC', `worker ${start.worker} imported ${start.job.url} and built a different job than the main thread (ids, operators, parallelism or edges differ); a job module must build the same pipeline every time it is imported`)
     }
+    // Before any task opens its source: a source fed from the main thread reads through this end.
+    for (const [id, feed] of Object.entries(start.feeds)) {
+      const n = graph.nodes.get(id)
+      if (n?.type !== 'source' || n.source.attachFeed === undefined) throw new SluiceError('INTERNAL', `worker ${start.worker} got a feed for ${id}, which is no source fed from the main thread`)
+      n.source.attachFeed(feed, 'worker')
+    }
     const deadLetters = new DeadLetterRouter()
     runner = new JobRunner(systemClock, deadLetters)
     const generic = codecForWire()
