@@ -149,8 +149,8 @@ export class KafkaSource<T> implements Source<T> {
       const resume = from === undefined ? null : checkKafkaPosition(from, topic, info.partitionsCount, assigned)
       const list = async (partitions: readonly number[], timestamp: bigint): Promise<bigint[]> =>
         partitions.length === 0 ? [] : (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [...partitions] }, timestamp, isolationLevel })).get(topic) ?? []
-      const fresh = resume === null ? assigned : resume.added
-      const startAt = await this.startOffsets(admin, fresh, list)
+      // Partitions added to the topic after the checkpoint start from their beginning.
+      const startAt = resume === null ? await this.startOffsets(admin, assigned, list, this.start) : await this.startOffsets(admin, resume.added, list, 'earliest')
       let ends: Map<number, number> | null = null
       if (this.bounded) {
         ends = resume?.ends ?? null
@@ -193,10 +193,9 @@ export class KafkaSource<T> implements Source<T> {
   }
 
   /** Start offsets of a fresh start for `partitions`, by `start`. */
-  private async startOffsets(admin: Admin | null, partitions: readonly number[], list: (partitions: readonly number[], timestamp: bigint) => Promise<bigint[]>): Promise<Map<number, number>> {
+  private async startOffsets(admin: Admin | null, partitions: readonly number[], list: (partitions: readonly number[], timestamp: bigint) => Promise<bigint[]>, s: KafkaStart): Promise<Map<number, number>> {
     const out = new Map<number, number>()
     if (partitions.length === 0) return out
-    const s = this.start
     const earliest = await list(partitions, EARLIEST)
     if (s === 'earliest') {
       for (const p of partitions) out.set(p, Number(earliest[p]))
