@@ -205,8 +205,15 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     let any = false
     for (const p of this.partitions) if (p.end < 0 || p.fetchAt < p.end) any = true
     if (!any) return
+    // Never rejects: a failure is kept in `failure` (thrown by the next read) or retried.
     this.inflight = this.fetch().then(
-      (responses) => this.fetched(responses),
+      (responses) => {
+        try {
+          this.fetched(responses)
+        } catch (e) {
+          this.failure = kafkaError(e, this.config.where, 'reading', 'SOURCE_IO')
+        }
+      },
       (e: unknown) => this.fetchFailed(e),
     ).finally(() => {
       this.inflight = null
