@@ -5,7 +5,9 @@ import { until } from '../../../test/support/wait.ts'
 import { isSluiceError } from '../../errors.ts'
 import type { BrokerMessage } from '../broker.ts'
 import { TestSourceContext, expectResumesFromSnapshots, readAll, readSource, sourceContract } from '../source-contract.ts'
-import type { SourcePosition, SourceReader } from '../spi.ts'
+import type { SourcePosition } from '../spi.ts'
+import { ConnectorUri } from '../uri.ts'
+import { classifyKafkaError, kafkaConnectionFromUri, parseBrokers } from './common.ts'
 import { kafkaSource, kafkaSourceFromUri, type KafkaSourceOptions } from './kafka-source.ts'
 
 const BROKERS = `${SERVICES.kafka.host}:${SERVICES.kafka.port}`
@@ -359,5 +361,27 @@ describe('kafka source: errors', () => {
     const src = kafkaSourceFromUri(`kafka://127.0.0.1:9,${BROKERS}/${topic}?bounded=true&format=string&start=earliest&isolation=read_uncommitted&group=g1`)
     expect(src.bounded).toBe(true)
     expect(await readSource(src)).toEqual(['a'])
+  })
+})
+
+describe('kafka URIs and client errors', () => {
+  it('a kafka:// URI may list several brokers; other schemes take one host', () => {
+    const uri = new ConnectorUri('kafka://u:p%40ss@k1:9092,k2,[::1]:9094/orders?sasl=scram-sha-256', 'kafka', 9092, { multipleHosts: true })
+    expect(uri.hosts).toEqual([{ host: 'k1', port: 9092 }, { host: 'k2', port: 9092 }, { host: '::1', port: 9094 }])
+    expect(uri.text).toBe('kafka://u:***@k1:9092,k2,[::1]:9094/orders?sasl=scram-sha-256')
+    expect(kafkaConnectionFromUri(uri)).toEqual({ brokers: ['k1:9092', 'k2:9092', '[::1]:9094'], sasl: { mechanism: 'SCRAM-SHA-256', username: 'u', password: 'p@ss' } })
+    expect(new ConnectorUri('nats://n1:4222/s', 'nats', 4222).hosts).toEqual([{ host: 'n1', port: 4222 }])
+    expect(() => new ConnectorUri('nats://n1:4222,n2:4222/s', 'nats', 4222)).toThrow(/takes one host:port/)
+    expect(() => new ConnectorUri('kafka://k1:9092,k2:x/t', 'kafka', 9092, { multipleHosts: true })).toThrow(/"k2:x" is not a host:port/)
+    expect(parseBrokers(['a:1,b', 'c:3'])).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 9092 }, { host: 'c', port: 3 }])
+  })
+
+  it('maps the client\'s error shapes to connector codes', () => {
+    const nested = (inner: object): object => ({ code: 'PLT_KFK_MULTIPLE', message: 'metadata failed 2 times.', errors: [{ code: 'PLT_KFK_MULTIPLE', message: 'x', errors: [inner] }] })
+    expect(classifyKafkaError(nested({ code: 'PLT_KFK_AUTHENTICATION', message: 'SASL failed' }))).toBe('CONNECTOR_AUTH')
+    expect(classifyKafkaError(nested({ code: 'PLT_KFK_PROTOCOL', apiId: 'TOPIC_AUTHORIZATION_FAILED', message: '' }))).toBe('CONNECTOR_AUTH')
+    expect(classifyKafkaError(nested({ code: 'PLT_KFK_PROTOCOL', apiId: 'UNKNOWN_TOPIC_OR_PARTITION', message: '' }))).toBe('CONNECTOR_NOT_FOUND')
+    expect(classifyKafkaError(nested({ code: 'PLT_KFK_NETWORK', message: 'Connection closed' }))).toBe('CONNECTOR_UNREACHABLE')
+    expect(classifyKafkaError(nested({ code: 'PLT_KFK_PROTOCOL', apiId: 'NOT_LEADER_OR_FOLLOWER', message: '' }))).toBeNull()
   })
 })
