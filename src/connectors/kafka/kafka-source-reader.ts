@@ -24,6 +24,8 @@ const READ_WAIT_SLACK_MS = 400
 
 /** One partition this reader reads. Fixed shape; numbers are offsets (safe integers). */
 export interface PartitionState {
+  /** This partition's place among the reader's partitions (0 ≤ slot < partitionCount()). */
+  readonly slot: number
   readonly index: number
   /** "topic/3", as monitoring and bad-record positions name it. */
   readonly name: string
@@ -86,6 +88,8 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
   private readonly lastParts: PartitionState[] = []
   private readonly lastOffsets: number[] = []
   private readonly lastRaw: (Buffer | null)[] = []
+  /** The slot of the partition the last read's records came from; -1 when it pushed none. */
+  private lastSlot = -1
 
   constructor(
     private readonly ctx: SourceContext,
@@ -98,6 +102,7 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     this.lastParts.length = 0
     this.lastOffsets.length = 0
     this.lastRaw.length = 0
+    this.lastSlot = -1
     const n = this.drain(out, max)
     if (n > 0) {
       this.maybeFetch()
@@ -126,15 +131,21 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     })
   }
 
-  /** Hands out up to `max` buffered records, advancing each partition's position with them. */
+  /**
+   * Hands out up to `max` buffered records of ONE partition (the task keeps a watermark per
+   * partition: see lastPartition), advancing that partition's position with them.
+   */
   private drain(out: T[], max: number): number {
     const { format, record } = this.config
     const chunks = this.chunks
     let n = 0
+    let current: PartitionState | null = null
     while (n < max && this.head < chunks.length) {
       const c = chunks[this.head]
       const part = c.part
       if (!c.skip) {
+        if (current === null) current = part
+        else if (part !== current) break
         const records = c.batch.records
         const end = part.end
         while (c.i < records.length && n < max) {
@@ -174,6 +185,7 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
       chunks.length = 0
       this.head = 0
     }
+    if (n > 0 && current !== null) this.lastSlot = current.slot
     return n
   }
 
@@ -327,6 +339,22 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
     this.tracker.set('reconnecting', message)
     this.retryAt = now + this.backoffMs
     this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS)
+  }
+
+  /** The partitions this reader reads, for per-partition watermarks (fixed once open). */
+  partitionCount(): number {
+    return this.partitions.length
+  }
+
+  /** The slot of the partition whose records the last read pushed (every read pushes one partition's). */
+  lastPartition(): number {
+    return this.lastSlot
+  }
+
+  /** A bounded read has handed out partition `slot` to its end: it holds no watermark back. */
+  partitionEnded(slot: number): boolean {
+    const p = this.partitions[slot]
+    return p !== undefined && p.end >= 0 && p.next >= p.end
   }
 
   position(): string {

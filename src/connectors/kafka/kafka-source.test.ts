@@ -144,6 +144,29 @@ describe('kafka source: several partitions per reader', () => {
     expect(all.map((r) => (r.v as { i: number }).i).sort((a, b) => a - b)).toEqual(Array.from({ length: 2000 }, (_, i) => i))
   })
 
+  it('every read pushes one partition\'s records and names it (per-partition watermarks); a bounded partition reports its end', async () => {
+    const topic = await createTopic(4)
+    await produce(topic, Array.from({ length: 800 }, (_, i) => ({ partition: i % 4, value: json({ i }) })), 40)
+    const reader = await source<Tagged>(topic, { record: tagged, fetchMaxBytes: 2048 }).open(new TestSourceContext('fail', undefined, 'kafka', 1, 2))
+    expect(reader.partitionCount!()).toBe(2) // partitions 1 and 3
+    const slotsSeen = new Set<number>()
+    const total: Tagged[] = []
+    for (;;) {
+      const out: Tagged[] = []
+      const n = await reader.read(out, 64)
+      if (n === -1) break
+      if (n === 0) continue
+      const slot = reader.lastPartition!()
+      slotsSeen.add(slot)
+      expect(new Set(out.map((r) => r.p)), 'one partition per read').toEqual(new Set([[1, 3][slot]]))
+      total.push(...out)
+    }
+    expect(slotsSeen).toEqual(new Set([0, 1]))
+    expect(total).toHaveLength(400)
+    expect([reader.partitionEnded!(0), reader.partitionEnded!(1)]).toEqual([true, true])
+    await reader.close!()
+  })
+
   it('checkpoint positions resume exactly at the default fetch sizes (expectResumesFromSnapshots, one partition per subtask)', async () => {
     const topic = await createTopic(3)
     await produce(topic, Array.from({ length: 900 }, (_, i) => ({ partition: i % 3, value: json({ i }) })), 30)

@@ -159,7 +159,8 @@ export class KafkaSource<T> implements Source<T> {
         ends ??= new Map()
         for (const p of missing) ends.set(p, Number(latest[p]))
       }
-      const partitions: PartitionState[] = assigned.map((p) => ({
+      const partitions: PartitionState[] = assigned.map((p, slot) => ({
+        slot,
         index: p,
         name: `${topic}/${p}`,
         next: resume?.offsets.get(p) ?? startAt.get(p) ?? 0,
