@@ -4,6 +4,9 @@
 #   bash scripts/services.sh up       start what is not already listening, wait until it answers (idempotent)
 #   bash scripts/services.sh down     stop what `up` started (by PID) and remove its data
 #   bash scripts/services.sh status   what is listening
+#   bash scripts/services.sh restart  stop the Kafka broker `up` started and start it again on the same data
+#                                     (for tests of a broker restart; SLUICE_KAFKA_PORT / SLUICE_KAFKA_CONTROLLER_PORT
+#                                     with SLUICE_SERVICES_RUN run a second, private broker for such tests)
 #
 # Today that is Apache Kafka: one broker in KRaft mode (broker and controller in one JVM) on
 # 127.0.0.1:9092, its jars resolved from Maven Central by scripts/kafka/pom.xml (cached under
@@ -15,8 +18,8 @@ cd "$(dirname "$0")/.."
 
 HOME_DIR="${SLUICE_SERVICES_HOME:-$HOME/.cache/sluice}"
 RUN_DIR="${SLUICE_SERVICES_RUN:-/tmp/sluice-services}"
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+KAFKA_PORT="${SLUICE_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${SLUICE_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)"
 KAFKA_LIB="$HOME_DIR/kafka-$KAFKA_VERSION/lib"
 KAFKA_PID="$RUN_DIR/kafka.pid"
@@ -100,6 +103,13 @@ EOF
     tail -20 "$KAFKA_LOG" >&2
     return 1
   }
+  kafka_start
+}
+
+# Starts the broker on the configuration, log settings and data `up` wrote, and waits until it answers.
+kafka_start() {
+  local conf="$RUN_DIR/kafka.properties"
+  local java_opts=(-Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true "-Dlog4j2.configurationFile=$RUN_DIR/log4j2.properties")
   # setsid: the broker outlives this script and the shell that ran it; stopped by PID with `down`.
   setsid nohup java "${java_opts[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf" >>"$KAFKA_LOG" 2>&1 </dev/null &
   echo $! >"$KAFKA_PID"
@@ -127,6 +137,13 @@ kafka_down() {
     echo "services: kafka was not started by this script"
     return 0
   fi
+  kafka_stop
+  rm -f "$KAFKA_PID"
+  rm -rf "$KAFKA_DATA"
+}
+
+# Stops the broker by PID (SIGTERM, then SIGKILL after 30 s), keeping its data.
+kafka_stop() {
   local pid
   pid="$(cat "$KAFKA_PID")"
   if kill -0 "$pid" 2>/dev/null; then
@@ -139,8 +156,15 @@ kafka_down() {
     if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
     echo "services: kafka (pid $pid) stopped"
   fi
-  rm -f "$KAFKA_PID"
-  rm -rf "$KAFKA_DATA"
+}
+
+kafka_restart() {
+  if [[ ! -f "$KAFKA_PID" || ! -f "$RUN_DIR/kafka.properties" ]]; then
+    echo "services: kafka was not started by this script; run up first" >&2
+    return 1
+  fi
+  kafka_stop
+  kafka_start
 }
 
 check_machine_service() { # name port how-to-start
@@ -168,6 +192,9 @@ case "${1:-}" in
   down)
     kafka_down
     ;;
+  restart)
+    kafka_restart
+    ;;
   status)
     for p in "kafka $KAFKA_PORT" "postgresql 5432" "redis 6379" "nats 4222"; do
       set -- $p
@@ -175,7 +202,7 @@ case "${1:-}" in
     done
     ;;
   *)
-    echo "usage: bash scripts/services.sh up|down|status" >&2
+    echo "usage: bash scripts/services.sh up|down|restart|status" >&2
     exit 2
     ;;
 esac

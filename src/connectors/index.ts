@@ -12,5 +12,7 @@ export { collectSink, type CollectCommit, type CollectSink } from './collect-sin
 export { blackholeSink, countingSink } from './blackhole-sink.ts'
 export { httpSource, type HttpSource, type HttpSourceOptions, type IngestStats } from './http-source.ts'
 export { nexmarkSource, type NexmarkPosition } from './nexmark-source.ts'
+export { kafkaSource, kafkaSourceFromUri, type KafkaIsolation, type KafkaSource, type KafkaSourceOptions, type KafkaStart } from './kafka/kafka-source.ts'
+export type { KafkaPosition } from './kafka/kafka-position.ts'
 export type { JsonValue, SinkCommit, SourcePosition } from './spi.ts'
 export { postgresSink, postgresSinkFromUri, type PostgresCommit, type PostgresSink, type PostgresSinkOptions } from './postgres/postgres-sink.ts'

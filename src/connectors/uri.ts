@@ -18,10 +18,22 @@ export function redactUri(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, '$1:***@')
 }
 
-export class ConnectorUri {
-  readonly scheme: string
+/** One server of a connector URI. */
+export interface UriHost {
   readonly host: string
   readonly port: number
+}
+
+export class ConnectorUri {
+  readonly scheme: string
+  /** The first (or only) server's host. */
+  readonly host: string
+  readonly port: number
+  /**
+   * Every server the URI names: `kafka://h1:9092,h2:9092/topic` lists two (only where the
+   * connector allows several, `multipleHosts`); otherwise just `{ host, port }`.
+   */
+  readonly hosts: readonly UriHost[]
   /** Decoded user name; null when absent. */
   readonly user: string | null
   /** Decoded password; null when absent. Never print it: use `text`. */
@@ -35,10 +47,20 @@ export class ConnectorUri {
 
   /**
    * Parses `text` for a connector of `scheme` whose default port is `defaultPort`. Fails with
-   * CONNECTOR_URI_INVALID naming what is wrong.
+   * CONNECTOR_URI_INVALID naming what is wrong. With `multipleHosts` the authority may list
+   * several servers separated by commas (`h1:9092,h2:9092`), as Kafka bootstrap lists do.
    */
-  constructor(text: string, scheme: string, defaultPort: number) {
+  constructor(text: string, scheme: string, defaultPort: number, options: { readonly multipleHosts?: boolean } = {}) {
     this.text = redactUri(text)
+    // WHATWG URLs take one host: a comma list is split off here and the first host parsed with the rest.
+    const extra: UriHost[] = []
+    const m = /^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)([^/?#]*)(.*)$/is.exec(text)
+    if (m !== null && m[2].includes(',')) {
+      if (options.multipleHosts !== true) throw invalid(this.text, `${scheme}:// takes one host:port`)
+      const [first, ...rest] = m[2].split(',')
+      for (const h of rest) extra.push(parseHost(this.text, h, defaultPort))
+      text = m[1] + first + m[3]
+    }
     let u: URL
     try {
       u = new URL(text)
@@ -50,6 +72,7 @@ export class ConnectorUri {
     if (u.hostname === '') throw invalid(this.text, 'it names no host')
     this.host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname
     this.port = u.port === '' ? defaultPort : Number(u.port)
+    this.hosts = [{ host: this.host, port: this.port }, ...extra]
     this.user = u.username === '' ? null : decodeURIComponent(u.username)
     this.password = u.password === '' ? null : decodeURIComponent(u.password)
     this.name = decodeURIComponent(u.pathname.replace(/^\//, ''))
@@ -105,6 +128,15 @@ export class ConnectorUri {
       throw invalid(this.text, `unknown parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}; ${this.scheme}:// takes ${known === '' ? 'none' : known}`)
     }
   }
+}
+
+/** One `host[:port]` of a comma list ("[::1]:9092" for IPv6). */
+function parseHost(text: string, hostPort: string, defaultPort: number): UriHost {
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i.exec(hostPort)
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2])
+  if (m === null || port < 1 || port > 65535) throw invalid(text, `"${hostPort}" is not a host:port`)
+  const host = m[1].startsWith('[') ? m[1].slice(1, -1) : m[1]
+  return { host, port }
 }
 
 function invalid(text: string, why: string): SluiceError {
