@@ -6,6 +6,9 @@ import { SluiceError } from '../errors.ts'
 import type { BrokerSinkOptions, BrokerSourceOptions } from './broker.ts'
 import type { Sink, Source } from './spi.ts'
 import { isConnectorUri, redactUri } from './uri.ts'
+import { kafkaSinkFromUri } from './kafka/kafka-sink.ts'
+import { kafkaSourceFromUri } from './kafka/kafka-source.ts'
+import { postgresSinkFromUri } from './postgres/postgres-sink.ts'
 
 /** Options a URI's source takes besides its query parameters (how to build records). */
 export type UriSourceOptions<T> = BrokerSourceOptions<T>
@@ -49,4 +52,10 @@ export function sinkFromUri<T>(text: string, options: UriSinkOptions<T> = {}): S
 
 export { isConnectorUri }
 
-void scheme
+scheme('kafka', {
+  source: (uri, o) => kafkaSourceFromUri(uri, o),
+  sink: (uri, o) => kafkaSinkFromUri(uri, o),
+  example: 'kafka://127.0.0.1:9092/TOPIC',
+})
+scheme('postgres', { sink: (uri) => postgresSinkFromUri(uri), example: 'postgres://USER@127.0.0.1:5432/DB?table=NAME' })
+scheme('postgresql', { sink: (uri) => postgresSinkFromUri(uri), example: 'postgresql://USER@127.0.0.1:5432/DB?table=NAME' })
