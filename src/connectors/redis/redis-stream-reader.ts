@@ -1,0 +1,273 @@
+/**
+ * The reader of the Redis Streams source: XREAD batches over the subtask's keys, merged in
+ * entry-id order, decoded into records.
+ */
+import { RESP_TYPES } from 'redis'
+import { describeCause, SluiceError } from '../../errors.ts'
+import { decodeTextPayload, type BrokerMessage, type PayloadFormat } from '../broker.ts'
+import type { ConnectionStatus, PartitionProgress, SourceContext, SourceReader, SourcePosition } from '../spi.ts'
+import { compareIds, destroyQuietly, idTimestamp, redisError, type RedisLink } from './redis-client.ts'
+
+/** Where a reader starts on one key. */
+export interface KeyStart {
+  readonly key: string
+  /** The last entry id read; "0-0" for none. */
+  readonly id: string
+  /** The stream's entries-added count at `id`; null when unknown. */
+  readonly added: number | null
+  /** Bounded: the last entry id to read (equal to `id` when there is nothing to read); null when unbounded. */
+  readonly end: string | null
+  /** entries-added as XINFO STREAM last said; null when unknown. */
+  readonly streamAdded: number | null
+}
+
+export interface ReaderSettings<T> {
+  readonly format: PayloadFormat
+  readonly field: string
+  readonly record: ((message: BrokerMessage) => T) | undefined
+  /** XREAD BLOCK in ms; null for a bounded read, which never waits. */
+  readonly blockMs: number | null
+}
+
+/** XINFO STREAM at most this often, for lag; never per record. */
+const LAG_REFRESH_MS = 1_000
+const BUFFER_MAPPING = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } }
+
+type Text = string | Buffer
+/** An entry as XREAD returns it: [id, [field, value, field, value…]]. */
+type RawEntry = [Text, Text[]]
+type XReadReply = [Text, RawEntry[]][] | null
+
+const text = (t: Text): string => (typeof t === 'string' ? t : t.toString('utf8'))
+
+export class RedisStreamReader<T> implements SourceReader<T> {
+  private readonly keys: string[]
+  private readonly ids: string[]
+  private readonly added: (number | null)[]
+  private readonly ends: (string | null)[]
+  private readonly streamAdded: (number | null)[]
+  /** No more fetches for the key: its bounded end is in its buffer or read. */
+  private readonly ended: boolean[]
+  /** Fetched entries not yet read, per key, from index `at[k]`. */
+  private readonly buffers: RawEntry[][]
+  private readonly at: number[]
+  /** The last id a fetch returned when it returned a full COUNT (more may follow); null otherwise. */
+  private readonly fullUpTo: (string | null)[]
+  /** Per record pushed by the last read: its key index, entry id and raw payload. */
+  private readonly lastKeys: number[] = []
+  private readonly lastIds: string[] = []
+  private readonly lastRaw: (string | Uint8Array)[] = []
+  private lagAt: number
+  private lagInFlight = false
+  private closed = false
+
+  constructor(
+    private readonly ctx: SourceContext,
+    private readonly link: RedisLink,
+    starts: readonly KeyStart[],
+    private readonly settings: ReaderSettings<T>,
+  ) {
+    this.keys = starts.map((s) => s.key)
+    this.ids = starts.map((s) => s.id)
+    this.added = starts.map((s) => s.added)
+    this.ends = starts.map((s) => s.end)
+    this.streamAdded = starts.map((s) => s.streamAdded)
+    this.ended = starts.map((s) => s.end !== null && compareIds(s.end, s.id) <= 0)
+    this.buffers = starts.map(() => [])
+    this.at = starts.map(() => 0)
+    this.fullUpTo = starts.map(() => null)
+    this.lagAt = ctx.clock.now()
+  }
+
+  async read(out: T[], max: number): Promise<number> {
+    if (this.closed) throw new SluiceError('SOURCE_IO', `redis source ${this.ctx.sourceId}: read after close`)
+    this.lastKeys.length = 0
+    this.lastIds.length = 0
+    this.lastRaw.length = 0
+    if (this.ctx.clock.now() - this.lagAt >= LAG_REFRESH_MS && !this.lagInFlight) this.refreshLag()
+    let n = this.emit(out, max)
+    if (n > 0) return n
+    const fetch: number[] = []
+    for (let k = 0; k < this.keys.length; k++) if (!this.ended[k] && this.at[k] >= this.buffers[k].length) fetch.push(k)
+    if (fetch.length === 0) return this.finished() ? -1 : 0
+    const reply = await this.xread(fetch, max)
+    if (reply === undefined) return 0
+    this.take(fetch, reply, max)
+    n = this.emit(out, max)
+    return n === 0 && this.finished() ? -1 : n
+  }
+
+  private async xread(fetch: readonly number[], max: number): Promise<XReadReply | undefined> {
+    const args = ['XREAD', 'COUNT', String(max)]
+    if (this.settings.blockMs !== null) args.push('BLOCK', String(this.settings.blockMs))
+    args.push('STREAMS')
+    for (const k of fetch) args.push(this.keys[k])
+    for (const k of fetch) args.push(this.ids[k])
+    try {
+      return this.settings.format === 'bytes'
+        ? await this.link.client.sendCommand<XReadReply>(args, BUFFER_MAPPING)
+        : await this.link.client.sendCommand<XReadReply>(args)
+    } catch (e) {
+      // A connection lost mid-run: the position is unchanged, so the next read asks again once
+      // node-redis has reconnected (or fails when it has given up).
+      if (!this.link.client.isReady && this.link.tracker.state === 'reconnecting' && !this.closed) return undefined
+      if (this.link.tracker.state === 'failed') {
+        throw new SluiceError('CONNECTOR_UNREACHABLE', `redis source ${this.ctx.sourceId}: lost ${this.link.text}: ${describeCause(e)}`, { cause: e })
+      }
+      throw redisError(e, 'SOURCE_IO', `redis source ${this.ctx.sourceId}: XREAD from ${this.keys.join(', ')} at ${this.link.text}`)
+    }
+  }
+
+  /** Files a fetch's entries into the buffers, cut at the bounded ends. */
+  private take(fetch: readonly number[], reply: XReadReply, max: number): void {
+    for (const k of fetch) this.fullUpTo[k] = null
+    const got = new Set<number>()
+    for (const [name, entries] of reply ?? []) {
+      const k = this.keys.indexOf(text(name))
+      if (k < 0 || entries.length === 0) continue
+      got.add(k)
+      const last = text(entries[entries.length - 1][0])
+      const end = this.ends[k]
+      let kept = entries
+      if (end !== null && compareIds(last, end) >= 0) {
+        let cut = entries.length
+        while (cut > 0 && compareIds(text(entries[cut - 1][0]), end) > 0) cut--
+        kept = cut === entries.length ? entries : entries.slice(0, cut)
+        this.ended[k] = true
+      } else if (entries.length >= max) {
+        this.fullUpTo[k] = last
+      }
+      this.buffers[k] = kept
+      this.at[k] = 0
+    }
+    // A bounded fetch that found nothing after the position: the key has nothing up to its end.
+    if (this.settings.blockMs === null) for (const k of fetch) if (!got.has(k)) this.ended[k] = true
+  }
+
+  /** Pushes buffered entries in entry-id order, none past what every key's buffer covers. */
+  private emit(out: T[], max: number): number {
+    let n = 0
+    if (this.keys.length === 1) {
+      const buffer = this.buffers[0]
+      while (n < max && this.at[0] < buffer.length) n += this.push(out, 0, buffer[this.at[0]++])
+      return n
+    }
+    // Keys whose last fetch was full may hold more entries after their buffer: nothing past
+    // the smallest such id may be read yet, or the order would depend on fetch sizes.
+    let horizon: string | null = null
+    for (const up of this.fullUpTo) if (up !== null && (horizon === null || compareIds(up, horizon) < 0)) horizon = up
+    while (n < max) {
+      let best = -1
+      let bestId = ''
+      for (let k = 0; k < this.keys.length; k++) {
+        if (this.at[k] >= this.buffers[k].length) continue
+        const id = text(this.buffers[k][this.at[k]][0])
+        if (best < 0 || compareIds(id, bestId) < 0) {
+          best = k
+          bestId = id
+        }
+      }
+      if (best < 0 || (horizon !== null && compareIds(bestId, horizon) > 0)) break
+      n += this.push(out, best, this.buffers[best][this.at[best]++])
+    }
+    return n
+  }
+
+  /** Decodes one entry onto `out`: 1, or 0 when it went to the bad-record policy. */
+  private push(out: T[], k: number, entry: RawEntry): number {
+    const id = text(entry[0])
+    this.ids[k] = id
+    const added = this.added[k]
+    if (added !== null) this.added[k] = added + 1
+    const fields = entry[1]
+    const field = this.settings.field
+    let raw: Text | undefined
+    if (fields.length >= 2 && text(fields[0]) === field) raw = fields[1]
+    else for (let i = 0; i + 1 < fields.length; i += 2) if (text(fields[i]) === field) raw = fields[i + 1]
+    if (raw === undefined) {
+      this.ctx.reportBadRecord(fields.map(text), `the entry has no field "${field}"`, `key ${this.keys[k]} id ${id}`)
+      return 0
+    }
+    let record: T
+    try {
+      const value = typeof raw === 'string' ? decodeTextPayload(this.settings.format, raw) : raw
+      record = this.settings.record === undefined ? (value as T) : this.settings.record(this.message(k, id, fields, value))
+    } catch (e) {
+      this.ctx.reportBadRecord(typeof raw === 'string' ? raw : new Uint8Array(raw), describeCause(e), `key ${this.keys[k]} id ${id}`)
+      return 0
+    }
+    out.push(record)
+    this.lastKeys.push(k)
+    this.lastIds.push(id)
+    this.lastRaw.push(raw)
+    return 1
+  }
+
+  private message(k: number, id: string, fields: readonly Text[], value: unknown): BrokerMessage {
+    let key: string | null = null
+    const headers: Record<string, string> = {}
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = text(fields[i])
+      if (name === this.settings.field) continue
+      if (name === 'key') key = text(fields[i + 1])
+      else headers[name] = text(fields[i + 1])
+    }
+    return { value, key, headers, partition: this.keys[k], offset: id, timestamp: idTimestamp(id) }
+  }
+
+  private finished(): boolean {
+    for (let k = 0; k < this.keys.length; k++) if (!this.ended[k] || this.at[k] < this.buffers[k].length) return false
+    return true
+  }
+
+  /** Asks XINFO STREAM for every key without waiting: the answers update lag when they come. */
+  private refreshLag(): void {
+    this.lagInFlight = true
+    this.lagAt = this.ctx.clock.now()
+    const asks = this.keys.map((key) => this.link.client.sendCommand<unknown[]>(['XINFO', 'STREAM', key]).then(entriesAdded, () => null))
+    void Promise.all(asks).then((counts) => {
+      for (let k = 0; k < counts.length; k++) if (counts[k] !== null) this.streamAdded[k] = counts[k]
+      this.lagInFlight = false
+    })
+  }
+
+  position(): string {
+    return this.keys.map((key, k) => `key ${key} id ${this.ids[k]}`).join(', ')
+  }
+
+  positionOf(i: number): string {
+    return `key ${this.keys[this.lastKeys[i]]} id ${this.lastIds[i]}`
+  }
+
+  rawOf(i: number): string | Uint8Array | undefined {
+    return this.lastRaw[i]
+  }
+
+  snapshotPosition(): SourcePosition {
+    return { keys: [...this.keys], ids: [...this.ids], added: [...this.added], ends: [...this.ends] }
+  }
+
+  progress(): readonly PartitionProgress[] {
+    return this.keys.map((key, k) => {
+      const total = this.streamAdded[k]
+      const added = this.added[k]
+      return { partition: key, position: `id ${this.ids[k]}`, lag: total === null || added === null ? null : Math.max(0, total - added) }
+    })
+  }
+
+  connection(): ConnectionStatus {
+    return this.link.tracker.status()
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    destroyQuietly(this.link.client)
+  }
+}
+
+/** entries-added from an XINFO STREAM reply; null when the server has no such field (before 7.0). */
+export function entriesAdded(reply: unknown[]): number | null {
+  for (let i = 0; i + 1 < reply.length; i += 2) if (reply[i] === 'entries-added') return Number(reply[i + 1])
+  return null
+}
