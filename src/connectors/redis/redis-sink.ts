@@ -111,7 +111,8 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
   private readonly field: string
   private readonly idField: string | null
   private readonly idPrefix: string
-  private readonly trim: readonly string[]
+  /** MAXLEN's argument as text; null: no trimming. */
+  private readonly maxLen: string | null
   private closed = false
 
   constructor(
@@ -125,7 +126,7 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
     this.field = options.field ?? 'value'
     this.idField = options.idField === undefined ? 'sluice-id' : options.idField
     this.idPrefix = `${ctx.sinkId}-${ctx.subtaskIndex}-`
-    this.trim = options.maxLen === undefined ? [] : ['MAXLEN', '~', String(options.maxLen)]
+    this.maxLen = options.maxLen === undefined ? null : String(options.maxLen)
   }
 
   async write(batch: readonly T[]): Promise<void> {
@@ -138,7 +139,8 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
       let args: (string | Buffer)[]
       try {
         payload = this.encode(record)
-        args = ['XADD', typeof key === 'string' ? key : key(record), ...this.trim, '*', this.field, payload]
+        const stream = typeof key === 'string' ? key : key(record)
+        args = this.maxLen === null ? ['XADD', stream, '*', this.field, payload] : ['XADD', stream, 'MAXLEN', '~', this.maxLen, '*', this.field, payload]
         if (this.idField !== null) args.push(this.idField, this.idPrefix + this.written)
         const k = messageKey?.(record)
         if (k !== undefined && k !== null) args.push('key', k)
