@@ -3,7 +3,7 @@
  * bounded (node-redis would retry forever) and whose state monitoring sees, the mapping of
  * server errors to Sluice codes, entry-id comparison, and the parts of a `redis://` URI.
  */
-import { createClient } from 'redis'
+import { createClient, ErrorReply } from 'redis'
 import { describeCause, SluiceError, type ErrorCode } from '../../errors.ts'
 import { ConnectionTracker } from '../broker.ts'
 import { ConnectorUri, redactUri } from '../uri.ts'
@@ -28,15 +28,17 @@ export interface RedisLink {
 /**
  * Connects, failing within about `connectTimeoutMs` with CONNECTOR_UNREACHABLE (naming the URL)
  * or CONNECTOR_AUTH. Once connected, a lost connection is retried with backoff for
- * RECONNECT_GIVE_UP_MS; commands issued meanwhile wait in node-redis's offline queue.
+ * RECONNECT_GIVE_UP_MS; commands issued meanwhile wait in node-redis's offline queue. `name`
+ * is the connection's name in CLIENT LIST ("sluice-source-orders-0").
  */
-export async function connectRedis(url: string, what: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<RedisLink> {
+export async function connectRedis(url: string, what: 'source' | 'sink', name: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<RedisLink> {
   const text = redactUri(url)
   const tracker = new ConnectionTracker()
   let ready = false
   let lostAt = 0
   const client = createClient({
     url,
+    name: name.replace(/[^\w.-]/g, '_'),
     socket: {
       connectTimeout: connectTimeoutMs,
       reconnectStrategy: (retries: number, cause: Error) => {
@@ -72,6 +74,14 @@ export async function connectRedis(url: string, what: string, connectTimeoutMs =
     clearTimeout(timer)
   }
   return { client, tracker, text }
+}
+
+/**
+ * True when a command failed because the connection dropped (its reply never came), not because
+ * the server refused it: the command may or may not have been applied.
+ */
+export function isConnectionLoss(e: unknown): boolean {
+  return !(e instanceof ErrorReply) && !(e instanceof SluiceError)
 }
 
 /** Closes the connection at once; a client already closed (a failed connect closes itself) is fine. */

@@ -5,7 +5,7 @@
 import { describeCause, SluiceError } from '../../errors.ts'
 import { encodeTextPayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, Sink, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
-import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, parseRedisUri, redisError, type RedisLink } from './redis-client.ts'
+import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, isConnectionLoss, parseRedisUri, redisError, type RedisLink } from './redis-client.ts'
 
 export interface RedisStreamSinkOptions<T> extends Omit<BrokerSinkOptions<T>, 'key'> {
   /** The server, as node-redis takes it: `redis://[user:pass@]HOST:PORT[/DB]`. */
@@ -35,6 +35,8 @@ export type RedisStreamCommit = { readonly written: number }
 
 /** Batches written but not yet answered before a write waits for the oldest. */
 const MAX_BATCHES_IN_FLIGHT = 4
+/** Times a batch's unanswered XADDs are sent again after connections drop, before the writer fails. */
+const MAX_RESENDS = 10
 
 /**
  * An at-least-once sink appending each record to a Redis Stream (XADD, pipelined per batch;
@@ -100,7 +102,7 @@ class RedisStreamSink<T> implements Sink<T> {
       }
       written = n
     }
-    const link = await connectRedis(this.options.url, 'sink', this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+    const link = await connectRedis(this.options.url, 'sink', `sluice-sink-${ctx.sinkId}-${ctx.subtaskIndex}`, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
     return new RedisStreamWriter(ctx, link, this.options, this.format, written)
   }
 }
@@ -132,7 +134,7 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
   async write(batch: readonly T[]): Promise<void> {
     this.check()
     const { key, messageKey, headers } = this.options
-    const replies: Promise<unknown>[] = []
+    const commands: (string | Buffer)[][] = []
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i]
       let payload: string | Buffer
@@ -152,16 +154,40 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
         continue
       }
       this.written++
-      replies.push(this.link.client.sendCommand(args))
+      commands.push(args)
     }
-    if (replies.length === 0) return
-    this.inFlight.push(Promise.all(replies).then(() => undefined, (e: unknown) => {
-      this.failure ??= this.link.tracker.state === 'failed'
-        ? new SluiceError('CONNECTOR_UNREACHABLE', `redis sink ${this.ctx.sinkId}: lost ${this.link.text}: ${describeCause(e)}`, { cause: e })
-        : redisError(e, 'SINK_IO', `redis sink ${this.ctx.sinkId}: XADD to ${this.link.text}`)
-    }))
+    if (commands.length === 0) return
+    this.inFlight.push(this.send(commands, 0))
     if (this.inFlight.length > MAX_BATCHES_IN_FLIGHT) await this.inFlight.shift()
     this.check()
+  }
+
+  /**
+   * Sends a batch's XADDs in one go and settles when every reply came. Those whose connection
+   * dropped before the reply are sent again once node-redis has reconnected: an entry may then
+   * be written twice (at-least-once), with the same sluice-id. A refusal by the server, or a
+   * connection given up, becomes the writer's failure.
+   */
+  private send(commands: readonly (string | Buffer)[][], attempt: number): Promise<void> {
+    const replies = commands.map((args) => this.link.client.sendCommand(args))
+    return Promise.all(replies).then(() => undefined, async () => {
+      const outcomes = await Promise.allSettled(replies)
+      const again: (string | Buffer)[][] = []
+      for (let i = 0; i < outcomes.length; i++) {
+        const outcome = outcomes[i]
+        if (outcome.status === 'fulfilled') continue
+        const e: unknown = outcome.reason
+        if (isConnectionLoss(e) && !this.closed && this.link.tracker.state !== 'failed' && attempt < MAX_RESENDS) {
+          again.push(commands[i])
+          continue
+        }
+        this.failure ??= isConnectionLoss(e)
+          ? new SluiceError('CONNECTOR_UNREACHABLE', `redis sink ${this.ctx.sinkId}: lost ${this.link.text}: ${describeCause(e)}`, { cause: e })
+          : redisError(e, 'SINK_IO', `redis sink ${this.ctx.sinkId}: XADD to ${this.link.text}`)
+        return
+      }
+      if (again.length > 0) await this.send(again, attempt + 1)
+    })
   }
 
   private encode(record: T): string | Buffer {

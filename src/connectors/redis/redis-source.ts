@@ -101,7 +101,7 @@ class RedisStreamSource<T> implements Source<T> {
   async open(ctx: SourceContext, from?: SourcePosition): Promise<RedisStreamReader<T>> {
     const mine = this.keys.filter((_, i) => i % ctx.parallelism === ctx.subtaskIndex)
     const resume = from === undefined ? undefined : checkPosition(from, mine, ctx)
-    const link = await connectRedis(this.options.url, 'source', this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+    const link = await connectRedis(this.options.url, 'source', `sluice-source-${ctx.sourceId}-${ctx.subtaskIndex}`, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
     try {
       const starts: KeyStart[] = []
       const infos = await Promise.all(mine.map((key) => streamInfo(link.client, key, this.bounded, link.text)))

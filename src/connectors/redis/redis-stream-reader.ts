@@ -6,7 +6,7 @@ import { RESP_TYPES } from 'redis'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { decodeTextPayload, type BrokerMessage, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, PartitionProgress, SourceContext, SourceReader, SourcePosition } from '../spi.ts'
-import { compareIds, destroyQuietly, idTimestamp, redisError, type RedisLink } from './redis-client.ts'
+import { compareIds, destroyQuietly, idTimestamp, isConnectionLoss, redisError, type RedisLink } from './redis-client.ts'
 
 /** Where a reader starts on one key. */
 export interface KeyStart {
@@ -110,7 +110,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     } catch (e) {
       // A connection lost mid-run: the position is unchanged, so the next read asks again once
       // node-redis has reconnected (or fails when it has given up).
-      if (!this.link.client.isReady && this.link.tracker.state === 'reconnecting' && !this.closed) return undefined
+      if (isConnectionLoss(e) && this.link.tracker.state !== 'failed' && !this.closed) return undefined
       if (this.link.tracker.state === 'failed') {
         throw new SluiceError('CONNECTOR_UNREACHABLE', `redis source ${this.ctx.sourceId}: lost ${this.link.text}: ${describeCause(e)}`, { cause: e })
       }
