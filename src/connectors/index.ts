@@ -12,3 +12,5 @@ export { collectSink, type CollectCommit, type CollectSink } from './collect-sin
 export { blackholeSink, countingSink } from './blackhole-sink.ts'
 export { nexmarkSource, type NexmarkPosition } from './nexmark-source.ts'
 export type { JsonValue, SinkCommit, SourcePosition } from './spi.ts'
+export { redisStreamSource, redisStreamSourceFromUri, type RedisStreamPosition, type RedisStreamSourceOptions } from './redis/redis-source.ts'
+export { redisStreamSink, redisStreamSinkFromUri, type RedisStreamCommit, type RedisStreamSinkOptions } from './redis/redis-sink.ts'
