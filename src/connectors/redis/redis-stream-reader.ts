@@ -99,7 +99,8 @@ export class RedisStreamReader<T> implements SourceReader<T> {
 
   private async xread(fetch: readonly number[], max: number): Promise<XReadReply | undefined> {
     const args = ['XREAD', 'COUNT', String(max)]
-    if (this.settings.blockMs !== null) args.push('BLOCK', String(this.settings.blockMs))
+    // Wait for new entries only when there is nothing else to read.
+    if (this.settings.blockMs !== null && this.buffered() === 0) args.push('BLOCK', String(this.settings.blockMs))
     args.push('STREAMS')
     for (const k of fetch) args.push(this.keys[k])
     for (const k of fetch) args.push(this.ids[k])
@@ -110,7 +111,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     } catch (e) {
       // A connection lost mid-run: the position is unchanged, so the next read asks again once
       // node-redis has reconnected (or fails when it has given up).
-      if (isConnectionLoss(e) && this.link.tracker.state !== 'failed' && !this.closed) return undefined
+      if (this.closed || (isConnectionLoss(e) && this.link.tracker.state !== 'failed')) return undefined
       if (this.link.tracker.state === 'failed') {
         throw new SluiceError('CONNECTOR_UNREACHABLE', `redis source ${this.ctx.sourceId}: lost ${this.link.text}: ${describeCause(e)}`, { cause: e })
       }
@@ -213,6 +214,12 @@ export class RedisStreamReader<T> implements SourceReader<T> {
       else headers[name] = text(fields[i + 1])
     }
     return { value, key, headers, partition: this.keys[k], offset: id, timestamp: idTimestamp(id) }
+  }
+
+  private buffered(): number {
+    let n = 0
+    for (let k = 0; k < this.keys.length; k++) n += this.buffers[k].length - this.at[k]
+    return n
   }
 
   private finished(): boolean {
