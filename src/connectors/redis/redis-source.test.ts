@@ -126,6 +126,18 @@ describe('redisStreamSource', () => {
     ])
   })
 
+  it('tells where each record of the last read came from, and its raw payload', async () => {
+    const key = newKey()
+    await fill(key, [['value', '1'], ['value', 'oops'], ['h', 'x', 'value', ' 2']], ['3-0', '3-1', '4-0'])
+    const reader = await redisStreamSource<number>({ url: URL, key, bounded: true }).open(new TestSourceContext('skip'))
+    const out: number[] = []
+    expect(await reader.read(out, 10)).toBe(2)
+    expect([reader.positionOf!(0), reader.positionOf!(1)]).toEqual([`key ${key} id 3-0`, `key ${key} id 4-0`])
+    expect([reader.rawOf!(0), reader.rawOf!(1)]).toEqual(['1', ' 2'])
+    expect(reader.position()).toBe(`key ${key} id 4-0`)
+    await reader.close!()
+  })
+
   it('reads a custom field as string or as the exact bytes', async () => {
     const key = newKey()
     await admin.sendCommand(['XADD', key, '*', 'body', Buffer.from([0xff, 0x00, 0x41])])

@@ -53,10 +53,13 @@ export class RedisStreamReader<T> implements SourceReader<T> {
   private readonly at: number[]
   /** The last id a fetch returned when it returned a full COUNT (more may follow); null otherwise. */
   private readonly fullUpTo: (string | null)[]
-  /** Per record pushed by the last read: its key index, entry id and raw payload. */
+  /**
+   * Per record pushed by the last read (the first `lastCount`): its key index and entry, for
+   * positionOf/rawOf. Written by index and never shrunk, so reads do not reallocate them.
+   */
   private readonly lastKeys: number[] = []
-  private readonly lastIds: string[] = []
-  private readonly lastRaw: (string | Uint8Array)[] = []
+  private readonly lastEntries: RawEntry[] = []
+  private lastCount = 0
   private lagAt: number
   private lagInFlight = false
   private closed = false
@@ -81,9 +84,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
 
   async read(out: T[], max: number): Promise<number> {
     if (this.closed) throw new SluiceError('SOURCE_IO', `redis source ${this.ctx.sourceId}: read after close`)
-    this.lastKeys.length = 0
-    this.lastIds.length = 0
-    this.lastRaw.length = 0
+    this.lastCount = 0
     if (this.ctx.clock.now() - this.lagAt >= LAG_REFRESH_MS && !this.lagInFlight) this.refreshLag()
     let n = this.emit(out, max)
     if (n > 0) return n
@@ -182,9 +183,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     if (added !== null) this.added[k] = added + 1
     const fields = entry[1]
     const field = this.settings.field
-    let raw: Text | undefined
-    if (fields.length >= 2 && text(fields[0]) === field) raw = fields[1]
-    else for (let i = 0; i + 1 < fields.length; i += 2) if (text(fields[i]) === field) raw = fields[i + 1]
+    const raw = payloadOf(fields, field)
     if (raw === undefined) {
       this.ctx.reportBadRecord(fields.map(text), `the entry has no field "${field}"`, `key ${this.keys[k]} id ${id}`)
       return 0
@@ -198,9 +197,8 @@ export class RedisStreamReader<T> implements SourceReader<T> {
       return 0
     }
     out.push(record)
-    this.lastKeys.push(k)
-    this.lastIds.push(id)
-    this.lastRaw.push(raw)
+    this.lastKeys[this.lastCount] = k
+    this.lastEntries[this.lastCount++] = entry
     return 1
   }
 
@@ -243,11 +241,11 @@ export class RedisStreamReader<T> implements SourceReader<T> {
   }
 
   positionOf(i: number): string {
-    return `key ${this.keys[this.lastKeys[i]]} id ${this.lastIds[i]}`
+    return i < this.lastCount ? `key ${this.keys[this.lastKeys[i]]} id ${text(this.lastEntries[i][0])}` : this.position()
   }
 
   rawOf(i: number): string | Uint8Array | undefined {
-    return this.lastRaw[i]
+    return i < this.lastCount ? payloadOf(this.lastEntries[i][1], this.settings.field) : undefined
   }
 
   snapshotPosition(): SourcePosition {
@@ -271,6 +269,13 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     this.closed = true
     destroyQuietly(this.link.client)
   }
+}
+
+/** The payload field's value in an entry's field list; undefined when the entry has none. */
+function payloadOf(fields: readonly Text[], field: string): Text | undefined {
+  if (fields.length >= 2 && text(fields[0]) === field) return fields[1]
+  for (let i = 2; i + 1 < fields.length; i += 2) if (text(fields[i]) === field) return fields[i + 1]
+  return undefined
 }
 
 /** entries-added from an XINFO STREAM reply; null when the server has no such field (before 7.0). */
