@@ -47,15 +47,13 @@ sourceContract('redisStreamSource, one key', async (records) => {
   return redisStreamSource({ url: URL, key, bounded: true })
 }, sample)
 
-// Record i goes to key i % 3 with id "<i+1>-1": merged by id, the keys read back in sample order.
-sourceContract('redisStreamSource, three keys merged by entry id', async (records) => {
+// Keys take turns of 10 entries: records 0-9 go to the first key, 10-19 to the second, 20-29
+// to the third, 30-39 to the first again…, so the turns read them back in sample order.
+sourceContract('redisStreamSource, three keys taking turns', async (records) => {
   const three = [newKey(), newKey(), newKey()]
-  for (let k = 0; k < 3; k++) {
-    const mine = records.map((r, i) => [i, r] as const).filter(([i]) => i % 3 === k)
-    await fill(three[k], mine.map(([, r]) => ['value', JSON.stringify(r)]), mine.map(([i]) => `${i + 1}-1`))
-  }
-  return redisStreamSource({ url: URL, key: three, bounded: true })
-}, sample, { parallelism: [2, 3] })
+  for (let k = 0; k < 3; k++) await fill(three[k], records.filter((_, i) => Math.floor(i / 10) % 3 === k).map((r) => ['value', JSON.stringify(r)]))
+  return redisStreamSource({ url: URL, key: three, bounded: true, turnRecords: 10 })
+}, [...sample, ...sample.slice(0, 7)].map((r, i) => ({ ...r, i })), { parallelism: [2, 3] })
 
 describe('redisStreamSource', () => {
   it('gives key i to subtask i % parallelism and refuses a position taken by another subtask', async () => {
@@ -70,6 +68,29 @@ describe('redisStreamSource', () => {
     expect(position.keys).toEqual([four[0], four[2]])
     await expect(source.open(new TestSourceContext('fail', undefined, 's', 1, 2), position)).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('subtask 1 of 2') })
     await expect(source.open(new TestSourceContext('fail', undefined, 's', 0, 2), { ...position, ids: ['0-0', '007-1'] })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+  })
+
+  it('returns one key per read and names it, the keys taking turns, for per-partition watermarks', async () => {
+    const [a, b] = [newKey(), newKey()]
+    await fill(a, Array.from({ length: 25 }, (_, i) => ['value', JSON.stringify(`a${i}`)]))
+    await fill(b, Array.from({ length: 12 }, (_, i) => ['value', JSON.stringify(`b${i}`)]))
+    const reader = await redisStreamSource<string>({ url: URL, key: [a, b], bounded: true, turnRecords: 10 }).open(new TestSourceContext('fail'))
+    expect(reader.partitionCount!()).toBe(2)
+    const reads: string[] = []
+    for (;;) {
+      const out: string[] = []
+      const n = await reader.read(out, 7)
+      if (n === -1) break
+      if (n === 0) continue
+      const partition = reader.lastPartition!()
+      expect(out.every((v) => v[0] === 'ab'[partition]), `read ${JSON.stringify(out)} is all from key ${partition}`).toBe(true)
+      reads.push(out.join(' '))
+      if (partition === 1 && out.includes('b11')) expect(reader.partitionEnded!(1)).toBe(true)
+    }
+    expect(reader.partitionEnded!(0)).toBe(true)
+    const turn = (key: string, from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `${key}${from + i}`)
+    expect(reads.join(' ').split(' ')).toEqual([...turn('a', 0, 10), ...turn('b', 0, 10), ...turn('a', 10, 20), ...turn('b', 10, 12), ...turn('a', 20, 25)])
+    await reader.close!()
   })
 
   it('bounded: stops at the last entry there at open, and a resumed reader at that same end', async () => {

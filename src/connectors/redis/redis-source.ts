@@ -18,6 +18,8 @@ export interface RedisStreamSourceOptions<T> extends BrokerSourceOptions<T> {
   readonly field?: string
   /** How long XREAD blocks waiting for new entries when there are none (unbounded reads; default 100 ms). */
   readonly blockMs?: number
+  /** With several keys per subtask: entries read from one key before the next key's turn (default 1000). */
+  readonly turnRecords?: number
   /** How long the first connect may take (default 5 s). */
   readonly connectTimeoutMs?: number
 }
@@ -26,19 +28,23 @@ export interface RedisStreamSourceOptions<T> extends BrokerSourceOptions<T> {
  * Where a reader is: per stream key it reads (`keys`, in the order of the source's key list),
  * the last entry id read ("0-0": none yet); `added`, the stream's `entries-added` count at that
  * entry (for lag; null when unknown); `ends`, a bounded read's last id, fixed when the first
- * reader opened so that a recovered job stops where the first run would have (null: unbounded).
+ * reader opened so that a recovered job stops where the first run would have (null: unbounded);
+ * `turn`, the index of the key whose turn it is, and `taken`, the entries read in that turn.
  */
 export type RedisStreamPosition = {
   readonly keys: readonly string[]
   readonly ids: readonly string[]
   readonly added: readonly (number | null)[]
   readonly ends: readonly (string | null)[]
+  readonly turn: number
+  readonly taken: number
 }
 
 /**
  * A source of Redis Stream entries, replayable from the entry ids in a checkpoint and split over
- * subtasks by key. Several keys in one reader are merged in entry-id order, so a replay reads
- * them in the same order. With `bounded`, it stops at each key's last entry when the reader opens.
+ * subtasks by key. A reader of several keys returns one key's entries per read (per-partition
+ * watermarks), the keys taking turns of `turnRecords` entries, so a replay repeats the order.
+ * With `bounded`, it stops at each key's last entry when the first reader opened.
  *
  * @example
  * pipeline.from('orders', redisStreamSource<Order>({ url: 'redis://127.0.0.1:6379', key: ['orders.0', 'orders.1'], bounded: true }))
@@ -81,6 +87,7 @@ class RedisStreamSource<T> implements Source<T> {
   private readonly format: PayloadFormat
   private readonly field: string
   private readonly blockMs: number
+  private readonly turnRecords: number
 
   constructor(private readonly options: RedisStreamSourceOptions<T>) {
     const keys = typeof options.key === 'string' ? [options.key] : [...options.key]
@@ -93,6 +100,8 @@ class RedisStreamSource<T> implements Source<T> {
     if (typeof this.field !== 'string' || this.field === '' || this.field === 'key') invalid('field', "a field name other than 'key'", options.field)
     this.blockMs = options.blockMs ?? 100
     if (!Number.isSafeInteger(this.blockMs) || this.blockMs < 1) invalid('blockMs', 'a whole number >= 1', options.blockMs)
+    this.turnRecords = options.turnRecords ?? 1000
+    if (!Number.isSafeInteger(this.turnRecords) || this.turnRecords < 1) invalid('turnRecords', 'a whole number >= 1', options.turnRecords)
     if (options.record !== undefined && typeof options.record !== 'function') invalid('record', 'a function', options.record)
     this.keys = keys
     this.bounded = options.bounded === true
@@ -113,11 +122,12 @@ class RedisStreamSource<T> implements Source<T> {
         const end = !this.bounded ? null : resume?.ends[k] ?? (info === null || info.length === 0 ? id : info.lastId)
         starts.push({ key: mine[k], id, added, end: end === null ? null : compareIds(end, id) > 0 ? end : id, streamAdded: info?.added ?? null })
       }
-      return new RedisStreamReader<T>(ctx, link, starts, {
+      return new RedisStreamReader<T>(ctx, link, starts, { turn: resume?.turn ?? 0, taken: resume?.taken ?? 0 }, {
         format: this.format,
         field: this.field,
         record: this.options.record,
         blockMs: this.bounded ? null : this.blockMs,
+        turnRecords: this.turnRecords,
       })
     } catch (e) {
       destroyQuietly(link.client)
@@ -158,7 +168,7 @@ async function streamInfo(client: RedisClient, key: string, bounded: boolean, te
 }
 
 function checkPosition(from: SourcePosition, mine: readonly string[], ctx: SourceContext): RedisStreamPosition {
-  const { keys, ids, added, ends } = from as Partial<Record<string, unknown>>
+  const { keys, ids, added, ends, turn, taken } = from as Partial<Record<string, unknown>>
   if (!Array.isArray(keys) || !Array.isArray(ids) || !Array.isArray(added) || !Array.isArray(ends) || [ids, added, ends].some((a) => a.length !== keys.length)) {
     throw badPosition('redis', from, 'it needs keys, ids, added and ends, arrays of one length')
   }
@@ -167,8 +177,10 @@ function checkPosition(from: SourcePosition, mine: readonly string[], ctx: Sourc
   }
   for (const id of ids) if (typeof id !== 'string' || !isEntryId(id)) throw badPosition('redis', from, `${JSON.stringify(id)} is not a stream entry id`)
   for (const id of ends) if (id !== null && (typeof id !== 'string' || !isEntryId(id))) throw badPosition('redis', from, `end ${JSON.stringify(id)} is not a stream entry id`)
+  if (typeof turn !== 'number' || !Number.isSafeInteger(turn) || turn < 0 || turn >= Math.max(1, keys.length)) throw badPosition('redis', from, `turn must be a key index below ${keys.length}`)
+  if (typeof taken !== 'number' || !Number.isSafeInteger(taken) || taken < 0) throw badPosition('redis', from, 'taken must be a whole number >= 0')
   for (const n of added) if (n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)) throw badPosition('redis', from, 'added must hold whole numbers or null')
-  return { keys: keys as string[], ids: ids as string[], added: added as (number | null)[], ends: ends as (string | null)[] }
+  return { keys: keys as string[], ids: ids as string[], added: added as (number | null)[], ends: ends as (string | null)[], turn, taken }
 }
 
 function invalid(option: string, expected: string, got: unknown): never {

@@ -1,6 +1,8 @@
 /**
- * The reader of the Redis Streams source: XREAD batches over the subtask's keys, merged in
- * entry-id order, decoded into records.
+ * The reader of the Redis Streams source: XREAD batches over the subtask's keys, decoded into
+ * records. With several keys, each read returns entries of one key (per-partition watermarks),
+ * the keys taking turns of up to `turnRecords` entries each, so the order of a replay does not
+ * depend on read sizes or fetch timing (bounded reads).
  */
 import { RESP_TYPES } from 'redis'
 import { describeCause, SluiceError } from '../../errors.ts'
@@ -21,12 +23,20 @@ export interface KeyStart {
   readonly streamAdded: number | null
 }
 
+/** Where the turns stand: the key whose turn it is and the entries read in that turn. */
+export interface TurnStart {
+  readonly turn: number
+  readonly taken: number
+}
+
 export interface ReaderSettings<T> {
   readonly format: PayloadFormat
   readonly field: string
   readonly record: ((message: BrokerMessage) => T) | undefined
   /** XREAD BLOCK in ms; null for a bounded read, which never waits. */
   readonly blockMs: number | null
+  /** Entries read from one key before the next key's turn. */
+  readonly turnRecords: number
 }
 
 /** XINFO STREAM at most this often, for lag; never per record. */
@@ -51,8 +61,10 @@ export class RedisStreamReader<T> implements SourceReader<T> {
   /** Fetched entries not yet read, per key, from index `at[k]`. */
   private readonly buffers: RawEntry[][]
   private readonly at: number[]
-  /** The last id a fetch returned when it returned a full COUNT (more may follow); null otherwise. */
-  private readonly fullUpTo: (string | null)[]
+  /** The key whose turn it is, and the entries read from it in this turn. */
+  private turn: number
+  private taken: number
+  private last = 0
   /**
    * Per record pushed by the last read (the first `lastCount`): its key index and entry, for
    * positionOf/rawOf. Written by index and never shrunk, so reads do not reallocate them.
@@ -68,6 +80,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     private readonly ctx: SourceContext,
     private readonly link: RedisLink,
     starts: readonly KeyStart[],
+    turn: TurnStart,
     private readonly settings: ReaderSettings<T>,
   ) {
     this.keys = starts.map((s) => s.key)
@@ -78,7 +91,8 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     this.ended = starts.map((s) => s.end !== null && compareIds(s.end, s.id) <= 0)
     this.buffers = starts.map(() => [])
     this.at = starts.map(() => 0)
-    this.fullUpTo = starts.map(() => null)
+    this.turn = turn.turn
+    this.taken = turn.taken
     this.lagAt = ctx.clock.now()
   }
 
@@ -86,16 +100,37 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     if (this.closed) throw new SluiceError('SOURCE_IO', `redis source ${this.ctx.sourceId}: read after close`)
     this.lastCount = 0
     if (this.ctx.clock.now() - this.lagAt >= LAG_REFRESH_MS && !this.lagInFlight) this.refreshLag()
-    let n = this.emit(out, max)
-    if (n > 0) return n
-    const fetch: number[] = []
-    for (let k = 0; k < this.keys.length; k++) if (!this.ended[k] && this.at[k] >= this.buffers[k].length) fetch.push(k)
-    if (fetch.length === 0) return this.finished() ? -1 : 0
-    const reply = await this.xread(fetch, max)
-    if (reply === undefined) return 0
-    this.take(fetch, reply, max)
-    n = this.emit(out, max)
-    return n === 0 && this.finished() ? -1 : n
+    if (!this.toReadableTurn(false)) {
+      const fetch: number[] = []
+      for (let k = 0; k < this.keys.length; k++) if (!this.ended[k] && this.at[k] >= this.buffers[k].length) fetch.push(k)
+      if (fetch.length === 0) return -1
+      const reply = await this.xread(fetch, max)
+      if (reply === undefined) return 0
+      this.take(fetch, reply)
+      // Unbounded: a key that had nothing just now gives up its turn rather than hold the others.
+      if (!this.toReadableTurn(this.settings.blockMs !== null)) return this.finished() ? -1 : 0
+    }
+    return this.emit(out, max)
+  }
+
+  /**
+   * Moves the turn past keys that are finished (and with `skipEmpty`, past keys with nothing
+   * buffered) to one with buffered entries: true; false when the turn's key needs a fetch first,
+   * or no key has anything buffered.
+   */
+  private toReadableTurn(skipEmpty: boolean): boolean {
+    for (let i = 0; i < this.keys.length; i++) {
+      const k = this.turn
+      if (this.at[k] < this.buffers[k].length) return true
+      if (!this.ended[k] && !skipEmpty) return false
+      this.nextTurn()
+    }
+    return false
+  }
+
+  private nextTurn(): void {
+    this.turn = this.turn + 1 === this.keys.length ? 0 : this.turn + 1
+    this.taken = 0
   }
 
   private async xread(fetch: readonly number[], max: number): Promise<XReadReply | undefined> {
@@ -121,8 +156,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
   }
 
   /** Files a fetch's entries into the buffers, cut at the bounded ends. */
-  private take(fetch: readonly number[], reply: XReadReply, max: number): void {
-    for (const k of fetch) this.fullUpTo[k] = null
+  private take(fetch: readonly number[], reply: XReadReply): void {
     const got = new Set<number>()
     for (const [name, entries] of reply ?? []) {
       const k = this.keys.indexOf(text(name))
@@ -136,8 +170,6 @@ export class RedisStreamReader<T> implements SourceReader<T> {
         while (cut > 0 && compareIds(text(entries[cut - 1][0]), end) > 0) cut--
         kept = cut === entries.length ? entries : entries.slice(0, cut)
         this.ended[k] = true
-      } else if (entries.length >= max) {
-        this.fullUpTo[k] = last
       }
       this.buffers[k] = kept
       this.at[k] = 0
@@ -146,32 +178,16 @@ export class RedisStreamReader<T> implements SourceReader<T> {
     if (this.settings.blockMs === null) for (const k of fetch) if (!got.has(k)) this.ended[k] = true
   }
 
-  /** Pushes buffered entries in entry-id order, none past what every key's buffer covers. */
+  /** Pushes buffered entries of the turn's key, to the end of its turn at most. */
   private emit(out: T[], max: number): number {
+    const k = this.turn
+    const buffer = this.buffers[k]
+    const limit = Math.min(max, this.settings.turnRecords - this.taken, buffer.length - this.at[k])
     let n = 0
-    if (this.keys.length === 1) {
-      const buffer = this.buffers[0]
-      while (n < max && this.at[0] < buffer.length) n += this.push(out, 0, buffer[this.at[0]++])
-      return n
-    }
-    // Keys whose last fetch was full may hold more entries after their buffer: nothing past
-    // the smallest such id may be read yet, or the order would depend on fetch sizes.
-    let horizon: string | null = null
-    for (const up of this.fullUpTo) if (up !== null && (horizon === null || compareIds(up, horizon) < 0)) horizon = up
-    while (n < max) {
-      let best = -1
-      let bestId = ''
-      for (let k = 0; k < this.keys.length; k++) {
-        if (this.at[k] >= this.buffers[k].length) continue
-        const id = text(this.buffers[k][this.at[k]][0])
-        if (best < 0 || compareIds(id, bestId) < 0) {
-          best = k
-          bestId = id
-        }
-      }
-      if (best < 0 || (horizon !== null && compareIds(bestId, horizon) > 0)) break
-      n += this.push(out, best, this.buffers[best][this.at[best]++])
-    }
+    for (let i = 0; i < limit; i++) n += this.push(out, k, buffer[this.at[k]++])
+    this.last = k
+    this.taken += limit
+    if (this.taken >= this.settings.turnRecords || (this.ended[k] && this.at[k] >= buffer.length)) this.nextTurn()
     return n
   }
 
@@ -249,7 +265,19 @@ export class RedisStreamReader<T> implements SourceReader<T> {
   }
 
   snapshotPosition(): SourcePosition {
-    return { keys: [...this.keys], ids: [...this.ids], added: [...this.added], ends: [...this.ends] }
+    return { keys: [...this.keys], ids: [...this.ids], added: [...this.added], ends: [...this.ends], turn: this.turn, taken: this.taken }
+  }
+
+  partitionCount(): number {
+    return this.keys.length
+  }
+
+  lastPartition(): number {
+    return this.last
+  }
+
+  partitionEnded(index: number): boolean {
+    return this.ended[index] && this.at[index] >= this.buffers[index].length
   }
 
   progress(): readonly PartitionProgress[] {
