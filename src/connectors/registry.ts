@@ -6,6 +6,8 @@ import { SluiceError } from '../errors.ts'
 import type { BrokerSinkOptions, BrokerSourceOptions } from './broker.ts'
 import type { Sink, Source } from './spi.ts'
 import { isConnectorUri, redactUri } from './uri.ts'
+import { redisStreamSinkFromUri } from './redis/redis-sink.ts'
+import { redisStreamSourceFromUri } from './redis/redis-source.ts'
 
 /** Options a URI's source takes besides its query parameters (how to build records). */
 export type UriSourceOptions<T> = BrokerSourceOptions<T>
@@ -49,4 +51,4 @@ export function sinkFromUri<T>(text: string, options: UriSinkOptions<T> = {}): S
 
 export { isConnectorUri }
 
-void scheme
+scheme('redis', { source: redisStreamSourceFromUri, sink: redisStreamSinkFromUri, example: 'redis://127.0.0.1:6379/KEY' })

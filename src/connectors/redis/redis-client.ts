@@ -135,24 +135,50 @@ export function idTimestamp(id: string): number {
 export interface RedisUriParts {
   readonly uri: ConnectorUri
   readonly url: string
+  /** The stream keys: the path's, or with `?partitions=N` the keys KEY.0 … KEY.(N-1). */
   readonly keys: string[]
+  /** With `?partitions=N`: the path's key and N; null otherwise. */
+  readonly partitioned: { readonly key: string; readonly partitions: number } | null
 }
 
 /**
- * Parses `redis://[user:pass@]HOST:PORT/KEY[,KEY…]?db=N`: the path is the stream key, or several
- * separated by commas (a key containing a comma cannot be named in a URI). The database number,
- * which plain Redis URLs put in the path, is the `db` parameter here.
+ * Parses `redis://[user:pass@]HOST:PORT/KEY[,KEY…]?db=N&partitions=N`: the path is the stream key,
+ * or several separated by commas (a key containing a comma cannot be named in a URI); with
+ * `partitions=N`, one key whose partitions are the streams KEY.0 … KEY.(N-1). The database
+ * number, which plain Redis URLs put in the path, is the `db` parameter here.
  */
 export function parseRedisUri(text: string): RedisUriParts {
   const uri = new ConnectorUri(text, 'redis', 6379)
-  const keys = uri.name.split(',')
+  let keys = uri.name.split(',')
   if (uri.name === '' || keys.some((k) => k === '')) {
     throw new SluiceError('CONNECTOR_URI_INVALID', `connector URI "${uri.text}": the path must be the stream key, or keys separated by commas, e.g. redis://${uri.host}:${uri.port}/orders`)
+  }
+  const partitions = uri.int('partitions', 1, 10_000)
+  let partitioned: RedisUriParts['partitioned'] = null
+  if (partitions !== undefined) {
+    if (keys.length > 1) throw new SluiceError('CONNECTOR_URI_INVALID', `connector URI "${uri.text}": give one key with "partitions" (its partitions are KEY.0 … KEY.${partitions - 1}), or a list of keys without it`)
+    partitioned = { key: keys[0], partitions }
+    keys = partitionKeys(keys[0], partitions)
   }
   const db = uri.int('db', 0, 1_000_000) ?? 0
   const host = uri.host.includes(':') ? `[${uri.host}]` : uri.host
   const auth = uri.user === null && uri.password === null
     ? ''
     : `${encodeURIComponent(uri.user ?? '')}${uri.password === null ? '' : `:${encodeURIComponent(uri.password)}`}@`
-  return { uri, url: `redis://${auth}${host}:${uri.port}/${db}`, keys }
+  return { uri, url: `redis://${auth}${host}:${uri.port}/${db}`, keys, partitioned }
+}
+
+/** The stream keys of a partitioned key: KEY.0 … KEY.(n-1). */
+export function partitionKeys(key: string, n: number): string[] {
+  return Array.from({ length: n }, (_, p) => `${key}.${p}`)
+}
+
+/** FNV-1a over a key's UTF-16 code units: the partition of a keyed record is keyHash(key) % partitions (as the JetStream sink). */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
 }

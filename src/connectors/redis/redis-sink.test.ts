@@ -5,7 +5,7 @@ import { sinkContract, testSinkContext, writeAll } from '../sink-contract.ts'
 import { readSource } from '../source-contract.ts'
 import type { SinkContext } from '../spi.ts'
 import { redisStreamSink, redisStreamSinkFromUri } from './redis-sink.ts'
-import { redisStreamSource } from './redis-source.ts'
+import { redisStreamSource, redisStreamSourceFromUri } from './redis-source.ts'
 
 const URL = SERVICES.redis.uri
 const admin = createClient({ url: URL })
@@ -132,12 +132,38 @@ describe('redisStreamSink', () => {
       .rejects.toMatchObject({ code: 'CONNECTOR_UNREACHABLE', message: expect.stringContaining('redis://127.0.0.1:1') })
   })
 
+  it('spreads records over KEY.0 … KEY.(n-1) by message key, or by ordinal without one, and reads them back by partitions', async () => {
+    const base = newKey()
+    keys.push(...[0, 1, 2].map((p) => `${base}.${p}`))
+    const keyed = redisStreamSinkFromUri<{ user: string; n: number }>(`redis://127.0.0.1:6379/${base}?partitions=3`, { key: (r) => r.user })
+    const records = Array.from({ length: 30 }, (_, n) => ({ user: `u${n % 5}`, n }))
+    await writeAll(await keyed.open(testSinkContext), records, [30])
+    const perUser = new Map<string, Set<number>>()
+    for (let p = 0; p < 3; p++) {
+      for (const e of await entries(`${base}.${p}`)) {
+        const r = JSON.parse(e.value) as { user: string }
+        expect(e.key).toBe(r.user)
+        if (!perUser.has(r.user)) perUser.set(r.user, new Set())
+        perUser.get(r.user)!.add(p)
+      }
+    }
+    expect([...perUser.values()].every((ps) => ps.size === 1), 'each user in one partition').toBe(true)
+    const back = await readSource(redisStreamSourceFromUri<{ n: number }>(`redis://127.0.0.1:6379/${base}?partitions=3&bounded=true`))
+    expect(back.map((r) => r.n).sort((a, b) => a - b)).toEqual(records.map((r) => r.n))
+    const plain = newKey()
+    keys.push(`${plain}.0`, `${plain}.1`)
+    await writeAll(await redisStreamSink<number>({ url: URL, key: plain, partitions: 2 }).open(testSinkContext), [0, 1, 2, 3, 4], [5])
+    expect((await entries(`${plain}.0`)).map((e) => e.value)).toEqual(['0', '2', '4'])
+    expect((await entries(`${plain}.1`)).map((e) => e.value)).toEqual(['1', '3'])
+  })
+
   it('is built from a URI, which names one key', async () => {
     const key = newKey()
     const sink = redisStreamSinkFromUri<string>(`redis://127.0.0.1:6379/${key}?format=string&field=body&maxLen=100`)
     await writeAll(await sink.open(testSinkContext), ['x'], [1])
     expect(await entries(key)).toEqual([{ body: 'x', 'sluice-id': 'test-sink-0-0' }])
     expect(() => redisStreamSinkFromUri('redis://127.0.0.1:6379/a,b')).toThrow(/CONNECTOR_URI_INVALID.*one stream key/)
+    expect(() => redisStreamSinkFromUri('redis://127.0.0.1:6379/a,b?partitions=2')).toThrow(/CONNECTOR_URI_INVALID.*one key with "partitions"/)
     expect(() => redisStreamSinkFromUri('redis://127.0.0.1:6379/a?bounded=true')).toThrow(/CONNECTOR_URI_INVALID.*unknown parameter "bounded"/)
     expect(() => redisStreamSink({ url: URL, key: 'k', maxLen: 0 })).toThrow(/JOB_INVALID_OPTION.*maxLen/)
   })

@@ -5,13 +5,18 @@
 import { describeCause, SluiceError } from '../../errors.ts'
 import { encodeTextPayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, Sink, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
-import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, isConnectionLoss, parseRedisUri, redisError, type RedisLink } from './redis-client.ts'
+import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, isConnectionLoss, keyHash, parseRedisUri, partitionKeys, redisError, type RedisLink } from './redis-client.ts'
 
 export interface RedisStreamSinkOptions<T> extends Omit<BrokerSinkOptions<T>, 'key'> {
   /** The server, as node-redis takes it: `redis://[user:pass@]HOST:PORT[/DB]`. */
   readonly url: string
   /** The stream key, or a function choosing it per record. */
   readonly key: string | ((record: T) => string)
+  /**
+   * With a string `key`: spread the records over the streams KEY.0 … KEY.(n-1), by
+   * keyHash(messageKey) % n when `messageKey` gives one, else by the record's ordinal. Absent: KEY.
+   */
+  readonly partitions?: number
   /** The entry field for the payload (default 'value'). */
   readonly field?: string
   /** The message key from the record, written as the entry's 'key' field; null or absent: none. */
@@ -52,23 +57,33 @@ export function redisStreamSink<T>(options: RedisStreamSinkOptions<T>): Sink<T> 
 }
 
 /**
- * The same from a URI: `redis://[user:pass@]HOST:PORT/KEY?format=json&field=value&maxLen=N&db=0`.
- * `extra` gives what a URI cannot (`messageKey`, `headers`); a URI parameter wins over `extra`.
+ * What a URI's sink takes besides its parameters. The URI names the stream, so `key` here is the
+ * message key, as in every broker sink (written as the entry's 'key' field, and choosing the
+ * partition with `?partitions=N`).
+ */
+export type RedisStreamSinkUriOptions<T> = BrokerSinkOptions<T> & Partial<Pick<RedisStreamSinkOptions<T>, 'idField' | 'connectTimeoutMs'>>
+
+/**
+ * The same from a URI: `redis://[user:pass@]HOST:PORT/KEY?format=json&field=value&maxLen=N&partitions=N&db=0`.
+ * `extra` gives what a URI cannot (`key` for the message key, `headers`); a URI parameter wins.
  *
  * @example
  * redisStreamSinkFromUri('redis://127.0.0.1:6379/results?maxLen=100000')
  */
-export function redisStreamSinkFromUri<T>(uri: string, extra: Partial<RedisStreamSinkOptions<T>> = {}): Sink<T> {
+export function redisStreamSinkFromUri<T>(uri: string, extra: RedisStreamSinkUriOptions<T> = {}): Sink<T> {
   const parts = parseRedisUri(uri)
-  if (parts.keys.length !== 1) throw new SluiceError('CONNECTOR_URI_INVALID', `connector URI "${parts.uri.text}": a redis sink writes one stream key; the path names ${parts.keys.length}`)
+  if (parts.partitioned === null && parts.keys.length !== 1) throw new SluiceError('CONNECTOR_URI_INVALID', `connector URI "${parts.uri.text}": a redis sink writes one stream key; the path names ${parts.keys.length}`)
   const format = parts.uri.oneOf('format', PAYLOAD_FORMATS)
   const field = parts.uri.string('field')
   const maxLen = parts.uri.int('maxLen', 1, Number.MAX_SAFE_INTEGER)
   parts.uri.done()
+  const { key: messageKey, ...rest } = extra
   return new RedisStreamSink<T>({
-    ...extra,
+    ...rest,
+    ...(messageKey === undefined ? {} : { messageKey }),
     url: parts.url,
-    key: parts.keys[0],
+    key: parts.partitioned?.key ?? parts.keys[0],
+    ...(parts.partitioned === null ? {} : { partitions: parts.partitioned.partitions }),
     ...(format === undefined ? {} : { format }),
     ...(field === undefined ? {} : { field }),
     ...(maxLen === undefined ? {} : { maxLen }),
@@ -89,6 +104,7 @@ class RedisStreamSink<T> implements Sink<T> {
     const field = options.field ?? 'value'
     if (typeof field !== 'string' || field === '' || field === 'key') invalid('field', "a field name other than 'key'", options.field)
     if (options.maxLen !== undefined && (!Number.isSafeInteger(options.maxLen) || options.maxLen < 1)) invalid('maxLen', 'a whole number >= 1', options.maxLen)
+    if (options.partitions !== undefined && (typeof options.key !== 'string' || !Number.isSafeInteger(options.partitions) || options.partitions < 1)) invalid('partitions', 'a whole number >= 1, with a string key', options.partitions)
     const idField = options.idField === undefined ? 'sluice-id' : options.idField
     if (idField !== null && (typeof idField !== 'string' || idField === '' || idField === field || idField === 'key')) invalid('idField', 'null or a field name other than the payload field and "key"', options.idField)
   }
@@ -113,6 +129,8 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
   private readonly field: string
   private readonly idField: string | null
   private readonly idPrefix: string
+  /** With `partitions`: the stream keys KEY.0 … KEY.(n-1); null otherwise. */
+  private readonly partitionKeys: readonly string[] | null
   /** MAXLEN's argument as text; null: no trimming. */
   private readonly maxLen: string | null
   private closed = false
@@ -129,6 +147,7 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
     this.idField = options.idField === undefined ? 'sluice-id' : options.idField
     this.idPrefix = `${ctx.sinkId}-${ctx.subtaskIndex}-`
     this.maxLen = options.maxLen === undefined ? null : String(options.maxLen)
+    this.partitionKeys = options.partitions === undefined ? null : partitionKeys(options.key as string, options.partitions)
   }
 
   async write(batch: readonly T[]): Promise<void> {
@@ -141,10 +160,13 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
       let args: (string | Buffer)[]
       try {
         payload = this.encode(record)
-        const stream = typeof key === 'string' ? key : key(record)
+        const k = messageKey?.(record)
+        const parts = this.partitionKeys
+        const stream = parts !== null
+          ? parts[(k === undefined || k === null ? this.written : keyHash(k)) % parts.length]
+          : typeof key === 'string' ? key : key(record)
         args = this.maxLen === null ? ['XADD', stream, '*', this.field, payload] : ['XADD', stream, 'MAXLEN', '~', this.maxLen, '*', this.field, payload]
         if (this.idField !== null) args.push(this.idField, this.idPrefix + this.written)
-        const k = messageKey?.(record)
         if (k !== undefined && k !== null) args.push('key', k)
         if (headers !== undefined) for (const [name, value] of Object.entries(headers(record))) args.push(name, value)
       } catch (e) {

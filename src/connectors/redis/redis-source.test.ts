@@ -217,7 +217,7 @@ describe('redisStreamSource', () => {
     const source = redisStreamSourceFromUri<string>(`redis://127.0.0.1:6379/${a},${b}?bounded=true&format=string&field=body&db=0`)
     expect(source.bounded).toBe(true)
     expect(await readSource(source)).toEqual(['"a"', '"b"'])
-    expect(() => redisStreamSourceFromUri('redis://127.0.0.1:6379/k?partitions=2')).toThrow(/CONNECTOR_URI_INVALID.*unknown parameter "partitions"/)
+    expect(() => redisStreamSourceFromUri('redis://127.0.0.1:6379/k?group=g')).toThrow(/CONNECTOR_URI_INVALID.*unknown parameter "group"/)
     expect(() => redisStreamSourceFromUri('redis://127.0.0.1:6379/')).toThrow(/CONNECTOR_URI_INVALID.*stream key/)
     expect(() => redisStreamSourceFromUri('redis://127.0.0.1:6379/a,,b')).toThrow(/CONNECTOR_URI_INVALID/)
     expect(() => redisStreamSourceFromUri('redis://127.0.0.1:6379/k?format=xml')).toThrow(/CONNECTOR_URI_INVALID.*format/)
