@@ -178,20 +178,29 @@ used.push(readKey)
 await handSendCommand(readKey)
 
 for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, run] of [
+  const sinks = [
     ['sink: hand xAdd, batch awaited', (k: string) => handXAdd(k)],
     ['sink: hand sendCommand XADD, 4 batches in flight', (k: string) => handSendCommand(k)],
     ['sink: hand sendCommand XADD + the same id field', (k: string) => handSendCommand(k, 'sluice-id')],
     ['sink: Sluice redisStreamSink (sluice-id field)', (k: string) => sluiceSink(k, 'sluice-id')],
     ['sink: Sluice redisStreamSink (idField: null)', (k: string) => sluiceSink(k, null)],
-  ] as const) {
+  ] as const
+  const sources = [
+    ['source: hand xRead loop', handXRead],
+    ['source: hand raw XREAD loop', handRawXRead],
+    ['source: Sluice redisStreamSource', sluiceSource],
+  ] as const
+  // Each round starts at another case, so no case always runs first or after the same one.
+  for (let i = 0; i < sinks.length; i++) {
+    const [name, run] = sinks[(i + r) % sinks.length]
     const key = newKey()
     record(name, await run(key))
     await admin.sendCommand(['DEL', key])
   }
-  record('source: hand xRead loop', await handXRead(readKey))
-  record('source: hand raw XREAD loop', await handRawXRead(readKey))
-  record('source: Sluice redisStreamSource', await sluiceSource(readKey))
+  for (let i = 0; i < sources.length; i++) {
+    const [name, run] = sources[(i + r) % sources.length]
+    record(name, await run(readKey))
+  }
 }
 await admin.sendCommand(['DEL', ...used])
 admin.destroy()
