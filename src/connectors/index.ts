@@ -16,3 +16,5 @@ export { kafkaSource, kafkaSourceFromUri, type KafkaIsolation, type KafkaSource,
 export type { KafkaPosition } from './kafka/kafka-position.ts'
 export type { JsonValue, SinkCommit, SourcePosition } from './spi.ts'
 export { postgresSink, postgresSinkFromUri, type PostgresCommit, type PostgresSink, type PostgresSinkOptions } from './postgres/postgres-sink.ts'
+export { redisStreamSource, redisStreamSourceFromUri, type RedisStreamPosition, type RedisStreamSourceOptions } from './redis/redis-source.ts'
+export { redisStreamSink, redisStreamSinkFromUri, type RedisStreamCommit, type RedisStreamSinkOptions } from './redis/redis-sink.ts'

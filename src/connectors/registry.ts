@@ -9,6 +9,8 @@ import { isConnectorUri, redactUri } from './uri.ts'
 import { kafkaSinkFromUri } from './kafka/kafka-sink.ts'
 import { kafkaSourceFromUri } from './kafka/kafka-source.ts'
 import { postgresSinkFromUri } from './postgres/postgres-sink.ts'
+import { redisStreamSinkFromUri } from './redis/redis-sink.ts'
+import { redisStreamSourceFromUri } from './redis/redis-source.ts'
 
 /** Options a URI's source takes besides its query parameters (how to build records). */
 export type UriSourceOptions<T> = BrokerSourceOptions<T>
@@ -59,3 +61,4 @@ scheme('kafka', {
 })
 scheme('postgres', { sink: (uri) => postgresSinkFromUri(uri), example: 'postgres://USER@127.0.0.1:5432/DB?table=NAME' })
 scheme('postgresql', { sink: (uri) => postgresSinkFromUri(uri), example: 'postgresql://USER@127.0.0.1:5432/DB?table=NAME' })
+scheme('redis', { source: redisStreamSourceFromUri, sink: redisStreamSinkFromUri, example: 'redis://127.0.0.1:6379/KEY' })
