@@ -11,7 +11,9 @@
  *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
  *   --state-sizes  checkpoint and restore phases vs keyed state size, one thread (bench/recovery-breakdown.ts)
  *   --recovery     kill -9 a job holding ~104 MB of keyed state, rerun it: time to resume and to the first record (bench/recovery.ts)
- *   --only a,b     only these cases (q0,q5,generator,baselines)
+ *   --only a,b     only these cases (q0,q5,generator,baselines; `connectors` alone runs the connector benches)
+ *   --connectors   the connector benches (bench/connectors/*, needs `bash scripts/services.sh up`): each source and
+ *                  sink against the same client used by hand, and q5 end to end from Kafka and JetStream
  */
 import { execFileSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
@@ -57,7 +59,9 @@ const say = (s: string): void => {
 say(`Sluice benchmarks — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`)
 say('')
 
-if (want('generator')) {
+const connectorsOnly = only !== undefined && only.length === 1 && only[0] === 'connectors'
+
+if (want('generator') && !connectorsOnly) {
   const g = measure('generator', String(Math.max(events, 1_000_000) * 2))
   say(`| generator alone | ${fmt(g.perSecond)} | target ≥ 3 M/s | ${g.perSecond >= 3e6 ? 'met' : 'NOT met'} |`)
 }
@@ -205,5 +209,28 @@ if (flag('--recovery')) {
     say('| recovery, kill -9 and rerun (--workers 0, --checkpoint-interval 1s) | state | checkpoint (trigger → written) | "resuming" log | first record, from spawn | from job module loaded | target ≤ 2 s | after the first record |')
     say('|---|---|---|---|---|---|---|---|')
     say(`| ${(r.keys as number).toLocaleString('en-US')} keys × ${r.valueBytes} B | ${((r.stateBytes as number) / 1e6).toFixed(1)} MB | ${s((r.checkpointDurationMs as number) / 1000)} | ${s(r.resumeLogS)} | ${s(r.firstRecordS)} (fresh start: ${s((r.fresh as { firstRecordS: number }).firstRecordS)}) | ${s(r.restoreToProcessingS)} | ${r.targetMet ? 'met' : 'NOT met'} (with start-up: ${r.targetMetIncludingStartup ? 'met' : 'NOT met'}) | ${after.records.toLocaleString('en-US')} records in ${after.watchedS.toFixed(0)} s${after.flowingAfterS === null ? ', never at full rate' : `, full rate after ${after.flowingAfterS.toFixed(1)} s`} |`)
+  }
+}
+
+if (flag('--connectors') || connectorsOnly) {
+  // Each bench prints its own table (kept here) and a last JSON line (dropped: the table says it all).
+  const benches: [string, string[]][] = [
+    ['bench/connectors/kafka-source.ts', ['--messages', quick ? '100000' : '300000', '--rounds', '3']],
+    ['bench/connectors/kafka-sink.ts', ['--messages', quick ? '100000' : '300000', '--rounds', '3']],
+    ['bench/connectors/nats.ts', quick ? ['--messages', '100000'] : []],
+    ['bench/connectors/postgres.ts', ['--rows', quick ? '50000' : '200000', '--runs', '3']],
+    ['bench/connectors/redis.ts', ['--count', quick ? '50000' : '200000', '--rounds', '4']],
+    ['bench/http-ingest.ts', ['--records', quick ? '200000' : '500000']],
+    ['bench/connectors/end-to-end.ts', ['--events', quick ? '200000' : '1000000']],
+  ]
+  for (const [file, a] of benches) {
+    say('')
+    say(`### ${file}`)
+    try {
+      const out = execFileSync(process.execPath, ['bin/run-ts.js', file, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
+      for (const line of out.trim().split('\n')) if (!line.startsWith('{')) say(line)
+    } catch (e) {
+      say(`FAILED: ${String((e as Error).message).split('\n')[0]}`)
+    }
   }
 }
