@@ -3,7 +3,9 @@
  *
  * Each subtask reads the partitions p with p % parallelism === subtask, one ordered consumer per
  * partition (ephemeral, no acks, filter subject `<stream>.<p>`, starting at the checkpointed
- * sequence + 1), fetching in batches one batch ahead of what the job has taken. The position is
+ * sequence + 1), consuming with overlapping pulls into a buffer. A partition whose buffer is full
+ * stops its consumer and starts a new one from where it stopped once the job has caught up
+ * (bounded memory without a pause in the client's API). The position is
  * the last stream sequence read per partition, so a restore replays exactly what followed it;
  * nothing is acknowledged to the server (correctness rests on the checkpoint alone).
  *
@@ -19,14 +21,14 @@ import { badPosition } from '../position.ts'
 import type { ConnectionStatus, PartitionProgress, Source, SourceContext, SourcePosition, SourceReader } from '../spi.ts'
 import { checkStreamName, closeQuietly, connectJetStream, partitionSubject, streamInfo, type JetStreamConnectionOptions, type JetStreamLink } from './common.ts'
 
-/** Messages asked for in one fetch of one partition. */
-const FETCH_BATCH = 1000
-/** A partition stops fetching while this many of its messages wait to be read. */
-const BUFFER_PER_PARTITION = 4 * FETCH_BATCH
+/** Messages asked for in one pull of one partition (the client keeps pulls overlapping). */
+const PULL_BATCH = 1000
+/** A partition stops its consumer once this many of its messages wait to be read… */
+const BUFFER_HIGH = 8 * PULL_BATCH
+/** …and starts a new one from where it stopped once no more than this many wait. */
+const BUFFER_LOW = 2 * PULL_BATCH
 /** An unbounded read with nothing to give waits this long before returning 0 (so checkpoints are not held up). */
 const IDLE_READ_MS = 50
-/** A fetch of an unbounded partition ends after this long without filling, then the next starts. */
-const IDLE_FETCH_MS = 5000
 
 export interface JetStreamSourceOptions<T> extends JetStreamConnectionOptions, BrokerSourceOptions<T> {
   /** The stream; its partitions are the subjects `<stream>.0` … `<stream>.<partitions - 1>`. */
@@ -95,7 +97,7 @@ export class JetStreamSource<T> implements Source<T> {
         throw badPosition('nats', from!, `it covers partitions [${saved.owned.join(', ')}], subtask ${ctx.subtaskIndex} of ${ctx.parallelism} reads [${owned.join(', ')}]`)
       }
       const ends = this.bounded ? await Promise.all(owned.map((p) => lastSequence(link, stream, p, what))) : owned.map(() => Infinity)
-      const parts = owned.map((p, i) => new PartitionState(p, partitionSubject(stream, p), saved?.seqs[i] ?? 0, ends[i]))
+      const parts = owned.map((p, i) => new PartitionState(p, partitionSubject(stream, p), saved?.seqs[i] ?? 0, ends[i], this.options.record !== undefined))
       return new JetStreamReader<T>(this, ctx, link, tracker, partitions, parts)
     } catch (e) {
       await closeQuietly(link.nc)
@@ -137,8 +139,14 @@ async function lastSequence(link: JetStreamLink, stream: string, p: number, what
 
 /** One partition a reader reads: its buffer of fetched messages and where it is. */
 class PartitionState {
-  /** Fetched, not yet read: buf[head…]. */
-  buf: JsMsg[] = []
+  /**
+   * Fetched, not yet read: seqs[head…] and datas[head…] (and msgs[head…] when a record function
+   * needs headers). Only the sequence and the payload are kept: the client's message objects die
+   * young, so a full buffer does not cost the garbage collector much.
+   */
+  seqs: number[] = []
+  datas: Uint8Array[] = []
+  msgs: JsMsg[] | null
   head = 0
   /** The last sequence read (handed to the job). */
   readSeq: number
@@ -146,34 +154,32 @@ class PartitionState {
   fetchedSeq: number
   /** Messages on the server after fetchedSeq, as the last fetched message said; -1 unknown. */
   pending = -1
-  /** True once every message up to `end` is fetched (bounded), or the reader closed. */
+  /** True once every message up to `end` is fetched (bounded). */
   exhausted = false
+  /** True while the consumer is stopped because the buffer is full. */
+  paused = false
+  /** Counts consumers started; messages of an older one (stopped) are ignored. */
+  generation = 0
   consumer: Consumer | null = null
-  fetch: ConsumerMessages | null = null
-  /** Resumes the pump, paused while the buffer is full. */
-  drained: (() => void) | null = null
+  messages: ConsumerMessages | null = null
 
-  constructor(readonly p: number, readonly subject: string, start: number, readonly end: number) {
+  constructor(readonly p: number, readonly subject: string, start: number, readonly end: number, keepMessages: boolean) {
+    this.msgs = keepMessages ? [] : null
     this.readSeq = start
     this.fetchedSeq = start
     this.exhausted = start >= end
   }
 
   get buffered(): number {
-    return this.buf.length - this.head
+    return this.seqs.length - this.head
   }
 }
 
 /** The payload as a plain Uint8Array (the client hands out Buffers), without copying. */
-function bytesOf(m: JsMsg): Uint8Array {
-  const d = m.data
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-}
+const EMPTY = new Uint8Array(0)
 
-function resume(part: PartitionState): void {
-  const d = part.drained
-  part.drained = null
-  d?.()
+function bytesOf(d: Uint8Array): Uint8Array {
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
 }
 
 export class JetStreamReader<T> implements SourceReader<T> {
@@ -181,12 +187,14 @@ export class JetStreamReader<T> implements SourceReader<T> {
   private readonly recordFn: ((m: BrokerMessage) => T) | null
   private closed = false
   private failure: unknown = null
+  /** A bounded read cannot go on before this partition delivers (null: not blocked). */
+  private blockedOn: PartitionState | null = null
   /** Resolves a read waiting for messages. */
   private wake: (() => void) | null = null
   /** Partition and sequence of each record the last read pushed, for positionOf / rawOf. */
   private lastParts: PartitionState[] = []
-  private lastMsgs: JsMsg[] = []
-  private readonly pumps: Promise<void>[]
+  private lastSeqs: number[] = []
+  private lastDatas: Uint8Array[] = []
 
   constructor(
     private readonly source: JetStreamSource<T>,
@@ -198,50 +206,70 @@ export class JetStreamReader<T> implements SourceReader<T> {
   ) {
     this.js = jetstream(link.nc)
     this.recordFn = source.options.record ?? null
-    this.pumps = parts.map((part) => this.pump(part).catch((e: unknown) => {
-      if (!this.closed) this.failure ??= e
-      this.notify()
-    }))
+    for (const part of parts) if (!part.exhausted) this.start(part)
   }
 
-  /** Fetches a partition one batch ahead of the reads, until it is exhausted or the reader closes. */
-  private async pump(part: PartitionState): Promise<void> {
-    const stream = this.source.options.stream
-    while (!this.closed && !part.exhausted) {
-      if (part.buffered >= BUFFER_PER_PARTITION) {
-        await new Promise<void>((resolve) => (part.drained = resolve))
-        continue
-      }
-      if (part.consumer === null) {
-        part.consumer = await this.js.consumers.get(stream, part.fetchedSeq === 0
-          ? { filter_subjects: part.subject, deliver_policy: DeliverPolicy.All }
-          : { filter_subjects: part.subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: part.fetchedSeq + 1 })
-        part.pending = (await part.consumer.info(true)).num_pending
-      }
-      // A bounded partition asks only for messages that exist, so the fetch never waits for its expiry.
-      const want = this.source.bounded ? Math.min(FETCH_BATCH, part.pending) : FETCH_BATCH
-      if (want <= 0) {
-        part.exhausted = true
-        break
-      }
-      const fetch = await part.consumer.fetch({ max_messages: want, expires: this.source.bounded ? 30_000 : IDLE_FETCH_MS })
-      part.fetch = fetch
-      for await (const m of fetch) {
-        if (m.seq > part.end) {
-          part.exhausted = true
-          fetch.stop()
-          break
-        }
-        part.buf.push(m)
-        part.fetchedSeq = m.seq
-        part.pending = m.info.pending
-        if (m.seq >= part.end) part.exhausted = true
-        if (this.wake !== null) this.notify()
-      }
-      part.fetch = null
+  /** Starts an ordered consumer on the partition from after the last fetched message. */
+  private start(part: PartitionState): void {
+    const gen = ++part.generation
+    this.consume(part, gen).catch((e: unknown) => {
+      if (!this.closed && gen === part.generation) this.failure ??= e
       this.notify()
+    })
+  }
+
+  private async consume(part: PartitionState, gen: number): Promise<void> {
+    const consumer = await this.js.consumers.get(this.source.options.stream, part.fetchedSeq === 0
+      ? { filter_subjects: part.subject, deliver_policy: DeliverPolicy.All }
+      : { filter_subjects: part.subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: part.fetchedSeq + 1 })
+    if (this.closed || gen !== part.generation) {
+      await consumer.delete().catch(() => false)
+      return
     }
-    this.notify()
+    part.consumer = consumer
+    if (part.buffered === 0) part.pending = (await consumer.info(true)).num_pending
+    const messages = await consumer.consume({ max_messages: PULL_BATCH, callback: (m) => this.onMessage(part, gen, m) })
+    if (this.closed || gen !== part.generation) {
+      messages.stop()
+      return
+    }
+    part.messages = messages
+    const err = await messages.closed()
+    if (err instanceof Error && !this.closed && gen === part.generation) throw err
+  }
+
+  private onMessage(part: PartitionState, gen: number, m: JsMsg): void {
+    if (gen !== part.generation) return
+    const seq = m.seq
+    if (seq > part.end) {
+      part.exhausted = true
+      void this.stop(part)
+    } else {
+      part.seqs.push(seq)
+      part.datas.push(m.data)
+      part.msgs?.push(m)
+      part.fetchedSeq = seq
+      part.pending = m.info.pending
+      if (seq >= part.end) {
+        part.exhausted = true
+        void this.stop(part)
+      } else if (part.seqs.length - part.head >= BUFFER_HIGH) {
+        part.paused = true
+        void this.stop(part)
+      }
+    }
+    // A bounded read waiting on one partition (its next message may come first) wakes for that one only.
+    if (this.wake !== null && (this.blockedOn === null || this.blockedOn === part || part.exhausted)) this.notify()
+  }
+
+  /** Stops the partition's consumer (and deletes it on the server); its late messages are ignored. */
+  private stop(part: PartitionState): Promise<unknown> {
+    part.generation++
+    part.messages?.stop()
+    const deleted = part.consumer?.delete().catch(() => false) ?? Promise.resolve()
+    part.messages = null
+    part.consumer = null
+    return deleted
   }
 
   private notify(): void {
@@ -254,17 +282,20 @@ export class JetStreamReader<T> implements SourceReader<T> {
     if (this.failure !== null) throw this.ioError(this.failure)
     if (this.closed) throw new SluiceError('SOURCE_IO', `source "${this.ctx.sourceId}": the nats reader is closed`)
     this.lastParts.length = 0
-    this.lastMsgs.length = 0
+    this.lastSeqs.length = 0
+    this.lastDatas.length = 0
     const n = this.take(out, max)
     if (n !== 0) return n
     return this.waitAndTake(out, max)
   }
 
   private async waitAndTake(out: T[], max: number): Promise<number> {
+    let timer: ReturnType<typeof setTimeout> | null = null
     await new Promise<void>((resolve) => {
       this.wake = resolve
-      if (!this.source.bounded) setTimeout(() => this.notify(), IDLE_READ_MS)
+      if (!this.source.bounded) timer = setTimeout(() => this.notify(), IDLE_READ_MS)
     })
+    if (timer !== null) clearTimeout(timer)
     if (this.failure !== null) throw this.ioError(this.failure)
     const n = this.take(out, max)
     return n === 0 && this.source.bounded ? this.waitAndTake(out, max) : n
@@ -282,38 +313,53 @@ export class JetStreamReader<T> implements SourceReader<T> {
     while (count < max) {
       let best: PartitionState | null = null
       let bestSeq = Infinity
-      let blocked = false
+      // The empty, unfinished partition that has fetched least: its next message may come before `best`.
+      let waitFor: PartitionState | null = null
       let live = false
       for (let i = 0; i < parts.length; i++) {
         const part = parts[i]
-        if (part.head < part.buf.length) {
+        if (part.head < part.seqs.length) {
           live = true
-          const seq = part.buf[part.head].seq
+          const seq = part.seqs[part.head]
           if (seq < bestSeq) {
             bestSeq = seq
             best = part
           }
         } else if (!part.exhausted) {
           live = true
-          if (strict) blocked = true
+          if (strict && (waitFor === null || part.fetchedSeq < waitFor.fetchedSeq)) waitFor = part
         }
       }
       if (!live) return count === 0 ? -1 : count
-      if (best === null || blocked) break
-      const m = best.buf[best.head]
-      best.buf[best.head++] = undefined as unknown as JsMsg
-      if (best.head === best.buf.length) {
-        best.buf.length = 0
+      if (waitFor !== null && waitFor.fetchedSeq > bestSeq) waitFor = null
+      this.blockedOn = waitFor
+      if (best === null || waitFor !== null) break
+      const at = best.head++
+      const seq = best.seqs[at]
+      const data = best.datas[at]
+      const m = best.msgs === null ? null : best.msgs[at]
+      best.datas[at] = EMPTY
+      if (best.msgs !== null) best.msgs[at] = undefined as unknown as JsMsg
+      if (best.head === best.seqs.length) {
+        best.seqs.length = 0
+        best.datas.length = 0
+        if (best.msgs !== null) best.msgs.length = 0
         best.head = 0
-      } else if (best.head >= BUFFER_PER_PARTITION) {
-        best.buf = best.buf.slice(best.head)
+      } else if (best.head >= BUFFER_HIGH) {
+        best.seqs = best.seqs.slice(best.head)
+        best.datas = best.datas.slice(best.head)
+        if (best.msgs !== null) best.msgs = best.msgs.slice(best.head)
         best.head = 0
       }
-      if (best.drained !== null && best.buffered <= FETCH_BATCH) resume(best)
-      best.readSeq = m.seq
-      if (this.emit(out, best, m)) {
+      if (best.paused && best.seqs.length - best.head <= BUFFER_LOW) {
+        best.paused = false
+        this.start(best)
+      }
+      best.readSeq = seq
+      if (this.emit(out, best, seq, data, m)) {
         this.lastParts.push(best)
-        this.lastMsgs.push(m)
+        this.lastSeqs.push(seq)
+        this.lastDatas.push(data)
         count++
       }
     }
@@ -321,15 +367,15 @@ export class JetStreamReader<T> implements SourceReader<T> {
   }
 
   /** Decodes one message onto `out`; a bad one goes to reportBadRecord (which may throw) and is not pushed. */
-  private emit(out: T[], part: PartitionState, m: JsMsg): boolean {
+  private emit(out: T[], part: PartitionState, seq: number, data: Uint8Array, m: JsMsg | null): boolean {
     let value: unknown
     try {
-      value = decodePayload(this.source.format, this.source.format === 'bytes' ? bytesOf(m) : m.data)
+      value = decodePayload(this.source.format, this.source.format === 'bytes' ? bytesOf(data) : data)
     } catch (e) {
-      this.ctx.reportBadRecord(bytesOf(m), (e as Error).message, this.describe(part, m.seq))
+      this.ctx.reportBadRecord(bytesOf(data), (e as Error).message, this.describe(part, seq))
       return false
     }
-    if (this.recordFn === null) {
+    if (this.recordFn === null || m === null) {
       out.push(value as T)
       return true
     }
@@ -337,7 +383,7 @@ export class JetStreamReader<T> implements SourceReader<T> {
     try {
       record = this.recordFn(this.message(part, m, value))
     } catch (e) {
-      this.ctx.reportBadRecord(bytesOf(m), `the record function threw: ${describeCause(e)}`, this.describe(part, m.seq))
+      this.ctx.reportBadRecord(bytesOf(data), `the record function threw: ${describeCause(e)}`, this.describe(part, seq))
       return false
     }
     out.push(record)
@@ -360,12 +406,12 @@ export class JetStreamReader<T> implements SourceReader<T> {
 
   positionOf(i: number): string {
     const part = this.lastParts[i]
-    return part === undefined ? this.position() : this.describe(part, this.lastMsgs[i].seq)
+    return part === undefined ? this.position() : this.describe(part, this.lastSeqs[i])
   }
 
   rawOf(i: number): Uint8Array | undefined {
-    const m = this.lastMsgs[i]
-    return m === undefined ? undefined : bytesOf(m)
+    const d = this.lastDatas[i]
+    return d === undefined ? undefined : bytesOf(d)
   }
 
   snapshotPosition(): SourcePosition {
@@ -388,13 +434,9 @@ export class JetStreamReader<T> implements SourceReader<T> {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const part of this.parts) {
-      part.fetch?.stop()
-      resume(part)
-    }
+    const deleted = this.parts.map((part) => this.stop(part))
     this.notify()
-    await Promise.all(this.pumps)
-    await Promise.all(this.parts.map((part) => part.consumer?.delete().catch(() => false)))
+    await Promise.all(deleted)
     await closeQuietly(this.link.nc)
   }
 
