@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requireService } from '../../../test/support/services.ts'
-import { cleanupStreams, createStream, NATS_SERVERS, seedStream } from '../../../test/support/nats.ts'
+import { cleanupStreams, createStream, natsAdmin, NATS_SERVERS, seedStream } from '../../../test/support/nats.ts'
 import { readAll, readSource, sourceContract, TestSourceContext } from '../source-contract.ts'
 import type { BrokerMessage } from '../broker.ts'
 import { jetstreamSource, type JetStreamSourceOptions } from './jetstream-source.ts'
+import { jetstreamSink } from './jetstream-sink.ts'
+import { testSinkContext, writeAll } from '../sink-contract.ts'
+import { until } from '../../../test/support/wait.ts'
 
 beforeAll(async () => requireService('nats'))
 afterAll(cleanupStreams)
@@ -100,6 +103,28 @@ describe('jetstreamSource', () => {
     ])
     expect(reader.snapshotPosition()).toEqual({ stream, partitions: 2, owned: [0, 1], seqs: [5, 4] })
     await reader.close()
+  })
+
+  it('stops and restarts the consumer of a partition whose buffer is full, losing nothing', async () => {
+    const stream = await createStream('full')
+    const n = 20_000
+    const writer = await jetstreamSink<number>({ servers: NATS_SERVERS, stream, guarantee: 'at-least-once' }).open(testSinkContext)
+    await writeAll(writer, Array.from({ length: n }, (_, i) => i), [5000])
+    for (const bounded of [true, false]) {
+      const reader = await jetstreamSource<number>({ servers: NATS_SERVERS, stream, bounded }).open(new TestSourceContext('fail'))
+      const out: number[] = []
+      while (out.length === 0) await reader.read(out, 1)
+      // Not reading on, the buffer fills and the reader stops (deletes) its consumer.
+      const { jsm } = await natsAdmin()
+      await until(async () => ((await jsm.streams.info(stream)).state.consumer_count === 0 ? true : undefined), 'the consumer to stop')
+      while (out.length < n) {
+        const got = await reader.read(out, 100)
+        if (got === -1) break
+      }
+      expect(out.length).toBe(n)
+      expect(out.every((v, i) => v === i)).toBe(true)
+      await reader.close()
+    }
   })
 
   it('shows the lag of what is not read yet', async () => {
