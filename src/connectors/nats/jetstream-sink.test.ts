@@ -1,6 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { jetstream } from '@nats-io/jetstream'
-import { headers as natsHeaders } from '@nats-io/transport-node'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connect, headers as natsHeaders } from '@nats-io/transport-node'
 import { requireService, uniqueName } from '../../../test/support/services.ts'
 import { until } from '../../../test/support/wait.ts'
 import { cleanupStreams, createStream, forgetStreamLater, natsAdmin, NATS_SERVERS, readStream } from '../../../test/support/nats.ts'
@@ -10,6 +15,15 @@ import { jetstreamSink, keyHash, type JetStreamSinkOptions } from './jetstream-s
 
 beforeAll(async () => requireService('nats'))
 afterAll(cleanupStreams)
+
+function freePort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => resolve(p))
+    })
+  })
+}
 
 type Row = { i: number; name: string }
 const sample: Row[] = Array.from({ length: 90 }, (_, i) => ({ i, name: `row-${i}` }))
@@ -73,6 +87,46 @@ describe('jetstreamSink', () => {
     await recovered.write(sample.slice(30))
     await recovered.close()
     expect(await parsed(stream, `${stream}.0`)).toEqual(sample)
+  })
+
+  it('goes on across a server restart, each record once (unacknowledged publishes are sent again under their ids)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-nats-sink-'))
+    const port = await freePort()
+    const start = (): ChildProcess => spawn('nats-server', ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
+    let server = start()
+    try {
+      const servers = `127.0.0.1:${port}`
+      const admin = await until(() => connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 }).catch(() => undefined), 'the JetStream server to listen')
+      const jsm = await jetstreamManager(admin)
+      await jsm.streams.add({ name: 'restart', subjects: ['restart.*'] })
+      const writer = await jetstreamSink<number>({ servers, stream: 'restart', partitions: 2 }).open(testSinkContext)
+      const all = Array.from({ length: 3000 }, (_, i) => i)
+      await writer.write(all.slice(0, 1000))
+      server.kill('SIGKILL')
+      await until(() => (writer.connection().state === 'reconnecting' ? true : undefined), 'the writer to see the server gone')
+      const during = writer.write(all.slice(1000, 2000))
+      server = start()
+      await during
+      await writer.write(all.slice(2000))
+      await writer.flush()
+      expect(writer.connection().state).toBe('connected')
+      await writer.close()
+      const c = await jetstream(admin).consumers.get('restart')
+      const got: number[] = []
+      let pending = (await c.info(true)).num_pending
+      while (pending > 0) {
+        for await (const m of await c.fetch({ max_messages: Math.min(pending, 1000), expires: 10_000 })) {
+          got.push(m.json<number>())
+          pending = m.info.pending
+        }
+      }
+      await admin.close()
+      expect(got.length).toBe(all.length)
+      expect(new Set(got).size).toBe(all.length)
+    } finally {
+      server.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('spreads keyed records over <stream>.<hash(key) % partitions> with the key in a header', async () => {

@@ -23,10 +23,13 @@
  * The server forgets ids after the stream's `duplicate_window` (2 minutes by default). So a
  * recovering writer first reads what it already published: the messages after the commit's
  * stream sequence (headers only, through an ordered consumer) whose id starts with
- * `<sinkId>-<subtask>-<run>-`; the highest n among them is the last record already in the stream,
- * and the writer skips the replayed records up to it instead of publishing them again. A
- * pre-commit waits for every publish acknowledgement, so every message of the lineage before the
- * commit has a sequence at most the commit's, and every later one a higher sequence.
+ * `<sinkId>-<subtask>-<run>-`: the ordinals found are the replayed records already in the stream,
+ * and the writer skips them instead of publishing them again. (The set, not the highest: a message
+ * lost in a disconnect can leave a gap below later ones that went through.) A pre-commit waits for
+ * every publish acknowledgement, so every message of the lineage before the commit has a sequence
+ * at most the commit's, and every later one a higher sequence.
+ *
+ * Publishes not acknowledged when the connection drops are sent again (same ids) once it is back.
  *
  * ## Throughput
  *
@@ -34,7 +37,7 @@
  * writer publishes plainly with a reply subject under one inbox subscription and counts the
  * acknowledgements, keeping up to `maxInFlight` unacknowledged (~45 K msg/s with ids here).
  */
-import { createInbox, headers as natsHeaders, type Msg, type Subscription } from '@nats-io/transport-node'
+import { createInbox, headers as natsHeaders, type Msg, type PublishOptions, type Subscription } from '@nats-io/transport-node'
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, encodePayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
@@ -125,9 +128,9 @@ export class JetStreamSink<T> implements Sink<T> {
       const lastSeq = await this.ensureStream(link, what)
       const run = commit?.run ?? newRun()
       const prefix = `${ctx.sinkId}-${ctx.subtaskIndex}-${run}-`
-      const skipThrough = commit !== null && this.exactlyOnce ? await this.lastPublished(link, prefix, commit.seq, lastSeq, what) : -1
+      const present = commit !== null && this.exactlyOnce ? await this.published(link, prefix, commit.seq, lastSeq, what) : null
       // Whatever this writer publishes lands after lastSeq, so a later recovery reads back from there at most.
-      return new JetStreamWriter<T>(this, ctx, link, tracker, run, prefix, commit?.count ?? 0, skipThrough, lastSeq)
+      return new JetStreamWriter<T>(this, ctx, link, tracker, run, prefix, commit?.count ?? 0, present, lastSeq)
     } catch (e) {
       await closeQuietly(link.nc)
       throw e
@@ -157,13 +160,13 @@ export class JetStreamSink<T> implements Sink<T> {
   }
 
   /**
-   * The highest ordinal of lineage `prefix` among the messages after sequence `after` (up to
-   * `last`), or -1 when there is none: what a recovered writer must not publish again.
+   * The ordinals of lineage `prefix` among the messages after sequence `after` (up to `last`),
+   * or null when there are none: what a recovered writer must not publish again.
    */
-  private async lastPublished(link: JetStreamLink, prefix: string, after: number, last: number, what: string): Promise<number> {
-    if (last <= after) return -1
+  private async published(link: JetStreamLink, prefix: string, after: number, last: number, what: string): Promise<Set<number> | null> {
+    if (last <= after) return null
     const stream = this.options.stream
-    let highest = -1
+    const found = new Set<number>()
     try {
       const consumer = await jetstream(link.nc).consumers.get(stream, {
         deliver_policy: DeliverPolicy.StartSequence,
@@ -182,7 +185,7 @@ export class JetStreamSink<T> implements Sink<T> {
           const id = m.headers?.get('Nats-Msg-Id') ?? ''
           if (id.startsWith(prefix)) {
             const n = Number(id.slice(prefix.length))
-            if (Number.isSafeInteger(n) && n > highest) highest = n
+            if (Number.isSafeInteger(n)) found.add(n)
           }
         }
       }
@@ -190,7 +193,7 @@ export class JetStreamSink<T> implements Sink<T> {
     } catch (e) {
       throw new SluiceError('SINK_IO', `${what}: cannot read back what was published after sequence ${after}: ${describeCause(e)}`, { cause: e })
     }
-    return highest
+    return found.size === 0 ? null : found
   }
 }
 
@@ -221,6 +224,12 @@ export function keyHash(key: string): number {
   return h >>> 0
 }
 
+interface Unacked {
+  readonly subject: string
+  readonly payload: Uint8Array
+  readonly options: PublishOptions
+}
+
 export class JetStreamWriter<T> implements SinkWriter<T> {
   private readonly sub: Subscription
   private readonly inbox: string
@@ -235,6 +244,8 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   private waiter: { target: number; resolve: () => void } | null = null
   private lastAckAt = 0
   private committed = -1
+  /** Published, not acknowledged, by ordinal (in publish order): sent again after a reconnect. */
+  private readonly unacked = new Map<number, Unacked>()
   private readonly reject: (record: T, reason: string) => void
 
   constructor(
@@ -246,13 +257,14 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     private readonly prefix: string,
     /** The next record's ordinal in the lineage. */
     private next: number,
-    /** Ordinals up to this one are in the stream already (recovery): skipped. */
-    private readonly skipThrough: number,
+    /** Ordinals in the stream already (recovery): skipped. */
+    private readonly present: Set<number> | null,
     baseSeq: number,
   ) {
     this.highestSeq = baseSeq
     this.inbox = `${createInbox()}.`
     this.sub = link.nc.subscribe(`${this.inbox}*`, { callback: (err, msg) => this.onAck(err, msg) })
+    void this.resendAfterReconnects()
     this.ttl = sink.options.messageTtlMs === undefined ? null : `${Math.ceil(sink.options.messageTtlMs / 1000)}s`
     this.reject = ctx.reportBadRecord !== undefined
       ? (record, reason) => ctx.reportBadRecord!(record, reason)
@@ -262,6 +274,8 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   }
 
   private onAck(err: Error | null, msg: Msg): void {
+    // A message sent again after a reconnect may be acknowledged twice: count each once.
+    if (!this.unacked.delete(Number(msg.subject.slice(this.inbox.length)))) return
     this.acked++
     this.lastAckAt = performance.now()
     if (err !== null) {
@@ -285,6 +299,18 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     if (w !== null && (this.acked >= w.target || this.failure !== null)) {
       this.waiter = null
       w.resolve()
+    }
+  }
+
+  /**
+   * Publishes in flight when the connection dropped may be lost with it, while later ones (held by
+   * the client meanwhile) go through: send every unacknowledged one again, under the same id.
+   */
+  private async resendAfterReconnects(): Promise<void> {
+    const nc = this.link.nc
+    for await (const s of nc.status()) {
+      if (s.type !== 'reconnect' || this.stopped) continue
+      for (const m of this.unacked.values()) nc.publish(m.subject, m.payload, m.options)
     }
   }
 
@@ -321,7 +347,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
         continue
       }
       const n = this.next++
-      if (n <= this.skipThrough) continue
+      if (this.present !== null && this.present.has(n)) continue
       let h = null
       if (withIds || key !== null || extra !== null || this.ttl !== null) {
         h = natsHeaders()
@@ -330,7 +356,9 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
         if (this.ttl !== null) h.set('Nats-TTL', this.ttl)
         if (extra !== null) for (const k in extra) h.set(k, extra[k])
       }
-      nc.publish(subject, payload, h === null ? { reply: this.inbox + n } : { reply: this.inbox + n, headers: h })
+      const sent: Unacked = h === null ? { subject, payload, options: { reply: this.inbox + n } } : { subject, payload, options: { reply: this.inbox + n, headers: h } }
+      this.unacked.set(n, sent)
+      nc.publish(subject, payload, sent.options)
       if (++this.published - this.acked >= maxInFlight) await this.waitAcked(this.published - (maxInFlight >> 1))
     }
   }
