@@ -224,11 +224,7 @@ export function keyHash(key: string): number {
   return h >>> 0
 }
 
-interface Unacked {
-  readonly subject: string
-  readonly payload: Uint8Array
-  readonly options: PublishOptions
-}
+const EMPTY = new Uint8Array(0)
 
 export class JetStreamWriter<T> implements SinkWriter<T> {
   private readonly sub: Subscription
@@ -244,8 +240,16 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   private waiter: { target: number; resolve: () => void } | null = null
   private lastAckAt = 0
   private committed = -1
-  /** Published, not acknowledged, by ordinal (in publish order): sent again after a reconnect. */
-  private readonly unacked = new Map<number, Unacked>()
+  /**
+   * Published, not acknowledged: a ring by ordinal (slot n & ringMask; ordinal -1 when free),
+   * kept to send them again after a reconnect. Twice the window, so a slot is free again long
+   * before its next ordinal comes, unless one message goes unanswered (then the writer fails).
+   */
+  private readonly ringMask: number
+  private readonly ringOrdinal: Float64Array
+  private readonly ringSubject: string[]
+  private readonly ringPayload: Uint8Array[]
+  private readonly ringOptions: (PublishOptions | null)[]
   private readonly reject: (record: T, reason: string) => void
 
   constructor(
@@ -264,6 +268,12 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     this.highestSeq = baseSeq
     this.inbox = `${createInbox()}.`
     this.sub = link.nc.subscribe(`${this.inbox}*`, { callback: (err, msg) => this.onAck(err, msg) })
+    const size = 2 ** Math.ceil(Math.log2(2 * (sink.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)))
+    this.ringMask = size - 1
+    this.ringOrdinal = new Float64Array(size).fill(-1)
+    this.ringSubject = new Array<string>(size).fill('')
+    this.ringPayload = new Array<Uint8Array>(size).fill(EMPTY)
+    this.ringOptions = new Array<PublishOptions | null>(size).fill(null)
     void this.resendAfterReconnects()
     this.ttl = sink.options.messageTtlMs === undefined ? null : `${Math.ceil(sink.options.messageTtlMs / 1000)}s`
     this.reject = ctx.reportBadRecord !== undefined
@@ -275,7 +285,11 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
 
   private onAck(err: Error | null, msg: Msg): void {
     // A message sent again after a reconnect may be acknowledged twice: count each once.
-    if (!this.unacked.delete(Number(msg.subject.slice(this.inbox.length)))) return
+    const n = Number(msg.subject.slice(this.inbox.length))
+    const slot = n & this.ringMask
+    if (this.ringOrdinal[slot] !== n) return
+    this.ringOrdinal[slot] = -1
+    this.ringPayload[slot] = EMPTY
     this.acked++
     this.lastAckAt = performance.now()
     if (err !== null) {
@@ -310,7 +324,10 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     const nc = this.link.nc
     for await (const s of nc.status()) {
       if (s.type !== 'reconnect' || this.stopped) continue
-      for (const m of this.unacked.values()) nc.publish(m.subject, m.payload, m.options)
+      const slots: number[] = []
+      for (let i = 0; i <= this.ringMask; i++) if (this.ringOrdinal[i] >= 0) slots.push(i)
+      slots.sort((x, y) => this.ringOrdinal[x] - this.ringOrdinal[y])
+      for (const i of slots) nc.publish(this.ringSubject[i], this.ringPayload[i], this.ringOptions[i] ?? undefined)
     }
   }
 
@@ -356,9 +373,17 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
         if (this.ttl !== null) h.set('Nats-TTL', this.ttl)
         if (extra !== null) for (const k in extra) h.set(k, extra[k])
       }
-      const sent: Unacked = h === null ? { subject, payload, options: { reply: this.inbox + n } } : { subject, payload, options: { reply: this.inbox + n, headers: h } }
-      this.unacked.set(n, sent)
-      nc.publish(subject, payload, sent.options)
+      const options: PublishOptions = h === null ? { reply: this.inbox + n } : { reply: this.inbox + n, headers: h }
+      const slot = n & this.ringMask
+      if (this.ringOrdinal[slot] >= 0) {
+        this.fail(`message ${this.ringOrdinal[slot]} is still unacknowledged ${this.ringMask + 1} messages later`)
+        this.check()
+      }
+      this.ringOrdinal[slot] = n
+      this.ringSubject[slot] = subject
+      this.ringPayload[slot] = payload
+      this.ringOptions[slot] = options
+      nc.publish(subject, payload, options)
       if (++this.published - this.acked >= maxInFlight) await this.waitAcked(this.published - (maxInFlight >> 1))
     }
   }
