@@ -25,6 +25,18 @@ function freePort(): Promise<number> {
   })
 }
 
+/** Waits until the server has forgotten the stream's message ids: a repeated probe id is stored again. */
+async function untilIdsForgotten(stream: string): Promise<void> {
+  const js = jetstream((await natsAdmin()).nc)
+  const probe = async (): Promise<boolean> => {
+    const h = natsHeaders()
+    h.set('Nats-Msg-Id', 'probe')
+    return (await js.publish(`${stream}.probe`, 'p', { headers: h })).duplicate
+  }
+  await probe()
+  await until(async () => ((await probe()) ? undefined : true), 'the duplicate window to pass')
+}
+
 type Row = { i: number; name: string }
 const sample: Row[] = Array.from({ length: 90 }, (_, i) => ({ i, name: `row-${i}` }))
 
@@ -73,19 +85,32 @@ describe('jetstreamSink', () => {
     await writer.write(sample.slice(30, 50))
     await writer.flush()
     await writer.abort()
-    // Wait until the server has forgotten ids: a repeated probe id is stored again.
-    const { nc } = await natsAdmin()
-    const js = jetstream(nc)
-    const probe = async (): Promise<boolean> => {
-      const h = natsHeaders()
-      h.set('Nats-Msg-Id', 'probe')
-      return (await js.publish(`${stream}.probe`, 'p', { headers: h })).duplicate
-    }
-    await probe()
-    await until(async () => ((await probe()) ? undefined : true), 'the duplicate window to pass')
+    await untilIdsForgotten(stream)
     const recovered = await sink.open(testSinkContext, JSON.parse(JSON.stringify(commit)))
     await recovered.write(sample.slice(30))
     await recovered.close()
+    expect(await parsed(stream, `${stream}.0`)).toEqual(sample)
+  })
+
+  it('recovers from a checkpoint a recovered writer took while skipping what the failed one had written (regression: duplicates)', async () => {
+    // The duplicate window is far shorter than the test: only the read-back prevents repeats.
+    const stream = await createStream('chain', { duplicate_window: 100_000_000 })
+    const sink = jetstreamSink<Row>({ servers: NATS_SERVERS, stream })
+    const w1 = await sink.open(testSinkContext)
+    await w1.write(sample.slice(0, 20))
+    const c1 = await w1.preCommit(1)
+    await w1.write(sample.slice(20, 70))
+    await w1.flush()
+    await w1.abort()
+    const w2 = await sink.open(testSinkContext, c1)
+    await w2.write(sample.slice(20, 40)) // all in the stream already: skipped
+    const c2 = await w2.preCommit(2)
+    await w2.write(sample.slice(40, 45))
+    await w2.abort()
+    await untilIdsForgotten(stream)
+    const w3 = await sink.open(testSinkContext, c2)
+    await w3.write(sample.slice(40))
+    await w3.close()
     expect(await parsed(stream, `${stream}.0`)).toEqual(sample)
   })
 

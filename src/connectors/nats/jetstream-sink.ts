@@ -130,7 +130,7 @@ export class JetStreamSink<T> implements Sink<T> {
       const prefix = `${ctx.sinkId}-${ctx.subtaskIndex}-${run}-`
       const present = commit !== null && this.exactlyOnce ? await this.published(link, prefix, commit.seq, lastSeq, what) : null
       // Whatever this writer publishes lands after lastSeq, so a later recovery reads back from there at most.
-      return new JetStreamWriter<T>(this, ctx, link, tracker, run, prefix, commit?.count ?? 0, present, lastSeq)
+      return new JetStreamWriter<T>(this, ctx, link, tracker, run, prefix, commit?.count ?? 0, present, commit?.seq ?? 0, lastSeq)
     } catch (e) {
       await closeQuietly(link.nc)
       throw e
@@ -240,6 +240,8 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   private waiter: { target: number; resolve: () => void } | null = null
   private lastAckAt = 0
   private committed = -1
+  /** The highest ordinal found already published at recovery (-1: none). */
+  private readonly lastPresent: number
   /**
    * Published, not acknowledged: a ring by ordinal (slot n & ringMask; ordinal -1 when free),
    * kept to send them again after a reconnect. Twice the window, so a slot is free again long
@@ -263,9 +265,14 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     private next: number,
     /** Ordinals in the stream already (recovery): skipped. */
     private readonly present: Set<number> | null,
+    /** The sequence the recovery read back from. */
+    private readonly recoveredSeq: number,
     baseSeq: number,
   ) {
     this.highestSeq = baseSeq
+    let last = -1
+    if (present !== null) for (const n of present) if (n > last) last = n
+    this.lastPresent = last
     this.inbox = `${createInbox()}.`
     this.sub = link.nc.subscribe(`${this.inbox}*`, { callback: (err, msg) => this.onAck(err, msg) })
     const size = 2 ** Math.ceil(Math.log2(2 * (sink.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)))
@@ -427,7 +434,10 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
       run: this.run,
       subtask: this.ctx.subtaskIndex,
       count: this.next,
-      seq: this.highestSeq,
+      // Until the replay has passed what the failed writer had published, those messages (at
+      // sequences after recoveredSeq, before this writer's) hold ordinals >= count: a recovery
+      // from this commit must read back from where this one did.
+      seq: this.next <= this.lastPresent ? this.recoveredSeq : this.highestSeq,
       lastId: this.next > 0 ? this.prefix + (this.next - 1) : null,
     }
     return commit
