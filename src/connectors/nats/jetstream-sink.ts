@@ -27,7 +27,9 @@
  * and the writer skips them instead of publishing them again. (The set, not the highest: a message
  * lost in a disconnect can leave a gap below later ones that went through.) A pre-commit waits for
  * every publish acknowledgement, so every message of the lineage before the commit has a sequence
- * at most the commit's, and every later one a higher sequence.
+ * at most the commit's, and every later one a higher sequence — except while a recovered writer is
+ * still skipping what the failed one published: its commits then carry the sequence its own
+ * read-back started from, which lies before those messages.
  *
  * Publishes not acknowledged when the connection drops are sent again (same ids) once it is back.
  *
