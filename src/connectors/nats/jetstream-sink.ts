@@ -253,7 +253,8 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   private readonly ringOrdinal: Float64Array
   private readonly ringSubject: string[]
   private readonly ringPayload: Uint8Array[]
-  private readonly ringOptions: (PublishOptions | null)[]
+  /** Key and headers of the record, when it had any (the id and TTL headers are made again). */
+  private readonly ringExtra: ({ key: string | null; extra: Record<string, string> | null } | null)[]
   private readonly reject: (record: T, reason: string) => void
 
   constructor(
@@ -282,7 +283,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     this.ringOrdinal = new Float64Array(size).fill(-1)
     this.ringSubject = new Array<string>(size).fill('')
     this.ringPayload = new Array<Uint8Array>(size).fill(EMPTY)
-    this.ringOptions = new Array<PublishOptions | null>(size).fill(null)
+    this.ringExtra = new Array<{ key: string | null; extra: Record<string, string> | null } | null>(size).fill(null)
     void this.resendAfterReconnects()
     this.ttl = sink.options.messageTtlMs === undefined ? null : `${Math.ceil(sink.options.messageTtlMs / 1000)}s`
     this.reject = ctx.reportBadRecord !== undefined
@@ -299,6 +300,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     if (this.ringOrdinal[slot] !== n) return
     this.ringOrdinal[slot] = -1
     this.ringPayload[slot] = EMPTY
+    this.ringExtra[slot] = null
     this.acked++
     this.lastAckAt = performance.now()
     if (err !== null) {
@@ -308,21 +310,39 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
       const code = msg.headers?.code ?? 0
       this.fail(code === 503 ? `no stream takes the subject of message ${msg.subject.slice(this.inbox.length)} (is the subject one of stream ${this.sink.options.stream}'s?)` : `the server answered a publish with status ${code} ${msg.headers?.description ?? ''}`)
     } else {
+      // {"stream":"S","seq":N} or {"stream":"S","seq":N,"duplicate":true}: read N without JSON.parse
+      // (once per message); anything else (an {"error":…}) is parsed to name the error.
       const text = msg.string()
-      let ack: { seq?: number; error?: { description?: string } }
-      try {
-        ack = JSON.parse(text) as typeof ack
-      } catch {
-        ack = { error: { description: `unreadable acknowledgement ${text.slice(0, 100)}` } }
+      const at = text.indexOf('"seq":')
+      const seq = at < 0 || text.includes('"error"') ? NaN : parseInt(text.slice(at + 6), 10)
+      if (Number.isSafeInteger(seq)) {
+        if (seq > this.highestSeq) this.highestSeq = seq
+      } else {
+        let description = `unreadable acknowledgement ${text.slice(0, 100)}`
+        try {
+          description = (JSON.parse(text) as { error?: { description?: string } }).error?.description ?? text
+        } catch {
+          // keep the raw text
+        }
+        this.fail(`the server rejected a publish: ${description}`)
       }
-      if (ack.error !== undefined) this.fail(`the server rejected a publish: ${ack.error.description ?? text}`)
-      else if (typeof ack.seq === 'number' && ack.seq > this.highestSeq) this.highestSeq = ack.seq
     }
     const w = this.waiter
     if (w !== null && (this.acked >= w.target || this.failure !== null)) {
       this.waiter = null
       w.resolve()
     }
+  }
+
+  /** The reply subject and headers of message n. */
+  private publishOptions(n: number, key: string | null, extra: Record<string, string> | null): PublishOptions {
+    if (!this.sink.exactlyOnce && key === null && extra === null && this.ttl === null) return { reply: this.inbox + n }
+    const h = natsHeaders()
+    if (this.sink.exactlyOnce) h.set('Nats-Msg-Id', this.prefix + n)
+    if (key !== null) h.set(KEY_HEADER, key)
+    if (this.ttl !== null) h.set('Nats-TTL', this.ttl)
+    if (extra !== null) for (const k in extra) h.set(k, extra[k])
+    return { reply: this.inbox + n, headers: h }
   }
 
   /**
@@ -336,7 +356,11 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
       const slots: number[] = []
       for (let i = 0; i <= this.ringMask; i++) if (this.ringOrdinal[i] >= 0) slots.push(i)
       slots.sort((x, y) => this.ringOrdinal[x] - this.ringOrdinal[y])
-      for (const i of slots) nc.publish(this.ringSubject[i], this.ringPayload[i], this.ringOptions[i] ?? undefined)
+      for (const i of slots) {
+        const n = this.ringOrdinal[i]
+        const x = this.ringExtra[i]
+        nc.publish(this.ringSubject[i], this.ringPayload[i], this.publishOptions(n, x?.key ?? null, x?.extra ?? null))
+      }
     }
   }
 
@@ -355,7 +379,6 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     const headersOf = opts.headers ?? null
     const partitions = this.sink.partitions
     const stream = opts.stream
-    const withIds = this.sink.exactlyOnce
     for (let i = 0; i < batch.length; i++) {
       if (this.stopped) return
       const record = batch[i]
@@ -374,15 +397,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
       }
       const n = this.next++
       if (this.present !== null && this.present.has(n)) continue
-      let h = null
-      if (withIds || key !== null || extra !== null || this.ttl !== null) {
-        h = natsHeaders()
-        if (withIds) h.set('Nats-Msg-Id', this.prefix + n)
-        if (key !== null) h.set(KEY_HEADER, key)
-        if (this.ttl !== null) h.set('Nats-TTL', this.ttl)
-        if (extra !== null) for (const k in extra) h.set(k, extra[k])
-      }
-      const options: PublishOptions = h === null ? { reply: this.inbox + n } : { reply: this.inbox + n, headers: h }
+      const options = this.publishOptions(n, key, extra)
       const slot = n & this.ringMask
       if (this.ringOrdinal[slot] >= 0) {
         this.fail(`message ${this.ringOrdinal[slot]} is still unacknowledged ${this.ringMask + 1} messages later`)
@@ -391,7 +406,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
       this.ringOrdinal[slot] = n
       this.ringSubject[slot] = subject
       this.ringPayload[slot] = payload
-      this.ringOptions[slot] = options
+      this.ringExtra[slot] = key === null && extra === null ? null : { key, extra }
       nc.publish(subject, payload, options)
       if (++this.published - this.acked >= maxInFlight) await this.waitAcked(this.published - (maxInFlight >> 1))
     }
