@@ -38,7 +38,7 @@ async function measureQuery(q: string, events: number, parallelism = 1): Promise
   if (parallelism > 1) {
     // On worker threads: the job is rebuilt from its module in each worker; sinks discard.
     const t0 = performance.now()
-    const r = await nexmarkJob({ query: q, events: String(events), seed: '0', discard: true, parallelism: String(parallelism) }).run({ workers: defaultWorkers(parallelism) }).done
+    const r = await (await nexmarkJob({ query: q, events: String(events), seed: '0', discard: true, parallelism: String(parallelism) })).run({ workers: defaultWorkers(parallelism) }).done
     const s = (performance.now() - t0) / 1000
     const running = s - r.startupMs / 1000
     const results = operatorTotal(r.metrics, 'results', 'recordsIn')

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sourceFromUri } from '../src/connectors/registry.ts'
+import { loadConnectors, sourceFromUri } from '../src/connectors/registry.ts'
 import { readSource, TestSourceContext } from '../src/connectors/source-contract.ts'
 import { SeededRandom } from '../src/testing/random.ts'
 import { deleteBrokerObject } from './support/broker-cleanup.ts'
@@ -99,6 +99,7 @@ describe(`exactly-once through real brokers under kill -9 (${KILLS} kills)`, () 
     const chk = join(dir, 'kafka-chk')
     const kills = await killRepeatedly(runArgs(`${input}?bounded=true`, `${output}?partitions=2&guarantee=exactly-once`, chk), chk, 11)
     expect(kills).toBeGreaterThanOrEqual(5)
+    await loadConnectors([output])
     const rows = await readSource(sourceFromUri<Record<string, unknown>>(`${output}?bounded=true&isolation=read_committed`), new TestSourceContext('fail'))
     expect(sortedRows(rows)).toEqual(reference)
   }, 900_000)

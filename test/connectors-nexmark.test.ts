@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { nexmarkPipeline } from '../src/cli/nexmark-command.ts'
+import { loadQueryConnectors, nexmarkPipeline } from '../src/cli/nexmark-command.ts'
 import { writeEventsFile } from '../src/nexmark/jsonl.ts'
 import { memorySink } from '../src/testing/harness.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
@@ -57,7 +57,9 @@ describe('Nexmark from a broker equals DuckDB on the same events', () => {
       expect(g.stderr).toContain(`generated ${EVENTS} events`)
       for (const q of ['q5', 'q7']) {
         const sink = memorySink<Record<string, unknown>>()
-        const p = nexmarkPipeline({ query: q, input: `${uri}${b.read}`, parallelism: '2' }, sink)
+        const o = { query: q, input: `${uri}${b.read}`, parallelism: '2' }
+        await loadQueryConnectors(o)
+        const p = nexmarkPipeline(o, sink)
         const result = await p.run().done
         expect(result.status).toBe('finished')
         const expected = await oracle.run(q)

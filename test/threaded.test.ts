@@ -48,7 +48,7 @@ describe('Nexmark on worker threads equals DuckDB', () => {
   for (const [q, parallelism] of cases) {
     it(`${q} at parallelism ${parallelism} on 2 workers`, async () => {
       const out = join(dir, `${q}-p${parallelism}.jsonl`)
-      const r = await nexmarkJob({ query: q, events: '100000', seed: '7', rate: '1000', parallelism: String(parallelism), out }).run({ workers: 2 }).done
+      const r = await (await nexmarkJob({ query: q, events: '100000', seed: '7', rate: '1000', parallelism: String(parallelism), out })).run({ workers: 2 }).done
       expect(r.status).toBe('finished')
       expect(new Set(r.metrics.tasks.map((t) => t.subtask)).size).toBe(parallelism)
       const cmp = compareResults(q, readRows(out), await oracle.run(q))
@@ -70,7 +70,7 @@ describe('bad input on worker threads', () => {
     const input = join(dir, 'bad.jsonl')
     writeFileSync(input, `${withBad.join('\n')}\n`)
     const dead = join(dir, 'dead.jsonl')
-    const r = await nexmarkJob({ query: 'q2', input, parallelism: '2', onError: 'dead-letter', deadLetter: dead, discard: true }).run({ workers: 2 }).done
+    const r = await (await nexmarkJob({ query: 'q2', input, parallelism: '2', onError: 'dead-letter', deadLetter: dead, discard: true })).run({ workers: 2 }).done
     const letters = readRows(dead)
     expect(letters).toHaveLength(30)
     expect(letters.every((l) => String(l.reason).startsWith('invalid JSON'))).toBe(true)

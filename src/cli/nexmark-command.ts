@@ -8,7 +8,7 @@ import { nexmarkSource } from '../connectors/nexmark-source.ts'
 import { stdoutSink } from '../connectors/stdout-sink.ts'
 import { formatEventJsonl, writeEventsFile, parseEventJsonl } from '../nexmark/jsonl.ts'
 import { NexmarkGenerator, type GeneratorConfig } from '../nexmark/generator.ts'
-import { isConnectorUri, sinkFromUri, sourceFromUri } from '../connectors/registry.ts'
+import { isConnectorUri, loadConnectors, sinkFromUri, sourceFromUri } from '../connectors/registry.ts'
 import { redactUri } from '../connectors/uri.ts'
 import type { DeadLetter } from '../connectors/spi.ts'
 import { systemClock } from '../time/clock.ts'
@@ -51,6 +51,7 @@ export const GENERATED_PARTITIONS = 8
  * GENERATED_PARTITIONS by default). Everything is acknowledged before it resolves.
  */
 export async function publishEvents(uri: string, config: Partial<GeneratorConfig>, events: number): Promise<{ events: number; bytes: number }> {
+  await loadConnectors([uri])
   const keys = new Map<string, string>()
   const sink = sinkFromUri<string>(withGeneratorDefaults(uri), { format: 'string', key: (line) => keys.get(line) ?? null })
   const writer = await sink.open({ sinkId: 'nexmark-generate', clock: systemClock, subtaskIndex: 0, parallelism: 1 })
@@ -116,7 +117,15 @@ export interface RunQueryOptions {
 /** `nexmark run`'s options: the job's, and the monitoring server's. */
 export type RunQueryCommandOptions = RunQueryOptions & ServerFlags & CheckpointFlags
 
-/** Builds the pipeline of one Nexmark query over the generator or an event file. */
+/** The connector modules a query's options name (broker URIs), loaded before nexmarkPipeline builds it. */
+export function loadQueryConnectors(o: RunQueryOptions): Promise<void> {
+  return loadConnectors([o.input, o.out, o.deadLetter])
+}
+
+/**
+ * Builds the pipeline of one Nexmark query over the generator, an event file or a broker (its
+ * connector loaded first: loadQueryConnectors).
+ */
 export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeline {
   const q = query(o.query)
   const policy = parsePolicy(o.onError)
@@ -155,7 +164,8 @@ function sinkFor(o: RunQueryOptions): Sink<unknown> {
  * The job as worker threads rebuild it: the same options give the same pipeline, with its sink
  * chosen from the options (a file, stdout, or discarded).
  */
-export function nexmarkJob(o: RunQueryOptions): Pipeline {
+export async function nexmarkJob(o: RunQueryOptions): Promise<Pipeline> {
+  await loadQueryConnectors(o)
   const p = nexmarkPipeline(o, sinkFor(o))
   p.module = { url: import.meta.url, exportName: 'nexmarkJob', args: [o] }
   return p
@@ -168,7 +178,8 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
   const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
   const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
-  const p = workers > 0 ? nexmarkJob(o) : nexmarkPipeline(o, sinkFor(o))
+  await loadQueryConnectors(o)
+  const p = workers > 0 ? await nexmarkJob(o) : nexmarkPipeline(o, sinkFor(o))
   const t0 = performance.now()
   const job = p.run({ workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) })
   const release = onInterrupt(() => void job.stop())

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConnectorUri, isConnectorUri, redactUri } from './uri.ts'
-import { sinkFromUri, sourceFromUri } from './registry.ts'
+import { loadConnectors, sinkFromUri, sourceFromUri } from './registry.ts'
 import { decodePayload, encodePayload } from './broker.ts'
 
 const codeOf = (f: () => unknown): string => {
@@ -43,6 +43,13 @@ describe('connector URIs', () => {
     expect(isConnectorUri('C:/x')).toBe(false)
     expect(redactUri('postgres://root:pw@127.0.0.1:5432/test?table=t')).toBe('postgres://root:***@127.0.0.1:5432/test?table=t')
     expect(redactUri('postgres://root@127.0.0.1:5432/test')).toBe('postgres://root@127.0.0.1:5432/test')
+  })
+
+  it('builds nothing from a scheme whose connector is not loaded, and loads it on request', async () => {
+    expect(codeOf(() => sourceFromUri('kafka://127.0.0.1:9092/t'))).toMatch(/^INTERNAL: .*the kafka:\/\/ connector is not loaded: call await loadConnectors/)
+    await loadConnectors(['kafka://127.0.0.1:9092/t', '/a/file.jsonl', undefined])
+    expect(sourceFromUri('kafka://127.0.0.1:9092/t').kind).toBe('kafka')
+    expect(codeOf(() => sourceFromUri('postgres://root@h/db?table=t'))).toMatch(/is not a source Sluice knows: sources are a file path or one of kafka:\/\/, nats:\/\/, redis:\/\//)
   })
 
   it('an unknown scheme names the ones Sluice knows', () => {
