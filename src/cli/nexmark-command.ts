@@ -94,6 +94,8 @@ export async function publishEvents(uri: string, config: Partial<GeneratorConfig
 function withGeneratorDefaults(uri: string): string {
   const u = new URL(uri)
   if (!u.searchParams.has('partitions')) u.searchParams.set('partitions', String(GENERATED_PARTITIONS))
+  // Kafka creates a missing topic from ?partitions; a JetStream sink creates its stream when asked.
+  if (u.protocol === 'nats:' && !u.searchParams.has('create')) u.searchParams.set('create', 'true')
   return u.toString()
 }
 
