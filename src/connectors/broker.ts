@@ -134,6 +134,16 @@ function describeType(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
+/** FNV-1a over a key's UTF-16 code units: the partition of a keyed record is keyHash(key) % partitions (JetStream and Redis sinks); stable across processes and versions. */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
 /** A connection's state, kept by a connector and read by monitoring (see ConnectionStatus). */
 export class ConnectionTracker {
   state: 'connected' | 'reconnecting' | 'failed' = 'connected'

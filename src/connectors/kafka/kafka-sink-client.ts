@@ -4,6 +4,7 @@
  * a transaction another (dead) producer left pre-committed, from its transactional id, producer
  * id and epoch (what Flink's KafkaSink calls "resuming" a transaction).
  */
+import { parseBrokers } from './common.ts'
 import { Admin, FindCoordinatorKeyTypes, endTxnV4, type Broker } from '@platformatic/kafka'
 import { SluiceError, describeCause, type ErrorCode } from '../../errors.ts'
 
@@ -19,9 +20,7 @@ const PRODUCER_FENCED = 90
 
 /** `host:port` strings as the client takes them, from the sink's `brokers` option. */
 export function brokerList(brokers: string | readonly string[]): string[] {
-  const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((b) => b.trim()).filter((b) => b !== '')
-  if (list.length === 0) throw new SluiceError('JOB_INVALID_OPTION', 'kafkaSink option brokers must name at least one broker, e.g. "127.0.0.1:9092"')
-  return list
+  return parseBrokers(brokers).map((b) => `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`)
 }
 
 /** Options every client of the sink shares: bounded connection attempts, so open fails in seconds. */

@@ -11,7 +11,8 @@ import { until } from '../../../test/support/wait.ts'
 import { cleanupStreams, createStream, forgetStreamLater, natsAdmin, NATS_SERVERS, readStream } from '../../../test/support/nats.ts'
 import { sinkContract, testSinkContext, writeAll } from '../sink-contract.ts'
 import type { SinkContext } from '../spi.ts'
-import { jetstreamSink, keyHash, type JetStreamSinkOptions } from './jetstream-sink.ts'
+import { jetstreamSink, type JetStreamSinkOptions } from './jetstream-sink.ts'
+import { keyHash } from '../broker.ts'
 
 beforeAll(async () => requireService('nats'))
 afterAll(cleanupStreams)

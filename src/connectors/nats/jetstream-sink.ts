@@ -39,6 +39,7 @@
  * writer publishes plainly with a reply subject under one inbox subscription and counts the
  * acknowledgements, keeping up to `maxInFlight` unacknowledged (~45 K msg/s with ids here).
  */
+import { keyHash } from '../broker.ts'
 import { createInbox, headers as natsHeaders, type Msg, type PublishOptions, type Subscription } from '@nats-io/transport-node'
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream'
 import { describeCause, SluiceError } from '../../errors.ts'
@@ -216,15 +217,6 @@ function checkCommit(c: SinkCommit, ctx: SinkContext, what: string): JetStreamCo
   return c as JetStreamCommit
 }
 
-/** FNV-1a over the key's UTF-16 code units: stable across processes and versions. */
-export function keyHash(key: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
 
 const EMPTY = new Uint8Array(0)
 

@@ -173,12 +173,3 @@ export function partitionKeys(key: string, n: number): string[] {
   return Array.from({ length: n }, (_, p) => `${key}.${p}`)
 }
 
-/** FNV-1a over a key's UTF-16 code units: the partition of a keyed record is keyHash(key) % partitions (as the JetStream sink). */
-export function keyHash(key: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}

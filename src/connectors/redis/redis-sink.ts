@@ -5,7 +5,8 @@
 import { describeCause, SluiceError } from '../../errors.ts'
 import { encodeTextPayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, Sink, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
-import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, isConnectionLoss, keyHash, parseRedisUri, partitionKeys, redisError, type RedisLink } from './redis-client.ts'
+import { keyHash } from '../broker.ts'
+import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, isConnectionLoss, parseRedisUri, partitionKeys, redisError, type RedisLink } from './redis-client.ts'
 
 export interface RedisStreamSinkOptions<T> extends Omit<BrokerSinkOptions<T>, 'key'> {
   /** The server, as node-redis takes it: `redis://[user:pass@]HOST:PORT[/DB]`. */
