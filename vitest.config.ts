@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two test files at a time: most of the suite waits on child processes, brokers and browsers,
+    // and one file at a time took ~15 min on 2 cores. Every test is written for a busy machine.
+    maxWorkers: 2,
   },
 })

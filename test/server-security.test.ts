@@ -25,7 +25,8 @@ interface Answer { status: number; headers: Record<string, string | string[] | u
 /** A raw request: fetch cannot set Host, and sends no Origin of our choosing. */
 function send(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
+    // agent: false — a fresh connection per request; a kept-alive one can meet the server's idle timeout (ECONNRESET).
+    const req = httpRequest({ host: '127.0.0.1', port, method, path, agent: false, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => (text += c))
