@@ -99,14 +99,7 @@ export function encodePayload(format: PayloadFormat, record: unknown): Uint8Arra
     if (typeof record === 'string') return encoder.encode(record)
     throw new Error(`format 'string' needs a string record, got ${describeType(record)}`)
   }
-  let text: string | undefined
-  try {
-    text = JSON.stringify(record)
-  } catch (e) {
-    throw new Error(`cannot encode the record as JSON: ${(e as Error).message}`)
-  }
-  if (text === undefined) throw new Error(`cannot encode ${describeType(record)} as JSON`)
-  return encoder.encode(text)
+  return encoder.encode(jsonText(record))
 }
 
 /** Like encodePayload, as text (Redis fields). */
@@ -116,6 +109,11 @@ export function encodeTextPayload(format: PayloadFormat, record: unknown): strin
     throw new Error(`format 'string' needs a string record, got ${describeType(record)}`)
   }
   if (format === 'bytes') throw new Error("format 'bytes' is not available for this sink (its payloads are text)")
+  return jsonText(record)
+}
+
+/** The record as JSON text; throws an Error saying why when it has none (a BigInt, a cycle, undefined). */
+function jsonText(record: unknown): string {
   let text: string | undefined
   try {
     text = JSON.stringify(record)
