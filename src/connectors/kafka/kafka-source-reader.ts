@@ -84,8 +84,7 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
   private failingSince = -1
   private staleMetadata = false
   private closed = false
-  /** Per record of the last read: its partition, offset and raw value (for positionOf / rawOf). */
-  private readonly lastParts: PartitionState[] = []
+  /** Per record of the last read: its offset and raw value (for positionOf / rawOf); all of one partition, lastSlot's. */
   private readonly lastOffsets: number[] = []
   private readonly lastRaw: (Buffer | null)[] = []
   /** The slot of the partition the last read's records came from; -1 when it pushed none. */
@@ -99,7 +98,6 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
 
   read(out: T[], max: number): number | Promise<number> {
     if (this.failure !== null) throw this.failure
-    this.lastParts.length = 0
     this.lastOffsets.length = 0
     this.lastRaw.length = 0
     this.lastSlot = -1
@@ -167,7 +165,6 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
             continue
           }
           out.push(value as T)
-          this.lastParts.push(part)
           this.lastOffsets.push(offset)
           this.lastRaw.push(raw)
           n++
@@ -362,8 +359,9 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
   }
 
   positionOf(i: number): string {
-    const part = this.lastParts[i]
-    return part === undefined ? this.position() : `${part.name} offset ${this.lastOffsets[i]}`
+    const part = this.partitions[this.lastSlot]
+    const offset = this.lastOffsets[i]
+    return part === undefined || offset === undefined ? this.position() : `${part.name} offset ${offset}`
   }
 
   rawOf(i: number): string | Uint8Array | undefined {
