@@ -11,10 +11,10 @@
  *   events generic   Nexmark events ({ event_type, person, auction, bid }): nested, so msgpackr
  * Each figure is the median of `runs` timed passes over all batches, after a full warm-up pass.
  */
-import { ColumnarCodec } from '../src/runtime/codec/columnar.ts'
-import { GenericCodec } from '../src/runtime/codec/generic.ts'
-import { recordSchema } from '../src/runtime/codec/schema.ts'
-import type { BatchCodec } from '../src/runtime/codec/batch-codec.ts'
+import { ColumnarCodec } from '../src/runtime/exchange/codec/columnar.ts'
+import { GenericCodec } from '../src/runtime/exchange/codec/generic.ts'
+import { recordSchema } from '../src/graph/schema.ts'
+import type { BatchCodec } from '../src/runtime/exchange/codec/batch-codec.ts'
 import { NexmarkGenerator } from '../src/nexmark/generator.ts'
 import type { Bid, NexmarkEvent } from '../src/nexmark/model.ts'
 import type { Batch } from '../src/operators/types.ts'

@@ -3,9 +3,9 @@
  * writes them into the ring; the consumer reads, decodes and checks the record count.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { SabRing } from '../src/runtime/channels/sab-ring.ts'
-import { RingKind } from '../src/runtime/channels/sab-ring.ts'
-import { ColumnarCodec, GenericCodec, recordSchema } from '../src/runtime/codec/index.ts'
+import { SabRing } from '../src/runtime/exchange/ring/sab-ring.ts'
+import { RingKind } from '../src/runtime/exchange/ring/sab-ring.ts'
+import { ColumnarCodec, GenericCodec, recordSchema } from '../src/runtime/exchange/codec/index.ts'
 import type { Batch } from '../src/operators/types.ts'
 
 interface Args {

@@ -3,8 +3,8 @@
  * SharedArrayBuffer ring, a consumer worker decodes them. Records/s and MB/s for schema'd numeric
  * records, schema'd bids and the generic codec on bids. Run: node bin/run-ts.js bench/exchange.ts
  */
-import { SabRing } from '../src/runtime/channels/sab-ring.ts'
-import { startTsWorker } from '../src/runtime/channels/ts-worker.ts'
+import { SabRing } from '../src/runtime/exchange/ring/sab-ring.ts'
+import { startTsWorker } from '../src/runtime/exchange/ring/ts-worker.ts'
 
 async function run(codec: 'schema' | 'generic', kind: 'numeric' | 'bids', batches: number): Promise<{ perSecond: number; mbps: number }> {
   const ring = SabRing.create({ capacityBytes: 4 * 1024 * 1024, capacityRecords: 16 * 1024 })

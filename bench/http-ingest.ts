@@ -16,9 +16,9 @@ import { join } from 'node:path'
 import { Pipeline } from '../src/index.ts'
 import { blackholeSink, httpSource } from '../src/connectors/index.ts'
 import type { HttpSource } from '../src/connectors/http-source.ts'
-import { MonitoringServer } from '../src/monitoring/server.ts'
+import { MonitoringServer } from '../src/server/server.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
-import { operatorTotal } from '../src/runtime/metrics.ts'
+import { operatorTotal } from '../src/metrics/task-metrics.ts'
 
 export function ingestBenchJob(): Pipeline {
   const p = new Pipeline('ingest-bench')

@@ -14,8 +14,8 @@
  */
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads'
 import { getHeapStatistics } from 'node:v8'
-import { RingKind, SabRing } from '../src/runtime/channels/sab-ring.ts'
-import { startTsWorker } from '../src/runtime/channels/ts-worker.ts'
+import { RingKind, SabRing } from '../src/runtime/exchange/ring/sab-ring.ts'
+import { startTsWorker } from '../src/runtime/exchange/ring/ts-worker.ts'
 
 const RECORDS_PER_MESSAGE = 1024
 

@@ -4,7 +4,7 @@
  * slower, through a keyBy exchange between worker threads. Memory must stay flat.
  */
 import { Pipeline } from '../src/index.ts'
-import { nexmarkSource } from '../src/connectors/nexmark-source.ts'
+import { nexmarkSource } from '../src/nexmark/source.ts'
 
 export function slowSinkJob(parallelism: number, sinkDelayMs: number): Pipeline {
   const p = new Pipeline('slow-sink', { parallelism })

@@ -9,7 +9,7 @@ import { Pipeline } from '../src/index.ts'
 import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
-import { MonitoringServer } from '../src/monitoring/server.ts'
+import { MonitoringServer } from '../src/server/server.ts'
 import type { Alert, CheckpointsView, ExceptionEntry, Finding, JobView, Sample } from '../src/monitoring/types.ts'
 import { until } from './support/wait.ts'
 
@@ -367,7 +367,7 @@ describe('restarts in the exception history', () => {
       ])
       const times = m.exceptions().map((e) => e.time)
       expect(times).toEqual([...times].sort((a, b) => a - b))
-      const { prometheusText } = await import('../src/monitoring/prometheus.ts')
+      const { prometheusText } = await import('../src/server/prometheus.ts')
       expect(await prometheusText([m])).toMatch(/^sluice_job_restarts_total\{job="flaky"\} 1$/m)
     } finally {
       m.stop()

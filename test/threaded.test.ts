@@ -17,7 +17,7 @@ import { schemaJob } from './fixtures/schema-job.ts'
 import { idleJob } from './fixtures/idle-job.ts'
 import { unencodableJob } from './fixtures/unencodable-job.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
-import { operatorTotal } from '../src/runtime/metrics.ts'
+import { operatorTotal } from '../src/metrics/task-metrics.ts'
 
 const root = new URL('..', import.meta.url).pathname
 let dir: string

@@ -10,7 +10,7 @@ import { FlatMapOperator, type Collector } from '../operators/flat-map.ts'
 import { MapOperator } from '../operators/map.ts'
 import type { Operator, OutputTag } from '../operators/types.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
-import { isRecordSchema, type RecordSchema } from '../runtime/codec/schema.ts'
+import { isRecordSchema, type RecordSchema } from '../graph/schema.ts'
 import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
 

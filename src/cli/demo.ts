@@ -5,7 +5,7 @@
  */
 import { Pipeline, boundedOutOfOrderness } from '../index.ts'
 import { blackholeSink, countingSink } from '../connectors/blackhole-sink.ts'
-import { nexmarkSource } from '../connectors/nexmark-source.ts'
+import { nexmarkSource } from '../nexmark/source.ts'
 import { eventTime } from '../nexmark/model.ts'
 import { q5 } from '../nexmark/queries/q5.ts'
 import { EXIT_OK } from './errors.ts'

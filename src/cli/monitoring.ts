@@ -7,7 +7,7 @@ import type { Command } from 'commander'
 import type { JobHandle, Pipeline } from '../api/pipeline.ts'
 import { SluiceError } from '../errors.ts'
 import { JobMonitor } from '../monitoring/job-monitor.ts'
-import { MonitoringServer } from '../monitoring/server.ts'
+import { MonitoringServer } from '../server/server.ts'
 import type { JobView } from '../monitoring/types.ts'
 import { parseCount } from './options.ts'
 

@@ -7,7 +7,7 @@ import type { ErrorPolicy, DeadLetter, Sink, Source } from '../connectors/spi.ts
 import { SluiceError } from '../errors.ts'
 import type { Operator } from '../operators/types.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
-import type { RecordSchema } from '../runtime/codec/schema.ts'
+import type { RecordSchema } from './schema.ts'
 
 export type Partitioning =
   | { readonly kind: 'forward' }

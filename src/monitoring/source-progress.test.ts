@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { GraphNode } from '../graph/logical.ts'
-import type { TaskMetricsSnapshot } from '../runtime/metrics.ts'
+import type { TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import { PARTITIONS_IN_VIEW, connections, sourceProgress } from './source-progress.ts'
 
 const nodes = [

@@ -5,7 +5,7 @@
  * passes the newest snapshot and the oldest one still in its window.
  */
 import type { GraphNode } from '../graph/logical.ts'
-import type { TaskMetricsSnapshot } from '../runtime/metrics.ts'
+import type { TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import { redactCredentials } from './redact.ts'
 import type { ConnectionView, PartitionView, Sample, SourceProgressView } from './types.ts'
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import type { JobHandle } from '../../src/api/pipeline.ts'
-import type { MonitoringServer } from '../../src/monitoring/server.ts'
+import type { MonitoringServer } from '../../src/server/server.ts'
 import { startMonitoredJob, type MonitoredJob } from '../support/monitored-job.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'

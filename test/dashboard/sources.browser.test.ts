@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import type { JobHandle } from '../../src/api/pipeline.ts'
 import { JobMonitor } from '../../src/monitoring/job-monitor.ts'
-import { MonitoringServer } from '../../src/monitoring/server.ts'
+import { MonitoringServer } from '../../src/server/server.ts'
 import { laggingJob } from '../fixtures/lagging-job.ts'
 import { startMonitoredJob, type MonitoredJob } from '../support/monitored-job.ts'
 

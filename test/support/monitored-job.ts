@@ -4,7 +4,7 @@ import { Pipeline } from '../../src/index.ts'
 import { blackholeSink, generatorSource } from '../../src/connectors/index.ts'
 import type { JobHandle } from '../../src/api/pipeline.ts'
 import { JobMonitor } from '../../src/monitoring/job-monitor.ts'
-import { MonitoringServer } from '../../src/monitoring/server.ts'
+import { MonitoringServer } from '../../src/server/server.ts'
 
 export interface MonitoredJob {
   readonly job: JobHandle

@@ -3,7 +3,7 @@ import { Pipeline } from '../../api/pipeline.ts'
 import { fromArray } from '../../connectors/array-source.ts'
 import { boundedOutOfOrderness } from '../../time/watermarks.ts'
 import { memorySink } from '../../testing/harness.ts'
-import { operatorTotal } from '../../runtime/metrics.ts'
+import { operatorTotal } from '../../metrics/task-metrics.ts'
 import { avg, count } from '../aggregate.ts'
 import { sliding, tumbling, type WindowAssigner } from './assigners.ts'
 

@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
 import type { SinkCommit } from '../../connectors/spi.ts'
-import type { RecordCounts } from '../metrics.ts'
+import type { RecordCounts } from '../../metrics/task-metrics.ts'
 import { SluiceError, describeCause } from '../../errors.ts'
 
 const MAGIC = 0x534c434b // "SLCK"

@@ -1,0 +1,636 @@
+/**
+ * The checkpoint coordinator of a job running in one thread: every `intervalMs` it asks each source
+ * task for a barrier; barriers flow with the records, tasks align them across their inputs,
+ * snapshot their operators and pre-commit their sinks, and acknowledge. When every task has, the
+ * checkpoint is written durably (storage.ts) and only then are the sinks' pre-commits committed.
+ *
+ * Recovery: before the tasks open, the newest complete checkpoint (if any) is handed to them —
+ * operator state by operator id (key groups re-split if the parallelism changed), source positions
+ * by source subtask, and the sinks' last commits, so two-phase-commit sinks drop what was written
+ * after it. A job that finishes clears its checkpoints, so the same command starts afresh.
+ *
+ * Under backpressure a barrier waits behind the records already queued: channels are bounded, so
+ * alignment takes at most the time to drain one channel's capacity at the current rate. A
+ * checkpoint still in flight when the next is due is not overlapped: the next waits.
+ */
+import { randomBytes } from 'node:crypto'
+import { SluiceError, type ErrorCode } from '../../errors.ts'
+import type { LogicalGraph } from '../../graph/logical.ts'
+import { keyGroupRange } from '../../state/key-groups.ts'
+import { withoutEntries } from '../../state/snapshot.ts'
+import { snapshotBuffers } from '../../state/value-codec.ts'
+import { addCounts, type RecordCounts } from '../../metrics/task-metrics.ts'
+import type { LetterBatch, DeadLetterWriters } from '../task/dead-letters.ts'
+import { SourceTask } from '../task/source-task.ts'
+import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming, TaskRestore } from '../task/task.ts'
+import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from '../checkpoint/storage.ts'
+
+export interface CheckpointOptions {
+  /** Directory of the checkpoint files. */
+  readonly dir: string
+  /** Time between checkpoints, ms. */
+  readonly intervalMs: number
+  /** A checkpoint not complete after this long is abandoned (and the next one tried), ms. Default 10 minutes. */
+  readonly timeoutMs?: number
+  /** Completed checkpoints kept. Default 3. */
+  readonly retain?: number
+  /** Restore even if some operator state in the checkpoint has no operator to go to. */
+  readonly allowNonRestoredState?: boolean
+  /** Start from this savepoint file (instead of the newest checkpoint in `dir`). */
+  readonly fromSavepoint?: string
+  /**
+   * The savepoint root: the only place the monitoring server's savepoint route writes (a request's
+   * directory is taken relative to it). Default `<dir>/savepoints`. `handle.savepoint(dir)` itself
+   * writes wherever it is told.
+   */
+  readonly savepointDir?: string
+  /**
+   * A savepoint asked for while the job is not running — its tasks still opening, or the job
+   * restarting after a failure — waits this long for it to run, then fails with SAVEPOINT_FAILED, ms.
+   * Default 1 minute.
+   */
+  readonly savepointWaitMs?: number
+}
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000
+export const DEFAULT_SAVEPOINT_WAIT_MS = 60_000
+
+export interface CheckpointStats {
+  /** The configured interval and timeout, ms. */
+  intervalMs: number
+  timeoutMs: number
+  completed: number
+  failed: number
+  lastId: number
+  lastDurationMs: number | null
+  lastSizeBytes: number | null
+  /** Of the last completed checkpoint: the longest barrier alignment over its tasks, ms. */
+  lastAlignmentMs: number | null
+  /** Of the last completed checkpoint: the longest time from trigger to a task's barrier, ms. */
+  lastStartDelayMs: number | null
+  /** Of the last completed checkpoint: the longest synchronous snapshot over its tasks, ms. */
+  lastSyncMs: number | null
+  restoredFrom: number | null
+  /** What this run restored from, and how long loading it took; null for a fresh start. */
+  restore: CheckpointRestore | null
+  /** The latest checkpoints and savepoints, oldest first (at most CHECKPOINT_HISTORY). */
+  history: CheckpointRecord[]
+  /** Restarts of the job in this process (from the latest checkpoint each time). */
+  restarts?: number
+}
+
+/** Checkpoints kept in `CheckpointStats.history`. */
+export const CHECKPOINT_HISTORY = 50
+
+/** One checkpoint or savepoint, completed or failed. */
+export interface CheckpointRecord {
+  id: number
+  kind: 'checkpoint' | 'savepoint'
+  status: 'completed' | 'failed'
+  /** Epoch ms. */
+  triggeredAt: number
+  /** From trigger to committed (completed) or abandoned (failed), ms. */
+  durationMs: number
+  /** Encoded operator state; null when failed. */
+  sizeBytes: number | null
+  /** Longest over the tasks that acknowledged (null: none did). */
+  alignmentMs: number | null
+  startDelayMs: number | null
+  syncMs: number | null
+  /** Tasks that acknowledged, of how many. */
+  acknowledged: number
+  tasks: number
+  /** Why it failed; null when completed. */
+  failure: string | null
+}
+
+/** What a run restored from. */
+export interface CheckpointRestore {
+  /** Epoch ms when it was loaded. */
+  time: number
+  checkpointId: number
+  /** The savepoint file, or null for the newest checkpoint in the directory. */
+  savepoint: string | null
+  /** Epoch ms when the checkpoint was taken. */
+  takenAt: number
+  /** Reading and checking the file, ms. */
+  loadMs: number
+  sizeBytes: number
+  /**
+   * The operators' counters up to that checkpoint, since the job first started: metrics count
+   * since this run began, and jobTotal() adds these ({} from files older than this field).
+   */
+  counts: RecordCounts
+}
+
+interface InFlight {
+  readonly id: number
+  readonly triggeredAt: number
+  readonly started: number
+  readonly acks: Map<string, TaskSnapshot>
+  readonly timings: TaskCheckpointTiming[]
+  /** The tasks' dead letters since their previous barrier (see dead-letters.ts). */
+  readonly letters: LetterBatch[]
+  /** The counters up to this checkpoint since the job first started. */
+  readonly counts: RecordCounts
+  /** Every task acknowledged: being written and committed. */
+  completing: boolean
+  /** The file is durable: a failure after this (the sinks' commit) is the job's, not only the savepoint's. */
+  written: boolean
+  /** Set for a savepoint: where to write it, and who waits for its path. */
+  readonly savepoint: SavepointRequest | null
+}
+
+interface SavepointRequest {
+  readonly dir: string
+  /** performance.now() after which a request still waiting for the tasks to run fails. */
+  readonly waitUntil: number
+  resolve(path: string): void
+  reject(e: unknown): void
+}
+
+/**
+ * Where the tasks are: in this thread (LocalParticipants) or on worker threads (the threaded job's
+ * adapter, which trades messages with the workers).
+ */
+export interface CheckpointParticipants {
+  /** Task subtasks that must acknowledge each checkpoint. */
+  readonly taskCount: number
+  /** Source id → how many subtasks read it now. */
+  readonly sourceSubtasks: ReadonlyMap<string, number>
+  /** The job's dead-letter sinks, written with each checkpoint's letters (null: it has none). */
+  readonly deadLetters: DeadLetterWriters | null
+  /** False once any task has ended: a checkpoint then cannot complete. */
+  allRunning(): boolean
+  /** Asks every source subtask for barrier `id`. */
+  triggerSources(id: number): void
+  /**
+   * Checkpoint `id` is durable: every task commits its sinks' pre-commits. The acks' state buffers
+   * are written and not used again here: a participant may move them back to their thread.
+   */
+  commit(id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void>
+}
+
+export class CheckpointCoordinator {
+  readonly storage: CheckpointStorage
+  readonly stats: CheckpointStats = { intervalMs: 0, timeoutMs: 0, completed: 0, failed: 0, lastId: 0, lastDurationMs: null, lastSizeBytes: null, lastAlignmentMs: null, lastStartDelayMs: null, lastSyncMs: null, restoredFrom: null, restore: null, history: [] }
+  private participants: CheckpointParticipants | null = null
+  private inFlight: InFlight | null = null
+  private timer: NodeJS.Timeout | null = null
+  private nextId = 1
+  private failure: ((e: unknown) => void) | null = null
+  /** The checkpoint file being written, if any. */
+  private writing: Promise<string> | null = null
+  /** What the checkpoint restored from had counted (see RecordCounts). */
+  private restoredCounts: RecordCounts = {}
+
+  constructor(
+    private readonly o: CheckpointOptions,
+    private readonly job: string,
+    private readonly graph: LogicalGraph,
+    private readonly parallelism: number,
+    private readonly maxParallelism: number,
+    private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  ) {
+    if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
+    if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
+    this.stats.intervalMs = o.intervalMs
+    this.stats.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.storage = new CheckpointStorage(o.dir, o.retain ?? 3, log)
+  }
+
+  /**
+   * Loads what to restore from — the newest complete checkpoint, checked against this job — and
+   * says what the job's guarantee is. Call before the tasks open; give each task `restoreFor(t, c)`.
+   */
+  load(participants: CheckpointParticipants, fail: (e: unknown) => void): Checkpoint | null {
+    this.participants = participants
+    this.failure = fail
+    for (const n of this.graph.nodes.values()) {
+      if (n.type === 'source' && n.source.replayable !== true) this.log(`sluice: source "${n.id}" (${n.source.kind}) cannot be read again: after a failure, records it read since the last checkpoint are lost`)
+      if (n.type === 'sink' && n.sink.exactlyOnce !== true) this.log(`sluice: sink "${n.id}" (${n.sink.kind}) is not exactly-once: after a failure it may repeat records written since the last checkpoint`)
+    }
+    const t0 = performance.now()
+    const c = this.o.fromSavepoint !== undefined ? readCheckpointFile(this.o.fromSavepoint) : this.storage.latest()
+    if (c !== null) {
+      this.validate(c, participants)
+      this.nextId = c.id + 1
+      this.stats.restoredFrom = c.id
+      this.restoredCounts = c.counts ?? {}
+      this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: sizeOf(c.tasks), counts: this.restoredCounts }
+      this.log(this.o.fromSavepoint !== undefined
+        ? `sluice: starting from savepoint ${this.o.fromSavepoint} (taken ${new Date(c.triggeredAt).toISOString()})`
+        : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
+    }
+    return c
+  }
+
+  /** One thread: wires the local tasks to this coordinator and gives them their restore. */
+  attach(tasks: Task[], deadLetters: DeadLetterWriters | null, fail: (e: unknown) => void): Checkpoint | null {
+    const listener: CheckpointListener = { ack: (t, id, parts) => this.ack(t.id, t.subtask, id, parts) }
+    for (const t of tasks) {
+      t.checkpoints = listener
+      t.maxParallelism = this.maxParallelism
+    }
+    const c = this.load(new LocalParticipants(tasks, deadLetters), fail)
+    for (const t of tasks) t.restore = restoreFor(t, c)
+    return c
+  }
+
+  private validate(c: Checkpoint, p: CheckpointParticipants): void {
+    if (c.maxParallelism !== this.maxParallelism) {
+      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `checkpoint ${c.id} was taken with maxParallelism ${c.maxParallelism}, this job has ${this.maxParallelism}; key groups cannot be re-split between them`)
+    }
+    const known = new Set(this.graph.nodes.keys())
+    const orphans = [...new Set(c.tasks.flatMap((t) => Object.keys(t.operators)))].filter((id) => !known.has(id))
+    if (orphans.length > 0 && this.o.allowNonRestoredState !== true) {
+      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `checkpoint ${c.id} has state for ${orphans.map((x) => `"${x}"`).join(', ')}, which this job no longer has; pass --allow-non-restored-state to drop it`)
+    }
+    for (const [id, now] of p.sourceSubtasks) {
+      const before = c.tasks.filter((t) => id in t.sources).length
+      if (before > 0 && before !== now) {
+        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `source "${id}" ran as ${before} subtasks in checkpoint ${c.id} and would run as ${now} now; a source's positions belong to its split, so keep its parallelism (other operators may rescale)`)
+      }
+    }
+  }
+
+  /**
+   * Checks a few times per interval. A checkpoint starts when `intervalMs` has passed since the
+   * last one started and half of it since the last one ended: a checkpoint that takes longer than
+   * the interval must not be followed at once by the next (they would starve the job).
+   */
+  start(): void {
+    this.lastEnd = performance.now()
+    this.timer = setInterval(() => this.trigger(), Math.max(5, Math.min(250, this.o.intervalMs / 4)))
+    this.timer.unref()
+  }
+
+  private lastStart = Number.NEGATIVE_INFINITY
+  private lastEnd = 0
+
+  /**
+   * No further checkpoint starts; one still collecting acknowledgements is abandoned (one being
+   * written completes). Call before the job closes its dead-letter sinks.
+   */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.isStopped = true
+    const f = this.inFlight
+    // One being written settles when its write does (and writes its dead letters first).
+    if (f !== null && !f.completing) {
+      this.abandon(f)
+      f.savepoint?.reject(new SluiceError('JOB_NOT_RUNNING', `savepoint ${f.id} was not taken: the job stopped running first`))
+    }
+    this.inFlight = null
+    for (const sp of this.savepoints.splice(0)) sp.reject(new SluiceError('JOB_NOT_RUNNING', 'cannot take a savepoint: the job stopped running first'))
+  }
+
+  private isStopped = false
+
+  /**
+   * Checkpoint `f` will not complete. The dead letters its tasks handed over came before their
+   * barriers, and those tasks will not hand them over again: they go with the next checkpoint.
+   */
+  private abandon(f: InFlight): void {
+    if (this.inFlight === f) this.inFlight = null
+    // One completing has handed its letters to the sinks already.
+    if (!f.completing && f.letters.length > 0) this.participants?.deadLetters?.carry(f.letters)
+  }
+
+  /** Savepoints asked for and not started yet: each goes before the next periodic checkpoint. */
+  private readonly savepoints: SavepointRequest[] = []
+
+  /** Savepoints that waited longer than savepointWaitMs for the tasks to run fail. */
+  private expireSavepoints(now: number): void {
+    for (let i = this.savepoints.length - 1; i >= 0; i--) {
+      const sp = this.savepoints[i]
+      if (now < sp.waitUntil) continue
+      this.savepoints.splice(i, 1)
+      sp.reject(new SluiceError('SAVEPOINT_FAILED', `cannot take a savepoint: the job's tasks were not all running within ${Math.round(this.savepointWaitMs)} ms (still opening, or some have ended); ask again`))
+    }
+  }
+
+  private get savepointWaitMs(): number {
+    return this.o.savepointWaitMs ?? DEFAULT_SAVEPOINT_WAIT_MS
+  }
+
+  /**
+   * Starts a checkpoint now if none is in flight and every task runs — a savepoint asked for
+   * first, else a periodic checkpoint when due; returns its id, or null.
+   */
+  trigger(): number | null {
+    const p = this.participants
+    if (p === null || this.isStopped) return null
+    const f = this.inFlight
+    if (f !== null) {
+      // A task that ended cannot acknowledge: that checkpoint will not complete.
+      if (!f.completing && !p.allRunning()) this.fail(f, 'a task ended before acknowledging', 'JOB_NOT_RUNNING')
+      else if (!f.completing && performance.now() - f.started > this.stats.timeoutMs) {
+        const why = `timed out after ${Math.round(this.stats.timeoutMs)} ms with ${f.acks.size} of ${p.taskCount} tasks acknowledged: a barrier waits behind the records queued before it, so under backpressure it is as slow as the slowest operator; speed that operator up (or give it more parallelism), lower channelCapacity, or raise the timeout`
+        this.fail(f, why)
+        this.log(`sluice: checkpoint ${f.id} ${why}`)
+      }
+      return null
+    }
+    const now = performance.now()
+    if (!p.allRunning()) {
+      // Tasks still opening (a start, a restart) run soon; ones that ended mean the job is ending,
+      // and stop() then answers the requests.
+      this.expireSavepoints(now)
+      return null
+    }
+    const sp = this.savepoints.shift()
+    if (sp !== undefined) {
+      this.lastStart = now
+      return this.begin(p, sp)
+    }
+    if (now - this.lastStart < this.o.intervalMs || now - this.lastEnd < this.o.intervalMs / 2) return null
+    this.lastStart = now
+    return this.begin(p, null)
+  }
+
+  private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
+    const id = this.nextId++
+    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], counts: addCounts({}, this.restoredCounts), completing: false, written: false, savepoint }
+    p.triggerSources(id)
+    return id
+  }
+
+  /**
+   * Takes a savepoint into `dir` (kept until removed by hand; restore it with `fromSavepoint`):
+   * a checkpoint taken now, or as soon as the one in flight ends (before any further periodic
+   * one), or once the tasks run (waiting at most `savepointWaitMs`). Resolves with its path. A
+   * savepoint that fails fails alone (SAVEPOINT_FAILED): the job runs on. JOB_NOT_RUNNING: the
+   * job stopped running first.
+   */
+  savepoint(dir: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      if (this.isStopped) {
+        reject(new SluiceError('JOB_NOT_RUNNING', 'cannot take a savepoint: the job is not running'))
+        return
+      }
+      this.savepoints.push({ dir, waitUntil: performance.now() + this.savepointWaitMs, resolve, reject })
+      this.trigger()
+    })
+  }
+
+  /**
+   * A participant cannot take checkpoint `id`: it is abandoned — counted as failed when a task has
+   * ended, and retried at the next tick when the tasks were still opening.
+   */
+  decline(id: number, failed = true): void {
+    const f = this.inFlight
+    if (f?.id !== id || f.completing) return
+    if (failed) {
+      this.fail(f, 'a task had ended', 'JOB_NOT_RUNNING')
+    } else {
+      this.abandon(f)
+      this.lastStart = Number.NEGATIVE_INFINITY
+      if (f.savepoint !== null) this.savepoints.unshift(f.savepoint)
+    }
+  }
+
+  /**
+   * Checkpoint `f` will not complete: counted, kept in the history, and the next may start. A
+   * savepoint's caller learns why: SAVEPOINT_FAILED, or JOB_NOT_RUNNING when the job is ending.
+   */
+  private fail(f: InFlight, why: string, code: ErrorCode = 'SAVEPOINT_FAILED'): void {
+    this.abandon(f)
+    f.savepoint?.reject(new SluiceError(code, `savepoint ${f.id} failed: ${why}${code === 'SAVEPOINT_FAILED' ? '; the job keeps running' : ''}`))
+    this.lastEnd = performance.now()
+    this.stats.failed++
+    this.record(f, 'failed', null, why)
+  }
+
+  private record(f: InFlight, status: CheckpointRecord['status'], sizeBytes: number | null, failure: string | null): CheckpointRecord {
+    let alignmentMs: number | null = null
+    let startDelayMs: number | null = null
+    let syncMs: number | null = null
+    for (const t of f.timings) {
+      alignmentMs = Math.max(alignmentMs ?? 0, t.alignmentMs)
+      startDelayMs = Math.max(startDelayMs ?? 0, t.barrierAt - f.triggeredAt)
+      syncMs = Math.max(syncMs ?? 0, t.syncMs)
+    }
+    const r: CheckpointRecord = {
+      id: f.id, kind: f.savepoint === null ? 'checkpoint' : 'savepoint', status, triggeredAt: f.triggeredAt,
+      durationMs: performance.now() - f.started, sizeBytes, alignmentMs, startDelayMs, syncMs,
+      acknowledged: f.acks.size, tasks: this.participants?.taskCount ?? 0, failure,
+    }
+    const h = this.stats.history
+    h.push(r)
+    if (h.length > CHECKPOINT_HISTORY) h.splice(0, h.length - CHECKPOINT_HISTORY)
+    return r
+  }
+
+  /** A task subtask's part of checkpoint `checkpointId`. */
+  ack(task: string, subtask: number, checkpointId: number, parts: TaskCheckpointParts): void {
+    const f = this.inFlight
+    const p = this.participants
+    if (f === null || p === null || f.id !== checkpointId || f.completing) {
+      // An abandoned checkpoint's part: its letters still belong before the next barrier.
+      if (parts.letters.length > 0) p?.deadLetters?.carry(parts.letters)
+      return
+    }
+    for (const b of parts.letters) f.letters.push(b)
+    addCounts(f.counts, parts.counts)
+    f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
+    f.timings.push(parts.timing)
+    if (f.acks.size < p.taskCount) return
+    f.completing = true
+    // Still in flight (no next checkpoint starts) until written and committed.
+    void this.complete(f, p).then(
+      () => {
+        if (this.inFlight === f) this.inFlight = null
+        if (this.savepoints.length > 0) this.trigger()
+      },
+      (e: unknown) => {
+        this.fail(f, e instanceof Error ? e.message : String(e))
+        // A savepoint that could not be written fails alone (the job's checkpoints are elsewhere);
+        // a failed commit leaves the sinks in doubt, and a failed checkpoint write restarts the job.
+        if (f.savepoint === null || f.written) this.failure?.(e)
+        else if (this.savepoints.length > 0) this.trigger()
+      },
+    )
+  }
+
+  private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
+    // Asked at once (before any await), so a close of the sinks asked later comes after it.
+    const letterCommits = p.deadLetters?.writeCheckpoint(f.id, f.letters)
+    const tasks = [...f.acks.values()]
+    // Before the commit: it may hand the state's buffers back to the threads they came from.
+    const size = sizeOf(tasks)
+    const deadLetters = letterCommits === undefined ? undefined : await letterCommits
+    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, counts: f.counts, ...(deadLetters === undefined ? {} : { deadLetters }) }
+    if (f.savepoint !== null) {
+      // A unique name and an exclusive create: ids repeat after a resume, and a savepoint is never replaced.
+      f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, savepointName(f.id, f.triggeredAt), c, { exclusive: true }))
+    } else {
+      const w = this.storage.write(c)
+      this.writing = w
+      try {
+        await w
+      } finally {
+        if (this.writing === w) this.writing = null
+      }
+    }
+    f.written = true
+    // The state's buffers are written: the next checkpoint may reuse them (in this thread; those
+    // of worker threads were moved here and are not the pool's).
+    for (const t of tasks) for (const chunks of Object.values(t.operators)) snapshotBuffers.release(chunks)
+    // Only a durable checkpoint may be committed: a crash before this line replays to the previous one.
+    await p.commit(f.id, f.acks)
+    if (deadLetters !== undefined) await p.deadLetters?.commit(deadLetters)
+    this.lastEnd = performance.now()
+    this.stats.completed++
+    const r = this.record(f, 'completed', size, null)
+    this.stats.lastId = f.id
+    this.stats.lastDurationMs = r.durationMs
+    this.stats.lastSizeBytes = r.sizeBytes
+    this.stats.lastAlignmentMs = r.alignmentMs
+    this.stats.lastStartDelayMs = r.startDelayMs
+    this.stats.lastSyncMs = r.syncMs
+  }
+
+  /**
+   * The job completed: its checkpoints are no longer needed. A checkpoint still being written is
+   * let finish first, so that it cannot land after the clearing.
+   */
+  async finished(): Promise<void> {
+    await this.stopAndSettle()
+    this.storage.clear()
+  }
+
+  /**
+   * Stops, and resolves once a checkpoint file still being written has landed (or failed): after
+   * this nothing of this run's changes the directory, so a restarted attempt loads a settled
+   * directory and the lock may be handed on.
+   */
+  async stopAndSettle(): Promise<void> {
+    this.stop()
+    await this.writing?.catch(() => {})
+  }
+}
+
+/**
+ * `done`, settled once checkpointing has wound down: a finished job's checkpoints cleared (after a
+ * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped
+ * and a write in flight landed, so that no file of this attempt lands after it ended.
+ */
+export function afterCheckpoints<R extends { readonly status: string }>(coordinator: CheckpointCoordinator | null, done: Promise<R>): Promise<R> {
+  if (coordinator === null) return done
+  return done.then(
+    async (r) => {
+      if (r.status === 'finished') await coordinator.finished()
+      else await coordinator.stopAndSettle()
+      return r
+    },
+    async (e: unknown) => {
+      await coordinator.stopAndSettle()
+      throw e
+    },
+  )
+}
+
+/** Tasks in this thread. */
+class LocalParticipants implements CheckpointParticipants {
+  readonly taskCount: number
+  readonly sourceSubtasks = new Map<string, number>()
+
+  constructor(
+    private readonly tasks: Task[],
+    readonly deadLetters: DeadLetterWriters | null,
+  ) {
+    this.taskCount = tasks.length
+    for (const t of tasks) if (t instanceof SourceTask) this.sourceSubtasks.set(t.id, (this.sourceSubtasks.get(t.id) ?? 0) + 1)
+  }
+
+  allRunning(): boolean {
+    return this.tasks.every((t) => t.state === 'running')
+  }
+
+  triggerSources(id: number): void {
+    for (const t of this.tasks) if (t instanceof SourceTask) t.triggerCheckpoint(id)
+  }
+
+  async commit(_id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void> {
+    for (const t of this.tasks) {
+      const a = acks.get(`${t.id}#${t.subtask}`)
+      if (a !== undefined) await t.commitCheckpoint(a)
+    }
+  }
+}
+
+/** `savepoint-<id>-<UTC time>-<random>.sluice`: unique even when ids repeat after a resume. */
+export function savepointName(id: number, triggeredAt: number): string {
+  const time = new Date(triggeredAt).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `savepoint-${id}-${time}-${randomBytes(3).toString('hex')}.sluice`
+}
+
+/** Why a job without checkpoints cannot take a savepoint, and what to do. */
+export function noCheckpointsError(job: string): SluiceError {
+  return new SluiceError('JOB_INVALID_OPTION', `job "${job}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
+}
+
+function sizeOf(tasks: readonly TaskSnapshot[]): number {
+  let n = 0
+  for (const t of tasks) for (const chunks of Object.values(t.operators)) for (const b of chunks) n += b.length
+  return n
+}
+
+/**
+ * The part of checkpoint `c` that the subtasks `runs(op, subtask)` accepts need, for a worker
+ * thread: each operator's snapshot from an old subtask whose key groups none of them owns keeps
+ * only its operator-wide state (see withoutEntries), so a worker receives and walks about its
+ * share of the state instead of all of it.
+ */
+export function checkpointFor(c: Checkpoint, newParallelism: (op: string) => number, runs: (subtask: number) => boolean): Checkpoint {
+  const oldParallelism = new Map<string, number>()
+  for (const t of c.tasks) for (const op of Object.keys(t.operators)) oldParallelism.set(op, (oldParallelism.get(op) ?? 0) + 1)
+  const needed = (op: string, oldSubtask: number): boolean => {
+    const p = newParallelism(op)
+    const old = keyGroupRange(oldSubtask, c.maxParallelism, oldParallelism.get(op) as number)
+    for (let s = 0; s < p; s++) {
+      if (!runs(s)) continue
+      const mine = keyGroupRange(s, c.maxParallelism, p)
+      if (mine.start < old.end && old.start < mine.end) return true
+    }
+    return false
+  }
+  return {
+    ...c,
+    tasks: c.tasks.map((t) => ({
+      ...t,
+      operators: Object.fromEntries(Object.entries(t.operators).map(([op, chunks]) => [op, needed(op, t.subtask) ? chunks : [withoutEntries(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))]])),
+    })),
+  }
+}
+
+/** What task `t` restores from checkpoint `c` (null: a fresh start, sinks begin empty). */
+export function restoreFor(t: Task, c: Checkpoint | null): TaskRestore {
+  const operators = new Map<string, Uint8Array[]>()
+  const sources = new Map<string, unknown>()
+  const sinks = new Map<string, unknown>()
+  let watermark = Number.NEGATIVE_INFINITY
+  const ids = new Set<string>([t.id, ...t.operatorLinks.map((l) => l.id)])
+  for (const l of t.operatorLinks) if (l.sink !== null) sinks.set(l.id, null)
+  if (c === null) return { operators, sources, sinks, watermark }
+  let lowest = Number.POSITIVE_INFINITY
+  for (const s of c.tasks) {
+    let mine = false
+    for (const [op, bytes] of Object.entries(s.operators)) {
+      if (!ids.has(op)) continue
+      mine = true
+      const list = operators.get(op) ?? []
+      list.push(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes))
+      operators.set(op, list)
+    }
+    if (s.subtask === t.subtask) {
+      for (const [src, pos] of Object.entries(s.sources)) if (src === t.id) sources.set(src, pos)
+      for (const [sink, commit] of Object.entries(s.sinks)) if (ids.has(sink)) sinks.set(sink, commit)
+    }
+    if ((mine || ids.has(s.task)) && s.watermark !== null && s.watermark < lowest) lowest = s.watermark
+  }
+  if (Number.isFinite(lowest)) watermark = lowest
+  return { operators, sources, sinks, watermark }
+}

@@ -1,0 +1,106 @@
+/**
+ * Same-thread channel between two tasks: a bounded FIFO of batches and control items. Capacity
+ * is counted in records; a producer may only send while the channel is not full, so a channel
+ * holds at most capacity + one batch. A full channel is what backpressure is.
+ */
+import type { Batch } from '../../operators/types.ts'
+
+export class WatermarkItem {
+  constructor(readonly watermark: number) {}
+}
+
+/** The upstream subtask went idle (true) or became active again (false). */
+export class IdleItem {
+  constructor(readonly idle: boolean) {}
+}
+
+export class EndItem {}
+export const END = new EndItem()
+
+/**
+ * A latency marker (as Flink's): a source sends one now and then, stamped with the epoch ms it left;
+ * it travels behind the records, so where it arrives `now − time` is how long records take to get
+ * there (queues and processing, not time held in windows).
+ */
+export class LatencyMarkerItem {
+  constructor(readonly time: number) {}
+}
+
+/**
+ * Checkpoint barrier `id`: everything before it in the channel belongs to checkpoint `id`,
+ * everything after to the next. A task takes no more from a channel that delivered it until every
+ * input has (alignment), then snapshots and passes it on.
+ */
+export class BarrierItem {
+  constructor(readonly id: number) {}
+}
+
+export type ControlItem = WatermarkItem | IdleItem | EndItem | LatencyMarkerItem | BarrierItem
+export type ChannelItem<T> = Batch<T> | ControlItem
+
+/** What a consuming task needs of a channel (same-thread or cross-thread). */
+export interface InChannel<T> {
+  readonly label: string
+  readonly isEmpty: boolean
+  /** How full, 0..1 (metrics). */
+  readonly usage: number
+  /** Encoded bytes received (cross-thread channels; metrics). */
+  readonly bytes?: number
+  take(): ChannelItem<T>
+  /** Cross-thread channels only: settles when the other thread may have sent something. */
+  waitForActivity?(): Promise<void>
+}
+
+export class LocalChannel<T> implements InChannel<T> {
+  private items: ChannelItem<T>[] = []
+  private head = 0
+  private bufferedRecords = 0
+
+  constructor(
+    readonly label: string,
+    readonly capacityRecords: number,
+  ) {}
+
+  get full(): boolean {
+    return this.bufferedRecords >= this.capacityRecords
+  }
+
+  get isEmpty(): boolean {
+    return this.head === this.items.length
+  }
+
+  /** Buffered records / capacity, for metrics. */
+  get usage(): number {
+    return this.bufferedRecords / this.capacityRecords
+  }
+
+  sendBatch(b: Batch<T>): void {
+    this.items.push(b)
+    this.bufferedRecords += b.records.length
+  }
+
+  sendControl(item: ControlItem): void {
+    this.items.push(item)
+  }
+
+  take(): ChannelItem<T> {
+    const item = this.items[this.head]
+    this.items[this.head] = undefined as unknown as ChannelItem<T>
+    this.head++
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    if (!isControl(item)) {
+      this.bufferedRecords -= (item as Batch<T>).records.length
+    }
+    return item
+  }
+}
+
+export function isControl<T>(item: ChannelItem<T>): item is ControlItem {
+  return item instanceof WatermarkItem || item instanceof IdleItem || item instanceof EndItem || item instanceof LatencyMarkerItem || item instanceof BarrierItem
+}

@@ -1,0 +1,202 @@
+/**
+ * Channels between tasks on different worker threads: a SabRing carrying encoded batches and
+ * control messages in order. The producer end never blocks its thread: a message the ring cannot
+ * take now waits in a small pending queue, and the channel reports `full` until the queue is
+ * flushed (that is backpressure, exactly as for same-thread channels). The consumer end decodes
+ * one message ahead, so `isEmpty` / `take()` behave like a LocalChannel's.
+ */
+import { SluiceError } from '../../errors.ts'
+import type { Batch } from '../../operators/types.ts'
+import { CodecError } from './codec/codec-error.ts'
+import { ColumnarCodec } from './codec/columnar.ts'
+import { BarrierItem, END, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { RingKind, SabRing } from './ring/sab-ring.ts'
+import type { OutChannel } from './route.ts'
+
+/** Encodes batches for the wire and back; see runtime/codec. */
+export interface WireCodec {
+  encode(batch: Batch<unknown>): Uint8Array
+  decode(bytes: Uint8Array): Batch<unknown>
+}
+
+/** Records per encoded message: bounds message size whatever a window emits at once. */
+const MAX_RECORDS_PER_MESSAGE = 1024
+
+type Pending = { readonly payload: Uint8Array; readonly records: number } | ControlItem
+
+/** How long a wait may last before the scheduler looks around again (a safety net, not a poll). */
+const WAIT_TIMEOUT_MS = 200
+
+/**
+ * Applies the producing node's error policy to a record that cannot cross threads: throws under
+ * 'fail' (with `message`), returns under 'skip' and 'dead-letter' and the record is left out.
+ */
+export type RejectOutput = (record: unknown, message: string, reason: string, cause: unknown) => void
+
+export class RingOutChannel implements OutChannel {
+  private readonly pending: Pending[] = []
+  /** Encoded bytes sent, for metrics. */
+  bytes = 0
+  /** Set by the plan to the producer's policy; null: a record that cannot be encoded fails the job. */
+  rejectOutput: RejectOutput | null = null
+
+  constructor(
+    readonly label: string,
+    readonly ring: SabRing,
+    private readonly codec: WireCodec,
+    readonly capacityRecords: number,
+  ) {}
+
+  get full(): boolean {
+    if (this.pending.length > 0) this.flush()
+    return this.pending.length > 0 || this.ring.full
+  }
+
+  get usage(): number {
+    return this.ring.usage
+  }
+
+  /** True when nothing waits to enter the ring. */
+  get drained(): boolean {
+    if (this.pending.length > 0) this.flush()
+    return this.pending.length === 0
+  }
+
+  sendBatch(b: Batch<unknown>): void {
+    const n = b.records.length
+    if (n <= MAX_RECORDS_PER_MESSAGE) {
+      this.sendEncoded(b)
+      return
+    }
+    for (let i = 0; i < n; i += MAX_RECORDS_PER_MESSAGE) {
+      this.sendEncoded({ records: b.records.slice(i, i + MAX_RECORDS_PER_MESSAGE), times: b.times.slice(i, i + MAX_RECORDS_PER_MESSAGE) })
+    }
+  }
+
+  private sendEncoded(b: Batch<unknown>): void {
+    let bytes: Uint8Array
+    try {
+      bytes = this.codec.encode(b)
+    } catch (e) {
+      const rest = this.withoutUnencodable(b, e)
+      if (rest.records.length > 0) this.sendEncoded(rest)
+      return
+    }
+    const records = b.records.length
+    this.bytes += bytes.length
+    if (this.pending.length === 0 && this.ring.tryWriteData(bytes, records)) return
+    // The codec's output is a scratch view; keep a copy while it waits.
+    this.pending.push({ payload: bytes.slice(), records })
+  }
+
+  /**
+   * After a failed encode: hands the record the codec named (does not fit the schema; nested too
+   * deep or cyclic, which overflows msgpackr's stack) to the producer's policy, and returns the
+   * batch without it (a copy: the batch may be shared with other channels). Throws what the
+   * policy throws, or the error itself when it is not about one record.
+   */
+  private withoutUnencodable(b: Batch<unknown>, e: unknown): Batch<unknown> {
+    if (!(e instanceof CodecError) || e.recordIndex < 0) throw e
+    const i = e.recordIndex
+    const why = e.message.slice(e.code.length + 2)
+    const hint = this.codec instanceof ColumnarCodec ? "; the stream's records must fit the schema it declared with .schema()" : ''
+    const message = `channel ${this.label} (between threads): ${why}${hint}`
+    if (this.rejectOutput === null) throw new SluiceError('RECORD_FAILED', message, { cause: e })
+    this.rejectOutput(b.records[i], message, why, e)
+    return {
+      records: b.records.slice(0, i).concat(b.records.slice(i + 1)),
+      times: b.times.slice(0, i).concat(b.times.slice(i + 1)),
+    }
+  }
+
+  sendControl(item: ControlItem): void {
+    if (this.pending.length === 0 && this.writeControl(item)) return
+    this.pending.push(item)
+  }
+
+  private writeControl(item: ControlItem): boolean {
+    if (item instanceof WatermarkItem) return this.ring.tryWriteWatermark(item.watermark)
+    if (item instanceof IdleItem) return this.ring.tryWriteIdle(item.idle)
+    if (item instanceof LatencyMarkerItem) return this.ring.tryWriteMarker(item.time)
+    if (item instanceof BarrierItem) return this.ring.tryWriteBarrier(item.id)
+    return this.ring.tryWriteEnd()
+  }
+
+  private flush(): void {
+    const q = this.pending
+    let done = 0
+    while (done < q.length) {
+      const m = q[done]
+      const ok = 'payload' in m ? this.ring.tryWriteData(m.payload, m.records) : this.writeControl(m)
+      if (!ok) break
+      done++
+    }
+    if (done > 0) q.splice(0, done)
+  }
+
+  /** Resolves when the consumer frees space (or after a while). */
+  waitForActivity(): Promise<void> {
+    return this.ring.waitForSpace(WAIT_TIMEOUT_MS)
+  }
+}
+
+export class RingInChannel implements InChannel<unknown> {
+  private next: ChannelItem<unknown> | null = null
+  /** Encoded bytes received, for metrics. */
+  bytes = 0
+
+  constructor(
+    readonly label: string,
+    readonly ring: SabRing,
+    private readonly codec: WireCodec,
+  ) {}
+
+  private peek(): ChannelItem<unknown> | null {
+    if (this.next !== null) return this.next
+    const m = this.ring.tryRead()
+    if (m === null) return null
+    switch (m.kind) {
+      case RingKind.DATA:
+        this.bytes += m.payload.length
+        this.next = this.codec.decode(m.payload)
+        break
+      case RingKind.WATERMARK:
+        this.next = new WatermarkItem(m.watermark)
+        break
+      case RingKind.MARKER:
+        this.next = new LatencyMarkerItem(m.watermark)
+        break
+      case RingKind.BARRIER:
+        this.next = new BarrierItem(m.watermark)
+        break
+      case RingKind.IDLE:
+        this.next = new IdleItem(m.idle)
+        break
+      case RingKind.END:
+        this.next = END
+        break
+    }
+    // Decoded: let the producer reuse the space at once.
+    this.ring.release()
+    return this.next
+  }
+
+  get usage(): number {
+    return this.ring.usage
+  }
+
+  get isEmpty(): boolean {
+    return this.peek() === null
+  }
+
+  take(): ChannelItem<unknown> {
+    const item = this.peek() as ChannelItem<unknown>
+    this.next = null
+    return item
+  }
+
+  /** Resolves when a message arrives (or after a while). */
+  waitForActivity(): Promise<void> {
+    return this.ring.waitForData(WAIT_TIMEOUT_MS)
+  }
+}
