@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 export const LAYERS = [
   'cli', 'nexmark', 'testing', 'index.ts', 'api', 'server', 'dashboard', 'monitoring',
   'runtime/coordinator', 'runtime/worker', 'runtime/task', 'runtime/checkpoint', 'runtime/exchange',
-  'graph', 'operators', 'connectors', 'metrics', 'state', 'time', 'errors.ts',
+  'graph', 'operators', 'metrics', 'connectors', 'state', 'time', 'errors.ts',
 ]
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url))

@@ -4,10 +4,12 @@
  * log2 and an array increment; histograms merge by adding counts, so subtasks on different
  * threads can be combined and a window is the difference of two cumulative snapshots.
  */
-import type { Percentiles } from '../monitoring/types.ts'
 
 const SUB = 8
 const MAX_EXP = 31
+/** Percentiles of a distribution, and how many samples they come from. */
+export interface Percentiles { p50: number; p90: number; p99: number; max: number; count: number }
+
 export const BUCKETS = MAX_EXP * SUB + 1
 
 export function bucketOf(ms: number): number {

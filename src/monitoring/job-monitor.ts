@@ -8,7 +8,7 @@
 import type { Pipeline, JobHandle } from '../api/pipeline.ts'
 import type { GraphNode } from '../graph/logical.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
-import { physicalPlan, type PhysicalPlan } from '../runtime/task/plan.ts'
+import { physicalPlan, type PhysicalPlan } from '../graph/physical.ts'
 import type { CheckpointRecord, CheckpointRestore, CheckpointStats } from '../runtime/coordinator/checkpoint-coordinator.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from '../metrics/histogram.ts'

@@ -11,7 +11,8 @@ export interface JobSummary {
   uptimeMs: number
 }
 
-export interface Percentiles { p50: number; p90: number; p99: number; max: number; count: number }
+import type { Percentiles } from '../metrics/histogram.ts'
+export type { Percentiles }
 
 export interface JobView extends JobSummary {
   t: number                // epoch ms of this snapshot

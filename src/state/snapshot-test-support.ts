@@ -6,7 +6,7 @@
  */
 import { decodeSnapshot, encodeSnapshotBytes, type KeyGroupFilter, type OperatorSnapshot } from './snapshot.ts'
 import { keyGroupOf, ownsKeyGroups, subtaskOfKeyGroup } from './key-groups.ts'
-import { NumberMinHeap } from './min-heap.ts'
+import { NumberMinHeap } from '../time/min-heap.ts'
 import { ManualClock } from '../time/clock.ts'
 import type { Operator, OperatorContext, Output, OutputTag } from '../operators/types.ts'
 

@@ -3,7 +3,7 @@
  * distinct time, and a set of keys per time, so registering the same (key, time) twice is a
  * no-op and firing walks keys in registration order.
  */
-import { NumberMinHeap } from '../state/min-heap.ts'
+import { NumberMinHeap } from './min-heap.ts'
 
 export class TimerQueue<K> {
   private readonly heap = new NumberMinHeap()

@@ -5,7 +5,7 @@
  */
 import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
-import { insertSorted } from '../../state/min-heap.ts'
+import { insertSorted } from '../../time/min-heap.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import type { Collector } from '../flat-map.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'

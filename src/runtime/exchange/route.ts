@@ -31,7 +31,8 @@ export interface OutChannel {
   waitForActivity?(): Promise<void>
 }
 
-export type RouteKind = 'forward' | 'rebalance' | 'broadcast' | 'hash'
+export type { RouteKind } from '../../graph/physical.ts'
+import type { RouteKind } from '../../graph/physical.ts'
 
 export class OutputRoute {
   private next = 0

@@ -9,7 +9,7 @@
  *   created --open()--> running --all inputs ended--> finishing --sinks closed--> finished
  *   any state --failure or stop--> finished (the job reports the failure)
  */
-import { NumberMinHeap } from '../../state/min-heap.ts'
+import { NumberMinHeap } from '../../time/min-heap.ts'
 import type { Batch, Operator } from '../../operators/types.ts'
 import { MAX_WATERMARK, MIN_WATERMARK } from '../../operators/types.ts'
 import type { Clock } from '../../time/clock.ts'

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { Pipeline } from '../../api/pipeline.ts'
-import { fromArray } from '../../connectors/array-source.ts'
-import { nexmarkSource } from '../../nexmark/source.ts'
-import { memorySink } from '../../testing/harness.ts'
-import { count } from '../../operators/aggregate.ts'
-import type { Sink } from '../../connectors/spi.ts'
+import { Pipeline } from '../api/pipeline.ts'
+import { fromArray } from '../connectors/array-source.ts'
+import { nexmarkSource } from '../nexmark/source.ts'
+import { memorySink } from '../testing/harness.ts'
+import { count } from '../operators/aggregate.ts'
+import type { Sink } from '../connectors/spi.ts'
 
 describe('physical plan', () => {
   it('explains chains, parallelism and exchanges', () => {
