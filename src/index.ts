@@ -17,5 +17,6 @@ export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, S
 export type { JobResult, JobStatus } from './runtime/task/job-runner.ts'
 export { jobTotal, operatorTotal, type JobMetrics, type OperatorMetricsSnapshot, type RecordCounts, type TaskMetricsSnapshot } from './metrics/task-metrics.ts'
 export type { Source, SourceReader, SourceContext, SourcePosition, Sink, SinkWriter, SinkContext, SinkCommit, JsonValue, ErrorPolicy, DeadLetter } from './connectors/spi.ts'
-export type { CheckpointOptions, CheckpointRecord, CheckpointRestore, CheckpointStats } from './runtime/coordinator/checkpoint-coordinator.ts'
+export type { CheckpointOptions } from './runtime/checkpoint/options.ts'
+export type { CheckpointRecord, CheckpointRestore, CheckpointStats } from './runtime/checkpoint/stats.ts'
 export { recordSchema, type RecordSchema, type SchemaSpec, type FieldType, type FieldSpec, type InferRecord } from './graph/schema.ts'

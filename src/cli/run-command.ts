@@ -7,7 +7,7 @@ import { loadPipeline } from '../runtime/worker/job-module.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
 import { checkpointOptions, onInterrupt, parseCount, restartOptions, type CheckpointFlags } from './options.ts'
-import { defaultWorkers } from '../runtime/coordinator/threaded-job.ts'
+import { defaultWorkers } from '../runtime/coordinator/threaded-attempt.ts'
 import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
 

@@ -5,11 +5,12 @@
  * server, /metrics, the dashboard and `sluice top` show comes from here. Off the hot path: it
  * only reads counters the tasks keep anyway.
  */
-import type { Pipeline, JobHandle } from '../api/pipeline.ts'
+import type { JobDefinition } from '../graph/job.ts'
+import type { JobHandle } from '../runtime/coordinator/run-options.ts'
 import type { GraphNode } from '../graph/logical.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import { physicalPlan, type PhysicalPlan } from '../graph/physical.ts'
-import type { CheckpointRecord, CheckpointRestore, CheckpointStats } from '../runtime/coordinator/checkpoint-coordinator.ts'
+import type { CheckpointRecord, CheckpointRestore, CheckpointStats } from '../runtime/checkpoint/stats.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from '../metrics/histogram.ts'
 import { ObjectiveEvaluator } from './objectives.ts'
@@ -63,7 +64,7 @@ export class JobMonitor {
 
   constructor(
     readonly id: string,
-    readonly pipeline: Pipeline,
+    readonly pipeline: JobDefinition,
     readonly handle: JobHandle,
     private readonly options: MonitorOptions = {},
   ) {

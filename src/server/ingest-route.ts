@@ -7,7 +7,7 @@
  * to the source, which answers 202, 400, 413 or 429.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Pipeline } from '../api/pipeline.ts'
+import type { JobDefinition } from '../graph/job.ts'
 import { asIngestTarget, type IngestTarget } from '../connectors/http-source.ts'
 import { ingestFormat } from '../connectors/ingest-body.ts'
 
@@ -19,7 +19,7 @@ export interface IngestEndpoint {
 }
 
 /** The job's HTTP sources. */
-export function ingestEndpoints(p: Pipeline): IngestEndpoint[] {
+export function ingestEndpoints(p: JobDefinition): IngestEndpoint[] {
   const out: IngestEndpoint[] = []
   for (const n of p.graph.nodes.values()) {
     if (n.type !== 'source') continue
@@ -30,7 +30,7 @@ export function ingestEndpoints(p: Pipeline): IngestEndpoint[] {
 }
 
 /** The one endpoint at `path`, or an error answer. */
-function find(p: Pipeline, job: string, path: string): IngestEndpoint | { status: number; code: string; message: string } {
+function find(p: JobDefinition, job: string, path: string): IngestEndpoint | { status: number; code: string; message: string } {
   const all = ingestEndpoints(p)
   const hits = all.filter((e) => e.path === path)
   if (hits.length === 1) return hits[0]
@@ -42,14 +42,14 @@ function find(p: Pipeline, job: string, path: string): IngestEndpoint | { status
 }
 
 /** GET: the source's counters. */
-export function ingestStats(res: ServerResponse, p: Pipeline, job: string, path: string): void {
+export function ingestStats(res: ServerResponse, p: JobDefinition, job: string, path: string): void {
   const e = find(p, job, path)
   if (!('target' in e)) return send(res, e.status, { error: { code: e.code, message: e.message } })
   send(res, 200, { source: e.sourceId, path: e.path, maxBodyBytes: e.target.maxBodyBytes, ...e.target.stats() })
 }
 
 /** POST: the records of one request, all or none. */
-export async function ingestRequest(req: IncomingMessage, res: ServerResponse, p: Pipeline, job: string, path: string): Promise<void> {
+export async function ingestRequest(req: IncomingMessage, res: ServerResponse, p: JobDefinition, job: string, path: string): Promise<void> {
   const e = find(p, job, path)
   if (!('target' in e)) {
     req.resume()

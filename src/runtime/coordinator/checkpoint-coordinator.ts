@@ -16,112 +16,16 @@
 import { randomBytes } from 'node:crypto'
 import { SluiceError, type ErrorCode } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
-import { keyGroupRange } from '../../state/key-groups.ts'
-import { withoutEntries } from '../../state/snapshot.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
 import { addCounts, type RecordCounts } from '../../metrics/task-metrics.ts'
 import type { LetterBatch, DeadLetterWriters } from '../task/dead-letters.ts'
 import { SourceTask } from '../task/source-task.ts'
 import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming, TaskRestore } from '../task/task.ts'
+import { DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_SAVEPOINT_WAIT_MS, type CheckpointOptions } from '../checkpoint/options.ts'
+import { CHECKPOINT_HISTORY, type CheckpointRecord, type CheckpointRestore, type CheckpointStats } from '../checkpoint/stats.ts'
+import { LocalParticipants } from './local-participants.ts'
+import { restoreFor } from '../task/restore.ts'
 import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from '../checkpoint/storage.ts'
-
-export interface CheckpointOptions {
-  /** Directory of the checkpoint files. */
-  readonly dir: string
-  /** Time between checkpoints, ms. */
-  readonly intervalMs: number
-  /** A checkpoint not complete after this long is abandoned (and the next one tried), ms. Default 10 minutes. */
-  readonly timeoutMs?: number
-  /** Completed checkpoints kept. Default 3. */
-  readonly retain?: number
-  /** Restore even if some operator state in the checkpoint has no operator to go to. */
-  readonly allowNonRestoredState?: boolean
-  /** Start from this savepoint file (instead of the newest checkpoint in `dir`). */
-  readonly fromSavepoint?: string
-  /**
-   * The savepoint root: the only place the monitoring server's savepoint route writes (a request's
-   * directory is taken relative to it). Default `<dir>/savepoints`. `handle.savepoint(dir)` itself
-   * writes wherever it is told.
-   */
-  readonly savepointDir?: string
-  /**
-   * A savepoint asked for while the job is not running — its tasks still opening, or the job
-   * restarting after a failure — waits this long for it to run, then fails with SAVEPOINT_FAILED, ms.
-   * Default 1 minute.
-   */
-  readonly savepointWaitMs?: number
-}
-
-const DEFAULT_TIMEOUT_MS = 10 * 60_000
-export const DEFAULT_SAVEPOINT_WAIT_MS = 60_000
-
-export interface CheckpointStats {
-  /** The configured interval and timeout, ms. */
-  intervalMs: number
-  timeoutMs: number
-  completed: number
-  failed: number
-  lastId: number
-  lastDurationMs: number | null
-  lastSizeBytes: number | null
-  /** Of the last completed checkpoint: the longest barrier alignment over its tasks, ms. */
-  lastAlignmentMs: number | null
-  /** Of the last completed checkpoint: the longest time from trigger to a task's barrier, ms. */
-  lastStartDelayMs: number | null
-  /** Of the last completed checkpoint: the longest synchronous snapshot over its tasks, ms. */
-  lastSyncMs: number | null
-  restoredFrom: number | null
-  /** What this run restored from, and how long loading it took; null for a fresh start. */
-  restore: CheckpointRestore | null
-  /** The latest checkpoints and savepoints, oldest first (at most CHECKPOINT_HISTORY). */
-  history: CheckpointRecord[]
-  /** Restarts of the job in this process (from the latest checkpoint each time). */
-  restarts?: number
-}
-
-/** Checkpoints kept in `CheckpointStats.history`. */
-export const CHECKPOINT_HISTORY = 50
-
-/** One checkpoint or savepoint, completed or failed. */
-export interface CheckpointRecord {
-  id: number
-  kind: 'checkpoint' | 'savepoint'
-  status: 'completed' | 'failed'
-  /** Epoch ms. */
-  triggeredAt: number
-  /** From trigger to committed (completed) or abandoned (failed), ms. */
-  durationMs: number
-  /** Encoded operator state; null when failed. */
-  sizeBytes: number | null
-  /** Longest over the tasks that acknowledged (null: none did). */
-  alignmentMs: number | null
-  startDelayMs: number | null
-  syncMs: number | null
-  /** Tasks that acknowledged, of how many. */
-  acknowledged: number
-  tasks: number
-  /** Why it failed; null when completed. */
-  failure: string | null
-}
-
-/** What a run restored from. */
-export interface CheckpointRestore {
-  /** Epoch ms when it was loaded. */
-  time: number
-  checkpointId: number
-  /** The savepoint file, or null for the newest checkpoint in the directory. */
-  savepoint: string | null
-  /** Epoch ms when the checkpoint was taken. */
-  takenAt: number
-  /** Reading and checking the file, ms. */
-  loadMs: number
-  sizeBytes: number
-  /**
-   * The operators' counters up to that checkpoint, since the job first started: metrics count
-   * since this run began, and jobTotal() adds these ({} from files older than this field).
-   */
-  counts: RecordCounts
-}
 
 interface InFlight {
   readonly id: number
@@ -195,7 +99,7 @@ export class CheckpointCoordinator {
     if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
     if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
     this.stats.intervalMs = o.intervalMs
-    this.stats.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.stats.timeoutMs = o.timeoutMs ?? DEFAULT_CHECKPOINT_TIMEOUT_MS
     this.storage = new CheckpointStorage(o.dir, o.retain ?? 3, log)
   }
 
@@ -532,35 +436,6 @@ export function afterCheckpoints<R extends { readonly status: string }>(coordina
   )
 }
 
-/** Tasks in this thread. */
-class LocalParticipants implements CheckpointParticipants {
-  readonly taskCount: number
-  readonly sourceSubtasks = new Map<string, number>()
-
-  constructor(
-    private readonly tasks: Task[],
-    readonly deadLetters: DeadLetterWriters | null,
-  ) {
-    this.taskCount = tasks.length
-    for (const t of tasks) if (t instanceof SourceTask) this.sourceSubtasks.set(t.id, (this.sourceSubtasks.get(t.id) ?? 0) + 1)
-  }
-
-  allRunning(): boolean {
-    return this.tasks.every((t) => t.state === 'running')
-  }
-
-  triggerSources(id: number): void {
-    for (const t of this.tasks) if (t instanceof SourceTask) t.triggerCheckpoint(id)
-  }
-
-  async commit(_id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void> {
-    for (const t of this.tasks) {
-      const a = acks.get(`${t.id}#${t.subtask}`)
-      if (a !== undefined) await t.commitCheckpoint(a)
-    }
-  }
-}
-
 /** `savepoint-<id>-<UTC time>-<random>.sluice`: unique even when ids repeat after a resume. */
 export function savepointName(id: number, triggeredAt: number): string {
   const time = new Date(triggeredAt).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
@@ -576,61 +451,4 @@ function sizeOf(tasks: readonly TaskSnapshot[]): number {
   let n = 0
   for (const t of tasks) for (const chunks of Object.values(t.operators)) for (const b of chunks) n += b.length
   return n
-}
-
-/**
- * The part of checkpoint `c` that the subtasks `runs(op, subtask)` accepts need, for a worker
- * thread: each operator's snapshot from an old subtask whose key groups none of them owns keeps
- * only its operator-wide state (see withoutEntries), so a worker receives and walks about its
- * share of the state instead of all of it.
- */
-export function checkpointFor(c: Checkpoint, newParallelism: (op: string) => number, runs: (subtask: number) => boolean): Checkpoint {
-  const oldParallelism = new Map<string, number>()
-  for (const t of c.tasks) for (const op of Object.keys(t.operators)) oldParallelism.set(op, (oldParallelism.get(op) ?? 0) + 1)
-  const needed = (op: string, oldSubtask: number): boolean => {
-    const p = newParallelism(op)
-    const old = keyGroupRange(oldSubtask, c.maxParallelism, oldParallelism.get(op) as number)
-    for (let s = 0; s < p; s++) {
-      if (!runs(s)) continue
-      const mine = keyGroupRange(s, c.maxParallelism, p)
-      if (mine.start < old.end && old.start < mine.end) return true
-    }
-    return false
-  }
-  return {
-    ...c,
-    tasks: c.tasks.map((t) => ({
-      ...t,
-      operators: Object.fromEntries(Object.entries(t.operators).map(([op, chunks]) => [op, needed(op, t.subtask) ? chunks : [withoutEntries(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))]])),
-    })),
-  }
-}
-
-/** What task `t` restores from checkpoint `c` (null: a fresh start, sinks begin empty). */
-export function restoreFor(t: Task, c: Checkpoint | null): TaskRestore {
-  const operators = new Map<string, Uint8Array[]>()
-  const sources = new Map<string, unknown>()
-  const sinks = new Map<string, unknown>()
-  let watermark = Number.NEGATIVE_INFINITY
-  const ids = new Set<string>([t.id, ...t.operatorLinks.map((l) => l.id)])
-  for (const l of t.operatorLinks) if (l.sink !== null) sinks.set(l.id, null)
-  if (c === null) return { operators, sources, sinks, watermark }
-  let lowest = Number.POSITIVE_INFINITY
-  for (const s of c.tasks) {
-    let mine = false
-    for (const [op, bytes] of Object.entries(s.operators)) {
-      if (!ids.has(op)) continue
-      mine = true
-      const list = operators.get(op) ?? []
-      list.push(bytes.length === 1 ? bytes[0] : Buffer.concat(bytes))
-      operators.set(op, list)
-    }
-    if (s.subtask === t.subtask) {
-      for (const [src, pos] of Object.entries(s.sources)) if (src === t.id) sources.set(src, pos)
-      for (const [sink, commit] of Object.entries(s.sinks)) if (ids.has(sink)) sinks.set(sink, commit)
-    }
-    if ((mine || ids.has(s.task)) && s.watermark !== null && s.watermark < lowest) lowest = s.watermark
-  }
-  if (Number.isFinite(lowest)) watermark = lowest
-  return { operators, sources, sinks, watermark }
 }

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { SluiceError } from '../../errors.ts'
-import type { Pipeline } from '../../api/pipeline.ts'
+import type { JobDefinition } from '../../graph/job.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
 import { codecForWire } from '../exchange/codec-choice.ts'
@@ -18,7 +18,7 @@ import { buildTasks } from '../task/build-tasks.ts'
 import { assertNever, serializeError, type FromWorker, type ToWorker, type WorkerStart } from './protocol.ts'
 import { RingInChannel, RingOutChannel } from '../exchange/ring-channel.ts'
 import { startCpuProfile } from './cpu-profile.ts'
-import { restoreFor } from '../coordinator/checkpoint-coordinator.ts'
+import { restoreFor } from '../task/restore.ts'
 import { SourceTask } from '../task/source-task.ts'
 import type { CheckpointListener, CompletedPart, Task } from '../task/task.ts'
 import { ThreadStats } from '../../metrics/thread-stats.ts'
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     }
   })
   try {
-    const pipeline = (await loadPipeline(start.job)) as unknown as Pipeline
+    const pipeline = (await loadPipeline(start.job)) as unknown as JobDefinition
     const graph = pipeline.graph
     graph.validate()
     const plan = physicalPlan(graph, start.parallelism, pipeline.maxParallelism)

@@ -3,18 +3,14 @@
  * handled by exhaustive switches. Errors cross as plain objects and are matched on `code`.
  */
 import type { MessagePort } from 'node:worker_threads'
+import type { JobModuleRef } from '../../graph/job.ts'
 import type { DeadLetter } from '../../connectors/spi.ts'
 import type { JobMetrics } from '../../metrics/task-metrics.ts'
 import type { Checkpoint } from '../checkpoint/storage.ts'
 import type { TaskCheckpointParts } from '../task/task.ts'
 
 /** Where a worker finds the job: a module URL, an export, and structured-cloneable arguments. */
-export interface JobModuleRef {
-  readonly url: string
-  /** Export holding the Pipeline, or a function returning one; default: `default`, then `pipeline`. */
-  readonly exportName?: string
-  readonly args?: readonly unknown[]
-}
+export type { JobModuleRef } from '../../graph/job.ts'
 
 export interface WorkerStart {
   readonly job: JobModuleRef

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { decodeSnapshot, encodeSnapshotBytes, readOwned, SnapshotWriter } from '../../state/snapshot.ts'
 import { keyGroupOf } from '../../state/key-groups.ts'
-import { checkpointFor } from './checkpoint-coordinator.ts'
-import type { Checkpoint } from '../checkpoint/storage.ts'
+import { checkpointFor } from './subset.ts'
+import type { Checkpoint } from './storage.ts'
 
 const MAX_P = 128
 
