@@ -85,7 +85,7 @@ export function buildTasks(graph: LogicalGraph, o: PlanOptions): Task[] {
         const ctx = new OperatorContextImpl(id, index, task, node.onError, node.deadLetter, metrics)
         const sink = node.type === 'sink' ? new SinkOperator(id, node.sink, task.subtask, task.parallelism) : null
         const op = node.type === 'sink' ? (sink as SinkOperator<unknown>) : (node.create() as Operator<unknown, unknown>)
-        task.addLink({ id, label: node.label, op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), sink })
+        task.addLink({ id, label: node.label, op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), external: sink })
       }
     }
   }

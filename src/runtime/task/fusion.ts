@@ -137,7 +137,7 @@ export function fuseLinks(links: readonly ChainLink[]): ChainLink[] {
         // The stages count themselves; this link's own counters are not reported.
         metrics: new OperatorMetrics(run[0].id),
         sideRoutes,
-        sink: null,
+        external: null,
       })
       i = j
     } else {

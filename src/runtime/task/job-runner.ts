@@ -309,7 +309,7 @@ function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
     if (c !== null) connections.push({ connector: t.id, ...c })
   }
   for (const l of t.operatorLinks) {
-    const c = l.sink?.connection() ?? null
+    const c = l.external?.connection() ?? null
     if (c !== null) connections.push({ connector: l.id, ...c })
   }
   return {

@@ -8,7 +8,7 @@ export function restoreFor(t: Task, c: Checkpoint | null): TaskRestore {
   const sinks = new Map<string, unknown>()
   let watermark = Number.NEGATIVE_INFINITY
   const ids = new Set<string>([t.id, ...t.operatorLinks.map((l) => l.id)])
-  for (const l of t.operatorLinks) if (l.sink !== null) sinks.set(l.id, null)
+  for (const l of t.operatorLinks) if (l.external !== null) sinks.set(l.id, null)
   if (c === null) return { operators, sources, sinks, watermark }
   let lowest = Number.POSITIVE_INFINITY
   for (const s of c.tasks) {

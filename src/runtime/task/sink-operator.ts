@@ -5,9 +5,10 @@
 import { SluiceError, describeCause, isSluiceError } from '../../errors.ts'
 import type { Sink, SinkCommit, SinkContext, SinkWriter, ConnectionStatus } from '../../connectors/spi.ts'
 import type { Batch, Operator } from '../../operators/types.ts'
+import type { ExternalEffects } from './external-effects.ts'
 import type { OperatorContextImpl } from './operator-context.ts'
 
-export class SinkOperator<T> implements Operator<T, never> {
+export class SinkOperator<T> implements Operator<T, never>, ExternalEffects {
   private writer: SinkWriter<T> | null = null
 
   /** The writer's link to its server, for monitoring; null for sinks without one or before open. */

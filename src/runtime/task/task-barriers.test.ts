@@ -28,7 +28,7 @@ function twoInputTask(): { task: Task; a: LocalChannel<unknown>; b: LocalChannel
   const task = new Task('t', 0, 1, systemClock, new DeadLetterRouter(), scheduler)
   const metrics = new OperatorMetrics('op')
   const ctx = new OperatorContextImpl('op', 0, task, 'fail', undefined, metrics)
-  task.addLink({ id: 'op', label: 'op', op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), sink: null })
+  task.addLink({ id: 'op', label: 'op', op, ctx, out: new Collector(), metrics, sideRoutes: new Map(), external: null })
   const a = new LocalChannel<unknown>('a', 1000)
   const b = new LocalChannel<unknown>('b', 1000)
   task.inputs.push({ channel: a, input: 0, watermark: -Infinity, idle: false, ended: false })

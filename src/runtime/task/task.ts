@@ -9,16 +9,20 @@
  *   created --open()--> running --all inputs ended--> finishing --sinks closed--> finished
  *   any state --failure or stop--> finished (the job reports the failure)
  */
-import { NumberMinHeap } from '../../time/min-heap.ts'
-import type { Batch, Operator } from '../../operators/types.ts'
-import { MAX_WATERMARK, MIN_WATERMARK } from '../../operators/types.ts'
+import type { Batch } from '../../operators/types.ts'
+import { MAX_WATERMARK } from '../../operators/types.ts'
 import type { Clock } from '../../time/clock.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
-import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from '../exchange/channel.ts'
+import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
 import { LetterBuffer, type DeadLetterRouter, type LetterBatch } from './dead-letters.ts'
-import { addCounts, TaskMetrics, type OperatorMetrics, type RecordCounts } from '../../metrics/task-metrics.ts'
-import { Collector, type OperatorContextImpl, type TaskServices } from './operator-context.ts'
-import type { SinkOperator } from './sink-operator.ts'
+import { addCounts, TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
+import type { TaskServices } from './operator-context.ts'
+import { commitAll, preCommitAll, takeAllPending, takePending, hasExternalEffects } from './external-effects.ts'
+import { ProcessingTimers } from './processing-timers.ts'
+import type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
+import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
+
+export type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
 import type { DeadLetter, Sink, SinkCommit } from '../../connectors/spi.ts'
 import { SluiceError } from '../../errors.ts'
 import { ownsKeyGroups } from '../../state/key-groups.ts'
@@ -34,76 +38,6 @@ const TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
   finished: [],
 }
 
-export interface ChainLink {
-  readonly id: string
-  readonly label: string
-  readonly op: Operator<unknown, unknown>
-  readonly ctx: OperatorContextImpl
-  readonly out: Collector<unknown>
-  readonly metrics: OperatorMetrics
-  /** Side-output tag → routes of the edges that consume it. */
-  readonly sideRoutes: Map<string, OutputRoute[]>
-  readonly sink: SinkOperator<unknown> | null
-}
-
-export interface TaskInput {
-  readonly channel: InChannel<unknown>
-  readonly input: number
-  watermark: number
-  idle: boolean
-  ended: boolean
-  /** Delivered the barrier of the checkpoint being aligned: taken from again once all inputs have. */
-  blocked?: boolean
-}
-
-/** What a task hands the checkpoint coordinator at a barrier. */
-export interface TaskCheckpointParts {
-  readonly operators: Record<string, readonly Uint8Array[]>
-  readonly sources: Record<string, unknown>
-  readonly sinks: Record<string, unknown>
-  /** The task's watermark when it took the snapshot (restored so late data stays late). */
-  readonly watermark: number | null
-  /** Dead letters of the records before the barrier since the task's previous one (see dead-letters.ts). */
-  readonly letters: readonly LetterBatch[]
-  /** The task's operators' counters at the barrier, since this run began (see RecordCounts). */
-  readonly counts: RecordCounts
-  /** How this task's part went (for the checkpoint history and metrics). */
-  readonly timing: TaskCheckpointTiming
-}
-
-/** When the barrier reached a task and what the task spent on it. */
-export interface TaskCheckpointTiming {
-  /** Epoch ms when the first barrier reached the task (a source: when it took the checkpoint). */
-  readonly barrierAt: number
-  /** From the first input's barrier to the last's, ms (0 for one input). */
-  readonly alignmentMs: number
-  /** Snapshotting the operators' state on the task's thread, ms. */
-  readonly syncMs: number
-}
-
-/** The task's side of the checkpoint coordinator. */
-export interface CheckpointListener {
-  ack(task: Task, checkpointId: number, parts: TaskCheckpointParts): void
-}
-
-/** What a task restores from before it opens. */
-export interface TaskRestore {
-  /** Operator id → encoded snapshots of every old subtask that had it. */
-  readonly operators: ReadonlyMap<string, readonly Uint8Array[]>
-  /** This subtask's source position, by source id. */
-  readonly sources: ReadonlyMap<string, unknown>
-  /** Sink id → the commit to recover to (null: no checkpoint, start empty). */
-  readonly sinks: ReadonlyMap<string, unknown>
-  /** The lowest watermark of the old subtasks. */
-  readonly watermark: number
-}
-
-/** How a task reaches the scheduler. */
-export interface Scheduler {
-  wake(): void
-  fail(error: unknown): void
-}
-
 /** Epoch ms with sub-ms precision, comparable across threads (each thread's timeOrigin differs). */
 export function wallClockMs(): number {
   return performance.timeOrigin + performance.now()
@@ -116,12 +50,6 @@ export const ITEMS_PER_STEP = 8
  * thread — and the event loop that serves timers, I/O and the monitoring server — for long.
  */
 export const STEP_BUDGET_MS = 4
-
-/** A task's part of a completed checkpoint: its sinks' pre-commits and its sources' saved positions. */
-export interface CompletedPart {
-  readonly sinks: Record<string, unknown>
-  readonly sources: Record<string, unknown>
-}
 
 export class Task implements TaskServices {
   state: TaskState = 'created'
@@ -153,10 +81,10 @@ export class Task implements TaskServices {
   readonly aligner = new BarrierAligner()
   /** With checkpoints: dead letters since the last barrier (see dead-letters.ts). */
   private readonly heldLetters = new LetterBuffer()
-  protected currentWatermark = MIN_WATERMARK
-  private idleDownstream = false
+  /** The task's event time: the minimum over its active inputs (see watermark-tracker.ts). */
+  protected readonly watermarks = new WatermarkTracker()
   private nextInput = 0
-  private procTimers: (NumberMinHeap | null)[] = []
+  private readonly timers = new ProcessingTimers()
 
   constructor(
     readonly id: string,
@@ -171,12 +99,12 @@ export class Task implements TaskServices {
   }
 
   protected transition(to: TaskState): void {
-    if (!TRANSITIONS[this.state].includes(to)) throw new Error(`task ${this.id}: illegal transition ${this.state} -> ${to}`)
+    if (!TRANSITIONS[this.state].includes(to)) throw new SluiceError('INTERNAL', `task ${this.id}: illegal transition ${this.state} -> ${to}`)
     this.state = to
   }
 
   watermark(): number {
-    return this.currentWatermark
+    return this.watermarks.current
   }
 
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
@@ -198,13 +126,13 @@ export class Task implements TaskServices {
   addLink(link: ChainLink): void {
     this.links.push(link)
     this.operatorLinks.push(link)
-    this.procTimers.push(null)
+    this.timers.addLink()
   }
 
   /** Replaces the executed chain (after fusion); operator contexts learn their new positions. */
   setExecutedLinks(links: ChainLink[]): void {
     this.links = links
-    this.procTimers = links.map(() => null)
+    this.timers.reset(links.length)
     links.forEach((l, i) => {
       l.ctx.index = i
     })
@@ -214,7 +142,7 @@ export class Task implements TaskServices {
     const r = this.restore
     for (const l of this.links) {
       l.op.open?.(l.ctx)
-      if (l.sink !== null) await l.sink.openWriter(l.ctx, r === null ? undefined : ((r.sinks.get(l.id) ?? null) as SinkCommit | null))
+      if (l.external !== null) await l.external.openWriter(l.ctx, r === null ? undefined : ((r.sinks.get(l.id) ?? null) as SinkCommit | null))
     }
     if (r !== null) this.restoreOperators(r)
     this.transition('running')
@@ -231,8 +159,8 @@ export class Task implements TaskServices {
       }
       l.op.restoreState(parts.map((b) => decodeSnapshot(b)), owns, l.ctx)
     }
-    if (r.watermark > this.currentWatermark) {
-      this.currentWatermark = r.watermark
+    if (r.watermark > this.watermarks.current) {
+      this.watermarks.current = r.watermark
       this.metrics.watermark = r.watermark
     }
   }
@@ -240,26 +168,17 @@ export class Task implements TaskServices {
   // ---- processing-time callbacks -------------------------------------------------------------
 
   requestProcessingTime(opIndex: number, timeMs: number): void {
-    let h = this.procTimers[opIndex]
-    if (h === null) {
-      h = new NumberMinHeap()
-      this.procTimers[opIndex] = h
-    }
-    h.push(timeMs)
+    this.timers.request(opIndex, timeMs)
   }
 
   nextProcessingTime(): number {
-    let t = Number.POSITIVE_INFINITY
-    for (const h of this.procTimers) if (h !== null && h.peek() < t) t = h.peek()
-    return t
+    return this.timers.next()
   }
 
   fireProcessingTime(now: number): void {
     if (this.state !== 'running') return
     for (let k = 0; k < this.links.length; k++) {
-      const h = this.procTimers[k]
-      if (h === null || h.peek() > now) continue
-      while (h.size > 0 && h.peek() <= now) h.pop()
+      if (!this.timers.takeDue(k, now)) continue
       const l = this.links[k]
       l.op.onProcessingTime?.(now, l.ctx, l.out)
       this.forward(k)
@@ -351,17 +270,10 @@ export class Task implements TaskServices {
     l.out.sides = null
   }
 
-  /** After a unit of work: park on a sink write if one is in flight. */
+  /** After a unit of work: park on an external call (a sink write) if one is in flight. */
   protected afterWork(): void {
-    for (let k = this.links.length - 1; k >= 0; k--) {
-      const s = this.links[k].sink
-      if (s !== null && s.pending !== null) {
-        const p = s.pending
-        s.pending = null
-        this.park(p)
-        return
-      }
-    }
+    const p = takePending(this.links)
+    if (p !== null) this.park(p)
   }
 
   protected park(p: Promise<unknown>): void {
@@ -430,23 +342,14 @@ export class Task implements TaskServices {
     const counts = addCounts({}, this.countedMetrics())
     const barrier = new BarrierItem(id)
     for (const ch of this.outputs) ch.sendControl(barrier)
-    const wm = this.currentWatermark
+    const wm = this.watermarks.current
     const watermark = Number.isFinite(wm) ? wm : null
-    const sinkLinks = this.operatorLinks.filter((l) => l.sink !== null)
     const listener = this.checkpoints
-    if (sinkLinks.length === 0) {
+    if (!hasExternalEffects(this.operatorLinks)) {
       listener?.ack(this, id, { operators, sources, sinks: {}, watermark, letters, counts, timing })
       return
     }
-    this.park(
-      Promise.all(sinkLinks.map((l) => (l.sink as SinkOperator<unknown>).preCommit(id))).then((commits) => {
-        const sinks: Record<string, unknown> = {}
-        sinkLinks.forEach((l, i) => {
-          if (commits[i] !== null) sinks[l.id] = commits[i]
-        })
-        listener?.ack(this, id, { operators, sources, sinks, watermark, letters, counts, timing })
-      }),
-    )
+    this.park(preCommitAll(this.operatorLinks, id).then((sinks) => listener?.ack(this, id, { operators, sources, sinks, watermark, letters, counts, timing })))
   }
 
   /** The metrics whose counters a checkpoint carries. */
@@ -459,46 +362,28 @@ export class Task implements TaskServices {
    * tell the reader its position is safe, see SourceTask).
    */
   commitCheckpoint(part: CompletedPart): Promise<void> {
-    const sinks = part.sinks
-    const work: Promise<void>[] = []
-    for (const l of this.operatorLinks) {
-      const c = sinks[l.id]
-      if (l.sink !== null && c !== undefined) work.push(l.sink.commit(c as SinkCommit))
-    }
-    return Promise.all(work).then(() => {})
+    return commitAll(this.operatorLinks, part.sinks)
   }
 
-  /** The task's watermark is the minimum over inputs that are neither idle nor ended. */
+  /** After an input's watermark, idleness or end changed. */
   private recomputeWatermark(): void {
-    let min = MAX_WATERMARK
-    let active = 0
-    let idle = 0
-    for (const i of this.inputs) {
-      if (i.ended) continue
-      if (i.idle) {
-        idle++
-        continue
-      }
-      active++
-      if (i.watermark < min) min = i.watermark
-    }
-    if (active === 0 && idle > 0) {
+    const wm = this.watermarks.recompute(this.inputs)
+    if (wm === IDLE) {
       this.setIdle(true)
       return
     }
     this.setIdle(false)
-    if (min > this.currentWatermark) this.advanceWatermark(min)
+    if (wm > this.watermarks.current) this.advanceWatermark(wm)
   }
 
   protected setIdle(idle: boolean): void {
-    if (idle === this.idleDownstream) return
-    this.idleDownstream = idle
+    if (!this.watermarks.setIdle(idle)) return
     const item = new IdleItem(idle)
     for (const ch of this.outputs) ch.sendControl(item)
   }
 
   protected advanceWatermark(wm: number): void {
-    this.currentWatermark = wm
+    this.watermarks.current = wm
     this.metrics.watermark = wm
     for (let k = 0; k < this.links.length; k++) {
       const l = this.links[k]
@@ -513,7 +398,7 @@ export class Task implements TaskServices {
 
   /** End of all input: final watermark, operators' finish hooks, END downstream, close sinks. */
   protected finish(): void {
-    if (this.currentWatermark < MAX_WATERMARK) this.advanceWatermark(MAX_WATERMARK)
+    if (this.watermarks.current < MAX_WATERMARK) this.advanceWatermark(MAX_WATERMARK)
     for (let k = 0; k < this.links.length; k++) {
       const l = this.links[k]
       if (l.op.finish !== undefined) {
@@ -524,15 +409,8 @@ export class Task implements TaskServices {
     for (const ch of this.outputs) ch.sendControl(END)
     this.releaseHeldLetters()
     this.transition('finishing')
-    const sinkWrites: Promise<void>[] = []
-    for (const l of this.links) {
-      if (l.sink !== null && l.sink.pending !== null) {
-        sinkWrites.push(l.sink.pending)
-        l.sink.pending = null
-      }
-    }
     this.park(
-      Promise.all(sinkWrites)
+      Promise.all(takeAllPending(this.links))
         .then(() => this.closeLinks())
         .then(() => this.transition('finished')),
     )
@@ -541,7 +419,7 @@ export class Task implements TaskServices {
   private async closeLinks(): Promise<void> {
     for (const l of this.links) {
       l.op.close?.()
-      if (l.sink !== null) await l.sink.flushAndClose()
+      if (l.external !== null) await l.external.flushAndClose()
     }
   }
 
@@ -554,8 +432,8 @@ export class Task implements TaskServices {
       } catch {
         // Secondary to the error that stopped the job.
       }
-      if (l.sink !== null) await (flushSinks ? l.sink.flushAndClose() : l.sink.abort(this.restore !== null))
+      if (l.external !== null) await (flushSinks ? l.external.flushAndClose() : l.external.abort(this.restore !== null))
     }
-    this.state = 'finished'
+    if (this.state !== 'finished') this.transition('finished')
   }
 }
