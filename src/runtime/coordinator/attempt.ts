@@ -11,7 +11,8 @@ import type { CheckpointStats } from '../checkpoint/stats.ts'
 import { buildTasks } from '../task/build-tasks.ts'
 import { closeDeadLetters, DeadLetterRouter, deadLetterSinks, DeadLetterWriters } from '../task/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../task/job-runner.ts'
-import { afterCheckpoints, CheckpointCoordinator, noCheckpointsError } from './checkpoint-coordinator.ts'
+import { noCheckpointsError } from '../checkpoint/savepoints.ts'
+import { CheckpointCoordinator } from './checkpoint-coordinator.ts'
 
 export interface Attempt {
   readonly done: Promise<JobResult>
@@ -57,4 +58,24 @@ export function runInThread(job: JobDefinition, o: AttemptOptions): Attempt {
     checkpoints: () => coordinator?.stats ?? null,
     savepoint: (dir) => (coordinator === null ? Promise.reject(noCheckpointsError(job.name)) : coordinator.savepoint(dir)),
   }
+}
+
+/**
+ * `done`, settled once checkpointing has wound down: a finished job's checkpoints cleared (after a
+ * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped
+ * and a write in flight landed, so that no file of this attempt lands after it ended.
+ */
+export function afterCheckpoints<R extends { readonly status: string }>(coordinator: CheckpointCoordinator | null, done: Promise<R>): Promise<R> {
+  if (coordinator === null) return done
+  return done.then(
+    async (r) => {
+      if (r.status === 'finished') await coordinator.finished()
+      else await coordinator.stopAndSettle()
+      return r
+    },
+    async (e: unknown) => {
+      await coordinator.stopAndSettle()
+      throw e
+    },
+  )
 }

@@ -13,16 +13,16 @@
  * alignment takes at most the time to drain one channel's capacity at the current rate. A
  * checkpoint still in flight when the next is due is not overlapped: the next waits.
  */
-import { randomBytes } from 'node:crypto'
 import { SluiceError, type ErrorCode } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
 import { addCounts, type RecordCounts } from '../../metrics/task-metrics.ts'
 import type { LetterBatch, DeadLetterWriters } from '../task/dead-letters.ts'
-import { SourceTask } from '../task/source-task.ts'
-import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming, TaskRestore } from '../task/task.ts'
+import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming } from '../task/task.ts'
 import { DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_SAVEPOINT_WAIT_MS, type CheckpointOptions } from '../checkpoint/options.ts'
-import { CHECKPOINT_HISTORY, type CheckpointRecord, type CheckpointRestore, type CheckpointStats } from '../checkpoint/stats.ts'
+import { CHECKPOINT_HISTORY, type CheckpointRecord, type CheckpointStats } from '../checkpoint/stats.ts'
+import { checkCompatible, checkpointBytes } from '../checkpoint/compatibility.ts'
+import { savepointName } from '../checkpoint/savepoints.ts'
 import { LocalParticipants } from './local-participants.ts'
 import { restoreFor } from '../task/restore.ts'
 import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from '../checkpoint/storage.ts'
@@ -117,11 +117,11 @@ export class CheckpointCoordinator {
     const t0 = performance.now()
     const c = this.o.fromSavepoint !== undefined ? readCheckpointFile(this.o.fromSavepoint) : this.storage.latest()
     if (c !== null) {
-      this.validate(c, participants)
+      checkCompatible(c, this.graph, this.maxParallelism, participants.sourceSubtasks, this.o.allowNonRestoredState === true)
       this.nextId = c.id + 1
       this.stats.restoredFrom = c.id
       this.restoredCounts = c.counts ?? {}
-      this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: sizeOf(c.tasks), counts: this.restoredCounts }
+      this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: checkpointBytes(c.tasks), counts: this.restoredCounts }
       this.log(this.o.fromSavepoint !== undefined
         ? `sluice: starting from savepoint ${this.o.fromSavepoint} (taken ${new Date(c.triggeredAt).toISOString()})`
         : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
@@ -139,23 +139,6 @@ export class CheckpointCoordinator {
     const c = this.load(new LocalParticipants(tasks, deadLetters), fail)
     for (const t of tasks) t.restore = restoreFor(t, c)
     return c
-  }
-
-  private validate(c: Checkpoint, p: CheckpointParticipants): void {
-    if (c.maxParallelism !== this.maxParallelism) {
-      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `checkpoint ${c.id} was taken with maxParallelism ${c.maxParallelism}, this job has ${this.maxParallelism}; key groups cannot be re-split between them`)
-    }
-    const known = new Set(this.graph.nodes.keys())
-    const orphans = [...new Set(c.tasks.flatMap((t) => Object.keys(t.operators)))].filter((id) => !known.has(id))
-    if (orphans.length > 0 && this.o.allowNonRestoredState !== true) {
-      throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `checkpoint ${c.id} has state for ${orphans.map((x) => `"${x}"`).join(', ')}, which this job no longer has; pass --allow-non-restored-state to drop it`)
-    }
-    for (const [id, now] of p.sourceSubtasks) {
-      const before = c.tasks.filter((t) => id in t.sources).length
-      if (before > 0 && before !== now) {
-        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `source "${id}" ran as ${before} subtasks in checkpoint ${c.id} and would run as ${now} now; a source's positions belong to its split, so keep its parallelism (other operators may rescale)`)
-      }
-    }
   }
 
   /**
@@ -363,7 +346,7 @@ export class CheckpointCoordinator {
     const letterCommits = p.deadLetters?.writeCheckpoint(f.id, f.letters)
     const tasks = [...f.acks.values()]
     // Before the commit: it may hand the state's buffers back to the threads they came from.
-    const size = sizeOf(tasks)
+    const size = checkpointBytes(tasks)
     const deadLetters = letterCommits === undefined ? undefined : await letterCommits
     const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, counts: f.counts, ...(deadLetters === undefined ? {} : { deadLetters }) }
     if (f.savepoint !== null) {
@@ -414,41 +397,4 @@ export class CheckpointCoordinator {
     this.stop()
     await this.writing?.catch(() => {})
   }
-}
-
-/**
- * `done`, settled once checkpointing has wound down: a finished job's checkpoints cleared (after a
- * write in flight), so that the same command then starts afresh; otherwise the coordinator stopped
- * and a write in flight landed, so that no file of this attempt lands after it ended.
- */
-export function afterCheckpoints<R extends { readonly status: string }>(coordinator: CheckpointCoordinator | null, done: Promise<R>): Promise<R> {
-  if (coordinator === null) return done
-  return done.then(
-    async (r) => {
-      if (r.status === 'finished') await coordinator.finished()
-      else await coordinator.stopAndSettle()
-      return r
-    },
-    async (e: unknown) => {
-      await coordinator.stopAndSettle()
-      throw e
-    },
-  )
-}
-
-/** `savepoint-<id>-<UTC time>-<random>.sluice`: unique even when ids repeat after a resume. */
-export function savepointName(id: number, triggeredAt: number): string {
-  const time = new Date(triggeredAt).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
-  return `savepoint-${id}-${time}-${randomBytes(3).toString('hex')}.sluice`
-}
-
-/** Why a job without checkpoints cannot take a savepoint, and what to do. */
-export function noCheckpointsError(job: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', `job "${job}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
-}
-
-function sizeOf(tasks: readonly TaskSnapshot[]): number {
-  let n = 0
-  for (const t of tasks) for (const chunks of Object.values(t.operators)) for (const b of chunks) n += b.length
-  return n
 }

@@ -28,8 +28,9 @@ import { buildTasks } from '../task/build-tasks.ts'
 import { closeDeadLetters, DeadLetterRouter, deadLetterSinks, DeadLetterWriters } from '../task/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../task/job-runner.ts'
 import { assertNever, type FromWorker, type ToWorker, type WorkerStart } from '../worker/protocol.ts'
-import type { Attempt } from './attempt.ts'
-import { afterCheckpoints, CheckpointCoordinator, noCheckpointsError, type CheckpointParticipants } from './checkpoint-coordinator.ts'
+import { noCheckpointsError } from '../checkpoint/savepoints.ts'
+import { afterCheckpoints, type Attempt } from './attempt.ts'
+import { CheckpointCoordinator, type CheckpointParticipants } from './checkpoint-coordinator.ts'
 
 export interface ThreadedRunOptions {
   readonly workers?: number

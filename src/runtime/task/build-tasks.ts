@@ -4,7 +4,6 @@
  * each producer subtask gets a route that spreads its batches over its channels by the edge's
  * partitioning. With a placement, channels whose ends run on different worker threads are rings.
  */
-import { SluiceError } from '../../errors.ts'
 import type { GraphNode, LogicalGraph } from '../../graph/logical.ts'
 import { physicalPlan, workerOf } from '../../graph/physical.ts'
 import type { Operator } from '../../operators/types.ts'
@@ -12,7 +11,7 @@ import type { Clock } from '../../time/clock.ts'
 import type { RecordSchema } from '../../graph/schema.ts'
 import { LocalChannel, type InChannel } from '../exchange/channel.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
-import { fuseLinks, isFusable } from './fusion.ts'
+import { fuseLinks } from './fusion.ts'
 import { OperatorMetrics } from '../../metrics/task-metrics.ts'
 import { Collector, OperatorContextImpl } from './operator-context.ts'
 import { rejectRecord } from '../../operators/record-errors.ts'

@@ -68,6 +68,12 @@ export class DeadLetterRouter {
   private outlet: LetterOutlet | null = null
   private readonly pending = new LetterBuffer()
 
+  /** `held`'s letters, taken, with each sink as its index (for a checkpoint part). */
+  indexed(held: LetterBuffer): LetterBatch[] {
+    if (held.size === 0) return []
+    return held.take().map(([sink, letters]) => ({ sink: this.indexOf(sink), letters }))
+  }
+
   /** Starts delivering to `outlet`; `sinks` is deadLetterSinks(graph). */
   open(sinks: readonly Sink<DeadLetter>[], outlet: LetterOutlet): void {
     this.sinks = sinks

@@ -84,3 +84,16 @@ export interface CompletedPart {
   readonly sinks: Record<string, unknown>
   readonly sources: Record<string, unknown>
 }
+
+/** Epoch ms with sub-ms precision, comparable across threads (each thread's timeOrigin differs). */
+export function wallClockMs(): number {
+  return performance.timeOrigin + performance.now()
+}
+
+/** Items a task takes from its inputs per step before yielding to other tasks. */
+export const ITEMS_PER_STEP = 8
+/**
+ * A step also ends after this much time (checked per item), so a slow operator cannot hold the
+ * thread — and the event loop that serves timers, I/O and the monitoring server — for long.
+ */
+export const STEP_BUDGET_MS = 4

@@ -9,25 +9,26 @@
  *   created --open()--> running --all inputs ended--> finishing --sinks closed--> finished
  *   any state --failure or stop--> finished (the job reports the failure)
  */
-import type { Batch } from '../../operators/types.ts'
-import { MAX_WATERMARK } from '../../operators/types.ts'
-import type { Clock } from '../../time/clock.ts'
-import { BarrierAligner } from './barrier-aligner.ts'
-import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
-import { LetterBuffer, type DeadLetterRouter, type LetterBatch } from './dead-letters.ts'
-import { addCounts, TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
-import type { TaskServices } from './operator-context.ts'
-import { commitAll, preCommitAll, takeAllPending, takePending, hasExternalEffects } from './external-effects.ts'
-import { ProcessingTimers } from './processing-timers.ts'
-import type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
-import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
-
-export type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
 import type { DeadLetter, Sink, SinkCommit } from '../../connectors/spi.ts'
 import { SluiceError } from '../../errors.ts'
+import { addCounts, TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
+import type { Batch } from '../../operators/types.ts'
+import { MAX_WATERMARK } from '../../operators/types.ts'
 import { ownsKeyGroups } from '../../state/key-groups.ts'
-import { decodeSnapshot, encodeSnapshot } from '../../state/snapshot.ts'
+import type { Clock } from '../../time/clock.ts'
+import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
 import type { OutChannel, OutputRoute } from '../exchange/route.ts'
+import { BarrierAligner } from './barrier-aligner.ts'
+import { LetterBuffer, type DeadLetterRouter } from './dead-letters.ts'
+import { commitAll, hasExternalEffects, preCommitAll, takeAllPending, takePending } from './external-effects.ts'
+import type { TaskServices } from './operator-context.ts'
+import { restoreOperatorState, snapshotOperatorState } from './operator-state.ts'
+import { ProcessingTimers } from './processing-timers.ts'
+import { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointTiming, type TaskInput, type TaskRestore } from './task-types.ts'
+import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
+
+export { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs } from './task-types.ts'
+export type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
 
 export type TaskState = 'created' | 'running' | 'finishing' | 'finished'
 
@@ -37,19 +38,6 @@ const TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
   finishing: ['finished'],
   finished: [],
 }
-
-/** Epoch ms with sub-ms precision, comparable across threads (each thread's timeOrigin differs). */
-export function wallClockMs(): number {
-  return performance.timeOrigin + performance.now()
-}
-
-/** Items a task takes from its inputs per step before yielding to other tasks. */
-export const ITEMS_PER_STEP = 8
-/**
- * A step also ends after this much time (checked per item), so a slow operator cannot hold the
- * thread — and the event loop that serves timers, I/O and the monitoring server — for long.
- */
-export const STEP_BUDGET_MS = 4
 
 export class Task implements TaskServices {
   state: TaskState = 'created'
@@ -112,17 +100,6 @@ export class Task implements TaskServices {
     else this.heldLetters.add(sink, letter)
   }
 
-  /** The letters held since the last barrier, for this one's checkpoint part. */
-  private takeHeldLetters(): LetterBatch[] {
-    if (this.heldLetters.size === 0) return []
-    return this.heldLetters.take().map(([sink, letters]) => ({ sink: this.deadLetters.indexOf(sink), letters }))
-  }
-
-  /** No barrier follows (end of input, or a stop): held letters go out with the job's others. */
-  private releaseHeldLetters(): void {
-    this.deadLetters.addAll(this.heldLetters)
-  }
-
   addLink(link: ChainLink): void {
     this.links.push(link)
     this.operatorLinks.push(link)
@@ -150,15 +127,7 @@ export class Task implements TaskServices {
 
   /** Gives each stateful operator its key groups' state from the old subtasks' snapshots. */
   private restoreOperators(r: TaskRestore): void {
-    const owns = ownsKeyGroups(this.subtask, this.maxParallelism, this.parallelism)
-    for (const l of this.operatorLinks) {
-      const parts = r.operators.get(l.id)
-      if (parts === undefined || parts.length === 0) continue
-      if (l.op.restoreState === undefined) {
-        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `operator "${l.id}" has state in the checkpoint but keeps none now (${l.label}); give the stateful operator back its id, or pass --allow-non-restored-state`)
-      }
-      l.op.restoreState(parts.map((b) => decodeSnapshot(b)), owns, l.ctx)
-    }
+    restoreOperatorState(this.operatorLinks, r, ownsKeyGroups(this.subtask, this.maxParallelism, this.parallelism))
     if (r.watermark > this.watermarks.current) {
       this.watermarks.current = r.watermark
       this.metrics.watermark = r.watermark
@@ -305,15 +274,7 @@ export class Task implements TaskServices {
       this.takeCheckpointIfAligned(this.aligner.onBarrier(this.inputs, inp, item.id))
       return
     }
-    if (item instanceof WatermarkItem) {
-      if (item.watermark > inp.watermark) inp.watermark = item.watermark
-    } else if (item instanceof IdleItem) {
-      inp.idle = item.idle
-    } else {
-      inp.ended = true
-      inp.idle = false
-      inp.watermark = MAX_WATERMARK
-    }
+    WatermarkTracker.onInputItem(inp, item)
     this.recomputeWatermark()
     if (this.inputs.every((i) => i.ended)) this.finish()
     else this.takeCheckpointIfAligned(this.aligner.check(this.inputs))
@@ -331,14 +292,10 @@ export class Task implements TaskServices {
    * acknowledges when they are done.
    */
   protected checkpoint(id: number, sources: Record<string, unknown>, barrierAt: number, alignmentMs: number): void {
-    const operators: Record<string, readonly Uint8Array[]> = {}
-    const ctx = { maxParallelism: this.maxParallelism }
     const t0 = performance.now()
-    for (const l of this.operatorLinks) {
-      if (l.op.snapshotState !== undefined) operators[l.id] = encodeSnapshot(l.op.snapshotState(ctx))
-    }
+    const operators = snapshotOperatorState(this.operatorLinks, this.maxParallelism)
     const timing: TaskCheckpointTiming = { barrierAt, alignmentMs, syncMs: performance.now() - t0 }
-    const letters = this.takeHeldLetters()
+    const letters = this.deadLetters.indexed(this.heldLetters)
     const counts = addCounts({}, this.countedMetrics())
     const barrier = new BarrierItem(id)
     for (const ch of this.outputs) ch.sendControl(barrier)
@@ -407,7 +364,7 @@ export class Task implements TaskServices {
       }
     }
     for (const ch of this.outputs) ch.sendControl(END)
-    this.releaseHeldLetters()
+    this.deadLetters.addAll(this.heldLetters)
     this.transition('finishing')
     this.park(
       Promise.all(takeAllPending(this.links))
@@ -425,7 +382,7 @@ export class Task implements TaskServices {
 
   /** After a failure or stop: release resources without flushing windows. */
   async abort(flushSinks: boolean): Promise<void> {
-    if (flushSinks) this.releaseHeldLetters()
+    if (flushSinks) this.deadLetters.addAll(this.heldLetters)
     for (const l of this.links) {
       try {
         l.op.close?.()

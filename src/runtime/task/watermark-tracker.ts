@@ -5,6 +5,7 @@
  * one silent partition does not hold back every window after it.
  */
 import { MAX_WATERMARK, MIN_WATERMARK } from '../../operators/types.ts'
+import { IdleItem, WatermarkItem, type ControlItem } from '../exchange/channel.ts'
 import type { TaskInput } from './task-types.ts'
 
 /** recompute()'s answer when every open input is idle. */
@@ -15,6 +16,19 @@ export class WatermarkTracker {
   current = MIN_WATERMARK
   /** Whether downstream was last told this task is idle. */
   private idleDownstream = false
+
+  /** Input `inp` delivered a watermark, an idleness change or its end (the other control items go elsewhere). */
+  static onInputItem(inp: TaskInput, item: ControlItem): void {
+    if (item instanceof WatermarkItem) {
+      if (item.watermark > inp.watermark) inp.watermark = item.watermark
+    } else if (item instanceof IdleItem) {
+      inp.idle = item.idle
+    } else {
+      inp.ended = true
+      inp.idle = false
+      inp.watermark = MAX_WATERMARK
+    }
+  }
 
   /** The minimum watermark over active inputs (MAX_WATERMARK when all ended), or IDLE. */
   recompute(inputs: readonly TaskInput[]): number {
