@@ -9,7 +9,7 @@ import { SluiceError } from '../../errors.ts'
 import type { JobDefinition } from '../../graph/job.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
-import { codecForWire } from '../exchange/codec-choice.ts'
+import { codecFor } from '../exchange/codec/index.ts'
 import { cloneable, DeadLetterRouter, deadLetterSinks } from '../task/dead-letters.ts'
 import { JobRunner } from '../task/job-runner.ts'
 import { loadPipeline } from './job-module.ts'
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     }
     const deadLetters = new DeadLetterRouter()
     runner = new JobRunner(systemClock, deadLetters)
-    const generic = codecForWire()
+    const generic = codecFor()
     tasks = buildTasks(graph, {
       clock: systemClock,
       deadLetters,
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
           const sab = start.rings[label]
           if (sab === undefined) throw new SluiceError('INTERNAL', `no ring for channel ${label}`)
           const ring = SabRing.attach(sab)
-          const codec = schema === undefined ? generic : codecForWire(schema)
+          const codec = schema === undefined ? generic : codecFor(schema)
           return end === 'producer' ? new RingOutChannel(label, ring, codec, start.channelCapacity) : new RingInChannel(label, ring, codec)
         },
       },
