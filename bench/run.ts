@@ -89,6 +89,29 @@ for (const [q, target] of QUERIES) {
   say(`| ${q} | ${events.toLocaleString('en-US')} | ${fmt(r.perSecond)} | ≥ ${fmt(target)} | ${r.perSecond >= target ? 'yes' : 'NO'} | ${r.maxRssMB} MB | ${r.results} |`)
 }
 
+// --against DIR: the same queries, single thread, from another checkout (a git worktree of an
+// earlier commit with its node_modules), measured alternately in this run; events per CPU-second,
+// the median of --rounds runs each, so a change is judged against its parent on the same machine.
+const against = opt('--against')
+if (against !== undefined) {
+  const rounds = Number(opt('--rounds') ?? 3)
+  const there = (q: string): Row => JSON.parse(execFileSync(process.execPath, ['bin/run-ts.js', 'bench/measure.ts', 'query', q, String(events)], { cwd: against, encoding: 'utf8', maxBuffer: 1 << 24 }).trim().split('\n').pop() as string) as Row
+  say('')
+  say(`| query (${events.toLocaleString('en-US')} events, ${rounds} rounds) | this checkout, events/CPU-s | ${against}, events/CPU-s | ratio |`)
+  say('|---|---|---|---|')
+  for (const [q] of QUERIES) {
+    if (!want(q)) continue
+    const here: number[] = []
+    const base: number[] = []
+    for (let r = 0; r < rounds; r++) {
+      here.push(Number(measure('query', q, String(events)).perCpuSecond))
+      base.push(Number(there(q).perCpuSecond))
+    }
+    const ratio = median(here) / median(base)
+    say(`| ${q} | ${fmt(median(here))} | ${fmt(median(base))} | ${ratio.toFixed(3)}× |`)
+  }
+}
+
 if (want('baselines')) {
   const n = quick ? 200_000 : 1_000_000
   for (const workload of ['q1like', 'rolling']) {
