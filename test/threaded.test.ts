@@ -147,6 +147,17 @@ describe('records that cannot cross threads go through the policy of the operato
   })
 })
 
+describe('stopping on worker threads', () => {
+  it('regression: stop() while the workers still load the job stops it (the stop was dropped before a worker had its runner)', async () => {
+    // An unbounded job: without the stop it never ends. stop() right after run() reaches every
+    // worker before it has built its tasks.
+    const job = idleJob(undefined).run({ workers: 2 })
+    const result = await job.stop()
+    expect(result.status).toBe('stopped')
+    expect(job.status()).toBe('stopped')
+  })
+})
+
 describe('watermarks across threads', () => {
   const windowsFired = async (idleTimeoutMs: number | undefined): Promise<number[]> => {
     const job = idleJob(idleTimeoutMs).run({ workers: 2 })

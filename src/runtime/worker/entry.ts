@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   // SLUICE_CPU_PROFILE=<dir>: this worker's profile goes to <dir>/worker-<index>.cpuprofile.
   const profile = startCpuProfile(`worker-${start.worker}`)
   let runner: JobRunner | null = null
+  let stopRequested = false
   let tasks: Task[] = []
   /** Checkpoint id → this worker's tasks and what their sinks pre-committed, until committed. */
   const acked = new Map<number, Map<Task, CompletedPart>>()
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'stop':
+        // A stop that arrives while the job module still loads is kept and applied to the runner.
+        stopRequested = true
         runner?.stop()
         return
       case 'metrics':
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
     }
     const deadLetters = new DeadLetterRouter()
     runner = new JobRunner(systemClock, deadLetters)
+    if (stopRequested) runner.stop()
     const generic = codecFor()
     tasks = buildTasks(graph, {
       clock: systemClock,
