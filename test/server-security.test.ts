@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { JobHandle } from '../src/api/pipeline.ts'
+import { CheckpointDurations } from '../src/metrics/checkpoint-durations.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/server/server.ts'
 import type { JobView } from '../src/monitoring/types.ts'
@@ -296,8 +297,11 @@ describe('event streams under backpressure', () => {
       onEnd: () => () => {},
       alerts: () => ({ objectives: [], alerts: [] }),
       restarts: 0,
-      // /metrics also reads the job's HTTP ingest sources from its pipeline: none here.
+      // /metrics also reads the job's HTTP ingest sources from its pipeline (none here), its
+      // cumulative task metrics and checkpoint durations.
       pipeline: { graph: { nodes: new Map() } },
+      latestMetrics: () => null,
+      checkpointDurations: new CheckpointDurations(),
     }
     const s = await MonitoringServer.start({ port: 0 })
     const socket = connect(s.port, '127.0.0.1')

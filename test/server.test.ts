@@ -157,15 +157,18 @@ describe('Prometheus /metrics', () => {
     }
     for (const s of samples) {
       expect(s.name.startsWith('sluice_')).toBe(true)
-      expect(types.has(s.name)).toBe(true)
-      if (types.get(s.name) === 'counter') expect(s.name.endsWith('_total')).toBe(true)
-      for (const k of Object.keys(s.labels)) expect(['job', 'operator', 'subtask', 'worker', 'objective', 'quantile', 'source', 'partition', 'connector', 'kind', 'state']).toContain(k)
+      // A histogram's samples are its _bucket (with le), _sum and _count.
+      const family = types.has(s.name) ? s.name : s.name.replace(/_(bucket|sum|count)$/, '')
+      expect(types.has(family), s.name).toBe(true)
+      if (types.get(family) === 'counter') expect(s.name.endsWith('_total')).toBe(true)
+      if (types.get(family) === 'histogram') expect(s.name).toMatch(/_(bucket|sum|count)$/)
+      expect('le' in s.labels, s.name).toBe(s.name.endsWith('_bucket'))
+      for (const k of Object.keys(s.labels)) expect(['job', 'operator', 'subtask', 'worker', 'objective', 'le', 'source', 'partition', 'connector', 'kind', 'state']).toContain(k)
     }
     const recordsIn = samples.find((s) => s.name === 'sluice_records_in_total' && s.labels.operator === 'sum')
     expect(recordsIn?.value).toBeGreaterThan(0)
     expect(samples.find((s) => s.name === 'sluice_state_entries' && s.labels.operator === 'sum')?.value).toBe(50)
-    expect(samples.some((s) => s.name === 'sluice_busy_ratio')).toBe(true)
-    for (const name of ['sluice_waiting_ratio', 'sluice_task_busy_seconds_total', 'sluice_task_waiting_seconds_total', 'sluice_task_backpressured_seconds_total', 'sluice_task_idle_seconds_total']) {
+    for (const name of ['sluice_task_busy_seconds_total', 'sluice_task_waiting_seconds_total', 'sluice_task_backpressured_seconds_total', 'sluice_task_idle_seconds_total']) {
       expect(samples.some((s) => s.name === name && s.labels.operator === 'sum'), name).toBe(true)
     }
     expect(samples.some((s) => s.name === 'sluice_heap_used_bytes' && s.labels.worker === '-1')).toBe(true)
@@ -299,7 +302,10 @@ describe('checkpoint metrics', () => {
       expect(value('sluice_checkpoints_completed_total')).toBeGreaterThanOrEqual(2)
       expect(value('sluice_checkpoints_failed_total')).toBe(0)
       expect(value('sluice_checkpoint_size_bytes')).toBeGreaterThan(0)
-      for (const name of ['sluice_checkpoint_duration_seconds', 'sluice_checkpoint_alignment_seconds', 'sluice_checkpoint_start_delay_seconds', 'sluice_checkpoint_sync_seconds']) {
+      // Durations: a histogram of every completed checkpoint, read in the same sample as the count.
+      expect(value('sluice_checkpoint_duration_seconds_count')).toBe(value('sluice_checkpoints_completed_total'))
+      expect(value('sluice_checkpoint_duration_seconds_sum')).toBeGreaterThan(0)
+      for (const name of ['sluice_checkpoint_alignment_seconds', 'sluice_checkpoint_start_delay_seconds', 'sluice_checkpoint_sync_seconds']) {
         expect(value(name), name).toBeGreaterThanOrEqual(0)
       }
       expect(text).toMatch(/^# TYPE sluice_job_restarts_total counter$/m)
@@ -313,7 +319,8 @@ describe('checkpoint metrics', () => {
       const finalValue = (name: string): number => Number(new RegExp(`^${name}\\{job="with-checkpoints"\\} (\\S+)$`, 'm').exec(final)?.[1])
       expect(finalValue('sluice_checkpoints_completed_total')).toBe(last?.completed)
       expect(finalValue('sluice_checkpoint_size_bytes')).toBe(last?.lastSizeBytes)
-      expect(finalValue('sluice_checkpoint_duration_seconds') * 1000).toBeCloseTo(last?.lastDurationMs as number, 6)
+      expect(finalValue('sluice_checkpoint_duration_seconds_count')).toBe(last?.completed)
+      expect(Number(new RegExp(`^sluice_checkpoint_duration_seconds_bucket\\{job="with-checkpoints",le="\\+Inf"\\} (\\S+)$`, 'm').exec(final)?.[1])).toBe(last?.completed)
       expect(finalValue('sluice_checkpoint_alignment_seconds') * 1000).toBeCloseTo(last?.lastAlignmentMs as number, 6)
       expect(finalValue('sluice_checkpoint_start_delay_seconds') * 1000).toBeCloseTo(last?.lastStartDelayMs as number, 6)
       expect(finalValue('sluice_checkpoint_sync_seconds') * 1000).toBeCloseTo(last?.lastSyncMs as number, 6)

@@ -63,8 +63,9 @@ export interface TaskMetricsSnapshot {
   backpressuredMs: number
   idleMs: number
   watermark: number | null
-  /** Latency markers' ages on arrival (cumulative histogram, sparse [bucket, count, ...]) and the largest. */
+  /** Latency markers' ages on arrival (cumulative histogram, sparse [bucket, count, ...]), their sum and the largest. */
   latency: number[]
+  latencySumMs: number
   latencyMaxMs: number
   /** Encoded bytes through cross-thread channels, cumulative. */
   bytesIn: number

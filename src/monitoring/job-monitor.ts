@@ -13,6 +13,7 @@ import { physicalPlan, type PhysicalPlan } from '../graph/physical.ts'
 import type { CheckpointRecord, CheckpointRestore, CheckpointStats } from '../runtime/checkpoint/stats.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from '../metrics/histogram.ts'
+import { CheckpointDurations } from '../metrics/checkpoint-durations.ts'
 import { ObjectiveEvaluator } from './objectives.ts'
 import { ThreadStats, type ThreadStatsSnapshot } from '../metrics/thread-stats.ts'
 import { mergeTop } from '../metrics/top-k.ts'
@@ -61,6 +62,8 @@ export class JobMonitor {
   /** The restore last put into the exception history ("time:checkpointId"), so each is listed once. */
   private restoreSeen: string | null = null
   private restartCount = 0
+  /** Durations of the checkpoints completed since the monitor started (for /metrics). */
+  readonly checkpointDurations = new CheckpointDurations()
 
   constructor(
     readonly id: string,
@@ -120,6 +123,11 @@ export class JobMonitor {
   /** The objectives and every alert so far (firing or resolved), oldest first. */
   alerts(): { objectives: Objective[]; alerts: Alert[] } {
     return { objectives: this.evaluator.objectives, alerts: this.evaluator.history.map((a) => ({ ...a })) }
+  }
+
+  /** The job's cumulative metrics at the latest sample (null before the first): what /metrics exports. */
+  latestMetrics(): JobMetrics | null {
+    return this.prev?.metrics ?? null
   }
 
   /** Restarts of the job since this monitor started (the job view's `checkpoints.restarts` counts all). */
@@ -201,6 +209,7 @@ export class JobMonitor {
     if (this.latencyRing.length > LATENCY_WINDOW + 1) this.latencyRing.shift()
     const checkpoints = this.handle.checkpoints()
     this.noteRestore(checkpoints)
+    this.checkpointDurations.observe(checkpoints)
     const view = this.buildView(cur, this.prev, now, checkpoints)
     this.prev = cur
     this.current = view

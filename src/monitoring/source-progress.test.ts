@@ -13,7 +13,7 @@ const nodes = [
 function task(o: Partial<TaskMetricsSnapshot> & { task: string; subtask: number }): TaskMetricsSnapshot {
   return {
     parallelism: 2, operators: [o.task], busyMs: 0, waitingMs: 0, backpressuredMs: 0, idleMs: 0, watermark: null,
-    latency: [], latencyMaxMs: 0, bytesIn: 0, bytesOut: 0, inputQueueUsage: null, outputQueueUsage: null, hotKeys: [], ...o,
+    latency: [], latencySumMs: 0, latencyMaxMs: 0, bytesIn: 0, bytesOut: 0, inputQueueUsage: null, outputQueueUsage: null, hotKeys: [], ...o,
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The monitoring server: the dashboard, /metrics (Prometheus text via prom-client), the JSON API
+ * The monitoring server: the dashboard, /metrics (Prometheus text, server/prometheus.ts), the JSON API
  * under /api/v1 and a Server-Sent Events stream per job (docs/API.md). Binds 127.0.0.1 by default;
  * any other host needs a bearer token, and then every request for data (API, events, /metrics)
  * must carry it; the dashboard's static files are served without it.
@@ -176,7 +176,7 @@ export class MonitoringServer {
       }
       if (path === '/metrics') {
         res.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE })
-        res.end(await prometheusText(this.monitors(), this.droppedEvents))
+        res.end(prometheusText(this.monitors(), this.droppedEvents))
         return
       }
       if (path === '/api/v1/csrf') {

@@ -316,7 +316,7 @@ function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
     task: t.id, subtask: t.subtask, parallelism: t.parallelism, operators: ids,
     busyMs: t.metrics.busyMs, waitingMs: t.metrics.waitingMs, backpressuredMs: t.metrics.backpressuredMs, idleMs: t.metrics.idleMs,
     watermark: Number.isFinite(wm) ? wm : null,
-    latency: lat.sparse(), latencyMaxMs: lat.maxMs,
+    latency: lat.sparse(), latencySumMs: lat.sumMs, latencyMaxMs: lat.maxMs,
     bytesIn, bytesOut, inputQueueUsage: inUsage, outputQueueUsage: outUsage, hotKeys,
     ...(partitions === null ? {} : { partitions }),
     ...(connections.length === 0 ? {} : { connections }),
