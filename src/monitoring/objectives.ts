@@ -47,7 +47,7 @@ export function validateObjectives(spec: ObjectivesSpec): ObjectivesSpec {
 }
 
 function invalid(message: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', message)
+  return new SluiceError('PIPELINE_OPTION_INVALID', message)
 }
 
 /** The objectives of a spec, in the API's shape. */

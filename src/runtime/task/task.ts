@@ -171,7 +171,7 @@ export class Task implements TaskServices {
   }
 
   protected transition(to: TaskState): void {
-    if (!TRANSITIONS[this.state].includes(to)) throw new Error(`task ${this.id}: illegal transition ${this.state} -> ${to}`)
+    if (!TRANSITIONS[this.state].includes(to)) throw new SluiceError('INTERNAL', `task ${this.id}: illegal transition ${this.state} -> ${to}`)
     this.state = to
   }
 

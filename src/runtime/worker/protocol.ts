@@ -4,6 +4,7 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { DeadLetter } from '../../connectors/spi.ts'
+import { SluiceError } from '../../errors.ts'
 import type { JobMetrics } from '../../metrics/task-metrics.ts'
 import type { Checkpoint } from '../checkpoint/storage.ts'
 import type { TaskCheckpointParts } from '../task/task.ts'
@@ -68,7 +69,7 @@ export type FromWorker =
   | { readonly type: 'decline'; readonly id: number; readonly ended: boolean }
 
 export function assertNever(x: never): never {
-  throw new Error(`unexpected message: ${JSON.stringify(x)}`)
+  throw new SluiceError('INTERNAL', `unexpected message between threads: ${JSON.stringify(x)}`)
 }
 
 export function serializeError(e: unknown): SerializedError {
