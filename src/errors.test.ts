@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ERROR_CODES, SluiceError, isSluiceError, reasonOf } from './errors.ts'
+import { CodecError } from './runtime/exchange/codec/codec-error.ts'
+import { ERROR_CODES, MAX_CAUSE_DEPTH, SluiceError, deserializeError, isSluiceError, reasonOf, serializeError, type SerializedError } from './errors.ts'
 
 const SRC = new URL('./', import.meta.url)
 const ROOT = new URL('../', import.meta.url)
@@ -65,5 +66,68 @@ describe('error catalogue', () => {
     expect(reasonOf(new SluiceError('SOURCE_MALFORMED_RECORD', 'the payload is not JSON'))).toBe('the payload is not JSON')
     expect(reasonOf(new Error('disk full'))).toBe('disk full')
     expect(reasonOf('oops')).toBe('oops')
+  })
+})
+
+/** What postMessage does to the plain object. */
+const acrossThreads = (e: unknown, where?: string): SluiceError => deserializeError(structuredClone(serializeError(e)), where)
+
+describe('errors across threads', () => {
+  it('a SluiceError keeps its code, message, stack, kind and retryable, and its cause chain with their fields', () => {
+    const disk = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })
+    const e = new SluiceError('SINK_IO', 'cannot write out.jsonl', { cause: disk })
+    const back = acrossThreads(e, 'worker 1 of 2')
+    expect(back).toBeInstanceOf(SluiceError)
+    expect(back.code).toBe('SINK_IO')
+    expect(back.message).toBe('SINK_IO: cannot write out.jsonl (worker 1 of 2)')
+    expect([back.kind, back.retryable, back.hint]).toEqual([e.kind, e.retryable, e.hint])
+    expect(back.stack).toBe(e.stack)
+    const cause = back.cause as Error & { code?: string; errno?: number; syscall?: string }
+    expect(cause).toBeInstanceOf(Error)
+    expect([cause.name, cause.message, cause.code, cause.errno, cause.syscall]).toEqual(['Error', disk.message, 'ENOSPC', -28, 'write'])
+    expect(cause.stack).toBe(disk.stack)
+  })
+
+  it('a subclass keeps its name and plain fields (a CodecError\'s record index and field)', () => {
+    const back = acrossThreads(new CodecError('RECORD_FAILED', 'cannot encode record 3, field "price"', 3, 'price')) as SluiceError & { recordIndex?: number; field?: string }
+    expect([back.name, back.code, back.recordIndex, back.field]).toEqual(['CodecError', 'RECORD_FAILED', 3, 'price'])
+    expect(back.message).toBe('RECORD_FAILED: cannot encode record 3, field "price"')
+  })
+
+  it('anything else arrives as INTERNAL with the original, name and stack kept, as its cause', () => {
+    const bug = new TypeError('cannot read properties of undefined')
+    const back = acrossThreads(bug, 'worker 0 of 2')
+    expect(back.code).toBe('INTERNAL')
+    expect(back.retryable).toBe(false)
+    expect(back.message).toBe('INTERNAL: TypeError: cannot read properties of undefined (worker 0 of 2)')
+    expect(back.stack).toBe(bug.stack)
+    expect((back.cause as Error).name).toBe('TypeError')
+    expect(acrossThreads('a thrown string').message).toBe('INTERNAL: a thrown string')
+    expect(acrossThreads({ reason: 'an object' }).message).toBe('INTERNAL: {"reason":"an object"}')
+  })
+
+  it('a foreign string code that is no catalogue code stays on the original', () => {
+    const back = acrossThreads(Object.assign(new Error('Cannot find module x'), { code: 'ERR_MODULE_NOT_FOUND' }))
+    expect(back.code).toBe('INTERNAL')
+    expect((back.cause as { code?: string }).code).toBe('ERR_MODULE_NOT_FOUND')
+  })
+
+  it('keeps at most MAX_CAUSE_DEPTH causes, and a cycle in the chain ends it', () => {
+    let e: Error = new Error('root')
+    for (let i = 1; i <= 20; i++) e = new SluiceError('INTERNAL', `level ${i}`, { cause: e })
+    let depth = 0
+    for (let x: SerializedError | undefined = serializeError(e).cause; x !== undefined; x = x.cause) depth++
+    expect(depth).toBe(MAX_CAUSE_DEPTH)
+    const a = new Error('a')
+    const b = new Error('b', { cause: a })
+    ;(a as { cause?: unknown }).cause = b
+    const s = serializeError(a)
+    expect([s.message, s.cause?.message, s.cause?.cause]).toEqual(['a', 'b', undefined])
+  })
+
+  it('an error re-created from its shape alone (no class) is read by its code', () => {
+    const back = deserializeError({ name: 'SluiceError', code: 'SOURCE_IO', message: 'SOURCE_IO: cannot open x' })
+    expect(back.message).toBe('SOURCE_IO: cannot open x')
+    expect(back.retryable).toBe(true)
   })
 })

@@ -109,3 +109,100 @@ export function reasonOf(e: unknown): string {
 function withoutCode(code: string, message: string): string {
   return message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message
 }
+
+/**
+ * An error as plain data that survives `postMessage` (structured clone drops an error's class and
+ * its own fields): what a reader on the other thread needs to match on it and to debug it.
+ */
+export interface SerializedError {
+  /** `SluiceError`, `CodecError`, `TypeError`… */
+  readonly name: string
+  /** A catalogue code, or a foreign error's own string code (`ENOENT`, `ERR_MODULE_NOT_FOUND`). */
+  readonly code?: string
+  /** As the error had it: a SluiceError's starts with its code. */
+  readonly message: string
+  /** A catalogue code's; the receiving side takes them from its own catalogue. */
+  readonly kind?: ErrorKind
+  readonly retryable?: boolean
+  /** The stack where it was thrown, on the thread it was thrown on. */
+  readonly stack?: string
+  /** At most MAX_CAUSE_DEPTH causes deep; a cause seen before in the chain ends it. */
+  readonly cause?: SerializedError
+  /** The error's other own fields of plain value: a CodecError's recordIndex, a Kafka apiCode, errno, path. */
+  readonly details?: Readonly<Record<string, string | number | boolean | null>>
+}
+
+/** Causes kept below the error itself when it crosses a thread. */
+export const MAX_CAUSE_DEPTH = 8
+const MAX_DETAILS = 16
+const MAX_DETAIL_CHARS = 1000
+/** Fields a SerializedError carries by name, or derives from the code. */
+const NOT_DETAILS = new Set(['name', 'message', 'stack', 'cause', 'code', 'kind', 'retryable', 'hint'])
+
+/** `e` (anything thrown) as a SerializedError, to post to another thread. */
+export function serializeError(e: unknown): SerializedError {
+  return serializeAt(e, 0, new Set())
+}
+
+function serializeAt(e: unknown, depth: number, seen: Set<object>): SerializedError {
+  if (typeof e !== 'object' || e === null) return { name: 'Error', message: String(e) }
+  seen.add(e)
+  const o = e as Record<string, unknown>
+  const code = typeof o.code === 'string' ? o.code : undefined
+  const info = isErrorCode(code) ? ERROR_CODES[code] : undefined
+  const cause = o.cause
+  const details: Record<string, string | number | boolean | null> = {}
+  let detailCount = 0
+  for (const key of Object.keys(o)) {
+    if (detailCount === MAX_DETAILS) break
+    if (NOT_DETAILS.has(key) && !(key === 'code' && code === undefined)) continue
+    const v = o[key]
+    const plain = typeof v === 'string' ? v.slice(0, MAX_DETAIL_CHARS) : typeof v === 'number' || typeof v === 'boolean' || v === null ? v : typeof v === 'bigint' ? String(v) : undefined
+    if (plain === undefined) continue
+    details[key] = plain
+    detailCount++
+  }
+  return {
+    name: typeof o.name === 'string' ? o.name : 'Error',
+    ...(code === undefined ? {} : { code }),
+    message: typeof o.message === 'string' ? o.message : describeObject(o),
+    ...(info === undefined ? {} : { kind: info.kind, retryable: info.retryable }),
+    ...(typeof o.stack === 'string' ? { stack: o.stack } : {}),
+    ...(cause === undefined || depth >= MAX_CAUSE_DEPTH || (typeof cause === 'object' && cause !== null && seen.has(cause)) ? {} : { cause: serializeAt(cause, depth + 1, seen) }),
+    ...(detailCount === 0 ? {} : { details }),
+  }
+}
+
+function describeObject(o: object): string {
+  try {
+    return JSON.stringify(o) ?? String(o)
+  } catch {
+    return String(o)
+  }
+}
+
+/**
+ * The error a SerializedError describes, on this thread, as a SluiceError: a catalogue code is
+ * kept (kind, retryable and hint from this thread's catalogue); any other error becomes INTERNAL
+ * with the original as its cause. Message, stack, causes and details are the other thread's;
+ * `where` ("worker 1 of 2") is appended to the message.
+ */
+export function deserializeError(x: SerializedError, where?: string): SluiceError {
+  const suffix = where === undefined ? '' : ` (${where})`
+  if (isErrorCode(x.code)) return revive(x, suffix) as SluiceError
+  const original = revive(x, '')
+  const e = new SluiceError('INTERNAL', `${x.name === 'Error' ? '' : `${x.name}: `}${x.message}${suffix}`, { cause: original })
+  if (x.stack !== undefined) e.stack = x.stack
+  return e
+}
+
+function revive(x: SerializedError, suffix: string): Error {
+  const options = x.cause === undefined ? undefined : { cause: revive(x.cause, '') }
+  const e = isErrorCode(x.code) ? new SluiceError(x.code, `${withoutCode(x.code, x.message)}${suffix}`, options) : new Error(x.message, options)
+  e.name = x.name
+  if (x.stack !== undefined) e.stack = x.stack
+  const own = e as unknown as Record<string, unknown>
+  if (x.code !== undefined && !isErrorCode(x.code)) own.code = x.code
+  if (x.details !== undefined) for (const [k, v] of Object.entries(x.details)) if (!(k in own)) own[k] = v
+  return e
+}

@@ -6,7 +6,7 @@
  * — no hung process, no orphan threads.
  */
 import { availableParallelism } from 'node:os'
-import { ERROR_CODES, SluiceError } from '../../errors.ts'
+import { deserializeError, SluiceError } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
@@ -204,7 +204,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
             return
           case 'failed':
             if (m.metrics !== null) last[w] = m.metrics
-            fail(new SluiceError(m.error.code in ERROR_CODE_SET ? (m.error.code as never) : 'WORKER_FAILED', `${stripCode(m.error.message)} (worker ${w} of ${workers})`))
+            fail(deserializeError(m.error, `worker ${w} of ${workers}`))
             return
           default:
             assertNever(m)
@@ -242,11 +242,4 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     checkpoints: () => coordinator?.stats ?? null,
     savepoint: (dir) => (coordinator === null ? Promise.reject(noCheckpointsError(o.name ?? 'job')) : coordinator.savepoint(dir)),
   }
-}
-
-const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES
-
-/** A serialized SluiceError's message starts with its code; the re-created error adds it again. */
-function stripCode(message: string): string {
-  return message.replace(/^[A-Z_]+: /, '')
 }

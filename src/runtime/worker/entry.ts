@@ -5,7 +5,7 @@
  * its own scheduler, reporting metrics, completion or failure to the coordinator.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { SluiceError } from '../../errors.ts'
+import { serializeError, SluiceError } from '../../errors.ts'
 import type { Pipeline } from '../../api/pipeline.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
@@ -14,7 +14,7 @@ import { cloneable, DeadLetterRouter, deadLetterSinks } from '../task/dead-lette
 import { JobRunner } from '../task/job-runner.ts'
 import { loadPipeline } from './job-module.ts'
 import { buildTasks, physicalPlan, planFingerprint } from '../task/plan.ts'
-import { assertNever, serializeError, type FromWorker, type ToWorker, type WorkerStart } from './protocol.ts'
+import { assertNever, type FromWorker, type ToWorker, type WorkerStart } from './protocol.ts'
 import { RingInChannel, RingOutChannel } from '../exchange/ring-channel.ts'
 import { startCpuProfile } from './cpu-profile.ts'
 import { restoreFor } from '../coordinator/checkpoint-coordinator.ts'
