@@ -17,7 +17,16 @@ export const ERROR_CODES = {
   JOB_INVALID_ID: { kind: 'user', retryable: false, hint: 'Use ids of letters, digits, "-", "_" or ".", 1-64 characters.' },
   JOB_KEYBY_REQUIRED: { kind: 'user', retryable: false, hint: 'Call .keyBy(keySelector) before this keyed operation.' },
   JOB_NO_SINK: { kind: 'user', retryable: false, hint: 'Add a sink with .to(sink) (or .collect()) so the job has an output.' },
-  JOB_INVALID_OPTION: { kind: 'user', retryable: false, hint: 'Check the option against the API documentation.' },
+  /** Being split into the codes below by what to fix; the operators and the pipeline options still use it. */
+  JOB_INVALID_OPTION: { kind: 'user', retryable: false, hint: 'Correct the option the message names to a value in the range it gives.' },
+  WORKERS_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'Worker threads re-import the job: create it with new Pipeline(name, { module: import.meta.url }) in a file that exports it, and inject no clock; or run in this thread (workers: 0).' },
+  JOB_ARGUMENT_INVALID: { kind: 'user', retryable: false, hint: 'Pass the kind of value the call expects, as the message says (a function, a source, a sink, an iterable, a stream of the same pipeline); in a .ts job file TypeScript checks these calls.' },
+  PARALLELISM_INVALID: { kind: 'user', retryable: false, hint: 'Give parallelism and maxParallelism whole numbers >= 1 (an operator\'s at most 1024 and at most maxParallelism) and workers a whole number >= 0; run a source that cannot be split, or a sink that cannot write in parallel, at parallelism 1.' },
+  PIPELINE_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Correct the option the message names (of new Pipeline(), pipeline.run() or pipeline.source(), or its sluice flag) to a value in the range it gives.' },
+  ERROR_POLICY_INVALID: { kind: 'user', retryable: false, hint: 'Set onError to \'fail\', \'skip\' or \'dead-letter\'; \'dead-letter\' needs a dead-letter sink: deadLetter in the operator\'s options or in new Pipeline(name, { deadLetter }).' },
+  SCHEMA_INVALID: { kind: 'user', retryable: false, hint: 'Build the schema with recordSchema({ field: type }): at least one field, each of type number, int, string or boolean (or { type, nullable }), and declare it on an operator\'s main output.' },
+  WINDOW_INVALID: { kind: 'user', retryable: false, hint: 'Give window sizes and slides whole positive milliseconds (slide <= size), count triggers a whole positive count, allowedLateness finite milliseconds >= 0 on a time window, and session or sliding windows an aggregate with merge().' },
+  WATERMARK_INVALID: { kind: 'user', retryable: false, hint: 'Give boundedOutOfOrderness a timestamp function, maxOutOfOrdernessMs a finite number >= 0 and idleTimeoutMs a positive number of milliseconds.' },
   JOB_ALREADY_RUNNING: { kind: 'user', retryable: false, hint: 'A pipeline runs once; build a new Pipeline to run again.' },
   JOB_EMPTY: { kind: 'user', retryable: false, hint: 'Add at least one source to the pipeline.' },
   JOB_MODULE_INVALID: { kind: 'user', retryable: false, hint: 'A job module must export a Pipeline as its default export or as `pipeline`.' },
@@ -26,26 +35,34 @@ export const ERROR_CODES = {
   SOURCE_IO: { kind: 'external', retryable: true, hint: 'Check that the file or stream exists and is readable.' },
   SINK_RECORD_UNWRITABLE: { kind: 'user', retryable: false, hint: 'The record cannot be encoded (nested too deep, cyclic, a BigInt in JSON): fix the operator that builds it, or set onError: "skip" or "dead-letter" in the sink\'s options, .to(id, sink, { onError }).' },
   SINK_IO: { kind: 'external', retryable: true, hint: 'Check that the output location is writable and has space.' },
-  TIMESTAMP_INVALID: { kind: 'user', retryable: false, hint: 'The timestamp assigner must return a finite number of epoch milliseconds.' },
+  TIMESTAMP_INVALID: { kind: 'user', retryable: false, hint: 'Event times are numbers of epoch milliseconds: make the timestamp function, or the time given to a timer, return one.' },
   JOB_CANCELLED: { kind: 'user', retryable: false, hint: 'The job was stopped on request.' },
   CLI_USAGE: { kind: 'user', retryable: false, hint: 'Run `sluice --help` for usage.' },
   NEXMARK_UNKNOWN_QUERY: { kind: 'user', retryable: false, hint: 'Use one of q0, q1, q2, q3, q4, q5, q7, q8, q9, q11.' },
   JOB_NOT_DETERMINISTIC: { kind: 'user', retryable: false, hint: 'Build the pipeline the same way on every import: no random ids, no branches on time or environment.' },
   CHECKPOINT_CORRUPT: { kind: 'external', retryable: false, hint: 'The checkpoint file is damaged or partial; Sluice falls back to the previous complete one.' },
   CHECKPOINT_IO: { kind: 'external', retryable: true, hint: 'Check that the checkpoint directory is writable and has space.' },
-  CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job whose stateful operators keep their ids and state types, or pass --allow-non-restored-state for removed operators.' },
+  CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job that matches the checkpoint: stateful operators with their ids and state types, sources and sinks with their topics, files and tables, sources at their parallelism; pass --allow-non-restored-state for removed operators, or start without the checkpoint.' },
+  CHECKPOINT_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Give the checkpoint interval and timeout at least 10 ms (--checkpoint-interval, --checkpoint-timeout; checkpoints.intervalMs, timeoutMs), retain a whole number >= 1, and savepointDir a directory path.' },
+  CHECKPOINTS_DISABLED: { kind: 'user', retryable: false, hint: 'Savepoints need checkpoints: run the job with a checkpoint directory (sluice run --checkpoint-dir <dir>, or run({ checkpoints: { dir, intervalMs } })).' },
+  SAVEPOINT_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Pass the path of a savepoint file (.sluice) as printed by sluice savepoint or POST /api/v1/jobs/:id/savepoints.' },
   SERVER_TOKEN_INVALID: { kind: 'user', retryable: false, hint: 'Pass a non-empty secret without surrounding spaces (--token, the token option or SLUICE_TOKEN), or unset it on a loopback address.' },
+  SERVER_TOKEN_REQUIRED: { kind: 'user', retryable: false, hint: 'Pass a token (--token <secret>, the token option or SLUICE_TOKEN), or bind the server to a loopback address (--host 127.0.0.1).' },
+  SERVER_PORT_INVALID: { kind: 'user', retryable: false, hint: 'Pass --port (the port option) a whole number from 0 to 65535; 0 takes any free port.' },
+  SERVER_LISTEN_FAILED: { kind: 'external', retryable: false, hint: 'Pass a free port (--port <port>, --port 0 for any free one) and an address of this machine (--host), or run without the server (--no-server).' },
   SERVER_ALLOWED_HOST_INVALID: { kind: 'user', retryable: false, hint: 'Pass a host name or IP address as the browser shows it, without scheme, port or path: --allowed-host sluice.example.com' },
   CHECKPOINT_LOCKED: { kind: 'user', retryable: false, hint: 'Another job uses this checkpoint directory: stop it first, or give this job its own --checkpoint-dir.' },
   SAVEPOINT_FAILED: { kind: 'external', retryable: true, hint: 'The job keeps running; fix the cause (a savepoint directory that is writable and has space) and ask again.' },
   JOB_NOT_RUNNING: { kind: 'user', retryable: false, hint: 'The job has ended (finished, stopped or failed); a savepoint needs a running job.' },
   CONNECTOR_UNREACHABLE: { kind: 'external', retryable: true, hint: 'Check that the server is running and listening at that address (for the test services: bash scripts/services.sh up), and that no firewall is in the way.' },
   CONNECTOR_AUTH: { kind: 'user', retryable: false, hint: 'Check the user name and password (or token) in the URI or the connector options.' },
+  CONNECTOR_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Correct the source or sink option the message names to a value it takes; docs/CONNECTORS.md lists each connector\'s options.' },
   CONNECTOR_URI_INVALID: { kind: 'user', retryable: false, hint: 'Write it as scheme://HOST:PORT/NAME?option=value, e.g. kafka://127.0.0.1:9092/orders?group=billing; see docs/CONNECTORS.md for each scheme\'s options.' },
   CONNECTOR_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Create the topic, stream, key or table first, or let the sink create it (see the connector\'s options).' },
   CONNECTOR_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'The server lacks a feature this option needs: upgrade the server or drop the option.' },
   CONNECTOR_FENCED: { kind: 'external', retryable: true, hint: 'A newer instance of this job took over the output; this one stops writing. Run one instance of a job per output.' },
   WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
+  NODE_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'Run Sluice on Node.js 20.19 or later (node --version shows the one in use).' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>
 
@@ -70,11 +87,123 @@ export class SluiceError extends Error {
 
 /** True for any error carrying a Sluice code, including ones re-created after crossing a thread. */
 export function isSluiceError(e: unknown): e is SluiceError {
-  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' &&
-    (e as { code: string }).code in ERROR_CODES
+  return typeof e === 'object' && e !== null && isErrorCode((e as { code?: unknown }).code)
+}
+
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)
 }
 
 export function describeCause(e: unknown): string {
   if (e instanceof Error) return e.message
   return String(e)
+}
+
+/**
+ * What went wrong, without a SluiceError's code: for a message or a bad-record reason that wraps
+ * `e` under a code of its own (a SOURCE_MALFORMED_RECORD that says why the payload is not JSON).
+ */
+export function reasonOf(e: unknown): string {
+  return isSluiceError(e) ? withoutCode(e.code, String(e.message)) : describeCause(e)
+}
+
+function withoutCode(code: string, message: string): string {
+  return message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message
+}
+
+/**
+ * An error as plain data that survives `postMessage` (structured clone drops an error's class and
+ * its own fields): what a reader on the other thread needs to match on it and to debug it.
+ */
+export interface SerializedError {
+  /** `SluiceError`, `CodecError`, `TypeError`… */
+  readonly name: string
+  /** A catalogue code, or a foreign error's own string code (`ENOENT`, `ERR_MODULE_NOT_FOUND`). */
+  readonly code?: string
+  /** As the error had it: a SluiceError's starts with its code. */
+  readonly message: string
+  /** A catalogue code's; the receiving side takes them from its own catalogue. */
+  readonly kind?: ErrorKind
+  readonly retryable?: boolean
+  /** The stack where it was thrown, on the thread it was thrown on. */
+  readonly stack?: string
+  /** At most MAX_CAUSE_DEPTH causes deep; a cause seen before in the chain ends it. */
+  readonly cause?: SerializedError
+  /** The error's other own fields of plain value: a CodecError's recordIndex, a Kafka apiCode, errno, path. */
+  readonly details?: Readonly<Record<string, string | number | boolean | null>>
+}
+
+/** Causes kept below the error itself when it crosses a thread. */
+export const MAX_CAUSE_DEPTH = 8
+const MAX_DETAILS = 16
+const MAX_DETAIL_CHARS = 1000
+/** Fields a SerializedError carries by name, or derives from the code. */
+const NOT_DETAILS = new Set(['name', 'message', 'stack', 'cause', 'code', 'kind', 'retryable', 'hint'])
+
+/** `e` (anything thrown) as a SerializedError, to post to another thread. */
+export function serializeError(e: unknown): SerializedError {
+  return serializeAt(e, 0, new Set())
+}
+
+function serializeAt(e: unknown, depth: number, seen: Set<object>): SerializedError {
+  if (typeof e !== 'object' || e === null) return { name: 'Error', message: String(e) }
+  seen.add(e)
+  const o = e as Record<string, unknown>
+  const code = typeof o.code === 'string' ? o.code : undefined
+  const info = isErrorCode(code) ? ERROR_CODES[code] : undefined
+  const cause = o.cause
+  const details: Record<string, string | number | boolean | null> = {}
+  let detailCount = 0
+  for (const key of Object.keys(o)) {
+    if (detailCount === MAX_DETAILS) break
+    if (NOT_DETAILS.has(key) && !(key === 'code' && code === undefined)) continue
+    const v = o[key]
+    const plain = typeof v === 'string' ? v.slice(0, MAX_DETAIL_CHARS) : typeof v === 'number' || typeof v === 'boolean' || v === null ? v : typeof v === 'bigint' ? String(v) : undefined
+    if (plain === undefined) continue
+    details[key] = plain
+    detailCount++
+  }
+  return {
+    name: typeof o.name === 'string' ? o.name : 'Error',
+    ...(code === undefined ? {} : { code }),
+    message: typeof o.message === 'string' ? o.message : describeObject(o),
+    ...(info === undefined ? {} : { kind: info.kind, retryable: info.retryable }),
+    ...(typeof o.stack === 'string' ? { stack: o.stack } : {}),
+    ...(cause === undefined || depth >= MAX_CAUSE_DEPTH || (typeof cause === 'object' && cause !== null && seen.has(cause)) ? {} : { cause: serializeAt(cause, depth + 1, seen) }),
+    ...(detailCount === 0 ? {} : { details }),
+  }
+}
+
+function describeObject(o: object): string {
+  try {
+    return JSON.stringify(o) ?? String(o)
+  } catch {
+    return String(o)
+  }
+}
+
+/**
+ * The error a SerializedError describes, on this thread, as a SluiceError: a catalogue code is
+ * kept (kind, retryable and hint from this thread's catalogue); any other error becomes INTERNAL
+ * with the original as its cause. Message, stack, causes and details are the other thread's;
+ * `where` ("worker 1 of 2") is appended to the message.
+ */
+export function deserializeError(x: SerializedError, where?: string): SluiceError {
+  const suffix = where === undefined ? '' : ` (${where})`
+  if (isErrorCode(x.code)) return revive(x, suffix) as SluiceError
+  const original = revive(x, '')
+  const e = new SluiceError('INTERNAL', `${x.name === 'Error' ? '' : `${x.name}: `}${x.message}${suffix}`, { cause: original })
+  if (x.stack !== undefined) e.stack = x.stack
+  return e
+}
+
+function revive(x: SerializedError, suffix: string): Error {
+  const options = x.cause === undefined ? undefined : { cause: revive(x.cause, '') }
+  const e = isErrorCode(x.code) ? new SluiceError(x.code, `${withoutCode(x.code, x.message)}${suffix}`, options) : new Error(x.message, options)
+  e.name = x.name
+  if (x.stack !== undefined) e.stack = x.stack
+  const own = e as unknown as Record<string, unknown>
+  if (x.code !== undefined && !isErrorCode(x.code)) own.code = x.code
+  if (x.details !== undefined) for (const [k, v] of Object.entries(x.details)) if (!(k in own)) own[k] = v
+  return e
 }

@@ -259,7 +259,7 @@ describe('httpSource misuse', () => {
     const shared = httpSource()
     const p = new Pipeline('ingest-shared')
     p.source('a', shared).union('both', p.source('b', shared)).to('out', batchCallbackSink(() => {}))
-    await expect(p.run().done).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('one httpSource() is used by two sources') })
+    await expect(p.run().done).rejects.toMatchObject({ code: 'JOB_ARGUMENT_INVALID', message: expect.stringContaining('one httpSource() is used by two sources') })
     const q = new Pipeline('ingest-same-path')
     q.source('a', httpSource({ path: 'in' })).union('both', q.source('b', httpSource({ path: 'in' }))).to('out', batchCallbackSink(() => {}))
     const s = await serve(q)

@@ -91,6 +91,11 @@ describe('JSON API', () => {
     const c = await get('/api/v1/jobs/contract/checkpoints')
     expect(c.status).toBe(404)
     expect(await c.json()).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/takes no checkpoints; run it with checkpoints/) } })
+    // Nor a savepoint: CHECKPOINTS_DISABLED, not a SAVEPOINT_FAILED that says "ask again".
+    const { csrfToken } = (await (await get('/api/v1/csrf')).json()) as { csrfToken: string }
+    const sp = await get('/api/v1/jobs/contract/savepoints', { method: 'POST', headers: { 'X-Sluice-CSRF': csrfToken } })
+    expect(sp.status).toBe(409)
+    expect(await sp.json()).toEqual({ error: { code: 'CHECKPOINTS_DISABLED', message: expect.stringMatching(/takes no checkpoints, so it cannot take a savepoint; run it with checkpoints \(CLI: --checkpoint-dir <dir>\)/) } })
     expect((await (await get('/api/v1/jobs/contract')).json() as JobView).checkpoints).toBeNull()
   })
 
@@ -204,7 +209,7 @@ describe('binding and tokens', () => {
     const before = process.env.SLUICE_TOKEN
     delete process.env.SLUICE_TOKEN
     try {
-      await expect(MonitoringServer.start({ host: '0.0.0.0', port: 0 })).rejects.toThrow(/without a token; pass --token <secret> \(or set SLUICE_TOKEN\), or bind 127.0.0.1/)
+      await expect(MonitoringServer.start({ host: '0.0.0.0', port: 0 })).rejects.toThrow(/^SERVER_TOKEN_REQUIRED: .*without a token; pass --token <secret> \(or set SLUICE_TOKEN\), or bind 127.0.0.1/)
     } finally {
       if (before !== undefined) process.env.SLUICE_TOKEN = before
     }
@@ -233,7 +238,7 @@ describe('binding and tokens', () => {
     const second = await MonitoringServer.start({})
     try {
       expect(second.port).toBeGreaterThan(first.port)
-      await expect(MonitoringServer.start({ port: first.port })).rejects.toThrow(new RegExp(`port ${first.port} is in use; pass --port <free port>, --port 0 for any free port, or --no-server`))
+      await expect(MonitoringServer.start({ port: first.port })).rejects.toThrow(new RegExp(`^SERVER_LISTEN_FAILED: port ${first.port} is in use; pass --port <free port>, --port 0 for any free port, or --no-server`))
     } finally {
       await second.close()
       await first.close()

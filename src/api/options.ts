@@ -21,13 +21,13 @@ const POLICIES: readonly ErrorPolicy[] = ['fail', 'skip', 'dead-letter']
 export function resolveErrorOptions(p: PipelineContext, id: string, o: OperatorOptions | undefined): { onError: ErrorPolicy; deadLetter: Sink<DeadLetter> | undefined } {
   const onError = o?.onError ?? 'fail'
   if (!POLICIES.includes(onError)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `"${id}": onError must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(onError)}`)
+    throw new SluiceError('ERROR_POLICY_INVALID', `"${id}": onError must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(onError)}`)
   }
   return { onError, deadLetter: o?.deadLetter ?? p.defaultDeadLetter }
 }
 
 export function requireFunction(id: string, what: string, fn: unknown): void {
   if (typeof fn !== 'function') {
-    throw new SluiceError('JOB_INVALID_OPTION', `"${id}": ${what} must be a function, got ${typeof fn}`)
+    throw new SluiceError('JOB_ARGUMENT_INVALID', `"${id}": ${what} must be a function, got ${typeof fn}`)
   }
 }

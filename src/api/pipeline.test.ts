@@ -109,7 +109,7 @@ describe('restarts', () => {
   it('restart.resetMs must be > 0', () => {
     const p = new Pipeline('bad')
     p.source('n', generatorSource((i) => i, { count: 1 })).to('out', memorySink())
-    expect(() => p.run({ checkpoints: { dir, intervalMs: 20 }, restart: { attempts: 1, delayMs: 0, resetMs: 0 } })).toThrow(/JOB_INVALID_OPTION: restart.resetMs must be > 0/)
+    expect(() => p.run({ checkpoints: { dir, intervalMs: 20 }, restart: { attempts: 1, delayMs: 0, resetMs: 0 } })).toThrow(/PIPELINE_OPTION_INVALID: restart.resetMs must be > 0/)
   })
 
   it('regression: a second run on the same checkpoint directory is refused while the first holds it; the lock goes when the job ends', async () => {

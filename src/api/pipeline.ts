@@ -64,8 +64,8 @@ export class Pipeline implements PipelineContext, JobDefinition {
     options: PipelineOptions = {},
   ) {
     this.defaultDeadLetter = options.deadLetter
-    this.parallelism = positiveInt('parallelism', options.parallelism, 1)
-    this.maxParallelism = positiveInt('maxParallelism', options.maxParallelism, 128)
+    this.parallelism = positiveInt('parallelism', options.parallelism, 1, 'PARALLELISM_INVALID')
+    this.maxParallelism = positiveInt('maxParallelism', options.maxParallelism, 128, 'PARALLELISM_INVALID')
     this.module = typeof options.module === 'string' ? { url: options.module } : options.module
     this.objectives = validateObjectives(options.objectives ?? {})
   }
@@ -73,7 +73,7 @@ export class Pipeline implements PipelineContext, JobDefinition {
   /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
   source<T>(id: string, source: Source<T>, options: SourceOptions<T> = {}): Stream<T> {
     if (source === null || typeof source !== 'object' || typeof source.open !== 'function') {
-      throw new SluiceError('JOB_INVALID_OPTION', `source "${id}": expected a source (an object with open()), got ${typeof source}`)
+      throw new SluiceError('JOB_ARGUMENT_INVALID', `source "${id}": expected a source (an object with open()), got ${typeof source}`)
     }
     this.graph.addNode({
       type: 'source',
@@ -81,7 +81,7 @@ export class Pipeline implements PipelineContext, JobDefinition {
       label: `source(${source.kind})`,
       source: source as Source<unknown>,
       watermarks: options.watermarks as WatermarkStrategy<unknown> | undefined,
-      batchSize: positiveInt(`source "${id}" batchSize`, options.batchSize, 1024),
+      batchSize: positiveInt(`source "${id}" batchSize`, options.batchSize, 1024, 'CONNECTOR_OPTION_INVALID'),
       ...resolveErrorOptions(this, id, options),
     })
     return new Stream<T>(this, { nodeId: id, sideTag: null })
@@ -90,7 +90,7 @@ export class Pipeline implements PipelineContext, JobDefinition {
   /** Validates the graph and describes its physical plan: chains, parallelism, exchanges. */
   explain(options: { parallelism?: number } = {}): string {
     this.graph.validate()
-    const plan = physicalPlan(this.graph, positiveInt('parallelism', options.parallelism, this.parallelism), this.maxParallelism)
+    const plan = physicalPlan(this.graph, positiveInt('parallelism', options.parallelism, this.parallelism, 'PARALLELISM_INVALID'), this.maxParallelism)
     return `job "${this.name}"\n${explainPlan(this.graph, plan)}`
   }
 

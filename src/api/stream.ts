@@ -72,7 +72,7 @@ export class Stream<T> {
    */
   parallelism(n: number): this {
     if (!Number.isInteger(n) || n < 1 || n > 1024) {
-      throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": parallelism must be a whole number from 1 to 1024, got ${n}`)
+      throw new SluiceError('PARALLELISM_INVALID', `"${this.origin.nodeId}": parallelism must be a whole number from 1 to 1024, got ${n}`)
     }
     this.node().parallelism = n
     return this
@@ -88,10 +88,10 @@ export class Stream<T> {
    */
   schema(schema: RecordSchema<T>): this {
     if (!isRecordSchema(schema)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": schema() takes a schema built by recordSchema({...}), got ${typeof schema}`)
+      throw new SluiceError('SCHEMA_INVALID', `"${this.origin.nodeId}": schema() takes a schema built by recordSchema({...}), got ${typeof schema}`)
     }
     if (this.origin.sideTag !== null) {
-      throw new SluiceError('JOB_INVALID_OPTION', `"${this.origin.nodeId}": schema() applies to an operator's main output, not to side output "${this.origin.sideTag}"; declare it on a map after sideOutput()`)
+      throw new SluiceError('SCHEMA_INVALID', `"${this.origin.nodeId}": schema() applies to an operator's main output, not to side output "${this.origin.sideTag}"; declare it on a map after sideOutput()`)
     }
     (this.pipeline.graph.nodes.get(this.origin.nodeId) as GraphNode).schema = schema as RecordSchema<unknown>
     return this
@@ -138,7 +138,7 @@ export class Stream<T> {
   union(id: string, ...others: Stream<T>[]): Stream<T> {
     const out = this.addOperator<T>(id, 'union', () => new PassThroughOperator<T>(), undefined)
     for (const o of others) {
-      if (o.pipeline !== this.pipeline) throw new SluiceError('JOB_INVALID_OPTION', `union "${id}": streams belong to different pipelines`)
+      if (o.pipeline !== this.pipeline) throw new SluiceError('JOB_ARGUMENT_INVALID', `union "${id}": streams belong to different pipelines`)
       this.pipeline.graph.addEdge({ from: o.origin.nodeId, sideTag: o.origin.sideTag, to: id, input: 0, partitioning: o.exchange })
     }
     return out
@@ -146,7 +146,7 @@ export class Stream<T> {
 
   /** The records this stream's operator emitted to a side output. */
   sideOutput<S>(tag: OutputTag<S>): Stream<S> {
-    if (this.origin.sideTag !== null) throw new SluiceError('JOB_INVALID_OPTION', 'a side output has no side outputs of its own')
+    if (this.origin.sideTag !== null) throw new SluiceError('JOB_ARGUMENT_INVALID', 'a side output has no side outputs of its own')
     return new Stream<S>(this.pipeline, { nodeId: this.origin.nodeId, sideTag: tag.id })
   }
 
@@ -159,12 +159,12 @@ export class Stream<T> {
    */
   to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter>; parallelism?: number }): void {
     if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {
-      throw new SluiceError('JOB_INVALID_OPTION', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)
+      throw new SluiceError('JOB_ARGUMENT_INVALID', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)
     }
     const g = this.pipeline.graph
     const parallelism = options?.parallelism
     if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > 1024)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `"${id}": parallelism must be a whole number from 1 to 1024, got ${parallelism}`)
+      throw new SluiceError('PARALLELISM_INVALID', `"${id}": parallelism must be a whole number from 1 to 1024, got ${parallelism}`)
     }
     g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...(parallelism === undefined ? {} : { parallelism }), ...resolveErrorOptions(this.pipeline, id, options) })
     g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: this.exchange })

@@ -64,9 +64,9 @@ describe('fromIterable', () => {
   })
 
   it('refuses replayable: true for an iterator, and a position for a source that is not replayable', () => {
-    expect(() => fromIterable((function* () { yield 1 })(), { replayable: true })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => fromIterable((function* () { yield 1 })(), { replayable: true })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
     const oneShot = fromIterable((function* () { yield 1 })())
-    expect(() => oneShot.open(new TestSourceContext(), { index: 0 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('not replayable') }))
+    expect(() => oneShot.open(new TestSourceContext(), { index: 0 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('not replayable') }))
     expect(oneShot.open(new TestSourceContext()).snapshotPosition).toBeUndefined()
   })
 
@@ -78,13 +78,13 @@ describe('fromIterable', () => {
     resumed.read(out, 10)
     expect(out).toEqual(['b', 'c'])
     expect(resumed.snapshotPosition?.()).toEqual({ index: 3 })
-    expect(() => fromArray([1, 2]).open(new TestSourceContext(), { index: 3 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('only 2 items') }))
-    expect(() => fromIterable(new Set([1, 2])).open(new TestSourceContext(), { index: 3 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => fromArray([1, 2]).open(new TestSourceContext(), { next: 1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => fromArray([1, 2]).open(new TestSourceContext(), { index: 3 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('only 2 items') }))
+    expect(() => fromIterable(new Set([1, 2])).open(new TestSourceContext(), { index: 3 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE' }))
+    expect(() => fromArray([1, 2]).open(new TestSourceContext(), { next: 1 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE' }))
   })
 
   it('rejects a bad batchSize or a non-iterable', () => {
-    expect(() => fromArray([1], { batchSize: 0 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => fromIterable(42 as unknown as number[])).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => fromArray([1], { batchSize: 0 })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
+    expect(() => fromIterable(42 as unknown as number[])).toThrow(expect.objectContaining({ code: 'JOB_ARGUMENT_INVALID' }))
   })
 })

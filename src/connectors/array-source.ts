@@ -50,17 +50,17 @@ export class IterableSource<T> implements Source<T> {
 
   constructor(private readonly items: Iterable<T>, options: IterableSourceOptions) {
     if (items === null || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
-      throw new SluiceError('JOB_INVALID_OPTION', 'fromIterable needs an array or other iterable')
+      throw new SluiceError('JOB_ARGUMENT_INVALID', 'fromIterable needs an array or other iterable')
     }
     const batchSize = options.batchSize ?? Infinity
     if (batchSize !== Infinity && (!Number.isSafeInteger(batchSize) || batchSize < 1)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `fromIterable option batchSize must be a whole number >= 1, got ${String(options.batchSize)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `fromIterable option batchSize must be a whole number >= 1, got ${String(options.batchSize)}`)
     }
     this.batchSize = batchSize
     this.expectedRecords = Array.isArray(items) ? items.length : undefined
     const isIterator = typeof (items as { next?: unknown }).next === 'function'
     if (options.replayable === true && isIterator) {
-      throw new SluiceError('JOB_INVALID_OPTION', 'fromIterable option replayable: true needs an iterable that can be iterated again, not an iterator or generator object')
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', 'fromIterable option replayable: true needs an iterable that can be iterated again, not an iterator or generator object')
     }
     this.replayable = options.replayable ?? (!isIterator && isBuiltInCollection(items))
   }

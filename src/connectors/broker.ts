@@ -4,6 +4,8 @@
  * broker source and sink takes.
  */
 
+import { SluiceError } from '../errors.ts'
+
 /** How a message's payload becomes a record and back. */
 export type PayloadFormat = 'json' | 'string' | 'bytes'
 
@@ -56,8 +58,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 const encoder = new TextEncoder()
 
 /**
- * Decodes a payload. Throws an Error whose message is the reason (for the bad-record report)
- * when the bytes are not valid UTF-8 or not JSON.
+ * Decodes a payload. Throws SOURCE_MALFORMED_RECORD saying why (for the bad-record report, which
+ * takes `reasonOf` it) when the bytes are not valid UTF-8 or not JSON.
  */
 export function decodePayload(format: PayloadFormat, bytes: Uint8Array): unknown {
   if (format === 'bytes') return bytes
@@ -65,13 +67,13 @@ export function decodePayload(format: PayloadFormat, bytes: Uint8Array): unknown
   try {
     text = utf8.decode(bytes)
   } catch {
-    throw new Error('the payload is not valid UTF-8')
+    throw new SluiceError('SOURCE_MALFORMED_RECORD', 'the payload is not valid UTF-8')
   }
   if (format === 'string') return text
   try {
     return JSON.parse(text) as unknown
   } catch (e) {
-    throw new Error(`the payload is not JSON: ${(e as Error).message}`)
+    throw new SluiceError('SOURCE_MALFORMED_RECORD', `the payload is not JSON: ${(e as Error).message}`)
   }
 }
 
@@ -82,22 +84,22 @@ export function decodeTextPayload(format: PayloadFormat, text: string): unknown 
   try {
     return JSON.parse(text) as unknown
   } catch (e) {
-    throw new Error(`the payload is not JSON: ${(e as Error).message}`)
+    throw new SluiceError('SOURCE_MALFORMED_RECORD', `the payload is not JSON: ${(e as Error).message}`)
   }
 }
 
 /**
- * Encodes a record for a broker. Throws an Error whose message is the reason (for the sink's
- * bad-record report) when the record does not fit the format.
+ * Encodes a record for a broker. Throws SINK_RECORD_UNWRITABLE saying why (for the sink's
+ * bad-record report, which takes `reasonOf` it) when the record does not fit the format.
  */
 export function encodePayload(format: PayloadFormat, record: unknown): Uint8Array {
   if (format === 'bytes') {
     if (record instanceof Uint8Array) return record
-    throw new Error(`format 'bytes' needs a Uint8Array record, got ${describeType(record)}`)
+    throw new SluiceError('SINK_RECORD_UNWRITABLE', `format 'bytes' needs a Uint8Array record, got ${describeType(record)}`)
   }
   if (format === 'string') {
     if (typeof record === 'string') return encoder.encode(record)
-    throw new Error(`format 'string' needs a string record, got ${describeType(record)}`)
+    throw new SluiceError('SINK_RECORD_UNWRITABLE', `format 'string' needs a string record, got ${describeType(record)}`)
   }
   return encoder.encode(jsonText(record))
 }
@@ -106,21 +108,21 @@ export function encodePayload(format: PayloadFormat, record: unknown): Uint8Arra
 export function encodeTextPayload(format: PayloadFormat, record: unknown): string {
   if (format === 'string') {
     if (typeof record === 'string') return record
-    throw new Error(`format 'string' needs a string record, got ${describeType(record)}`)
+    throw new SluiceError('SINK_RECORD_UNWRITABLE', `format 'string' needs a string record, got ${describeType(record)}`)
   }
-  if (format === 'bytes') throw new Error("format 'bytes' is not available for this sink (its payloads are text)")
+  if (format === 'bytes') throw new SluiceError('CONNECTOR_OPTION_INVALID', "format 'bytes' is not available for this sink (its payloads are text)")
   return jsonText(record)
 }
 
-/** The record as JSON text; throws an Error saying why when it has none (a BigInt, a cycle, undefined). */
+/** The record as JSON text; throws SINK_RECORD_UNWRITABLE saying why when it has none (a BigInt, a cycle, undefined). */
 function jsonText(record: unknown): string {
   let text: string | undefined
   try {
     text = JSON.stringify(record)
   } catch (e) {
-    throw new Error(`cannot encode the record as JSON: ${(e as Error).message}`)
+    throw new SluiceError('SINK_RECORD_UNWRITABLE', `cannot encode the record as JSON: ${(e as Error).message}`)
   }
-  if (text === undefined) throw new Error(`cannot encode ${describeType(record)} as JSON`)
+  if (text === undefined) throw new SluiceError('SINK_RECORD_UNWRITABLE', `cannot encode ${describeType(record)} as JSON`)
   return text
 }
 

@@ -46,7 +46,7 @@ describe('callbackSink', () => {
   })
 
   it('rejects a callback that is not a function', () => {
-    expect(() => callbackSink(null as unknown as () => void)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => batchCallbackSink('x' as unknown as () => void)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => callbackSink(null as unknown as () => void)).toThrow(expect.objectContaining({ code: 'JOB_ARGUMENT_INVALID' }))
+    expect(() => batchCallbackSink('x' as unknown as () => void)).toThrow(expect.objectContaining({ code: 'JOB_ARGUMENT_INVALID' }))
   })
 })

@@ -59,5 +59,5 @@ function isPromiseLike(value: unknown): value is PromiseLike<void> {
 }
 
 function checkFunction(factory: string, fn: unknown): void {
-  if (typeof fn !== 'function') throw new SluiceError('JOB_INVALID_OPTION', `${factory} needs a function, got ${typeof fn}`)
+  if (typeof fn !== 'function') throw new SluiceError('JOB_ARGUMENT_INVALID', `${factory} needs a function, got ${typeof fn}`)
 }

@@ -22,7 +22,7 @@ describe('collectSink', () => {
   it('fails to recover more records than it holds, as after a process restart', () => {
     const sink = collectSink<number>()
     expect(() => sink.open(testSinkContext, { length: 3 })).toThrow(expect.objectContaining({ code: 'SINK_IO', message: expect.stringContaining('do not survive a process restart') }))
-    expect(() => sink.open(testSinkContext, { length: -1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => sink.open(testSinkContext, { length: -1 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE' }))
   })
 
   it('keeps the same records array through a recovery', async () => {

@@ -59,7 +59,7 @@ export function collectSink<T>(): CollectSink<T> {
 function committedLength(commit: SinkCommit): number {
   const length = commit.length
   if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
-    throw new SluiceError('JOB_INVALID_OPTION', `collect sink cannot use the commit ${JSON.stringify(commit)}: length must be a whole number >= 0`)
+    throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `collect sink cannot use the commit ${JSON.stringify(commit)}: length must be a whole number >= 0`)
   }
   return length
 }

@@ -109,7 +109,7 @@ describe('CsvDecoder records', () => {
 
   it('rejects types naming a column the header lacks, when the header arrives', () => {
     const decoder = new CsvDecoder({ types: { nope: 'number' } })
-    expect(() => decoder.feed('a,b', false)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => decoder.feed('a,b', false)).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })
 
@@ -122,6 +122,6 @@ describe('validateCsvOptions', () => {
     [{ types: { a: 'date' as 'number' } }, /must be 'number', 'string' or 'boolean'/],
   ])('rejects %j', (options, message) => {
     expect(() => validateCsvOptions(options)).toThrow(message)
-    expect(() => validateCsvOptions(options)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => validateCsvOptions(options)).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })

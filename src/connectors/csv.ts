@@ -35,20 +35,20 @@ const SHOWN_VALUE_CHARS = 40
 export function validateCsvOptions(options: CsvOptions | undefined): void {
   const delimiter = options?.delimiter ?? ','
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new SluiceError('JOB_INVALID_OPTION',
+    throw new SluiceError('CONNECTOR_OPTION_INVALID',
       `csv.delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`)
   }
   const types = options?.types
   if (types === undefined) return
   for (const [column, type] of Object.entries(types)) {
     if (type !== 'number' && type !== 'string' && type !== 'boolean') {
-      throw new SluiceError('JOB_INVALID_OPTION',
+      throw new SluiceError('CONNECTOR_OPTION_INVALID',
         `csv.types.${column} must be 'number', 'string' or 'boolean', got ${JSON.stringify(type)}`)
     }
   }
   const named = options?.header !== false || options?.columns !== undefined
   if (!named) {
-    throw new SluiceError('JOB_INVALID_OPTION', 'csv.types needs column names: set csv.header: true or csv.columns')
+    throw new SluiceError('CONNECTOR_OPTION_INVALID', 'csv.types needs column names: set csv.header: true or csv.columns')
   }
   if (options?.columns !== undefined) checkTypedColumns(types, options.columns)
 }
@@ -57,7 +57,7 @@ function checkTypedColumns(types: Readonly<Record<string, CsvColumnType>> | unde
   if (types === undefined) return
   for (const column of Object.keys(types)) {
     if (!names.includes(column)) {
-      throw new SluiceError('JOB_INVALID_OPTION',
+      throw new SluiceError('CONNECTOR_OPTION_INVALID',
         `csv.types names column '${column}', which is not among the columns (${names.join(', ')})`)
     }
   }

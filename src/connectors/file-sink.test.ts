@@ -46,7 +46,7 @@ describe('fileSink', () => {
   })
 
   it('rejects an unknown format', () => {
-    expect(() => fileSink('x', { format: 'csv' as 'jsonl' })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => fileSink('x', { format: 'csv' as 'jsonl' })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })
 
@@ -190,8 +190,8 @@ describe('fileSink two-phase commit', () => {
 
   it('refuses a commit of another path or a malformed one, and a commit past what was written', async () => {
     const path = nextPath()
-    await expect(fileSink(path).open(testSinkContext, { path: 'elsewhere.jsonl', length: 0 })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('output path change') })
-    await expect(fileSink(path).open(testSinkContext, { path, length: -3 })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(fileSink(path).open(testSinkContext, { path: 'elsewhere.jsonl', length: 0 })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('output path change') })
+    await expect(fileSink(path).open(testSinkContext, { path, length: -3 })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
     const writer = await fileSink(path).open(testSinkContext)
     await writer.write([1])
     await writer.preCommit!(1)

@@ -47,7 +47,7 @@ export class FileSink<T> implements Sink<T> {
 
   constructor(private readonly path: string, options: FileSinkOptions) {
     if ((options.format ?? 'jsonl') !== 'jsonl') {
-      throw new SluiceError('JOB_INVALID_OPTION', `fileSink option format must be 'jsonl', got ${JSON.stringify(options.format)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `fileSink option format must be 'jsonl', got ${JSON.stringify(options.format)}`)
     }
   }
 
@@ -247,10 +247,10 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
 function checkCommit(path: string, commit: SinkCommit, action: string): FileCommit {
   const length = commit.length
   if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
-    throw new SluiceError('JOB_INVALID_OPTION', `fileSink cannot ${action} ${JSON.stringify(commit)}: length must be a whole number >= 0`)
+    throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `fileSink cannot ${action} ${JSON.stringify(commit)}: length must be a whole number >= 0`)
   }
   if (commit.path !== path) {
-    throw new SluiceError('JOB_INVALID_OPTION', `fileSink writing ${path} cannot ${action} a commit of ${JSON.stringify(commit.path)} (did the job's output path change?)`)
+    throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `fileSink writing ${path} cannot ${action} a commit of ${JSON.stringify(commit.path)} (did the job's output path change?)`)
   }
   return { path, length }
 }

@@ -211,7 +211,7 @@ describe('fileSource errors', () => {
     [{ chunkSize: 0 }],
     [{ format: 'csv', csv: { delimiter: '' } }],
   ])('rejects the options %j when the source is built', (options) => {
-    expect(() => fileSource('x.jsonl', options)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => fileSource('x.jsonl', options)).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })
 
@@ -345,18 +345,18 @@ describe('fileSource positions', () => {
     await reader.close()
   })
 
-  it('refuses a position of another split or a malformed one with JOB_INVALID_OPTION, and one past the end of the file with SOURCE_IO', async () => {
+  it('refuses a position of another split or a malformed one with CHECKPOINT_INCOMPATIBLE, and one past the end of the file with SOURCE_IO', async () => {
     const content = jsonl(rows)
     const path = tempFile(content)
     const size = Buffer.byteLength(content)
     const half = Math.floor(size / 2)
     const open = (from: Record<string, unknown>, k = 0, p = 1) =>
       fileSource(path).open(new TestSourceContext('fail', undefined, 'test-source', k, p), from as SourcePosition)
-    await expect(open({ byteOffset: 10, line: null, endByte: half })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('did the parallelism or the file change?') })
-    await expect(open({ byteOffset: 10, line: null, endByte: null }, 1, 2)).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining(`starts at ${half}`) })
-    await expect(open({ byteOffset: -1, line: null, endByte: null })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('byteOffset must be a whole number') })
-    await expect(open({ byteOffset: 0, line: 'x', endByte: null })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
-    await expect(open({ index: 4 })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(open({ byteOffset: 10, line: null, endByte: half })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('did the parallelism or the file change?') })
+    await expect(open({ byteOffset: 10, line: null, endByte: null }, 1, 2)).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining(`starts at ${half}`) })
+    await expect(open({ byteOffset: -1, line: null, endByte: null })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('byteOffset must be a whole number') })
+    await expect(open({ byteOffset: 0, line: 'x', endByte: null })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
+    await expect(open({ index: 4 })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
     await expect(open({ byteOffset: size + 1, line: null, endByte: null })).rejects.toMatchObject({ code: 'SOURCE_IO', message: expect.stringContaining(`has only ${size} bytes`) })
   })
 })

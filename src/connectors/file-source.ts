@@ -105,7 +105,7 @@ export class FileSource<T> implements Source<T> {
     }
     try {
       const stat = await handle.stat()
-      if (stat.isDirectory()) throw new Error('it is a directory')
+      if (stat.isDirectory()) throw new SluiceError('SOURCE_IO', `cannot read ${path}: it is a directory`)
       let { startByte, endByte } = this
       if (this.splittable && ctx.parallelism > 1) {
         startByte = Math.floor((stat.size * ctx.subtaskIndex) / ctx.parallelism)
@@ -307,5 +307,5 @@ function checkFilePosition(from: SourcePosition, path: string, startByte: number
 }
 
 function invalid(option: string, expected: string, got: unknown): never {
-  throw new SluiceError('JOB_INVALID_OPTION', `fileSource option ${option} must be ${expected}, got ${String(got)}`)
+  throw new SluiceError('CONNECTOR_OPTION_INVALID', `fileSource option ${option} must be ${expected}, got ${String(got)}`)
 }

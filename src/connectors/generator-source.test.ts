@@ -91,13 +91,13 @@ describe('generatorSource', () => {
 
   it('refuses a position past count or of another shape', () => {
     const source = generatorSource((n) => n, { count: 5 })
-    expect(() => source.open(new TestSourceContext(), { next: 6 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('only 5 records') }))
-    expect(() => source.open(new TestSourceContext(), { index: 1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('next must be') }))
+    expect(() => source.open(new TestSourceContext(), { next: 6 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('only 5 records') }))
+    expect(() => source.open(new TestSourceContext(), { index: 1 })).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('next must be') }))
   })
 
   it('rejects a negative count or a rate that is not positive', () => {
-    expect(() => generatorSource((n) => n, { count: -1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => generatorSource((n) => n, { ratePerSecond: 0 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => generatorSource((n) => n, { ratePerSecond: Number.NaN })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => generatorSource((n) => n, { count: -1 })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
+    expect(() => generatorSource((n) => n, { ratePerSecond: 0 })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
+    expect(() => generatorSource((n) => n, { ratePerSecond: Number.NaN })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })

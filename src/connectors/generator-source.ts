@@ -44,14 +44,14 @@ export class GeneratorSource<T> implements Source<T> {
   private readonly ratePerSecond: number
 
   constructor(private readonly fn: (n: number) => T, options: GeneratorSourceOptions) {
-    if (typeof fn !== 'function') throw new SluiceError('JOB_INVALID_OPTION', 'generatorSource needs a function (n) => record')
+    if (typeof fn !== 'function') throw new SluiceError('JOB_ARGUMENT_INVALID', 'generatorSource needs a function (n) => record')
     const count = options.count ?? Infinity
     if (count !== Infinity && (!Number.isSafeInteger(count) || count < 0)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `generatorSource option count must be a whole number >= 0 or Infinity, got ${String(options.count)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `generatorSource option count must be a whole number >= 0 or Infinity, got ${String(options.count)}`)
     }
     const rate = options.ratePerSecond ?? Infinity
     if (!(rate > 0)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `generatorSource option ratePerSecond must be > 0, got ${String(options.ratePerSecond)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `generatorSource option ratePerSecond must be > 0, got ${String(options.ratePerSecond)}`)
     }
     this.count = count
     this.ratePerSecond = rate

@@ -110,10 +110,10 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
 
   constructor(options: HttpSourceOptions<T>) {
     if (options.path !== undefined && (typeof options.path !== 'string' || !/^[A-Za-z0-9._~-]{1,128}$/.test(options.path))) {
-      throw new SluiceError('JOB_INVALID_OPTION', `httpSource option path must be one URL path segment of letters, digits, ".", "_", "~" or "-" (it ends /api/v1/jobs/:job/ingest/:path), got ${JSON.stringify(options.path)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `httpSource option path must be one URL path segment of letters, digits, ".", "_", "~" or "-" (it ends /api/v1/jobs/:job/ingest/:path), got ${JSON.stringify(options.path)}`)
     }
     if (options.parse !== undefined && typeof options.parse !== 'function') {
-      throw new SluiceError('JOB_INVALID_OPTION', `httpSource option parse must be a function, got ${typeof options.parse}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `httpSource option parse must be a function, got ${typeof options.parse}`)
     }
     this.path = options.path
     this.maxBodyBytes = positive('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES)
@@ -126,7 +126,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   open(ctx: SourceContext): SourceReader<T> {
     // One buffer, one endpoint: two sources sharing an instance would split its records between them.
     if (this.owner !== null && this.owner !== ctx.sourceId) {
-      throw new SluiceError('JOB_INVALID_OPTION', `one httpSource() is used by two sources, "${this.owner}" and "${ctx.sourceId}"; call httpSource() once per source (with its own path)`)
+      throw new SluiceError('JOB_ARGUMENT_INVALID', `one httpSource() is used by two sources, "${this.owner}" and "${ctx.sourceId}"; call httpSource() once per source (with its own path)`)
     }
     this.owner = ctx.sourceId
     const where = `http ingest ${this.path ?? ctx.sourceId}`
@@ -190,7 +190,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
 
 function positive(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt
-  if (!Number.isInteger(v) || v <= 0) throw new SluiceError('JOB_INVALID_OPTION', `httpSource option ${name} must be a positive whole number, got ${String(v)}`)
+  if (!Number.isInteger(v) || v <= 0) throw new SluiceError('CONNECTOR_OPTION_INVALID', `httpSource option ${name} must be a positive whole number, got ${String(v)}`)
   return v
 }
 

@@ -295,7 +295,7 @@ function rawLine(bytes: Buffer): string | Uint8Array {
 export function checkMaxLineBytes(factory: string, value: number | undefined): number {
   if (value === undefined) return DEFAULT_MAX_LINE_BYTES
   if (!Number.isSafeInteger(value) || value < 1 || value > MAX_MAX_LINE_BYTES) {
-    throw new SluiceError('JOB_INVALID_OPTION', `${factory} option maxLineBytes must be a whole number from 1 to ${MAX_MAX_LINE_BYTES} (the longest string JavaScript holds), got ${String(value)}`)
+    throw new SluiceError('CONNECTOR_OPTION_INVALID', `${factory} option maxLineBytes must be a whole number from 1 to ${MAX_MAX_LINE_BYTES} (the longest string JavaScript holds), got ${String(value)}`)
   }
   return value
 }
@@ -303,5 +303,5 @@ export function checkMaxLineBytes(factory: string, value: number | undefined): n
 /** Checks a source's `format` option. */
 export function checkLineFormat(format: string, allowed: readonly LineFormat[]): LineFormat {
   if ((allowed as readonly string[]).includes(format)) return format as LineFormat
-  throw new SluiceError('JOB_INVALID_OPTION', `format must be one of ${allowed.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(format)}`)
+  throw new SluiceError('CONNECTOR_OPTION_INVALID', `format must be one of ${allowed.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(format)}`)
 }

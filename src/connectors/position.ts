@@ -8,7 +8,7 @@ import type { SourcePosition } from './spi.ts'
 
 /** The error for a position this source cannot resume from. */
 export function badPosition(kind: string, from: SourcePosition, reason: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', `cannot resume the ${kind} source from position ${JSON.stringify(from)}: ${reason}`)
+  return new SluiceError('CHECKPOINT_INCOMPATIBLE', `cannot resume the ${kind} source from position ${JSON.stringify(from)}: ${reason}`)
 }
 
 /** A whole-number field of a position, at least `min`. */

@@ -91,6 +91,6 @@ describe('stdinSource', () => {
   })
 
   it('rejects an unknown format', () => {
-    expect(() => stdinSource({ format: 'yaml' as 'lines' })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => stdinSource({ format: 'yaml' as 'lines' })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })

@@ -54,7 +54,7 @@ export class StdinSource<T> implements Source<T> {
     this.maxLineBytes = checkMaxLineBytes('stdinSource', options.maxLineBytes)
     if (this.format === 'csv') validateCsvOptions(options.csv)
     if (options.parse !== undefined && typeof options.parse !== 'function') {
-      throw new SluiceError('JOB_INVALID_OPTION', `stdinSource option parse must be a function, got ${String(options.parse)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `stdinSource option parse must be a function, got ${String(options.parse)}`)
     }
   }
 

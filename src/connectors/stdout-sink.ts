@@ -36,7 +36,7 @@ export class StdoutSink<T> implements Sink<T> {
   constructor(private readonly options: StdoutSinkOptions) {
     const format = options.format ?? 'jsonl'
     if (format !== 'jsonl' && format !== 'text') {
-      throw new SluiceError('JOB_INVALID_OPTION', `stdoutSink option format must be 'jsonl' or 'text', got ${JSON.stringify(format)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `stdoutSink option format must be 'jsonl' or 'text', got ${JSON.stringify(format)}`)
     }
     this.encode = format === 'jsonl' ? encodeJsonLines : encodeTextLines
   }
@@ -105,11 +105,11 @@ class StreamSinkWriter<T> implements SinkWriter<T> {
         stream.off('error', onFail)
         stream.off('close', onClose)
         if (e === undefined) resolve()
-        else reject(new SluiceError('SINK_IO', `cannot write to stdout: ${describeCause(e)}`, { cause: e }))
+        else reject(e instanceof SluiceError ? e : new SluiceError('SINK_IO', `cannot write to stdout: ${describeCause(e)}`, { cause: e }))
       }
       const onDrain = (): void => done()
       const onFail = (e: unknown): void => done(e)
-      const onClose = (): void => done(this.error ?? new Error('the stream closed'))
+      const onClose = (): void => done(this.error ?? new SluiceError('SINK_IO', 'cannot write to stdout: the stream closed'))
       stream.on('drain', onDrain)
       stream.on('error', onFail)
       stream.on('close', onClose)

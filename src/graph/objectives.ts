@@ -41,5 +41,5 @@ export function validateObjectives(spec: ObjectivesSpec): ObjectivesSpec {
 }
 
 function invalid(message: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', message)
+  return new SluiceError('PIPELINE_OPTION_INVALID', message)
 }

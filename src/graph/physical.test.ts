@@ -33,7 +33,7 @@ describe('physical plan', () => {
     expect(p.explain()).toMatch(/task 1 \(parallelism 1\): arr \[source array\]\n    arr -> m: rebalance exchange, 1 -> 4 subtasks/)
     const q = new Pipeline('plan')
     q.source('arr', fromArray([1])).parallelism(2).to('out', memorySink())
-    expect(() => q.run()).toThrow(/JOB_INVALID_OPTION: source "arr" \(array\) cannot be split/)
+    expect(() => q.run()).toThrow(/PARALLELISM_INVALID: source "arr" \(array\) cannot be split/)
   })
 
   it('disableChaining and startNewChain split chains', () => {
@@ -104,7 +104,7 @@ describe('physical plan', () => {
   it('a sink that cannot take parallel writers refuses a parallelism above 1', () => {
     const p = new Pipeline('plan')
     p.source('arr', fromArray([1])).to('out', memorySink(), { parallelism: 2 })
-    expect(() => p.run()).toThrow(/JOB_INVALID_OPTION: sink "out" \(memory\) cannot run as parallel writers/)
+    expect(() => p.run()).toThrow(/PARALLELISM_INVALID: sink "out" \(memory\) cannot run as parallel writers/)
     const q = new Pipeline('plan')
     expect(() => q.source('arr', fromArray([1])).to('out', memorySink(), { parallelism: 0 })).toThrow(/parallelism must be a whole number/)
   })

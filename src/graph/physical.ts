@@ -37,25 +37,25 @@ export interface PhysicalPlan {
 
 export function physicalPlan(graph: LogicalGraph, defaultParallelism = 1, maxParallelism = 128): PhysicalPlan {
   if (!Number.isInteger(defaultParallelism) || defaultParallelism < 1) {
-    throw new SluiceError('JOB_INVALID_OPTION', `parallelism must be a whole number >= 1, got ${defaultParallelism}`)
+    throw new SluiceError('PARALLELISM_INVALID', `parallelism must be a whole number >= 1, got ${defaultParallelism}`)
   }
   if (!Number.isInteger(maxParallelism) || maxParallelism < 1) {
-    throw new SluiceError('JOB_INVALID_OPTION', `maxParallelism must be a whole number >= 1, got ${maxParallelism}`)
+    throw new SluiceError('PARALLELISM_INVALID', `maxParallelism must be a whole number >= 1, got ${maxParallelism}`)
   }
   const parallelism = new Map<string, number>()
   for (const node of graph.nodes.values()) {
     let p = node.parallelism ?? (node.type === 'sink' && node.sink.parallel !== true ? 1 : defaultParallelism)
     if (node.type === 'sink' && node.sink.parallel !== true && p > 1) {
-      throw new SluiceError('JOB_INVALID_OPTION', `sink "${node.id}" (${node.sink.kind}) cannot run as parallel writers, so it cannot run at parallelism ${p}`)
+      throw new SluiceError('PARALLELISM_INVALID', `sink "${node.id}" (${node.sink.kind}) cannot run as parallel writers, so it cannot run at parallelism ${p}; leave its parallelism unset or 1`)
     }
     if (node.type === 'source' && node.source.splittable !== true) {
       if (node.parallelism !== undefined && node.parallelism > 1) {
-        throw new SluiceError('JOB_INVALID_OPTION', `source "${node.id}" (${node.source.kind}) cannot be split, so it cannot run at parallelism ${node.parallelism}`)
+        throw new SluiceError('PARALLELISM_INVALID', `source "${node.id}" (${node.source.kind}) cannot be split, so it cannot run at parallelism ${node.parallelism}; leave its parallelism unset or 1`)
       }
       p = 1
     }
     if (p > maxParallelism) {
-      throw new SluiceError('JOB_INVALID_OPTION', `"${node.id}" has parallelism ${p}, above maxParallelism ${maxParallelism} (the number of key groups)`)
+      throw new SluiceError('PARALLELISM_INVALID', `"${node.id}" has parallelism ${p}, above maxParallelism ${maxParallelism} (the number of key groups); lower it, or raise maxParallelism in new Pipeline(name, { maxParallelism })`)
     }
     parallelism.set(node.id, p)
   }

@@ -67,7 +67,7 @@ describe('recordSchema', () => {
       thrown = e
     }
     expect(isSluiceError(thrown)).toBe(true)
-    expect((thrown as { code: string }).code).toBe('JOB_INVALID_OPTION')
+    expect((thrown as { code: string }).code).toBe('SCHEMA_INVALID')
     expect((thrown as Error).message).toMatch(message)
   })
 })

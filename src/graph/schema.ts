@@ -122,7 +122,7 @@ function describeSpec(x: unknown): string {
 }
 
 function invalid(message: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', message)
+  return new SluiceError('SCHEMA_INVALID', message)
 }
 
 /** FNV-1a over each field's name, type and nullability. */

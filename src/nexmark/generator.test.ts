@@ -84,8 +84,8 @@ describe('NexmarkGenerator batching', () => {
     expect(gen.remaining).toBe(Infinity)
   })
 
-  it('rejects invalid configuration with JOB_INVALID_OPTION', () => {
-    expect(() => new NexmarkGenerator({ eventsPerSecond: 0 })).toThrow(/JOB_INVALID_OPTION.*eventsPerSecond/)
+  it('rejects invalid configuration with CONNECTOR_OPTION_INVALID', () => {
+    expect(() => new NexmarkGenerator({ eventsPerSecond: 0 })).toThrow(/CONNECTOR_OPTION_INVALID.*eventsPerSecond/)
     expect(() => new NexmarkGenerator({ seed: 1.5 })).toThrow(/seed/)
     expect(() => new NexmarkGenerator({ baseTimeMs: NaN })).toThrow(/baseTimeMs/)
     expect(() => new NexmarkGenerator({}, -1)).toThrow(/firstEventNumber/)

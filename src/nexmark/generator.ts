@@ -226,7 +226,7 @@ function seedKey(seed: number): number {
 }
 
 function invalid(message: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', message)
+  return new SluiceError('CONNECTOR_OPTION_INVALID', message)
 }
 
 function resolveConfig(config: Partial<GeneratorConfig>): GeneratorConfig {

@@ -143,6 +143,6 @@ describe('writeEventsFile', () => {
   })
 
   it('rejects a non-integer event count', async () => {
-    await expect(writeEventsFile('/tmp/unused.jsonl', {}, Infinity)).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(writeEventsFile('/tmp/unused.jsonl', {}, Infinity)).rejects.toMatchObject({ code: 'CONNECTOR_OPTION_INVALID' })
   })
 })

@@ -235,7 +235,7 @@ export async function writeEventsFile(
   events: number,
 ): Promise<{ events: number; bytes: number }> {
   if (!Number.isSafeInteger(events) || events < 0) {
-    throw new SluiceError('JOB_INVALID_OPTION', `events must be a non-negative integer, got ${events}`)
+    throw new SluiceError('CONNECTOR_OPTION_INVALID', `events must be a non-negative integer, got ${events}`)
   }
   const generator = new NexmarkGenerator(config, 0, events)
   const stream = createWriteStream(path, { highWaterMark: 1 << 20 })

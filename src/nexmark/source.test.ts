@@ -79,7 +79,7 @@ describe('nexmarkSource', () => {
   })
 
   it('rejects bad options when built', () => {
-    expect(() => nexmarkSource({ events: -1 })).toThrow(/JOB_INVALID_OPTION/)
+    expect(() => nexmarkSource({ events: -1 })).toThrow(/CONNECTOR_OPTION_INVALID/)
     expect(() => nexmarkSource({ events: 1.5 })).toThrow(/events/)
     expect(() => nexmarkSource({ eventsPerSecond: -5 })).toThrow(/eventsPerSecond/)
     expect(() => nexmarkSource({ firstEventNumber: -1 })).toThrow(/firstEventNumber/)
@@ -140,8 +140,8 @@ describe('nexmark source positions', () => {
     ['an event before the first', { eventNumber: 99 }, 0, 1],
     ['a malformed position', { eventNumber: 'x' }, 0, 1],
     ['a position of another source', { index: 3 }, 0, 1],
-  ])('refuses %s with JOB_INVALID_OPTION', (_label, from, subtaskIndex, parallelism) => {
+  ])('refuses %s with CHECKPOINT_INCOMPATIBLE', (_label, from, subtaskIndex, parallelism) => {
     const source = nexmarkSource({ events: 4900, firstEventNumber: 100 })
-    expect(() => source.open({ ...ctx, subtaskIndex, parallelism }, from)).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => source.open({ ...ctx, subtaskIndex, parallelism }, from)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE' }))
   })
 })

@@ -117,7 +117,7 @@ class SplitNexmarkReader implements SourceReader<NexmarkEvent> {
 export function nexmarkSource(options: NexmarkSourceOptions = {}): Source<NexmarkEvent> {
   const events = options.events ?? Infinity
   if (events !== Infinity && !(Number.isSafeInteger(events) && events >= 0)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `nexmark events must be a non-negative integer or Infinity, got ${events}`)
+    throw new SluiceError('CONNECTOR_OPTION_INVALID', `nexmark events must be a non-negative integer or Infinity, got ${events}`)
   }
   const config = { seed: options.seed, eventsPerSecond: options.eventsPerSecond, baseTimeMs: options.baseTimeMs }
   const firstEventNumber = options.firstEventNumber ?? 0

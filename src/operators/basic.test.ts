@@ -129,7 +129,7 @@ describe('build-time validation', () => {
     expect(() => p.run()).toThrow(/JOB_NO_SINK/)
     const q = new Pipeline('t')
     q.source('a', fromArray([1])).map('m', (x) => x, { onError: 'dead-letter' }).to('o', memorySink())
-    expect(() => q.run()).toThrow(/JOB_INVALID_OPTION.*dead-letter sink/)
+    expect(() => q.run()).toThrow(/ERROR_POLICY_INVALID.*dead-letter sink/)
   })
 
   it('rejects invalid ids and options', () => {

@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { readFile } from 'node:fs/promises'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SluiceError } from '../errors.ts'
+import { isSluiceError, SluiceError } from '../errors.ts'
 import type { JobMonitor } from '../monitoring/job-monitor.ts'
 import { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus.ts'
 import { RequestGuard, serverToken, unauthorized, type Refusal } from './request-guard.ts'
@@ -86,11 +86,11 @@ export class MonitoringServer {
     // Refuses a malformed name before anything listens.
     const guard = new RequestGuard({ host, token, allowedHosts: o.allowedHosts ?? [] })
     if (!LOOPBACK.has(host) && token === undefined) {
-      throw new SluiceError('JOB_INVALID_OPTION', `the monitoring server would listen on ${host}, reachable from other machines, without a token; pass --token <secret> (or set SLUICE_TOKEN), or bind 127.0.0.1`)
+      throw new SluiceError('SERVER_TOKEN_REQUIRED', `the monitoring server would listen on ${host}, reachable from other machines, without a token; pass --token <secret> (or set SLUICE_TOKEN), or bind 127.0.0.1`)
     }
     const wanted = o.port ?? DEFAULT_PORT
     if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) {
-      throw new SluiceError('JOB_INVALID_OPTION', `port must be a whole number from 0 to 65535, got ${String(o.port)}`)
+      throw new SluiceError('SERVER_PORT_INVALID', `port must be a whole number from 0 to 65535, got ${String(o.port)}`)
     }
     let holder: MonitoringServer | null = null
     const server = createServer((req, res) => {
@@ -110,9 +110,9 @@ export class MonitoringServer {
     }
     if (lastError !== null) {
       const code = (lastError as NodeJS.ErrnoException).code
-      throw new SluiceError('JOB_INVALID_OPTION', code === 'EADDRINUSE'
+      throw new SluiceError('SERVER_LISTEN_FAILED', code === 'EADDRINUSE'
         ? `port ${wanted} is in use${tries > 1 ? ` (and the next ${tries - 1})` : ''}; pass --port <free port>, --port 0 for any free port, or --no-server`
-        : `cannot listen on ${host}:${wanted}: ${(lastError as Error).message}`)
+        : `cannot listen on ${host}:${wanted}: ${(lastError as Error).message}`, { cause: lastError })
     }
     const addr = server.address()
     const port = typeof addr === 'object' && addr !== null ? addr.port : wanted
@@ -244,7 +244,7 @@ export class MonitoringServer {
     const stop = url.searchParams.get('stop')
     if (stop !== null && stop !== 'true' && stop !== 'false') return sendError(res, 400, 'BAD_REQUEST', `stop must be true or false, got ${JSON.stringify(stop)}`)
     const root = m.handle.savepointDir
-    if (root === null) return sendError(res, 409, 'SAVEPOINT_FAILED', `job ${JSON.stringify(id)} takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
+    if (root === null) return sendError(res, 409, 'CHECKPOINTS_DISABLED', `job ${JSON.stringify(id)} takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
     let dir: string
     try {
       const target = await savepointDirUnder(root, url.searchParams.get('dir'))
@@ -259,7 +259,7 @@ export class MonitoringServer {
       if (stop === 'true') res.on('finish', () => void m.handle.stop())
       sendJson(res, { path, stopped: stop === 'true' })
     } catch (e) {
-      sendError(res, 409, 'SAVEPOINT_FAILED', e instanceof Error ? e.message : String(e))
+      sendError(res, 409, isSluiceError(e) ? e.code : 'SAVEPOINT_FAILED', e instanceof Error ? e.message : String(e))
     }
   }
 

@@ -1,3 +1,5 @@
+import { SluiceError } from '../errors.ts'
+
 /** Time is injected: engine code asks a Clock, never Date.now() directly, so tests can drive it. */
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -31,7 +33,7 @@ export class ManualClock implements Clock {
   }
 
   set(ms: number): void {
-    if (ms < this.current) throw new RangeError(`ManualClock cannot go back from ${this.current} to ${ms}`)
+    if (ms < this.current) throw new SluiceError('JOB_ARGUMENT_INVALID', `ManualClock cannot go back from ${this.current} to ${ms}`)
     this.current = ms
     for (const l of this.listeners) l()
   }

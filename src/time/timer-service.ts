@@ -3,6 +3,7 @@
  * distinct time, and a set of keys per time, so registering the same (key, time) twice is a
  * no-op and firing walks keys in registration order.
  */
+import { SluiceError } from '../errors.ts'
 import { NumberMinHeap } from './min-heap.ts'
 
 export class TimerQueue<K> {
@@ -15,6 +16,8 @@ export class TimerQueue<K> {
   }
 
   register(time: number, key: K): void {
+    // NaN would break the heap's order and the timer would never fire (nor any after it).
+    if (typeof time !== 'number' || Number.isNaN(time)) throw new SluiceError('TIMESTAMP_INVALID', `a timer needs a time in epoch milliseconds, got ${String(time)}`)
     let keys = this.byTime.get(time)
     if (keys === undefined) {
       keys = new Set()

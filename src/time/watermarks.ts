@@ -33,14 +33,14 @@ export interface BoundedOutOfOrdernessOptions<T> {
 export function boundedOutOfOrderness<T>(options: BoundedOutOfOrdernessOptions<T>): WatermarkStrategy<T> {
   const max = options.maxOutOfOrdernessMs ?? 0
   if (!Number.isFinite(max) || max < 0) {
-    throw new SluiceError('JOB_INVALID_OPTION', `maxOutOfOrdernessMs must be a finite number >= 0, got ${max}`)
+    throw new SluiceError('WATERMARK_INVALID', `maxOutOfOrdernessMs must be a finite number >= 0, got ${max}`)
   }
   const idle = options.idleTimeoutMs
   if (idle !== undefined && (!Number.isFinite(idle) || idle <= 0)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `idleTimeoutMs must be a positive number of milliseconds, got ${idle}`)
+    throw new SluiceError('WATERMARK_INVALID', `idleTimeoutMs must be a positive number of milliseconds, got ${idle}`)
   }
   if (typeof options.timestamp !== 'function') {
-    throw new SluiceError('JOB_INVALID_OPTION', 'boundedOutOfOrderness needs a timestamp function')
+    throw new SluiceError('WATERMARK_INVALID', 'boundedOutOfOrderness needs a timestamp function')
   }
   return { timestamp: options.timestamp, maxOutOfOrdernessMs: max, idleTimeoutMs: idle }
 }

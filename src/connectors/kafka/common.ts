@@ -73,7 +73,7 @@ export function kafkaClientOptions(options: KafkaConnectionOptions, brokers: rea
   if (options.sasl !== undefined) {
     const { mechanism = 'PLAIN', username, password } = options.sasl
     if (!['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'].includes(mechanism)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `kafka: sasl.mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got ${JSON.stringify(mechanism)}`)
+      throw new SluiceError('CONNECTOR_OPTION_INVALID', `kafka: sasl.mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got ${JSON.stringify(mechanism)}`)
     }
     const sasl: SASLOptions = { mechanism, username, password }
     base.sasl = sasl
@@ -84,7 +84,7 @@ export function kafkaClientOptions(options: KafkaConnectionOptions, brokers: rea
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || value < 1) throw new SluiceError('JOB_INVALID_OPTION', `kafka: ${name} must be a whole number of milliseconds >= 1, got ${String(value)}`)
+  if (!Number.isSafeInteger(value) || value < 1) throw new SluiceError('CONNECTOR_OPTION_INVALID', `kafka: ${name} must be a whole number of milliseconds >= 1, got ${String(value)}`)
   return value
 }
 

@@ -81,7 +81,7 @@ export function sinkError(e: unknown, what: string, fallback: ErrorCode = 'SINK_
     return new SluiceError('CONNECTOR_FENCED', `${what}: ${why}. Another writer with the same transactional id took over (or the broker aborted this transaction because it outlived transactionTimeoutMs)`, { cause: e })
   }
   if (hasKafkaCode(e, INVALID_TRANSACTION_TIMEOUT)) {
-    return new SluiceError('JOB_INVALID_OPTION', `${what}: the broker refuses the transaction timeout (${why}); set kafkaSink's transactionTimeoutMs at most the broker's transaction.max.timeout.ms`, { cause: e })
+    return new SluiceError('CONNECTOR_OPTION_INVALID', `${what}: the broker refuses the transaction timeout (${why}); set kafkaSink's transactionTimeoutMs at most the broker's transaction.max.timeout.ms`, { cause: e })
   }
   if (hasKafkaCode(e, TRANSACTIONAL_ID_AUTHORIZATION_FAILED) || (e as { code?: unknown } | null)?.code === 'PLT_KFK_AUTHENTICATION') {
     return new SluiceError('CONNECTOR_AUTH', `${what}: ${why}`, { cause: e })
@@ -123,7 +123,7 @@ export async function resumeAndCommit(admin: Admin, tx: PreCommittedTransaction,
     try {
       const [coordinator] = await admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.TRANSACTION, keys: [tx.transactionalId] })
       const connection = (await admin.connectToBrokers([coordinator.nodeId])).get(coordinator.nodeId)
-      if (connection === undefined) throw new Error(`no connection to transaction coordinator ${coordinator.nodeId}`)
+      if (connection === undefined) throw new SluiceError('CONNECTOR_UNREACHABLE', `cannot commit transaction ${tx.transactionalId} (producer ${tx.producerId}, epoch ${tx.producerEpoch}) of checkpoint ${tx.checkpoint}: no connection to its transaction coordinator, broker ${coordinator.nodeId} of ${brokers.join(',')}`)
       await endTxnV4.api.async(connection, tx.transactionalId, producerId, tx.producerEpoch, true)
       return 'committed'
     } catch (e) {

@@ -14,7 +14,7 @@
  * (resumeAndCommit) can never commit a later transaction of the same id by mistake.
  */
 import type { MessageToProduce, Producer } from '@platformatic/kafka'
-import { SluiceError } from '../../errors.ts'
+import { reasonOf, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, encodePayload, type PayloadFormat } from '../broker.ts'
 import type { RejectRecord } from '../line-encoder.ts'
 import type { ConnectionStatus, SinkCommit, SinkWriter } from '../spi.ts'
@@ -129,7 +129,7 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
         }
         bytes += size
       } catch (e) {
-        this.reject(record, e instanceof Error ? e.message : String(e))
+        this.reject(record, reasonOf(e))
         continue
       }
       queue.push(message)
@@ -382,7 +382,7 @@ function transactionKey(t: PreCommittedTransaction): string {
 
 function checkPartition(p: number, partitions: number): number {
   if (Number.isInteger(p) && p >= 0 && p < partitions) return p
-  throw new Error(`the partition function returned ${String(p)}; the topic has partitions 0 to ${partitions - 1}`)
+  throw new SluiceError('SINK_RECORD_UNWRITABLE', `the partition function returned ${String(p)}; the topic has partitions 0 to ${partitions - 1}`)
 }
 
 /** A commit handed back from a checkpoint, checked: it must be a Kafka sink's for this topic. */
@@ -396,6 +396,6 @@ export function checkCommit(commit: SinkCommit, topic: string): KafkaSinkCommit 
       const x = t as Record<string, unknown> | null
       return x !== null && typeof x === 'object' && typeof x.transactionalId === 'string' && typeof x.producerId === 'string' && /^\d+$/.test(x.producerId) && typeof x.producerEpoch === 'number' && typeof x.checkpoint === 'number'
     })
-  if (!ok) throw new SluiceError('JOB_INVALID_OPTION', `kafkaSink writing topic ${topic} cannot use the commit ${JSON.stringify(commit)} from a checkpoint: it is not an exactly-once Kafka sink's commit for this topic (did the job's output change?)`)
+  if (!ok) throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `kafkaSink writing topic ${topic} cannot use the commit ${JSON.stringify(commit)} from a checkpoint: it is not an exactly-once Kafka sink's commit for this topic (did the job's output change?)`)
   return commit as unknown as KafkaSinkCommit
 }

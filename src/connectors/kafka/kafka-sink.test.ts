@@ -257,6 +257,6 @@ describe('kafkaSink errors and URIs', () => {
 
   it('rejects a commit that is not its own', async () => {
     const topic = await newTopic()
-    await expect(sinkOn(topic).open(testSinkContext, { path: 'out.jsonl', length: 3 })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(sinkOn(topic).open(testSinkContext, { path: 'out.jsonl', length: 3 })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
   })
 })

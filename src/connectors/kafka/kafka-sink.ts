@@ -114,14 +114,14 @@ export class KafkaSink<T> implements Sink<T> {
   private readonly uri: string
 
   constructor(private readonly options: KafkaSinkOptions<T>) {
-    if (typeof options.topic !== 'string' || options.topic === '') throw new SluiceError('JOB_INVALID_OPTION', 'kafkaSink option topic must name a topic')
+    if (typeof options.topic !== 'string' || options.topic === '') throw new SluiceError('CONNECTOR_OPTION_INVALID', 'kafkaSink option topic must name a topic')
     this.brokers = brokerList(options.brokers)
     this.uri = `kafka://${this.brokers.join(',')}/${options.topic}`
     const guarantee = options.guarantee ?? 'exactly-once'
-    if (guarantee !== 'exactly-once' && guarantee !== 'at-least-once') throw new SluiceError('JOB_INVALID_OPTION', `kafkaSink option guarantee must be 'exactly-once' or 'at-least-once', got ${JSON.stringify(guarantee)}`)
-    if (options.format !== undefined && !PAYLOAD_FORMATS.includes(options.format)) throw new SluiceError('JOB_INVALID_OPTION', `kafkaSink option format must be one of ${PAYLOAD_FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
+    if (guarantee !== 'exactly-once' && guarantee !== 'at-least-once') throw new SluiceError('CONNECTOR_OPTION_INVALID', `kafkaSink option guarantee must be 'exactly-once' or 'at-least-once', got ${JSON.stringify(guarantee)}`)
+    if (options.format !== undefined && !PAYLOAD_FORMATS.includes(options.format)) throw new SluiceError('CONNECTOR_OPTION_INVALID', `kafkaSink option format must be one of ${PAYLOAD_FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
     const n = options.createTopic?.partitions
-    if (options.createTopic !== undefined && (!Number.isInteger(n) || (n as number) < 1)) throw new SluiceError('JOB_INVALID_OPTION', `kafkaSink option createTopic.partitions must be a whole number ≥ 1, got ${String(n)}`)
+    if (options.createTopic !== undefined && (!Number.isInteger(n) || (n as number) < 1)) throw new SluiceError('CONNECTOR_OPTION_INVALID', `kafkaSink option createTopic.partitions must be a whole number ≥ 1, got ${String(n)}`)
     this.exactlyOnce = guarantee === 'exactly-once'
   }
 
@@ -184,19 +184,25 @@ export class KafkaSink<T> implements Sink<T> {
   /** The topic's partition count; creates the topic with `createTopic`; CONNECTOR_NOT_FOUND or CONNECTOR_UNREACHABLE otherwise. */
   private async checkTopic(admin: Admin): Promise<number> {
     const { topic, createTopic } = this.options
-    const lookUp = async (): Promise<number> => {
-      const metadata = await admin.metadata({ topics: [topic], forceUpdate: true })
-      const t = metadata.topics.get(topic)
-      if (t === undefined) throw Object.assign(new Error(`unknown topic ${topic}`), { apiCode: 3 })
-      return t.partitionsCount
-    }
-    try {
-      return await lookUp()
-    } catch (e) {
-      if (!isUnknownTopic(e)) throw sinkError(e, `kafkaSink cannot reach Kafka at ${this.uri}`, 'CONNECTOR_UNREACHABLE')
-      if (createTopic === undefined) {
-        throw new SluiceError('CONNECTOR_NOT_FOUND', `kafkaSink: topic "${topic}" does not exist at ${this.uri}; create it, or pass createTopic: { partitions: N } (?partitions=N in the URI)`)
+    /** The partition count; null for a topic the broker does not know. */
+    const lookUp = async (): Promise<number | null> => {
+      try {
+        const metadata = await admin.metadata({ topics: [topic], forceUpdate: true })
+        return metadata.topics.get(topic)?.partitionsCount ?? null
+      } catch (e) {
+        if (isUnknownTopic(e)) return null
+        throw e
       }
+    }
+    let partitions: number | null
+    try {
+      partitions = await lookUp()
+    } catch (e) {
+      throw sinkError(e, `kafkaSink cannot reach Kafka at ${this.uri}`, 'CONNECTOR_UNREACHABLE')
+    }
+    if (partitions !== null) return partitions
+    if (createTopic === undefined) {
+      throw new SluiceError('CONNECTOR_NOT_FOUND', `kafkaSink: topic "${topic}" does not exist at ${this.uri}; create it, or pass createTopic: { partitions: N } (?partitions=N in the URI)`)
     }
     try {
       await admin.createTopics({ topics: [topic], partitions: createTopic.partitions, replicas: createTopic.replicas ?? 1 })
@@ -206,11 +212,13 @@ export class KafkaSink<T> implements Sink<T> {
     // Metadata can lag a fresh topic for a moment.
     for (let attempt = 0; ; attempt++) {
       try {
-        return await lookUp()
+        partitions = await lookUp()
       } catch (e) {
-        if (!isUnknownTopic(e) || attempt >= 50) throw sinkError(e, `kafkaSink created topic ${topic} at ${this.uri} but cannot see it`)
-        await new Promise((r) => setTimeout(r, 100))
+        throw sinkError(e, `kafkaSink created topic ${topic} at ${this.uri} but cannot see it`)
       }
+      if (partitions !== null) return partitions
+      if (attempt >= 50) throw new SluiceError('SINK_IO', `kafkaSink created topic ${topic} at ${this.uri} but cannot see it: the broker does not know it after ${attempt} tries`)
+      await new Promise((r) => setTimeout(r, 100))
     }
   }
 }

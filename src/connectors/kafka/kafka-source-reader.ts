@@ -6,7 +6,7 @@
  */
 import type { Admin, Consumer, RecordsBatch } from '@platformatic/kafka'
 import { isUtf8 } from 'node:buffer'
-import { describeCause, SluiceError } from '../../errors.ts'
+import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, decodePayload, type BrokerMessage, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, PartitionProgress, SourceContext, SourcePosition, SourceReader } from '../spi.ts'
 import { classifyKafkaError, findInChain, kafkaError, kafkaErrorMessage } from './common.ts'
@@ -161,7 +161,7 @@ export class KafkaSourceReader<T> implements SourceReader<T> {
             value = raw === null ? null : decodePayload(format, raw)
             if (record !== null) value = record(this.message(value, r.key, r.headers, part, offset, c.firstTimestamp + Number(r.timestampDelta)))
           } catch (e) {
-            this.reportBad(raw, describeCause(e), part, offset)
+            this.reportBad(raw, reasonOf(e), part, offset)
             continue
           }
           out.push(value as T)

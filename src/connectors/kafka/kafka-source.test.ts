@@ -366,7 +366,7 @@ describe('kafka source: errors', () => {
   it('a position of another topic or split fails instead of reading wrong data', async () => {
     const topic = await createTopic(2)
     const ctx = new TestSourceContext('fail', undefined, 'kafka', 0, 2)
-    expect((await codeOf(Promise.resolve(source(topic).open(ctx, { topic: 'other', partitionCount: 2, offsets: { 0: 0 }, ends: null })))).code).toBe('JOB_INVALID_OPTION')
+    expect((await codeOf(Promise.resolve(source(topic).open(ctx, { topic: 'other', partitionCount: 2, offsets: { 0: 0 }, ends: null })))).code).toBe('CHECKPOINT_INCOMPATIBLE')
     expect((await codeOf(Promise.resolve(source(topic).open(ctx, { topic, partitionCount: 2, offsets: { 0: 0, 1: 0 }, ends: null })))).message).toMatch(/covers partitions \[0, 1\] but this subtask reads \[0\]/)
   })
 

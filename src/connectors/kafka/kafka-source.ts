@@ -226,5 +226,5 @@ export class KafkaSource<T> implements Source<T> {
 }
 
 function invalid(option: string, expected: string, got: unknown): never {
-  throw new SluiceError('JOB_INVALID_OPTION', `kafkaSource: ${option} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
+  throw new SluiceError('CONNECTOR_OPTION_INVALID', `kafkaSource: ${option} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
 }

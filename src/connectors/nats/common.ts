@@ -36,7 +36,7 @@ export function partitionSubject(stream: string, p: number): string {
 /** Stream names JetStream accepts: no spaces, dots, wildcards or path separators. */
 export function checkStreamName(kind: string, stream: unknown): string {
   if (typeof stream !== 'string' || !/^[A-Za-z0-9_-]{1,255}$/.test(stream)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `${kind} option stream must be a JetStream stream name (letters, digits, "-", "_"), got ${JSON.stringify(stream)}`)
+    throw new SluiceError('CONNECTOR_OPTION_INVALID', `${kind} option stream must be a JetStream stream name (letters, digits, "-", "_"), got ${JSON.stringify(stream)}`)
   }
   return stream
 }

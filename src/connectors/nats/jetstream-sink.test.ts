@@ -217,6 +217,6 @@ describe('jetstreamSink', () => {
     const writer = await sink.open(testSinkContext)
     const commit = await writer.preCommit(1)
     await writer.close()
-    await expect(Promise.resolve(sink.open({ ...testSinkContext, subtaskIndex: 1, parallelism: 2 }, commit))).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(Promise.resolve(sink.open({ ...testSinkContext, subtaskIndex: 1, parallelism: 2 }, commit))).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
   })
 })

@@ -42,7 +42,7 @@
 import { keyHash } from '../broker.ts'
 import { createInbox, headers as natsHeaders, type Msg, type PublishOptions, type Subscription } from '@nats-io/transport-node'
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream'
-import { describeCause, SluiceError } from '../../errors.ts'
+import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, encodePayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, Sink, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
 import { checkStreamName, closeQuietly, connectJetStream, MESSAGE_TTL, partitionSubject, unsupportedFeature, type JetStreamConnectionOptions, type JetStreamLink } from './common.ts'
@@ -201,7 +201,7 @@ export class JetStreamSink<T> implements Sink<T> {
 }
 
 function invalid(option: string, expected: string, got: unknown): never {
-  throw new SluiceError('JOB_INVALID_OPTION', `jetstreamSink option ${option} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
+  throw new SluiceError('CONNECTOR_OPTION_INVALID', `jetstreamSink option ${option} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
 }
 
 function newRun(): string {
@@ -211,9 +211,9 @@ function newRun(): string {
 function checkCommit(c: SinkCommit, ctx: SinkContext, what: string): JetStreamCommit {
   const whole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
   if (typeof c.run !== 'string' || !/^[a-z0-9]+$/.test(c.run) || !whole(c.count) || !whole(c.seq) || !whole(c.subtask) || !whole(c.checkpoint)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `${what}: cannot recover from ${JSON.stringify(c)}: not a commit of a nats sink`)
+    throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `${what}: cannot recover from ${JSON.stringify(c)}: not a commit of a nats sink`)
   }
-  if (c.subtask !== ctx.subtaskIndex) throw new SluiceError('JOB_INVALID_OPTION', `${what}: cannot recover subtask ${ctx.subtaskIndex} from the commit of subtask ${c.subtask}`)
+  if (c.subtask !== ctx.subtaskIndex) throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `${what}: cannot recover subtask ${ctx.subtaskIndex} from the commit of subtask ${c.subtask}`)
   return c as JetStreamCommit
 }
 
@@ -384,7 +384,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
         if (headersOf !== null) extra = headersOf(record)
         subject = subjectOf !== null ? subjectOf(record) : partitionSubject(stream, key !== null ? keyHash(key) % partitions : this.next % partitions)
       } catch (e) {
-        this.reject(record, describeCause(e))
+        this.reject(record, reasonOf(e))
         continue
       }
       const n = this.next++

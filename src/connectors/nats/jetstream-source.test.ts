@@ -144,8 +144,8 @@ describe('jetstreamSource', () => {
     const reader = await source.open(new TestSourceContext('fail', undefined, 's', 0, 2))
     const at = reader.snapshotPosition()
     await reader.close()
-    await expect(Promise.resolve(source.open(new TestSourceContext('fail', undefined, 's', 1, 2), at))).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringMatching(/partitions \[0, 2\].*\[1, 3\]/) })
-    await expect(Promise.resolve(source.open(new TestSourceContext('fail'), { ...at, stream: 'other' }))).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(Promise.resolve(source.open(new TestSourceContext('fail', undefined, 's', 1, 2), at))).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringMatching(/partitions \[0, 2\].*\[1, 3\]/) })
+    await expect(Promise.resolve(source.open(new TestSourceContext('fail'), { ...at, stream: 'other' }))).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
   })
 
   it('fails with CONNECTOR_NOT_FOUND for an unknown stream', async () => {
@@ -161,6 +161,6 @@ describe('jetstreamSource', () => {
 
   it('asks for the partitions of an unbounded read of a stream with no messages', async () => {
     const stream = await createStream('empty')
-    await expect(Promise.resolve(jetstreamSource({ servers: NATS_SERVERS, stream }).open(new TestSourceContext()))).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('partitions') })
+    await expect(Promise.resolve(jetstreamSource({ servers: NATS_SERVERS, stream }).open(new TestSourceContext()))).rejects.toMatchObject({ code: 'CONNECTOR_OPTION_INVALID', message: expect.stringContaining('partitions') })
   })
 })

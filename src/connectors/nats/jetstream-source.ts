@@ -15,7 +15,7 @@
  * without waiting for an idle partition.
  */
 import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
-import { describeCause, SluiceError } from '../../errors.ts'
+import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, decodePayload, type BrokerMessage, type BrokerSourceOptions, type PayloadFormat, PAYLOAD_FORMATS } from '../broker.ts'
 import { badPosition } from '../position.ts'
 import type { ConnectionStatus, PartitionProgress, Source, SourceContext, SourcePosition, SourceReader } from '../spi.ts'
@@ -73,9 +73,9 @@ export class JetStreamSource<T> implements Source<T> {
     checkStreamName('jetstreamSource', options.stream)
     this.bounded = options.bounded === true
     this.format = options.format ?? 'json'
-    if (!PAYLOAD_FORMATS.includes(this.format)) throw new SluiceError('JOB_INVALID_OPTION', `jetstreamSource option format must be one of ${PAYLOAD_FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
+    if (!PAYLOAD_FORMATS.includes(this.format)) throw new SluiceError('CONNECTOR_OPTION_INVALID', `jetstreamSource option format must be one of ${PAYLOAD_FORMATS.join(', ')}, got ${JSON.stringify(options.format)}`)
     const p = options.partitions
-    if (p !== undefined && (!Number.isSafeInteger(p) || p < 1)) throw new SluiceError('JOB_INVALID_OPTION', `jetstreamSource option partitions must be a whole number >= 1, got ${String(p)}`)
+    if (p !== undefined && (!Number.isSafeInteger(p) || p < 1)) throw new SluiceError('CONNECTOR_OPTION_INVALID', `jetstreamSource option partitions must be a whole number >= 1, got ${String(p)}`)
   }
 
   async open(ctx: SourceContext, from?: SourcePosition): Promise<JetStreamReader<T>> {
@@ -89,7 +89,7 @@ export class JetStreamSource<T> implements Source<T> {
       const partitions = this.options.partitions ?? saved?.partitions ?? discoverPartitions(stream, info.state.subjects)
       if (saved !== null && saved.partitions !== partitions) throw badPosition('nats', from!, `it covers ${saved.partitions} partitions, the source now has ${partitions}`)
       if (partitions === 0 && !this.bounded) {
-        throw new SluiceError('JOB_INVALID_OPTION', `${what}: no subject ${stream}.<n> holds messages yet, so the partitions cannot be discovered; give the partitions option (or ?partitions= in the URI)`)
+        throw new SluiceError('CONNECTOR_OPTION_INVALID', `${what}: no subject ${stream}.<n> holds messages yet, so the partitions cannot be discovered; give the partitions option (or ?partitions= in the URI)`)
       }
       const owned: number[] = []
       for (let p = ctx.subtaskIndex; p < partitions; p += ctx.parallelism) owned.push(p)
@@ -372,7 +372,7 @@ export class JetStreamReader<T> implements SourceReader<T> {
     try {
       value = decodePayload(this.source.format, this.source.format === 'bytes' ? bytesOf(data) : data)
     } catch (e) {
-      this.ctx.reportBadRecord(bytesOf(data), (e as Error).message, this.describe(part, seq))
+      this.ctx.reportBadRecord(bytesOf(data), reasonOf(e), this.describe(part, seq))
       return false
     }
     if (this.recordFn === null || m === null) {

@@ -197,11 +197,11 @@ describe('postgresSink errors', () => {
     expect(() => postgresSinkFromUri(uri)).toThrow(expect.objectContaining({ code: 'CONNECTOR_URI_INVALID', message: expect.stringContaining(why) }))
   })
 
-  it('a bad connection string is CONNECTOR_URI_INVALID, bad options JOB_INVALID_OPTION, both at build time', () => {
+  it('a bad connection string is CONNECTOR_URI_INVALID, bad options CONNECTOR_OPTION_INVALID, both at build time', () => {
     expect(() => postgresSink({ connection: 'host=localhost', table: 't' })).toThrow(expect.objectContaining({ code: 'CONNECTOR_URI_INVALID' }))
-    expect(() => postgresSink({ connection: URI, table: 't', mode: 'upsert' })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('needs key') }))
-    expect(() => postgresSink({ connection: URI, table: 't', key: ['id'], columns: ['name'] })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => postgresSink({ connection: URI, table: '' })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+    expect(() => postgresSink({ connection: URI, table: 't', mode: 'upsert' })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID', message: expect.stringContaining('needs key') }))
+    expect(() => postgresSink({ connection: URI, table: 't', key: ['id'], columns: ['name'] })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
+    expect(() => postgresSink({ connection: URI, table: '' })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 
   it('the URI sink upserts into a table it creates', async () => {

@@ -88,7 +88,7 @@ export class PostgresSink<T> implements Sink<T> {
   private readonly mode: 'insert' | 'upsert'
 
   constructor(private readonly options: PostgresSinkOptions, where?: string) {
-    const bad = (why: string): SluiceError => new SluiceError('JOB_INVALID_OPTION', `postgresSink: ${why}`)
+    const bad = (why: string): SluiceError => new SluiceError('CONNECTOR_OPTION_INVALID', `postgresSink: ${why}`)
     if (typeof options.connection === 'string') checkConnectionString(options.connection)
     this.where = where ?? describeConnection(options.connection)
     if (typeof options.table !== 'string' || options.table === '' || parseTableName(options.table).name === '') throw bad('table must name a table, e.g. table: \'results\' or \'analytics.results\'')

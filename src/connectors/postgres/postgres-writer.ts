@@ -164,9 +164,9 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
       return false
     }
     const names = s.columns ?? Object.keys(sample as Record<string, unknown>)
-    if (names.length === 0) throw new SluiceError('JOB_INVALID_OPTION', `postgresSink "${s.sinkId}": the first record has no fields to write into ${s.target}; pass columns`)
+    if (names.length === 0) throw new SluiceError('CONNECTOR_OPTION_INVALID', `postgresSink "${s.sinkId}": the first record has no fields to write into ${s.target}; pass columns`)
     const missingKey = s.key.filter((k) => !names.includes(k))
-    if (missingKey.length > 0) throw new SluiceError('JOB_INVALID_OPTION', `postgresSink "${s.sinkId}": the key column${missingKey.length > 1 ? 's' : ''} ${missingKey.join(', ')} ${missingKey.length > 1 ? 'are' : 'is'} not among the record's fields ${names.join(', ')}`)
+    if (missingKey.length > 0) throw new SluiceError('CONNECTOR_OPTION_INVALID', `postgresSink "${s.sinkId}": the key column${missingKey.length > 1 ? 's' : ''} ${missingKey.join(', ')} ${missingKey.length > 1 ? 'are' : 'is'} not among the record's fields ${names.join(', ')}`)
     const example = sample ?? {}
     let info = await sqlStep(s, 'read the table', () => readColumns(s.client, s.qualified))
     if (info === null) {
@@ -360,8 +360,8 @@ export function checkCommit(target: string, commit: SinkCommit, action: string):
   const { table, ckpt, epoch, seq } = commit
   const whole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
   if (!whole(ckpt) || !whole(epoch) || !whole(seq)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `postgresSink cannot ${action} ${JSON.stringify(commit)}: ckpt, epoch and seq must be whole numbers >= 0`)
+    throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `postgresSink cannot ${action} ${JSON.stringify(commit)}: ckpt, epoch and seq must be whole numbers >= 0`)
   }
-  if (table !== target) throw new SluiceError('JOB_INVALID_OPTION', `postgresSink writing ${target} cannot ${action} a commit of ${JSON.stringify(table)} (did the job's table change?)`)
+  if (table !== target) throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `postgresSink writing ${target} cannot ${action} a commit of ${JSON.stringify(table)} (did the job's table change?)`)
   return { table, ckpt, epoch, seq }
 }

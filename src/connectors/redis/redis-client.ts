@@ -47,7 +47,7 @@ export async function connectRedis(url: string, what: 'source' | 'sink', name: s
         if (retries === 0 || lostAt === 0) lostAt = Date.now()
         if (Date.now() - lostAt > RECONNECT_GIVE_UP_MS) {
           tracker.set('failed', describeCause(cause))
-          return new Error(`gave up reconnecting to ${text} after ${RECONNECT_GIVE_UP_MS / 1000} s: ${describeCause(cause)}`)
+          return new SluiceError('CONNECTOR_UNREACHABLE', `gave up reconnecting to ${text} after ${RECONNECT_GIVE_UP_MS / 1000} s: ${describeCause(cause)}`, { cause })
         }
         return Math.min(2_000, 50 * 2 ** retries)
       },

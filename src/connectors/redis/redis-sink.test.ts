@@ -165,6 +165,6 @@ describe('redisStreamSink', () => {
     expect(() => redisStreamSinkFromUri('redis://127.0.0.1:6379/a,b')).toThrow(/CONNECTOR_URI_INVALID.*one stream key/)
     expect(() => redisStreamSinkFromUri('redis://127.0.0.1:6379/a,b?partitions=2')).toThrow(/CONNECTOR_URI_INVALID.*one key with "partitions"/)
     expect(() => redisStreamSinkFromUri('redis://127.0.0.1:6379/a?bounded=true')).toThrow(/CONNECTOR_URI_INVALID.*unknown parameter "bounded"/)
-    expect(() => redisStreamSink({ url: URL, key: 'k', maxLen: 0 })).toThrow(/JOB_INVALID_OPTION.*maxLen/)
+    expect(() => redisStreamSink({ url: URL, key: 'k', maxLen: 0 })).toThrow(/CONNECTOR_OPTION_INVALID.*maxLen/)
   })
 })

@@ -2,7 +2,7 @@
  * Writes records to Redis Streams with pipelined XADD: at-least-once, each entry carrying a
  * deterministic `sluice-id` by which a consumer can drop the ones a recovery wrote again.
  */
-import { describeCause, SluiceError } from '../../errors.ts'
+import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { encodeTextPayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, Sink, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
 import { keyHash } from '../broker.ts'
@@ -115,7 +115,7 @@ class RedisStreamSink<T> implements Sink<T> {
     if (recoverFrom !== undefined && recoverFrom !== null) {
       const n = recoverFrom.written
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-        throw new SluiceError('JOB_INVALID_OPTION', `redis sink ${ctx.sinkId}: cannot recover from commit ${JSON.stringify(recoverFrom)}: written must be a whole number >= 0`)
+        throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `redis sink ${ctx.sinkId}: cannot recover from commit ${JSON.stringify(recoverFrom)}: written must be a whole number >= 0`)
       }
       written = n
     }
@@ -171,7 +171,7 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
         if (k !== undefined && k !== null) args.push('key', k)
         if (headers !== undefined) for (const [name, value] of Object.entries(headers(record))) args.push(name, value)
       } catch (e) {
-        const reason = `cannot write the record: ${describeCause(e)}`
+        const reason = `cannot write the record: ${reasonOf(e)}`
         if (this.ctx.reportBadRecord === undefined) throw new SluiceError('SINK_RECORD_UNWRITABLE', `redis sink ${this.ctx.sinkId}: ${reason}`, { cause: e })
         this.ctx.reportBadRecord(record, reason)
         continue
@@ -216,7 +216,7 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
   private encode(record: T): string | Buffer {
     if (this.format !== 'bytes') return encodeTextPayload(this.format, record)
     if (record instanceof Uint8Array) return Buffer.from(record.buffer, record.byteOffset, record.byteLength)
-    throw new Error(`format 'bytes' needs a Uint8Array record, got ${record === null ? 'null' : typeof record}`)
+    throw new SluiceError('SINK_RECORD_UNWRITABLE', `format 'bytes' needs a Uint8Array record, got ${record === null ? 'null' : typeof record}`)
   }
 
   /** Waits for every XADD sent so far; throws the first failure. */
@@ -265,5 +265,5 @@ class RedisStreamWriter<T> implements SinkWriter<T> {
 }
 
 function invalid(option: string, expected: string, got: unknown): never {
-  throw new SluiceError('JOB_INVALID_OPTION', `redisStreamSink: option ${option} must be ${expected}, got ${typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got)}`)
+  throw new SluiceError('CONNECTOR_OPTION_INVALID', `redisStreamSink: option ${option} must be ${expected}, got ${typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got)}`)
 }

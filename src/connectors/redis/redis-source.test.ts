@@ -66,8 +66,8 @@ describe('redisStreamSource', () => {
     const position = reader.snapshotPosition!()
     await reader.close?.()
     expect(position.keys).toEqual([four[0], four[2]])
-    await expect(source.open(new TestSourceContext('fail', undefined, 's', 1, 2), position)).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION', message: expect.stringContaining('subtask 1 of 2') })
-    await expect(source.open(new TestSourceContext('fail', undefined, 's', 0, 2), { ...position, ids: ['0-0', '007-1'] })).rejects.toMatchObject({ code: 'JOB_INVALID_OPTION' })
+    await expect(source.open(new TestSourceContext('fail', undefined, 's', 1, 2), position)).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE', message: expect.stringContaining('subtask 1 of 2') })
+    await expect(source.open(new TestSourceContext('fail', undefined, 's', 0, 2), { ...position, ids: ['0-0', '007-1'] })).rejects.toMatchObject({ code: 'CHECKPOINT_INCOMPATIBLE' })
   })
 
   it('returns one key per read and names it, the keys taking turns, for per-partition watermarks', async () => {

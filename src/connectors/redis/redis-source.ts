@@ -184,5 +184,5 @@ function checkPosition(from: SourcePosition, mine: readonly string[], ctx: Sourc
 }
 
 function invalid(option: string, expected: string, got: unknown): never {
-  throw new SluiceError('JOB_INVALID_OPTION', `redisStreamSource: option ${option} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
+  throw new SluiceError('CONNECTOR_OPTION_INVALID', `redisStreamSource: option ${option} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`)
 }

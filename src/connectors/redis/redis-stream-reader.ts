@@ -5,7 +5,7 @@
  * depend on read sizes or fetch timing (bounded reads).
  */
 import { RESP_TYPES } from 'redis'
-import { describeCause, SluiceError } from '../../errors.ts'
+import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { decodeTextPayload, type BrokerMessage, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, PartitionProgress, SourceContext, SourceReader, SourcePosition } from '../spi.ts'
 import { compareIds, destroyQuietly, idTimestamp, isConnectionLoss, redisError, type RedisLink } from './redis-client.ts'
@@ -209,7 +209,7 @@ export class RedisStreamReader<T> implements SourceReader<T> {
       const value = typeof raw === 'string' ? decodeTextPayload(this.settings.format, raw) : raw
       record = this.settings.record === undefined ? (value as T) : this.settings.record(this.message(k, id, fields, value))
     } catch (e) {
-      this.ctx.reportBadRecord(typeof raw === 'string' ? raw : new Uint8Array(raw), describeCause(e), `key ${this.keys[k]} id ${id}`)
+      this.ctx.reportBadRecord(typeof raw === 'string' ? raw : new Uint8Array(raw), reasonOf(e), `key ${this.keys[k]} id ${id}`)
       return 0
     }
     out.push(record)

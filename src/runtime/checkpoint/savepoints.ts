@@ -9,5 +9,5 @@ export function savepointName(id: number, triggeredAt: number): string {
 
 /** Why a job without checkpoints cannot take a savepoint, and what to do. */
 export function noCheckpointsError(job: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', `job "${job}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
+  return new SluiceError('CHECKPOINTS_DISABLED', `job "${job}" takes no checkpoints, so it cannot take a savepoint; run it with checkpoints (CLI: --checkpoint-dir <dir>)`)
 }

@@ -28,7 +28,7 @@ import { crc32 } from 'node:zlib'
 import { Packr, Unpackr } from 'msgpackr'
 import type { SinkCommit } from '../../connectors/spi.ts'
 import type { RecordCounts } from '../../metrics/task-metrics.ts'
-import { SluiceError, describeCause } from '../../errors.ts'
+import { SluiceError, describeCause, reasonOf } from '../../errors.ts'
 
 const MAGIC = 0x534c434b // "SLCK"
 export const CHECKPOINT_FORMAT_VERSION = 2
@@ -139,7 +139,7 @@ export class CheckpointStorage {
     private readonly retain = 3,
     private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
   ) {
-    if (!Number.isInteger(retain) || retain < 1) throw new SluiceError('JOB_INVALID_OPTION', `checkpoints to retain must be a whole number >= 1, got ${retain}`)
+    if (!Number.isInteger(retain) || retain < 1) throw new SluiceError('CHECKPOINT_OPTION_INVALID', `checkpoints to retain must be a whole number >= 1, got ${retain}`)
   }
 
   /** Writes a completed checkpoint durably, then drops the oldest beyond `retain`. Resolves with its path. */
@@ -267,7 +267,7 @@ export async function writeCheckpointFile(dir: string, name: string, c: Checkpoi
     await syncDir(dir)
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {})
-    throw new SluiceError('CHECKPOINT_IO', `cannot write ${c.savepoint ? 'savepoint' : 'checkpoint'} ${c.id} to ${dir}: ${describeCause(e)}`, { cause: e })
+    throw new SluiceError('CHECKPOINT_IO', `cannot write ${c.savepoint ? 'savepoint' : 'checkpoint'} ${c.id} to ${dir}: ${reasonOf(e)}`, { cause: e })
   }
   return path
 }
@@ -278,11 +278,11 @@ async function publishExclusive(tmp: string, path: string): Promise<void> {
     await link(tmp, path)
   } catch (e) {
     const code = (e as { code?: unknown }).code
-    if (code === 'EEXIST') throw new Error(`${path} already exists; it is not replaced`)
+    if (code === 'EEXIST') throw new SluiceError('CHECKPOINT_IO', `${path} already exists; it is not replaced`, { cause: e })
     // A file system without hard links: the name is unique (see the caller), so a check that
     // it is free followed by a rename is as good as it gets there.
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e
-    if (await stat(path).then(() => true, () => false)) throw new Error(`${path} already exists; it is not replaced`)
+    if (await stat(path).then(() => true, () => false)) throw new SluiceError('CHECKPOINT_IO', `${path} already exists; it is not replaced`)
     await rename(tmp, path)
     return
   }
@@ -355,7 +355,8 @@ export function readCheckpointFile(path: string): Checkpoint {
   try {
     bytes = takePrefetched(path) ?? readFileSync(path)
   } catch (e) {
-    throw new SluiceError('CHECKPOINT_IO', `cannot read savepoint ${path}: ${describeCause(e)}`, { cause: e })
+    const missing = ['ENOENT', 'ENOTDIR', 'EISDIR'].includes(String((e as { code?: unknown }).code))
+    throw new SluiceError(missing ? 'SAVEPOINT_NOT_FOUND' : 'CHECKPOINT_IO', `cannot read savepoint ${path}: ${describeCause(e)}`, { cause: e })
   }
   return decodeCheckpoint(bytes, path)
 }

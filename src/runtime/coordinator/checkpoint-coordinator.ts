@@ -96,8 +96,8 @@ export class CheckpointCoordinator {
     private readonly maxParallelism: number,
     private readonly log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
   ) {
-    if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
-    if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('JOB_INVALID_OPTION', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
+    if (!Number.isFinite(o.intervalMs) || o.intervalMs < 10) throw new SluiceError('CHECKPOINT_OPTION_INVALID', `checkpoint interval must be at least 10 ms, got ${o.intervalMs}`)
+    if (o.timeoutMs !== undefined && !(o.timeoutMs >= 10)) throw new SluiceError('CHECKPOINT_OPTION_INVALID', `checkpoint timeout must be at least 10 ms, got ${o.timeoutMs}`)
     this.stats.intervalMs = o.intervalMs
     this.stats.timeoutMs = o.timeoutMs ?? DEFAULT_CHECKPOINT_TIMEOUT_MS
     this.storage = new CheckpointStorage(o.dir, o.retain ?? 3, log)

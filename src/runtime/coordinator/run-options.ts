@@ -3,7 +3,7 @@
  * validation of those options, done once before anything starts.
  */
 import { resolve as resolvePath, join as joinPath } from 'node:path'
-import { SluiceError } from '../../errors.ts'
+import { SluiceError, type ErrorCode } from '../../errors.ts'
 import type { JobMetrics } from '../../metrics/task-metrics.ts'
 import type { Clock } from '../../time/clock.ts'
 import type { CheckpointOptions } from '../checkpoint/options.ts'
@@ -113,9 +113,9 @@ export interface RestartEvent {
 }
 
 /** `v` if it is a whole number > 0, `dflt` if undefined; otherwise an error naming the option. */
-export function positiveInt(name: string, v: number | undefined, dflt: number): number {
+export function positiveInt(name: string, v: number | undefined, dflt: number, code: ErrorCode): number {
   if (v === undefined) return dflt
-  if (!Number.isInteger(v) || v <= 0) throw new SluiceError('JOB_INVALID_OPTION', `${name} must be a positive whole number, got ${v}`)
+  if (!Number.isInteger(v) || v <= 0) throw new SluiceError(code, `${name} must be a positive whole number, got ${v}`)
   return v
 }
 
@@ -123,19 +123,19 @@ export function resolveRestart(o: RunOptions): Required<RestartOptions> | null {
   if (o.restart === false) return null
   if (o.restart === undefined) return o.checkpoints === undefined ? null : { attempts: 3, delayMs: 1000, backoff: 'fixed', resetMs: DEFAULT_RESTART_RESET_MS }
   const r = o.restart
-  if (!Number.isInteger(r.attempts) || r.attempts < 0) throw new SluiceError('JOB_INVALID_OPTION', `restart.attempts must be a whole number >= 0, got ${r.attempts}`)
-  if (!Number.isFinite(r.delayMs) || r.delayMs < 0) throw new SluiceError('JOB_INVALID_OPTION', `restart.delayMs must be >= 0, got ${r.delayMs}`)
+  if (!Number.isInteger(r.attempts) || r.attempts < 0) throw new SluiceError('PIPELINE_OPTION_INVALID', `restart.attempts must be a whole number >= 0, got ${r.attempts}`)
+  if (!Number.isFinite(r.delayMs) || r.delayMs < 0) throw new SluiceError('PIPELINE_OPTION_INVALID', `restart.delayMs must be >= 0, got ${r.delayMs}`)
   const backoff = r.backoff ?? 'fixed'
-  if (backoff !== 'fixed' && backoff !== 'exponential') throw new SluiceError('JOB_INVALID_OPTION', `restart.backoff must be 'fixed' or 'exponential', got ${JSON.stringify(r.backoff)}`)
+  if (backoff !== 'fixed' && backoff !== 'exponential') throw new SluiceError('PIPELINE_OPTION_INVALID', `restart.backoff must be 'fixed' or 'exponential', got ${JSON.stringify(r.backoff)}`)
   const resetMs = r.resetMs ?? DEFAULT_RESTART_RESET_MS
-  if (!(resetMs > 0)) throw new SluiceError('JOB_INVALID_OPTION', `restart.resetMs must be > 0 (Infinity: never reset), got ${r.resetMs}`)
+  if (!(resetMs > 0)) throw new SluiceError('PIPELINE_OPTION_INVALID', `restart.resetMs must be > 0 (Infinity: never reset), got ${r.resetMs}`)
   return { attempts: r.attempts, delayMs: r.delayMs, backoff, resetMs }
 }
 
 export function resolveSavepointDir(c: CheckpointOptions | undefined): string | null {
   if (c === undefined) return null
   if (c.savepointDir !== undefined && (typeof c.savepointDir !== 'string' || c.savepointDir === '')) {
-    throw new SluiceError('JOB_INVALID_OPTION', `checkpoints.savepointDir must be a directory path, got ${JSON.stringify(c.savepointDir)}`)
+    throw new SluiceError('CHECKPOINT_OPTION_INVALID', `checkpoints.savepointDir must be a directory path, got ${JSON.stringify(c.savepointDir)}`)
   }
   return resolvePath(c.savepointDir ?? joinPath(c.dir, 'savepoints'))
 }

@@ -15,19 +15,19 @@ import { runThreaded } from './threaded-attempt.ts'
 
 /** Starts `job`; invalid options fail here, synchronously, with a SluiceError. */
 export function startJob(job: JobDefinition, options: RunOptions): JobHandle {
-  const parallelism = positiveInt('parallelism', options.parallelism, job.parallelism)
-  const channelCapacity = positiveInt('channelCapacity', options.channelCapacity, 16_384)
+  const parallelism = positiveInt('parallelism', options.parallelism, job.parallelism, 'PARALLELISM_INVALID')
+  const channelCapacity = positiveInt('channelCapacity', options.channelCapacity, 16_384, 'PIPELINE_OPTION_INVALID')
   const workers = options.workers ?? 0
   const markers = options.latencyMarkerIntervalMs ?? DEFAULT_MARKER_INTERVAL_MS
-  if (!Number.isInteger(markers) || markers < 0) throw new SluiceError('JOB_INVALID_OPTION', `latencyMarkerIntervalMs must be a whole number of ms >= 0, got ${markers}`)
+  if (!Number.isInteger(markers) || markers < 0) throw new SluiceError('PIPELINE_OPTION_INVALID', `latencyMarkerIntervalMs must be a whole number of ms >= 0, got ${markers}`)
   const startedAt = Date.now()
-  if (!Number.isInteger(workers) || workers < 0) throw new SluiceError('JOB_INVALID_OPTION', `workers must be a whole number >= 0, got ${workers}`)
+  if (!Number.isInteger(workers) || workers < 0) throw new SluiceError('PARALLELISM_INVALID', `workers must be a whole number >= 0, got ${workers}`)
   const module = job.module
   if (workers > 0) {
     if (module === undefined) {
-      throw new SluiceError('JOB_INVALID_OPTION', `pipeline "${job.name}" needs its module to run on worker threads: new Pipeline(name, { module: import.meta.url }) in a job file that exports the pipeline`)
+      throw new SluiceError('WORKERS_UNSUPPORTED', `pipeline "${job.name}" needs its module to run on worker threads: new Pipeline(name, { module: import.meta.url }) in a job file that exports the pipeline`)
     }
-    if (options.clock !== undefined) throw new SluiceError('JOB_INVALID_OPTION', 'an injected clock works only in-thread (workers: 0)')
+    if (options.clock !== undefined) throw new SluiceError('WORKERS_UNSUPPORTED', 'an injected clock works only in-thread (workers: 0)')
   }
   const restart = resolveRestart(options)
   const savepointDir = resolveSavepointDir(options.checkpoints)

@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads'
-import { ERROR_CODES, SluiceError } from '../../errors.ts'
+import { deserializeError, SluiceError } from '../../errors.ts'
 import type { JobModuleRef } from '../../graph/job.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { physicalPlan, planFingerprint, workerOf, type PhysicalPlan } from '../../graph/physical.ts'
@@ -274,7 +274,7 @@ class ThreadedAttempt implements Attempt {
         return
       case 'failed':
         if (m.metrics !== null) slot.metrics = m.metrics
-        this.fail(new SluiceError(m.error.code in ERROR_CODE_SET ? (m.error.code as never) : 'WORKER_FAILED', `${stripCode(m.error.message)} (worker ${slot.index} of ${this.workers})`))
+        this.fail(deserializeError(m.error, `worker ${slot.index} of ${this.workers}`))
         return
       default:
         assertNever(m)
@@ -296,11 +296,4 @@ class ThreadedAttempt implements Attempt {
     for (const s of this.slots) void s.thread.terminate()
     this.settle?.reject(e)
   }
-}
-
-const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES
-
-/** A serialized SluiceError's message starts with its code; the re-created error adds it again. */
-function stripCode(message: string): string {
-  return message.replace(/^[A-Z_]+: /, '')
 }

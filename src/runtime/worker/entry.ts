@@ -5,7 +5,7 @@
  * its own scheduler, reporting metrics, completion or failure to the coordinator.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { SluiceError } from '../../errors.ts'
+import { serializeError, SluiceError } from '../../errors.ts'
 import type { JobDefinition } from '../../graph/job.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
@@ -15,7 +15,7 @@ import { JobRunner } from '../task/job-runner.ts'
 import { loadPipeline } from './job-module.ts'
 import { physicalPlan, planFingerprint } from '../../graph/physical.ts'
 import { buildTasks } from '../task/build-tasks.ts'
-import { assertNever, serializeError, type FromWorker, type ToWorker, type WorkerStart } from './protocol.ts'
+import { assertNever, type FromWorker, type ToWorker, type WorkerStart } from './protocol.ts'
 import { RingInChannel, RingOutChannel } from '../exchange/ring-channel.ts'
 import { startCpuProfile } from './cpu-profile.ts'
 import { restoreFor } from '../task/restore.ts'

@@ -1,10 +1,12 @@
 /**
  * Messages between the coordinator (main thread) and workers: one discriminated union each way,
- * handled by exhaustive switches. Errors cross as plain objects and are matched on `code`.
+ * handled by exhaustive switches. Errors cross as `SerializedError`s (`serializeError` and
+ * `deserializeError` in errors.ts) and are matched on `code`.
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { JobModuleRef } from '../../graph/job.ts'
 import type { DeadLetter } from '../../connectors/spi.ts'
+import { SluiceError, type SerializedError } from '../../errors.ts'
 import type { JobMetrics } from '../../metrics/task-metrics.ts'
 import type { Checkpoint } from '../checkpoint/storage.ts'
 import type { TaskCheckpointParts } from '../task/task.ts'
@@ -33,12 +35,6 @@ export interface WorkerStart {
   readonly feeds: Readonly<Record<string, MessagePort>>
 }
 
-export interface SerializedError {
-  readonly code: string
-  readonly message: string
-  readonly stack?: string
-}
-
 export type ToWorker =
   | { readonly type: 'stop' }
   | { readonly type: 'metrics' }
@@ -64,13 +60,5 @@ export type FromWorker =
   | { readonly type: 'decline'; readonly id: number; readonly ended: boolean }
 
 export function assertNever(x: never): never {
-  throw new Error(`unexpected message: ${JSON.stringify(x)}`)
-}
-
-export function serializeError(e: unknown): SerializedError {
-  if (typeof e === 'object' && e !== null) {
-    const o = e as { code?: unknown; message?: unknown; stack?: unknown }
-    return { code: typeof o.code === 'string' ? o.code : 'INTERNAL', message: String(o.message ?? e), ...(typeof o.stack === 'string' ? { stack: o.stack } : {}) }
-  }
-  return { code: 'INTERNAL', message: String(e) }
+  throw new SluiceError('INTERNAL', `unexpected message between threads: ${JSON.stringify(x)}`)
 }

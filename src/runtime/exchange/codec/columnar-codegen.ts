@@ -4,6 +4,7 @@
  * and decoded records get their properties assigned in schema order, so every decoded record of
  * one schema still shares one hidden class (V8's transition tree is the same for all of them).
  */
+import { SluiceError } from '../../../errors.ts'
 import type { SchemaField } from '../../../graph/schema.ts'
 import type { StringDictionary } from './string-dictionary.ts'
 
@@ -56,7 +57,7 @@ export function compileFixedWriter(field: SchemaField, check: RecordCheck): Fixe
   const name = field.name
   const nullable = field.nullable
   const type = field.type
-  if (type !== 'number' && type !== 'int' && type !== 'boolean') throw new Error(`not a fixed-width type: ${type}`)
+  if (type !== 'number' && type !== 'int' && type !== 'boolean') throw new SluiceError('INTERNAL', `not a fixed-width type: ${type}`)
   return (records, n, view, base, bits, bitBase) => {
     for (let i = 0; i < n; i++) {
       const r = records[i] as Record<string, unknown>

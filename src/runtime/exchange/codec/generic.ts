@@ -29,7 +29,7 @@
  * Functions and symbols are rejected with a CodecError naming the record and property.
  */
 import { Packr, Unpackr, type Options } from 'msgpackr'
-import { describeCause } from '../../../errors.ts'
+import { describeCause, reasonOf, SluiceError } from '../../../errors.ts'
 import type { Batch } from '../../../operators/types.ts'
 import type { BatchCodec } from './batch-codec.ts'
 import { CodecError, corruptBatch, describeValue } from './codec-error.ts'
@@ -49,7 +49,7 @@ const OPTIONS: Options = {
   // Decoded binary must not point into the ring, which the producer overwrites.
   copyBuffers: true,
   writeFunction: () => {
-    throw new Error('a function cannot cross threads; send plain data')
+    throw new SluiceError('RECORD_FAILED', 'a function cannot cross threads; send plain data')
   },
 }
 
@@ -149,14 +149,14 @@ export class GenericCodec<T> implements BatchCodec<T> {
           const v = (r as Record<string, unknown>)[key]
           const inner = this.tryPack(v)
           if (inner !== null) {
-            return new CodecError('RECORD_FAILED', `cannot encode record ${i}, property "${key}" (${describeValue(v)}): ${describeCause(inner)}`,
+            return new CodecError('RECORD_FAILED', `cannot encode record ${i}, property "${key}" (${describeValue(v)}): ${reasonOf(inner)}`,
               i, key, { cause: inner })
           }
         }
       }
-      return new CodecError('RECORD_FAILED', `cannot encode record ${i} (${describeValue(r)}): ${describeCause(why)}`, i, null, { cause: why })
+      return new CodecError('RECORD_FAILED', `cannot encode record ${i} (${describeValue(r)}): ${reasonOf(why)}`, i, null, { cause: why })
     }
-    return new CodecError('RECORD_FAILED', `cannot encode the batch: ${describeCause(cause)}`, -1, null, { cause })
+    return new CodecError('RECORD_FAILED', `cannot encode the batch: ${reasonOf(cause)}`, -1, null, { cause })
   }
 
   private tryPack(v: unknown): unknown {

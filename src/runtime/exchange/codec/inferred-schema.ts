@@ -141,11 +141,12 @@ function readSection(section: Uint8Array): RecordSchema<unknown> {
     spec[decoder.decode(section.subarray(pos + 4, pos + 4 + length))] = { type, nullable: section[pos + 1] === 1 }
     pos += 4 + length
   }
+  let schema: RecordSchema<unknown>
   try {
-    const schema = recordSchema(spec) as unknown as RecordSchema<unknown>
-    if (schema.fields.length !== count) throw new Error('duplicate field names')
-    return schema
+    schema = recordSchema(spec) as unknown as RecordSchema<unknown>
   } catch (e) {
     throw corruptBatch(`bad inline schema: ${(e as Error).message}`)
   }
+  if (schema.fields.length !== count) throw corruptBatch('bad inline schema: duplicate field names')
+  return schema
 }

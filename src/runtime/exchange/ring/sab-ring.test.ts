@@ -339,9 +339,9 @@ describe('SabRing on one thread', () => {
     expect(() => ring2.tryWriteData(bytesOf(8, 0), 1)).toThrow(expect.objectContaining({ code: 'JOB_CANCELLED' }))
   })
 
-  it('rejects bad options with JOB_INVALID_OPTION and foreign buffers on attach', () => {
-    expect(() => SabRing.create({ capacityBytes: 8, capacityRecords: 1 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
-    expect(() => SabRing.create({ capacityBytes: 1024, capacityRecords: 0 })).toThrow(expect.objectContaining({ code: 'JOB_INVALID_OPTION' }))
+  it('rejects bad options with PIPELINE_OPTION_INVALID and foreign buffers on attach', () => {
+    expect(() => SabRing.create({ capacityBytes: 8, capacityRecords: 1 })).toThrow(expect.objectContaining({ code: 'PIPELINE_OPTION_INVALID' }))
+    expect(() => SabRing.create({ capacityBytes: 1024, capacityRecords: 0 })).toThrow(expect.objectContaining({ code: 'PIPELINE_OPTION_INVALID' }))
     expect(() => SabRing.attach(new SharedArrayBuffer(1024))).toThrow(expect.objectContaining({ code: 'INTERNAL' }))
   })
 })

@@ -80,7 +80,7 @@ export class RingMessage {
 
 function checkWhole(name: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new SluiceError('JOB_INVALID_OPTION', `SabRing ${name} must be a whole number in [${min}, ${max}], got ${v}`)
+    throw new SluiceError('PIPELINE_OPTION_INVALID', `SabRing ${name} must be a whole number in [${min}, ${max}], got ${v}`)
   }
 }
 

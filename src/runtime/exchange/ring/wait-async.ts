@@ -8,13 +8,15 @@
  * only happen when a ring is empty or full.
  */
 
+import { SluiceError } from '../../../errors.ts'
+
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> }
 type WaitAsync = (a: Int32Array, index: number, value: number, timeoutMs?: number) => WaitAsyncResult
 
 // lib ES2022 has no typing for waitAsync (ES2024); Node 20 has the function.
 const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync
 
-if (waitAsync === undefined) throw new Error('Atomics.waitAsync is missing: Sluice needs Node.js >= 20')
+if (waitAsync === undefined) throw new SluiceError('NODE_UNSUPPORTED', `Atomics.waitAsync is missing in Node.js ${process.version}: Sluice needs Node.js >= 20.19`)
 
 export const RESOLVED: Promise<void> = Promise.resolve()
 
