@@ -7,7 +7,9 @@ import { addTwoInput, type KeyedStream } from './keyed-stream.ts'
 import { requireFunction, type OperatorOptions } from './options.ts'
 import type { Stream } from './stream.ts'
 
+/** A join of two keyed streams being built (`left.join(right)`): pick the kind of join. */
 export class JoinBuilder<K, L, R> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, L>,
     private readonly right: KeyedStream<K, R>,
@@ -38,7 +40,9 @@ export class JoinBuilder<K, L, R> {
   }
 }
 
+/** A window join (`left.join(right).window(assigner)`): pairs of equal keys in the same window. */
 export class WindowJoin<K, L, R> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, L>,
     private readonly right: KeyedStream<K, R>,
@@ -60,7 +64,9 @@ export class WindowJoin<K, L, R> {
   }
 }
 
+/** An interval join (`left.join(right).between(lowerMs, upperMs)`). */
 export class IntervalJoin<K, L, R> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, L>,
     private readonly right: KeyedStream<K, R>,
@@ -69,6 +75,7 @@ export class IntervalJoin<K, L, R> {
     private readonly upperMs: number,
   ) {}
 
+  /** One output per pair: a left record at t with each right record of its key within [t + lowerMs, t + upperMs]. */
   apply<O>(id: string, fn: (left: L, right: R) => O, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'join function', fn)
     const { keys, lowerMs, upperMs } = this

@@ -204,7 +204,9 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
 }
 
 export class Pipeline implements PipelineContext {
+  /** @internal */
   readonly graph = new LogicalGraph()
+  /** @internal */
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined
   readonly parallelism: number
   readonly maxParallelism: number

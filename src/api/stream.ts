@@ -2,7 +2,7 @@
  * The typed dataflow API. A Stream<T> is the output of one node; each method adds a node with an
  * explicit id and returns the new stream. Nothing runs until `pipeline.run()`.
  */
-import type { DeadLetter, Sink } from '../connectors/spi.ts'
+import type { Sink } from '../connectors/spi.ts'
 import { SluiceError } from '../errors.ts'
 import type { GraphNode, Partitioning } from '../graph/logical.ts'
 import { FilterOperator } from '../operators/filter.ts'
@@ -11,25 +11,42 @@ import { MapOperator } from '../operators/map.ts'
 import type { Operator, OutputTag } from '../operators/types.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
 import { isRecordSchema, type RecordSchema } from '../graph/schema.ts'
-import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext } from './options.ts'
+import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext, type SinkOptions } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
+import type { WindowedStream } from './windowed-stream.ts'
 
-/** Where a stream comes from: a node's main output or one of its side outputs. */
+/** @internal Where a stream comes from: a node's main output or one of its side outputs. */
 export interface StreamOrigin {
   readonly nodeId: string
   readonly sideTag: string | null
 }
 
+/**
+ * A stream of records of type `T`: what a source, an operator or a side output emits. Each method
+ * adds an operator with an explicit id and returns the stream it emits; `to()` ends the stream in
+ * a sink. Streams come from `pipeline.source()` and the methods here, never from `new`.
+ *
+ * @example
+ * ```ts
+ * const p = new Pipeline('big-bids')
+ * p.source('bids', fromArray([{ auction: 1, price: 90 }, { auction: 2, price: 1200 }]))
+ *   .filter('big', (b) => b.price > 1000)
+ *   .to('out', stdoutSink())
+ * await p.run().done
+ * ```
+ */
 export class Stream<T> {
   /** @internal */
   constructor(
+    /** @internal */
     readonly pipeline: PipelineContext,
+    /** @internal */
     readonly origin: StreamOrigin,
-    /** How records reach the next operator (forward unless rebalance() or broadcast() said otherwise). */
+    /** @internal How records reach the next operator (forward unless rebalance() or broadcast() said otherwise). */
     readonly exchange: Partitioning = { kind: 'forward' },
   ) {}
 
-  /** @internal adds a one-input operator fed by this stream. */
+  /** @internal Adds a one-input operator fed by this stream. */
   addOperator<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined, partitioning: Partitioning = this.exchange, keyed = false): Stream<O> {
     const g = this.pipeline.graph
     g.addNode({ type: 'operator', id, label, inputs: 1, keyed, create: create as () => Operator<unknown, unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
@@ -130,7 +147,7 @@ export class Stream<T> {
   }
 
   /** All records in one group: a keyed stream with a single constant key. */
-  windowAll(assigner: WindowAssigner) {
+  windowAll(assigner: WindowAssigner): WindowedStream<number, T> {
     return this.keyBy(() => 0).window(assigner)
   }
 
@@ -157,7 +174,7 @@ export class Stream<T> {
    * @example results.to('out', stdoutSink())
    * @example results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
    */
-  to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter>; parallelism?: number }): void {
+  to(id: string, sink: Sink<T>, options?: SinkOptions): void {
     if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {
       throw new SluiceError('JOB_INVALID_OPTION', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)
     }
@@ -169,16 +186,9 @@ export class Stream<T> {
     g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...(parallelism === undefined ? {} : { parallelism }), ...resolveErrorOptions(this.pipeline, id, options) })
     g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: this.exchange })
   }
-
-  /**
-   * Keyed operations live on KeyedStream; in plain JavaScript this method exists to say so.
-   * @deprecated call .keyBy(...).window(...) (or .windowAll(...)).
-   */
-  window(..._args: never[]): never {
-    throw new SluiceError('JOB_KEYBY_REQUIRED', `window() on "${this.origin.nodeId}" needs a keyed stream; call .keyBy(...) first, or use .windowAll(...)`)
-  }
 }
 
+/** @internal The operator of `union`: records and their times pass through unchanged. */
 export class PassThroughOperator<T> implements Operator<T, T> {
   processBatch(batch: { records: T[]; times: number[] }, _ctx: unknown, out: { emit(r: T, t: number): void }): void {
     const { records, times } = batch

@@ -30,10 +30,15 @@ export interface WindowResult<K, R> {
   value: R
 }
 
+/**
+ * A keyed stream cut into windows (`keyed.window(assigner)`); `aggregate`, `reduce` or `process`
+ * turn each window into output records.
+ */
 export class WindowedStream<K, T> {
   private latenessMs = 0
   private lateTag: OutputTag<T> | null = null
 
+  /** @internal */
   constructor(
     private readonly keyed: KeyedStream<K, T>,
     private readonly assigner: WindowAssigner,
@@ -53,6 +58,7 @@ export class WindowedStream<K, T> {
     return this
   }
 
+  /** Folds each window's records with `fn`, emitting one record per window and key. */
   reduce(id: string, fn: (a: T, b: T) => T, options?: OperatorOptions): Stream<T> {
     requireFunction(id, 'reduce', fn)
     return this.aggregate(id, reduceAggregate(fn), (_k, _w, r) => r, options)

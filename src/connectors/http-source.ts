@@ -97,6 +97,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   readonly maxBodyBytes: number
   readonly maxBufferedRecords: number
   readonly maxConcurrentRequests: number
+  /** @internal The monitoring server's count of ingest requests being read. */
   requestsInFlight = 0
   private readonly parse: ((value: unknown) => T) | undefined
   private readonly buffer: IngestBuffer<T>
@@ -133,6 +134,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     return this.workerPort !== null ? new FedReader<T>(this.workerPort, where) : new BufferReader<T>(this.buffer, where)
   }
 
+  /** @internal The coordinator links the main thread's buffer to the reading worker. */
   attachFeed(port: MessagePort, end: 'main' | 'worker'): void {
     if (end === 'worker') {
       this.workerPort = port
@@ -142,14 +144,17 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     this.feed = new FeedServer(port, this.buffer)
   }
 
+  /** @internal The monitoring server's side (IngestTarget), from here to `ingest`. */
   full(): boolean {
     return !this.buffer.fits(1)
   }
 
+  /** @internal */
   retryAfterSeconds(): number {
     return this.buffer.retryAfterSeconds(Math.max(1, this.buffer.length - this.maxBufferedRecords / 2))
   }
 
+  /** @internal */
   ingest(body: Uint8Array, format: IngestFormat): IngestOutcome {
     const text = bodyText(body)
     if (text === null) {

@@ -44,12 +44,14 @@ export interface RecordSchema<T> {
   readonly __record?: T
 }
 
-type ValueOfType<F> = F extends 'number' | 'int' ? number
+/** The TypeScript type of a field of type `F` ('number' and 'int': number, …). */
+export type ValueOfType<F> = F extends 'number' | 'int' ? number
   : F extends 'string' ? string
     : F extends 'boolean' ? boolean
       : never
 
-type ValueOfSpec<F> = F extends FieldType ? ValueOfType<F>
+/** The TypeScript type of a field declared as `F` (a type, or `{ type, nullable }`). */
+export type ValueOfSpec<F> = F extends FieldType ? ValueOfType<F>
   : F extends { readonly type: infer X; readonly nullable: true } ? ValueOfType<X> | null
     : F extends { readonly type: infer X } ? ValueOfType<X>
       : never

@@ -95,7 +95,8 @@ export interface JobMetrics {
 
 /** Counters a checkpoint carries, so totals after a restore count the whole job (see RecordCounts). */
 export const CHECKPOINTED_COUNTERS = ['recordsIn', 'recordsOut', 'errors', 'skipped', 'deadLettered', 'lateDropped'] as const
-type CheckpointedCounter = (typeof CHECKPOINTED_COUNTERS)[number]
+/** The counters a checkpoint carries (see `jobTotal`). */
+export type CheckpointedCounter = (typeof CHECKPOINTED_COUNTERS)[number]
 
 /** Operator id → its CHECKPOINTED_COUNTERS summed over subtasks, in that order. */
 export type RecordCounts = Record<string, number[]>
@@ -111,7 +112,8 @@ export function addCounts(into: RecordCounts, metrics: readonly OperatorMetrics[
   return into
 }
 
-type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'
+/** The per-operator counters `operatorTotal` sums. */
+export type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'
 
 /**
  * One counter of one operator, summed over its subtasks.

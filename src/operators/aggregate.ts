@@ -48,7 +48,8 @@ export function max<I>(value: (v: I) => number): AggregateFunction<I, number, nu
   }
 }
 
-interface AvgAcc {
+/** The accumulator of `avg`: the running sum and count. */
+export interface AvgAcc {
   sum: number
   count: number
 }

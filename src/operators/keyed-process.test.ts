@@ -3,7 +3,7 @@ import { fromArray } from '../connectors/array-source.ts'
 import { Pipeline } from '../api/pipeline.ts'
 import { ManualClock } from '../time/clock.ts'
 import { boundedOutOfOrderness } from '../time/watermarks.ts'
-import { manualSource, memorySink, runAndCollect, until } from '../testing/harness.ts'
+import { manualSource, memorySink, runAndCollect, until } from '../testing/index.ts'
 import type { ListState, MapState, ReducingState, ValueState } from '../state/keyed-state.ts'
 import { outputTag } from './types.ts'
 
