@@ -31,7 +31,13 @@ export class JoinBuilder<K, L, R> {
 
   /**
    * Unbounded inner join on the key: either side may arrive first. Give a TTL to bound state.
-   * @example auctions.keyBy((a) => a.seller).join(persons.keyBy((p) => p.id)).apply('q3-join', (a, p) => ({ ... }), { ttlMs: 600_000 })
+   * @example
+   * ```ts
+   * declare const auctions: Stream<Auction>
+   * declare const persons: Stream<Person>
+   * auctions.keyBy((a) => a.seller).join(persons.keyBy((p) => p.id))
+   *   .apply('seller-city', (a, p) => ({ auction: a.id, city: p.city }), { ttlMs: 600_000 })
+   * ```
    */
   apply<O>(id: string, fn: (left: L, right: R) => O, options?: OperatorOptions & KeyedJoinOptions): Stream<O> {
     requireFunction(id, 'join function', fn)

@@ -47,7 +47,12 @@ export class KeyedStream<K, T> {
 
   /**
    * Rolling aggregate: emits the key's current result after every record.
-   * @example bids.keyBy((b) => b.bidder).aggregate('bids-per-bidder', count())
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.keyBy((b) => b.bidder).aggregate('bids-per-bidder', count())                        // { key, value }
+   * bids.keyBy((b) => b.bidder).aggregate('top-bid', max((b: Bid) => b.price), (bidder, price) => ({ bidder, price }))
+   * ```
    */
   aggregate<ACC, R>(id: string, agg: AggregateFunction<T, ACC, R>, options?: OperatorOptions): Stream<KeyedResult<K, R>>
   aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, result: R) => O, options?: OperatorOptions): Stream<O>

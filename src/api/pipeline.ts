@@ -1,15 +1,6 @@
 /**
  * A Pipeline is a job: sources, operators and sinks with stable ids. Build it by chaining
  * methods on the streams it returns; run it with `run()`.
- *
- * @example
- * const p = new Pipeline('word-count')
- * p.source('lines', fromArray(['a b', 'b c']))
- *   .flatMap('split', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
- *   .keyBy((w) => w)
- *   .aggregate('count', count())
- *   .to('print', stdoutSink())
- * await p.run().done
  */
 import { join as joinPath, resolve as resolvePath } from 'node:path'
 import type { DeadLetter, Sink, Source } from '../connectors/spi.ts'
@@ -93,7 +84,9 @@ export interface RunOptions {
  * its fourth transient error.
  *
  * @example
+ * ```ts
  * pipeline.run({ checkpoints: { dir: 'chk', intervalMs: 1000 }, restart: { attempts: 5, delayMs: 500, backoff: 'exponential', resetMs: 30 * 60_000 } })
+ * ```
  */
 export interface RestartOptions {
   /** Restarts in a row (without a healthy period between them) before the job fails for good. */
@@ -203,6 +196,21 @@ function positiveInt(name: string, v: number | undefined, dflt: number): number 
   return v
 }
 
+/**
+ * A job: sources, operators and sinks with stable ids. Build it by chaining methods on the
+ * streams `source()` returns; run it with `run()`.
+ *
+ * @example
+ * ```ts
+ * const p = new Pipeline('word-count')
+ * p.source('lines', fromArray(['a b', 'b c']))
+ *   .flatMap<string>('split', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
+ *   .keyBy((w) => w)
+ *   .aggregate('count', count())
+ *   .to('print', stdoutSink())
+ * await p.run().done
+ * ```
+ */
 export class Pipeline implements PipelineContext {
   /** @internal */
   readonly graph = new LogicalGraph()
@@ -226,7 +234,14 @@ export class Pipeline implements PipelineContext {
     this.objectives = validateObjectives(options.objectives ?? {})
   }
 
-  /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
+  /**
+   * Adds a source; its records have event time when `options.watermarks` says how to read it.
+   * @example
+   * ```ts
+   * const p = new Pipeline('bids')
+   * const bids = p.source('bids', fileSource<Bid>('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.dateTime, maxOutOfOrdernessMs: 2000 }) })
+   * ```
+   */
   source<T>(id: string, source: Source<T>, options: SourceOptions<T> = {}): Stream<T> {
     if (source === null || typeof source !== 'object' || typeof source.open !== 'function') {
       throw new SluiceError('JOB_INVALID_OPTION', `source "${id}": expected a source (an object with open()), got ${typeof source}`)

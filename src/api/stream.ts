@@ -58,26 +58,59 @@ export class Stream<T> {
    * A custom operator that sees whole batches (Flink's `transform`): for work a per-record
    * function cannot do, such as pre-aggregating or pruning a batch before an exchange. The
    * operator must follow the contract in `Operator` (never mutate or keep the input arrays).
-   * @example bids.transform('local-top', () => new LocalTopOperator()).keyBy(() => 0)
+   * @example
+   * ```ts
+   * // Keeps each batch's highest bid: far fewer records cross the exchange that follows.
+   * class BatchTopOperator implements Operator<Bid, Bid> {
+   *   processBatch(batch: Batch<Bid>, _ctx: OperatorContext, out: Output<Bid>): void {
+   *     let top = -1
+   *     for (let i = 0; i < batch.records.length; i++) if (top < 0 || batch.records[i].price > batch.records[top].price) top = i
+   *     if (top >= 0) out.emit(batch.records[top], batch.times[top])
+   *   }
+   * }
+   * declare const bids: Stream<Bid>
+   * bids.transform('batch-top', () => new BatchTopOperator()).windowAll(tumbling(10_000)).reduce('top', (a, b) => (b.price > a.price ? b : a))
+   * ```
    */
   transform<O>(id: string, create: () => Operator<T, O>, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'transform', create)
     return this.addOperator(id, 'transform', create, options)
   }
 
-  /** @example events.map('parse', (line) => JSON.parse(line) as Event) */
+  /**
+   * One output record per input record.
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * const bids = lines.map('parse', (line) => JSON.parse(line) as Bid)
+   * ```
+   */
   map<O>(id: string, fn: (value: T) => O, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'map', fn)
     return this.addOperator(id, 'map', () => new MapOperator(fn), options)
   }
 
-  /** @example bids.filter('big', (b) => b.price > 1000) */
+  /**
+   * The records for which `predicate` holds.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * const big = bids.filter('big', (b) => b.price > 1000)
+   * ```
+   */
   filter(id: string, predicate: (value: T) => boolean, options?: OperatorOptions): Stream<T> {
     requireFunction(id, 'filter', predicate)
     return this.addOperator(id, 'filter', () => new FilterOperator(predicate), options)
   }
 
-  /** @example lines.flatMap('words', (line, out) => { for (const w of line.split(' ')) out.collect(w) }) */
+  /**
+   * Any number of output records per input record, given to `out.collect`.
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * const words = lines.flatMap<string>('words', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
+   * ```
+   */
   flatMap<O>(id: string, fn: (value: T, out: Collector<O>) => void, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'flatMap', fn)
     return this.addOperator(id, 'flatMap', () => new FlatMapOperator(fn), options)
@@ -85,7 +118,11 @@ export class Stream<T> {
 
   /**
    * Sets the parallelism of the operator (or source) that produced this stream.
-   * @example events.map('parse', parse).parallelism(4)
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * lines.map('parse', (line) => JSON.parse(line) as Bid).parallelism(4)
+   * ```
    */
   parallelism(n: number): this {
     if (!Number.isInteger(n) || n < 1 || n > 1024) {
@@ -101,7 +138,11 @@ export class Stream<T> {
    * per-batch dictionary, booleans, nullable fields), which is faster and smaller than the generic
    * encoding. A record that does not fit the schema fails the job with a CODEC error naming the
    * field. Same-thread channels pass records as they are.
-   * @example bids.map('project', (b) => ({ auction: b.auction, price: b.price })).schema(recordSchema({ auction: 'int', price: 'number' }))
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.map('project', (b) => ({ auction: b.auction, price: b.price })).schema(recordSchema({ auction: 'int', price: 'number' }))
+   * ```
    */
   schema(schema: RecordSchema<T>): this {
     if (!isRecordSchema(schema)) {
@@ -171,8 +212,12 @@ export class Stream<T> {
    * Writes the stream to a sink. `onError` is what happens to a record the sink cannot encode
    * because of the record itself (nested too deep, cyclic, a BigInt in JSON): 'fail' (default,
    * SINK_RECORD_UNWRITABLE), 'skip' or 'dead-letter'; failures of the destination stay SINK_IO.
-   * @example results.to('out', stdoutSink())
-   * @example results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
+   * @example
+   * ```ts
+   * declare const results: Stream<{ auction: number; n: number }>
+   * results.to('print', stdoutSink())
+   * results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
+   * ```
    */
   to(id: string, sink: Sink<T>, options?: SinkOptions): void {
     if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {

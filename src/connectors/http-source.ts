@@ -80,9 +80,13 @@ export function asIngestTarget(source: Source<unknown>): IngestTarget | null {
  * the job fails. For replay, land the records in a broker first and read that.
  *
  * @example
+ * ```ts
  * // curl -X POST -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/x-ndjson' \
  * //   --data-binary @orders.ndjson http://host:8420/api/v1/jobs/orders/ingest/orders
- * p.source('orders', httpSource<Order>({ parse: parseOrder })).to('out', fileSink('orders.jsonl'))
+ * interface Order { id: string; amount: number }
+ * const parseOrder = (v: unknown): Order => v as Order
+ * pipeline.source('orders', httpSource<Order>({ parse: parseOrder })).to('out', fileSink('orders.jsonl'))
+ * ```
  */
 export function httpSource<T = unknown>(options: HttpSourceOptions<T> = {}): HttpSource<T> {
   return new HttpSource(options)

@@ -67,6 +67,7 @@ const FIELD_OPTION_KEYS = ['type', 'nullable']
  * enumerates it: integer-like names such as "1" come first).
  *
  * @example
+ * ```ts
  * const bidSchema = recordSchema({
  *   auction: 'number', bidder: 'number', price: 'number', channel: 'string',
  *   flag: 'boolean', note: { type: 'string', nullable: true },
@@ -74,7 +75,8 @@ const FIELD_OPTION_KEYS = ['type', 'nullable']
  * // RecordSchema<{ auction: number; bidder: number; price: number; channel: string; flag: boolean; note: string | null }>
  *
  * // Check a schema against an existing interface:
- * const s: RecordSchema<Bid> = recordSchema({ auction: 'number', ... })
+ * const s: RecordSchema<Bid> = recordSchema({ auction: 'int', bidder: 'int', price: 'int', channel: 'string', url: 'string', dateTime: 'number', extra: 'string' })
+ * ```
  */
 export function recordSchema<const S extends SchemaSpec>(spec: S): RecordSchema<InferRecord<S>> {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {

@@ -117,7 +117,11 @@ export type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' 
 
 /**
  * One counter of one operator, summed over its subtasks.
- * @example operatorTotal(job.metrics(), 'parse', 'skipped')
+ * @example
+ * ```ts
+ * const job = pipeline.run()
+ * const skipped = operatorTotal(job.metrics(), 'parse', 'skipped')
+ * ```
  */
 export function operatorTotal(metrics: JobMetrics, operatorId: string, counter: OperatorCounter): number {
   let n = 0
@@ -129,7 +133,12 @@ export function operatorTotal(metrics: JobMetrics, operatorId: string, counter: 
  * As operatorTotal, over the whole job: metrics count since this run (or restart) began, so a job
  * that resumed from a checkpoint adds what the checkpoint had counted (`restored`; see
  * CheckpointRestore.counts). The output of an exactly-once sink then matches its count.
- * @example jobTotal(result.metrics, job.checkpoints()?.restore?.counts, 'results', 'recordsIn')
+ * @example
+ * ```ts
+ * const job = pipeline.run({ checkpoints: { dir: 'chk', intervalMs: 1000 } })
+ * const result = await job.done
+ * const written = jobTotal(result.metrics, job.checkpoints()?.restore?.counts, 'results', 'recordsIn')
+ * ```
  */
 export function jobTotal(metrics: JobMetrics, restored: RecordCounts | undefined, operatorId: string, counter: CheckpointedCounter): number {
   return operatorTotal(metrics, operatorId, counter) + (restored?.[operatorId]?.[CHECKPOINTED_COUNTERS.indexOf(counter)] ?? 0)

@@ -3,13 +3,19 @@
  * once a second against the job's live metrics. An objective breached for `forSeconds` in a row
  * fires an alert; met again for `forSeconds` it resolves. Alerts go to the API, the dashboard,
  * the log, `sluice_alert_firing` in /metrics and, optionally, a webhook.
- *
- * @example
- * new Pipeline('orders', { objectives: { latencyP99Ms: 500, watermarkLagMs: 10_000, minRecordsPerSecond: 1000 } })
  */
 import { SluiceError } from '../errors.ts'
 import type { Alert, JobView, Objective } from './types.ts'
 
+/**
+ * A job's service-level objectives (`new Pipeline(name, { objectives })`), evaluated once a second
+ * by the monitor; see docs/METRICS.md.
+ *
+ * @example
+ * ```ts
+ * new Pipeline('orders', { objectives: { latencyP99Ms: 500, watermarkLagMs: 10_000, minRecordsPerSecond: 1000 } })
+ * ```
+ */
 export interface ObjectivesSpec {
   /** End-to-end p99 latency (source → sinks) must stay at or below this. */
   latencyP99Ms?: number

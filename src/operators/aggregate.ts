@@ -11,7 +11,14 @@ export interface AggregateFunction<I, ACC, R> {
   merge?(a: ACC, b: ACC): ACC
 }
 
-/** Counts records. @example keyed.window(tumbling(10_000)).aggregate('count', count()) */
+/**
+ * Counts records.
+ * @example
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.keyBy((b) => b.auction).window(tumbling(10_000)).aggregate('count', count())
+ * ```
+ */
 export function count<I = unknown>(): AggregateFunction<I, number, number> {
   return {
     create: () => 0,
