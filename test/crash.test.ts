@@ -150,7 +150,7 @@ describe('exactly-once under kill -9', () => {
     // has written one (a run that finished first cleared its own; then take another run).
     const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '4' }
     const rnd = new SeededRandom(3)
-    for (let i = 0; i < 3 && checkpointIds(first).length === 0; i++) await runAndKill(crashJob(['--checkpoint-dir', first, '--checkpoint-interval', '50ms']), { cwd: root, env, chk: first, rnd, early: false })
+    for (let i = 0; i < 3 && checkpointIds(first).length === 0; i++) await runAndKill(crashJob(['--checkpoint-dir', first, '--checkpoint-interval', '50ms']), { cwd: root, env, chk: first, rnd, early: false, maxDelayMs: 0 })
     expect(checkpointIds(first).length).toBeGreaterThan(0)
     const savepoint = join(dir, 'from-sp-savepoint.sluice')
     writeFileSync(savepoint, readFileSync(join(first, `checkpoint-${Math.max(...checkpointIds(first))}.sluice`)))
@@ -175,7 +175,9 @@ describe('exactly-once under kill -9', () => {
 
   it('sluice savepoint --stop on a running job, then --from-savepoint: the output is exactly a fault-free run\'s', async () => {
     const out = join(dir, 'savepoint.jsonl')
-    const env = { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '6' }
+    // 30 µs a record (a wall-clock spin, so as long on a loaded machine): ~45 s of work, far longer
+    // than a `sluice savepoint` process takes to start there; the savepoint stops the job early.
+    const env = { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '30' }
     const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--port', '0', '--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk'), '--checkpoint-interval', '50ms', '--savepoint-dir', join(dir, 'savepoints-cli')], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))

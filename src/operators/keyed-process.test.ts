@@ -85,7 +85,9 @@ describe('keyed process functions', () => {
     src.push(e('a', 0))
     await until(() => job.metrics().operators.find((o) => o.operator === 'pt')?.recordsIn === 1)
     clock.advance(999)
-    await new Promise((r) => setTimeout(r, 20))
+    // A record read after the advance proves the task has run since: a timer due at 10 999 would have fired.
+    src.push(e('b', 0))
+    await until(() => job.metrics().operators.find((o) => o.operator === 'pt')?.recordsIn === 2)
     expect(sink.records).toEqual([])
     clock.advance(1)
     await until(() => sink.records.length === 1)
