@@ -26,7 +26,7 @@ beforeAll(() => {
     if (sf === undefined) throw new Error(`entry ${subpath}: no source file ${file}`)
     exportsOf.set(subpath, checker.getExportsOfModule(checker.getSymbolAtLocation(sf) as ts.Symbol))
   }
-}, 120_000)
+}, 300_000)
 
 const resolve = (s: ts.Symbol): ts.Symbol => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s)
 const inSrc = (d: ts.Node): boolean => d.getSourceFile().fileName.startsWith(srcDir)
@@ -237,7 +237,7 @@ describe('the public surface', () => {
     for (const [file, name] of [['keyed-stream.d.ts', 'ConnectedKeyedStreams'], ['windowed-stream.d.ts', 'WindowedStream'], ['join-builder.d.ts', 'JoinBuilder'], ['join-builder.d.ts', 'WindowJoin'], ['join-builder.d.ts', 'IntervalJoin']]) {
       expect(members(file, name), `${name}'s members`).not.toContain('constructor')
     }
-  }, 60_000)
+  }, 300_000)
 
   it('test helpers are in sluice/testing, not in the main surface', () => {
     const main = new Set(exportsOf.get('.')?.map((s) => s.name))
