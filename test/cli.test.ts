@@ -8,8 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const root = new URL('..', import.meta.url).pathname
 let dir: string
 
+/**
+ * Deadlines for processes that end by themselves: each `sluice` start-up transpiles TypeScript
+ * (once per worker thread too), ~50 s for a run on 2 worker threads at load 30 on 2 cores.
+ */
+const PROCESS_DEADLINE_MS = 180_000
+const TEST_DEADLINE_MS = 600_000
+
 function sluice(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...args], { cwd: root, encoding: 'utf8', timeout: PROCESS_DEADLINE_MS })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
@@ -20,7 +27,7 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe('sluice nexmark', () => {
+describe('sluice nexmark', { timeout: TEST_DEADLINE_MS }, () => {
   it('generate writes the requested events as JSON Lines', () => {
     const out = join(dir, 'events.jsonl')
     const r = sluice('nexmark', 'generate', '--events', '20000', '--seed', '3', '--out', out)
@@ -88,7 +95,7 @@ describe('sluice nexmark', () => {
   })
 })
 
-describe('sluice run and demo', () => {
+describe('sluice run and demo', { timeout: TEST_DEADLINE_MS }, () => {
   it('runs a TypeScript job module without a build step', () => {
     const r = sluice('run', 'examples/first-job.ts')
     expect(r.code).toBe(0)
@@ -107,7 +114,7 @@ describe('sluice run and demo', () => {
   })
 
   it('a job reading stdin works on worker threads (stdin is forwarded to the worker running the source)', () => {
-    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/stdin-job.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000, input: 'a b a\nc a\n' })
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/stdin-job.ts'], { cwd: root, encoding: 'utf8', timeout: PROCESS_DEADLINE_MS, input: 'a b a\nc a\n' })
     expect(r.status).toBe(0)
     const last = new Map<string, string>()
     for (const l of r.stdout.trim().split('\n')) last.set(l.split(':')[0], l)

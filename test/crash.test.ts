@@ -57,6 +57,12 @@ beforeAll(() => {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/**
+ * Eleven process starts and their first checkpoints: ~60 s on an idle machine, 300-380 s at load
+ * 30 on 2 cores (each `sluice run` start-up transpiles TypeScript). A deadline, not a wait.
+ */
+const CRASH_LOOP_DEADLINE_MS = 900_000
+
 /** A file's lines, sorted: the multiset to compare when parallelism may reorder them. */
 const sorted = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter((l) => l !== '').sort()
 
@@ -97,13 +103,13 @@ describe('exactly-once under kill -9', () => {
     const { out, kills } = await crashLoop('p1', [1], 7, 10)
     expect(kills).toBe(10)
     expect(readFileSync(out, 'utf8')).toBe(readFileSync(reference, 'utf8'))
-  }, 300_000)
+  }, CRASH_LOOP_DEADLINE_MS)
 
   it('rescaled 1 → 2 → 1 between crashes, the output holds the same lines', async () => {
     const { out, kills } = await crashLoop('rescale', [1, 2], 11, 10)
     expect(kills).toBeGreaterThanOrEqual(2)
     expect(sorted(out)).toEqual(sorted(reference))
-  }, 300_000)
+  }, CRASH_LOOP_DEADLINE_MS)
 
   it('on worker threads, a worker that dies at random records fails the job, and each rerun resumes: same lines', async () => {
     const out = join(dir, 'workers.jsonl')
@@ -150,7 +156,7 @@ describe('exactly-once under kill -9', () => {
     // has written one (a run that finished first cleared its own; then take another run).
     const env = { CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '4' }
     const rnd = new SeededRandom(3)
-    for (let i = 0; i < 3 && checkpointIds(first).length === 0; i++) await runAndKill(crashJob(['--checkpoint-dir', first, '--checkpoint-interval', '50ms']), { cwd: root, env, chk: first, rnd, early: false })
+    for (let i = 0; i < 3 && checkpointIds(first).length === 0; i++) await runAndKill(crashJob(['--checkpoint-dir', first, '--checkpoint-interval', '50ms']), { cwd: root, env, chk: first, rnd, early: false, maxDelayMs: 0 })
     expect(checkpointIds(first).length).toBeGreaterThan(0)
     const savepoint = join(dir, 'from-sp-savepoint.sluice')
     writeFileSync(savepoint, readFileSync(join(first, `checkpoint-${Math.max(...checkpointIds(first))}.sluice`)))
@@ -175,7 +181,9 @@ describe('exactly-once under kill -9', () => {
 
   it('sluice savepoint --stop on a running job, then --from-savepoint: the output is exactly a fault-free run\'s', async () => {
     const out = join(dir, 'savepoint.jsonl')
-    const env = { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '6' }
+    // 30 µs a record (a wall-clock spin, so as long on a loaded machine): ~45 s of work, far longer
+    // than a `sluice savepoint` process takes to start there; the savepoint stops the job early.
+    const env = { ...process.env, CRASH_INPUT: input, CRASH_OUT: out, CRASH_WORK_US: '30' }
     const child = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/crash-job.ts', '--port', '0', '--workers', '0', '--checkpoint-dir', join(dir, 'sp-chk'), '--checkpoint-interval', '50ms', '--savepoint-dir', join(dir, 'savepoints-cli')], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))

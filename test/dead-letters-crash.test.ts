@@ -90,7 +90,8 @@ async function killLoop(name: string, workers: number, seed: number): Promise<nu
 describe('dead letters across kills and restarts', () => {
   it('on 2 worker threads, killed with SIGKILL and resumed: every letter exactly once', async () => {
     expect(await killLoop('threads', 2, 3)).toBeGreaterThanOrEqual(2)
-  }, 300_000)
+    // 277 s were seen at load 30 on 2 cores (process and worker start-ups). A deadline, not a wait.
+  }, 900_000)
 
   it('in one thread, killed with SIGKILL and resumed: every letter exactly once', async () => {
     expect(await killLoop('one-thread', 0, 4)).toBeGreaterThanOrEqual(2)

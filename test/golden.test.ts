@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { nexmarkPipeline } from '../src/cli/nexmark-command.ts'
-import { memorySink } from '../src/testing/harness.ts'
+import { memorySink } from '../src/testing/index.ts'
 import { QUERIES } from '../src/nexmark/queries/index.ts'
 
 const CASES = ['q3', 'q4', 'q5', 'q7', 'q8', 'q11']

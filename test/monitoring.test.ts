@@ -21,7 +21,11 @@ function burn(us: number): void {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** Runs `p` with a monitor sampling every `intervalMs` until `until(view)` holds (or `maxMs`), then stops it. */
+/**
+ * Runs `p` with a monitor sampling every `intervalMs` until it has `settleSamples` views (or
+ * `maxMs`), then stops it. `views` are those of the running job: the monitor's last view (its
+ * `view()`) also covers the stop, longer on a loaded machine, when every task goes idle.
+ */
 async function watch(p: Pipeline, o: { intervalMs?: number; maxMs?: number; settleSamples?: number } = {}): Promise<{ monitor: JobMonitor; views: JobView[] }> {
   // Small channels fill within a sample or two, so backpressure shows at once.
   const job = p.run({ channelCapacity: 2048 })
@@ -31,9 +35,10 @@ async function watch(p: Pipeline, o: { intervalMs?: number; maxMs?: number; sett
   const want = o.settleSamples ?? 12
   const deadline = performance.now() + (o.maxMs ?? 20_000)
   while (views.length < want && performance.now() < deadline && job.status() === 'running') await sleep(50)
+  const running = views.slice()
   await job.stop()
   monitor.stop()
-  return { monitor, views }
+  return { monitor, views: running }
 }
 
 const op = (v: JobView, id: string) => {
@@ -88,11 +93,13 @@ describe('metrics against known workloads', () => {
     const waiting = mean(views, (v) => op(v, 'out').waitingMsPerSecond)
     expect(waiting).toBeGreaterThan(700)
     expect(mean(views, (v) => op(v, 'out').busyMsPerSecond)).toBeLessThan(waiting / 4)
-    expect(op(monitor.view(), 'out').state).toBe('waiting')
+    // The state of most samples (one may catch the sink between writes on a busy machine).
+    const states = views.slice(3).map((v) => op(v, 'out').state)
+    expect(states.filter((s) => s === 'waiting').length, states.join(' ')).toBeGreaterThan(states.length / 2)
     expect(mean(views, (v) => op(v, 'numbers').backpressuredMsPerSecond)).toBeGreaterThan(600)
     expect(mean(views, (v) => op(v, 'numbers').inputQueueUsage ?? 0)).toBe(0)
     expect(mean(views, (v) => op(v, 'double').inputQueueUsage ?? 0)).toBeGreaterThan(0.5)
-    const last = monitor.view()
+    const last = views[views.length - 1]
     expect(last.latency).not.toBeNull()
     expect(last.latency?.count).toBeGreaterThan(0)
     // Markers wait behind full queues: end to end takes at least one sink write.

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nexmarkPipeline } from '../src/cli/nexmark-command.ts'
 import { writeEventsFile } from '../src/nexmark/jsonl.ts'
 import { QUERIES } from '../src/nexmark/queries/index.ts'
-import { memorySink } from '../src/testing/harness.ts'
+import { memorySink } from '../src/testing/index.ts'
 import { compareResults, openOracle } from './oracle/duckdb-oracle.ts'
 
 // 150 000 events at 1 000 events/s of event time: 150 s, so every window kind fires many times,

@@ -11,7 +11,7 @@ import { Pipeline, boundedOutOfOrderness, count, tumbling } from '../src/index.t
 import { fileSink, fileSource, generatorSource } from '../src/connectors/index.ts'
 import type { Sink } from '../src/connectors/spi.ts'
 import { readCheckpointFile } from '../src/runtime/checkpoint/storage.ts'
-import { until } from '../src/testing/harness.ts'
+import { until } from '../src/testing/index.ts'
 import { SeededRandom } from '../src/testing/random.ts'
 
 interface Click { user: string; ts: number }

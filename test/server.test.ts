@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Pipeline } from '../src/index.ts'
+import { Pipeline, operatorTotal } from '../src/index.ts'
+import { ManualClock } from '../src/testing/index.ts'
 import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import type { JobHandle } from '../src/api/pipeline.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
@@ -26,6 +27,9 @@ function keyedJob(name: string, objectives = {}): Pipeline {
 let server: MonitoringServer
 let job: JobHandle
 let monitor: JobMonitor
+/** The contract monitor's clock: a sample is taken when the test steps it, never on a timer. */
+let clock: ManualClock
+let sourcedAtStep = 0
 const logged: string[] = []
 const hooked: Alert[] = []
 let hookServer: ReturnType<typeof createServer>
@@ -41,14 +45,23 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', () => r()))
   const hookPort = (hookServer.address() as { port: number }).port
-  // An objective that cannot be met: its alert fires after one second.
+  // An objective that cannot be met: its alert fires at the first sample that measures throughput.
   const p = keyedJob('contract', { minRecordsPerSecond: 1e12, forSeconds: 1, webhook: `http://127.0.0.1:${hookPort}/alerts` })
   job = p.run()
-  monitor = new JobMonitor('contract', p, job, { intervalMs: 200, log: (l) => logged.push(l) }).start()
+  clock = new ManualClock(job.startedAt)
+  monitor = new JobMonitor('contract', p, job, { intervalMs: 1000, clock, log: (l) => logged.push(l) }).start()
   server = await MonitoringServer.start({ port: 0 })
   server.add(monitor)
-  await until(() => (monitor.history(600).length >= 4 ? true : undefined), 'four samples')
+  for (let i = 0; i < 3; i++) await step()
+  expect(monitor.history(600)).toHaveLength(4)
 })
+
+/** One more sample, one second later on the monitor's clock, once the job has read more records since the last. */
+async function step(): Promise<void> {
+  await until(() => (operatorTotal(job.metrics(), 'numbers', 'recordsOut') > sourcedAtStep ? true : undefined), 'records read since the last sample')
+  sourcedAtStep = operatorTotal(job.metrics(), 'numbers', 'recordsOut')
+  clock.advance(1000)
+}
 
 afterAll(async () => {
   await job?.stop()
@@ -123,8 +136,13 @@ describe('JSON API', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream')
     const reader = (res.body as ReadableStream<Uint8Array>).getReader()
     let text = ''
+    // The view when it subscribed, then the one of the next sample.
+    while ((text.match(/event: snapshot/g) ?? []).length < 1) text += new TextDecoder().decode((await reader.read()).value)
+    await step()
     while ((text.match(/event: snapshot/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value)
     ac.abort()
+    const second = JSON.parse([...text.matchAll(/data: (.*)\n/g)][1][1]) as JobView
+    expect(second.t).toBe(clock.now())
     const first = JSON.parse(/data: (.*)\n/.exec(text)?.[1] as string) as JobView
     expect(first.id).toBe('contract')
   })

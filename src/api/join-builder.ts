@@ -7,7 +7,9 @@ import { addTwoInput, type KeyedStream } from './keyed-stream.ts'
 import { requireFunction, type OperatorOptions } from './options.ts'
 import type { Stream } from './stream.ts'
 
+/** A join of two keyed streams being built (`left.join(right)`): pick the kind of join. */
 export class JoinBuilder<K, L, R> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, L>,
     private readonly right: KeyedStream<K, R>,
@@ -29,7 +31,13 @@ export class JoinBuilder<K, L, R> {
 
   /**
    * Unbounded inner join on the key: either side may arrive first. Give a TTL to bound state.
-   * @example auctions.keyBy((a) => a.seller).join(persons.keyBy((p) => p.id)).apply('q3-join', (a, p) => ({ ... }), { ttlMs: 600_000 })
+   * @example
+   * ```ts
+   * declare const auctions: Stream<Auction>
+   * declare const persons: Stream<Person>
+   * auctions.keyBy((a) => a.seller).join(persons.keyBy((p) => p.id))
+   *   .apply('seller-city', (a, p) => ({ auction: a.id, city: p.city }), { ttlMs: 600_000 })
+   * ```
    */
   apply<O>(id: string, fn: (left: L, right: R) => O, options?: OperatorOptions & KeyedJoinOptions): Stream<O> {
     requireFunction(id, 'join function', fn)
@@ -38,7 +46,9 @@ export class JoinBuilder<K, L, R> {
   }
 }
 
+/** A window join (`left.join(right).window(assigner)`): pairs of equal keys in the same window. */
 export class WindowJoin<K, L, R> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, L>,
     private readonly right: KeyedStream<K, R>,
@@ -60,7 +70,9 @@ export class WindowJoin<K, L, R> {
   }
 }
 
+/** An interval join (`left.join(right).between(lowerMs, upperMs)`). */
 export class IntervalJoin<K, L, R> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, L>,
     private readonly right: KeyedStream<K, R>,
@@ -69,6 +81,7 @@ export class IntervalJoin<K, L, R> {
     private readonly upperMs: number,
   ) {}
 
+  /** One output per pair: a left record at t with each right record of its key within [t + lowerMs, t + upperMs]. */
   apply<O>(id: string, fn: (left: L, right: R) => O, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'join function', fn)
     const { keys, lowerMs, upperMs } = this

@@ -9,19 +9,32 @@ import type { Stream } from './stream.ts'
 import { WindowedStream } from './windowed-stream.ts'
 import { JoinBuilder } from './join-builder.ts'
 
+/** What a rolling aggregate emits without a projection: the key and its current result. */
 export interface KeyedResult<K, R> {
   key: K
   value: R
 }
 
+/**
+ * A stream partitioned by key (`stream.keyBy(key)`): every record of a key goes to the same
+ * subtask, so operators here keep state, timers and windows per key.
+ *
+ * @example
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.keyBy((b) => b.auction).window(tumbling(10_000)).aggregate('bids-per-auction', count())
+ * ```
+ */
 export class KeyedStream<K, T> {
   /** @internal */
   constructor(
+    /** @internal */
     readonly input: Stream<T>,
+    /** @internal */
     readonly key: (value: T) => K,
   ) {}
 
-  /** @internal adds a keyed one-input operator fed through a hash exchange. */
+  /** @internal Adds a keyed one-input operator fed through a hash exchange. */
   addKeyed<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined): Stream<O> {
     return this.input.addOperator(id, label, create, options, { kind: 'hash', key: this.key as (v: never) => unknown }, true)
   }
@@ -34,7 +47,12 @@ export class KeyedStream<K, T> {
 
   /**
    * Rolling aggregate: emits the key's current result after every record.
-   * @example bids.keyBy((b) => b.bidder).aggregate('bids-per-bidder', count())
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.keyBy((b) => b.bidder).aggregate('bids-per-bidder', count())                        // { key, value }
+   * bids.keyBy((b) => b.bidder).aggregate('top-bid', max((b: Bid) => b.price), (bidder, price) => ({ bidder, price }))
+   * ```
    */
   aggregate<ACC, R>(id: string, agg: AggregateFunction<T, ACC, R>, options?: OperatorOptions): Stream<KeyedResult<K, R>>
   aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, result: R) => O, options?: OperatorOptions): Stream<O>
@@ -44,7 +62,21 @@ export class KeyedStream<K, T> {
     return this.addKeyed(id, 'aggregate', () => new RollingAggregateOperator(this.key, agg, project), opts)
   }
 
-  /** A keyed process function with state and timers. */
+  /**
+   * A keyed process function with state and timers: `fn` is the function, or a factory called once
+   * per subtask (for a function that keeps its state handles in a closure, as here).
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.keyBy((b) => b.bidder).process<Bid>('first-bid', () => {
+   *   let seen: ValueState<boolean>
+   *   return {
+   *     open: ({ state }) => { seen = state.value('seen', { ttl: { ttlMs: 60_000 } }) },
+   *     processElement: (bid, ctx) => { if (!seen.get()) { seen.set(true); ctx.emit(bid) } },
+   *   }
+   * })
+   * ```
+   */
   process<O>(id: string, fn: FunctionOrFactory<KeyedProcessFunction<K, T, O>>, options?: OperatorOptions): Stream<O> {
     return this.addKeyed(id, 'process', () => {
       const f = instantiate(fn)
@@ -58,6 +90,7 @@ export class KeyedStream<K, T> {
     }, options)
   }
 
+  /** Cuts each key's records into windows; a window function then turns each window into output. */
   window(assigner: WindowAssigner): WindowedStream<K, T> {
     return new WindowedStream<K, T>(this, assigner)
   }
@@ -73,7 +106,7 @@ export class KeyedStream<K, T> {
   }
 }
 
-/** Adds a two-input keyed operator fed by `left` (input 0) and `right` (input 1). */
+/** @internal Adds a two-input keyed operator fed by `left` (input 0) and `right` (input 1). */
 export function addTwoInput<K, L, R, O>(left: KeyedStream<K, L>, right: KeyedStream<K, R>, id: string, label: string, create: () => Operator<unknown, O>, options: OperatorOptions | undefined): Stream<O> {
   const out = left.addKeyed<O>(id, label, create as () => Operator<L, O>, options)
   const g = left.input.pipeline.graph
@@ -81,12 +114,15 @@ export function addTwoInput<K, L, R, O>(left: KeyedStream<K, L>, right: KeyedStr
   return out
 }
 
+/** Two keyed streams with the same key type, processed together (`keyed.connect(other)`). */
 export class ConnectedKeyedStreams<K, T1, T2> {
+  /** @internal */
   constructor(
     private readonly left: KeyedStream<K, T1>,
     private readonly right: KeyedStream<K, T2>,
   ) {}
 
+  /** One function for the records of both streams, with keyed state and timers shared between them. */
   process<O>(id: string, fn: FunctionOrFactory<KeyedCoProcessFunction<K, T1, T2, O>>, options?: OperatorOptions): Stream<O> {
     return addTwoInput(this.left, this.right, id, 'co-process', () => {
       const f = instantiate(fn)

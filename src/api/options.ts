@@ -10,7 +10,22 @@ export interface OperatorOptions {
   deadLetter?: Sink<DeadLetter>
 }
 
-/** What the stream classes need of their pipeline. */
+/**
+ * Options of `stream.to(id, sink, options)`: the error policy for records the sink cannot write
+ * because of the record itself, and the sink's parallelism.
+ *
+ * @example
+ * ```ts
+ * declare const results: Stream<{ auction: number; n: number }>
+ * results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl'), parallelism: 2 })
+ * ```
+ */
+export interface SinkOptions extends OperatorOptions {
+  /** Writers of the sink. Default: the job's parallelism for a `parallel` sink, else 1 (more fails with JOB_INVALID_OPTION). */
+  parallelism?: number
+}
+
+/** @internal What the stream classes need of their pipeline. */
 export interface PipelineContext {
   readonly graph: LogicalGraph
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Pipeline, type RestartEvent } from './pipeline.ts'
 import { generatorSource } from '../connectors/generator-source.ts'
 import type { Sink } from '../connectors/spi.ts'
-import { memorySink, until } from '../testing/harness.ts'
+import { memorySink, until } from '../testing/index.ts'
 import { ManualClock } from '../time/clock.ts'
 
 describe('job handle', () => {

@@ -1,19 +1,10 @@
 /**
  * A Pipeline is a job: sources, operators and sinks with stable ids. Build it by chaining
  * methods on the streams it returns; run it with `run()`.
- *
- * @example
- * const p = new Pipeline('word-count')
- * p.source('lines', fromArray(['a b', 'b c']))
- *   .flatMap('split', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
- *   .keyBy((w) => w)
- *   .aggregate('count', count())
- *   .to('print', stdoutSink())
- * await p.run().done
  */
 import type { DeadLetter, Sink, Source } from '../connectors/spi.ts'
 import { SluiceError } from '../errors.ts'
-import type { JobDefinition, JobModuleRef } from '../graph/job.ts'
+import type { JobModuleRef } from '../graph/job.ts'
 import { LogicalGraph } from '../graph/logical.ts'
 import { validateObjectives, type ObjectivesSpec } from '../graph/objectives.ts'
 import { explainPlan, physicalPlan } from '../graph/physical.ts'
@@ -49,8 +40,25 @@ export interface SourceOptions<T> extends OperatorOptions {
   batchSize?: number
 }
 
-export class Pipeline implements PipelineContext, JobDefinition {
+/**
+ * A job: sources, operators and sinks with stable ids. Build it by chaining methods on the
+ * streams `source()` returns; run it with `run()`. (It is the runtime's JobDefinition.)
+ *
+ * @example
+ * ```ts
+ * const p = new Pipeline('word-count')
+ * p.source('lines', fromArray(['a b', 'b c']))
+ *   .flatMap<string>('split', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
+ *   .keyBy((w) => w)
+ *   .aggregate('count', count())
+ *   .to('print', stdoutSink())
+ * await p.run().done
+ * ```
+ */
+export class Pipeline implements PipelineContext {
+  /** @internal */
   readonly graph = new LogicalGraph()
+  /** @internal */
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined
   readonly parallelism: number
   readonly maxParallelism: number
@@ -70,7 +78,14 @@ export class Pipeline implements PipelineContext, JobDefinition {
     this.objectives = validateObjectives(options.objectives ?? {})
   }
 
-  /** Adds a source. @example p.source('bids', fileSource('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.ts }) }) */
+  /**
+   * Adds a source; its records have event time when `options.watermarks` says how to read it.
+   * @example
+   * ```ts
+   * const p = new Pipeline('bids')
+   * const bids = p.source('bids', fileSource<Bid>('bids.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (b) => b.dateTime, maxOutOfOrdernessMs: 2000 }) })
+   * ```
+   */
   source<T>(id: string, source: Source<T>, options: SourceOptions<T> = {}): Stream<T> {
     if (source === null || typeof source !== 'object' || typeof source.open !== 'function') {
       throw new SluiceError('JOB_ARGUMENT_INVALID', `source "${id}": expected a source (an object with open()), got ${typeof source}`)

@@ -2,7 +2,7 @@
  * The typed dataflow API. A Stream<T> is the output of one node; each method adds a node with an
  * explicit id and returns the new stream. Nothing runs until `pipeline.run()`.
  */
-import type { DeadLetter, Sink } from '../connectors/spi.ts'
+import type { Sink } from '../connectors/spi.ts'
 import { SluiceError } from '../errors.ts'
 import type { GraphNode, Partitioning } from '../graph/logical.ts'
 import { FilterOperator } from '../operators/filter.ts'
@@ -11,25 +11,42 @@ import { MapOperator } from '../operators/map.ts'
 import type { Operator, OutputTag } from '../operators/types.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
 import { isRecordSchema, type RecordSchema } from '../graph/schema.ts'
-import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext } from './options.ts'
+import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext, type SinkOptions } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
+import type { WindowedStream } from './windowed-stream.ts'
 
-/** Where a stream comes from: a node's main output or one of its side outputs. */
+/** @internal Where a stream comes from: a node's main output or one of its side outputs. */
 export interface StreamOrigin {
   readonly nodeId: string
   readonly sideTag: string | null
 }
 
+/**
+ * A stream of records of type `T`: what a source, an operator or a side output emits. Each method
+ * adds an operator with an explicit id and returns the stream it emits; `to()` ends the stream in
+ * a sink. Streams come from `pipeline.source()` and the methods here, never from `new`.
+ *
+ * @example
+ * ```ts
+ * const p = new Pipeline('big-bids')
+ * p.source('bids', fromArray([{ auction: 1, price: 90 }, { auction: 2, price: 1200 }]))
+ *   .filter('big', (b) => b.price > 1000)
+ *   .to('out', stdoutSink())
+ * await p.run().done
+ * ```
+ */
 export class Stream<T> {
   /** @internal */
   constructor(
+    /** @internal */
     readonly pipeline: PipelineContext,
+    /** @internal */
     readonly origin: StreamOrigin,
-    /** How records reach the next operator (forward unless rebalance() or broadcast() said otherwise). */
+    /** @internal How records reach the next operator (forward unless rebalance() or broadcast() said otherwise). */
     readonly exchange: Partitioning = { kind: 'forward' },
   ) {}
 
-  /** @internal adds a one-input operator fed by this stream. */
+  /** @internal Adds a one-input operator fed by this stream. */
   addOperator<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined, partitioning: Partitioning = this.exchange, keyed = false): Stream<O> {
     const g = this.pipeline.graph
     g.addNode({ type: 'operator', id, label, inputs: 1, keyed, create: create as () => Operator<unknown, unknown>, ...resolveErrorOptions(this.pipeline, id, options) })
@@ -41,26 +58,59 @@ export class Stream<T> {
    * A custom operator that sees whole batches (Flink's `transform`): for work a per-record
    * function cannot do, such as pre-aggregating or pruning a batch before an exchange. The
    * operator must follow the contract in `Operator` (never mutate or keep the input arrays).
-   * @example bids.transform('local-top', () => new LocalTopOperator()).keyBy(() => 0)
+   * @example
+   * ```ts
+   * // Keeps each batch's highest bid: far fewer records cross the exchange that follows.
+   * class BatchTopOperator implements Operator<Bid, Bid> {
+   *   processBatch(batch: Batch<Bid>, _ctx: OperatorContext, out: Output<Bid>): void {
+   *     let top = -1
+   *     for (let i = 0; i < batch.records.length; i++) if (top < 0 || batch.records[i].price > batch.records[top].price) top = i
+   *     if (top >= 0) out.emit(batch.records[top], batch.times[top])
+   *   }
+   * }
+   * declare const bids: Stream<Bid>
+   * bids.transform('batch-top', () => new BatchTopOperator()).windowAll(tumbling(10_000)).reduce('top', (a, b) => (b.price > a.price ? b : a))
+   * ```
    */
   transform<O>(id: string, create: () => Operator<T, O>, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'transform', create)
     return this.addOperator(id, 'transform', create, options)
   }
 
-  /** @example events.map('parse', (line) => JSON.parse(line) as Event) */
+  /**
+   * One output record per input record.
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * const bids = lines.map('parse', (line) => JSON.parse(line) as Bid)
+   * ```
+   */
   map<O>(id: string, fn: (value: T) => O, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'map', fn)
     return this.addOperator(id, 'map', () => new MapOperator(fn), options)
   }
 
-  /** @example bids.filter('big', (b) => b.price > 1000) */
+  /**
+   * The records for which `predicate` holds.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * const big = bids.filter('big', (b) => b.price > 1000)
+   * ```
+   */
   filter(id: string, predicate: (value: T) => boolean, options?: OperatorOptions): Stream<T> {
     requireFunction(id, 'filter', predicate)
     return this.addOperator(id, 'filter', () => new FilterOperator(predicate), options)
   }
 
-  /** @example lines.flatMap('words', (line, out) => { for (const w of line.split(' ')) out.collect(w) }) */
+  /**
+   * Any number of output records per input record, given to `out.collect`.
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * const words = lines.flatMap<string>('words', (line, out) => { for (const w of line.split(' ')) out.collect(w) })
+   * ```
+   */
   flatMap<O>(id: string, fn: (value: T, out: Collector<O>) => void, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'flatMap', fn)
     return this.addOperator(id, 'flatMap', () => new FlatMapOperator(fn), options)
@@ -68,7 +118,11 @@ export class Stream<T> {
 
   /**
    * Sets the parallelism of the operator (or source) that produced this stream.
-   * @example events.map('parse', parse).parallelism(4)
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * lines.map('parse', (line) => JSON.parse(line) as Bid).parallelism(4)
+   * ```
    */
   parallelism(n: number): this {
     if (!Number.isInteger(n) || n < 1 || n > 1024) {
@@ -84,7 +138,11 @@ export class Stream<T> {
    * per-batch dictionary, booleans, nullable fields), which is faster and smaller than the generic
    * encoding. A record that does not fit the schema fails the job with a CODEC error naming the
    * field. Same-thread channels pass records as they are.
-   * @example bids.map('project', (b) => ({ auction: b.auction, price: b.price })).schema(recordSchema({ auction: 'int', price: 'number' }))
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.map('project', (b) => ({ auction: b.auction, price: b.price })).schema(recordSchema({ auction: 'int', price: 'number' }))
+   * ```
    */
   schema(schema: RecordSchema<T>): this {
     if (!isRecordSchema(schema)) {
@@ -130,7 +188,7 @@ export class Stream<T> {
   }
 
   /** All records in one group: a keyed stream with a single constant key. */
-  windowAll(assigner: WindowAssigner) {
+  windowAll(assigner: WindowAssigner): WindowedStream<number, T> {
     return this.keyBy(() => 0).window(assigner)
   }
 
@@ -154,10 +212,14 @@ export class Stream<T> {
    * Writes the stream to a sink. `onError` is what happens to a record the sink cannot encode
    * because of the record itself (nested too deep, cyclic, a BigInt in JSON): 'fail' (default,
    * SINK_RECORD_UNWRITABLE), 'skip' or 'dead-letter'; failures of the destination stay SINK_IO.
-   * @example results.to('out', stdoutSink())
-   * @example results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
+   * @example
+   * ```ts
+   * declare const results: Stream<{ auction: number; n: number }>
+   * results.to('print', stdoutSink())
+   * results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
+   * ```
    */
-  to(id: string, sink: Sink<T>, options?: OperatorOptions & { deadLetter?: Sink<DeadLetter>; parallelism?: number }): void {
+  to(id: string, sink: Sink<T>, options?: SinkOptions): void {
     if (sink === null || typeof sink !== 'object' || typeof sink.open !== 'function') {
       throw new SluiceError('JOB_ARGUMENT_INVALID', `"${id}": to() needs a sink (an object with open()), got ${typeof sink}`)
     }
@@ -169,16 +231,9 @@ export class Stream<T> {
     g.addNode({ type: 'sink', id, label: `sink(${sink.kind})`, sink: sink as Sink<unknown>, ...(parallelism === undefined ? {} : { parallelism }), ...resolveErrorOptions(this.pipeline, id, options) })
     g.addEdge({ from: this.origin.nodeId, sideTag: this.origin.sideTag, to: id, input: 0, partitioning: this.exchange })
   }
-
-  /**
-   * Keyed operations live on KeyedStream; in plain JavaScript this method exists to say so.
-   * @deprecated call .keyBy(...).window(...) (or .windowAll(...)).
-   */
-  window(..._args: never[]): never {
-    throw new SluiceError('JOB_KEYBY_REQUIRED', `window() on "${this.origin.nodeId}" needs a keyed stream; call .keyBy(...) first, or use .windowAll(...)`)
-  }
 }
 
+/** @internal The operator of `union`: records and their times pass through unchanged. */
 export class PassThroughOperator<T> implements Operator<T, T> {
   processBatch(batch: { records: T[]; times: number[] }, _ctx: unknown, out: { emit(r: T, t: number): void }): void {
     const { records, times } = batch

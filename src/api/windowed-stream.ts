@@ -30,10 +30,15 @@ export interface WindowResult<K, R> {
   value: R
 }
 
+/**
+ * A keyed stream cut into windows (`keyed.window(assigner)`); `aggregate`, `reduce` or `process`
+ * turn each window into output records.
+ */
 export class WindowedStream<K, T> {
   private latenessMs = 0
   private lateTag: OutputTag<T> | null = null
 
+  /** @internal */
   constructor(
     private readonly keyed: KeyedStream<K, T>,
     private readonly assigner: WindowAssigner,
@@ -53,12 +58,21 @@ export class WindowedStream<K, T> {
     return this
   }
 
+  /** Folds each window's records with `fn`, emitting one record per window and key. */
   reduce(id: string, fn: (a: T, b: T) => T, options?: OperatorOptions): Stream<T> {
     requireFunction(id, 'reduce', fn)
     return this.aggregate(id, reduceAggregate(fn), (_k, _w, r) => r, options)
   }
 
-  /** @example bids.keyBy((b) => b.auction).window(sliding(10_000, 2_000)).aggregate('count', count(), (auction, w, n) => ({ auction, n, end: w.end })) */
+  /**
+   * Folds each window's records with an aggregate function (`count()`, `sum(f)`, … or your own),
+   * emitting one record per window and key: `{ key, start, end, value }`, or what `project` makes.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.keyBy((b) => b.auction).window(sliding(10_000, 2_000)).aggregate('count', count(), (auction, w, n) => ({ auction, n, end: w.end }))
+   * ```
+   */
   aggregate<ACC, R>(id: string, agg: AggregateFunction<T, ACC, R>, options?: WindowAggregateOptions): Stream<WindowResult<K, R>>
   aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, project: (key: K, window: TimeWindow, result: R) => O, options?: WindowAggregateOptions): Stream<O>
   aggregate<ACC, R, O>(id: string, agg: AggregateFunction<T, ACC, R>, projectOrOptions?: ((key: K, window: TimeWindow, result: R) => O) | WindowAggregateOptions, options?: WindowAggregateOptions): Stream<O> {
@@ -91,7 +105,17 @@ export class WindowedStream<K, T> {
     return local.addOperator<O>(id, label, () => new PaneWindowOperator<K, Partial<K, ACC>, ACC, O>({ sizeMs: a.sizeMs, slideMs: slide, offsetMs: a.offsetMs, time: 'event' }, partialKey, aggregateWindowFunction(merged, project), late), opts, { kind: 'hash', key: partialKey as (v: never) => unknown }, true)
   }
 
-  /** A function over all of a window's elements, emitting any number of outputs. */
+  /**
+   * A function over all of a window's elements, emitting any number of outputs.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.keyBy((b) => b.auction).window(tumbling(60_000)).process<{ auction: number; spread: number }>('spread', (auction, _w, all, out) => {
+   *   const prices = all.map((b) => b.price)
+   *   out.collect({ auction, spread: Math.max(...prices) - Math.min(...prices) })
+   * })
+   * ```
+   */
   process<O>(id: string, fn: ProcessWindowFn<K, T, O>, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'process', fn)
     return this.build(id, 'process', () => processWindowFunction(listAggregate<T>(), fn), options)

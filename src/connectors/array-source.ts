@@ -27,7 +27,9 @@ export type IterablePosition = { readonly index: number }
  * by indexing, another iterable by iterating afresh and skipping `index` items.
  *
  * @example
- * pipeline.from('words', fromIterable(['a', 'b', 'c'], { batchSize: 2 }))
+ * ```ts
+ * pipeline.source('words', fromIterable(['a', 'b', 'c'], { batchSize: 2 }))
+ * ```
  */
 export function fromIterable<T>(items: Iterable<T>, options: IterableSourceOptions = {}): IterableSource<T> {
   return new IterableSource(items, options)
@@ -37,7 +39,9 @@ export function fromIterable<T>(items: Iterable<T>, options: IterableSourceOptio
  * A bounded source of the elements of `items`, in order; `expectedRecords` is its length.
  *
  * @example
- * pipeline.from('bids', fromArray([{ price: 10 }, { price: 12 }]))
+ * ```ts
+ * pipeline.source('prices', fromArray([{ price: 10 }, { price: 12 }]))
+ * ```
  */
 export const fromArray: <T>(items: readonly T[], options?: IterableSourceOptions) => IterableSource<T> = fromIterable
 

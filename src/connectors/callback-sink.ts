@@ -11,7 +11,10 @@ import type { Sink, SinkWriter } from './spi.ts'
  * checkpoint, so its effects should be idempotent (an upsert by key, not an append).
  *
  * @example
- * pipeline.from('bids', bids).to('alert', callbackSink((b) => console.log(`big bid ${b.price}`)))
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.to('alert', callbackSink((b) => console.log(`big bid ${b.price}`)))
+ * ```
  */
 export function callbackSink<T>(fn: (record: T) => void | Promise<void>): Sink<T> {
   checkFunction('callbackSink', fn)
@@ -23,7 +26,11 @@ export function callbackSink<T>(fn: (record: T) => void | Promise<void>): Sink<T
  * and at-least-once like it.
  *
  * @example
- * pipeline.from('bids', bids).to('db', batchCallbackSink((rows) => db.insertMany(rows)))
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * declare const db: { insertMany(rows: readonly Bid[]): Promise<void> }
+ * bids.to('db', batchCallbackSink((rows) => db.insertMany(rows)))
+ * ```
  */
 export function batchCallbackSink<T>(fn: (batch: readonly T[]) => void | Promise<void>): Sink<T> {
   checkFunction('batchCallbackSink', fn)

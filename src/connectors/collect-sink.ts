@@ -21,9 +21,13 @@ export type CollectCommit = { readonly length: number }
  * not survive the process, so recovering in a new process fails with SINK_IO.
  *
  * @example
+ * ```ts
  * const out = collectSink<number>()
- * await pipeline.from('n', fromArray([1, 2, 3])).map('double', (n) => n * 2).to('out', out).run()
- * expect(out.records).toEqual([2, 4, 6])
+ * const p = new Pipeline('double')
+ * p.source('n', fromArray([1, 2, 3])).map('double', (n) => n * 2).to('out', out)
+ * await p.run().done
+ * out.records // [2, 4, 6]
+ * ```
  */
 export function collectSink<T>(): CollectSink<T> {
   const records: T[] = []

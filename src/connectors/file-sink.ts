@@ -35,7 +35,10 @@ export type FileCommit = { readonly path: string; readonly length: number }
  * Not parallel: one writer owns the file.
  *
  * @example
- * pipeline.from('bids', bids).map('to-usd', toUsd).to('out', fileSink('out/bids-usd.jsonl'))
+ * ```ts
+ * const toUsd = (b: Bid) => ({ ...b, price: b.price * 1.08 })
+ * pipeline.source('bids', fileSource<Bid>('bids.jsonl')).map('to-usd', toUsd).to('out', fileSink('out/bids-usd.jsonl'))
+ * ```
  */
 export function fileSink<T = unknown>(path: string, options: FileSinkOptions = {}): FileSink<T> {
   return new FileSink(path, options)

@@ -54,8 +54,11 @@ export type FilePosition = { readonly byteOffset: number; readonly line: number 
  * reader resumes from a `FilePosition` (the file must not change in between).
  *
  * @example
- * pipeline.from('bids', fileSource<Bid>('bids.jsonl', { parse: parseBid }))
- * pipeline.from('trades', fileSource('trades.csv', { csv: { types: { price: 'number' } } }))
+ * ```ts
+ * const parseBid = (v: unknown): Bid => v as Bid
+ * pipeline.source('bids', fileSource<Bid>('bids.jsonl', { parse: parseBid }))
+ * pipeline.source('trades', fileSource('trades.csv', { csv: { types: { price: 'number' } } }))
+ * ```
  */
 export function fileSource<T = unknown>(path: string, options: FileSourceOptions<T> = {}): FileSource<T> {
   return new FileSource(path, options)

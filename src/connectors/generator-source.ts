@@ -28,8 +28,11 @@ export type GeneratorPosition = { readonly next: number }
  * (a rate limit restarts its schedule then).
  *
  * @example
- * pipeline.from('ticks', generatorSource((n) => ({ id: n, at: n * 10 }), { count: 1_000_000 }))
- * pipeline.from('load', generatorSource(makeBid, { ratePerSecond: 5_000 }))
+ * ```ts
+ * pipeline.source('ticks', generatorSource((n) => ({ id: n, at: n * 10 }), { count: 1_000_000 }))
+ * const makeBid = (n: number): Bid => ({ auction: n % 100, bidder: n % 997, price: 100 + (n % 50), channel: 'web', url: '', dateTime: n, extra: '' })
+ * pipeline.source('load', generatorSource(makeBid, { ratePerSecond: 5_000 }))
+ * ```
  */
 export function generatorSource<T>(fn: (n: number) => T, options: GeneratorSourceOptions = {}): GeneratorSource<T> {
   return new GeneratorSource(fn, options)

@@ -80,9 +80,13 @@ export function asIngestTarget(source: Source<unknown>): IngestTarget | null {
  * the job fails. For replay, land the records in a broker first and read that.
  *
  * @example
+ * ```ts
  * // curl -X POST -H 'Authorization: Bearer s3cret' -H 'Content-Type: application/x-ndjson' \
  * //   --data-binary @orders.ndjson http://host:8420/api/v1/jobs/orders/ingest/orders
- * p.source('orders', httpSource<Order>({ parse: parseOrder })).to('out', fileSink('orders.jsonl'))
+ * interface Order { id: string; amount: number }
+ * const parseOrder = (v: unknown): Order => v as Order
+ * pipeline.source('orders', httpSource<Order>({ parse: parseOrder })).to('out', fileSink('orders.jsonl'))
+ * ```
  */
 export function httpSource<T = unknown>(options: HttpSourceOptions<T> = {}): HttpSource<T> {
   return new HttpSource(options)
@@ -97,6 +101,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   readonly maxBodyBytes: number
   readonly maxBufferedRecords: number
   readonly maxConcurrentRequests: number
+  /** @internal The monitoring server's count of ingest requests being read. */
   requestsInFlight = 0
   private readonly parse: ((value: unknown) => T) | undefined
   private readonly buffer: IngestBuffer<T>
@@ -133,6 +138,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     return this.workerPort !== null ? new FedReader<T>(this.workerPort, where) : new BufferReader<T>(this.buffer, where)
   }
 
+  /** @internal The coordinator links the main thread's buffer to the reading worker. */
   attachFeed(port: MessagePort, end: 'main' | 'worker'): void {
     if (end === 'worker') {
       this.workerPort = port
@@ -142,14 +148,17 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     this.feed = new FeedServer(port, this.buffer)
   }
 
+  /** @internal The monitoring server's side (IngestTarget), from here to `ingest`. */
   full(): boolean {
     return !this.buffer.fits(1)
   }
 
+  /** @internal */
   retryAfterSeconds(): number {
     return this.buffer.retryAfterSeconds(Math.max(1, this.buffer.length - this.maxBufferedRecords / 2))
   }
 
+  /** @internal */
   ingest(body: Uint8Array, format: IngestFormat): IngestOutcome {
     const text = bodyText(body)
     if (text === null) {

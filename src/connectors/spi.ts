@@ -157,11 +157,15 @@ export interface SourceReader<T> {
    * `replayable` sources.
    *
    * @example
+   * ```ts
+   * declare const ctx: SourceContext
+   * const out: string[] = []
    * const reader = await fromArray(['a', 'b', 'c']).open(ctx)
    * reader.read(out, 2)                                  // 'a', 'b'
    * const at = reader.snapshotPosition!()                // { index: 2 }
    * const resumed = await fromArray(['a', 'b', 'c']).open(ctx, at)
    * resumed.read(out, 10)                                // 'c'
+   * ```
    */
   snapshotPosition?(): SourcePosition
   /**
@@ -218,8 +222,12 @@ export interface Source<T> {
    * (another split, a changed input) fails with a SluiceError rather than reading wrong data.
    *
    * @example
+   * ```ts
+   * declare const ctx: SourceContext
+   * const source = fromArray(Array.from({ length: 5000 }, (_, i) => i))
    * const reader = await source.open(ctx)                          // from the start
    * const resumed = await source.open(ctx, { index: 1200 })        // after 1200 records
+   * ```
    */
   open(ctx: SourceContext, from?: SourcePosition): SourceReader<T> | Promise<SourceReader<T>>
   /**
@@ -251,7 +259,12 @@ export interface SinkContext {
    * SINK_RECORD_UNWRITABLE itself.
    *
    * @example
+   * ```ts
+   * declare const ctx: SinkContext
+   * declare const record: unknown
+   * let line: string | null = null
    * try { line = JSON.stringify(record) } catch (e) { ctx.reportBadRecord?.(record, `cannot encode: ${e}`) }
+   * ```
    */
   readonly reportBadRecord?: (record: unknown, reason: string) => void
 }
@@ -268,8 +281,12 @@ export interface SinkWriter<T> {
    * checkpoint, and the writer must not be used afterwards.
    *
    * @example
+   * ```ts
+   * declare const writer: SinkWriter<Bid>
+   * declare const batch: Bid[]
    * await writer.write(batch)
    * const commit = await writer.preCommit!(7)    // fileSink: { path: 'out.jsonl', length: 4096 }
+   * ```
    */
   preCommit?(checkpointId: number): SinkCommit | Promise<SinkCommit>
   /**
@@ -278,8 +295,12 @@ export interface SinkWriter<T> {
    * earlier checkpoints were skipped); a commit older than one already committed does nothing.
    *
    * @example
+   * ```ts
+   * declare const writer: SinkWriter<Bid>
+   * const commit = await writer.preCommit!(7)
    * await writer.commit!(commit)
    * await writer.commit!(commit)                 // again: no effect
+   * ```
    */
   commit?(commit: SinkCommit): void | Promise<void>
   close?(): void | Promise<void>
@@ -290,8 +311,14 @@ export interface SinkWriter<T> {
    * (closing them could still write buffered output over the recovered one's). Idempotent.
    *
    * @example
+   * ```ts
+   * declare const sink: Sink<Bid>
+   * declare const ctx: SinkContext
+   * declare const oldWriter: SinkWriter<Bid>
+   * declare const lastCompletedCommit: SinkCommit
    * await oldWriter.abort?.()
    * const writer = await sink.open(ctx, lastCompletedCommit)
+   * ```
    */
   abort?(): void | Promise<void>
   /** The writer's link to its server; absent for sinks that have none (files, stdout). */
@@ -320,8 +347,11 @@ export interface Sink<T> {
    * everything), then appends. Absent: a plain start (for a file, replace it).
    *
    * @example
+   * ```ts
+   * declare const ctx: SinkContext
    * const writer = await fileSink('out.jsonl').open(ctx, { path: 'out.jsonl', length: 4096 })
    * // out.jsonl is truncated to its first 4096 bytes; writes append after them
+   * ```
    */
   open(ctx: SinkContext, recoverFrom?: SinkCommit | null): SinkWriter<T> | Promise<SinkWriter<T>>
 }

@@ -35,8 +35,10 @@ export interface StdinSourceOptions<T> {
  * failure; for exactly-once, write the input to a file and use `fileSource`.
  *
  * @example
+ * ```ts
  * // cat bids.jsonl | sluice run job.ts
- * pipeline.from('bids', stdinSource<Bid>({ parse: parseBid }))
+ * pipeline.source('bids', stdinSource<Bid>({ parse: (v) => v as Bid }))
+ * ```
  */
 export function stdinSource<T = unknown>(options: StdinSourceOptions<T> = {}): StdinSource<T> {
   return new StdinSource(options)

@@ -22,7 +22,9 @@ export interface StdoutSinkOptions {
  * printed so far has been handed to the stream's destination (no fsync: it is a stream).
  *
  * @example
- * pipeline.from('bids', bids).filter('big', (b) => b.price > 100).to('print', stdoutSink())
+ * ```ts
+ * pipeline.source('bids', fileSource<Bid>('bids.jsonl')).filter('big', (b) => b.price > 100).to('print', stdoutSink())
+ * ```
  */
 export function stdoutSink<T = unknown>(options: StdoutSinkOptions = {}): StdoutSink<T> {
   return new StdoutSink(options)

@@ -4,6 +4,15 @@
  */
 import { SluiceError } from '../errors.ts'
 
+/**
+ * A job's service-level objectives (`new Pipeline(name, { objectives })`), evaluated once a second
+ * by the monitor; see docs/METRICS.md.
+ *
+ * @example
+ * ```ts
+ * new Pipeline('orders', { objectives: { latencyP99Ms: 500, watermarkLagMs: 10_000, minRecordsPerSecond: 1000 } })
+ * ```
+ */
 export interface ObjectivesSpec {
   /** End-to-end p99 latency (source → sinks) must stay at or below this. */
   latencyP99Ms?: number

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { Pipeline } from '../api/pipeline.ts'
 import { fromArray } from '../connectors/array-source.ts'
 import { nexmarkSource } from '../nexmark/source.ts'
-import { memorySink } from '../testing/harness.ts'
+import { memorySink } from '../testing/index.ts'
 import { count } from '../operators/aggregate.ts'
 import type { Sink } from '../connectors/spi.ts'
 

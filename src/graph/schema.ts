@@ -44,12 +44,14 @@ export interface RecordSchema<T> {
   readonly __record?: T
 }
 
-type ValueOfType<F> = F extends 'number' | 'int' ? number
+/** The TypeScript type of a field of type `F` ('number' and 'int': number, …). */
+export type ValueOfType<F> = F extends 'number' | 'int' ? number
   : F extends 'string' ? string
     : F extends 'boolean' ? boolean
       : never
 
-type ValueOfSpec<F> = F extends FieldType ? ValueOfType<F>
+/** The TypeScript type of a field declared as `F` (a type, or `{ type, nullable }`). */
+export type ValueOfSpec<F> = F extends FieldType ? ValueOfType<F>
   : F extends { readonly type: infer X; readonly nullable: true } ? ValueOfType<X> | null
     : F extends { readonly type: infer X } ? ValueOfType<X>
       : never
@@ -65,6 +67,7 @@ const FIELD_OPTION_KEYS = ['type', 'nullable']
  * enumerates it: integer-like names such as "1" come first).
  *
  * @example
+ * ```ts
  * const bidSchema = recordSchema({
  *   auction: 'number', bidder: 'number', price: 'number', channel: 'string',
  *   flag: 'boolean', note: { type: 'string', nullable: true },
@@ -72,7 +75,8 @@ const FIELD_OPTION_KEYS = ['type', 'nullable']
  * // RecordSchema<{ auction: number; bidder: number; price: number; channel: string; flag: boolean; note: string | null }>
  *
  * // Check a schema against an existing interface:
- * const s: RecordSchema<Bid> = recordSchema({ auction: 'number', ... })
+ * const s: RecordSchema<Bid> = recordSchema({ auction: 'int', bidder: 'int', price: 'int', channel: 'string', url: 'string', dateTime: 'number', extra: 'string' })
+ * ```
  */
 export function recordSchema<const S extends SchemaSpec>(spec: S): RecordSchema<InferRecord<S>> {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {

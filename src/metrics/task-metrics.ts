@@ -96,7 +96,8 @@ export interface JobMetrics {
 
 /** Counters a checkpoint carries, so totals after a restore count the whole job (see RecordCounts). */
 export const CHECKPOINTED_COUNTERS = ['recordsIn', 'recordsOut', 'errors', 'skipped', 'deadLettered', 'lateDropped'] as const
-type CheckpointedCounter = (typeof CHECKPOINTED_COUNTERS)[number]
+/** The counters a checkpoint carries (see `jobTotal`). */
+export type CheckpointedCounter = (typeof CHECKPOINTED_COUNTERS)[number]
 
 /** Operator id → its CHECKPOINTED_COUNTERS summed over subtasks, in that order. */
 export type RecordCounts = Record<string, number[]>
@@ -112,11 +113,16 @@ export function addCounts(into: RecordCounts, metrics: readonly OperatorMetrics[
   return into
 }
 
-type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'
+/** The per-operator counters `operatorTotal` sums. */
+export type OperatorCounter = 'recordsIn' | 'recordsOut' | 'errors' | 'skipped' | 'deadLettered' | 'lateDropped' | 'sideOutputDropped' | 'stateEntries'
 
 /**
  * One counter of one operator, summed over its subtasks.
- * @example operatorTotal(job.metrics(), 'parse', 'skipped')
+ * @example
+ * ```ts
+ * const job = pipeline.run()
+ * const skipped = operatorTotal(job.metrics(), 'parse', 'skipped')
+ * ```
  */
 export function operatorTotal(metrics: JobMetrics, operatorId: string, counter: OperatorCounter): number {
   let n = 0
@@ -128,7 +134,12 @@ export function operatorTotal(metrics: JobMetrics, operatorId: string, counter: 
  * As operatorTotal, over the whole job: metrics count since this run (or restart) began, so a job
  * that resumed from a checkpoint adds what the checkpoint had counted (`restored`; see
  * CheckpointRestore.counts). The output of an exactly-once sink then matches its count.
- * @example jobTotal(result.metrics, job.checkpoints()?.restore?.counts, 'results', 'recordsIn')
+ * @example
+ * ```ts
+ * const job = pipeline.run({ checkpoints: { dir: 'chk', intervalMs: 1000 } })
+ * const result = await job.done
+ * const written = jobTotal(result.metrics, job.checkpoints()?.restore?.counts, 'results', 'recordsIn')
+ * ```
  */
 export function jobTotal(metrics: JobMetrics, restored: RecordCounts | undefined, operatorId: string, counter: CheckpointedCounter): number {
   return operatorTotal(metrics, operatorId, counter) + (restored?.[operatorId]?.[CHECKPOINTED_COUNTERS.indexOf(counter)] ?? 0)

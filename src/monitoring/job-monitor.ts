@@ -18,6 +18,7 @@ import { ObjectiveEvaluator } from './objectives.ts'
 import { ThreadStats, type ThreadStatsSnapshot } from '../metrics/thread-stats.ts'
 import { mergeTop } from '../metrics/top-k.ts'
 import { connections, sampleSources, sourceProgress } from './source-progress.ts'
+import { isManualClock, systemClock, type Clock } from '../time/clock.ts'
 import type { Alert, CheckpointRecordView, CheckpointsView, CheckpointView, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
 
 const HISTORY_SECONDS = 600
@@ -31,6 +32,12 @@ export interface MonitorOptions {
   readonly intervalMs?: number
   /** Where alert and failure lines go (default stderr). */
   readonly log?: (line: string) => void
+  /**
+   * The time of samples, rates, uptime and watermark lag. Default: the system clock, sampled by a
+   * timer. A ManualClock (tests) is sampled when it is advanced to the next sample's time, so a
+   * test steps the monitor instead of waiting for it.
+   */
+  readonly clock?: Clock
 }
 
 type Listener<T> = (v: T) => void
@@ -53,6 +60,9 @@ export class JobMonitor {
   private readonly exceptionList: ExceptionEntry[] = []
   private readonly mainThread = new ThreadStats(-1)
   private timer: NodeJS.Timeout | null = null
+  /** Unsubscribes from a ManualClock's advances. */
+  private offAdvance: (() => void) | null = null
+  private readonly clock: Clock
   private endedStatus: JobView['status'] | null = null
   private readonly snapshotListeners = new Set<Listener<JobView>>()
   private readonly alertListeners = new Set<Listener<Alert>>()
@@ -78,8 +88,9 @@ export class JobMonitor {
     })
     this.evaluator = new ObjectiveEvaluator(pipeline.objectives)
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`))
+    this.clock = options.clock ?? systemClock
     const checkpoints = handle.checkpoints()
-    this.current = this.buildView(null, null, Date.now(), checkpoints)
+    this.current = this.buildView(null, null, this.clock.now(), checkpoints)
     this.noteRestore(checkpoints)
     handle.onRestart((r) => {
       this.restartCount++
@@ -88,7 +99,7 @@ export class JobMonitor {
     handle.done.then(
       (r) => this.end(r.status),
       (e: unknown) => {
-        this.exceptionList.push({ time: Date.now(), ...whereFrom(e), message: e instanceof Error ? e.message : String(e), kind: 'error' })
+        this.exceptionList.push({ time: this.clock.now(), ...whereFrom(e), message: e instanceof Error ? e.message : String(e), kind: 'error' })
         this.end('failed')
       },
     )
@@ -97,6 +108,18 @@ export class JobMonitor {
   start(): this {
     const every = this.options.intervalMs ?? 1000
     this.sample()
+    const clock = this.clock
+    if (isManualClock(clock)) {
+      // One sample per advance that reaches the next sample's time (a jump of several intervals
+      // gives one: its rates cover the whole jump).
+      let due = clock.now() + every
+      this.offAdvance = clock.onAdvance(() => {
+        if (clock.now() < due) return
+        due = clock.now() + every
+        this.sample()
+      })
+      return this
+    }
     this.timer = setInterval(() => this.sample(), every)
     this.timer.unref()
     return this
@@ -105,6 +128,8 @@ export class JobMonitor {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
+    this.offAdvance?.()
+    this.offAdvance = null
     this.mainThread.stop()
   }
 
@@ -195,7 +220,7 @@ export class JobMonitor {
   /** Takes one sample now (also called by the timer). */
   sample(): void {
     if (this.endedStatus !== null) return
-    const now = Date.now()
+    const now = this.clock.now()
     const metrics = this.handle.metrics()
     metrics.threads = [...(metrics.threads ?? []), this.mainThread.snapshot()]
     const latency = new Map<string, Float64Array>()

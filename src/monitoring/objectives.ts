@@ -3,9 +3,6 @@
  * once a second against the job's live metrics. An objective breached for `forSeconds` in a row
  * fires an alert; met again for `forSeconds` it resolves. Alerts go to the API, the dashboard,
  * the log, `sluice_alert_firing` in /metrics and, optionally, a webhook.
- *
- * @example
- * new Pipeline('orders', { objectives: { latencyP99Ms: 500, watermarkLagMs: 10_000, minRecordsPerSecond: 1000 } })
  */
 import type { ObjectivesSpec } from '../graph/objectives.ts'
 import type { Alert, JobView, Objective } from './types.ts'

@@ -248,9 +248,15 @@ function resolveConfig(config: Partial<GeneratorConfig>): GeneratorConfig {
  * defined by `config`. Allocates nothing per event beyond the event, its entity and its strings.
  *
  * @example
+ * ```ts
  * const gen = new NexmarkGenerator({ seed: 7 }, 0, 1_000_000)
  * const batch: NexmarkEvent[] = []
- * while (gen.next(batch, 1024) > 0) { consume(batch); batch.length = 0 }
+ * let bids = 0
+ * while (gen.next(batch, 1024) > 0) {
+ *   for (const e of batch) if (e.event_type === EVENT_BID) bids++
+ *   batch.length = 0
+ * }
+ * ```
  */
 export class NexmarkGenerator {
   readonly config: Readonly<GeneratorConfig>
@@ -431,7 +437,9 @@ export class NexmarkGenerator {
  * gives exactly the events of one sequential run.
  *
  * @example
+ * ```ts
  * splitEventRange(10, 3) // [{first:0,count:4},{first:4,count:3},{first:7,count:3}]
+ * ```
  */
 export function splitEventRange(total: number, parts: number): Array<{ first: number; count: number }> {
   if (!Number.isSafeInteger(total) || total < 0) throw invalid(`total events must be a non-negative integer, got ${total}`)

@@ -95,7 +95,10 @@ function format(e: NexmarkEvent, trusted: boolean): string {
  * escaped as JSON requires.
  *
  * @example
+ * ```ts
+ * declare const e: NexmarkEvent
  * formatEventJsonl(e) // '{"event_type":2,"bid":{"auction":1000,"bidder":1001,…}}'
+ * ```
  */
 export function formatEventJsonl(e: NexmarkEvent): string {
   return format(e, false)
@@ -188,7 +191,9 @@ function parseBid(o: Json): Bid {
  * "missing field bid.price" or "event_type must be 0, 1 or 2".
  *
  * @example
+ * ```ts
  * parseEventJsonl('{"event_type":2,"bid":{…}}').bid!.price
+ * ```
  */
 export function parseEventJsonl(line: string): NexmarkEvent {
   let v: unknown
@@ -227,7 +232,9 @@ const LINES_PER_CHUNK = 256
  * event count and the bytes written.
  *
  * @example
+ * ```ts
  * await writeEventsFile('/tmp/nexmark.jsonl', { seed: 1 }, 1_000_000)
+ * ```
  */
 export async function writeEventsFile(
   path: string,

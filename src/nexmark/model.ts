@@ -57,7 +57,11 @@ export const EVENT_BID = 2
  * every event the same hidden class.
  *
  * @example
- * if (e.event_type === EVENT_BID) total += e.bid!.price
+ * ```ts
+ * declare const events: NexmarkEvent[]
+ * let total = 0
+ * for (const e of events) if (e.event_type === EVENT_BID) total += e.bid!.price
+ * ```
  */
 export interface NexmarkEvent {
   event_type: NexmarkEventType
@@ -70,7 +74,10 @@ export interface NexmarkEvent {
  * The event time of `e`: the `dateTime` of the entity it carries.
  *
  * @example
+ * ```ts
+ * declare const e: NexmarkEvent
  * const windowStart = eventTime(e) - (eventTime(e) % 10_000)
+ * ```
  */
 export function eventTime(e: NexmarkEvent): number {
   switch (e.event_type) {

@@ -112,7 +112,9 @@ class SplitNexmarkReader implements SourceReader<NexmarkEvent> {
  * `{ eventNumber }` by generating from there; split readers resume within their own blocks.
  *
  * @example
+ * ```ts
  * const source = nexmarkSource({ events: 10_000_000, seed: 42 })
+ * ```
  */
 export function nexmarkSource(options: NexmarkSourceOptions = {}): Source<NexmarkEvent> {
   const events = options.events ?? Infinity

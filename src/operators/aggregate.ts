@@ -11,7 +11,14 @@ export interface AggregateFunction<I, ACC, R> {
   merge?(a: ACC, b: ACC): ACC
 }
 
-/** Counts records. @example keyed.window(tumbling(10_000)).aggregate('count', count()) */
+/**
+ * Counts records.
+ * @example
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.keyBy((b) => b.auction).window(tumbling(10_000)).aggregate('count', count())
+ * ```
+ */
 export function count<I = unknown>(): AggregateFunction<I, number, number> {
   return {
     create: () => 0,
@@ -48,7 +55,8 @@ export function max<I>(value: (v: I) => number): AggregateFunction<I, number, nu
   }
 }
 
-interface AvgAcc {
+/** The accumulator of `avg`: the running sum and count. */
+export interface AvgAcc {
   sum: number
   count: number
 }

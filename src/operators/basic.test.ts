@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { fromArray } from '../connectors/array-source.ts'
-import { memorySink, runAndCollect } from '../testing/harness.ts'
+import { memorySink, runAndCollect } from '../testing/index.ts'
 import { Pipeline } from '../api/pipeline.ts'
 import { count, max, sum } from './aggregate.ts'
+import { tumbling } from './window/assigners.ts'
 import { isSluiceError } from '../errors.ts'
 
 describe('map, filter, flatMap', () => {
@@ -117,10 +118,12 @@ describe('build-time validation', () => {
     expect(() => s.map('m', (x) => x)).toThrow(/JOB_DUPLICATE_ID/)
   })
 
-  it('rejects a window on a stream that was not keyed (plain JavaScript call)', () => {
+  it('a stream that was not keyed has no window(): windows come after keyBy(), or windowAll()', () => {
     const p = new Pipeline('t')
-    const s = p.source('a', fromArray([1])) as unknown as { window(a: unknown): unknown }
-    expect(() => s.window({})).toThrow(/JOB_KEYBY_REQUIRED/)
+    const s = p.source('a', fromArray([1]))
+    // @ts-expect-error window() is on KeyedStream only
+    expect(s.window).toBeUndefined()
+    expect(s.windowAll(tumbling(10)).reduce('sum', (a, b) => a + b)).toBeDefined()
   })
 
   it('rejects a job with no sink, and dead-letter without a dead-letter sink', () => {

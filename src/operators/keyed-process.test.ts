@@ -3,7 +3,7 @@ import { fromArray } from '../connectors/array-source.ts'
 import { Pipeline } from '../api/pipeline.ts'
 import { ManualClock } from '../time/clock.ts'
 import { boundedOutOfOrderness } from '../time/watermarks.ts'
-import { manualSource, memorySink, runAndCollect, until } from '../testing/harness.ts'
+import { manualSource, memorySink, runAndCollect, until } from '../testing/index.ts'
 import type { ListState, MapState, ReducingState, ValueState } from '../state/keyed-state.ts'
 import { outputTag } from './types.ts'
 
@@ -85,7 +85,9 @@ describe('keyed process functions', () => {
     src.push(e('a', 0))
     await until(() => job.metrics().operators.find((o) => o.operator === 'pt')?.recordsIn === 1)
     clock.advance(999)
-    await new Promise((r) => setTimeout(r, 20))
+    // A record read after the advance proves the task has run since: a timer due at 10 999 would have fired.
+    src.push(e('b', 0))
+    await until(() => job.metrics().operators.find((o) => o.operator === 'pt')?.recordsIn === 2)
     expect(sink.records).toEqual([])
     clock.advance(1)
     await until(() => sink.records.length === 1)

@@ -38,14 +38,21 @@ export interface OpenContext {
 }
 
 /**
+ * A function of `keyed.process(id, fn)`: called per record with the record's key set, so the
+ * state it declares in `open` reads and writes that key's values; timers call `onTimer`.
+ *
  * @example
- * keyed.process('dedupe', () => {
+ * ```ts
+ * interface Click { user: string; url: string }
+ * declare const clicks: Stream<Click>
+ * clicks.keyBy((c) => c.user).process<Click>('dedupe', () => {
  *   let seen: ValueState<boolean>
  *   return {
  *     open: ({ state }) => { seen = state.value('seen', { ttl: { ttlMs: 60_000 } }) },
  *     processElement: (v, ctx) => { if (!seen.get()) { seen.set(true); ctx.emit(v) } },
  *   }
  * })
+ * ```
  */
 export interface KeyedProcessFunction<K, I, O> {
   open?(ctx: OpenContext): void

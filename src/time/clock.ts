@@ -13,8 +13,10 @@ export const systemClock: Clock = { now: () => Date.now() }
  * processing-time timers fire deterministically in tests.
  *
  * @example
+ * ```ts
  * const clock = new ManualClock(0)
  * pipeline.run({ clock }); clock.advance(10_000)
+ * ```
  */
 export class ManualClock implements Clock {
   private current: number

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fromArray } from '../connectors/array-source.ts'
 import { Pipeline } from '../api/pipeline.ts'
-import { manualSource, memorySink, until } from '../testing/harness.ts'
+import { manualSource, memorySink, until } from '../testing/index.ts'
 import { count } from '../operators/aggregate.ts'
 import { tumbling } from '../operators/window/assigners.ts'
 import { ManualClock } from './clock.ts'

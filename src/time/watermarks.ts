@@ -25,10 +25,15 @@ export interface BoundedOutOfOrdernessOptions<T> {
 }
 
 /**
- * Event time with a bound on disorder.
+ * Event time with a bound on disorder: a record may be up to `maxOutOfOrdernessMs` older than
+ * the newest one seen. With `idleTimeoutMs`, a source (or partition) silent that long stops
+ * holding back the watermark.
  *
  * @example
- * p.source('events', src, { watermarks: boundedOutOfOrderness({ timestamp: (e) => e.ts, maxOutOfOrdernessMs: 4000 }) })
+ * ```ts
+ * interface Click { user: string; ts: number }
+ * pipeline.source('clicks', fileSource<Click>('clicks.jsonl'), { watermarks: boundedOutOfOrderness({ timestamp: (c) => c.ts, maxOutOfOrdernessMs: 4000 }) })
+ * ```
  */
 export function boundedOutOfOrderness<T>(options: BoundedOutOfOrdernessOptions<T>): WatermarkStrategy<T> {
   const max = options.maxOutOfOrdernessMs ?? 0

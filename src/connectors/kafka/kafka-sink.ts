@@ -69,8 +69,11 @@ export interface KafkaSinkOptions<T> extends BrokerSinkOptions<T> {
  * A sink writing each record as one message of a Kafka topic.
  *
  * @example
- * pipeline.from('bids', bids).map('to-usd', toUsd)
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.map('to-usd', (b) => ({ ...b, price: b.price * 1.08 }))
  *   .to('out', kafkaSink({ brokers: '127.0.0.1:9092', topic: 'bids-usd', key: (b) => String(b.auction) }))
+ * ```
  */
 export function kafkaSink<T = unknown>(options: KafkaSinkOptions<T>): KafkaSink<T> {
   return new KafkaSink(options)
@@ -82,7 +85,9 @@ export function kafkaSink<T = unknown>(options: KafkaSinkOptions<T>): KafkaSink<
  * with N partitions when it is missing. `extra` adds what a URI cannot say (key, headers…).
  *
  * @example
- * const sink = kafkaSinkFromUri('kafka://127.0.0.1:9092/results?partitions=8', { key: (r) => r.id })
+ * ```ts
+ * const sink = kafkaSinkFromUri<{ id: string; n: number }>('kafka://127.0.0.1:9092/results?partitions=8', { key: (r) => r.id })
+ * ```
  */
 export function kafkaSinkFromUri<T = unknown>(uri: string, extra: Partial<KafkaSinkOptions<T>> = {}): KafkaSink<T> {
   const u = new ConnectorUri(uri, 'kafka', 9092)

@@ -53,9 +53,12 @@ const EARLIEST = -2n
  * Replayable (positions are offsets per partition) and splittable (one split per partition).
  *
  * @example
- * pipeline.from('orders', kafkaSource<Order>({ brokers: '127.0.0.1:9092', topic: 'orders', group: 'billing' }))
+ * ```ts
+ * interface Order { id: string; amount: number }
+ * pipeline.source('orders', kafkaSource<Order>({ brokers: '127.0.0.1:9092', topic: 'orders', group: 'billing' }))
  * // keys, headers and offsets for the record:
  * kafkaSource({ brokers: ['k1:9092', 'k2:9092'], topic: 'clicks', format: 'string', record: (m) => ({ user: m.key, url: m.value }) })
+ * ```
  */
 export function kafkaSource<T = unknown>(options: KafkaSourceOptions<T>): KafkaSource<T> {
   return new KafkaSource(options)
@@ -68,7 +71,9 @@ export function kafkaSource<T = unknown>(options: KafkaSourceOptions<T>): KafkaS
  * An unknown parameter fails at once (CONNECTOR_URI_INVALID).
  *
  * @example
+ * ```ts
  * kafkaSourceFromUri('kafka://127.0.0.1:9092/nexmark?bounded=true&start=earliest')
+ * ```
  */
 export function kafkaSourceFromUri<T = unknown>(text: string, extra: BrokerSourceOptions<T> = {}): KafkaSource<T> {
   const { uri, topic } = parseKafkaUri(text)

@@ -31,7 +31,9 @@ function common(u: ConnectorUri): { servers: string; stream: string; user?: stri
  * carry (a `record` function); the URI's parameters win over it.
  *
  * @example
+ * ```ts
  * jetstreamSourceFromUri('nats://127.0.0.1:4222/orders?partitions=8&bounded=true')
+ * ```
  */
 export function jetstreamSourceFromUri<T = unknown>(uri: string, extra: BrokerSourceOptions<T> = {}): JetStreamSource<T> {
   const u = new ConnectorUri(uri, 'nats', NATS_PORT)
@@ -56,7 +58,9 @@ export function jetstreamSourceFromUri<T = unknown>(uri: string, extra: BrokerSo
  * (exactly-once, at-least-once). `extra` adds a `key` or `headers` function.
  *
  * @example
- * jetstreamSinkFromUri('nats://127.0.0.1:4222/nexmark?partitions=8&create=true', { key: (e) => String(e.id) })
+ * ```ts
+ * jetstreamSinkFromUri<{ id: number }>('nats://127.0.0.1:4222/nexmark?partitions=8&create=true', { key: (e) => String(e.id) })
+ * ```
  */
 export function jetstreamSinkFromUri<T = unknown>(uri: string, extra: BrokerSinkOptions<T> = {}): JetStreamSink<T> {
   const u = new ConnectorUri(uri, 'nats', NATS_PORT)

@@ -49,9 +49,12 @@ export type PostgresCommit = { readonly table: string; readonly ckpt: number; re
  * A sink writing records as rows of a PostgreSQL table.
  *
  * @example
- * pipeline.from('bids', bids).to('q5', postgresSink({
+ * ```ts
+ * declare const hot: Stream<{ auction: number; num: number }>
+ * hot.to('q5', postgresSink({
  *   connection: 'postgres://root@127.0.0.1:5432/test', table: 'q5', mode: 'upsert', key: ['auction'], createTable: true,
  * }))
+ * ```
  */
 export function postgresSink<T = Record<string, unknown>>(options: PostgresSinkOptions): PostgresSink<T> {
   return new PostgresSink<T>(options)
@@ -62,7 +65,9 @@ export function postgresSink<T = Record<string, unknown>>(options: PostgresSinkO
  * also `columns=a,b,c`, `exactlyOnce=false`, `batchRows=N` and `connectTimeoutMs=N`.
  *
  * @example
+ * ```ts
  * postgresSinkFromUri('postgres://root@127.0.0.1:5432/test?table=q5&mode=upsert&key=auction&create=true')
+ * ```
  */
 export function postgresSinkFromUri<T = Record<string, unknown>>(uri: string): PostgresSink<T> {
   const u = new ConnectorUri(uri, 'postgres', 5432)

@@ -46,6 +46,7 @@ export class PostgresSinkWriter<T> implements SinkWriter<T> {
   private constructor(private readonly s: WriterSetup, private readonly epoch: number) {}
 
   /**
+   * @internal
    * Exactly-once: takes a new epoch for this subtask's progress row (fencing older writers),
    * commits `recover` unless that happened already, drops everything staged, and sets the row's
    * checkpoint to the recovered one (-1 for a start or a recovery with nothing committed).

@@ -51,7 +51,11 @@ const MAX_RESENDS = 10
  * connection per subtask.
  *
  * @example
- * stream.to('out', redisStreamSink<Result>({ url: 'redis://127.0.0.1:6379', key: (r) => `results.${r.region}`, maxLen: 1_000_000 }))
+ * ```ts
+ * interface Result { region: string; total: number }
+ * declare const results: Stream<Result>
+ * results.to('out', redisStreamSink<Result>({ url: 'redis://127.0.0.1:6379', key: (r) => `results.${r.region}`, maxLen: 1_000_000 }))
+ * ```
  */
 export function redisStreamSink<T>(options: RedisStreamSinkOptions<T>): Sink<T> {
   return new RedisStreamSink(options)
@@ -69,7 +73,9 @@ export type RedisStreamSinkUriOptions<T> = BrokerSinkOptions<T> & Partial<Pick<R
  * `extra` gives what a URI cannot (`key` for the message key, `headers`); a URI parameter wins.
  *
  * @example
+ * ```ts
  * redisStreamSinkFromUri('redis://127.0.0.1:6379/results?maxLen=100000')
+ * ```
  */
 export function redisStreamSinkFromUri<T>(uri: string, extra: RedisStreamSinkUriOptions<T> = {}): Sink<T> {
   const parts = parseRedisUri(uri)

@@ -47,7 +47,10 @@ export type RedisStreamPosition = {
  * With `bounded`, it stops at each key's last entry when the first reader opened.
  *
  * @example
- * pipeline.from('orders', redisStreamSource<Order>({ url: 'redis://127.0.0.1:6379', key: ['orders.0', 'orders.1'], bounded: true }))
+ * ```ts
+ * interface Order { id: string; amount: number }
+ * pipeline.source('orders', redisStreamSource<Order>({ url: 'redis://127.0.0.1:6379', key: ['orders.0', 'orders.1'], bounded: true }))
+ * ```
  */
 export function redisStreamSource<T = unknown>(options: RedisStreamSourceOptions<T>): Source<T> {
   return new RedisStreamSource(options)
@@ -58,7 +61,9 @@ export function redisStreamSource<T = unknown>(options: RedisStreamSourceOptions
  * `extra` gives what a URI cannot (`record`); a parameter in the URI wins over the same option in `extra`.
  *
  * @example
+ * ```ts
  * redisStreamSourceFromUri('redis://127.0.0.1:6379/orders.0,orders.1?bounded=true')
+ * ```
  */
 export function redisStreamSourceFromUri<T = unknown>(uri: string, extra: Partial<RedisStreamSourceOptions<T>> = {}): Source<T> {
   const parts = parseRedisUri(uri)

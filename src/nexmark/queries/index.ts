@@ -26,10 +26,12 @@ export interface QueryInfo {
   readonly build: (events: Stream<NexmarkEvent>) => ResultStream
 }
 
-// Streams are invariant in their record type (they accept sinks of it); results are written
-// generically as JSON, so the registry erases the row type.
+/**
+ * A query's result stream, its row type erased: streams are invariant in their record type (they
+ * accept sinks of it), and results are written generically as JSON.
+ */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type ResultStream = Stream<any>
+export type ResultStream = Stream<any>
 
 const BID_COLUMNS = ['auction', 'bidder', 'price', 'dateTime', 'extra'] as const
 

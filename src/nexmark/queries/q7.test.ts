@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Pipeline, monotonousTimestamps } from '../../index.ts'
 import { fromArray } from '../../connectors/array-source.ts'
-import { memorySink } from '../../testing/harness.ts'
+import { memorySink } from '../../testing/index.ts'
 import type { Bid, NexmarkEvent } from '../model.ts'
 import { q7 } from './q7.ts'
 

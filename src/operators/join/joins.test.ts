@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { fromArray } from '../../connectors/array-source.ts'
 import { boundedOutOfOrderness } from '../../time/watermarks.ts'
-import { manualSource, memorySink, runAndCollect, until } from '../../testing/harness.ts'
+import { manualSource, memorySink, runAndCollect, until } from '../../testing/index.ts'
 import { Pipeline } from '../../api/pipeline.ts'
 import { tumbling } from '../window/assigners.ts'
 

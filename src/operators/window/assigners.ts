@@ -39,7 +39,14 @@ function domain(options: TimeWindowOptions | undefined): TimeDomain {
   return t
 }
 
-/** @example keyed.window(tumbling(10_000)).aggregate('count', count()) */
+/**
+ * Tumbling windows of `sizeMs`: back to back, each record in exactly one.
+ * @example
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.keyBy((b) => b.auction).window(tumbling(10_000)).aggregate('count', count())
+ * ```
+ */
 export function tumbling(sizeMs: number, options?: TimeWindowOptions): WindowAssigner {
   return { kind: 'tumbling', sizeMs: positive('window size', sizeMs), offsetMs: options?.offsetMs ?? 0, time: domain(options) }
 }

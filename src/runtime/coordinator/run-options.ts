@@ -49,7 +49,9 @@ export interface RunOptions {
  * its fourth transient error.
  *
  * @example
+ * ```ts
  * pipeline.run({ checkpoints: { dir: 'chk', intervalMs: 1000 }, restart: { attempts: 5, delayMs: 500, backoff: 'exponential', resetMs: 30 * 60_000 } })
+ * ```
  */
 export interface RestartOptions {
   /** Restarts in a row (without a healthy period between them) before the job fails for good. */

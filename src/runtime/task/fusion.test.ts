@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Pipeline } from '../../api/pipeline.ts'
 import { fromArray } from '../../connectors/array-source.ts'
-import { memorySink } from '../../testing/harness.ts'
+import { memorySink } from '../../testing/index.ts'
 
 function build(onError: 'fail' | 'skip' = 'fail'): { p: Pipeline; sink: ReturnType<typeof memorySink<string>> } {
   const p = new Pipeline('fused')

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Source, SourceReader } from '../../connectors/spi.ts'
 import { count, operatorTotal, Pipeline, tumbling, boundedOutOfOrderness } from '../../index.ts'
-import { memorySink } from '../../testing/harness.ts'
+import { memorySink } from '../../testing/index.ts'
 import type { WindowResult } from '../../api/windowed-stream.ts'
 
 interface Ev {

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { Pipeline } from '../api/pipeline.ts'
+import { ManualClock } from '../time/clock.ts'
+import { manualSource, memorySink, until, type ManualSource, type MemorySink } from '../testing/index.ts'
+import { JobMonitor } from './job-monitor.ts'
+
+/** A job fed by hand, and a monitor on a clock the test moves: samples come when the test says. */
+function monitored(): { clock: ManualClock; input: ManualSource<number>; out: MemorySink<number>; monitor: JobMonitor; stop: () => Promise<void> } {
+  const input = manualSource<number>()
+  const out = memorySink<number>()
+  const p = new Pipeline('stepped')
+  p.source('in', input).map('double', (n) => n * 2).to('out', out)
+  const job = p.run()
+  const clock = new ManualClock(job.startedAt)
+  const monitor = new JobMonitor('stepped', p, job, { intervalMs: 1000, clock, log: () => {} }).start()
+  return {
+    clock, input, out, monitor,
+    stop: async () => {
+      input.end()
+      await job.done
+      monitor.stop()
+    },
+  }
+}
+
+describe('the monitor on an injected clock', () => {
+  it('samples when a ManualClock reaches the next sample time, once per advance', async () => {
+    const m = monitored()
+    try {
+      expect(m.monitor.history(600)).toHaveLength(1)
+      m.clock.advance(999)
+      expect(m.monitor.history(600)).toHaveLength(1)
+      m.clock.advance(1)
+      expect(m.monitor.history(600)).toHaveLength(2)
+      // A jump over several intervals is one sample, its rates over the whole jump.
+      m.clock.advance(5000)
+      expect(m.monitor.history(600)).toHaveLength(3)
+      m.clock.advance(999)
+      expect(m.monitor.history(600)).toHaveLength(3)
+    } finally {
+      await m.stop()
+    }
+  })
+
+  it('rates and uptime are measured on that clock', async () => {
+    const m = monitored()
+    try {
+      m.clock.advance(1000)
+      m.input.push(...Array.from({ length: 300 }, (_, i) => i))
+      await until(() => m.out.records.length === 300)
+      m.clock.advance(2000)
+      const v = m.monitor.view()
+      expect(v.uptimeMs).toBe(3000)
+      expect(v.t).toBe(m.clock.now())
+      expect(v.recordsPerSecond).toBe(150)
+      expect(v.operators.find((o) => o.id === 'double')?.recordsInPerSecond).toBe(150)
+    } finally {
+      await m.stop()
+    }
+  })
+
+  it('stop() unsubscribes from the clock', async () => {
+    const m = monitored()
+    m.monitor.stop()
+    m.clock.advance(10_000)
+    expect(m.monitor.history(600)).toHaveLength(1)
+    await m.stop()
+  })
+})
