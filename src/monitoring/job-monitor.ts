@@ -7,25 +7,25 @@
  */
 import type { JobDefinition } from '../graph/job.ts'
 import type { JobHandle } from '../runtime/coordinator/run-options.ts'
-import type { GraphNode } from '../graph/logical.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import { physicalPlan, type PhysicalPlan } from '../graph/physical.ts'
-import type { CheckpointRecord, CheckpointRestore, CheckpointStats } from '../runtime/checkpoint/stats.ts'
+import type { CheckpointStats } from '../runtime/checkpoint/stats.ts'
+import { checkpointView, recordView, restoreMessage } from './checkpoints-view.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from '../metrics/histogram.ts'
 import { CheckpointDurations } from '../metrics/checkpoint-durations.ts'
-import { ObjectiveEvaluator } from './objectives.ts'
-import { ThreadStats, type ThreadStatsSnapshot } from '../metrics/thread-stats.ts'
+import { ObjectiveEvaluator, postAlert } from './objectives.ts'
+import { ThreadStats } from '../metrics/thread-stats.ts'
 import { mergeTop } from '../metrics/top-k.ts'
-import { connections, sampleSources, sourceProgress } from './source-progress.ts'
+import { connections, sourceProgress } from './source-progress.ts'
+import { aggregate, kindOf, round, sampleOf, stateOf, whereFrom, workersOf } from './view-parts.ts'
 import { isManualClock, systemClock, type Clock } from '../time/clock.ts'
-import type { Alert, CheckpointRecordView, CheckpointsView, CheckpointView, ExceptionEntry, Finding, JobView, Objective, OperatorMetrics, OperatorView, Percentiles, Sample, WorkerView } from './types.ts'
+import type { Alert, CheckpointsView, ExceptionEntry, Finding, JobView, Objective, OperatorView, Percentiles, Sample } from './types.ts'
 
 const HISTORY_SECONDS = 600
 /** Latency percentiles cover the markers of this many last samples. */
 const LATENCY_WINDOW = 10
 const HOT_KEYS_SHOWN = 10
-const WEBHOOK_TIMEOUT_MS = 5000
 
 export interface MonitorOptions {
   /** Sampling period (ms). Default 1000. */
@@ -248,26 +248,12 @@ export class JobMonitor {
       this.log(`sluice: alert ${a.state}: ${a.objective}: ${a.message}`)
       for (const l of this.alertListeners) l(a)
       const hook = this.pipeline.objectives.webhook
-      if (hook !== undefined) void this.postAlert(hook, a)
+      if (hook !== undefined) void postAlert(hook, { job: this.id, name: this.pipeline.name, ...a }, this.log)
     }
     for (const l of this.snapshotListeners) l(view)
   }
 
   /** POSTs an alert to the objectives' webhook; a failure is logged, never fatal to the job. */
-  private async postAlert(url: string, alert: Alert): Promise<void> {
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ job: this.id, name: this.pipeline.name, ...alert }),
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-      })
-      if (!res.ok) this.log(`sluice: alert webhook ${url} answered ${res.status}; the alert is still in the API and /metrics`)
-    } catch (e) {
-      this.log(`sluice: alert webhook ${url} failed: ${e instanceof Error ? e.message : String(e)}; the alert is still in the API and /metrics`)
-    }
-  }
-
   private buildView(cur: Cumulative | null, prev: Cumulative | null, now: number, checkpoints: CheckpointStats | null): JobView {
     const g = this.pipeline.graph
     const dt = cur !== null && prev !== null ? (cur.t - prev.t) / 1000 : 0
@@ -403,170 +389,4 @@ export class JobMonitor {
       connections: connections(g.nodes.values(), tasksNow),
     }
   }
-}
-
-function checkpointView(s: CheckpointStats | null): JobView['checkpoints'] {
-  if (s === null) return null
-  const r = s.restore
-  const newest = s.history[s.history.length - 1]
-  const lastFailure: CheckpointView['lastFailure'] = newest?.status === 'failed' ? { id: newest.id, triggeredAt: newest.triggeredAt, reason: newest.failure ?? 'unknown' } : null
-  return {
-    intervalMs: s.intervalMs,
-    timeoutMs: s.timeoutMs,
-    lastFailure,
-    completed: s.completed,
-    failed: s.failed,
-    lastId: s.lastId,
-    lastDurationMs: roundN(s.lastDurationMs),
-    lastSizeBytes: s.lastSizeBytes,
-    lastAlignmentMs: roundN(s.lastAlignmentMs),
-    lastStartDelayMs: nonNegative(s.lastStartDelayMs),
-    lastSyncMs: roundN(s.lastSyncMs),
-    restarts: s.restarts ?? 0,
-    restoredFrom: s.restoredFrom,
-    restore: r === null ? null : { time: r.time, checkpointId: r.checkpointId, savepoint: r.savepoint, takenAt: r.takenAt, loadMs: round(r.loadMs), sizeBytes: r.sizeBytes },
-  }
-}
-
-function recordView(r: CheckpointRecord): CheckpointRecordView {
-  return {
-    id: r.id,
-    kind: r.kind,
-    status: r.status,
-    triggeredAt: r.triggeredAt,
-    durationMs: round(r.durationMs),
-    sizeBytes: r.sizeBytes,
-    alignmentMs: roundN(r.alignmentMs),
-    startDelayMs: nonNegative(r.startDelayMs),
-    syncMs: roundN(r.syncMs),
-    acknowledged: r.acknowledged,
-    tasks: r.tasks,
-    failure: r.failure,
-  }
-}
-
-/** "restored from checkpoint 12 (taken 2026-…, 3.2 MiB, loaded in 41 ms)", or "started from savepoint /path (…)". */
-function restoreMessage(r: CheckpointRestore, restarts: number): string {
-  const details = `taken ${new Date(r.takenAt).toISOString()}, ${bytes(r.sizeBytes)}, loaded in ${round(r.loadMs)} ms`
-  if (r.savepoint !== null) return `started from savepoint ${r.savepoint} (checkpoint ${r.checkpointId}, ${details})`
-  return `restored from checkpoint ${r.checkpointId}${restarts > 0 ? ` after restart ${restarts}` : ''} (${details})`
-}
-
-/** 512 B, 3.2 KiB, 41.5 MiB. */
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  let x = n
-  while (x >= 1024 && i < units.length - 1) {
-    x /= 1024
-    i++
-  }
-  return i === 0 ? `${x} B` : `${Math.round(x * 10) / 10} ${units[i]}`
-}
-
-function kindOf(n: GraphNode): 'source' | 'operator' | 'sink' {
-  return n.type === 'source' ? 'source' : n.type === 'sink' ? 'sink' : 'operator'
-}
-
-const round = (x: number): number => Math.round(x * 10) / 10
-const roundN = (x: number | null): number | null => (x === null ? null : round(x))
-/** A start delay: two epoch-ms readings (trigger, barrier at a task), so a clock step could make it negative. */
-const nonNegative = (x: number | null): number | null => (x === null ? null : Math.max(0, round(x)))
-
-function aggregate(subs: readonly OperatorMetrics[], latency: Percentiles | null): OperatorMetrics {
-  const sum = (f: (s: OperatorMetrics) => number): number => subs.reduce((a, s) => a + f(s), 0)
-  const max = (f: (s: OperatorMetrics) => number): number => subs.reduce((a, s) => Math.max(a, f(s)), 0)
-  const maxN = (f: (s: OperatorMetrics) => number | null): number | null => subs.reduce<number | null>((a, s) => {
-    const v = f(s)
-    return v === null ? a : a === null || v > a ? v : a
-  }, null)
-  const minN = (f: (s: OperatorMetrics) => number | null): number | null => subs.reduce<number | null>((a, s) => {
-    const v = f(s)
-    return v === null ? a : a === null || v < a ? v : a
-  }, null)
-  return {
-    recordsIn: sum((s) => s.recordsIn),
-    recordsOut: sum((s) => s.recordsOut),
-    recordsInPerSecond: round(sum((s) => s.recordsInPerSecond)),
-    recordsOutPerSecond: round(sum((s) => s.recordsOutPerSecond)),
-    bytesInPerSecond: round(sum((s) => s.bytesInPerSecond)),
-    bytesOutPerSecond: round(sum((s) => s.bytesOutPerSecond)),
-    busyMsPerSecond: round(max((s) => s.busyMsPerSecond)),
-    waitingMsPerSecond: round(max((s) => s.waitingMsPerSecond)),
-    backpressuredMsPerSecond: round(max((s) => s.backpressuredMsPerSecond)),
-    idleMsPerSecond: round(max((s) => s.idleMsPerSecond)),
-    busyMs: max((s) => s.busyMs),
-    waitingMs: max((s) => s.waitingMs),
-    backpressuredMs: max((s) => s.backpressuredMs),
-    idleMs: max((s) => s.idleMs),
-    inputQueueUsage: maxN((s) => s.inputQueueUsage),
-    outputQueueUsage: maxN((s) => s.outputQueueUsage),
-    watermark: minN((s) => s.watermark),
-    watermarkLagMs: maxN((s) => s.watermarkLagMs),
-    lateRecords: sum((s) => s.lateRecords),
-    skippedRecords: sum((s) => s.skippedRecords),
-    deadLetteredRecords: sum((s) => s.deadLetteredRecords),
-    errors: sum((s) => s.errors),
-    stateEntries: sum((s) => s.stateEntries),
-    stateBytes: sum((s) => s.stateBytes),
-    pendingTimers: sum((s) => s.pendingTimers),
-    latency,
-  }
-}
-
-/** The dominant of busy / waiting / backpressured / idle, over the hottest subtask (Flink's colouring, plus waiting). */
-function stateOf(m: OperatorMetrics): OperatorView['state'] {
-  const b = m.busyMsPerSecond
-  const w = m.waitingMsPerSecond
-  const bp = m.backpressuredMsPerSecond
-  const idle = m.idleMsPerSecond
-  if (bp >= b && bp >= w && bp >= idle && bp > 0) return 'backpressured'
-  if (w > b && w >= idle) return 'waiting'
-  if (b >= idle && b > 0) return 'busy'
-  return 'idle'
-}
-
-function workersOf(now: readonly ThreadStatsSnapshot[], before: readonly ThreadStatsSnapshot[], dt: number): WorkerView[] {
-  return now.map((t) => {
-    const p = before.find((x) => x.worker === t.worker)
-    return {
-      worker: t.worker,
-      eventLoopDelayP99Ms: t.eventLoopDelayP99Ms === null ? null : round(t.eventLoopDelayP99Ms),
-      eventLoopDelayMaxMs: t.eventLoopDelayMaxMs === null ? null : round(t.eventLoopDelayMaxMs),
-      gcPauseMsPerSecond: dt > 0 && p !== undefined ? round(Math.max(0, (t.gcPauseMs - p.gcPauseMs) / dt)) : 0,
-      heapUsedBytes: t.heapUsedBytes,
-      heapLimitBytes: t.heapLimitBytes,
-      cpuMsPerSecond: dt > 0 && t.cpuMs !== null && p !== undefined && p.cpuMs !== null ? round(Math.max(0, (t.cpuMs - p.cpuMs) / dt)) : null,
-      cpuMs: t.cpuMs === null ? null : round(t.cpuMs),
-    }
-  })
-}
-
-function sampleOf(v: JobView, t: number): Sample {
-  const operators: Sample['operators'] = {}
-  for (const o of v.operators) {
-    operators[o.id] = {
-      recordsInPerSecond: o.recordsInPerSecond,
-      recordsOutPerSecond: o.recordsOutPerSecond,
-      busyMsPerSecond: o.busyMsPerSecond,
-      waitingMsPerSecond: o.waitingMsPerSecond,
-      backpressuredMsPerSecond: o.backpressuredMsPerSecond,
-      idleMsPerSecond: o.idleMsPerSecond,
-      inputQueueUsage: o.inputQueueUsage,
-      watermarkLagMs: o.watermarkLagMs,
-      latencyP50Ms: o.latency?.p50 ?? null,
-      latencyP90Ms: o.latency?.p90 ?? null,
-      latencyP99Ms: o.latency?.p99 ?? null,
-      stateEntries: o.stateEntries,
-      subtasks: o.subtasks.map((s) => ({ busyMsPerSecond: s.busyMsPerSecond, waitingMsPerSecond: s.waitingMsPerSecond, backpressuredMsPerSecond: s.backpressuredMsPerSecond, recordsInPerSecond: s.recordsInPerSecond })),
-    }
-  }
-  const workers = v.workers.map((w) => ({ worker: w.worker, cpuMsPerSecond: w.cpuMsPerSecond }))
-  return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators, ...(v.sources.length === 0 ? {} : { sources: sampleSources(v.sources) }) }
-}
-
-/** Operator and subtask of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */
-function whereFrom(e: unknown): { operator: string | null; subtask: number | null } {
-  const m = /operator "([^"]+)"(?: \(subtask (\d+) of \d+\))?/.exec(e instanceof Error ? e.message : String(e))
-  return { operator: m?.[1] ?? null, subtask: m?.[2] !== undefined ? Number(m[2]) : null }
 }

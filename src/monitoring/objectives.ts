@@ -95,3 +95,20 @@ function describe(o: Objective): string {
 function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(1)
 }
+
+const WEBHOOK_TIMEOUT_MS = 5000
+
+/** POSTs `body` (an alert with its job) to the objectives' webhook; a failure is logged, never thrown. */
+export async function postAlert(url: string, body: Alert & { job: string; name: string }, log: (line: string) => void): Promise<void> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    })
+    if (!res.ok) log(`sluice: alert webhook ${url} answered ${res.status}; the alert is still in the API and /metrics`)
+  } catch (e) {
+    log(`sluice: alert webhook ${url} failed: ${e instanceof Error ? e.message : String(e)}; the alert is still in the API and /metrics`)
+  }
+}
