@@ -1,9 +1,8 @@
 import { describe, it, expect } from 'vitest'
+import { lastBase0AuctionId, lastBase0PersonId } from './event-ids.ts'
 import {
   NexmarkGenerator,
   splitEventRange,
-  lastBase0AuctionId,
-  lastBase0PersonId,
   DEFAULT_GENERATOR_CONFIG,
   type GeneratorConfig,
 } from './generator.ts'

@@ -22,6 +22,11 @@
  */
 import { SluiceError } from '../errors.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
+import {
+  AUCTION_PROPORTION, FIRST_AUCTION_ID, FIRST_EVENT_ID, FIRST_PERSON_ID, PERSON_PROPORTION, TOTAL_PROPORTION, lastBase0AuctionId, lastBase0PersonId,
+} from './event-ids.ts'
+import { Random32, seedKey } from './random32.ts'
+import { HOT_CHANNELS, NUM_CHANNELS, POOL_LENGTH, seedTables } from './seed-tables.ts'
 
 export interface GeneratorConfig {
   /** Seeds every random choice. Default 0. */
@@ -38,15 +43,8 @@ export const DEFAULT_GENERATOR_CONFIG: Readonly<GeneratorConfig> = Object.freeze
   baseTimeMs: Date.UTC(2026, 0, 1),
 })
 
-/** Event id of event number 0 (Flink's table source uses firstEventId = 1). */
-export const FIRST_EVENT_ID = 1
-export const FIRST_PERSON_ID = 1000
-export const FIRST_AUCTION_ID = 1000
 export const FIRST_CATEGORY_ID = 10
 export const NUM_CATEGORIES = 5
-const PERSON_PROPORTION = 1
-const AUCTION_PROPORTION = 3
-const TOTAL_PROPORTION = 50
 /** Ids may lead the last created one by this much: a bid can name a not-yet-created auction. */
 const ID_LEAD = 10
 const NUM_IN_FLIGHT_AUCTIONS = 100
@@ -58,172 +56,20 @@ const EVENTS_FOR_IN_FLIGHT_AUCTIONS = Math.floor((NUM_IN_FLIGHT_AUCTIONS * TOTAL
 export const AVG_PERSON_BYTES = 200
 export const AVG_AUCTION_BYTES = 500
 export const AVG_BID_BYTES = 100
-const NUM_CHANNELS = 10_000
-/**
- * Length of the per-seed character pools. Flink's extra pool is 1 MiB; 256 KiB gives as many
- * distinct substrings as any run needs, builds 4x faster and stays in L2 for serializers.
- */
-const POOL_LENGTH = 1 << 18
 
 const FIRST_NAMES = ['Peter', 'Paul', 'Luke', 'John', 'Saul', 'Vicky', 'Kate', 'Julie', 'Sarah', 'Deiter', 'Walter']
 const LAST_NAMES = ['Shultz', 'Abrams', 'Spencer', 'White', 'Bartels', 'Walton', 'Smith', 'Jones', 'Noris']
 const CITIES = ['Phoenix', 'Los Angeles', 'San Francisco', 'Boise', 'Portland', 'Bend', 'Redmond', 'Seattle', 'Kent', 'Cheyenne']
 const STATES = ['AZ', 'CA', 'ID', 'OR', 'WA', 'WY']
-const HOT_CHANNELS = ['Google', 'Facebook', 'Baidu', 'Apple']
 /** "First Last" for index first * LAST_NAMES.length + last; built once so a person costs no concat. */
 const FULL_NAMES = FIRST_NAMES.flatMap((f) => LAST_NAMES.map((l) => `${f} ${l}`))
 const FOUR_DIGITS = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0'))
 
-/** Last person id created at or before `eventId`, base 0 (the current one for a person event). */
-export function lastBase0PersonId(eventId: number): number {
-  // With a person proportion of 1 the in-epoch offset is always 0.
-  return Math.floor(eventId / TOTAL_PROPORTION) * PERSON_PROPORTION
-}
-
-/** Last auction id created at or before `eventId`, base 0 (the current one for an auction event). */
-export function lastBase0AuctionId(eventId: number): number {
-  let epoch = Math.floor(eventId / TOTAL_PROPORTION)
-  let offset = eventId % TOTAL_PROPORTION
-  if (offset < PERSON_PROPORTION) {
-    epoch--
-    offset = AUCTION_PROPORTION - 1
-  } else if (offset >= PERSON_PROPORTION + AUCTION_PROPORTION) {
-    offset = AUCTION_PROPORTION - 1
-  } else {
-    offset -= PERSON_PROPORTION
-  }
-  return epoch * AUCTION_PROPORTION + offset
-}
-
-const INV_2_32 = 1 / 4294967296
 /** PRICE_TABLE[i] = 100 × 10^(6i/4096): the price for the high 12 bits of a 32-bit draw. */
 const PRICE_TABLE = Float64Array.from({ length: 4096 }, (_, i) => 100 * Math.pow(10, (6 * i) / 4096))
 /** Maps the low 20 bits of the draw to the exponent they add: 6 ln 10 × low / 2^32. */
 const PRICE_EXP_SCALE = (6 * Math.LN10) / 4294967296
 
-/**
- * lowbias32 (C. Wellons): a fast 32-bit integer hash with good avalanche. Returns an int32 so
- * values held in fields stay small integers (no boxed doubles, no field-representation changes).
- */
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d)
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b)
-  return x ^ (x >>> 16)
-}
-
-/**
- * A counter-based PRNG: the state walks a Weyl sequence with an odd per-stream increment and
- * each output is its hash. Re-seeding is three hashes, cheap enough to do per event. Two streams
- * share draws only if both their 32-bit start and increment collide.
- */
-class Random32 {
-  private state = 0
-  private step = 1
-
-  /** Starts the stream of `(key, lo, hi)`; state and increment come from independent hashes. */
-  reseed(key: number, lo: number, hi: number): void {
-    const a = mix32(lo ^ key)
-    this.state = mix32((a + hi + 0x9e3779b9) | 0)
-    this.step = mix32(((a ^ hi ^ 0x5bd1e995) + key) | 0) | 1
-  }
-
-  /** Uniform in [0, 2^32). */
-  u32(): number {
-    const s = (this.state = (this.state + this.step) | 0)
-    return mix32(s) >>> 0
-  }
-
-  /** Uniform integer in [0, n); exact for n < 2^21. */
-  int(n: number): number {
-    return Math.floor(this.u32() * n * INV_2_32)
-  }
-}
-
-/** Per-seed tables, built once: the string pools, hot urls and the channel cache. */
-interface SeedTables {
-  /** a–z only: `extra` is a substring of it. */
-  letters: string
-  /** space with probability 1/13, else a–z: `str()` is a trimmed substring of it. */
-  words: string
-  hotUrls: string[]
-  channelNames: string[]
-  channelUrls: string[]
-}
-
-const tablesBySeed = new Map<number, SeedTables>()
-const MAX_CACHED_SEEDS = 8
-
-function seedTables(seed: number): SeedTables {
-  let t = tablesBySeed.get(seed)
-  if (t === undefined) {
-    if (tablesBySeed.size >= MAX_CACHED_SEEDS) tablesBySeed.delete(tablesBySeed.keys().next().value!)
-    t = buildSeedTables(seed)
-    tablesBySeed.set(seed, t)
-  }
-  return t
-}
-
-/**
- * `length` i.i.d. characters: `special` with probability 1/13 (none when 0), else a–z, as the
- * reference draws them. Several characters come from one 32-bit draw by repeated
- * multiply-and-take-the-integer-part, which keeps building the pools to a few ms.
- */
-function charPool(rnd: Random32, length: number, special: number): string {
-  const buf = Buffer.allocUnsafe(length)
-  const alphabet = special === 0 ? 26 : 26 * 13
-  const perDraw = special === 0 ? 6 : 3 // alphabet^perDraw stays below 2^32
-  let i = 0
-  while (i < length) {
-    let x = rnd.u32()
-    for (let j = 0; j < perDraw && i < length; j++) {
-      x *= alphabet
-      const c = Math.floor(x * INV_2_32)
-      x -= c * 4294967296
-      buf[i++] = c < 26 && special !== 0 ? special : 97 + (c % 26)
-    }
-  }
-  return buf.toString('latin1')
-}
-
-function buildSeedTables(seed: number): SeedTables {
-  const rnd = new Random32()
-  // Event ids stay below 2^53, so high word -1 (0xffffffff) is a stream no event uses.
-  rnd.reseed(seedKey(seed), 0, -1)
-  const letters = charPool(rnd, POOL_LENGTH, 0)
-  const words = charPool(rnd, POOL_LENGTH, 32)
-  // Url path segments are the reference's str(5, '_'): 3 or 4 characters, '_' as the special.
-  const segments = charPool(rnd, 1 << 16, 95)
-  const segment = (): string => {
-    const len = 3 + rnd.int(2)
-    const offset = rnd.int(segments.length - len)
-    return segments.slice(offset, offset + len)
-  }
-  const baseUrl = (): string => `https://www.nexmark.com/${segment()}/${segment()}/${segment()}/item.htm?query=1`
-  const hotUrls = HOT_CHANNELS.map(() => baseUrl())
-  const channelNames: string[] = new Array(NUM_CHANNELS)
-  const channelUrls: string[] = new Array(NUM_CHANNELS)
-  for (let i = 0; i < NUM_CHANNELS; i++) {
-    let url = baseUrl()
-    if (rnd.int(10) > 0) url += `&channel_id=${Math.abs(reverseBits32(i))}`
-    channelNames[i] = `channel-${i}`
-    channelUrls[i] = url
-  }
-  return { letters, words, hotUrls, channelNames, channelUrls }
-}
-
-/** Java's Integer.reverse: the 32 bits of `x` in reverse order, as an int32. */
-function reverseBits32(x: number): number {
-  x = ((x >>> 1) & 0x55555555) | ((x & 0x55555555) << 1)
-  x = ((x >>> 2) & 0x33333333) | ((x & 0x33333333) << 2)
-  x = ((x >>> 4) & 0x0f0f0f0f) | ((x & 0x0f0f0f0f) << 4)
-  x = ((x >>> 8) & 0x00ff00ff) | ((x & 0x00ff00ff) << 8)
-  return (x >>> 16) | (x << 16)
-}
-
-/** Hashes all 53 bits of the seed into the 32-bit key every event stream is derived from. */
-function seedKey(seed: number): number {
-  return mix32((seed | 0) ^ mix32((Math.floor(seed / 4294967296) + 0x2545f491) | 0))
-}
 
 function invalid(message: string): SluiceError {
   return new SluiceError('JOB_INVALID_OPTION', message)
