@@ -20,31 +20,19 @@
  * - Flink's hot URLs and channel cache come from an unseeded static random; ours come from the
  *   seed. Flink's `Math.abs(Integer.reverse(1))` overflows to -2147483648; ours gives 2147483648.
  */
-import { SluiceError } from '../errors.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
-import {
-  AUCTION_PROPORTION, FIRST_AUCTION_ID, FIRST_EVENT_ID, FIRST_PERSON_ID, PERSON_PROPORTION, TOTAL_PROPORTION, lastBase0AuctionId, lastBase0PersonId,
-} from './event-ids.ts'
-import { Random32, seedKey } from './random32.ts'
-import { HOT_CHANNELS, NUM_CHANNELS, POOL_LENGTH, seedTables } from './seed-tables.ts'
+import { invalid, resolveConfig, type GeneratorConfig } from './generator-config.ts'
+import { seedTables } from './seed-tables.ts'
 
-export interface GeneratorConfig {
-  /** Seeds every random choice. Default 0. */
-  seed: number
-  /** Spaces event time only (1e6 / rate µs per event); the generator never sleeps. Default 10 000. */
-  eventsPerSecond: number
-  /** Event time of event number 0, epoch ms. Default 2026-01-01T00:00:00Z. */
-  baseTimeMs: number
-}
-
-export const DEFAULT_GENERATOR_CONFIG: Readonly<GeneratorConfig> = Object.freeze({
-  seed: 0,
-  eventsPerSecond: 10_000,
-  baseTimeMs: Date.UTC(2026, 0, 1),
-})
-
+/** Event id of event number 0 (Flink's table source uses firstEventId = 1). */
+export const FIRST_EVENT_ID = 1
+export const FIRST_PERSON_ID = 1000
+export const FIRST_AUCTION_ID = 1000
 export const FIRST_CATEGORY_ID = 10
 export const NUM_CATEGORIES = 5
+const PERSON_PROPORTION = 1
+const AUCTION_PROPORTION = 3
+const TOTAL_PROPORTION = 50
 /** Ids may lead the last created one by this much: a bid can name a not-yet-created auction. */
 const ID_LEAD = 10
 const NUM_IN_FLIGHT_AUCTIONS = 100
@@ -56,37 +44,92 @@ const EVENTS_FOR_IN_FLIGHT_AUCTIONS = Math.floor((NUM_IN_FLIGHT_AUCTIONS * TOTAL
 export const AVG_PERSON_BYTES = 200
 export const AVG_AUCTION_BYTES = 500
 export const AVG_BID_BYTES = 100
+const NUM_CHANNELS = 10_000
+/**
+ * Length of the per-seed character pools. Flink's extra pool is 1 MiB; 256 KiB gives as many
+ * distinct substrings as any run needs, builds 4x faster and stays in L2 for serializers.
+ */
+const POOL_LENGTH = 1 << 18
 
 const FIRST_NAMES = ['Peter', 'Paul', 'Luke', 'John', 'Saul', 'Vicky', 'Kate', 'Julie', 'Sarah', 'Deiter', 'Walter']
 const LAST_NAMES = ['Shultz', 'Abrams', 'Spencer', 'White', 'Bartels', 'Walton', 'Smith', 'Jones', 'Noris']
 const CITIES = ['Phoenix', 'Los Angeles', 'San Francisco', 'Boise', 'Portland', 'Bend', 'Redmond', 'Seattle', 'Kent', 'Cheyenne']
 const STATES = ['AZ', 'CA', 'ID', 'OR', 'WA', 'WY']
+const HOT_CHANNELS = ['Google', 'Facebook', 'Baidu', 'Apple']
+// The hot code reads these sizes as this module's constants, which the compiler folds; imported
+// from seed-tables.ts they would be a load per use (3-6 % of the generator's time, measured).
+const TABLE_SIZES = { poolLength: POOL_LENGTH, channels: NUM_CHANNELS, hotChannels: HOT_CHANNELS.length }
 /** "First Last" for index first * LAST_NAMES.length + last; built once so a person costs no concat. */
 const FULL_NAMES = FIRST_NAMES.flatMap((f) => LAST_NAMES.map((l) => `${f} ${l}`))
 const FOUR_DIGITS = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0'))
+/** Last person id created at or before `eventId`, base 0 (the current one for a person event). */
+export function lastBase0PersonId(eventId: number): number {
+  // With a person proportion of 1 the in-epoch offset is always 0.
+  return Math.floor(eventId / TOTAL_PROPORTION) * PERSON_PROPORTION
+}
 
+/** Last auction id created at or before `eventId`, base 0 (the current one for an auction event). */
+export function lastBase0AuctionId(eventId: number): number {
+  let epoch = Math.floor(eventId / TOTAL_PROPORTION)
+  let offset = eventId % TOTAL_PROPORTION
+  if (offset < PERSON_PROPORTION) {
+    epoch--
+    offset = AUCTION_PROPORTION - 1
+  } else if (offset >= PERSON_PROPORTION + AUCTION_PROPORTION) {
+    offset = AUCTION_PROPORTION - 1
+  } else {
+    offset -= PERSON_PROPORTION
+  }
+  return epoch * AUCTION_PROPORTION + offset
+}
+
+const INV_2_32 = 1 / 4294967296
 /** PRICE_TABLE[i] = 100 × 10^(6i/4096): the price for the high 12 bits of a 32-bit draw. */
 const PRICE_TABLE = Float64Array.from({ length: 4096 }, (_, i) => 100 * Math.pow(10, (6 * i) / 4096))
 /** Maps the low 20 bits of the draw to the exponent they add: 6 ln 10 × low / 2^32. */
 const PRICE_EXP_SCALE = (6 * Math.LN10) / 4294967296
 
-
-function invalid(message: string): SluiceError {
-  return new SluiceError('JOB_INVALID_OPTION', message)
+/**
+ * lowbias32 (C. Wellons): a fast 32-bit integer hash with good avalanche. Returns an int32 so
+ * values held in fields stay small integers (no boxed doubles, no field-representation changes).
+ */
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d)
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b)
+  return x ^ (x >>> 16)
 }
 
-function resolveConfig(config: Partial<GeneratorConfig>): GeneratorConfig {
-  const c: GeneratorConfig = {
-    seed: config.seed ?? DEFAULT_GENERATOR_CONFIG.seed,
-    eventsPerSecond: config.eventsPerSecond ?? DEFAULT_GENERATOR_CONFIG.eventsPerSecond,
-    baseTimeMs: config.baseTimeMs ?? DEFAULT_GENERATOR_CONFIG.baseTimeMs,
+/**
+ * A counter-based PRNG: the state walks a Weyl sequence with an odd per-stream increment and
+ * each output is its hash. Re-seeding is three hashes, cheap enough to do per event. Two streams
+ * share draws only if both their 32-bit start and increment collide.
+ */
+class Random32 {
+  private state = 0
+  private step = 1
+
+  /** Starts the stream of `(key, lo, hi)`; state and increment come from independent hashes. */
+  reseed(key: number, lo: number, hi: number): void {
+    const a = mix32(lo ^ key)
+    this.state = mix32((a + hi + 0x9e3779b9) | 0)
+    this.step = mix32(((a ^ hi ^ 0x5bd1e995) + key) | 0) | 1
   }
-  if (!Number.isSafeInteger(c.seed)) throw invalid(`nexmark seed must be a safe integer, got ${c.seed}`)
-  if (!(c.eventsPerSecond > 0) || !Number.isFinite(c.eventsPerSecond)) {
-    throw invalid(`nexmark eventsPerSecond must be a positive finite number, got ${c.eventsPerSecond}`)
+
+  /** Uniform in [0, 2^32). */
+  u32(): number {
+    const s = (this.state = (this.state + this.step) | 0)
+    return mix32(s) >>> 0
   }
-  if (!Number.isSafeInteger(c.baseTimeMs)) throw invalid(`nexmark baseTimeMs must be an integer epoch ms, got ${c.baseTimeMs}`)
-  return c
+
+  /** Uniform integer in [0, n); exact for n < 2^21. */
+  int(n: number): number {
+    return Math.floor(this.u32() * n * INV_2_32)
+  }
+}
+
+/** Hashes all 53 bits of the seed into the 32-bit key every event stream is derived from. */
+function seedKey(seed: number): number {
+  return mix32((seed | 0) ^ mix32((Math.floor(seed / 4294967296) + 0x2545f491) | 0))
 }
 
 /**
@@ -125,7 +168,7 @@ export class NexmarkGenerator {
     this.baseTimeMs = this.config.baseTimeMs
     this.delayUs = 1e6 / this.config.eventsPerSecond
     this.seedKey = seedKey(this.config.seed)
-    const t = seedTables(this.config.seed)
+    const t = seedTables(this.config.seed, this.seedKey, this.rnd, TABLE_SIZES)
     this.letters = t.letters
     this.words = t.words
     this.hotUrls = t.hotUrls
@@ -269,27 +312,4 @@ export class NexmarkGenerator {
     const offset = this.rnd.int(POOL_LENGTH - len)
     return this.letters.slice(offset, offset + len)
   }
-}
-
-/**
- * Splits event numbers `[0, total)` into `parts` contiguous ranges whose sizes differ by at most
- * one (earlier ranges get the extra events). Generating every range, in any order or place,
- * gives exactly the events of one sequential run.
- *
- * @example
- * splitEventRange(10, 3) // [{first:0,count:4},{first:4,count:3},{first:7,count:3}]
- */
-export function splitEventRange(total: number, parts: number): Array<{ first: number; count: number }> {
-  if (!Number.isSafeInteger(total) || total < 0) throw invalid(`total events must be a non-negative integer, got ${total}`)
-  if (!Number.isSafeInteger(parts) || parts < 1) throw invalid(`parts must be a positive integer, got ${parts}`)
-  const base = Math.floor(total / parts)
-  const extra = total % parts
-  const ranges: Array<{ first: number; count: number }> = []
-  let first = 0
-  for (let i = 0; i < parts; i++) {
-    const count = base + (i < extra ? 1 : 0)
-    ranges.push({ first, count })
-    first += count
-  }
-  return ranges
 }

@@ -1,16 +1,23 @@
 /**
  * The generator's per-seed tables, built once per seed and cached: the character pools that
- * strings are cut from, the hot urls and the channel cache.
+ * strings are cut from, the hot urls and the channel cache. Their sizes are the generator's.
  */
-import { INV_2_32, Random32, seedKey } from './random32.ts'
 
-export const NUM_CHANNELS = 10_000
-/**
- * Length of the per-seed character pools. Flink's extra pool is 1 MiB; 256 KiB gives as many
- * distinct substrings as any run needs, builds 4x faster and stays in L2 for serializers.
- */
-export const POOL_LENGTH = 1 << 18
-export const HOT_CHANNELS = ['Google', 'Facebook', 'Baidu', 'Apple']
+const INV_2_32 = 1 / 4294967296
+
+/** The draws the tables are made of: the generator's PRNG (Random32 in generator.ts). */
+export interface Draws {
+  reseed(key: number, lo: number, hi: number): void
+  u32(): number
+  int(n: number): number
+}
+
+/** How big the tables are: the length of the character pools, the channels and the hot channels. */
+export interface TableSizes {
+  readonly poolLength: number
+  readonly channels: number
+  readonly hotChannels: number
+}
 
 /** Per-seed tables, built once: the string pools, hot urls and the channel cache. */
 interface SeedTables {
@@ -26,11 +33,12 @@ interface SeedTables {
 const tablesBySeed = new Map<number, SeedTables>()
 const MAX_CACHED_SEEDS = 8
 
-export function seedTables(seed: number): SeedTables {
+/** The tables of `seed` (whose stream key is `key`), drawn from `rnd` when not cached yet. */
+export function seedTables(seed: number, key: number, rnd: Draws, sizes: TableSizes): SeedTables {
   let t = tablesBySeed.get(seed)
   if (t === undefined) {
     if (tablesBySeed.size >= MAX_CACHED_SEEDS) tablesBySeed.delete(tablesBySeed.keys().next().value!)
-    t = buildSeedTables(seed)
+    t = buildSeedTables(key, rnd, sizes)
     tablesBySeed.set(seed, t)
   }
   return t
@@ -41,7 +49,7 @@ export function seedTables(seed: number): SeedTables {
  * reference draws them. Several characters come from one 32-bit draw by repeated
  * multiply-and-take-the-integer-part, which keeps building the pools to a few ms.
  */
-function charPool(rnd: Random32, length: number, special: number): string {
+function charPool(rnd: Draws, length: number, special: number): string {
   const buf = Buffer.allocUnsafe(length)
   const alphabet = special === 0 ? 26 : 26 * 13
   const perDraw = special === 0 ? 6 : 3 // alphabet^perDraw stays below 2^32
@@ -58,12 +66,11 @@ function charPool(rnd: Random32, length: number, special: number): string {
   return buf.toString('latin1')
 }
 
-function buildSeedTables(seed: number): SeedTables {
-  const rnd = new Random32()
+function buildSeedTables(key: number, rnd: Draws, sizes: TableSizes): SeedTables {
   // Event ids stay below 2^53, so high word -1 (0xffffffff) is a stream no event uses.
-  rnd.reseed(seedKey(seed), 0, -1)
-  const letters = charPool(rnd, POOL_LENGTH, 0)
-  const words = charPool(rnd, POOL_LENGTH, 32)
+  rnd.reseed(key, 0, -1)
+  const letters = charPool(rnd, sizes.poolLength, 0)
+  const words = charPool(rnd, sizes.poolLength, 32)
   // Url path segments are the reference's str(5, '_'): 3 or 4 characters, '_' as the special.
   const segments = charPool(rnd, 1 << 16, 95)
   const segment = (): string => {
@@ -72,10 +79,10 @@ function buildSeedTables(seed: number): SeedTables {
     return segments.slice(offset, offset + len)
   }
   const baseUrl = (): string => `https://www.nexmark.com/${segment()}/${segment()}/${segment()}/item.htm?query=1`
-  const hotUrls = HOT_CHANNELS.map(() => baseUrl())
-  const channelNames: string[] = new Array(NUM_CHANNELS)
-  const channelUrls: string[] = new Array(NUM_CHANNELS)
-  for (let i = 0; i < NUM_CHANNELS; i++) {
+  const hotUrls = Array.from({ length: sizes.hotChannels }, () => baseUrl())
+  const channelNames: string[] = new Array(sizes.channels)
+  const channelUrls: string[] = new Array(sizes.channels)
+  for (let i = 0; i < sizes.channels; i++) {
     let url = baseUrl()
     if (rnd.int(10) > 0) url += `&channel_id=${Math.abs(reverseBits32(i))}`
     channelNames[i] = `channel-${i}`
