@@ -127,6 +127,9 @@ export function fmtBytes(v) {
   return `${i === 0 ? x : trim(x.toFixed(1))} ${units[i]}`
 }
 
+/** Milliseconds per second, rounded: "420 ms/s". */
+export const msps = (v) => (v === null || v === undefined ? DASH : `${Math.round(v)} ms/s`)
+
 /** 0..1 → "42%". */
 export function fmtPct(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return DASH

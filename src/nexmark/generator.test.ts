@@ -1,12 +1,7 @@
 import { describe, it, expect } from 'vitest'
-import {
-  NexmarkGenerator,
-  splitEventRange,
-  lastBase0AuctionId,
-  lastBase0PersonId,
-  DEFAULT_GENERATOR_CONFIG,
-  type GeneratorConfig,
-} from './generator.ts'
+import { splitEventRange } from './event-ranges.ts'
+import { DEFAULT_GENERATOR_CONFIG, type GeneratorConfig } from './generator-config.ts'
+import { NexmarkGenerator, lastBase0AuctionId, lastBase0PersonId } from './generator.ts'
 import { eventTime, type NexmarkEvent } from './model.ts'
 
 function generate(config: Partial<GeneratorConfig>, first: number, count: number, batch = 1024): NexmarkEvent[] {
@@ -98,21 +93,6 @@ describe('NexmarkGenerator batching', () => {
       const present = [e.person, e.auction, e.bid].map((x) => x !== null)
       expect(present).toEqual([e.event_type === 0, e.event_type === 1, e.event_type === 2])
     }
-  })
-})
-
-describe('splitEventRange', () => {
-  it('covers [0, total) with contiguous ranges differing by at most one', () => {
-    expect(splitEventRange(10, 3)).toEqual([{ first: 0, count: 4 }, { first: 4, count: 3 }, { first: 7, count: 3 }])
-    expect(splitEventRange(2, 4)).toEqual([
-      { first: 0, count: 1 }, { first: 1, count: 1 }, { first: 2, count: 0 }, { first: 2, count: 0 },
-    ])
-    expect(splitEventRange(0, 1)).toEqual([{ first: 0, count: 0 }])
-  })
-
-  it('rejects bad arguments', () => {
-    expect(() => splitEventRange(Infinity, 2)).toThrow(/total/)
-    expect(() => splitEventRange(10, 0)).toThrow(/parts/)
   })
 })
 

@@ -20,23 +20,9 @@
  * - Flink's hot URLs and channel cache come from an unseeded static random; ours come from the
  *   seed. Flink's `Math.abs(Integer.reverse(1))` overflows to -2147483648; ours gives 2147483648.
  */
-import { SluiceError } from '../errors.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
-
-export interface GeneratorConfig {
-  /** Seeds every random choice. Default 0. */
-  seed: number
-  /** Spaces event time only (1e6 / rate µs per event); the generator never sleeps. Default 10 000. */
-  eventsPerSecond: number
-  /** Event time of event number 0, epoch ms. Default 2026-01-01T00:00:00Z. */
-  baseTimeMs: number
-}
-
-export const DEFAULT_GENERATOR_CONFIG: Readonly<GeneratorConfig> = Object.freeze({
-  seed: 0,
-  eventsPerSecond: 10_000,
-  baseTimeMs: Date.UTC(2026, 0, 1),
-})
+import { invalid, resolveConfig, type GeneratorConfig } from './generator-config.ts'
+import { seedTables } from './seed-tables.ts'
 
 /** Event id of event number 0 (Flink's table source uses firstEventId = 1). */
 export const FIRST_EVENT_ID = 1
@@ -70,10 +56,12 @@ const LAST_NAMES = ['Shultz', 'Abrams', 'Spencer', 'White', 'Bartels', 'Walton',
 const CITIES = ['Phoenix', 'Los Angeles', 'San Francisco', 'Boise', 'Portland', 'Bend', 'Redmond', 'Seattle', 'Kent', 'Cheyenne']
 const STATES = ['AZ', 'CA', 'ID', 'OR', 'WA', 'WY']
 const HOT_CHANNELS = ['Google', 'Facebook', 'Baidu', 'Apple']
+// The hot code reads these sizes as this module's constants, which the compiler folds; imported
+// from seed-tables.ts they would be a load per use (3-6 % of the generator's time, measured).
+const TABLE_SIZES = { poolLength: POOL_LENGTH, channels: NUM_CHANNELS, hotChannels: HOT_CHANNELS.length }
 /** "First Last" for index first * LAST_NAMES.length + last; built once so a person costs no concat. */
 const FULL_NAMES = FIRST_NAMES.flatMap((f) => LAST_NAMES.map((l) => `${f} ${l}`))
 const FOUR_DIGITS = Array.from({ length: 10_000 }, (_, i) => String(i).padStart(4, '0'))
-
 /** Last person id created at or before `eventId`, base 0 (the current one for a person event). */
 export function lastBase0PersonId(eventId: number): number {
   // With a person proportion of 1 the in-epoch offset is always 0.
@@ -139,108 +127,9 @@ class Random32 {
   }
 }
 
-/** Per-seed tables, built once: the string pools, hot urls and the channel cache. */
-interface SeedTables {
-  /** a–z only: `extra` is a substring of it. */
-  letters: string
-  /** space with probability 1/13, else a–z: `str()` is a trimmed substring of it. */
-  words: string
-  hotUrls: string[]
-  channelNames: string[]
-  channelUrls: string[]
-}
-
-const tablesBySeed = new Map<number, SeedTables>()
-const MAX_CACHED_SEEDS = 8
-
-function seedTables(seed: number): SeedTables {
-  let t = tablesBySeed.get(seed)
-  if (t === undefined) {
-    if (tablesBySeed.size >= MAX_CACHED_SEEDS) tablesBySeed.delete(tablesBySeed.keys().next().value!)
-    t = buildSeedTables(seed)
-    tablesBySeed.set(seed, t)
-  }
-  return t
-}
-
-/**
- * `length` i.i.d. characters: `special` with probability 1/13 (none when 0), else a–z, as the
- * reference draws them. Several characters come from one 32-bit draw by repeated
- * multiply-and-take-the-integer-part, which keeps building the pools to a few ms.
- */
-function charPool(rnd: Random32, length: number, special: number): string {
-  const buf = Buffer.allocUnsafe(length)
-  const alphabet = special === 0 ? 26 : 26 * 13
-  const perDraw = special === 0 ? 6 : 3 // alphabet^perDraw stays below 2^32
-  let i = 0
-  while (i < length) {
-    let x = rnd.u32()
-    for (let j = 0; j < perDraw && i < length; j++) {
-      x *= alphabet
-      const c = Math.floor(x * INV_2_32)
-      x -= c * 4294967296
-      buf[i++] = c < 26 && special !== 0 ? special : 97 + (c % 26)
-    }
-  }
-  return buf.toString('latin1')
-}
-
-function buildSeedTables(seed: number): SeedTables {
-  const rnd = new Random32()
-  // Event ids stay below 2^53, so high word -1 (0xffffffff) is a stream no event uses.
-  rnd.reseed(seedKey(seed), 0, -1)
-  const letters = charPool(rnd, POOL_LENGTH, 0)
-  const words = charPool(rnd, POOL_LENGTH, 32)
-  // Url path segments are the reference's str(5, '_'): 3 or 4 characters, '_' as the special.
-  const segments = charPool(rnd, 1 << 16, 95)
-  const segment = (): string => {
-    const len = 3 + rnd.int(2)
-    const offset = rnd.int(segments.length - len)
-    return segments.slice(offset, offset + len)
-  }
-  const baseUrl = (): string => `https://www.nexmark.com/${segment()}/${segment()}/${segment()}/item.htm?query=1`
-  const hotUrls = HOT_CHANNELS.map(() => baseUrl())
-  const channelNames: string[] = new Array(NUM_CHANNELS)
-  const channelUrls: string[] = new Array(NUM_CHANNELS)
-  for (let i = 0; i < NUM_CHANNELS; i++) {
-    let url = baseUrl()
-    if (rnd.int(10) > 0) url += `&channel_id=${Math.abs(reverseBits32(i))}`
-    channelNames[i] = `channel-${i}`
-    channelUrls[i] = url
-  }
-  return { letters, words, hotUrls, channelNames, channelUrls }
-}
-
-/** Java's Integer.reverse: the 32 bits of `x` in reverse order, as an int32. */
-function reverseBits32(x: number): number {
-  x = ((x >>> 1) & 0x55555555) | ((x & 0x55555555) << 1)
-  x = ((x >>> 2) & 0x33333333) | ((x & 0x33333333) << 2)
-  x = ((x >>> 4) & 0x0f0f0f0f) | ((x & 0x0f0f0f0f) << 4)
-  x = ((x >>> 8) & 0x00ff00ff) | ((x & 0x00ff00ff) << 8)
-  return (x >>> 16) | (x << 16)
-}
-
 /** Hashes all 53 bits of the seed into the 32-bit key every event stream is derived from. */
 function seedKey(seed: number): number {
   return mix32((seed | 0) ^ mix32((Math.floor(seed / 4294967296) + 0x2545f491) | 0))
-}
-
-function invalid(message: string): SluiceError {
-  return new SluiceError('CONNECTOR_OPTION_INVALID', message)
-}
-
-function resolveConfig(config: Partial<GeneratorConfig>): GeneratorConfig {
-  const c: GeneratorConfig = {
-    seed: config.seed ?? DEFAULT_GENERATOR_CONFIG.seed,
-    eventsPerSecond: config.eventsPerSecond ?? DEFAULT_GENERATOR_CONFIG.eventsPerSecond,
-    baseTimeMs: config.baseTimeMs ?? DEFAULT_GENERATOR_CONFIG.baseTimeMs,
-  }
-  if (!Number.isSafeInteger(c.seed)) throw invalid(`nexmark seed must be a safe integer, got ${c.seed}`)
-  if (!(c.eventsPerSecond > 0) || !Number.isFinite(c.eventsPerSecond)) {
-    throw invalid(`nexmark eventsPerSecond must be a positive finite number, got ${c.eventsPerSecond}`)
-  }
-  if (!Number.isSafeInteger(c.baseTimeMs)) throw invalid(`nexmark baseTimeMs must be an integer epoch ms, got ${c.baseTimeMs}`)
-  return c
 }
 
 /**
@@ -248,15 +137,9 @@ function resolveConfig(config: Partial<GeneratorConfig>): GeneratorConfig {
  * defined by `config`. Allocates nothing per event beyond the event, its entity and its strings.
  *
  * @example
- * ```ts
  * const gen = new NexmarkGenerator({ seed: 7 }, 0, 1_000_000)
  * const batch: NexmarkEvent[] = []
- * let bids = 0
- * while (gen.next(batch, 1024) > 0) {
- *   for (const e of batch) if (e.event_type === EVENT_BID) bids++
- *   batch.length = 0
- * }
- * ```
+ * while (gen.next(batch, 1024) > 0) { consume(batch); batch.length = 0 }
  */
 export class NexmarkGenerator {
   readonly config: Readonly<GeneratorConfig>
@@ -285,7 +168,7 @@ export class NexmarkGenerator {
     this.baseTimeMs = this.config.baseTimeMs
     this.delayUs = 1e6 / this.config.eventsPerSecond
     this.seedKey = seedKey(this.config.seed)
-    const t = seedTables(this.config.seed)
+    const t = seedTables(this.config.seed, this.seedKey, this.rnd, TABLE_SIZES)
     this.letters = t.letters
     this.words = t.words
     this.hotUrls = t.hotUrls
@@ -429,29 +312,4 @@ export class NexmarkGenerator {
     const offset = this.rnd.int(POOL_LENGTH - len)
     return this.letters.slice(offset, offset + len)
   }
-}
-
-/**
- * Splits event numbers `[0, total)` into `parts` contiguous ranges whose sizes differ by at most
- * one (earlier ranges get the extra events). Generating every range, in any order or place,
- * gives exactly the events of one sequential run.
- *
- * @example
- * ```ts
- * splitEventRange(10, 3) // [{first:0,count:4},{first:4,count:3},{first:7,count:3}]
- * ```
- */
-export function splitEventRange(total: number, parts: number): Array<{ first: number; count: number }> {
-  if (!Number.isSafeInteger(total) || total < 0) throw invalid(`total events must be a non-negative integer, got ${total}`)
-  if (!Number.isSafeInteger(parts) || parts < 1) throw invalid(`parts must be a positive integer, got ${parts}`)
-  const base = Math.floor(total / parts)
-  const extra = total % parts
-  const ranges: Array<{ first: number; count: number }> = []
-  let first = 0
-  for (let i = 0; i < parts; i++) {
-    const count = base + (i < extra ? 1 : 0)
-    ranges.push({ first, count })
-    first += count
-  }
-  return ranges
 }

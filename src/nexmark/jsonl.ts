@@ -7,7 +7,8 @@ import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import { finished } from 'node:stream/promises'
 import { SluiceError, describeCause } from '../errors.ts'
-import { NexmarkGenerator, type GeneratorConfig } from './generator.ts'
+import type { GeneratorConfig } from './generator-config.ts'
+import { NexmarkGenerator } from './generator.ts'
 import type { Auction, Bid, NexmarkEvent, Person } from './model.ts'
 
 /** A line that is not a valid Nexmark event; `message` is the reason, fit for a dead letter. */

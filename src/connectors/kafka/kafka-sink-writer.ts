@@ -13,56 +13,20 @@
  * a checkpoint names exactly one transaction: a recovery that commits it by those three numbers
  * (resumeAndCommit) can never commit a later transaction of the same id by mistake.
  */
-import type { MessageToProduce, Producer } from '@platformatic/kafka'
-import { reasonOf, SluiceError } from '../../errors.ts'
-import { ConnectionTracker, encodePayload, type PayloadFormat } from '../broker.ts'
+import { SluiceError } from '../../errors.ts'
+import { ConnectionTracker } from '../broker.ts'
 import type { RejectRecord } from '../line-encoder.ts'
 import type { ConnectionStatus, SinkCommit, SinkWriter } from '../spi.ts'
-import { describeKafkaError, sinkError, type PreCommittedTransaction } from './kafka-sink-client.ts'
+import { describeKafkaError, sinkError } from './kafka-sink-client.ts'
+import { MESSAGE_OVERHEAD_BYTES, encodeBatch, type KafkaMessage, type MessageEncoding } from './kafka-sink-encoding.ts'
+import {
+  checkCommit, describe, transactionKey, type KafkaProducer, type OpenTransaction, type PendingTransaction, type TransactionSlot,
+} from './kafka-sink-transactions.ts'
 
 /** Bytes of messages one send carries at most: well under the broker's 1 MiB batch limit per partition. */
 const MAX_SEND_BYTES = 512 * 1024
 /** Bytes queued or in flight before write() waits: a chunk on the wire and the next one filling. */
 const MAX_BUFFERED_BYTES = 1024 * 1024
-/** Per-message overhead in a record batch, roughly, for the byte counts above. */
-const MESSAGE_OVERHEAD_BYTES = 24
-
-export type KafkaMessage = MessageToProduce<Buffer, Buffer, string, string>
-export type KafkaProducer = Producer<Buffer, Buffer, string, string>
-type KafkaTransaction = Awaited<ReturnType<KafkaProducer['beginTransaction']>>
-
-/** How records become messages: the sink's options, resolved. */
-export interface MessageEncoding<T> {
-  readonly topic: string
-  readonly format: PayloadFormat
-  readonly partitions: number
-  readonly key: ((record: T) => string | null) | undefined
-  readonly partition: ((record: T, partitions: number) => number) | undefined
-  readonly headers: ((record: T) => Record<string, string>) | undefined
-}
-
-/** One transactional id of the pool and the producer that owns it. */
-export interface TransactionSlot {
-  readonly transactionalId: string
-  readonly producer: KafkaProducer
-  /** A transaction begun (and the epoch fenced) at open, not yet used. */
-  prepared: KafkaTransaction | null
-}
-
-interface OpenTransaction {
-  readonly slot: TransactionSlot
-  readonly txn: KafkaTransaction
-  readonly producerId: bigint
-  readonly producerEpoch: number
-  records: number
-}
-
-interface PendingTransaction extends OpenTransaction {
-  readonly checkpoint: number
-}
-
-/** What a Kafka sink pre-commits: the pending transactions a recovery must commit. */
-export type KafkaSinkCommit = { readonly topic: string; readonly slots: number; readonly transactions: readonly PreCommittedTransaction[] }
 
 /** Where messages go: one idempotent producer, or the pool of transactional ones. */
 export type SinkTarget = { readonly kind: 'idempotent'; readonly producer: KafkaProducer } | { readonly kind: 'transactional'; readonly slots: readonly TransactionSlot[] }
@@ -104,36 +68,7 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
 
   write(batch: readonly T[]): void | Promise<void> {
     this.throwIfUnusable()
-    const { topic, format, partitions, key, partition, headers } = this.encoding
-    const queue = this.queue
-    let bytes = 0
-    for (let i = 0; i < batch.length; i++) {
-      const record = batch[i]
-      let message: KafkaMessage
-      try {
-        const value = encodeValue(format, record)
-        message = { topic, value }
-        let size = value.length + MESSAGE_OVERHEAD_BYTES
-        if (key !== undefined) {
-          const k = key(record)
-          if (k !== null && k !== undefined) {
-            message.key = Buffer.from(k, 'utf8')
-            size += message.key.length
-          }
-        }
-        if (partition !== undefined) message.partition = checkPartition(partition(record, partitions), partitions)
-        if (headers !== undefined) {
-          const h = headers(record)
-          message.headers = h
-          for (const name in h) size += name.length + h[name].length
-        }
-        bytes += size
-      } catch (e) {
-        this.reject(record, reasonOf(e))
-        continue
-      }
-      queue.push(message)
-    }
+    const bytes = encodeBatch(batch, this.encoding, this.queue, this.reject)
     if (bytes === 0) return
     this.queuedBytes += bytes
     this.bufferedBytes += bytes
@@ -349,53 +284,4 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
     if (this.error !== null) throw this.error
     if (this.closed) throw new SluiceError('SINK_IO', `kafkaSink writing topic ${this.encoding.topic} is closed`)
   }
-}
-
-/**
- * encodePayload's encoding as a Buffer. JSON and text go through Buffer.from, which carves small
- * buffers out of a shared slab, where TextEncoder allocates an ArrayBuffer per record (about a fifth of
- * the client's CPU per message here); a record encodePayload refuses still gets its reason.
- */
-function encodeValue(format: PayloadFormat, record: unknown): Buffer {
-  if (format === 'json') {
-    let text: string | undefined
-    try {
-      text = JSON.stringify(record)
-    } catch {
-      text = undefined
-    }
-    if (typeof text === 'string') return Buffer.from(text, 'utf8')
-  } else if (format === 'string' && typeof record === 'string') {
-    return Buffer.from(record, 'utf8')
-  }
-  const bytes = encodePayload(format, record)
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
-
-function describe(p: PendingTransaction): PreCommittedTransaction {
-  return { checkpoint: p.checkpoint, transactionalId: p.slot.transactionalId, producerId: String(p.producerId), producerEpoch: p.producerEpoch }
-}
-
-function transactionKey(t: PreCommittedTransaction): string {
-  return `${t.transactionalId}/${t.producerId}/${t.producerEpoch}`
-}
-
-function checkPartition(p: number, partitions: number): number {
-  if (Number.isInteger(p) && p >= 0 && p < partitions) return p
-  throw new SluiceError('SINK_RECORD_UNWRITABLE', `the partition function returned ${String(p)}; the topic has partitions 0 to ${partitions - 1}`)
-}
-
-/** A commit handed back from a checkpoint, checked: it must be a Kafka sink's for this topic. */
-export function checkCommit(commit: SinkCommit, topic: string): KafkaSinkCommit {
-  const txs = commit.transactions
-  const ok =
-    commit.topic === topic &&
-    typeof commit.slots === 'number' &&
-    Array.isArray(txs) &&
-    txs.every((t) => {
-      const x = t as Record<string, unknown> | null
-      return x !== null && typeof x === 'object' && typeof x.transactionalId === 'string' && typeof x.producerId === 'string' && /^\d+$/.test(x.producerId) && typeof x.producerEpoch === 'number' && typeof x.checkpoint === 'number'
-    })
-  if (!ok) throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `kafkaSink writing topic ${topic} cannot use the commit ${JSON.stringify(commit)} from a checkpoint: it is not an exactly-once Kafka sink's commit for this topic (did the job's output change?)`)
-  return commit as unknown as KafkaSinkCommit
 }

@@ -32,7 +32,9 @@ import { rejecterFor } from '../line-encoder.ts'
 import type { Sink, SinkCommit, SinkContext } from '../spi.ts'
 import { ConnectorUri } from '../uri.ts'
 import { baseClientOptions, brokerList, isTopicExists, isUnknownTopic, resumeAndCommit, sinkError, withDeadline } from './kafka-sink-client.ts'
-import { KafkaSinkWriter, checkCommit, type KafkaProducer, type MessageEncoding, type SinkTarget, type TransactionSlot } from './kafka-sink-writer.ts'
+import type { MessageEncoding } from './kafka-sink-encoding.ts'
+import { checkCommit, type KafkaProducer, type TransactionSlot } from './kafka-sink-transactions.ts'
+import { KafkaSinkWriter, type SinkTarget } from './kafka-sink-writer.ts'
 
 /** Transactional ids per sink subtask: the open transaction plus up to SLOTS - 1 checkpoints pre-committed and not yet completed. */
 export const KAFKA_SINK_SLOTS = 4

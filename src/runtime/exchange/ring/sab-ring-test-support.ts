@@ -176,3 +176,17 @@ export async function consume(ring: SabRing, seed: number, maxSize: number, slow
   ring.release()
   return report
 }
+
+/** `n` bytes of a pattern that depends on `seed`. */
+export function bytesOf(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n)
+  for (let i = 0; i < n; i++) b[i] = (seed + i * 13) & 0xff
+  return b
+}
+
+/** The next message, which the test expects to be there. */
+export function read(ring: SabRing): RingMessage {
+  const m = ring.tryRead()
+  if (m === null) throw new Error('expected a message')
+  return m
+}

@@ -1,10 +1,10 @@
 /**
- * Diagnosis rules about the job's brokers (diagnosis.ts runs them with the others): a source whose
+ * Diagnosis rules about the job's brokers (../diagnosis.ts runs them with the others): a source whose
  * lag keeps growing (the job falls behind it), and a connector that lost its server. Pure
  * functions of the view, the samples and the other rules' findings.
  */
-import { redactCredentials } from './redact.ts'
-import type { ConnectionView, Finding, JobView, Sample, SourceProgressView } from './types.ts'
+import { redactCredentials } from '../redact.ts'
+import type { ConnectionView, Finding, JobView, Sample, SourceProgressView } from '../types.ts'
 
 export interface SourceRuleOptions {
   readonly minSamples: number

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { diagnose } from '../diagnosis.ts'
+import { job, kinds, only, type Overrides } from './test-support.ts'
+
+describe('diagnose: state growth', () => {
+  it('reports state that grows steadily', () => {
+    const j = job({ enrich: { state: 68_000 } })
+    const findings = diagnose(j.view(), j.history(10, (s) => ({ enrich: { state: 50_000 + s * 2000 } })))
+    expect(kinds(findings)).toEqual(['state-growth'])
+    expect(findings[0]).toMatchObject({ severity: 'warning', operator: 'enrich' })
+    expect(findings[0].evidence).toMatchObject({ stateGrowthEntriesPerSecond: 2000, stateGrowthPercent: 36, stateEntries: 68_000 })
+    expect(findings[0].title).toContain('2000 entries/s')
+    expect(findings[0].recommendation).toContain('TTL')
+  })
+
+  it('state that windows clear (a saw-tooth) is not growth', () => {
+    const j = job()
+    const sawTooth = (s: number): Overrides => ({ enrich: { state: 20_000 + (s % 5) * 8000 } })
+    expect(only(diagnose(j.view(), j.history(10, sawTooth)), 'state-growth')).toEqual([])
+  })
+})

@@ -1,0 +1,29 @@
+/** Rule 5: state that grows steadily and never shrinks. */
+import { series, type Context, type Scored } from './context.ts'
+import { round } from './text.ts'
+
+export function stateGrowth(ctx: Context): Scored[] {
+  return ctx.view.operators.flatMap((op) => {
+    const s = series(ctx.longWindow, op.id)
+    if (s.length < ctx.o.windowSamples || s.length < 2) return []
+    const entries = s.map((x) => x.m.stateEntries)
+    const growth = entries[entries.length - 1] - entries[0]
+    const ratio = entries[0] > 0 ? growth / entries[0] : Infinity
+    const monotonic = entries.every((e, i) => i === 0 || e >= entries[i - 1])
+    if (!monotonic || growth <= ctx.o.stateGrowthEntries || ratio <= ctx.o.stateGrowthRatio) return []
+    const seconds = (s[s.length - 1].t - s[0].t) / 1000
+    const perSecond = round(growth / seconds)
+    return [{
+      score: ratio === Infinity ? 10 : ratio / ctx.o.stateGrowthRatio,
+      finding: {
+        kind: 'state-growth', severity: 'warning', operator: op.id, action: null,
+        title: `state of \`${op.id}\` grows by ${perSecond} entries/s (${entries[0]} to ${entries[entries.length - 1]} in ${Math.round(seconds)} s) and never shrinks`,
+        evidence: {
+          stateEntries: op.stateEntries, stateBytes: op.stateBytes, stateGrowthEntriesPerSecond: perSecond,
+          stateGrowthPercent: ratio === Infinity ? 'new' : Math.round(ratio * 100), windowSeconds: Math.round(seconds),
+        },
+        recommendation: `give the state of \`${op.id}\` a TTL if old keys never come back, use shorter windows, or check that its windows close (its watermark advances)`,
+      },
+    }]
+  })
+}
