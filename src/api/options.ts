@@ -21,7 +21,7 @@ export interface OperatorOptions {
  * ```
  */
 export interface SinkOptions extends OperatorOptions {
-  /** Writers of the sink. Default: the job's parallelism for a `parallel` sink, else 1 (more fails with JOB_INVALID_OPTION). */
+  /** Writers of the sink. Default: the job's parallelism for a `parallel` sink, else 1 (more fails with PARALLELISM_INVALID). */
   parallelism?: number
 }
 
