@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { crossings, LAYERS, violations } from '../scripts/layers.mjs'
 
@@ -14,5 +16,23 @@ describe('the layers of src/ (docs/ARCHITECTURE.md)', () => {
       expect(edges.some((e) => e.from === from && e.to === to)).toBe(true)
     }
     expect(LAYERS.indexOf('api')).toBeLessThan(LAYERS.indexOf('graph'))
+  })
+})
+
+describe('the size of src/ files (issue 12: none over 400 lines, dashboard assets included)', () => {
+  it('every file of src/ has at most 400 lines', () => {
+    const root = new URL('../src/', import.meta.url).pathname
+    const files: string[] = []
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name)
+        if (e.isDirectory()) walk(p)
+        else if (/\.(ts|js|mjs|css|html)$/.test(e.name)) files.push(p)
+      }
+    }
+    walk(root)
+    const long = files.map((f) => ({ file: f.slice(root.length), lines: readFileSync(f, 'utf8').split('\n').length - 1 })).filter((x) => x.lines > 400)
+    expect(long).toEqual([])
+    expect(files.length).toBeGreaterThan(100)
   })
 })
