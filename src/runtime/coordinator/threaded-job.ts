@@ -10,7 +10,7 @@ import { ERROR_CODES, SluiceError } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { systemClock } from '../../time/clock.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
-import { startTsWorker } from '../exchange/ring/ts-worker.ts'
+import { startJobWorker } from '../worker/start-worker.ts'
 import { LocalChannel } from '../exchange/channel.ts'
 import { closeDeadLetters, DeadLetterRouter, deadLetterSinks, DeadLetterWriters } from '../task/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../task/job-runner.ts'
@@ -115,7 +115,6 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
   }
   const readsStdin = [...graph.nodes.values()].some((n) => n.type === 'source' && n.source.kind === 'stdin')
   let stdinRelease = (): void => {}
-  const entry = new URL('../worker/entry.ts', import.meta.url)
   const last: (JobMetrics | null)[] = new Array(workers).fill(null)
   const finished: boolean[] = new Array(workers).fill(false)
   const ready: boolean[] = new Array(workers).fill(false)
@@ -157,7 +156,7 @@ export function runThreaded(graph: LogicalGraph, job: JobModuleRef, o: ThreadedR
     for (let w = 0; w < workers; w++) {
       const start: WorkerStart = { job, worker: w, workers, parallelism: o.parallelism, channelCapacity: o.channelCapacity, fuse: o.fuse, latencyMarkerIntervalMs: o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints: coordinator === null ? null : { restore: restore === null ? null : checkpointFor(restore, (op) => plan.parallelism.get(op) ?? 1, (s) => workerOf({ subtask: s }, workers) === w) }, feeds: feeds[w] }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
-      const t = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin, transferList: Object.values(feeds[w]) })
+      const t = startJobWorker({ workerData: start, stdin: w === 0 && readsStdin, transferList: Object.values(feeds[w]) })
       if (w === 0 && readsStdin && t.stdin !== null) {
         const workerStdin = t.stdin
         process.stdin.pipe(workerStdin)
