@@ -40,8 +40,8 @@
  * acknowledgements, keeping up to `maxInFlight` unacknowledged (~45 K msg/s with ids here).
  */
 import { keyHash } from '../broker.ts'
-import { createInbox, headers as natsHeaders, type Msg, type PublishOptions, type Subscription } from '@nats-io/transport-node'
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream'
+import type { Msg, PublishOptions, Subscription } from '@nats-io/transport-node'
+import { jetstreamLibrary, natsLibrary } from '../client-libraries.ts'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, encodePayload, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, Sink, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
@@ -170,6 +170,7 @@ export class JetStreamSink<T> implements Sink<T> {
     if (last <= after) return null
     const stream = this.options.stream
     const found = new Set<number>()
+    const { DeliverPolicy, jetstream } = jetstreamLibrary.get()
     try {
       const consumer = await jetstream(link.nc).consumers.get(stream, {
         deliver_policy: DeliverPolicy.StartSequence,
@@ -268,7 +269,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     let last = -1
     if (present !== null) for (const n of present) if (n > last) last = n
     this.lastPresent = last
-    this.inbox = `${createInbox()}.`
+    this.inbox = `${natsLibrary.get().createInbox()}.`
     this.sub = link.nc.subscribe(`${this.inbox}*`, { callback: (err, msg) => this.onAck(err, msg) })
     const size = 2 ** Math.ceil(Math.log2(2 * (sink.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)))
     this.ringMask = size - 1
@@ -329,7 +330,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   /** The reply subject and headers of message n. */
   private publishOptions(n: number, key: string | null, extra: Record<string, string> | null): PublishOptions {
     if (!this.sink.exactlyOnce && key === null && extra === null && this.ttl === null) return { reply: this.inbox + n }
-    const h = natsHeaders()
+    const h = natsLibrary.get().headers()
     if (this.sink.exactlyOnce) h.set('Nats-Msg-Id', this.prefix + n)
     if (key !== null) h.set(KEY_HEADER, key)
     if (this.ttl !== null) h.set('Nats-TTL', this.ttl)

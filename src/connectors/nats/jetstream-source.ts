@@ -14,7 +14,8 @@
  * same sequence of records; an unbounded read takes what has arrived, lowest sequence first,
  * without waiting for an idle partition.
  */
-import { DeliverPolicy, jetstream, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream'
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream'
+import { jetstreamLibrary } from '../client-libraries.ts'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, decodePayload, type BrokerMessage, type BrokerSourceOptions, type PayloadFormat, PAYLOAD_FORMATS } from '../broker.ts'
 import { badPosition } from '../position.ts'
@@ -204,7 +205,7 @@ export class JetStreamReader<T> implements SourceReader<T> {
     private readonly partitions: number,
     private readonly parts: readonly PartitionState[],
   ) {
-    this.js = jetstream(link.nc)
+    this.js = jetstreamLibrary.get().jetstream(link.nc)
     this.recordFn = source.options.record ?? null
     for (const part of parts) if (!part.exhausted) this.start(part)
   }
@@ -219,6 +220,7 @@ export class JetStreamReader<T> implements SourceReader<T> {
   }
 
   private async consume(part: PartitionState, gen: number): Promise<void> {
+    const { DeliverPolicy } = jetstreamLibrary.get()
     const consumer = await this.js.consumers.get(this.source.options.stream, part.fetchedSeq === 0
       ? { filter_subjects: part.subject, deliver_policy: DeliverPolicy.All }
       : { filter_subjects: part.subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: part.fetchedSeq + 1 })
