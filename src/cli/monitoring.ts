@@ -10,8 +10,10 @@ import type { MonitoringServer } from '../server/server.ts'
 import type { ServerFlags } from './flags.ts'
 import type { JobView } from '../monitoring/types.ts'
 import { parseCount } from './options.ts'
+import { short } from './top-frame.ts'
 
 export type { ServerFlags } from './flags.ts'
+export { short }
 
 export interface Monitoring {
   readonly monitor: JobMonitor
@@ -108,11 +110,4 @@ export function statusLine(v: JobView): string {
   const p99 = v.latency === null ? '-' : `${v.latency.p99.toFixed(1)} ms`
   const f = v.topFinding === null || v.topFinding.kind === 'healthy' ? '' : `  ${v.topFinding.severity}: ${v.topFinding.title}`
   return `${(v.uptimeMs / 1000).toFixed(0).padStart(5)} s  ${short(v.recordsPerSecond).padStart(7)} records/s  total ${short(sourcesRead(v))}  p99 ${p99}${f}`
-}
-
-export function short(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}G`
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`
-  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}K`
-  return String(Math.round(n))
 }
