@@ -51,4 +51,4 @@ for (const f of walk(dist)) {
     removed++
   }
 }
-console.log(`build: dist/ from src/ (${assets.length} assets copied${removed > 0 ? `, ${removed} stale files removed` : ''})`)
+console.error(`build: dist/ from src/ (${assets.length} assets copied${removed > 0 ? `, ${removed} stale files removed` : ''})`)

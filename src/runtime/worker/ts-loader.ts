@@ -7,6 +7,7 @@
  * tests), a loader is present already (this module itself was loaded through it) and nothing is
  * registered.
  */
+import { SluiceError } from '../../errors.ts'
 
 /** Extensions Node cannot import without a loader. */
 const TYPESCRIPT = /\.(?:ts|mts|cts|tsx)$/
@@ -17,10 +18,15 @@ export const FROM_SOURCE = import.meta.url.endsWith('.ts')
 let registered: Promise<void> | null = null
 
 /** Registers tsx's ESM hooks in this thread, once. */
-function registerTsx(): Promise<void> {
-  registered ??= import('tsx/esm/api').then((tsx) => {
-    tsx.register()
-  })
+function registerTsx(url: string): Promise<void> {
+  registered ??= import('tsx/esm/api').then(
+    (tsx) => {
+      tsx.register()
+    },
+    (e: unknown) => {
+      throw new SluiceError('JOB_MODULE_INVALID', `${url} is TypeScript, and loading it needs tsx, which cannot be loaded (${e instanceof Error ? e.message : String(e)}); install tsx (a dependency of sluice), or compile the job to JavaScript`, { cause: e })
+    },
+  )
   return registered
 }
 
@@ -38,6 +44,6 @@ export function needsTsLoader(url: string): boolean {
  * ```
  */
 export async function importUserModule(url: string): Promise<Record<string, unknown>> {
-  if (needsTsLoader(url)) await registerTsx()
+  if (needsTsLoader(url)) await registerTsx(url)
   return (await import(url)) as Record<string, unknown>
 }
