@@ -10,5 +10,12 @@ import { readAhead } from './read-ahead.js'
 readAhead(process.argv.slice(2))
 const cli = import.meta.resolve('#cli')
 if (cli.endsWith('.ts')) (await import('tsx/esm/api')).register()
-const { main } = await import(cli)
+let main
+try {
+  ;({ main } = await import(cli))
+} catch (e) {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || e.url !== cli) throw e
+  process.stderr.write(`sluice: ${new URL(cli).pathname} is missing: Sluice has not been built\n  what to do: run \`npm run build\` in ${new URL('..', import.meta.url).pathname} (npm install does it), or run the sources: node --conditions=sluice-source bin/sluice.js\n`)
+  process.exit(1)
+}
 process.exitCode = await main(process.argv.slice(2))

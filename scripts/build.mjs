@@ -25,6 +25,16 @@ function walk(dir, out = []) {
   return out
 }
 
+function walkDirs(dir, out = []) {
+  if (!existsSync(dir)) return out
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isDirectory()) continue
+    out.push(join(dir, e.name))
+    walkDirs(join(dir, e.name), out)
+  }
+  return out
+}
+
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
 if (r.status !== 0) {
@@ -51,4 +61,6 @@ for (const f of walk(dist)) {
     removed++
   }
 }
+// Directories left empty by the removals go too (deepest first).
+for (const d of walkDirs(dist).reverse()) if (readdirSync(d).length === 0) rmSync(d, { recursive: true })
 console.error(`build: dist/ from src/ (${assets.length} assets copied${removed > 0 ? `, ${removed} stale files removed` : ''})`)
