@@ -1,7 +1,7 @@
 /**
  * Start-up, measured from the process spawn as a user meets it (issue 12, item 4):
  *
- *   node bin/run-ts.js bench/startup.ts [--runs N] [--events N] [--no-recovery] [--root DIR]
+ *   node bin/run-ts.js bench/startup.ts [--runs N] [--e2e-runs N (0: none)] [--events N] [--no-recovery] [--root DIR]
  *   (or: npm run bench -- --only startup)
  *
  * In one run, cases interleaved round by round so that a busy machine slows them alike:
@@ -173,14 +173,16 @@ for (const name of Object.keys(CASES)) {
   const met = target === '≤ 2.5×' ? (w / floor <= 2.5 ? 'met' : 'NOT met') : ''
   say(`| ${name} | ${ms(w)} | ${ratio(w, floor)} | ${cpuOf(cpu[name])} | ${c === null ? '-' : ratio(c, floorCpu)} | ${target} | ${met} |`)
 }
-say('')
-say(`| end to end, ${EVENTS.toLocaleString('en-US')} events, --discard (median of ${E2E_RUNS}) | p=1 | p=2 on 2 workers | p=2 ÷ p=1 (wall) | CPU p=1 / p=2 | worker start (CLI) | target: p=2 no slower |`)
-say('|---|---|---|---|---|---|---|')
-for (const q of ['q0', 'q5']) {
-  const one = median(e2e[`${q} p1`])
-  const two = median(e2e[`${q} p2`])
-  const st = e2eStartup[`${q} p2`]
-  say(`| ${q} | ${ms(one)} (${(EVENTS / one / 1000).toFixed(2)} M/s) | ${ms(two)} (${(EVENTS / two / 1000).toFixed(2)} M/s) | ${(two / one).toFixed(2)} | ${cpuOf(e2eCpu[`${q} p1`])} / ${cpuOf(e2eCpu[`${q} p2`])} | ${st === undefined ? '-' : ms(median(st))} | ${two <= one ? 'met' : 'NOT met'} |`)
+if (E2E_RUNS > 0) {
+  say('')
+  say(`| end to end, ${EVENTS.toLocaleString('en-US')} events, --discard (median of ${E2E_RUNS}) | p=1 | p=2 on 2 workers | p=2 ÷ p=1 (wall) | CPU p=1 / p=2 | worker start (CLI) | target: p=2 no slower |`)
+  say('|---|---|---|---|---|---|---|')
+  for (const q of ['q0', 'q5']) {
+    const one = median(e2e[`${q} p1`])
+    const two = median(e2e[`${q} p2`])
+    const st = e2eStartup[`${q} p2`]
+    say(`| ${q} | ${ms(one)} (${(EVENTS / one / 1000).toFixed(2)} M/s) | ${ms(two)} (${(EVENTS / two / 1000).toFixed(2)} M/s) | ${(two / one).toFixed(2)} | ${cpuOf(e2eCpu[`${q} p1`])} / ${cpuOf(e2eCpu[`${q} p2`])} | ${st === undefined ? '-' : ms(median(st))} | ${two <= one ? 'met' : 'NOT met'} |`)
+  }
 }
 if (recovery !== null) {
   say('')
