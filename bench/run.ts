@@ -11,7 +11,10 @@
  *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
  *   --state-sizes  checkpoint and restore phases vs keyed state size, one thread (bench/recovery-breakdown.ts)
  *   --recovery     kill -9 a job holding ~104 MB of keyed state, rerun it: time to resume and to the first record (bench/recovery.ts)
- *   --only a,b     only these cases (q0,q5,generator,baselines; `connectors` alone runs the connector benches)
+ *   --only a,b     only these cases (q0,q5,generator,baselines,startup; `connectors` alone runs the connector benches)
+ *   startup        (a case) start-up from the process spawn, compiled package: node -e 0 vs `sluice --version` vs a
+ *                  1-event job, worker threads spawn to ready, q0/q5 end to end at p=2 vs p=1, recovery of ~104 MB
+ *                  (bench/startup.ts; --quick: fewer rounds, no recovery)
  *   --connectors   the connector benches (bench/connectors/*, needs `bash scripts/services.sh up`): each source and
  *                  sink against the same client used by hand, and q5 end to end from Kafka and JetStream
  */
@@ -123,6 +126,14 @@ if (want('baselines')) {
     for (const impl of ['plain', 'rxjs', 'node', 'sluice']) say(`| ${impl} | ${fmt(res[impl])} | ${(res.sluice / res[impl]).toFixed(2)}× |`)
     say(`targets: Sluice ≥ 1.5× RxJS (${res.sluice >= 1.5 * res.rxjs ? 'met' : 'NOT met'}), ≥ 10× Node object streams (${res.sluice >= 10 * res.node ? 'met' : 'NOT met'})`)
   }
+}
+
+if (want('startup') && !connectorsOnly) {
+  // Its own processes; its table on stdout (kept), progress on stderr, a last JSON line (dropped).
+  const a = quick ? ['--runs', '3', '--e2e-runs', '1', '--events', String(events), '--no-recovery'] : ['--events', String(events)]
+  const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/startup.ts', ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
+  say('')
+  for (const line of out.trim().split('\n')) if (!line.startsWith('{')) say(line)
 }
 
 if (flag('--parallel')) {

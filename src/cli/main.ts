@@ -1,20 +1,24 @@
-/** The `sluice` command line. */
+/**
+ * The `sluice` command line. A command's module is imported when that command runs, so that
+ * `sluice --version`, `sluice top` or `sluice run job.mjs` load only what they use (the engine,
+ * the server, the Nexmark generator, connector clients are each loaded on demand).
+ */
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
-import { demoCommand } from './demo.ts'
-import { DOCTOR_EXIT_HELP, doctorCommand, type DoctorOptions } from './doctor.ts'
-import { savepointCommand, type SavepointOptions } from './savepoint.ts'
+import { DOCTOR_EXIT_HELP, type DoctorOptions } from './doctor.ts'
+import type { SavepointOptions } from './savepoint.ts'
 import { EXIT_USAGE, reportError } from './errors.ts'
-import { generateCommand, runQueryCommand, type RunQueryCommandOptions } from './nexmark-command.ts'
-import { withCheckpointOptions, withServerOptions, type ServerFlags } from './monitoring.ts'
+import type { RunQueryCommandOptions } from './nexmark-command.ts'
+import { withCheckpointOptions, withServerOptions, type ServerFlags } from './flags.ts'
 import type { CheckpointFlags } from './options.ts'
 import { withClientOptions } from './monitor-client.ts'
-import { runJobCommand } from './run-command.ts'
-import { TOP_HELP, topCommand, type TopOptions } from './top.ts'
+import { TOP_HELP, type TopOptions } from './top.ts'
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0
   const program = new Command('sluice')
     .description('Sluice: a stream-processing engine for TypeScript')
+    .version(packageVersion(), '-V, --version', 'print the version of Sluice')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
 
@@ -26,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--parallelism <n>', 'parallelism of operators that declare none')
     .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')))
     .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags) => {
-      code = await runJobCommand(job, o)
+      code = await (await import('./run-command.ts')).runJobCommand(job, o)
     })
 
   withServerOptions(program
@@ -35,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--events <n>', 'stop after this many events'))
     .action(async (o: { duration?: string; events?: string } & ServerFlags) => {
-      code = await demoCommand(o)
+      code = await (await import('./demo.ts')).demoCommand(o)
     })
 
   const nexmark = program.command('nexmark').description('the Nexmark benchmark: generator and queries')
@@ -47,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--rate <eventsPerSecond>', 'event-time rate (spaces timestamps; never sleeps)')
     .requiredOption('--out <file|uri>', 'output file, or a broker: kafka://HOST:PORT/TOPIC, nats://HOST:PORT/STREAM, redis://HOST:PORT/KEY (?partitions=N, default 8, created when missing)')
     .action(async (o: { events?: string; seed?: string; rate?: string; out: string }) => {
-      code = await generateCommand(o)
+      code = await (await import('./nexmark-command.ts')).generateCommand(o)
     })
   withCheckpointOptions(withServerOptions(nexmark
     .command('run')
@@ -65,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--parallelism <n>', 'parallel subtasks per operator', '1')
     .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')))
     .action(async (o: RunQueryCommandOptions) => {
-      code = await runQueryCommand(o)
+      code = await (await import('./nexmark-command.ts')).runQueryCommand(o)
     })
 
   withClientOptions(program
@@ -75,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--once', 'print one frame and exit (1 if the server cannot be reached)'))
     .addHelpText('after', TOP_HELP)
     .action(async (url: string, o: TopOptions) => {
-      code = await topCommand(url, o)
+      code = await (await import('./top.ts')).topCommand(url, o)
     })
 
   withClientOptions(program
@@ -84,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the findings as JSON'))
     .addHelpText('after', DOCTOR_EXIT_HELP)
     .action(async (url: string, o: DoctorOptions) => {
-      code = await doctorCommand(url, o)
+      code = await (await import('./doctor.ts')).doctorCommand(url, o)
     })
 
   withClientOptions(program
@@ -93,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dir <directory>', 'where to write it, under the job\'s savepoint root (--savepoint-dir of the job; default <checkpoint-dir>/savepoints): relative to the root, or absolute inside it (default: the root)')
     .option('--stop', 'stop the job once the savepoint is written (stop-with-savepoint)'))
     .action(async (url: string, o: SavepointOptions) => {
-      code = await savepointCommand(url, o)
+      code = await (await import('./savepoint.ts')).savepointCommand(url, o)
     })
 
   try {
@@ -103,4 +107,9 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_USAGE
     return reportError(e)
   }
+}
+
+/** Sluice's version, from its package.json (two levels up from src/cli/ and from dist/cli/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 }

@@ -3,48 +3,17 @@
  * server (unless --no-server), the job's monitor, and the progress display on stderr — a progress
  * bar for bounded input, a status line every few seconds otherwise; quiet when stderr is not a TTY.
  */
-import type { Command } from 'commander'
 import type { JobHandle, Pipeline } from '../api/pipeline.ts'
 import { SluiceError } from '../errors.ts'
 import { JobMonitor } from '../monitoring/job-monitor.ts'
-import { MonitoringServer } from '../server/server.ts'
+import type { MonitoringServer } from '../server/server.ts'
+import type { ServerFlags } from './flags.ts'
 import type { JobView } from '../monitoring/types.ts'
 import { parseCount } from './options.ts'
+import { short } from './top-frame.ts'
 
-export interface ServerFlags {
-  /** false with --no-server. */
-  server?: boolean
-  port?: string
-  host?: string
-  token?: string
-  /** --allowed-host, repeatable. */
-  allowedHost?: string[]
-}
-
-/** Adds the checkpoint, savepoint and restart flags (--checkpoint-*, --from-savepoint, --savepoint-dir, --restart-*) to a command. */
-export function withCheckpointOptions(c: Command): Command {
-  return c
-    .option('--checkpoint-dir <dir>', 'take exactly-once checkpoints into this directory; resume from it if it holds one')
-    .option('--checkpoint-interval <duration>', 'time between checkpoints: 500ms, 1s, 2m (default 1s)')
-    .option('--checkpoint-timeout <duration>', 'abandon a checkpoint not complete after this long (default 10m)')
-    .option('--allow-non-restored-state', 'resume even if the checkpoint has state for operators this job no longer has')
-    .option('--from-savepoint <path>', 'start from this savepoint file (needs --checkpoint-dir for the checkpoints that follow)')
-    .option('--savepoint-dir <dir>', 'the only directory (and those under it) the monitoring server writes savepoints to (default <checkpoint-dir>/savepoints)')
-    .option('--restart-attempts <n>', 'with checkpoints: restarts from the latest checkpoint after a crash or I/O failure (default 3)')
-    .option('--restart-delay <duration>', 'wait before a restart (default 1s)')
-    .option('--restart-backoff <kind>', 'fixed (default) or exponential (doubles the delay each time)')
-    .option('--restart-reset <duration>', 'a run this long without failing starts the count of restarts again (default 10m)')
-}
-
-/** Adds --no-server, --port, --host, --token and --allowed-host to a command. */
-export function withServerOptions(c: Command): Command {
-  return c
-    .option('--no-server', 'do not start the monitoring server (dashboard, /metrics, API)')
-    .option('--port <n>', 'monitoring server port (default 8420, or the next free one; 0: any free port)')
-    .option('--host <host>', 'monitoring server address (default 127.0.0.1; any other needs --token)')
-    .option('--token <secret>', 'bearer token the monitoring server requires (default: env SLUICE_TOKEN; never empty)')
-    .option('--allowed-host <name>', 'a host name the server answers to besides loopback and its address, e.g. a reverse proxy\'s (repeatable; other Host headers are refused)', (v: string, all: string[] = []) => [...all, v])
-}
+export type { ServerFlags } from './flags.ts'
+export { short }
 
 export interface Monitoring {
   readonly monitor: JobMonitor
@@ -64,6 +33,8 @@ export async function monitorJob(p: Pipeline, job: JobHandle, flags: ServerFlags
     const port = parseCount('--port', flags.port)
     if (port !== undefined && port > 65535) throw new SluiceError('CLI_USAGE', `--port must be from 0 to 65535, got ${flags.port}`)
     try {
+      // Loaded only for a job that serves (with its metrics client): --no-server starts faster.
+      const { MonitoringServer } = await import('../server/server.ts')
       server = await MonitoringServer.start({
         ...(port === undefined ? {} : { port }), ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.token === undefined ? {} : { token: flags.token }),
         ...(flags.allowedHost === undefined ? {} : { allowedHosts: flags.allowedHost }),
@@ -139,11 +110,4 @@ export function statusLine(v: JobView): string {
   const p99 = v.latency === null ? '-' : `${v.latency.p99.toFixed(1)} ms`
   const f = v.topFinding === null || v.topFinding.kind === 'healthy' ? '' : `  ${v.topFinding.severity}: ${v.topFinding.title}`
   return `${(v.uptimeMs / 1000).toFixed(0).padStart(5)} s  ${short(v.recordsPerSecond).padStart(7)} records/s  total ${short(sourcesRead(v))}  p99 ${p99}${f}`
-}
-
-export function short(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}G`
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`
-  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}K`
-  return String(Math.round(n))
 }

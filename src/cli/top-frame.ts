@@ -4,7 +4,6 @@
  */
 import type { ConnectionView, Finding, JobView, OperatorView } from '../monitoring/types.ts'
 import { cell, fitWidth, painter, wrap, type Paint, type Style } from './ansi.ts'
-import { short } from './monitoring.ts'
 import { redactCredentials } from '../monitoring/redact.ts'
 
 export interface TopFrameOptions {
@@ -208,4 +207,12 @@ export function uptime(ms: number): string {
   if (s < 60) return `${s}s`
   if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`
   return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`
+}
+
+/** A count in 4 characters or so: 950, 12K, 3.4M, 1.2G. */
+export function short(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}G`
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`
+  if (n >= 1e4) return `${(n / 1e3).toFixed(0)}K`
+  return String(Math.round(n))
 }

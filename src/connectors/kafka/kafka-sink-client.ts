@@ -5,7 +5,8 @@
  * id and epoch (what Flink's KafkaSink calls "resuming" a transaction).
  */
 import { parseBrokers } from './common.ts'
-import { Admin, FindCoordinatorKeyTypes, endTxnV4, type Broker } from '@platformatic/kafka'
+import type { Admin, Broker } from '@platformatic/kafka'
+import { kafkaLibrary } from '../client-libraries.ts'
 import { SluiceError, describeCause, type ErrorCode } from '../../errors.ts'
 
 /** Kafka error codes the sink decides on (protocol numbers, stable across versions). */
@@ -119,6 +120,7 @@ export type PreCommittedTransaction = {
  */
 export async function resumeAndCommit(admin: Admin, tx: PreCommittedTransaction, brokers: readonly Broker[] | readonly string[]): Promise<'committed' | 'superseded'> {
   const producerId = BigInt(tx.producerId)
+  const { FindCoordinatorKeyTypes, endTxnV4 } = await kafkaLibrary.load()
   for (let attempt = 0; ; attempt++) {
     try {
       const [coordinator] = await admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.TRANSACTION, keys: [tx.transactionalId] })

@@ -25,11 +25,12 @@
  * A transaction the broker aborted for outliving `transactionTimeoutMs` is lost: the timeout must
  * exceed the checkpoint interval plus the longest checkpoint plus the time to recover.
  */
-import { Admin, Producer, compatibilityPartitioner } from '@platformatic/kafka'
+import type { Admin } from '@platformatic/kafka'
 import { SluiceError } from '../../errors.ts'
 import { PAYLOAD_FORMATS, type BrokerSinkOptions } from '../broker.ts'
 import { rejecterFor } from '../line-encoder.ts'
 import type { Sink, SinkCommit, SinkContext } from '../spi.ts'
+import { kafkaLibrary } from '../client-libraries.ts'
 import { ConnectorUri } from '../uri.ts'
 import { baseClientOptions, brokerList, isTopicExists, isUnknownTopic, resumeAndCommit, sinkError, withDeadline } from './kafka-sink-client.ts'
 import type { MessageEncoding } from './kafka-sink-encoding.ts'
@@ -141,6 +142,7 @@ export class KafkaSink<T> implements Sink<T> {
     const o = this.options
     const commit = this.exactlyOnce && recoverFrom !== undefined && recoverFrom !== null ? checkCommit(recoverFrom, o.topic) : null
     const clientId = `sluice-${ctx.sinkId}-${ctx.subtaskIndex}`
+    const { Admin, Producer, compatibilityPartitioner } = await kafkaLibrary.load()
     const admin = new Admin(baseClientOptions(clientId, this.brokers))
     const producers: KafkaProducer[] = []
     const release = async (): Promise<void> => {

@@ -4,10 +4,11 @@
  * join a consumer group: it fetches its partitions from explicit offsets, and only commits the
  * group's offsets (when a group is named) after a checkpoint completes, for lag tools.
  */
-import { Admin, Consumer } from '@platformatic/kafka'
+import type { Admin } from '@platformatic/kafka'
 import { SluiceError } from '../../errors.ts'
 import { PAYLOAD_FORMATS, type BrokerSourceOptions, type PayloadFormat } from '../broker.ts'
 import type { Source, SourceContext, SourcePosition } from '../spi.ts'
+import { kafkaLibrary } from '../client-libraries.ts'
 import { describeBrokers, kafkaClientOptions, kafkaConnectionFromUri, kafkaError, parseBrokers, parseKafkaUri, type KafkaConnectionOptions, type ParsedBroker } from './common.ts'
 import { assignedPartitions, checkKafkaPosition } from './kafka-position.ts'
 import { KafkaSourceReader, type PartitionState } from './kafka-source-reader.ts'
@@ -144,6 +145,7 @@ export class KafkaSource<T> implements Source<T> {
     const { topic, group } = this.options
     const isolationLevel = ISOLATION_LEVEL[this.isolation]
     const client = kafkaClientOptions(this.options, this.brokers, 1)
+    const { Admin, Consumer } = await kafkaLibrary.load()
     const consumer = new Consumer({ ...client, groupId: group ?? `sluice-${topic}`, isolationLevel })
     const admin = group !== undefined ? new Admin(client) : null
     try {

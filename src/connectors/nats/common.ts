@@ -3,8 +3,9 @@
  * server and bad credentials), connection-state tracking, server feature checks, and the
  * partition subject naming (`<stream>.<n>`).
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { JetStreamManager } from '@nats-io/jetstream'
+import { jetstreamLibrary, natsLibrary } from '../client-libraries.ts'
 import { describeCause, SluiceError } from '../../errors.ts'
 import type { ConnectionTracker } from '../broker.ts'
 
@@ -55,6 +56,8 @@ export interface JetStreamLink {
 export async function connectJetStream(options: JetStreamConnectionOptions, what: string, tracker: ConnectionTracker): Promise<JetStreamLink> {
   const where = describeServers(options.servers)
   const timeout = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+  // The sources and sinks use both libraries once connected (jetstreamLibrary.get()).
+  const [{ connect }, { jetstreamManager }] = await Promise.all([natsLibrary.load(), jetstreamLibrary.load()])
   let nc: NatsConnection
   try {
     nc = await connect({

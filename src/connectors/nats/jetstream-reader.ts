@@ -3,7 +3,8 @@
  * buffer (stopped when it is full, started again once read down), and reads that merge the
  * buffers by stream sequence. The design is described in jetstream-source.ts.
  */
-import { DeliverPolicy, jetstream, type JsMsg } from '@nats-io/jetstream'
+import type { JsMsg } from '@nats-io/jetstream'
+import { jetstreamLibrary } from '../client-libraries.ts'
 import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { decodePayload, type BrokerMessage, type ConnectionTracker } from '../broker.ts'
 import type { ConnectionStatus, PartitionProgress, SourceContext, SourcePosition, SourceReader } from '../spi.ts'
@@ -49,7 +50,7 @@ export class JetStreamReader<T> implements SourceReader<T> {
     private readonly partitions: number,
     private readonly parts: readonly PartitionState[],
   ) {
-    this.js = jetstream(link.nc)
+    this.js = jetstreamLibrary.get().jetstream(link.nc)
     this.recordFn = source.options.record ?? null
     for (const part of parts) if (!part.exhausted) this.start(part)
   }
@@ -64,6 +65,7 @@ export class JetStreamReader<T> implements SourceReader<T> {
   }
 
   private async consume(part: PartitionState, gen: number): Promise<void> {
+    const { DeliverPolicy } = jetstreamLibrary.get()
     const consumer = await this.js.consumers.get(this.source.options.stream, part.fetchedSeq === 0
       ? { filter_subjects: part.subject, deliver_policy: DeliverPolicy.All }
       : { filter_subjects: part.subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: part.fetchedSeq + 1 })

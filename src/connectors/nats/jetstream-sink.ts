@@ -42,7 +42,7 @@
  * This file checks the options, the stream and a recovery's commit; `JetStreamWriter`
  * (jetstream-writer.ts) publishes.
  */
-import { DeliverPolicy, jetstream } from '@nats-io/jetstream'
+import { jetstreamLibrary } from '../client-libraries.ts'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { ConnectionTracker, PAYLOAD_FORMATS, type BrokerSinkOptions, type PayloadFormat } from '../broker.ts'
 import type { Sink, SinkCommit, SinkContext } from '../spi.ts'
@@ -168,6 +168,7 @@ export class JetStreamSink<T> implements Sink<T> {
     const stream = this.options.stream
     const found = new Set<number>()
     try {
+      const { DeliverPolicy, jetstream } = jetstreamLibrary.get()
       const consumer = await jetstream(link.nc).consumers.get(stream, {
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: after + 1,

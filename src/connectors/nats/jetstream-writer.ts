@@ -4,7 +4,8 @@
  * again after a reconnect, and pre-commits once all are acknowledged. Why, and how ids are made:
  * jetstream-sink.ts.
  */
-import { createInbox, headers as natsHeaders, type Msg, type PublishOptions, type Subscription } from '@nats-io/transport-node'
+import type { Msg, PublishOptions, Subscription } from '@nats-io/transport-node'
+import { natsLibrary } from '../client-libraries.ts'
 import { reasonOf, SluiceError } from '../../errors.ts'
 import { encodePayload, keyHash, type ConnectionTracker } from '../broker.ts'
 import type { ConnectionStatus, SinkCommit, SinkContext, SinkWriter } from '../spi.ts'
@@ -66,7 +67,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
     let last = -1
     if (present !== null) for (const n of present) if (n > last) last = n
     this.lastPresent = last
-    this.inbox = `${createInbox()}.`
+    this.inbox = `${natsLibrary.get().createInbox()}.`
     this.sub = link.nc.subscribe(`${this.inbox}*`, { callback: (err, msg) => this.onAck(err, msg) })
     const size = 2 ** Math.ceil(Math.log2(2 * (sink.options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)))
     this.ringMask = size - 1
@@ -127,7 +128,7 @@ export class JetStreamWriter<T> implements SinkWriter<T> {
   /** The reply subject and headers of message n. */
   private publishOptions(n: number, key: string | null, extra: Record<string, string> | null): PublishOptions {
     if (!this.sink.exactlyOnce && key === null && extra === null && this.ttl === null) return { reply: this.inbox + n }
-    const h = natsHeaders()
+    const h = natsLibrary.get().headers()
     if (this.sink.exactlyOnce) h.set('Nats-Msg-Id', this.prefix + n)
     if (key !== null) h.set(KEY_HEADER, key)
     if (this.ttl !== null) h.set('Nats-TTL', this.ttl)

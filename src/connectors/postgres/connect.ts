@@ -3,9 +3,10 @@
  * CONNECTOR_UNREACHABLE within the connect timeout, a refused login CONNECTOR_AUTH, a missing
  * database CONNECTOR_NOT_FOUND. Messages name the server without its password.
  */
-import pg from 'pg'
+import type pg from 'pg'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { redactUri } from '../uri.ts'
+import { postgresLibrary } from '../client-libraries.ts'
 
 export type Connection = string | pg.ClientConfig
 
@@ -35,7 +36,8 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNR
 /** A connected client, or a coded error. `onError` hears of a connection lost later. */
 export async function connect(c: Connection, options: { applicationName: string; connectTimeoutMs: number; onError: (e: Error) => void }): Promise<pg.Client> {
   const base: pg.ClientConfig = typeof c === 'string' ? { connectionString: c } : c
-  const client = new pg.Client({ connectionTimeoutMillis: options.connectTimeoutMs, application_name: options.applicationName, ...base })
+  const { Client } = await postgresLibrary.load()
+  const client = new Client({ connectionTimeoutMillis: options.connectTimeoutMs, application_name: options.applicationName, ...base })
   // Without a listener a dropped connection would be an uncaught 'error' event.
   client.on('error', options.onError)
   try {

@@ -3,13 +3,13 @@
  * bounded (node-redis would retry forever) and whose state monitoring sees, the mapping of
  * server errors to Sluice codes, entry-id comparison, and the parts of a `redis://` URI.
  */
-import { createClient, ErrorReply } from 'redis'
+import type { createClient } from 'redis'
 import { describeCause, SluiceError, type ErrorCode } from '../../errors.ts'
 import { ConnectionTracker } from '../broker.ts'
 import { ConnectorUri, redactUri } from '../uri.ts'
+import { redisLibrary } from '../client-libraries.ts'
 
 export type RedisClient = ReturnType<typeof createClient>
-
 /** How long the first connect may take before the connector gives up (CONNECTOR_UNREACHABLE). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000
 /**
@@ -36,6 +36,7 @@ export async function connectRedis(url: string, what: 'source' | 'sink', name: s
   const tracker = new ConnectionTracker()
   let ready = false
   let lostAt = 0
+  const { createClient } = await redisLibrary.load()
   const client = createClient({
     url,
     name: name.replace(/[^\w.-]/g, '_'),
@@ -81,7 +82,7 @@ export async function connectRedis(url: string, what: 'source' | 'sink', name: s
  * the server refused it: the command may or may not have been applied.
  */
 export function isConnectionLoss(e: unknown): boolean {
-  return !(e instanceof ErrorReply) && !(e instanceof SluiceError)
+  return !(e instanceof redisLibrary.get().ErrorReply) && !(e instanceof SluiceError)
 }
 
 /** Closes the connection at once; a client already closed (a failed connect closes itself) is fine. */

@@ -4,7 +4,7 @@
  * the keys taking turns of up to `turnRecords` entries each, so the order of a replay does not
  * depend on read sizes or fetch timing (bounded reads).
  */
-import { RESP_TYPES } from 'redis'
+import type { RESP_TYPES } from 'redis'
 import { describeCause, reasonOf, SluiceError } from '../../errors.ts'
 import { decodeTextPayload, type BrokerMessage, type PayloadFormat } from '../broker.ts'
 import type { ConnectionStatus, PartitionProgress, SourceContext, SourceReader, SourcePosition } from '../spi.ts'
@@ -41,7 +41,9 @@ export interface ReaderSettings<T> {
 
 /** XINFO STREAM at most this often, for lag; never per record. */
 const LAG_REFRESH_MS = 1_000
-const BUFFER_MAPPING = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } }
+/** RESP's bulk-string type ('$'), checked against node-redis's declaration; a constant so that this module does not load the library. */
+const BLOB_STRING: typeof RESP_TYPES.BLOB_STRING = 36
+const BUFFER_MAPPING = { typeMapping: { [BLOB_STRING]: Buffer } }
 
 type Text = string | Buffer
 /** An entry as XREAD returns it: [id, [field, value, field, value…]]. */

@@ -25,7 +25,8 @@ import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { Packr, Unpackr } from 'msgpackr'
+import type { Packr, Unpackr } from 'msgpackr'
+import { msgpackr } from '../exchange/codec/msgpackr.ts'
 import type { SinkCommit } from '../../connectors/spi.ts'
 import type { RecordCounts } from '../../metrics/task-metrics.ts'
 import { SluiceError, describeCause, reasonOf } from '../../errors.ts'
@@ -68,8 +69,15 @@ export interface Checkpoint {
   readonly deadLetters?: readonly (SinkCommit | null)[]
 }
 
-const packr = new Packr({ useRecords: false })
-const unpackr = new Unpackr({ useRecords: false })
+/** The manifest's codec, made on the first checkpoint written or read. */
+let manifestCodec: { packr: Packr; unpackr: Unpackr } | null = null
+function manifests(): { packr: Packr; unpackr: Unpackr } {
+  if (manifestCodec === null) {
+    const { Packr, Unpackr } = msgpackr()
+    manifestCodec = { packr: new Packr({ useRecords: false }), unpackr: new Unpackr({ useRecords: false }) }
+  }
+  return manifestCodec
+}
 
 /** The checkpoint's bytes, as a list of chunks to write one after another (see the format). */
 export function encodeCheckpoint(c: Checkpoint): Uint8Array[] {
@@ -86,7 +94,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array[] {
     }
     return { ...t, operators: lengths }
   })
-  const manifest = packr.pack({ ...c, tasks })
+  const manifest = manifests().packr.pack({ ...c, tasks })
   let crc = crc32(manifest)
   for (const b of blobs) crc = crc32(b, crc)
   const header = new Uint8Array(HEADER_BYTES)
@@ -110,7 +118,7 @@ export function decodeCheckpoint(bytes: Uint8Array, what: string): Checkpoint {
   if (HEADER_BYTES + m > bytes.length) throw corrupt(what, `manifest of ${m} bytes in a file of ${bytes.length}`)
   let manifest: Omit<Checkpoint, 'tasks'> & { tasks: (Omit<TaskSnapshot, 'operators'> & { operators: Record<string, number> })[] }
   try {
-    manifest = unpackr.unpack(bytes.subarray(HEADER_BYTES, HEADER_BYTES + m)) as typeof manifest
+    manifest = manifests().unpackr.unpack(bytes.subarray(HEADER_BYTES, HEADER_BYTES + m)) as typeof manifest
   } catch (e) {
     throw corrupt(what, `cannot decode: ${describeCause(e)}`)
   }

@@ -23,10 +23,10 @@ import { checkpointFor } from '../checkpoint/subset.ts'
 import type { Checkpoint } from '../checkpoint/storage.ts'
 import { LocalChannel } from '../exchange/channel.ts'
 import { SabRing } from '../exchange/ring/sab-ring.ts'
-import { startTsWorker } from '../exchange/ring/ts-worker.ts'
 import { buildTasks } from '../task/build-tasks.ts'
 import { closeDeadLetters, DeadLetterRouter, deadLetterSinks, DeadLetterWriters } from '../task/dead-letters.ts'
 import { JobRunner, type JobResult, type JobStatus } from '../task/job-runner.ts'
+import { startJobWorker } from '../worker/start-worker.ts'
 import { assertNever, type FromWorker, type ToWorker, type WorkerStart } from '../worker/protocol.ts'
 import { noCheckpointsError } from '../checkpoint/savepoints.ts'
 import { afterCheckpoints, type Attempt } from './attempt.ts'
@@ -211,12 +211,11 @@ class ThreadedAttempt implements Attempt {
     }
     const readsStdin = [...this.graph.nodes.values()].some((n) => n.type === 'source' && n.source.kind === 'stdin')
     const fingerprint = planFingerprint(this.graph, this.plan)
-    const entry = new URL('../worker/entry.ts', import.meta.url)
     for (let w = 0; w < workers; w++) {
       const checkpoints = this.coordinator === null ? null : { restore: restore === null ? null : checkpointFor(restore, (op) => this.plan.parallelism.get(op) ?? 1, (s) => workerOf({ subtask: s }, workers) === w) }
       const start: WorkerStart = { job: this.job, worker: w, workers, parallelism: this.o.parallelism, channelCapacity: this.o.channelCapacity, fuse: this.o.fuse, latencyMarkerIntervalMs: this.o.latencyMarkerIntervalMs, fingerprint, rings, checkpoints, feeds: feeds[w] }
       // Sources that cannot split run on worker 0; a stdin source there reads this process's stdin.
-      const thread = startTsWorker(entry, { workerData: start, stdin: w === 0 && readsStdin, transferList: Object.values(feeds[w]) })
+      const thread = startJobWorker({ workerData: start, stdin: w === 0 && readsStdin, transferList: Object.values(feeds[w]) })
       if (w === 0 && readsStdin && thread.stdin !== null) {
         const workerStdin = thread.stdin
         process.stdin.pipe(workerStdin)

@@ -1,6 +1,7 @@
 /** Loading a job's Pipeline from its module, the same way in the main thread and in workers. */
 import { SluiceError } from '../../errors.ts'
 import type { JobModuleRef } from './protocol.ts'
+import { importUserModule } from './ts-loader.ts'
 
 /** The part of a Pipeline the runtime needs; avoids importing the API layer from here. */
 export interface PipelineLike {
@@ -13,9 +14,12 @@ function isPipeline(v: unknown): v is PipelineLike {
   return typeof v === 'object' && v !== null && typeof (v as PipelineLike).run === 'function' && typeof (v as PipelineLike).explain === 'function'
 }
 
-/** Imports `ref.url` and returns the Pipeline its export holds or its export function returns. */
+/**
+ * Imports `ref.url` and returns the Pipeline its export holds or its export function returns. A
+ * TypeScript module is loaded through tsx, registered in this thread on first need (ts-loader.ts).
+ */
 export async function loadPipeline(ref: JobModuleRef): Promise<PipelineLike> {
-  const mod = (await import(ref.url)) as Record<string, unknown>
+  const mod = await importUserModule(ref.url)
   const names = ref.exportName !== undefined ? [ref.exportName] : ['default', 'pipeline']
   for (const name of names) {
     let v = mod[name]

@@ -28,7 +28,8 @@
  * - shared references are copied and cycles are not supported.
  * Functions and symbols are rejected with a CodecError naming the record and property.
  */
-import { Packr, Unpackr, type Options } from 'msgpackr'
+import type { Options, Packr, Unpackr } from 'msgpackr'
+import { msgpackr } from './msgpackr.ts'
 import { describeCause, reasonOf, SluiceError } from '../../../errors.ts'
 import type { Batch } from '../../../operators/types.ts'
 import type { BatchCodec } from './batch-codec.ts'
@@ -64,8 +65,9 @@ const OPTIONS: Options = {
  */
 export class GenericCodec<T> implements BatchCodec<T> {
   readonly id = CODEC_GENERIC
-  private readonly packr = new Packr(OPTIONS)
-  private readonly unpackr = new Unpackr(OPTIONS)
+  /** Made on the first batch that needs them (flat records never do): see msgpackr.ts. */
+  private packr: Packr | null = null
+  private unpackr: Unpackr | null = null
   private readonly scratch = new Scratch()
   private readonly shapes = new ShapeInference(this.scratch)
   private readonly inline = new InlineSchemaDecoders()
@@ -98,7 +100,7 @@ export class GenericCodec<T> implements BatchCodec<T> {
     }
     let payload: Uint8Array
     try {
-      payload = this.packr.pack(records)
+      payload = this.packer().pack(records)
     } catch (e) {
       throw this.locate(records, e)
     }
@@ -128,7 +130,7 @@ export class GenericCodec<T> implements BatchCodec<T> {
     if (payloadEnd > h.byteLength) throw corruptBatch(`the payload runs past the end of the batch`)
     let records: unknown
     try {
-      records = this.unpackr.unpack(bytes.subarray(start, payloadEnd))
+      records = (this.unpackr ??= new (msgpackr().Unpackr)(OPTIONS)).unpack(bytes.subarray(start, payloadEnd))
     } catch (e) {
       throw new CodecError('INTERNAL', `not a valid encoded batch: ${describeCause(e)}`, -1, null, { cause: e })
     }
@@ -136,6 +138,10 @@ export class GenericCodec<T> implements BatchCodec<T> {
       throw corruptBatch(`the payload does not hold ${h.count} records`)
     }
     return { records: records as T[], times: readTimes(bytes, h) }
+  }
+
+  private packer(): Packr {
+    return (this.packr ??= new (msgpackr().Packr)(OPTIONS))
   }
 
   /** After a failed pack: finds the first record (and property) that cannot be encoded. */
@@ -161,7 +167,7 @@ export class GenericCodec<T> implements BatchCodec<T> {
 
   private tryPack(v: unknown): unknown {
     try {
-      this.packr.pack(v)
+      this.packer().pack(v)
       return null
     } catch (e) {
       return e
