@@ -21,6 +21,7 @@
  */
 import { createRequire } from 'node:module'
 import type * as Msgpackr from 'msgpackr'
+import { SluiceError } from '../errors.ts'
 
 const T_UNDEFINED = 0
 const T_NULL = 1
@@ -54,7 +55,7 @@ const PACK_OPTIONS: Msgpackr.Options = {
   moreTypes: true,
   copyBuffers: true,
   writeFunction: () => {
-    throw new Error('a function cannot be stored in a snapshot; keep state to plain data')
+    throw new SluiceError('STATE_NOT_PLAIN_DATA', 'a function cannot be stored in a snapshot; keep state to plain data')
   },
 }
 const packr = new Packr(PACK_OPTIONS)
@@ -294,7 +295,7 @@ export class ValueWriter {
         this.packed(v)
         return
       default:
-        throw new Error(`a ${typeof v} cannot be stored in a snapshot; keep state to plain data`)
+        throw new SluiceError('STATE_NOT_PLAIN_DATA', `a ${typeof v} cannot be stored in a snapshot; keep state to plain data`)
     }
   }
 
