@@ -71,8 +71,8 @@ export function stateBackendContract(name: string, make: StateBackendFactory): v
     it('refuses one name declared as two kinds, and a TTL that is not positive', () => {
       const b = fresh()
       b.keyed('s', { kind: 'value' })
-      expect(codeOf(() => b.keyed('s', { kind: 'map' }))).toBe('STATE_DECLARATION_CONFLICT')
-      expect(codeOf(() => b.keyed('t', { ttl: { ttlMs: 0 } }))).toBe('JOB_INVALID_OPTION')
+      expect(codeOf(() => b.keyed('s', { kind: 'map' }))).toBe('STATE_DECLARATION_INVALID')
+      expect(codeOf(() => b.keyed('t', { ttl: { ttlMs: 0 } }))).toBe('STATE_DECLARATION_INVALID')
     })
 
     it('samples [key, value] entries and counts them', () => {

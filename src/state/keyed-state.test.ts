@@ -81,6 +81,6 @@ describe('keyed state handles', () => {
     expect(m.get(1)).toBeUndefined()
     expect(() => state.list('v')).toThrow(/CHECKPOINT_INCOMPATIBLE: state "v" was restored as value state and is now declared as list state/)
     expect(state.value<number>('v').get()).toBe(7)
-    expect(() => state.map('v')).toThrow(/STATE_DECLARATION_CONFLICT: state "v" was declared as value state and again as map state/)
+    expect(() => state.map('v')).toThrow(/STATE_DECLARATION_INVALID: state "v" was declared as value state and again as map state/)
   })
 })

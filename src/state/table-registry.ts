@@ -84,13 +84,13 @@ export abstract class TableRegistry implements StateBackend {
     const existing = this.registered.get(key)
     if (existing !== undefined) {
       if (existing.descriptor.kind !== kind) {
-        throw new SluiceError('STATE_DECLARATION_CONFLICT', `state "${name}" was declared as ${existing.descriptor.kind} state and again as ${kind} state; use distinct names`)
+        throw new SluiceError('STATE_DECLARATION_INVALID', `state "${name}" was declared as ${existing.descriptor.kind} state and again as ${kind} state; use distinct names`)
       }
       return existing.table as StoredTable
     }
     const ttl = options?.ttl
     if (ttl !== undefined && (!Number.isFinite(ttl.ttlMs) || ttl.ttlMs <= 0)) {
-      throw new SluiceError('JOB_INVALID_OPTION', `state "${name}": ttl.ttlMs must be a positive number, got ${ttl.ttlMs}`)
+      throw new SluiceError('STATE_DECLARATION_INVALID', `state "${name}": ttl.ttlMs must be a positive number, got ${ttl.ttlMs}`)
     }
     const waiting = this.pending.get(key)
     if (waiting !== undefined && waiting.descriptor.kind !== kind) {

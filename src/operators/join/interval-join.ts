@@ -37,7 +37,7 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O>, R
     private readonly fn: (left: L, right: R) => O,
   ) {
     if (!Number.isFinite(lowerMs) || !Number.isFinite(upperMs) || lowerMs > upperMs) {
-      throw new SluiceError('JOB_INVALID_OPTION', `interval join bounds must be finite with lower <= upper, got [${lowerMs}, ${upperMs}]`)
+      throw new SluiceError('JOIN_INVALID', `interval join bounds must be finite with lower <= upper, got [${lowerMs}, ${upperMs}]`)
     }
   }
 

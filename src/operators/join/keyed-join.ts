@@ -46,7 +46,7 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O>, Reco
     options: KeyedJoinOptions,
   ) {
     const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY
-    if (!(ttl > 0)) throw new SluiceError('JOB_INVALID_OPTION', `join ttlMs must be a positive number, got ${ttl}`)
+    if (!(ttl > 0)) throw new SluiceError('JOIN_INVALID', `join ttlMs must be a positive number, got ${ttl}`)
     this.ttlMs = ttl
     this.processingTtl = options.ttlTime === 'processing'
   }

@@ -63,7 +63,7 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O>, Rec
     private readonly fn: CoGroupFn<K, L, R, O>,
   ) {
     if (assigner.kind !== 'tumbling' && assigner.kind !== 'sliding') {
-      throw new SluiceError('JOB_INVALID_OPTION', `a window join takes tumbling or sliding windows, not ${assigner.kind}`)
+      throw new SluiceError('JOIN_INVALID', `a window join takes tumbling or sliding windows, not ${assigner.kind}`)
     }
     this.sizeMs = assigner.sizeMs
     this.slideMs = assigner.kind === 'sliding' ? assigner.slideMs : assigner.sizeMs
