@@ -9,6 +9,7 @@ import { keyGroupOf, ownsKeyGroups, subtaskOfKeyGroup } from './key-groups.ts'
 import { NumberMinHeap } from './min-heap.ts'
 import { ManualClock } from '../time/clock.ts'
 import type { Operator, OperatorContext, Output, OutputTag } from '../operators/types.ts'
+import type { StateBackendFactory } from './backend.ts'
 
 /** One thing that happens to an operator: a batch on an input, a watermark, the clock moving. */
 export type Step =
@@ -36,6 +37,8 @@ export class OperatorDriver implements OperatorContext, Output<unknown> {
     readonly op: Operator<unknown, unknown>,
     readonly clock: ManualClock,
     readonly operatorId = 'op',
+    /** The operator's state backend; undefined: the heap. */
+    readonly stateBackend?: StateBackendFactory,
   ) {
     op.open?.(this)
   }
@@ -150,12 +153,14 @@ export interface RestoreOptions {
   readonly after: number
   readonly maxParallelism?: number
   readonly startMs?: number
+  /** The operators' state backend; default the heap. */
+  readonly stateBackend?: StateBackendFactory
 }
 
 /** Plays the steps through one instance, without interruption. */
-export function runUninterrupted(o: Pick<RestoreOptions, 'make' | 'keyOf' | 'steps' | 'maxParallelism' | 'startMs'>): { emitted: Emitted[]; lateDropped: number } {
+export function runUninterrupted(o: Pick<RestoreOptions, 'make' | 'keyOf' | 'steps' | 'maxParallelism' | 'startMs' | 'stateBackend'>): { emitted: Emitted[]; lateDropped: number } {
   const clock = new ManualClock(o.startMs ?? 0)
-  const d = new OperatorDriver(o.make(), clock)
+  const d = new OperatorDriver(o.make(), clock, 'op', o.stateBackend)
   new Subtasks([d], o.keyOf, o.maxParallelism ?? 128).play(o.steps, clock)
   d.finish()
   return { emitted: d.emitted, lateDropped: d.lateDropped }
@@ -173,7 +178,7 @@ export interface SnapshotRun {
 export function runToSnapshot(o: Omit<RestoreOptions, 'after'>): SnapshotRun {
   const maxP = o.maxParallelism ?? 128
   const clock = new ManualClock(o.startMs ?? 0)
-  const first = new Subtasks(Array.from({ length: o.before }, () => new OperatorDriver(o.make(), clock)), o.keyOf, maxP)
+  const first = new Subtasks(Array.from({ length: o.before }, () => new OperatorDriver(o.make(), clock, 'op', o.stateBackend)), o.keyOf, maxP)
   first.play(o.steps.slice(0, o.cut), clock)
   const parts = first.drivers.map((d) => encodeSnapshotBytes(d.snapshot(maxP)))
   const emitted: Emitted[] = []
@@ -195,7 +200,7 @@ export function runFromSnapshot(o: Omit<RestoreOptions, 'before'>, parts: readon
   const second = new Subtasks(
     Array.from({ length: o.after }, (_, i) => {
       const owns = ownsKeyGroups(i, maxP, o.after)
-      const d = new OperatorDriver(o.make(), clock)
+      const d = new OperatorDriver(o.make(), clock, 'op', o.stateBackend)
       d.restore(parts.map((b) => decodeSnapshot(b)), owns)
       return d
     }),
