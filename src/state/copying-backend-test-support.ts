@@ -6,7 +6,7 @@
  * backend's tables underneath (TTL, scan, restore).
  */
 import type { KeyedTable, NamespacedTable, StateBackendFactory, StateTtl } from './backend.ts'
-import { HeapKeyedTable } from './heap-backend.ts'
+import { heapKeyedTable, type HeapKeyedTable } from './heap-backend.ts'
 import { TableRegistry, type EntryVisitor, type StoredTable } from './table-registry.ts'
 
 const copy = <V>(v: V): V => structuredClone(v)
@@ -98,10 +98,10 @@ class CopyingNamespacedTable<K, V> implements NamespacedTable<K, V>, StoredTable
 
 class CopyingStateBackend extends TableRegistry {
   protected newKeyed<K, V>(ttl: StateTtl | undefined): CopyingKeyedTable<K, V> {
-    return new CopyingKeyedTable(new HeapKeyedTable<K, V>(this.clocks, ttl))
+    return new CopyingKeyedTable(heapKeyedTable<K, V>(this.clocks, ttl))
   }
   protected newNamespaced<K, V>(ttl: StateTtl | undefined): CopyingNamespacedTable<K, V> {
-    return new CopyingNamespacedTable(() => new HeapKeyedTable<K, V>(this.clocks, ttl))
+    return new CopyingNamespacedTable(() => heapKeyedTable<K, V>(this.clocks, ttl))
   }
 }
 
