@@ -52,6 +52,7 @@ function note(name: string, t0: number): void {
 const total = (chunks: readonly Uint8Array[]): number => chunks.reduce((n, b) => n + b.length, 0)
 
 const op = newOp()
+op.open(ctx)
 time('build state (processBatch)', () => {
   for (let base = 0; base < KEYS; base += 1024) {
     const records: Entry[] = []
@@ -87,6 +88,7 @@ try {
   const owns = ownsKeyGroups(0, MAX_PARALLELISM, 1)
   const parts = time('decodeSnapshot', () => [decodeSnapshot(loaded.tasks[0].operators.latest[0])])
   const restored = newOp()
+  restored.open(ctx)
   time('restoreState', () => restored.restoreState(parts, owns))
   if (restored.stateEntries() !== KEYS) throw new Error(`restored ${restored.stateEntries()} keys, expected ${KEYS}`)
   const checkpointMs = phases.snapshotState + phases.encodeSnapshot + phases['storage.write (encode+io)']

@@ -1,3 +1,4 @@
+import { forEachRecord, type RecordLoop } from './record-loop.ts'
 import type { Batch, Operator, OperatorContext, Output } from './types.ts'
 
 /** Receives each output of a flatMap function; outputs keep the input record's event time. */
@@ -15,31 +16,30 @@ class TimedCollector<T> implements Collector<T> {
   }
 }
 
-export class FlatMapOperator<I, O> implements Operator<I, O> {
+/** Calls `fn` per record with a collector; a record that throws goes to the error policy (record-loop.ts). */
+export class FlatMapOperator<I, O> implements Operator<I, O>, RecordLoop<I, O> {
   private readonly collector = new TimedCollector<O>()
+  at = 0
 
-  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/fusion.ts). */
+  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/task/fusion.ts). */
   readonly fusable = 'flatMap' as const
 
   constructor(readonly fn: (value: I, out: Collector<O>) => void) {}
 
   processBatch(batch: Batch<I>, ctx: OperatorContext, out: Output<O>): void {
+    this.collector.out = out
+    forEachRecord(this, batch, ctx, out, 0)
+  }
+
+  records(batch: Batch<I>, from: number): void {
     const { records, times } = batch
     const n = records.length
     const fn = this.fn
     const c = this.collector
-    c.out = out
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          c.time = times[i]
-          fn(records[i], c)
-        }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
-      }
+    for (let i = from; i < n; i++) {
+      this.at = i
+      c.time = times[i]
+      fn(records[i], c)
     }
   }
 }

@@ -3,10 +3,13 @@
  * connected inputs (`a.keyBy(..).connect(b.keyBy(..)).process`). The context object is reused
  * for every record; its `key` and `timestamp` change as records and timers are processed.
  */
-import { HeapKeyedStateBackend, type KeyedStateStore } from '../state/keyed-state.ts'
+import type { RestoreTarget, StateBackend } from '../state/backend.ts'
+import { KeyedStateHandles, type KeyedStateStore } from '../state/keyed-state.ts'
 import { SluiceError } from '../errors.ts'
-import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../state/snapshot.ts'
-import { TimerQueue } from '../time/timer-service.ts'
+import { minOfParts, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../state/snapshot.ts'
+import type { TimerQueue } from '../time/timer-service.ts'
+import { openState } from './operator-state.ts'
+import { forEachRecord, type RecordLoop } from './record-loop.ts'
 import type { Batch, Operator, OperatorContext, Output, OutputTag } from './types.ts'
 
 export interface TimerService {
@@ -124,10 +127,25 @@ class KeyedContext<K, O> implements ProcessContext<K, O>, TimerService {
 type ElementHandler<K, O> = (value: unknown, ctx: ProcessContext<K, O>) => void
 
 const KIND = 'keyed-process'
-/** Snapshot entry tags: [ordinal, tag, key, ...]. */
-const STATE = 0 // table name, table kind, value, expiry (null without TTL)
-const EVENT_TIMER = 1 // time
-const PROCESSING_TIMER = 2 // time
+const EVENT_TIMERS = { type: 'timers', name: 'event', kind: 'timers' } as const
+const PROCESSING_TIMERS = { type: 'timers', name: 'processing', kind: 'timers' } as const
+
+/** Format 2 entries: [sequence, tag, key, ...]; tag 0 state (name, kind, value, expiry), 1 and 2 timers (time). */
+function fromFormat2(e: readonly unknown[], into: RestoreTarget): void {
+  switch (e[1]) {
+    case 0:
+      into.restoreEntry({ type: 'keyed', name: e[3] as string, kind: e[4] as string }, e[2], 0, e[5], e[6] as number | null)
+      break
+    case 1:
+      into.restoreEntry(EVENT_TIMERS, e[2], e[3] as number, undefined, null)
+      break
+    case 2:
+      into.restoreEntry(PROCESSING_TIMERS, e[2], e[3] as number, undefined, null)
+      break
+    default:
+      throw new SluiceError('CHECKPOINT_CORRUPT', `operator snapshot is corrupt: a ${KIND} entry of unknown tag ${String(e[1])}`)
+  }
+}
 
 interface OperatorState {
   /** The watermark reached (event-time TTL and timers.currentWatermark() read it). */
@@ -136,10 +154,12 @@ interface OperatorState {
 }
 
 /** Runs a keyed (co-)process function. `keySelectors[i]` and `handlers[i]` serve input i. */
-export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
-  private readonly eventTimers = new TimerQueue<K>()
-  private readonly procTimers = new TimerQueue<K>()
-  private backend!: HeapKeyedStateBackend<K>
+export class KeyedProcessOperator<K, O> implements Operator<unknown, O>, RecordLoop<unknown, O> {
+  at = 0
+  private state!: StateBackend
+  private eventTimers!: TimerQueue<K>
+  private procTimers!: TimerQueue<K>
+  private handles!: KeyedStateHandles<K>
   private kctx!: KeyedContext<K, O>
   private lastSweepWatermark = Number.NEGATIVE_INFINITY
 
@@ -151,36 +171,37 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
   ) {}
 
   open(ctx: OperatorContext): void {
+    // Event-time TTL runs on the watermark the function sees (restored marks included).
+    this.state = openState(ctx, () => this.kctx.currentWatermark())
+    this.eventTimers = this.state.timers<K>(EVENT_TIMERS.name)
+    this.procTimers = this.state.timers<K>(PROCESSING_TIMERS.name)
     this.kctx = new KeyedContext<K, O>(ctx, this.eventTimers, this.procTimers)
-    const kctx = this.kctx
-    this.backend = new HeapKeyedStateBackend<K>(() => ctx.clock.now(), () => kctx.currentWatermark())
-    this.openFn?.({ operatorId: ctx.operatorId, state: this.backend })
+    this.handles = new KeyedStateHandles<K>(this.state)
+    this.openFn?.({ operatorId: ctx.operatorId, state: this.handles })
   }
 
   processBatch(batch: Batch<unknown>, ctx: OperatorContext, out: Output<O>, input: number): void {
+    const kctx = this.kctx
+    kctx.out = out
+    kctx.timeDomain = 'event'
+    forEachRecord(this, batch, ctx, out, input)
+  }
+
+  records(batch: Batch<unknown>, from: number, _ctx: OperatorContext, _out: Output<O>, input: number): void {
     const { records, times } = batch
     const n = records.length
     const keyOf = this.keySelectors[input] as (v: unknown) => K
     const handle = this.handlers[input]
     const kctx = this.kctx
-    const backend = this.backend
-    kctx.out = out
-    kctx.timeDomain = 'event'
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const v = records[i]
-          const k = keyOf(v)
-          kctx.key = k
-          backend.currentKey = k
-          kctx.timestamp = times[i]
-          handle(v, kctx)
-        }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
-      }
+    const handles = this.handles
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const v = records[i]
+      const k = keyOf(v)
+      kctx.key = k
+      handles.currentKey = k
+      kctx.timestamp = times[i]
+      handle(v, kctx)
     }
   }
 
@@ -194,7 +215,7 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
       kctx.timestamp = due.time
       for (const k of due.keys) {
         kctx.key = k
-        this.backend.currentKey = k
+        this.handles.currentKey = k
         onTimer(due.time, kctx)
       }
     }
@@ -208,7 +229,7 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
     // Event-time TTL entries can only expire when the watermark moves; sweep now and then.
     if (watermark - this.lastSweepWatermark > 10_000 || watermark === Number.POSITIVE_INFINITY) {
       this.lastSweepWatermark = watermark
-      this.backend.sweep()
+      this.state.sweep()
     }
   }
 
@@ -219,49 +240,29 @@ export class KeyedProcessOperator<K, O> implements Operator<unknown, O> {
   }
 
   snapshotState(sctx: SnapshotContext): OperatorSnapshot {
-    const w = new SnapshotWriter(KIND, sctx.maxParallelism)
-    this.backend.forEachEntry((name, kind, key, value, expiry) => w.add(STATE, key, name, kind, value, expiry))
-    for (const [t, k] of this.eventTimers.entries()) w.add(EVENT_TIMER, k, t)
-    for (const [t, k] of this.procTimers.entries()) w.add(PROCESSING_TIMER, k, t)
-    const state: OperatorState = { watermark: this.kctx.currentWatermark(), lastSweepWatermark: this.lastSweepWatermark }
-    return w.finish(state)
+    const marks: OperatorState = { watermark: this.kctx.currentWatermark(), lastSweepWatermark: this.lastSweepWatermark }
+    return this.state.snapshot(KIND, sctx.maxParallelism, marks)
   }
 
   restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
-    if (this.backend === undefined) throw new SluiceError('INTERNAL', `${KIND} "${ctx.operatorId}": restoreState before open`)
-    const { operatorStates, entries } = readOwned(parts, owns, KIND)
-    if (operatorStates.length === 0) return
-    this.kctx.watermarkFloor = minOfParts<OperatorState>(operatorStates, (s) => s.watermark)
-    this.lastSweepWatermark = minOfParts<OperatorState>(operatorStates, (s) => s.lastSweepWatermark)
-    for (const e of entries) {
-      const key = e[2] as K
-      switch (e[1]) {
-        case STATE:
-          this.backend.restoreEntry(e[3] as string, e[4] as string, key, e[5], e[6] as number | null)
-          break
-        case EVENT_TIMER:
-          this.eventTimers.register(e[3] as number, key)
-          break
-        case PROCESSING_TIMER:
-          this.procTimers.register(e[3] as number, key)
-          break
-        default:
-          throw new SluiceError('INTERNAL', `${KIND} snapshot has an entry of unknown tag ${String(e[1])}`)
-      }
-    }
+    if (this.state === undefined) throw new SluiceError('INTERNAL', `${KIND} "${ctx.operatorId}": restoreState before open`)
+    const marks = this.state.restore(parts, owns, KIND, fromFormat2)
+    if (marks.length === 0) return
+    this.kctx.watermarkFloor = minOfParts<OperatorState>(marks, (s) => s.watermark)
+    this.lastSweepWatermark = minOfParts<OperatorState>(marks, (s) => s.lastSweepWatermark)
     const next = this.procTimers.nextTime()
     if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next)
   }
 
   stateSample(max: number): unknown[] {
-    return this.backend?.sample(max) ?? []
+    return this.state?.sample(max) ?? []
   }
 
   pendingTimers(): number {
-    return this.eventTimers.size + this.procTimers.size
+    return this.state === undefined ? 0 : this.eventTimers.size + this.procTimers.size
   }
 
   stateEntries(): number {
-    return (this.backend?.entries() ?? 0) + this.eventTimers.size + this.procTimers.size
+    return this.state === undefined ? 0 : this.state.entryCount() + this.eventTimers.size + this.procTimers.size
   }
 }

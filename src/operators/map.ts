@@ -1,27 +1,25 @@
+import { forEachRecord, type RecordLoop } from './record-loop.ts'
 import type { Batch, Operator, OperatorContext, Output } from './types.ts'
 
-/**
- * Applies `fn` to each record. The loop restarts after a failed record so one bad record costs a
- * try/catch re-entry, not a per-record closure; the error policy decides whether it rethrows.
- */
-export class MapOperator<I, O> implements Operator<I, O> {
-  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/fusion.ts). */
+/** Applies `fn` to each record; a record that throws goes to the error policy (record-loop.ts). */
+export class MapOperator<I, O> implements Operator<I, O>, RecordLoop<I, O> {
+  /** Lets the planner fuse consecutive stateless operators into one loop (runtime/task/fusion.ts). */
   readonly fusable = 'map' as const
+  at = 0
 
   constructor(readonly fn: (value: I) => O) {}
 
   processBatch(batch: Batch<I>, ctx: OperatorContext, out: Output<O>): void {
+    forEachRecord(this, batch, ctx, out, 0)
+  }
+
+  records(batch: Batch<I>, from: number, _ctx: OperatorContext, out: Output<O>): void {
     const { records, times } = batch
     const n = records.length
     const fn = this.fn
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) out.emit(fn(records[i]), times[i])
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
-      }
+    for (let i = from; i < n; i++) {
+      this.at = i
+      out.emit(fn(records[i]), times[i])
     }
   }
 }

@@ -10,6 +10,7 @@
 import type { Clock } from '../time/clock.ts'
 import type { ErrorPolicy, DeadLetter } from '../connectors/spi.ts'
 import type { KeyGroupFilter, OperatorSnapshot, SnapshotContext } from '../state/snapshot.ts'
+import type { StateBackendFactory } from '../state/backend.ts'
 
 /** Event time of a record with no timestamp (no watermark strategy upstream). */
 export const NO_TIMESTAMP = Number.NEGATIVE_INFINITY
@@ -59,6 +60,11 @@ export interface OperatorContext {
   recordFailed(record: unknown, cause: unknown): void
   /** Counts a record dropped as late (and not routed to a side output). */
   countLateDropped(n: number): void
+  /**
+   * Makes a stateful operator's state backend (operator-state.ts); absent, the heap backend. A job
+   * picks another backend (on disk) here, without a change to any operator.
+   */
+  readonly stateBackend?: StateBackendFactory
 }
 
 export interface Operator<TIn, TOut> {

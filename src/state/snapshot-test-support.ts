@@ -9,6 +9,7 @@ import { keyGroupOf, ownsKeyGroups, subtaskOfKeyGroup } from './key-groups.ts'
 import { NumberMinHeap } from '../time/min-heap.ts'
 import { ManualClock } from '../time/clock.ts'
 import type { Operator, OperatorContext, Output, OutputTag } from '../operators/types.ts'
+import type { StateBackendFactory } from './backend.ts'
 
 /** One thing that happens to an operator: a batch on an input, a watermark, the clock moving. */
 export type Step =
@@ -36,6 +37,8 @@ export class OperatorDriver implements OperatorContext, Output<unknown> {
     readonly op: Operator<unknown, unknown>,
     readonly clock: ManualClock,
     readonly operatorId = 'op',
+    /** The operator's state backend; undefined: the heap. */
+    readonly stateBackend?: StateBackendFactory,
   ) {
     op.open?.(this)
   }
@@ -150,33 +153,55 @@ export interface RestoreOptions {
   readonly after: number
   readonly maxParallelism?: number
   readonly startMs?: number
+  /** The operators' state backend; default the heap. */
+  readonly stateBackend?: StateBackendFactory
 }
 
 /** Plays the steps through one instance, without interruption. */
-export function runUninterrupted(o: Pick<RestoreOptions, 'make' | 'keyOf' | 'steps' | 'maxParallelism' | 'startMs'>): { emitted: Emitted[]; lateDropped: number } {
+export function runUninterrupted(o: Pick<RestoreOptions, 'make' | 'keyOf' | 'steps' | 'maxParallelism' | 'startMs' | 'stateBackend'>): { emitted: Emitted[]; lateDropped: number } {
   const clock = new ManualClock(o.startMs ?? 0)
-  const d = new OperatorDriver(o.make(), clock)
+  const d = new OperatorDriver(o.make(), clock, 'op', o.stateBackend)
   new Subtasks([d], o.keyOf, o.maxParallelism ?? 128).play(o.steps, clock)
   d.finish()
   return { emitted: d.emitted, lateDropped: d.lateDropped }
 }
 
-/**
- * Plays steps [0, cut) over `before` subtasks, snapshots each, encodes and decodes the snapshots
- * (each new subtask decoding only its key groups), restores them into `after` fresh instances
- * and plays the rest.
- */
-export function runWithRestore(o: RestoreOptions): RestoreRun {
+/** What `before` subtasks emitted up to the cut, and their snapshots, encoded. */
+export interface SnapshotRun {
+  readonly emitted: Emitted[]
+  lateDropped: number
+  /** One encoded snapshot per old subtask. */
+  readonly parts: Uint8Array[]
+}
+
+/** Plays steps [0, cut) over `before` subtasks and snapshots each (encoded). */
+export function runToSnapshot(o: Omit<RestoreOptions, 'after'>): SnapshotRun {
   const maxP = o.maxParallelism ?? 128
   const clock = new ManualClock(o.startMs ?? 0)
-  const first = new Subtasks(Array.from({ length: o.before }, () => new OperatorDriver(o.make(), clock)), o.keyOf, maxP)
+  const first = new Subtasks(Array.from({ length: o.before }, () => new OperatorDriver(o.make(), clock, 'op', o.stateBackend)), o.keyOf, maxP)
   first.play(o.steps.slice(0, o.cut), clock)
-  const bytes = first.drivers.map((d) => encodeSnapshotBytes(d.snapshot(maxP)))
+  const parts = first.drivers.map((d) => encodeSnapshotBytes(d.snapshot(maxP)))
+  const emitted: Emitted[] = []
+  let lateDropped = 0
+  for (const d of first.drivers) {
+    emitted.push(...d.emitted)
+    lateDropped += d.lateDropped
+  }
+  return { emitted, lateDropped, parts }
+}
+
+/**
+ * Restores encoded snapshots into `after` fresh instances (each new subtask decoding only its key
+ * groups), plays steps [cut, end) with the clock at `clockMs` and ends the input.
+ */
+export function runFromSnapshot(o: Omit<RestoreOptions, 'before'>, parts: readonly Uint8Array[], clockMs: number): { emitted: Emitted[]; lateDropped: number } {
+  const maxP = o.maxParallelism ?? 128
+  const clock = new ManualClock(clockMs)
   const second = new Subtasks(
     Array.from({ length: o.after }, (_, i) => {
       const owns = ownsKeyGroups(i, maxP, o.after)
-      const d = new OperatorDriver(o.make(), clock)
-      d.restore(bytes.map((b) => decodeSnapshot(b)), owns)
+      const d = new OperatorDriver(o.make(), clock, 'op', o.stateBackend)
+      d.restore(parts.map((b) => decodeSnapshot(b)), owns)
       return d
     }),
     o.keyOf,
@@ -186,11 +211,36 @@ export function runWithRestore(o: RestoreOptions): RestoreRun {
   for (const d of second.drivers) d.finish()
   const emitted: Emitted[] = []
   let lateDropped = 0
-  for (const d of [...first.drivers, ...second.drivers]) {
+  for (const d of second.drivers) {
     emitted.push(...d.emitted)
     lateDropped += d.lateDropped
   }
-  return { emitted, snapshotBytes: bytes.map((b) => b.length), lateDropped }
+  return { emitted, lateDropped }
+}
+
+/** The clock after steps [0, cut): where a restored run picks up. */
+export function clockAtCut(steps: readonly Step[], cut: number, startMs: number): number {
+  let now = startMs
+  for (let i = 0; i < cut; i++) {
+    const s = steps[i]
+    if (s.kind === 'clock') now = s.toMs
+  }
+  return now
+}
+
+/**
+ * Plays steps [0, cut) over `before` subtasks, snapshots each, encodes and decodes the snapshots
+ * (each new subtask decoding only its key groups), restores them into `after` fresh instances
+ * and plays the rest.
+ */
+export function runWithRestore(o: RestoreOptions): RestoreRun {
+  const first = runToSnapshot(o)
+  const second = runFromSnapshot(o, first.parts, clockAtCut(o.steps, o.cut, o.startMs ?? 0))
+  return {
+    emitted: [...first.emitted, ...second.emitted],
+    snapshotBytes: first.parts.map((b) => b.length),
+    lateDropped: first.lateDropped + second.lateDropped,
+  }
 }
 
 /** Emitted records in a canonical order, for comparing runs whose order is not defined. */

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { SluiceError } from '../errors.ts'
 import { TimerQueue } from '../time/timer-service.ts'
 import { keyGroupOf, keyGroupRange, ownsKeyGroups, subtaskOfKeyGroup } from './key-groups.ts'
-import { HeapKeyedStateBackend } from './keyed-state.ts'
 import { decodeSnapshot, encodeSnapshotBytes, readOwned, SNAPSHOT_FORMAT_VERSION, SnapshotWriter, type OperatorSnapshot } from './snapshot.ts'
 
 const all = () => true
@@ -78,7 +77,14 @@ describe('snapshot encoding', () => {
     expect(bytes[0]).toBe(SNAPSHOT_FORMAT_VERSION)
     const other = bytes.slice()
     other[0] = SNAPSHOT_FORMAT_VERSION + 1
-    expect(() => decodeSnapshot(other)).toThrow(/format version 3/)
+    expect(() => decodeSnapshot(other)).toThrow(/CHECKPOINT_INCOMPATIBLE: operator snapshot has format version 4; this Sluice reads versions 2 and 3/)
+  })
+
+  it('names the tables of a state backend\'s entries in its header', () => {
+    const tables = [{ type: 'keyed', name: 'acc', kind: 'value', ttl: true }, { type: 'timers', name: 'ends', kind: 'timers', ttl: false }] as const
+    const back = decodeSnapshot(encodeSnapshotBytes(new SnapshotWriter('test', 8).finish(null, tables)))
+    expect(back.tables).toEqual(tables)
+    expect(decodeSnapshot(encodeSnapshotBytes(new SnapshotWriter('test', 8).finish(null))).tables).toBeNull()
   })
 
   it('reports truncated or garbled bytes as corrupt', () => {
@@ -91,11 +97,12 @@ describe('snapshot encoding', () => {
     const garbled = bytes.slice()
     garbled[garbled.length - 30] = 0xee
     expect(() => collect(readOwned([decodeSnapshot(garbled)], all, 'test'))).toThrow(SluiceError)
+    expect(() => decodeSnapshot(bytes.subarray(0, 1))).toThrow(/^CHECKPOINT_CORRUPT/)
   })
 
   it('refuses functions and symbols in state, naming the operator', () => {
     const w = new SnapshotWriter('pane-window', 8)
-    expect(() => w.add(0, 'k', { f: () => 1 })).toThrow(/pane-window.*plain data/)
+    expect(() => w.add(0, 'k', { f: () => 1 })).toThrow(/^STATE_NOT_PLAIN_DATA: cannot encode the state of a pane-window operator \(key "k"\): a function cannot be stored/)
     expect(() => w.add(0, 'k', Symbol('s'))).toThrow(/pane-window/)
     expect(() => w.add(0, 'k', new Map([['f', () => 1]]))).toThrow(/pane-window.*plain data/)
   })
@@ -171,51 +178,5 @@ describe('timer queue entries', () => {
     for (const [t, k] of q.entries()) copy.register(t, k)
     expect(copy.entries()).toEqual(q.entries())
     expect(copy.size).toBe(q.size)
-  })
-})
-
-describe('heap keyed state snapshots', () => {
-  const visitAll = (b: HeapKeyedStateBackend<string>) => {
-    const out: unknown[] = []
-    b.forEachEntry((name, kind, key, value, expiry) => out.push([name, kind, key, value, expiry]))
-    return out
-  }
-
-  it('skip expired entries and keep expiry times', () => {
-    let now = 0
-    const b = new HeapKeyedStateBackend<string>(() => now, () => 0)
-    const v = b.value<number>('v', { ttl: { ttlMs: 100 } })
-    const plain = b.list<number>('l')
-    b.currentKey = 'a'
-    v.set(1)
-    plain.add(1)
-    now = 50
-    b.currentKey = 'b'
-    v.set(2)
-    now = 120
-    expect(visitAll(b)).toEqual([
-      ['v', 'value', 'b', 2, 150],
-      ['l', 'list', 'a', [1], null],
-    ])
-  })
-
-  it('restore into tables declared later, and keep undeclared ones for the next snapshot', () => {
-    const now = 1000
-    const b = new HeapKeyedStateBackend<string>(() => now, () => 0)
-    b.restoreEntry('v', 'value', 'a', 7, 1100)
-    b.restoreEntry('m', 'map', 'a', new Map([[1, 2]]), null)
-    b.restoreEntry('gone', 'value', 'a', 'still here', null)
-    const v = b.value<number>('v', { ttl: { ttlMs: 500 } })
-    const m = b.map<number, number>('m', { ttl: { ttlMs: 500 } })
-    b.currentKey = 'a'
-    expect(v.get()).toBe(7)
-    expect(m.get(1)).toBe(2)
-    expect(visitAll(b)).toEqual([
-      ['v', 'value', 'a', 7, 1100],
-      // Written without a TTL, restored under one: the TTL starts at the restore.
-      ['m', 'map', 'a', new Map([[1, 2]]), 1500],
-      ['gone', 'value', 'a', 'still here', null],
-    ])
-    expect(() => b.list('gone')).toThrow(/restored as value state/)
   })
 })

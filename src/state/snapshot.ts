@@ -16,11 +16,17 @@
  * operator may change right after `snapshotState` returns. Only the operator-wide state is a live
  * value until encodeSnapshot (called at once by the task).
  *
- * Byte format, version 2:
+ * Entries come in two layouts. A state backend's snapshot (table-registry.ts) names its tables in
+ * the header, and an entry's tag is the position of its table there. An operator that writes its
+ * own entries (every operator in format 2, before the state backend; a user's custom operator)
+ * gives no tables (null) and reads its entries itself.
+ *
+ * Byte format, version 3 (version 2 is read too: its header has no tables):
  * ```
  * byte 0        SNAPSHOT_FORMAT_VERSION
  * bytes 1..4    uint32 LE: length H of the header
- * next H bytes  value-codec: [kind, maxParallelism, operatorState, entryCount]
+ * next H bytes  value-codec: [kind, maxParallelism, operatorState, entryCount, tables]
+ *               (tables: [type, name, kind, ttl] per table, or null)
  * the rest      the entries, in the order written; each is
  *                 uint16 LE key group · uint32 LE: bit 31 set when the entry defines an object
  *                 shape, bits 0..30 the length L of what follows · L bytes: varuint tag, key
@@ -33,10 +39,13 @@
  * msgpackr's no-eval build: decoding a snapshot never turns data into code.
  */
 import { SluiceError, describeCause } from '../errors.ts'
+import type { TableDescriptor } from './backend.ts'
 import { keyGroupOf } from './key-groups.ts'
 import { SNAPSHOT_CHUNK_BYTES, snapshotBuffers, ValueReader, ValueWriter } from './value-codec.ts'
 
-export const SNAPSHOT_FORMAT_VERSION = 2
+export const SNAPSHOT_FORMAT_VERSION = 3
+/** Operators' own entry layouts, before the state backend; still read. */
+const FORMAT_2 = 2
 
 /**
  * One fact about one key as a restoring operator sees it: `[sequence, tag, key, ...fields]`
@@ -56,6 +65,8 @@ export interface OperatorSnapshot {
   /** The entries, encoded (see the byte format) in one or more chunks, and how many there are. */
   readonly entries: readonly Uint8Array[]
   readonly entryCount: number
+  /** The state backend's tables the entries belong to, by tag; null when the operator wrote its own layout. */
+  readonly tables: readonly TableDescriptor[] | null
 }
 
 /** What an operator needs to know to take a snapshot. */
@@ -102,15 +113,21 @@ export class SnapshotWriter {
       o.varuint(fields.length)
       for (let i = 0; i < fields.length; i++) o.value(fields[i])
     } catch (e) {
-      throw new SluiceError('INTERNAL', `cannot encode the state of a ${this.kind} operator (key ${describeKey(key)}): ${describeCause(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
+      throw new SluiceError('STATE_NOT_PLAIN_DATA', `cannot encode the state of a ${this.kind} operator (key ${describeKey(key)}): ${reasonOf(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
     }
     o.patchU32(slot, o.shapesDefined !== shapes)
     this.count++
   }
 
-  finish(operatorState: unknown): OperatorSnapshot {
-    return { kind: this.kind, maxParallelism: this.maxParallelism, operatorState, entries: this.out.chunks(), entryCount: this.count }
+  /** The snapshot; `tables` names the tables of a state backend's entries (null: the operator's own layout). */
+  finish(operatorState: unknown, tables: readonly TableDescriptor[] | null = null): OperatorSnapshot {
+    return { kind: this.kind, maxParallelism: this.maxParallelism, operatorState, entries: this.out.chunks(), entryCount: this.count, tables }
   }
+}
+
+/** The cause's message without its code (value-codec's errors are wrapped with the operator and key). */
+function reasonOf(e: unknown): string {
+  return e instanceof SluiceError ? e.message.slice(e.code.length + 2) : describeCause(e)
 }
 
 function describeKey(key: unknown): string {
@@ -241,7 +258,7 @@ export function minOfParts<S>(states: readonly unknown[], field: (s: S) => numbe
 // ---- bytes --------------------------------------------------------------------------------------
 
 function corrupt(why: string, cause?: unknown): SluiceError {
-  return new SluiceError('INTERNAL', `operator snapshot is corrupt: ${why}`, cause === undefined ? undefined : { cause })
+  return new SluiceError('CHECKPOINT_CORRUPT', `operator snapshot is corrupt: ${why}`, cause === undefined ? undefined : { cause })
 }
 
 /**
@@ -251,9 +268,10 @@ function corrupt(why: string, cause?: unknown): SluiceError {
 export function encodeSnapshot(s: OperatorSnapshot): Uint8Array[] {
   const head = new ValueWriter(256)
   try {
-    head.value([s.kind, s.maxParallelism, s.operatorState, s.entryCount])
+    const tables = s.tables === null ? null : s.tables.map((t) => [t.type, t.name, t.kind, t.ttl])
+    head.value([s.kind, s.maxParallelism, s.operatorState, s.entryCount, tables])
   } catch (e) {
-    throw new SluiceError('INTERNAL', `cannot encode the state of a ${s.kind} operator (operator state): ${describeCause(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
+    throw new SluiceError('STATE_NOT_PLAIN_DATA', `cannot encode the state of a ${s.kind} operator (operator state): ${reasonOf(e)}; keep state to plain data (no functions or symbols)`, { cause: e })
   }
   const first = new Uint8Array(5 + head.byteLength)
   first[0] = SNAPSHOT_FORMAT_VERSION
@@ -281,8 +299,9 @@ export function encodeSnapshotBytes(s: OperatorSnapshot): Uint8Array {
  */
 export function decodeSnapshot(bytes: Uint8Array): OperatorSnapshot {
   if (bytes.length < 6) throw corrupt(`${bytes.length} bytes`)
-  if (bytes[0] !== SNAPSHOT_FORMAT_VERSION) {
-    throw new SluiceError('INTERNAL', `operator snapshot has format version ${bytes[0]}; this Sluice reads version ${SNAPSHOT_FORMAT_VERSION}`)
+  const version = bytes[0]
+  if (version !== SNAPSHOT_FORMAT_VERSION && version !== FORMAT_2) {
+    throw new SluiceError('CHECKPOINT_INCOMPATIBLE', `operator snapshot has format version ${version}; this Sluice reads versions ${FORMAT_2} and ${SNAPSHOT_FORMAT_VERSION}`)
   }
   const headLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, true)
   if (5 + headLength > bytes.length) throw corrupt(`header of ${headLength} bytes in ${bytes.length}`)
@@ -294,10 +313,20 @@ export function decodeSnapshot(bytes: Uint8Array): OperatorSnapshot {
   } catch (e) {
     throw corrupt(`header: ${describeCause(e)}`, e)
   }
-  if (!Array.isArray(top) || top.length !== 4) throw corrupt('unexpected header')
-  const [kind, maxParallelism, operatorState, entryCount] = top as [unknown, unknown, unknown, unknown]
+  if (!Array.isArray(top) || top.length !== (version === FORMAT_2 ? 4 : 5)) throw corrupt('unexpected header')
+  const [kind, maxParallelism, operatorState, entryCount, tables] = top as [unknown, unknown, unknown, unknown, unknown]
   if (typeof kind !== 'string' || typeof maxParallelism !== 'number' || !Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > MAX_KEY_GROUPS || typeof entryCount !== 'number') {
     throw corrupt('unexpected header fields')
   }
-  return { kind, maxParallelism, operatorState, entries: [bytes.subarray(5 + headLength)], entryCount }
+  return { kind, maxParallelism, operatorState, entries: [bytes.subarray(5 + headLength)], entryCount, tables: tables === undefined || tables === null ? null : decodeTables(tables) }
+}
+
+function decodeTables(v: unknown): TableDescriptor[] {
+  if (!Array.isArray(v)) throw corrupt('unexpected table list')
+  return v.map((t: unknown) => {
+    if (!Array.isArray(t) || t.length !== 4) throw corrupt('unexpected table')
+    const [type, name, kind, ttl] = t as [unknown, unknown, unknown, unknown]
+    if ((type !== 'keyed' && type !== 'namespaced' && type !== 'timers') || typeof name !== 'string' || typeof kind !== 'string' || typeof ttl !== 'boolean') throw corrupt('unexpected table fields')
+    return { type, name, kind, ttl }
+  })
 }

@@ -4,17 +4,6 @@
  * object headers), then scaled by the entry count. An estimate, cheap enough to run once a second.
  */
 
-/** The first `max` entries of a map, as [key, value] pairs. */
-export function firstOf<K, V>(m: Map<K, V>, max: number): [K, V][] {
-  const out: [K, V][] = []
-  if (max <= 0) return out
-  for (const e of m) {
-    out.push(e)
-    if (out.length >= max) break
-  }
-  return out
-}
-
 const MAX_NODES = 10_000
 
 /** Roughly how many bytes `v` occupies on the heap (shared references counted once). */

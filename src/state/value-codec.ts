@@ -19,116 +19,15 @@
  * Shapes are numbered in order of definition within one ValueWriter/ValueReader pair, so a
  * stream must be read from its start (snapshot.ts reads an operator's entries in order).
  */
-import { createRequire } from 'node:module'
-import type * as Msgpackr from 'msgpackr'
+import { SluiceError } from '../errors.ts'
+import type { BufferPool } from './buffer-pool.ts'
+import { isPackedKind, packr, T_ARRAY, T_ASCII, T_FALSE, T_FLOAT64, T_INT32, T_NULL, T_PACKED, T_SHAPE, T_SHAPE_NEW, T_STRING, T_TRUE, T_UNDEFINED } from './value-format.ts'
 
-const T_UNDEFINED = 0
-const T_NULL = 1
-const T_FALSE = 2
-const T_TRUE = 3
-const T_INT32 = 4
-const T_FLOAT64 = 5
-const T_STRING = 6
-const T_ARRAY = 7
-const T_SHAPE_NEW = 8
-const T_SHAPE = 9
-const T_PACKED = 10
-/** A string of ASCII characters only (read back as Latin-1, which skips UTF-8 decoding). */
-const T_ASCII = 11
-
-/** Buffer's own slicers (what toString calls after checking its arguments); present in Node 20–24. */
-interface Slicers {
-  latin1Slice(start: number, end: number): string
-  utf8Slice(start: number, end: number): string
-}
-const slicers = Buffer.prototype as unknown as Partial<Slicers>
-const FAST_SLICE = typeof slicers.latin1Slice === 'function' && typeof slicers.utf8Slice === 'function'
-
-const requireCjs = createRequire(import.meta.url)
-const { Packr, Unpackr } = requireCjs('msgpackr/index-no-eval') as typeof Msgpackr
-
-const PACK_OPTIONS: Msgpackr.Options = {
-  // Records keep plain objects inside a Map or Set plain objects (not Maps).
-  useRecords: true,
-  mapsAsObjects: false,
-  moreTypes: true,
-  copyBuffers: true,
-  writeFunction: () => {
-    throw new Error('a function cannot be stored in a snapshot; keep state to plain data')
-  },
-}
-const packr = new Packr(PACK_OPTIONS)
-const unpackr = new Unpackr(PACK_OPTIONS)
-
-/** Values that do not take the fast paths (see the module comment). */
-function isPackedKind(v: object): boolean {
-  return v instanceof Map || v instanceof Set || v instanceof Date || v instanceof RegExp || v instanceof Error
-    || ArrayBuffer.isView(v) || v instanceof ArrayBuffer
-}
+export { BufferPool, SNAPSHOT_CHUNK_BYTES, snapshotBuffers } from './buffer-pool.ts'
+export { ValueReader } from './value-reader.ts'
 
 /** Buffers start at `initialBytes` and double up to this. */
 const MAX_CHUNK = 16 << 20
-/** The first (and smallest) buffer a snapshot writer takes from the pool. */
-export const SNAPSHOT_CHUNK_BYTES = 64 << 10
-
-/**
- * Buffers for snapshots, reused from one checkpoint to the next. Large state is written into
- * 100s of MB of buffers every checkpoint; fresh memory costs its first touch (page faults: ~0.4 s
- * per 100 MB on some VMs), so buffers a finished checkpoint no longer needs come back here
- * (`release`) for the next one. Holds at most `maxBytes`; only buffers it handed out come back.
- */
-export class BufferPool {
-  private readonly free = new Map<number, ArrayBuffer[]>()
-  private readonly issued = new WeakSet<ArrayBuffer>()
-  private bytes = 0
-
-  constructor(private readonly maxBytes: number) {}
-
-  /** A buffer of exactly `size` bytes (not zeroed). */
-  take(size: number): Buffer {
-    const list = this.free.get(size)
-    const ab = list?.pop()
-    if (ab !== undefined) {
-      this.bytes -= size
-      return Buffer.from(ab, 0, size)
-    }
-    const b = Buffer.allocUnsafeSlow(size)
-    this.issued.add(b.buffer as ArrayBuffer)
-    return b
-  }
-
-  /** Gives back the buffers under `chunks` that came from this pool and are not already back. */
-  release(chunks: Iterable<Uint8Array>): void {
-    for (const c of chunks) {
-      const ab = c.buffer as ArrayBuffer
-      if (!this.issued.has(ab) || ab.byteLength === 0 || this.bytes + ab.byteLength > this.maxBytes) continue
-      const list = this.free.get(ab.byteLength) ?? []
-      if (list.includes(ab)) continue
-      list.push(ab)
-      this.free.set(ab.byteLength, list)
-      this.bytes += ab.byteLength
-    }
-  }
-
-  /**
-   * Takes in buffers this pool handed out that went to another thread and came back (a moved
-   * ArrayBuffer is a new object there and back). The caller vouches that nothing else uses them.
-   */
-  adopt(buffers: readonly ArrayBuffer[]): void {
-    // Small ones are a snapshot's header (encodeSnapshot), not the pool's.
-    const mine = buffers.filter((ab) => ab.byteLength >= SNAPSHOT_CHUNK_BYTES)
-    for (const ab of mine) this.issued.add(ab)
-    this.release(mine.map((ab) => new Uint8Array(ab)))
-  }
-
-  /** Bytes held for reuse. */
-  get heldBytes(): number {
-    return this.bytes
-  }
-}
-
-/** The pool snapshots are written into (see BufferPool); the checkpoint coordinator releases into it. */
-export const snapshotBuffers = new BufferPool(1 << 30)
 
 /** A shape-transition node: property name → the node of the names so far plus it. */
 interface ShapeNode {
@@ -294,7 +193,7 @@ export class ValueWriter {
         this.packed(v)
         return
       default:
-        throw new Error(`a ${typeof v} cannot be stored in a snapshot; keep state to plain data`)
+        throw new SluiceError('STATE_NOT_PLAIN_DATA', `a ${typeof v} cannot be stored in a snapshot; keep state to plain data`)
     }
   }
 
@@ -349,140 +248,5 @@ export class ValueWriter {
       o += b.length
     }
     out.set(this.buf.subarray(0, this.pos), o)
-  }
-}
-
-/** Reads what a ValueWriter wrote, from its start. */
-export class ValueReader {
-  pos: number
-  private readonly buf: Buffer
-  private readonly shapes: string[][] = []
-  /** Per shape: has a property named "__proto__" (set with defineProperty, not as the prototype). */
-  private readonly protoShapes: boolean[] = []
-
-  constructor(bytes: Uint8Array, start = 0, readonly end = bytes.length) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.pos = start
-  }
-
-  private need(n: number): void {
-    if (this.pos + n > this.end) throw new RangeError(`value data cut short at byte ${this.pos} (needs ${n} more of ${this.end})`)
-  }
-
-  u8(): number {
-    this.need(1)
-    return this.buf[this.pos++]
-  }
-
-  u16(): number {
-    this.need(2)
-    const x = this.buf.readUInt16LE(this.pos)
-    this.pos += 2
-    return x
-  }
-
-  u32(): number {
-    this.need(4)
-    const x = this.buf.readUInt32LE(this.pos)
-    this.pos += 4
-    return x
-  }
-
-  varuint(): number {
-    let x = 0
-    let shift = 0
-    for (;;) {
-      const b = this.u8()
-      x += (b & 0x7f) * 2 ** shift
-      if (b < 0x80) return x
-      shift += 7
-      if (shift > 35) throw new RangeError(`bad length at byte ${this.pos}`)
-    }
-  }
-
-  /** A length-prefixed string: UTF-8, or (`ascii`) ASCII read as Latin-1, which skips decoding. */
-  private str(ascii = false): string {
-    const n = this.varuint()
-    this.need(n)
-    const a = this.pos
-    this.pos += n
-    if (!FAST_SLICE) return this.buf.toString(ascii ? 'latin1' : 'utf8', a, a + n)
-    const slicers = this.buf as unknown as Slicers
-    return ascii ? slicers.latin1Slice(a, a + n) : slicers.utf8Slice(a, a + n)
-  }
-
-  value(): unknown {
-    const t = this.u8()
-    switch (t) {
-      case T_INT32: {
-        this.need(4)
-        const v = this.buf.readInt32LE(this.pos)
-        this.pos += 4
-        return v
-      }
-      case T_FLOAT64: {
-        this.need(8)
-        const v = this.buf.readDoubleLE(this.pos)
-        this.pos += 8
-        return v
-      }
-      case T_ASCII:
-        return this.str(true)
-      case T_STRING:
-        return this.str()
-      case T_SHAPE: {
-        const id = this.varuint()
-        return this.object(this.shape(id), this.protoShapes[id])
-      }
-      case T_SHAPE_NEW: {
-        const n = this.varuint()
-        const names: string[] = new Array<string>(n)
-        for (let i = 0; i < n; i++) names[i] = this.str()
-        const proto = names.includes('__proto__')
-        this.shapes.push(names)
-        this.protoShapes.push(proto)
-        return this.object(names, proto)
-      }
-      case T_ARRAY: {
-        const n = this.varuint()
-        if (n > this.end - this.pos) throw new RangeError(`array of ${n} at byte ${this.pos} is longer than the data`)
-        const a = new Array<unknown>(n)
-        for (let i = 0; i < n; i++) a[i] = this.value()
-        return a
-      }
-      case T_NULL:
-        return null
-      case T_UNDEFINED:
-        return undefined
-      case T_TRUE:
-        return true
-      case T_FALSE:
-        return false
-      case T_PACKED: {
-        const n = this.varuint()
-        this.need(n)
-        const v: unknown = unpackr.unpack(this.buf.subarray(this.pos, this.pos + n))
-        this.pos += n
-        return v
-      }
-      default:
-        throw new RangeError(`unknown value tag ${t} at byte ${this.pos - 1}`)
-    }
-  }
-
-  private shape(id: number): string[] {
-    const s = this.shapes[id]
-    if (s === undefined) throw new RangeError(`object shape ${id} used before it was defined (byte ${this.pos})`)
-    return s
-  }
-
-  private object(names: readonly string[], proto: boolean): Record<string, unknown> {
-    const o: Record<string, unknown> = {}
-    if (proto) {
-      for (let i = 0; i < names.length; i++) Object.defineProperty(o, names[i], { value: this.value(), enumerable: true, writable: true, configurable: true })
-      return o
-    }
-    for (let i = 0; i < names.length; i++) o[names[i]] = this.value()
-    return o
   }
 }

@@ -4,23 +4,28 @@
  * side can match it: left until the watermark passes tl + upperMs, right until it passes
  * tr − lowerMs. Records behind the watermark are late and dropped (counted).
  */
-import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
+import type { StateBackend } from '../../state/backend.ts'
+import { minOfParts, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import { openState } from '../operator-state.ts'
+import { forEachRecord, noEventTime, type RecordLoop } from '../record-loop.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
-import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
-import { JoinBuffer, restoreSides, snapshotSides } from './buffered-side.ts'
+import { JoinBuffer, restoreFormat2, type Entry } from './buffered-side.ts'
 
 const KIND = 'interval-join'
-/** Snapshot entry tags: [ordinal, tag, key, time, record]. */
 
 interface OperatorState {
   watermark: number
   lastEviction: number
 }
 
-export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
-  private readonly left = new JoinBuffer<K, L>()
-  private readonly right = new JoinBuffer<K, R>()
+export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O>, RecordLoop<unknown, O> {
+  at = 0
+  private state!: StateBackend
+  private left!: JoinBuffer<K, L>
+  private right!: JoinBuffer<K, R>
+  /** The watermark records of the current batch are judged by. */
+  private batchWatermark = Number.NEGATIVE_INFINITY
   private lastEviction = Number.NEGATIVE_INFINITY
   /** The highest watermark seen (restored too): lateness is judged against it. */
   private watermark = Number.NEGATIVE_INFINITY
@@ -32,48 +37,52 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     private readonly fn: (left: L, right: R) => O,
   ) {
     if (!Number.isFinite(lowerMs) || !Number.isFinite(upperMs) || lowerMs > upperMs) {
-      throw new SluiceError('JOB_INVALID_OPTION', `interval join bounds must be finite with lower <= upper, got [${lowerMs}, ${upperMs}]`)
+      throw new SluiceError('JOIN_INVALID', `interval join bounds must be finite with lower <= upper, got [${lowerMs}, ${upperMs}]`)
     }
   }
 
+  open(ctx: OperatorContext): void {
+    this.state = openState(ctx)
+    this.left = new JoinBuffer(this.state.keyed<K, Entry<L>[]>('left'))
+    this.right = new JoinBuffer(this.state.keyed<K, Entry<R>[]>('right'))
+  }
+
   processBatch(batch: Batch<unknown>, ctx: OperatorContext, out: Output<O>, input: number): void {
-    const { records, times } = batch
-    const n = records.length
     // After a restore the task's watermark may restart below the one records were judged by.
     const taskWm = ctx.currentWatermark()
-    const wm = taskWm > this.watermark ? taskWm : this.watermark
+    this.batchWatermark = taskWm > this.watermark ? taskWm : this.watermark
+    forEachRecord(this, batch, ctx, out, input)
+  }
+
+  records(batch: Batch<unknown>, from: number, ctx: OperatorContext, out: Output<O>, input: number): void {
+    const { records, times } = batch
+    const n = records.length
+    const wm = this.batchWatermark
     const { lowerMs, upperMs, fn } = this
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const t = times[i]
-          if (t === NO_TIMESTAMP) throw new Error('record has no event time: give its source a watermark strategy')
-          if (t <= wm) {
-            ctx.countLateDropped(1)
-            continue
-          }
-          if (input === 0) {
-            const l = records[i] as L
-            const k = this.keyOf[0](l)
-            this.left.add(k, l, t)
-            const others = this.right.get(k)
-            if (others !== undefined) {
-              for (const r of others) if (r.time >= t + lowerMs && r.time <= t + upperMs) out.emit(fn(l, r.value), Math.max(t, r.time))
-            }
-          } else {
-            const r = records[i] as R
-            const k = this.keyOf[1](r)
-            this.right.add(k, r, t)
-            const others = this.left.get(k)
-            if (others !== undefined) {
-              for (const l of others) if (t >= l.time + lowerMs && t <= l.time + upperMs) out.emit(fn(l.value, r), Math.max(t, l.time))
-            }
-          }
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const t = times[i]
+      if (t === NO_TIMESTAMP) throw noEventTime()
+      if (t <= wm) {
+        ctx.countLateDropped(1)
+        continue
+      }
+      if (input === 0) {
+        const l = records[i] as L
+        const k = this.keyOf[0](l)
+        this.left.add(k, l, t)
+        const others = this.right.get(k)
+        if (others !== undefined) {
+          for (const r of others) if (r.time >= t + lowerMs && r.time <= t + upperMs) out.emit(fn(l, r.value), Math.max(t, r.time))
         }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
+      } else {
+        const r = records[i] as R
+        const k = this.keyOf[1](r)
+        this.right.add(k, r, t)
+        const others = this.left.get(k)
+        if (others !== undefined) {
+          for (const l of others) if (t >= l.time + lowerMs && t <= l.time + upperMs) out.emit(fn(l.value, r), Math.max(t, l.time))
+        }
       }
     }
   }
@@ -90,25 +99,22 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   }
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
-    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    snapshotSides(w, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
-    const state: OperatorState = { watermark: this.watermark, lastEviction: this.lastEviction }
-    return w.finish(state)
+    const marks: OperatorState = { watermark: this.watermark, lastEviction: this.lastEviction }
+    return this.state.snapshot(KIND, ctx.maxParallelism, marks)
   }
 
   restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): void {
-    const { operatorStates, entries } = readOwned(parts, owns, KIND)
-    if (operatorStates.length === 0) return
-    this.watermark = minOfParts<OperatorState>(operatorStates, (s) => s.watermark)
-    this.lastEviction = minOfParts<OperatorState>(operatorStates, (s) => s.lastEviction)
-    restoreSides(entries, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
+    const marks = this.state.restore(parts, owns, KIND, (e) => restoreFormat2(e, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>))
+    if (marks.length === 0) return
+    this.watermark = minOfParts<OperatorState>(marks, (s) => s.watermark)
+    this.lastEviction = minOfParts<OperatorState>(marks, (s) => s.lastEviction)
   }
 
   stateSample(max: number): unknown[] {
-    return [...firstOf(this.left.byKey, max >> 1), ...firstOf(this.right.byKey, max >> 1)]
+    return this.state?.sample(max) ?? []
   }
 
   stateEntries(): number {
-    return this.left.size + this.right.size
+    return this.state?.entryCount() ?? 0
   }
 }

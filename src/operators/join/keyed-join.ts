@@ -5,14 +5,15 @@
  * time + ttl; processing time: by the clock), which bounds state for streams whose matches
  * arrive close together. Without a TTL state grows with the input; the caller must know that.
  */
-import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
+import type { StateBackend } from '../../state/backend.ts'
+import { minOfParts, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import { openState } from '../operator-state.ts'
+import { forEachRecord, type RecordLoop } from '../record-loop.ts'
 import type { Batch, Operator, OperatorContext, Output } from '../types.ts'
-import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
-import { JoinBuffer, restoreSides, snapshotSides } from './buffered-side.ts'
+import { JoinBuffer, restoreFormat2, type Entry } from './buffered-side.ts'
 
 const KIND = 'keyed-join'
-/** Snapshot entry tags: [ordinal, tag, key, time stamp (event or processing time), record]. */
 
 interface OperatorState {
   lastEviction: number
@@ -24,9 +25,17 @@ export interface KeyedJoinOptions {
   ttlTime?: 'event' | 'processing'
 }
 
-export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O> {
-  private readonly left = new JoinBuffer<K, L>()
-  private readonly right = new JoinBuffer<K, R>()
+/**
+ * Buffered records carry a time stamp, their event time or (processing-time TTL) the processing
+ * time they arrived at.
+ */
+export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O>, RecordLoop<unknown, O> {
+  at = 0
+  private state!: StateBackend
+  private left!: JoinBuffer<K, L>
+  private right!: JoinBuffer<K, R>
+  /** Processing time of the batch being processed. */
+  private batchNow = 0
   private readonly ttlMs: number
   private readonly processingTtl: boolean
   private lastEviction = Number.NEGATIVE_INFINITY
@@ -37,42 +46,47 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     options: KeyedJoinOptions,
   ) {
     const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY
-    if (!(ttl > 0)) throw new SluiceError('JOB_INVALID_OPTION', `join ttlMs must be a positive number, got ${ttl}`)
+    if (!(ttl > 0)) throw new SluiceError('JOIN_INVALID', `join ttlMs must be a positive number, got ${ttl}`)
     this.ttlMs = ttl
     this.processingTtl = options.ttlTime === 'processing'
   }
 
+  open(ctx: OperatorContext): void {
+    this.state = openState(ctx)
+    this.left = new JoinBuffer(this.state.keyed<K, Entry<L>[]>('left'))
+    this.right = new JoinBuffer(this.state.keyed<K, Entry<R>[]>('right'))
+  }
+
   processBatch(batch: Batch<unknown>, ctx: OperatorContext, out: Output<O>, input: number): void {
+    if (this.processingTtl) this.batchNow = ctx.clock.now()
+    forEachRecord(this, batch, ctx, out, input)
+    if (this.processingTtl) this.maybeEvict(this.batchNow)
+  }
+
+  records(batch: Batch<unknown>, from: number, _ctx: OperatorContext, out: Output<O>, input: number): void {
     const { records, times } = batch
     const n = records.length
     const fn = this.fn
-    const now = this.processingTtl ? ctx.clock.now() : 0
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const t = times[i]
-          const stamp = this.processingTtl ? now : t
-          if (input === 0) {
-            const l = records[i] as L
-            const k = this.keyOf[0](l)
-            const others = this.right.get(k)
-            if (others !== undefined) for (const r of others) out.emit(fn(l, r.value), Math.max(t, r.time))
-            this.left.add(k, l, stamp)
-          } else {
-            const r = records[i] as R
-            const k = this.keyOf[1](r)
-            const others = this.left.get(k)
-            if (others !== undefined) for (const l of others) out.emit(fn(l.value, r), Math.max(t, l.time))
-            this.right.add(k, r, stamp)
-          }
-        }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
+    const processing = this.processingTtl
+    const now = this.batchNow
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const t = times[i]
+      const stamp = processing ? now : t
+      if (input === 0) {
+        const l = records[i] as L
+        const k = this.keyOf[0](l)
+        const others = this.right.get(k)
+        if (others !== undefined) for (const r of others) out.emit(fn(l, r.value), Math.max(t, r.time))
+        this.left.add(k, l, stamp)
+      } else {
+        const r = records[i] as R
+        const k = this.keyOf[1](r)
+        const others = this.left.get(k)
+        if (others !== undefined) for (const l of others) out.emit(fn(l.value, r), Math.max(t, l.time))
+        this.right.add(k, r, stamp)
       }
     }
-    if (this.processingTtl) this.maybeEvict(now)
   }
 
   private maybeEvict(now: number): void {
@@ -88,26 +102,23 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   }
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
-    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    snapshotSides(w, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
-    const state: OperatorState = { lastEviction: this.lastEviction }
-    return w.finish(state)
+    const marks: OperatorState = { lastEviction: this.lastEviction }
+    return this.state.snapshot(KIND, ctx.maxParallelism, marks)
   }
 
   restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter): void {
-    const { operatorStates, entries } = readOwned(parts, owns, KIND)
-    if (operatorStates.length === 0) return
+    const marks = this.state.restore(parts, owns, KIND, (e) => restoreFormat2(e, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>))
+    if (marks.length === 0) return
     // Eviction runs on a cadence (every ttl/2 of progress), so which expired records still join
     // depends on when it last ran.
-    this.lastEviction = minOfParts<OperatorState>(operatorStates, (s) => s.lastEviction)
-    restoreSides(entries, this.left as JoinBuffer<K, unknown>, this.right as JoinBuffer<K, unknown>)
+    this.lastEviction = minOfParts<OperatorState>(marks, (s) => s.lastEviction)
   }
 
   stateSample(max: number): unknown[] {
-    return [...firstOf(this.left.byKey, max >> 1), ...firstOf(this.right.byKey, max >> 1)]
+    return this.state?.sample(max) ?? []
   }
 
   stateEntries(): number {
-    return this.left.size + this.right.size
+    return this.state?.entryCount() ?? 0
   }
 }

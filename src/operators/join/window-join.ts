@@ -1,13 +1,16 @@
 /**
  * Window join: records of two keyed inputs that fall into the same (tumbling or sliding) window
  * and share a key are joined when the window fires, either pair by pair or as co-groups (both
- * sides' lists at once, which lets a query emit one row per key). Laid out window-first.
+ * sides' lists at once, which lets a query emit one row per key). State is a namespaced table,
+ * window start → key → both sides' records, so firing walks one window and then drops it.
  */
-import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
+import type { KeyedTable, NamespacedTable, StateBackend } from '../../state/backend.ts'
 import { insertSorted } from '../../time/min-heap.ts'
-import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import { minOfParts, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import type { Collector } from '../flat-map.ts'
+import { openState } from '../operator-state.ts'
+import { forEachRecord, noEventTime, type RecordLoop } from '../record-loop.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart, type TimeWindow, type WindowAssigner } from '../window/assigners.ts'
 
@@ -34,16 +37,19 @@ export function pairsAsCoGroup<K, L, R, O>(fn: (left: L, right: R) => O): CoGrou
 }
 
 const KIND = 'window-join'
-/** Snapshot entries: [ordinal, WINDOW, key, window start, left records, right records]. */
-const WINDOW = 0
 
 interface OperatorState {
   current: number
 }
 
-export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
-  private readonly windows = new Map<number, Map<K, Groups<L, R>>>()
+export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O>, RecordLoop<unknown, O> {
+  at = 0
+  private state!: StateBackend
+  private windows!: NamespacedTable<K, Groups<L, R>>
+  /** The windows' starts, ascending: the namespaces of `windows`. */
   private readonly starts: number[] = []
+  /** Processing time of the batch being processed. */
+  private batchNow = 0
   private readonly sizeMs: number
   private readonly slideMs: number
   private readonly offsetMs: number
@@ -57,7 +63,7 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     private readonly fn: CoGroupFn<K, L, R, O>,
   ) {
     if (assigner.kind !== 'tumbling' && assigner.kind !== 'sliding') {
-      throw new SluiceError('JOB_INVALID_OPTION', `a window join takes tumbling or sliding windows, not ${assigner.kind}`)
+      throw new SluiceError('JOIN_INVALID', `a window join takes tumbling or sliding windows, not ${assigner.kind}`)
     }
     this.sizeMs = assigner.sizeMs
     this.slideMs = assigner.kind === 'sliding' ? assigner.slideMs : assigner.sizeMs
@@ -65,49 +71,49 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
     this.processing = assigner.time === 'processing'
   }
 
-  private groups(start: number, k: K, ctx: OperatorContext): Groups<L, R> {
-    let w = this.windows.get(start)
-    if (w === undefined) {
-      w = new Map()
-      this.windows.set(start, w)
-      insertSorted(this.starts, start)
-      if (this.processing) ctx.requestProcessingTimeCallback(start + this.sizeMs - 1)
-    }
-    let g = w.get(k)
-    if (g === undefined) {
-      g = { left: [], right: [] }
-      w.set(k, g)
-    }
-    return g
+  open(ctx: OperatorContext): void {
+    this.state = openState(ctx)
+    this.windows = this.state.namespaced<K, Groups<L, R>>('windows')
   }
 
-  processBatch(batch: Batch<unknown>, ctx: OperatorContext, _out: Output<O>, input: number): void {
+  private window(start: number, ctx: OperatorContext): KeyedTable<K, Groups<L, R>> {
+    const w = this.windows.findNamespace(start)
+    if (w !== undefined) return w
+    insertSorted(this.starts, start)
+    if (this.processing) ctx.requestProcessingTimeCallback(start + this.sizeMs - 1)
+    return this.windows.namespace(start)
+  }
+
+  processBatch(batch: Batch<unknown>, ctx: OperatorContext, out: Output<O>, input: number): void {
+    if (this.processing) this.batchNow = ctx.clock.now()
+    forEachRecord(this, batch, ctx, out, input)
+  }
+
+  records(batch: Batch<unknown>, from: number, ctx: OperatorContext, _out: Output<O>, input: number): void {
     const { records, times } = batch
     const n = records.length
     const keyOf = this.keyOf[input] as (v: unknown) => K
-    const now = this.processing ? ctx.clock.now() : 0
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const v = records[i]
-          const t = this.processing ? now : times[i]
-          if (t === NO_TIMESTAMP) throw new Error('record has no event time: give its source a watermark strategy')
-          const k = keyOf(v)
-          const last = alignedStart(t, this.slideMs, this.offsetMs)
-          for (let s = last; s > t - this.sizeMs; s -= this.slideMs) {
-            if (s + this.sizeMs - 1 <= this.current) {
-              ctx.countLateDropped(1)
-              break
-            }
-            const g = this.groups(s, k, ctx)
-            if (input === 0) g.left.push(v as L)
-            else g.right.push(v as R)
-          }
+    const now = this.batchNow
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const v = records[i]
+      const t = this.processing ? now : times[i]
+      if (t === NO_TIMESTAMP) throw noEventTime()
+      const k = keyOf(v)
+      const last = alignedStart(t, this.slideMs, this.offsetMs)
+      for (let s = last; s > t - this.sizeMs; s -= this.slideMs) {
+        if (s + this.sizeMs - 1 <= this.current) {
+          ctx.countLateDropped(1)
+          break
         }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
+        const w = this.window(s, ctx)
+        const g = w.get(k)
+        if (g === undefined) w.put(k, input === 0 ? { left: [v as L], right: [] } : { left: [], right: [v as R] })
+        else {
+          if (input === 0) g.left.push(v as L)
+          else g.right.push(v as R)
+          w.changed(k, g)
+        }
       }
     }
   }
@@ -121,11 +127,11 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
       const start = this.starts[fired]
       const end = start + this.sizeMs
       if (end - 1 > upTo) break
-      const w = this.windows.get(start) as Map<K, Groups<L, R>>
-      this.windows.delete(start)
+      const w = this.windows.findNamespace(start) as KeyedTable<K, Groups<L, R>>
       const window = { start, end }
       c.time = end - 1
-      for (const [k, g] of w) if (g.left.length > 0 && g.right.length > 0) this.fn(k, g.left, g.right, window, c)
+      for (const [k, g] of w.entries()) if (g.left.length > 0 && g.right.length > 0) this.fn(k, g.left, g.right, window, c)
+      this.windows.drop(start)
     }
     if (fired > 0) this.starts.splice(0, fired)
   }
@@ -144,37 +150,42 @@ export class WindowJoinOperator<K, L, R, O> implements Operator<unknown, O> {
   }
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
-    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    for (const start of this.starts) for (const [k, g] of this.windows.get(start) as Map<K, Groups<L, R>>) w.add(WINDOW, k, start, g.left, g.right)
-    const state: OperatorState = { current: this.current }
-    return w.finish(state)
+    const marks: OperatorState = { current: this.current }
+    return this.state.snapshot(KIND, ctx.maxParallelism, marks)
   }
 
   restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
-    const { operatorStates, entries } = readOwned(parts, owns, KIND)
-    if (operatorStates.length === 0) return
-    this.current = minOfParts<OperatorState>(operatorStates, (s) => s.current)
-    for (const e of entries) {
-      const g = this.groups(e[3] as number, e[2] as K, ctx)
+    const marks = this.state.restore(parts, owns, KIND, (e) => this.fromFormat2(e))
+    if (marks.length === 0) return
+    this.current = minOfParts<OperatorState>(marks, (s) => s.current)
+    for (const start of this.windows.namespaces()) {
+      insertSorted(this.starts, start)
+      if (this.processing) ctx.requestProcessingTimeCallback(start + this.sizeMs - 1)
+    }
+  }
+
+  /** Format 2 entries: [sequence, 0, key, window start, left records, right records]. */
+  private fromFormat2(e: readonly unknown[]): void {
+    const w = this.windows.namespace(e[3] as number)
+    const k = e[2] as K
+    const g = w.get(k)
+    if (g === undefined) w.put(k, { left: (e[4] as L[]).slice(), right: (e[5] as R[]).slice() })
+    else {
       for (const v of e[4] as L[]) g.left.push(v)
       for (const v of e[5] as R[]) g.right.push(v)
     }
   }
 
   stateSample(max: number): unknown[] {
-    const out: unknown[] = []
-    for (const w of this.windows.values()) out.push(...firstOf(w, max - out.length))
-    return out
+    return this.state?.sample(max) ?? []
   }
 
   /** Windows waiting for the watermark. */
   pendingTimers(): number {
-    return this.windows.size
+    return this.windows?.namespaceCount ?? 0
   }
 
   stateEntries(): number {
-    let n = 0
-    for (const w of this.windows.values()) for (const g of w.values()) n += g.left.length + g.right.length
-    return n
+    return this.state?.entryCount() ?? 0
   }
 }

@@ -26,7 +26,7 @@ export interface TimeWindowOptions {
 
 function positive(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0 || !Number.isInteger(v)) {
-    throw new SluiceError('JOB_INVALID_OPTION', `${name} must be a positive whole number of milliseconds, got ${v}`)
+    throw new SluiceError('WINDOW_INVALID', `${name} must be a positive whole number of milliseconds, got ${v}`)
   }
   return v
 }
@@ -34,7 +34,7 @@ function positive(name: string, v: number): number {
 function domain(options: TimeWindowOptions | undefined): TimeDomain {
   const t = options?.time ?? 'event'
   if (t !== 'event' && t !== 'processing') {
-    throw new SluiceError('JOB_INVALID_OPTION', `window time must be 'event' or 'processing', got ${String(t)}`)
+    throw new SluiceError('WINDOW_INVALID', `window time must be 'event' or 'processing', got ${String(t)}`)
   }
   return t
 }
@@ -56,7 +56,7 @@ export function sliding(sizeMs: number, slideMs: number, options?: TimeWindowOpt
   positive('window size', sizeMs)
   positive('window slide', slideMs)
   if (slideMs > sizeMs) {
-    throw new SluiceError('JOB_INVALID_OPTION', `window slide (${slideMs} ms) must not exceed its size (${sizeMs} ms)`)
+    throw new SluiceError('WINDOW_INVALID', `window slide (${slideMs} ms) must not exceed its size (${sizeMs} ms)`)
   }
   return { kind: 'sliding', sizeMs, slideMs, offsetMs: options?.offsetMs ?? 0, time: domain(options) }
 }
@@ -69,7 +69,7 @@ export function session(gapMs: number, options?: { time?: TimeDomain }): WindowA
 /** One window per key that fires (and is purged) every `count` records. */
 export function globalWindow(options: { count: number }): WindowAssigner {
   if (!Number.isInteger(options.count) || options.count <= 0) {
-    throw new SluiceError('JOB_INVALID_OPTION', `count trigger must be a positive whole number, got ${options.count}`)
+    throw new SluiceError('WINDOW_INVALID', `count trigger must be a positive whole number, got ${options.count}`)
   }
   return { kind: 'global', count: options.count }
 }

@@ -6,6 +6,7 @@
  * its records, which lies in the same pane, so lateness decisions downstream are unchanged.
  */
 import type { AggregateFunction } from '../aggregate.ts'
+import { forEachRecord, noEventTime, type RecordLoop } from '../record-loop.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart } from './assigners.ts'
 
@@ -17,7 +18,17 @@ export interface Partial<K, ACC> {
   count: number
 }
 
-export class LocalPaneCombineOperator<K, T, ACC> implements Operator<T, Partial<K, ACC>> {
+/** A partial and the latest event time of its records. */
+interface Group<K, ACC> {
+  p: Partial<K, ACC>
+  t: number
+}
+
+export class LocalPaneCombineOperator<K, T, ACC> implements Operator<T, Partial<K, ACC>>, RecordLoop<T, Partial<K, ACC>> {
+  at = 0
+  /** The batch's partials: pane start → key → group; a batch usually spans one or two panes. */
+  private panes = new Map<number, Map<K, Group<K, ACC>>>()
+
   constructor(
     private readonly paneMs: number,
     private readonly offsetMs: number,
@@ -26,44 +37,41 @@ export class LocalPaneCombineOperator<K, T, ACC> implements Operator<T, Partial<
   ) {}
 
   processBatch(batch: Batch<T>, ctx: OperatorContext, out: Output<Partial<K, ACC>>): void {
+    const panes = new Map<number, Map<K, Group<K, ACC>>>()
+    this.panes = panes
+    forEachRecord(this, batch, ctx, out, 0)
+    for (const gs of panes.values()) for (const g of gs.values()) out.emit(g.p, g.t)
+  }
+
+  records(batch: Batch<T>, from: number): void {
     const { records, times } = batch
     const n = records.length
-    const { agg, keyOf, paneMs, offsetMs } = this
-    // pane start → key → [partial, latest time]; a batch usually spans one or two panes.
-    const panes = new Map<number, Map<K, { p: Partial<K, ACC>; t: number }>>()
+    const { agg, keyOf, paneMs, offsetMs, panes } = this
     let lastPane = Number.NaN
-    let groups: Map<K, { p: Partial<K, ACC>; t: number }> | undefined
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const t = times[i]
-          if (t === NO_TIMESTAMP) throw new Error('record has no event time: give its source a watermark strategy, or use a processing-time window')
-          const pane = t >= lastPane && t < lastPane + paneMs ? lastPane : alignedStart(t, paneMs, offsetMs)
-          if (pane !== lastPane) {
-            lastPane = pane
-            groups = panes.get(pane)
-            if (groups === undefined) {
-              groups = new Map()
-              panes.set(pane, groups)
-            }
-          }
-          const v = records[i]
-          const k = keyOf(v)
-          const g = (groups as Map<K, { p: Partial<K, ACC>; t: number }>).get(k)
-          if (g === undefined) (groups as Map<K, { p: Partial<K, ACC>; t: number }>).set(k, { p: { key: k, acc: agg.add(agg.create(), v), count: 1 }, t })
-          else {
-            g.p.acc = agg.add(g.p.acc, v)
-            g.p.count++
-            if (t > g.t) g.t = t
-          }
+    let groups: Map<K, Group<K, ACC>> | undefined
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const t = times[i]
+      if (t === NO_TIMESTAMP) throw noEventTime()
+      const pane = t >= lastPane && t < lastPane + paneMs ? lastPane : alignedStart(t, paneMs, offsetMs)
+      if (pane !== lastPane) {
+        lastPane = pane
+        groups = panes.get(pane)
+        if (groups === undefined) {
+          groups = new Map()
+          panes.set(pane, groups)
         }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
+      }
+      const v = records[i]
+      const k = keyOf(v)
+      const g = (groups as Map<K, Group<K, ACC>>).get(k)
+      if (g === undefined) (groups as Map<K, Group<K, ACC>>).set(k, { p: { key: k, acc: agg.add(agg.create(), v), count: 1 }, t })
+      else {
+        g.p.acc = agg.add(g.p.acc, v)
+        g.p.count++
+        if (t > g.t) g.t = t
       }
     }
-    for (const gs of panes.values()) for (const g of gs.values()) out.emit(g.p, g.t)
   }
 }
 

@@ -1,17 +1,19 @@
 /**
  * Tumbling and sliding windows, computed from panes. Time is cut into panes of
  * gcd(size, slide); a record updates the accumulator of one pane, and a window fires by merging
- * the accumulators of its size/pane panes. State is laid out window-first (pane → key → acc), so
- * firing walks one pane's keys and purging drops a whole pane at once.
+ * the accumulators of its size/pane panes. State is a namespaced table, pane start → key → acc,
+ * so firing walks one pane's keys and purging drops a whole pane at once.
  *
- * Invariants: `paneStarts` is sorted and holds exactly the keys of `panes`; every window with
+ * Invariants: `paneStarts` is sorted and holds exactly the namespaces of `panes`; every window with
  * end <= `lastFiredEnd` has fired; a pane is kept while any window containing it may still
  * change (its last window's end − 1 + allowed lateness > current time).
  */
-import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
+import type { KeyedTable, NamespacedTable, StateBackend } from '../../state/backend.ts'
 import { insertSorted } from '../../time/min-heap.ts'
-import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import { minOfParts, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import { openState } from '../operator-state.ts'
+import { forEachRecord, noEventTime, type RecordLoop } from '../record-loop.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import { alignedStart, gcd, type TimeDomain } from './assigners.ts'
 import type { LateDataOptions, WindowFunction } from './window-function.ts'
@@ -24,19 +26,19 @@ export interface PaneWindowSpec {
 }
 
 const KIND = 'pane-window'
-/** Snapshot entries: [ordinal, PANE, key, pane start, accumulator]. */
-const PANE = 0
 
 interface OperatorState {
   lastFiredEnd: number
   current: number
 }
 
-const MISSING_TIME = 'record has no event time: give its source a watermark strategy, or use a processing-time window'
-
-export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
-  private readonly panes = new Map<number, Map<K, ACC>>()
+export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O>, RecordLoop<T, O> {
+  at = 0
+  private state!: StateBackend
+  private panes!: NamespacedTable<K, ACC>
   private readonly paneStarts: number[] = []
+  /** Processing time of the batch being processed. */
+  private batchNow = 0
   private readonly paneMs: number
   private lastFiredEnd = Number.NEGATIVE_INFINITY
   private current = Number.NEGATIVE_INFINITY
@@ -49,7 +51,7 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   ) {
     this.paneMs = gcd(spec.sizeMs, spec.slideMs)
     if (this.paneMs !== spec.sizeMs && fn.agg.merge === undefined) {
-      throw new SluiceError('JOB_INVALID_OPTION', 'a sliding window needs an aggregate with merge(); add merge to the aggregate function or use reduce/process')
+      throw new SluiceError('WINDOW_INVALID', 'a sliding window needs an aggregate with merge(); add merge to the aggregate function or use reduce/process')
     }
   }
 
@@ -64,57 +66,60 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     return alignedStart(p, this.spec.slideMs, this.spec.offsetMs) + this.spec.sizeMs
   }
 
-  private addPane(p: number, ctx: OperatorContext): Map<K, ACC> {
-    const m = new Map<K, ACC>()
-    this.panes.set(p, m)
+  open(ctx: OperatorContext): void {
+    this.state = openState(ctx)
+    this.panes = this.state.namespaced<K, ACC>('panes')
+  }
+
+  private addPane(p: number, ctx: OperatorContext): KeyedTable<K, ACC> {
+    const m = this.panes.namespace(p)
     insertSorted(this.paneStarts, p)
     if (this.spec.time === 'processing') ctx.requestProcessingTimeCallback(this.firstWindowEnd(p) - 1)
     return m
   }
 
   processBatch(batch: Batch<T>, ctx: OperatorContext, out: Output<O>): void {
+    if (this.spec.time === 'processing') this.batchNow = ctx.clock.now()
+    forEachRecord(this, batch, ctx, out, 0)
+  }
+
+  records(batch: Batch<T>, from: number, ctx: OperatorContext, out: Output<O>): void {
     const { records, times } = batch
     const n = records.length
     const { keyOf, paneMs } = this
     const { agg } = this.fn
     const offset = this.spec.offsetMs
     const processing = this.spec.time === 'processing'
-    const now = processing ? ctx.clock.now() : 0
+    const now = this.batchNow
     const lateness = this.late.allowedLatenessMs
     let lastPane = Number.NaN
-    let paneMap: Map<K, ACC> | undefined
+    let paneMap: KeyedTable<K, ACC> | undefined
     let paneLate = false
     let paneRefire = false
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const v = records[i]
-          const t = processing ? now : times[i]
-          if (t === NO_TIMESTAMP) throw new Error(MISSING_TIME)
-          const p = t - paneMs + 1 <= lastPane && t >= lastPane ? lastPane : alignedStart(t, paneMs, offset)
-          if (p !== lastPane) {
-            lastPane = p
-            paneLate = this.lastWindowEnd(p) - 1 + lateness <= this.current
-            paneRefire = this.firstWindowEnd(p) <= this.lastFiredEnd
-            paneMap = paneLate ? undefined : (this.panes.get(p) ?? this.addPane(p, ctx))
-          }
-          if (paneLate) {
-            if (this.late.lateTag !== null) out.emitSide(this.late.lateTag, v, t)
-            else ctx.countLateDropped(this.late.weight === undefined ? 1 : this.late.weight(v))
-            continue
-          }
-          const k = keyOf(v)
-          const map = paneMap as Map<K, ACC>
-          const acc = map.get(k)
-          const next = agg.add(acc === undefined ? agg.create() : acc, v)
-          if (next !== acc) map.set(k, next)
-          if (paneRefire) this.refire(p, k, out)
-        }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const v = records[i]
+      const t = processing ? now : times[i]
+      if (t === NO_TIMESTAMP) throw noEventTime()
+      const p = t - paneMs + 1 <= lastPane && t >= lastPane ? lastPane : alignedStart(t, paneMs, offset)
+      if (p !== lastPane) {
+        lastPane = p
+        paneLate = this.lastWindowEnd(p) - 1 + lateness <= this.current
+        paneRefire = this.firstWindowEnd(p) <= this.lastFiredEnd
+        paneMap = paneLate ? undefined : (this.panes.findNamespace(p) ?? this.addPane(p, ctx))
       }
+      if (paneLate) {
+        if (this.late.lateTag !== null) out.emitSide(this.late.lateTag, v, t)
+        else ctx.countLateDropped(this.late.weight === undefined ? 1 : this.late.weight(v))
+        continue
+      }
+      const k = keyOf(v)
+      const map = paneMap as KeyedTable<K, ACC>
+      const acc = map.get(k)
+      const next = agg.add(acc === undefined ? agg.create() : acc, v)
+      if (next !== acc) map.put(k, next)
+      else map.changed(k, next)
+      if (paneRefire) this.refire(p, k, out)
     }
   }
 
@@ -136,7 +141,7 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     const agg = this.fn.agg
     let merged: ACC | undefined
     for (let p = start; p < end; p += this.paneMs) {
-      const acc = this.panes.get(p)?.get(k)
+      const acc = this.panes.findNamespace(p)?.get(k)
       if (acc === undefined) continue
       merged = (agg.merge as (a: ACC, b: ACC) => ACC)(merged ?? agg.create(), acc)
     }
@@ -148,16 +153,16 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     const time = end - 1
     const { fn } = this
     if (this.paneMs === this.spec.sizeMs) {
-      const pane = this.panes.get(start)
-      if (pane !== undefined) for (const [k, acc] of pane) fn.emit(k, window, acc, out, time)
+      const pane = this.panes.findNamespace(start)
+      if (pane !== undefined) for (const [k, acc] of pane.entries()) fn.emit(k, window, acc, out, time)
       return
     }
     const merge = fn.agg.merge as (a: ACC, b: ACC) => ACC
     const merged = new Map<K, ACC>()
     for (let p = start; p < end; p += this.paneMs) {
-      const pane = this.panes.get(p)
+      const pane = this.panes.findNamespace(p)
       if (pane === undefined) continue
-      for (const [k, acc] of pane) {
+      for (const [k, acc] of pane.entries()) {
         const m = merged.get(k)
         if (m === undefined) merged.set(k, merge(fn.agg.create(), acc))
         else {
@@ -193,7 +198,7 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     while (drop < starts.length) {
       const lastEnd = this.lastWindowEnd(starts[drop])
       if (lastEnd > this.lastFiredEnd || lastEnd - 1 + lateness > upTo) break
-      this.panes.delete(starts[drop])
+      this.panes.drop(starts[drop])
       drop++
     }
     if (drop > 0) starts.splice(0, drop)
@@ -218,26 +223,16 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   }
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
-    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    for (const p of this.paneStarts) for (const [k, acc] of this.panes.get(p) as Map<K, ACC>) w.add(PANE, k, p, acc)
-    const state: OperatorState = { lastFiredEnd: this.lastFiredEnd, current: this.current }
-    return w.finish(state)
+    const marks: OperatorState = { lastFiredEnd: this.lastFiredEnd, current: this.current }
+    return this.state.snapshot(KIND, ctx.maxParallelism, marks)
   }
 
   restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
-    const { operatorStates, entries } = readOwned(parts, owns, KIND)
-    if (operatorStates.length === 0) return
-    this.restoreMarks(operatorStates as OperatorState[])
-    for (const e of entries) {
-      const p = e[3] as number
-      let m = this.panes.get(p)
-      if (m === undefined) {
-        m = new Map()
-        this.panes.set(p, m)
-        insertSorted(this.paneStarts, p)
-      }
-      m.set(e[2] as K, e[4] as ACC)
-    }
+    // Format 2 entries: [sequence, 0, key, pane start, accumulator].
+    const marks = this.state.restore(parts, owns, KIND, (e) => this.panes.namespace(e[3] as number).put(e[2] as K, e[4] as ACC))
+    if (marks.length === 0) return
+    this.restoreMarks(marks as OperatorState[])
+    for (const p of this.panes.namespaces()) insertSorted(this.paneStarts, p)
     if (this.spec.time === 'processing') {
       const next = this.nextWindowEnd()
       if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next - 1)
@@ -262,19 +257,15 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   }
 
   stateSample(max: number): unknown[] {
-    const out: unknown[] = []
-    for (const m of this.panes.values()) out.push(...firstOf(m, max - out.length))
-    return out
+    return this.state?.sample(max) ?? []
   }
 
   /** Panes waiting for the watermark to close them. */
   pendingTimers(): number {
-    return this.panes.size
+    return this.panes?.namespaceCount ?? 0
   }
 
   stateEntries(): number {
-    let n = 0
-    for (const m of this.panes.values()) n += m.size
-    return n
+    return this.state?.entryCount() ?? 0
   }
 }

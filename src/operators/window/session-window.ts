@@ -1,13 +1,16 @@
 /**
  * Session windows. A record at t opens [t, t + gap); windows of one key that overlap or touch
- * merge into one (as Flink's TimeWindow.intersects: [0, 10) and [10, 20) merge). A session fires when time reaches its end − 1. Timers are registered when a session is
- * created; when one fires early (the session grew since), it is re-registered at the new end,
- * so extending a session costs no timer work.
+ * merge into one (as Flink's TimeWindow.intersects: [0, 10) and [10, 20) merge). A session fires
+ * when time reaches its end − 1. Timers are registered when a session is created; when one fires
+ * early (the session grew since), it is re-registered at the new end, so extending a session
+ * costs no timer work. State: key → its sessions, and the timers.
  */
-import { firstOf } from '../../state/state-size.ts'
 import { SluiceError } from '../../errors.ts'
-import { TimerQueue } from '../../time/timer-service.ts'
-import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import type { KeyedTable, StateBackend } from '../../state/backend.ts'
+import type { TimerQueue } from '../../time/timer-service.ts'
+import { minOfParts, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
+import { openState } from '../operator-state.ts'
+import { forEachRecord, noEventTime, type RecordLoop } from '../record-loop.ts'
 import { NO_TIMESTAMP, type Batch, type Operator, type OperatorContext, type Output } from '../types.ts'
 import type { TimeDomain } from './assigners.ts'
 import type { LateDataOptions, WindowFunction } from './window-function.ts'
@@ -19,7 +22,7 @@ interface Session<ACC> {
 }
 
 const KIND = 'session-window'
-/** Snapshot entry tags: [ordinal, tag, key, ...]. */
+/** Format 2 entry tags: [sequence, tag, key, ...]. */
 const SESSION = 0 // start, end, accumulator
 const TIMER = 1 // time
 
@@ -27,9 +30,13 @@ interface OperatorState {
   current: number
 }
 
-export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
-  private readonly sessions = new Map<K, Session<ACC>[]>()
-  private readonly timers = new TimerQueue<K>()
+export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O>, RecordLoop<T, O> {
+  at = 0
+  private state!: StateBackend
+  private sessions!: KeyedTable<K, Session<ACC>[]>
+  private timers!: TimerQueue<K>
+  /** Processing time of the batch being processed. */
+  private batchNow = 0
   private current = Number.NEGATIVE_INFINITY
   private readonly merge: (a: ACC, b: ACC) => ACC
 
@@ -41,48 +48,53 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
     private readonly late: LateDataOptions<T>,
   ) {
     if (fn.agg.merge === undefined) {
-      throw new SluiceError('JOB_INVALID_OPTION', 'session windows merge, so the aggregate needs merge(); add it or use reduce/process')
+      throw new SluiceError('WINDOW_INVALID', 'session windows merge, so the aggregate needs merge(); add it or use reduce/process')
     }
     this.merge = fn.agg.merge
   }
 
+  open(ctx: OperatorContext): void {
+    this.state = openState(ctx)
+    this.sessions = this.state.keyed<K, Session<ACC>[]>('sessions')
+    this.timers = this.state.timers<K>('session-ends')
+  }
+
   processBatch(batch: Batch<T>, ctx: OperatorContext, out: Output<O>): void {
+    if (this.time === 'processing') this.batchNow = ctx.clock.now()
+    forEachRecord(this, batch, ctx, out, 0)
+  }
+
+  records(batch: Batch<T>, from: number, ctx: OperatorContext, out: Output<O>): void {
     const { records, times } = batch
     const n = records.length
     const processing = this.time === 'processing'
-    const now = processing ? ctx.clock.now() : 0
+    const now = this.batchNow
     const { gapMs, keyOf, sessions } = this
     const agg = this.fn.agg
     const lateness = this.late.allowedLatenessMs
-    let i = 0
-    while (i < n) {
-      try {
-        for (; i < n; i++) {
-          const v = records[i]
-          const t = processing ? now : times[i]
-          if (t === NO_TIMESTAMP) throw new Error('record has no event time: give its source a watermark strategy, or use a processing-time window')
-          if (t + gapMs - 1 + lateness <= this.current) {
-            if (this.late.lateTag !== null) out.emitSide(this.late.lateTag, v, t)
-            else ctx.countLateDropped(1)
-            continue
-          }
-          const k = keyOf(v)
-          const list = sessions.get(k)
-          // Fast path: the record falls inside the key's only session.
-          if (list !== undefined && list.length === 1 && list[0].start <= t && t <= list[0].end) {
-            const s = list[0]
-            s.acc = agg.add(s.acc, v)
-            if (t + gapMs > s.end) s.end = t + gapMs
-            if (s.end - 1 <= this.current) this.fireKey(k, this.current, out)
-            continue
-          }
-          this.insert(k, list, t, agg.add(agg.create(), v), ctx)
-          if (t + gapMs - 1 <= this.current) this.fireKey(k, this.current, out)
-        }
-      } catch (e) {
-        ctx.recordFailed(records[i], e)
-        i++
+    for (let i = from; i < n; i++) {
+      this.at = i
+      const v = records[i]
+      const t = processing ? now : times[i]
+      if (t === NO_TIMESTAMP) throw noEventTime()
+      if (t + gapMs - 1 + lateness <= this.current) {
+        if (this.late.lateTag !== null) out.emitSide(this.late.lateTag, v, t)
+        else ctx.countLateDropped(1)
+        continue
       }
+      const k = keyOf(v)
+      const list = sessions.get(k)
+      // Fast path: the record falls inside the key's only session.
+      if (list !== undefined && list.length === 1 && list[0].start <= t && t <= list[0].end) {
+        const s = list[0]
+        s.acc = agg.add(s.acc, v)
+        if (t + gapMs > s.end) s.end = t + gapMs
+        sessions.changed(k, list)
+        if (s.end - 1 <= this.current) this.fireKey(k, this.current, out)
+        continue
+      }
+      this.insert(k, list, t, agg.add(agg.create(), v), ctx)
+      if (t + gapMs - 1 <= this.current) this.fireKey(k, this.current, out)
     }
   }
 
@@ -103,7 +115,7 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
       }
     }
     kept.push({ start, end, acc: merged })
-    this.sessions.set(k, kept)
+    this.sessions.put(k, kept)
     this.timers.register(end - 1, k)
     if (this.time === 'processing') ctx.requestProcessingTimeCallback(end - 1)
   }
@@ -121,7 +133,7 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
       }
     }
     if (remaining.length === 0) this.sessions.delete(k)
-    else this.sessions.set(k, remaining)
+    else this.sessions.put(k, remaining)
   }
 
   private advance(upTo: number, out: Output<O>): void {
@@ -148,45 +160,41 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O> {
   }
 
   snapshotState(ctx: SnapshotContext): OperatorSnapshot {
-    const w = new SnapshotWriter(KIND, ctx.maxParallelism)
-    for (const [k, list] of this.sessions) for (const s of list) w.add(SESSION, k, s.start, s.end, s.acc)
-    for (const [t, k] of this.timers.entries()) w.add(TIMER, k, t)
-    const state: OperatorState = { current: this.current }
-    return w.finish(state)
+    const marks: OperatorState = { current: this.current }
+    return this.state.snapshot(KIND, ctx.maxParallelism, marks)
   }
 
   restoreState(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void {
-    const { operatorStates, entries } = readOwned(parts, owns, KIND)
-    if (operatorStates.length === 0) return
-    this.current = minOfParts<OperatorState>(operatorStates, (s) => s.current)
-    for (const e of entries) {
-      const k = e[2] as K
-      if (e[1] === TIMER) {
-        this.timers.register(e[3] as number, k)
-        continue
-      }
-      const session: Session<ACC> = { start: e[3] as number, end: e[4] as number, acc: e[5] as ACC }
-      const list = this.sessions.get(k)
-      if (list === undefined) this.sessions.set(k, [session])
-      else list.push(session)
-    }
+    const marks = this.state.restore(parts, owns, KIND, (e) => this.fromFormat2(e))
+    if (marks.length === 0) return
+    this.current = minOfParts<OperatorState>(marks, (s) => s.current)
     if (this.time === 'processing') {
       const next = this.timers.nextTime()
       if (next !== Number.POSITIVE_INFINITY) ctx.requestProcessingTimeCallback(next)
     }
   }
 
+  private fromFormat2(e: readonly unknown[]): void {
+    const k = e[2] as K
+    if (e[1] === TIMER) {
+      this.timers.register(e[3] as number, k)
+      return
+    }
+    const session: Session<ACC> = { start: e[3] as number, end: e[4] as number, acc: e[5] as ACC }
+    const list = this.sessions.get(k)
+    if (list === undefined) this.sessions.put(k, [session])
+    else list.push(session)
+  }
+
   stateSample(max: number): unknown[] {
-    return firstOf(this.sessions, max)
+    return this.state?.sample(max) ?? []
   }
 
   pendingTimers(): number {
-    return this.timers.size
+    return this.timers?.size ?? 0
   }
 
   stateEntries(): number {
-    let n = 0
-    for (const l of this.sessions.values()) n += l.length
-    return n
+    return this.state?.entryCount() ?? 0
   }
 }

@@ -6,6 +6,8 @@ import { boundedOutOfOrderness } from '../../time/watermarks.ts'
 import { manualSource, memorySink, runAndCollect, until } from '../../testing/index.ts'
 import { count } from '../aggregate.ts'
 import { outputTag } from '../types.ts'
+import type { JoinBuilder } from '../../api/join-builder.ts'
+import type { Stream } from '../../api/stream.ts'
 import { globalWindow, session, sliding, tumbling } from './assigners.ts'
 
 interface Ev {
@@ -187,5 +189,45 @@ describe('processing-time windows', () => {
     const fires = out.filter((r) => r.startsWith('0:'))
     expect(fires).toEqual(['0:1'])
     expect(out).toContain('2000:2')
+  })
+})
+
+describe('invalid windows and joins are refused when the job is built', () => {
+  const codeOf = (f: () => unknown): unknown => {
+    try {
+      f()
+    } catch (e) {
+      return (e as { code?: unknown }).code
+    }
+    return 'nothing thrown'
+  }
+  const keyed = () => new Pipeline('t').source('s', fromArray([ev('a', 0)]), { watermarks: wm() }).keyBy((e) => e.k)
+  const noMerge = { create: () => 0, add: (a: number) => a + 1, result: (a: number) => a }
+
+  it('WINDOW_INVALID for a bad size, slide, gap, time or count, and a merging window without merge()', () => {
+    expect(codeOf(() => tumbling(0))).toBe('WINDOW_INVALID')
+    expect(codeOf(() => sliding(1000, 2000))).toBe('WINDOW_INVALID')
+    expect(codeOf(() => session(1.5))).toBe('WINDOW_INVALID')
+    expect(codeOf(() => tumbling(1000, { time: 'wall' as 'event' }))).toBe('WINDOW_INVALID')
+    expect(codeOf(() => globalWindow({ count: 0 }))).toBe('WINDOW_INVALID')
+    expect(codeOf(() => keyed().window(sliding(1000, 500)).aggregate('w', noMerge, { twoPhase: false }))).toBe('WINDOW_INVALID')
+    expect(codeOf(() => keyed().window(session(1000)).aggregate('w', noMerge))).toBe('WINDOW_INVALID')
+  })
+
+  it('JOIN_INVALID for interval bounds, a join TTL or a window join over sessions, when the job runs', async () => {
+    const runJoin = async (build: (j: JoinBuilder<string, Ev, Ev>) => Stream<Ev[]>): Promise<unknown> => {
+      const p = new Pipeline('t')
+      const side = (id: string) => p.source(id, fromArray([ev('a', 0)]), { watermarks: wm() }).keyBy((e) => e.k)
+      build(side('l').join(side('r'))).to('out', memorySink())
+      try {
+        await p.run().done
+      } catch (e) {
+        return (e as { code?: unknown }).code
+      }
+      return 'nothing thrown'
+    }
+    expect(await runJoin((j) => j.between(10, -10).apply('j', (l, r) => [l, r]))).toBe('JOIN_INVALID')
+    expect(await runJoin((j) => j.apply('j', (l, r) => [l, r], { ttlMs: -1 }))).toBe('JOIN_INVALID')
+    expect(await runJoin((j) => j.window(session(1000)).apply('j', (l, r) => [l, r]))).toBe('JOIN_INVALID')
   })
 })
