@@ -35,7 +35,9 @@ export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, S
 
 // Custom operators (`stream.transform`), and the snapshot types a stateful one implements.
 export { outputTag, NO_TIMESTAMP, type OutputTag, type Operator, type OperatorContext, type Batch, type Output } from './operators/types.ts'
-export type { OperatorSnapshot, SnapshotContext, KeyGroupFilter } from './state/snapshot.ts'
+export type { OperatorSnapshot, SnapshotContext, KeyGroupFilter, KeyedEntry } from './state/snapshot.ts'
+export type { StateBackend, StateBackendFactory, StateClocks, TableDescriptor, KeyedTable, NamespacedTable, RestoreTarget, TableOptions, LegacyEntryReader } from './state/backend.ts'
+export type { TimerQueue } from './time/timer-service.ts'
 
 // Record schemas (columnar encoding between worker threads).
 export { recordSchema, type RecordSchema, type SchemaSpec, type SchemaField, type FieldType, type FieldSpec, type FieldOptions, type InferRecord, type ValueOfSpec, type ValueOfType } from './graph/schema.ts'

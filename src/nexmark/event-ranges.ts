@@ -7,7 +7,9 @@ import { invalid } from './generator-config.ts'
  * gives exactly the events of one sequential run.
  *
  * @example
+ * ```ts
  * splitEventRange(10, 3) // [{first:0,count:4},{first:4,count:3},{first:7,count:3}]
+ * ```
  */
 export function splitEventRange(total: number, parts: number): Array<{ first: number; count: number }> {
   if (!Number.isSafeInteger(total) || total < 0) throw invalid(`total events must be a non-negative integer, got ${total}`)

@@ -137,9 +137,15 @@ function seedKey(seed: number): number {
  * defined by `config`. Allocates nothing per event beyond the event, its entity and its strings.
  *
  * @example
+ * ```ts
  * const gen = new NexmarkGenerator({ seed: 7 }, 0, 1_000_000)
  * const batch: NexmarkEvent[] = []
- * while (gen.next(batch, 1024) > 0) { consume(batch); batch.length = 0 }
+ * let bids = 0
+ * while (gen.next(batch, 1024) > 0) {
+ *   for (const e of batch) if (e.event_type === EVENT_BID) bids++
+ *   batch.length = 0
+ * }
+ * ```
  */
 export class NexmarkGenerator {
   readonly config: Readonly<GeneratorConfig>

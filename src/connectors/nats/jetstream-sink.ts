@@ -75,7 +75,10 @@ export interface JetStreamSinkOptions<T> extends JetStreamConnectionOptions, Bro
  * A parallel sink publishing to a JetStream stream; exactly-once by default.
  *
  * @example
- * pipeline.from('bids', bids).to('out', jetstreamSink({ servers: '127.0.0.1:4222', stream: 'bids_usd', partitions: 8, key: (b) => String(b.auction), create: true }))
+ * ```ts
+ * declare const bids: Stream<Bid>
+ * bids.to('out', jetstreamSink({ servers: '127.0.0.1:4222', stream: 'bids_usd', partitions: 8, key: (b) => String(b.auction), create: true }))
+ * ```
  */
 export function jetstreamSink<T = unknown>(options: JetStreamSinkOptions<T>): JetStreamSink<T> {
   return new JetStreamSink(options)

@@ -40,7 +40,9 @@ export interface JetStreamSourceOptions<T> extends JetStreamConnectionOptions, B
  * A replayable, splittable source over a JetStream stream.
  *
  * @example
- * pipeline.from('orders', jetstreamSource({ servers: '127.0.0.1:4222', stream: 'orders', bounded: true }))
+ * ```ts
+ * pipeline.source('orders', jetstreamSource({ servers: '127.0.0.1:4222', stream: 'orders', bounded: true }))
+ * ```
  */
 export function jetstreamSource<T = unknown>(options: JetStreamSourceOptions<T>): JetStreamSource<T> {
   return new JetStreamSource(options)
