@@ -25,7 +25,7 @@ export interface SinkOptions extends OperatorOptions {
   parallelism?: number
 }
 
-/** @internal What the stream classes need of their pipeline. */
+/** What the stream classes need of their pipeline (Pipeline implements it; not for users). */
 export interface PipelineContext {
   readonly graph: LogicalGraph
   readonly defaultDeadLetter: Sink<DeadLetter> | undefined

@@ -11,7 +11,7 @@ import { explainPlan, physicalPlan } from '../graph/physical.ts'
 import type { WatermarkStrategy } from '../time/watermarks.ts'
 import { positiveInt, type JobHandle, type RunOptions } from '../runtime/coordinator/run-options.ts'
 import { startJob } from '../runtime/coordinator/start-job.ts'
-import { resolveErrorOptions, type OperatorOptions, type PipelineContext } from './options.ts'
+import { resolveErrorOptions, type OperatorOptions } from './options.ts'
 import { Stream } from './stream.ts'
 
 export type { JobHandle, RestartEvent, RestartOptions, RunOptions } from '../runtime/coordinator/run-options.ts'
@@ -55,7 +55,7 @@ export interface SourceOptions<T> extends OperatorOptions {
  * await p.run().done
  * ```
  */
-export class Pipeline implements PipelineContext {
+export class Pipeline {
   /** @internal */
   readonly graph = new LogicalGraph()
   /** @internal */

@@ -101,7 +101,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   readonly maxBodyBytes: number
   readonly maxBufferedRecords: number
   readonly maxConcurrentRequests: number
-  /** @internal The monitoring server's count of ingest requests being read. */
+  /** The monitoring server's count of ingest requests being read. */
   requestsInFlight = 0
   private readonly parse: ((value: unknown) => T) | undefined
   private readonly buffer: IngestBuffer<T>
@@ -138,7 +138,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     return this.workerPort !== null ? new FedReader<T>(this.workerPort, where) : new BufferReader<T>(this.buffer, where)
   }
 
-  /** @internal The coordinator links the main thread's buffer to the reading worker. */
+  /** The coordinator links the main thread's buffer to the reading worker. */
   attachFeed(port: MessagePort, end: 'main' | 'worker'): void {
     if (end === 'worker') {
       this.workerPort = port
@@ -148,17 +148,17 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     this.feed = new FeedServer(port, this.buffer)
   }
 
-  /** @internal The monitoring server's side (IngestTarget), from here to `ingest`. */
+  /** The monitoring server's side (IngestTarget), from here to `ingest`. */
   full(): boolean {
     return !this.buffer.fits(1)
   }
 
-  /** @internal */
+  /** For the monitoring server (IngestTarget). */
   retryAfterSeconds(): number {
     return this.buffer.retryAfterSeconds(Math.max(1, this.buffer.length - this.maxBufferedRecords / 2))
   }
 
-  /** @internal */
+  /** For the monitoring server (IngestTarget). */
   ingest(body: Uint8Array, format: IngestFormat): IngestOutcome {
     const text = bodyText(body)
     if (text === null) {

@@ -57,17 +57,18 @@ const INT_RANGE: Record<string, readonly [number, number]> = {
  * resolves it as the server would in a query (search_path included).
  */
 export async function readColumns(client: pg.Client, qualified: string): Promise<Map<string, ColumnInfo> | null> {
-  const res = await client.query<{ name: string; typname: string; base: string; notnull: boolean; typmod: number; exists: boolean }>(
-    `SELECT a.attname AS name, t.typname, format_type(a.atttypid, NULL) AS base, a.attnotnull AS notnull, a.atttypmod AS typmod, true AS exists
+  // The table first, then its columns by oid: asked the other way round, a table another writer
+  // creates between the two queries looked like a table without columns.
+  const found = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualified])
+  const oid = found.rows[0]?.oid ?? null
+  if (oid === null) return null
+  const res = await client.query<{ name: string; typname: string; base: string; notnull: boolean; typmod: number }>(
+    `SELECT a.attname AS name, t.typname, format_type(a.atttypid, NULL) AS base, a.attnotnull AS notnull, a.atttypmod AS typmod
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
-    [qualified],
+    [oid],
   )
-  if (res.rows.length === 0) {
-    const found = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualified])
-    if (found.rows[0]?.oid === null) return null
-  }
   const columns = new Map<string, ColumnInfo>()
   for (const r of res.rows) {
     const range = INT_RANGE[r.typname] ?? [0, 0]
