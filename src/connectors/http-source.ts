@@ -92,7 +92,7 @@ export function httpSource<T = unknown>(options: HttpSourceOptions<T> = {}): Htt
   return new HttpSource(options)
 }
 
-export class HttpSource<T> implements Source<T>, IngestTarget {
+export class HttpSource<T> implements Source<T> {
   readonly kind = 'http'
   readonly bounded = false
   readonly replayable = false
@@ -101,7 +101,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
   readonly maxBodyBytes: number
   readonly maxBufferedRecords: number
   readonly maxConcurrentRequests: number
-  /** The monitoring server's count of ingest requests being read. */
+  /** @internal The monitoring server's count of ingest requests being read. */
   requestsInFlight = 0
   private readonly parse: ((value: unknown) => T) | undefined
   private readonly buffer: IngestBuffer<T>
@@ -138,7 +138,7 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     return this.workerPort !== null ? new FedReader<T>(this.workerPort, where) : new BufferReader<T>(this.buffer, where)
   }
 
-  /** The coordinator links the main thread's buffer to the reading worker. */
+  /** @internal The coordinator links the main thread's buffer to the reading worker. */
   attachFeed(port: MessagePort, end: 'main' | 'worker'): void {
     if (end === 'worker') {
       this.workerPort = port
@@ -148,17 +148,17 @@ export class HttpSource<T> implements Source<T>, IngestTarget {
     this.feed = new FeedServer(port, this.buffer)
   }
 
-  /** The monitoring server's side (IngestTarget), from here to `ingest`. */
+  /** @internal The monitoring server's side (IngestTarget), from here to `ingest`. */
   full(): boolean {
     return !this.buffer.fits(1)
   }
 
-  /** For the monitoring server (IngestTarget). */
+  /** @internal */
   retryAfterSeconds(): number {
     return this.buffer.retryAfterSeconds(Math.max(1, this.buffer.length - this.maxBufferedRecords / 2))
   }
 
-  /** For the monitoring server (IngestTarget). */
+  /** @internal */
   ingest(body: Uint8Array, format: IngestFormat): IngestOutcome {
     const text = bodyText(body)
     if (text === null) {
