@@ -67,6 +67,8 @@ export interface Checkpoint {
   readonly counts?: RecordCounts
   /** The dead-letter sinks' commits, by position in deadLetterSinks(graph) (null: the sink keeps none). */
   readonly deadLetters?: readonly (SinkCommit | null)[]
+  /** Taken at the end of the input (see FINAL_CHECKPOINT): a run resuming from it only commits and ends. */
+  readonly final?: boolean
 }
 
 /** The manifest's codec, made on the first checkpoint written or read. */

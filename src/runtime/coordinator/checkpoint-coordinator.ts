@@ -17,63 +17,17 @@ import { SluiceError, type ErrorCode } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
 import { addCounts, type RecordCounts } from '../../metrics/task-metrics.ts'
-import type { LetterBatch, DeadLetterWriters } from '../task/dead-letters.ts'
-import type { CheckpointListener, Task, TaskCheckpointParts, TaskCheckpointTiming } from '../task/task.ts'
+import type { DeadLetterWriters } from '../task/dead-letters.ts'
+import type { CheckpointListener, Task, TaskCheckpointParts } from '../task/task.ts'
+import { FINAL_CHECKPOINT } from '../task/task-types.ts'
 import { DEFAULT_CHECKPOINT_TIMEOUT_MS, DEFAULT_SAVEPOINT_WAIT_MS, type CheckpointOptions } from '../checkpoint/options.ts'
 import { CHECKPOINT_HISTORY, type CheckpointRecord, type CheckpointStats } from '../checkpoint/stats.ts'
 import { checkCompatible, checkpointBytes } from '../checkpoint/compatibility.ts'
 import { savepointName } from '../checkpoint/savepoints.ts'
-import { LocalParticipants } from './local-participants.ts'
+import { LocalParticipants, type CheckpointParticipants } from './local-participants.ts'
+import { inFlightOf, recordOf, type InFlight, type SavepointRequest } from './in-flight.ts'
 import { restoreFor } from '../task/restore.ts'
-import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint, type TaskSnapshot } from '../checkpoint/storage.ts'
-
-interface InFlight {
-  readonly id: number
-  readonly triggeredAt: number
-  readonly started: number
-  readonly acks: Map<string, TaskSnapshot>
-  readonly timings: TaskCheckpointTiming[]
-  /** The tasks' dead letters since their previous barrier (see dead-letters.ts). */
-  readonly letters: LetterBatch[]
-  /** The counters up to this checkpoint since the job first started. */
-  readonly counts: RecordCounts
-  /** Every task acknowledged: being written and committed. */
-  completing: boolean
-  /** The file is durable: a failure after this (the sinks' commit) is the job's, not only the savepoint's. */
-  written: boolean
-  /** Set for a savepoint: where to write it, and who waits for its path. */
-  readonly savepoint: SavepointRequest | null
-}
-
-interface SavepointRequest {
-  readonly dir: string
-  /** performance.now() after which a request still waiting for the tasks to run fails. */
-  readonly waitUntil: number
-  resolve(path: string): void
-  reject(e: unknown): void
-}
-
-/**
- * Where the tasks are: in this thread (LocalParticipants) or on worker threads (the threaded job's
- * adapter, which trades messages with the workers).
- */
-export interface CheckpointParticipants {
-  /** Task subtasks that must acknowledge each checkpoint. */
-  readonly taskCount: number
-  /** Source id → how many subtasks read it now. */
-  readonly sourceSubtasks: ReadonlyMap<string, number>
-  /** The job's dead-letter sinks, written with each checkpoint's letters (null: it has none). */
-  readonly deadLetters: DeadLetterWriters | null
-  /** False once any task has ended: a checkpoint then cannot complete. */
-  allRunning(): boolean
-  /** Asks every source subtask for barrier `id`. */
-  triggerSources(id: number): void
-  /**
-   * Checkpoint `id` is durable: every task commits its sinks' pre-commits. The acks' state buffers
-   * are written and not used again here: a participant may move them back to their thread.
-   */
-  commit(id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void>
-}
+import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint } from '../checkpoint/storage.ts'
 
 export class CheckpointCoordinator {
   readonly storage: CheckpointStorage
@@ -87,6 +41,10 @@ export class CheckpointCoordinator {
   private writing: Promise<string> | null = null
   /** What the checkpoint restored from had counted (see RecordCounts). */
   private restoredCounts: RecordCounts = {}
+  /** The final checkpoint, once a task has reached the end of its input (see FINAL_CHECKPOINT). */
+  private final: InFlight | null = null
+  /** The completion of the last checkpoint whose acknowledgements were all in. */
+  private completion: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly o: CheckpointOptions,
@@ -124,7 +82,7 @@ export class CheckpointCoordinator {
       this.stats.restore = { time: Date.now(), checkpointId: c.id, savepoint: this.o.fromSavepoint ?? null, takenAt: c.triggeredAt, loadMs: performance.now() - t0, sizeBytes: checkpointBytes(c.tasks), counts: this.restoredCounts }
       this.log(this.o.fromSavepoint !== undefined
         ? `sluice: starting from savepoint ${this.o.fromSavepoint} (taken ${new Date(c.triggeredAt).toISOString()})`
-        : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}`)
+        : `sluice: resuming from checkpoint ${c.id} (taken ${new Date(c.triggeredAt).toISOString()}) in ${this.o.dir}${c.final === true ? ': the final one, taken at the end of the input; the run only makes its output final and ends' : ''}`)
     }
     return c
   }
@@ -208,7 +166,7 @@ export class CheckpointCoordinator {
    */
   trigger(): number | null {
     const p = this.participants
-    if (p === null || this.isStopped) return null
+    if (p === null || this.isStopped || this.final !== null) return null
     const f = this.inFlight
     if (f !== null) {
       // A task that ended cannot acknowledge: that checkpoint will not complete.
@@ -239,7 +197,7 @@ export class CheckpointCoordinator {
 
   private begin(p: CheckpointParticipants, savepoint: InFlight['savepoint']): number {
     const id = this.nextId++
-    this.inFlight = { id, triggeredAt: Date.now(), started: performance.now(), acks: new Map(), timings: [], letters: [], counts: addCounts({}, this.restoredCounts), completing: false, written: false, savepoint }
+    this.inFlight = inFlightOf(id, savepoint, this.restoredCounts)
     p.triggerSources(id)
     return id
   }
@@ -291,19 +249,7 @@ export class CheckpointCoordinator {
   }
 
   private record(f: InFlight, status: CheckpointRecord['status'], sizeBytes: number | null, failure: string | null): CheckpointRecord {
-    let alignmentMs: number | null = null
-    let startDelayMs: number | null = null
-    let syncMs: number | null = null
-    for (const t of f.timings) {
-      alignmentMs = Math.max(alignmentMs ?? 0, t.alignmentMs)
-      startDelayMs = Math.max(startDelayMs ?? 0, t.barrierAt - f.triggeredAt)
-      syncMs = Math.max(syncMs ?? 0, t.syncMs)
-    }
-    const r: CheckpointRecord = {
-      id: f.id, kind: f.savepoint === null ? 'checkpoint' : 'savepoint', status, triggeredAt: f.triggeredAt,
-      durationMs: performance.now() - f.started, sizeBytes, alignmentMs, startDelayMs, syncMs,
-      acknowledged: f.acks.size, tasks: this.participants?.taskCount ?? 0, failure,
-    }
+    const r = recordOf(f, status, sizeBytes, failure, this.participants?.taskCount ?? 0)
     const h = this.stats.history
     h.push(r)
     if (h.length > CHECKPOINT_HISTORY) h.splice(0, h.length - CHECKPOINT_HISTORY)
@@ -312,6 +258,10 @@ export class CheckpointCoordinator {
 
   /** A task subtask's part of checkpoint `checkpointId`. */
   ack(task: string, subtask: number, checkpointId: number, parts: TaskCheckpointParts): void {
+    if (checkpointId === FINAL_CHECKPOINT) {
+      this.finalAck(task, subtask, parts)
+      return
+    }
     const f = this.inFlight
     const p = this.participants
     if (f === null || p === null || f.id !== checkpointId || f.completing) {
@@ -326,7 +276,7 @@ export class CheckpointCoordinator {
     if (f.acks.size < p.taskCount) return
     f.completing = true
     // Still in flight (no next checkpoint starts) until written and committed.
-    void this.complete(f, p).then(
+    const completion = this.complete(f, p).then(
       () => {
         if (this.inFlight === f) this.inFlight = null
         if (this.savepoints.length > 0) this.trigger()
@@ -339,19 +289,52 @@ export class CheckpointCoordinator {
         else if (this.savepoints.length > 0) this.trigger()
       },
     )
+    this.completion = completion
+  }
+
+  /**
+   * A task's part of the final checkpoint. When every task's is in, a periodic checkpoint that can
+   * no longer complete is abandoned (its letters go with the final one), one completing is let
+   * finish, and the final checkpoint is written under the next id, then committed: the tasks close
+   * their sinks once their part is committed. Failing to write it fails the job (the tasks' sinks
+   * are aborted, and a restart resumes from the last periodic checkpoint).
+   */
+  private finalAck(task: string, subtask: number, parts: TaskCheckpointParts): void {
+    const p = this.participants
+    if (p === null || this.isStopped) return
+    const f = (this.final ??= inFlightOf(FINAL_CHECKPOINT, null, this.restoredCounts))
+    for (const b of parts.letters) f.letters.push(b)
+    addCounts(f.counts, parts.counts)
+    f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
+    f.timings.push(parts.timing)
+    if (f.acks.size < p.taskCount) return
+    f.completing = true
+    const open = this.inFlight
+    if (open !== null && !open.completing) this.fail(open, 'the job reached the end of its input first (the final checkpoint covers it)', 'JOB_NOT_RUNNING')
+    const completion = this.completion.then(() => {
+      f.fileId = this.nextId++
+      return this.complete(f, p)
+    })
+    this.completion = completion.then(
+      () => undefined,
+      (e: unknown) => {
+        this.fail(f, e instanceof Error ? e.message : String(e))
+        this.failure?.(e)
+      },
+    )
   }
 
   private async complete(f: InFlight, p: CheckpointParticipants): Promise<void> {
     // Asked at once (before any await), so a close of the sinks asked later comes after it.
-    const letterCommits = p.deadLetters?.writeCheckpoint(f.id, f.letters)
+    const letterCommits = p.deadLetters?.writeCheckpoint(f.fileId, f.letters)
     const tasks = [...f.acks.values()]
     // Before the commit: it may hand the state's buffers back to the threads they came from.
     const size = checkpointBytes(tasks)
     const deadLetters = letterCommits === undefined ? undefined : await letterCommits
-    const c: Checkpoint = { id: f.id, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, counts: f.counts, ...(deadLetters === undefined ? {} : { deadLetters }) }
+    const c: Checkpoint = { id: f.fileId, job: this.job, triggeredAt: f.triggeredAt, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: f.savepoint !== null, tasks, counts: f.counts, ...(deadLetters === undefined ? {} : { deadLetters }), ...(f.id === FINAL_CHECKPOINT ? { final: true } : {}) }
     if (f.savepoint !== null) {
       // A unique name and an exclusive create: ids repeat after a resume, and a savepoint is never replaced.
-      f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, savepointName(f.id, f.triggeredAt), c, { exclusive: true }))
+      f.savepoint.resolve(await writeCheckpointFile(f.savepoint.dir, savepointName(f.fileId, f.triggeredAt), c, { exclusive: true }))
     } else {
       const w = this.storage.write(c)
       this.writing = w
@@ -371,7 +354,7 @@ export class CheckpointCoordinator {
     this.lastEnd = performance.now()
     this.stats.completed++
     const r = this.record(f, 'completed', size, null)
-    this.stats.lastId = f.id
+    this.stats.lastId = f.fileId
     this.stats.lastDurationMs = r.durationMs
     this.stats.lastSizeBytes = r.sizeBytes
     this.stats.lastAlignmentMs = r.alignmentMs

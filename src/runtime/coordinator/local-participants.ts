@@ -2,7 +2,28 @@ import type { DeadLetterWriters } from '../task/dead-letters.ts'
 import { SourceTask } from '../task/source-task.ts'
 import type { Task } from '../task/task.ts'
 import type { TaskSnapshot } from '../checkpoint/storage.ts'
-import type { CheckpointParticipants } from './checkpoint-coordinator.ts'
+
+/**
+ * Where the tasks are: in this thread (LocalParticipants) or on worker threads (the threaded job's
+ * adapter, which trades messages with the workers).
+ */
+export interface CheckpointParticipants {
+  /** Task subtasks that must acknowledge each checkpoint. */
+  readonly taskCount: number
+  /** Source id → how many subtasks read it now. */
+  readonly sourceSubtasks: ReadonlyMap<string, number>
+  /** The job's dead-letter sinks, written with each checkpoint's letters (null: it has none). */
+  readonly deadLetters: DeadLetterWriters | null
+  /** False once any task has ended: a checkpoint then cannot complete. */
+  allRunning(): boolean
+  /** Asks every source subtask for barrier `id`. */
+  triggerSources(id: number): void
+  /**
+   * Checkpoint `id` is durable: every task commits its sinks' pre-commits. The acks' state buffers
+   * are written and not used again here: a participant may move them back to their thread.
+   */
+  commit(id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void>
+}
 
 /** Tasks in this thread. */
 export class LocalParticipants implements CheckpointParticipants {
@@ -25,10 +46,10 @@ export class LocalParticipants implements CheckpointParticipants {
     for (const t of this.tasks) if (t instanceof SourceTask) t.triggerCheckpoint(id)
   }
 
-  async commit(_id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void> {
+  async commit(id: number, acks: ReadonlyMap<string, TaskSnapshot>): Promise<void> {
     for (const t of this.tasks) {
       const a = acks.get(`${t.id}#${t.subtask}`)
-      if (a !== undefined) await t.commitCheckpoint(a)
+      if (a !== undefined) await t.commitCheckpoint(a, id)
     }
   }
 }

@@ -30,7 +30,8 @@ import { startJobWorker } from '../worker/start-worker.ts'
 import { assertNever, type FromWorker, type ToWorker, type WorkerStart } from '../worker/protocol.ts'
 import { noCheckpointsError } from '../checkpoint/savepoints.ts'
 import { afterCheckpoints, type Attempt } from './attempt.ts'
-import { CheckpointCoordinator, type CheckpointParticipants } from './checkpoint-coordinator.ts'
+import { CheckpointCoordinator } from './checkpoint-coordinator.ts'
+import type { CheckpointParticipants } from './local-participants.ts'
 
 export interface ThreadedRunOptions {
   readonly workers?: number

@@ -136,6 +136,17 @@ export class SourceTask extends Task {
     return this.reader?.connection?.() ?? null
   }
 
+  /** The reader's position (at a barrier, or at the end of input for the final checkpoint). */
+  protected override sourcePositions(): Record<string, unknown> {
+    const pm = this.partitionMax
+    const saved: SavedSource = {
+      position: this.reader?.snapshotPosition?.() ?? null,
+      maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null,
+      ...(pm === null ? {} : { partitionMax: pm.map((t) => (Number.isFinite(t) ? t : null)) }),
+    }
+    return { [this.id]: saved }
+  }
+
   /** Asks for checkpoint `id`: taken at the next step, between two reads. */
   triggerCheckpoint(id: number): void {
     this.checkpointDue = id
@@ -148,13 +159,7 @@ export class SourceTask extends Task {
     if (this.checkpointDue >= 0 && this.ready === null) {
       const id = this.checkpointDue
       this.checkpointDue = -1
-      const pm = this.partitionMax
-      const saved: SavedSource = {
-        position: this.reader?.snapshotPosition?.() ?? null,
-        maxTimestamp: Number.isFinite(this.maxTimestamp) ? this.maxTimestamp : null,
-        ...(pm === null ? {} : { partitionMax: pm.map((t) => (Number.isFinite(t) ? t : null)) }),
-      }
-      this.checkpoint(id, { [this.id]: saved }, Date.now(), 0)
+      this.checkpoint(id, this.sourcePositions(), Date.now(), 0)
       return true
     }
     if (this.outputsFull()) {
@@ -336,8 +341,8 @@ export class SourceTask extends Task {
   }
 
   /** Also tells the reader the position saved in the completed checkpoint (a Kafka source commits its group's offsets). */
-  override async commitCheckpoint(part: CompletedPart): Promise<void> {
-    await super.commitCheckpoint(part)
+  protected override async commitParts(part: CompletedPart): Promise<void> {
+    await super.commitParts(part)
     const saved = part.sources[this.id] as SavedSource | undefined
     const r = this.reader
     if (saved?.position == null || r === null || r.checkpointComplete === undefined) return

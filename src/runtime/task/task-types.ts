@@ -56,6 +56,27 @@ export interface TaskCheckpointTiming {
   readonly syncMs: number
 }
 
+/**
+ * The id a task acknowledges its final checkpoint with: at the end of its input, a task of a job
+ * taking checkpoints snapshots once more (sources at their end, operators after their finish
+ * hooks, sinks pre-committed) and waits; the coordinator writes the final checkpoint under its
+ * next id once every task has, and only then do the sinks commit and close. So the output since
+ * the last periodic checkpoint becomes visible only with a checkpoint that records it: a kill
+ * after the commit resumes from the final checkpoint and replays nothing. Above every real id, so
+ * a commit of an earlier checkpoint never clears it.
+ */
+export const FINAL_CHECKPOINT = Number.MAX_SAFE_INTEGER
+
+export type TaskState = 'created' | 'running' | 'finishing' | 'finished'
+
+/** The task's state table (see task.ts). */
+export const TASK_TRANSITIONS: Readonly<Record<TaskState, readonly TaskState[]>> = {
+  created: ['running', 'finished'],
+  running: ['finishing', 'finished'],
+  finishing: ['finished'],
+  finished: [],
+}
+
 /** The task's side of the checkpoint coordinator. */
 export interface CheckpointListener {
   ack(task: Task, checkpointId: number, parts: TaskCheckpointParts): void

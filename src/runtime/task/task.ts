@@ -7,11 +7,12 @@
  *
  * Lifecycle (state table):
  *   created --open()--> running --all inputs ended--> finishing --sinks closed--> finished
+ *   (with checkpoints, finishing waits for the final checkpoint's commit before closing the sinks)
  *   any state --failure or stop--> finished (the job reports the failure)
  */
 import type { DeadLetter, Sink, SinkCommit } from '../../connectors/spi.ts'
 import { SluiceError } from '../../errors.ts'
-import { addCounts, TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
+import { TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
 import type { Batch } from '../../operators/types.ts'
 import { MAX_WATERMARK } from '../../operators/types.ts'
 import { ownsKeyGroups } from '../../state/key-groups.ts'
@@ -19,25 +20,17 @@ import type { Clock } from '../../time/clock.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
 import type { OutChannel, OutputRoute } from '../exchange/route.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
-import { LetterBuffer, type DeadLetterRouter } from './dead-letters.ts'
-import { commitAll, hasExternalEffects, preCommitAll, takeAllPending, takePending } from './external-effects.ts'
+import { LetterBuffer, type DeadLetterRouter, type LetterBatch } from './dead-letters.ts'
+import { checkpointPart, FinalDecision } from './checkpoint-part.ts'
+import { commitAll, takeAllPending, takePending } from './external-effects.ts'
 import type { TaskServices } from './operator-context.ts'
-import { restoreOperatorState, snapshotOperatorState } from './operator-state.ts'
+import { restoreOperatorState } from './operator-state.ts'
 import { ProcessingTimers } from './processing-timers.ts'
-import { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointTiming, type TaskInput, type TaskRestore } from './task-types.ts'
+import { FINAL_CHECKPOINT, ITEMS_PER_STEP, TASK_TRANSITIONS, type TaskState, STEP_BUDGET_MS, wallClockMs, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointParts, type TaskInput, type TaskRestore } from './task-types.ts'
 import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
 
 export { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs } from './task-types.ts'
-export type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
-
-export type TaskState = 'created' | 'running' | 'finishing' | 'finished'
-
-const TRANSITIONS: Record<TaskState, readonly TaskState[]> = {
-  created: ['running', 'finished'],
-  running: ['finishing', 'finished'],
-  finishing: ['finished'],
-  finished: [],
-}
+export type { TaskState, ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
 
 export class Task implements TaskServices {
   state: TaskState = 'created'
@@ -73,6 +66,8 @@ export class Task implements TaskServices {
   protected readonly watermarks = new WatermarkTracker()
   private nextInput = 0
   private readonly timers = new ProcessingTimers()
+  /** What a finishing task waits for: its final checkpoint's commit, or an abort. */
+  private readonly finalDecision = new FinalDecision()
 
   constructor(
     readonly id: string,
@@ -87,7 +82,7 @@ export class Task implements TaskServices {
   }
 
   protected transition(to: TaskState): void {
-    if (!TRANSITIONS[this.state].includes(to)) throw new SluiceError('INTERNAL', `task ${this.id}: illegal transition ${this.state} -> ${to}`)
+    if (!TASK_TRANSITIONS[this.state].includes(to)) throw new SluiceError('INTERNAL', `task ${this.id}: illegal transition ${this.state} -> ${to}`)
     this.state = to
   }
 
@@ -128,10 +123,7 @@ export class Task implements TaskServices {
   /** Gives each stateful operator its key groups' state from the old subtasks' snapshots. */
   private restoreOperators(r: TaskRestore): void {
     restoreOperatorState(this.operatorLinks, r, ownsKeyGroups(this.subtask, this.maxParallelism, this.parallelism))
-    if (r.watermark > this.watermarks.current) {
-      this.watermarks.current = r.watermark
-      this.metrics.watermark = r.watermark
-    }
+    if (r.watermark > this.watermarks.current) this.metrics.watermark = this.watermarks.current = r.watermark
   }
 
   // ---- processing-time callbacks -------------------------------------------------------------
@@ -286,27 +278,34 @@ export class Task implements TaskServices {
   }
 
   /**
-   * Takes this task's part of checkpoint `id` — every stateful operator's state, the sinks'
-   * pre-commits, and `sources` (a source task's reader positions) — then sends the barrier on.
-   * Sink pre-commits flush and fsync: the task waits for them (no write may start meanwhile) and
-   * acknowledges when they are done.
+   * Takes this task's part of checkpoint `id` (see checkpoint-part.ts) and sends the barrier on. It
+   * acknowledges once its sinks' pre-commits (flush, fsync) are done; no write starts meanwhile.
    */
   protected checkpoint(id: number, sources: Record<string, unknown>, barrierAt: number, alignmentMs: number): void {
-    const t0 = performance.now()
-    const operators = snapshotOperatorState(this.operatorLinks, this.maxParallelism)
-    const timing: TaskCheckpointTiming = { barrierAt, alignmentMs, syncMs: performance.now() - t0 }
-    const letters = this.deadLetters.indexed(this.heldLetters)
-    const counts = addCounts({}, this.countedMetrics())
+    const part = this.partOf(id, sources, barrierAt, alignmentMs)
     const barrier = new BarrierItem(id)
     for (const ch of this.outputs) ch.sendControl(barrier)
-    const wm = this.watermarks.current
-    const watermark = Number.isFinite(wm) ? wm : null
     const listener = this.checkpoints
-    if (!hasExternalEffects(this.operatorLinks)) {
-      listener?.ack(this, id, { operators, sources, sinks: {}, watermark, letters, counts, timing })
-      return
-    }
-    this.park(preCommitAll(this.operatorLinks, id).then((sinks) => listener?.ack(this, id, { operators, sources, sinks, watermark, letters, counts, timing })))
+    if (!(part instanceof Promise)) listener?.ack(this, id, part)
+    else this.park(part.then((p) => listener?.ack(this, id, p)))
+  }
+
+  /** This task's part of checkpoint `id`; a promise while its sinks pre-commit. */
+  private partOf(id: number, sources: Record<string, unknown>, barrierAt: number, alignmentMs: number): TaskCheckpointParts | Promise<TaskCheckpointParts> {
+    const letters = (): LetterBatch[] => this.deadLetters.indexed(this.heldLetters)
+    return checkpointPart(this.operatorLinks, this.maxParallelism, id, { sources, barrierAt, alignmentMs, letters, counted: this.countedMetrics(), watermark: this.watermarks.current })
+  }
+
+  /** A source task's reader positions by source id, for its part of a checkpoint. */
+  protected sourcePositions(): Record<string, unknown> {
+    return {}
+  }
+
+  /** The final checkpoint's part, acknowledged; resolves with the coordinator's decision. */
+  private async finalCheckpoint(): Promise<boolean> {
+    const decided = this.finalDecision.wait()
+    this.checkpoints?.ack(this, FINAL_CHECKPOINT, await this.partOf(FINAL_CHECKPOINT, this.sourcePositions(), Date.now(), 0))
+    return decided
   }
 
   /** The metrics whose counters a checkpoint carries. */
@@ -314,11 +313,13 @@ export class Task implements TaskServices {
     return this.operatorLinks.map((l) => l.metrics)
   }
 
-  /**
-   * The checkpoint completed: commit what each sink pre-committed for it (and, in a source task,
-   * tell the reader its position is safe, see SourceTask).
-   */
-  commitCheckpoint(part: CompletedPart): Promise<void> {
+  /** The checkpoint completed: commit what each sink pre-committed for it (a source task also tells its reader). */
+  async commitCheckpoint(part: CompletedPart, checkpointId: number): Promise<void> {
+    await this.commitParts(part)
+    if (checkpointId === FINAL_CHECKPOINT) this.finalDecision.decide(true)
+  }
+
+  protected commitParts(part: CompletedPart): Promise<void> {
     return commitAll(this.operatorLinks, part.sinks)
   }
 
@@ -364,13 +365,15 @@ export class Task implements TaskServices {
       }
     }
     for (const ch of this.outputs) ch.sendControl(END)
-    this.deadLetters.addAll(this.heldLetters)
     this.transition('finishing')
-    this.park(
-      Promise.all(takeAllPending(this.links))
-        .then(() => this.closeLinks())
-        .then(() => this.transition('finished')),
-    )
+    const inFlight = Promise.all(takeAllPending(this.links))
+    if (this.checkpoints === null) {
+      this.deadLetters.addAll(this.heldLetters)
+      this.park(inFlight.then(() => this.closeLinks()).then(() => this.transition('finished')))
+      return
+    }
+    // Not committed: aborted meanwhile (a failure, a stop), and abort() released the sinks and ended the task.
+    this.park(inFlight.then(() => this.finalCheckpoint()).then(async (commit) => commit && (await this.closeLinks(), this.transition('finished'))))
   }
 
   private async closeLinks(): Promise<void> {
@@ -382,6 +385,7 @@ export class Task implements TaskServices {
 
   /** After a failure or stop: release resources without flushing windows. */
   async abort(flushSinks: boolean): Promise<void> {
+    this.finalDecision.decide(false)
     if (flushSinks) this.deadLetters.addAll(this.heldLetters)
     for (const l of this.links) {
       try {

@@ -59,7 +59,7 @@ async function main(): Promise<void> {
         const mine = acked.get(m.id)
         for (const id of [...acked.keys()]) if (id <= m.id) acked.delete(id)
         if (mine !== undefined) {
-          void Promise.all([...mine].map(([t, sinks]) => t.commitCheckpoint(sinks))).catch((e: unknown) => {
+          void Promise.all([...mine].map(([t, sinks]) => t.commitCheckpoint(sinks, m.id))).catch((e: unknown) => {
             post({ type: 'failed', error: serializeError(e), metrics: null })
           })
         }
