@@ -8,9 +8,10 @@
  * - A ```ts block is a whole module (imports included) and is run, in a fresh working directory,
  *   by one Node process that runs every example in turn (through tsx, as `sluice run job.ts` is).
  *   It must finish by itself (bounded sources, `await job.done`).
- * - What a block prints (stdout and stderr) must equal the ```text block that directly follows it
- *   (only blank lines between); a block that prints and has no such block fails, so every
- *   printed result is checked.
+ * - What a block prints (stdout and stderr, in the order written, as a terminal shows them) must
+ *   equal the ```text block that directly follows it (only blank lines between); a block that
+ *   prints and has no such block fails, so every printed result is checked. In that block, `…`
+ *   stands for any text within a line (a time, an absolute path).
  * - `<!-- fragment -->` on the line before a ```ts block makes it compile-only (it still
  *   type-checks); keep those rare.
  * - `<!-- file: NAME -->` on the line before any fenced block writes its contents to NAME in
@@ -99,8 +100,8 @@ function readGuide(): { examples: Example[]; files: Map<string, string>; problem
 const guideLine = (ex: Example, fileLine: number): number => ex.block.fenceLine + fileLine
 
 interface RunResult {
-  readonly stdout: string
-  readonly stderr: string
+  /** What it printed, stdout and stderr together. */
+  readonly output: string
   readonly error: string | null
   readonly finished: boolean
 }
@@ -111,17 +112,13 @@ interface RunResult {
  * apart (writes to pipes are synchronous on Linux, so the order holds).
  */
 const RUNNER = `
-import { cpSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { cpSync, mkdirSync, readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 const [listFile, dataDir, deadlineMs] = process.argv.slice(2)
-const { readFileSync } = await import('node:fs')
 const list = JSON.parse(readFileSync(listFile, 'utf8'))
-const mark = (kind, id, extra = '') => {
-  const m = '\\u001e' + kind + ' ' + id + extra + '\\u001e\\n'
-  process.stdout.write(m)
-  process.stderr.write(m)
-}
+// One stream, in the order written, as a terminal shows an example's output and messages.
+process.stderr.write = process.stdout.write.bind(process.stdout)
+const mark = (kind, id, extra = '') => process.stdout.write('\\u001e' + kind + ' ' + id + extra + '\\u001e\\n')
 for (const { id, file, work } of list) {
   mkdirSync(work, { recursive: true })
   cpSync(dataDir, work, { recursive: true })
@@ -167,16 +164,10 @@ function runExamples(examples: readonly Example[], files: ReadonlyMap<string, st
   return new Promise((resolve, reject) => {
     child.on('error', reject)
     child.on('close', () => {
-      const stdout = split(Buffer.concat(out).toString('utf8'))
-      const stderr = split(Buffer.concat(err).toString('utf8'))
       const results = new Map<number, RunResult>()
-      for (const [id, o] of stdout) {
-        const e = stderr.get(id)
-        results.set(id, { stdout: o.text, stderr: e?.text ?? '', error: o.error, finished: o.closed })
-      }
-      // Output outside any example (the runner failing to start) belongs to no example: show it.
-      const before = Buffer.concat(err).toString('utf8').split('\u001e')[0]
-      if (results.size === 0) reject(new Error(`the example runner printed no example's output; its stderr:\n${before}`))
+      for (const [id, o] of split(Buffer.concat(out).toString('utf8'))) results.set(id, { output: o.text, error: o.error, finished: o.closed })
+      // What the runner printed itself (failing to start) belongs to no example: show it.
+      if (results.size === 0) reject(new Error(`the example runner ran no example; it printed:\n${Buffer.concat(out).toString('utf8')}\n${Buffer.concat(err).toString('utf8')}`))
       else resolve(results)
     })
   })
@@ -210,6 +201,12 @@ function split(text: string): Map<number, { text: string; error: string | null; 
 function errorLine(ex: Example, error: string): number {
   const m = new RegExp(`line-${ex.block.fenceLine}\\.ts:(\\d+)`).exec(error)
   return m === null ? ex.block.fenceLine : guideLine(ex, Number(m[1]))
+}
+
+/** True when `printed` is `expected`, where `…` in `expected` stands for any text within a line. */
+function matches(expected: string, printed: string): boolean {
+  const pattern = expected.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^\\n]*')
+  return new RegExp(`^${pattern}$`).test(printed)
 }
 
 const normalize = (s: string): string => s.split('\n').map((l) => l.trimEnd()).join('\n').trim()
@@ -260,20 +257,20 @@ describe('docs/GUIDE.md examples', () => {
         continue
       }
       if (r.error !== null) {
-        failures.push(`${GUIDE_NAME}:${errorLine(ex, r.error)}: the example threw ${r.error}\n${r.stderr}`)
+        failures.push(`${GUIDE_NAME}:${errorLine(ex, r.error)}: the example threw ${r.error}\n${r.output}`)
         continue
       }
       if (!r.finished) {
-        failures.push(`${at}: the example did not finish (the runner exited inside it)\n${r.stderr}`)
+        failures.push(`${at}: the example did not finish (the runner exited inside it)\n${r.output}`)
         continue
       }
-      const printed = normalize(r.stdout + r.stderr)
+      const printed = normalize(r.output)
       if (ex.expected === null) {
         if (printed !== '') failures.push(`${at}: the example prints, but no \`\`\`text block follows it with what it prints:\n${printed}`)
         continue
       }
       const expected = normalize(ex.expected.code.join('\n'))
-      if (printed !== expected) failures.push(`${at}: prints other than the block at line ${ex.expected.fenceLine} says:\n--- expected\n${expected}\n--- printed\n${printed}`)
+      if (!matches(expected, printed)) failures.push(`${at}: prints other than the block at line ${ex.expected.fenceLine} says:\n--- expected\n${expected}\n--- printed\n${printed}`)
     }
     expect(failures).toEqual([])
   }, 300_000)
