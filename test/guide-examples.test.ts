@@ -132,7 +132,10 @@ for (const { id, file, work } of list) {
     ])
     mark('END', id)
   } catch (e) {
-    const text = e instanceof Error ? (e.code ? e.code + ': ' : '') + e.message + '\\n' + (e.stack ?? '') : String(e)
+    // The cause's stack names the example's line when the example's own function threw.
+    const code = e instanceof Error && e.code && !e.message.startsWith(e.code) ? e.code + ': ' : ''
+    const cause = e instanceof Error && e.cause instanceof Error ? '\\ncaused by: ' + e.cause.stack : ''
+    const text = e instanceof Error ? code + e.message + '\\n' + (e.stack ?? '') + cause : String(e)
     mark('ERROR', id, ' ' + JSON.stringify(text))
     if (/did not finish within/.test(text)) process.exit(1)
   } finally {
@@ -197,7 +200,7 @@ function split(text: string): Map<number, { text: string; error: string | null; 
   return parts
 }
 
-/** Where in the guide an error's stack points, when it points into the example. */
+/** Where in the guide an error's stack (or its cause's) first points into the example. */
 function errorLine(ex: Example, error: string): number {
   const m = new RegExp(`line-${ex.block.fenceLine}\\.ts:(\\d+)`).exec(error)
   return m === null ? ex.block.fenceLine : guideLine(ex, Number(m[1]))
