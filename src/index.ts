@@ -3,6 +3,8 @@
  * `sluice/testing` or `sluice/nexmark` is internal and may change. Every type a public signature
  * uses is exported (test/public-surface.test.ts keeps it so). The stream classes are exported as
  * types: streams come from `pipeline.source()` and their methods, never from `new`.
+ *
+ * @module sluice
  */
 
 // Building and running a job.

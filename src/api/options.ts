@@ -17,7 +17,9 @@ export interface OperatorOptions {
  * @example
  * ```ts
  * declare const results: Stream<{ auction: number; n: number }>
- * results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl'), parallelism: 2 })
+ * results.to('out', fileSink('out.jsonl'), { onError: 'dead-letter', deadLetter: fileSink('dead.jsonl') })
+ * // Only a sink that declares itself parallel (Kafka, NATS, PostgreSQL, Redis Streams) takes more writers:
+ * results.to('counts', kafkaSink({ brokers: '127.0.0.1:9092', topic: 'auction-counts', createTopic: { partitions: 2 } }), { parallelism: 2 })
  * ```
  */
 export interface SinkOptions extends OperatorOptions {

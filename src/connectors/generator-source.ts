@@ -29,9 +29,9 @@ export type GeneratorPosition = { readonly next: number }
  *
  * @example
  * ```ts
- * pipeline.source('ticks', generatorSource((n) => ({ id: n, at: n * 10 }), { count: 1_000_000 }))
+ * pipeline.source('ticks', generatorSource((n) => ({ id: n, at: n * 10 }), { count: 10_000 }))
  * const makeBid = (n: number): Bid => ({ auction: n % 100, bidder: n % 997, price: 100 + (n % 50), channel: 'web', url: '', dateTime: n, extra: '' })
- * pipeline.source('load', generatorSource(makeBid, { ratePerSecond: 5_000 }))
+ * pipeline.source('load', generatorSource(makeBid, { count: 1_000, ratePerSecond: 5_000 })) // ~0.2 s; without count it runs until stopped
  * ```
  */
 export function generatorSource<T>(fn: (n: number) => T, options: GeneratorSourceOptions = {}): GeneratorSource<T> {

@@ -1,4 +1,8 @@
-/** The built-in connectors. */
+/**
+ * The built-in connectors.
+ *
+ * @module sluice/connectors
+ */
 export { fromArray, fromIterable, type IterablePosition, type IterableSource, type IterableSourceOptions } from './array-source.ts'
 export { generatorSource, type GeneratorPosition, type GeneratorSource, type GeneratorSourceOptions } from './generator-source.ts'
 export { fileSource, type FilePosition, type FileSource, type FileSourceOptions, type FileSourceReader } from './file-source.ts'

@@ -96,7 +96,11 @@ export interface JobMetrics {
 
 /** Counters a checkpoint carries, so totals after a restore count the whole job (see RecordCounts). */
 export const CHECKPOINTED_COUNTERS = ['recordsIn', 'recordsOut', 'errors', 'skipped', 'deadLettered', 'lateDropped'] as const
-/** The counters a checkpoint carries (see `jobTotal`). */
+/**
+ * The counters a checkpoint carries (see `jobTotal`).
+ *
+ * @useDeclaredType
+ */
 export type CheckpointedCounter = (typeof CHECKPOINTED_COUNTERS)[number]
 
 /** Operator id → its CHECKPOINTED_COUNTERS summed over subtasks, in that order. */

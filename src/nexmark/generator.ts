@@ -138,7 +138,7 @@ function seedKey(seed: number): number {
  *
  * @example
  * ```ts
- * const gen = new NexmarkGenerator({ seed: 7 }, 0, 1_000_000)
+ * const gen = new NexmarkGenerator({ seed: 7 }, 0, 100_000)
  * const batch: NexmarkEvent[] = []
  * let bids = 0
  * while (gen.next(batch, 1024) > 0) {

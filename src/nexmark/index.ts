@@ -1,4 +1,8 @@
-/** Nexmark for users: the model, the generator, the file format and the queries. */
+/**
+ * Nexmark for users: the model, the generator, the file format and the queries.
+ *
+ * @module sluice/nexmark
+ */
 export * from './model.ts'
 export { splitEventRange } from './event-ranges.ts'
 export { NexmarkGenerator } from './generator.ts'

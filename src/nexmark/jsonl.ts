@@ -193,7 +193,8 @@ function parseBid(o: Json): Bid {
  *
  * @example
  * ```ts
- * parseEventJsonl('{"event_type":2,"bid":{…}}').bid!.price
+ * const line = '{"event_type":2,"bid":{"auction":1000,"bidder":1001,"price":120,"channel":"web","url":"https://x/1","dateTime":1767225600000,"extra":""}}'
+ * parseEventJsonl(line).bid!.price // 120
  * ```
  */
 export function parseEventJsonl(line: string): NexmarkEvent {
@@ -234,7 +235,7 @@ const LINES_PER_CHUNK = 256
  *
  * @example
  * ```ts
- * await writeEventsFile('/tmp/nexmark.jsonl', { seed: 1 }, 1_000_000)
+ * await writeEventsFile('nexmark.jsonl', { seed: 1 }, 10_000)
  * ```
  */
 export async function writeEventsFile(

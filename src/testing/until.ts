@@ -6,7 +6,11 @@
  * @example
  * ```ts
  * const sink = memorySink<number>()
+ * const p = new Pipeline('until')
+ * p.source('n', fromArray([1, 2, 3])).to('out', sink)
+ * const job = p.run()
  * await until(() => sink.records.length >= 2)
+ * await job.done
  * ```
  */
 export async function until(cond: () => boolean, limit = 5000): Promise<void> {

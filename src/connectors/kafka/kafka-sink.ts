@@ -75,7 +75,7 @@ export interface KafkaSinkOptions<T> extends BrokerSinkOptions<T> {
  * ```ts
  * declare const bids: Stream<Bid>
  * bids.map('to-usd', (b) => ({ ...b, price: b.price * 1.08 }))
- *   .to('out', kafkaSink({ brokers: '127.0.0.1:9092', topic: 'bids-usd', key: (b) => String(b.auction) }))
+ *   .to('out', kafkaSink({ brokers: '127.0.0.1:9092', topic: 'bids-usd', createTopic: { partitions: 8 }, key: (b) => String(b.auction) }))
  * ```
  */
 export function kafkaSink<T = unknown>(options: KafkaSinkOptions<T>): KafkaSink<T> {

@@ -56,7 +56,8 @@ const EARLIEST = -2n
  * @example
  * ```ts
  * interface Order { id: string; amount: number }
- * pipeline.source('orders', kafkaSource<Order>({ brokers: '127.0.0.1:9092', topic: 'orders', group: 'billing' }))
+ * // bounded: read up to the end offsets found at the start, then finish (without it: until stopped)
+ * pipeline.source('orders', kafkaSource<Order>({ brokers: '127.0.0.1:9092', topic: 'orders', group: 'billing', bounded: true }))
  * // keys, headers and offsets for the record:
  * kafkaSource({ brokers: ['k1:9092', 'k2:9092'], topic: 'clicks', format: 'string', record: (m) => ({ user: m.key, url: m.value }) })
  * ```
