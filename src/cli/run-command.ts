@@ -6,7 +6,7 @@ import { jobTotal, type Pipeline } from '../index.ts'
 import { loadPipeline } from '../runtime/worker/job-module.ts'
 import { SluiceError } from '../errors.ts'
 import { EXIT_OK } from './errors.ts'
-import { checkpointOptions, onInterrupt, parseCount, restartOptions, type CheckpointFlags } from './options.ts'
+import { checkpointOptions, onInterrupt, parseOption, restartOptions, type CheckpointFlags } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-attempt.ts'
 import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
@@ -29,11 +29,10 @@ export async function loadJob(file: string): Promise<Pipeline> {
 export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags): Promise<number> {
   // The checkpoint to resume from is read while the job module loads.
   const [p] = await Promise.all([loadJob(file), o.checkpointDir === undefined ? null : prefetchCheckpoint(o.checkpointDir, o.fromSavepoint)])
-  const parallelism = parseCount('--parallelism', o.parallelism)
-  if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
+  const parallelism = parseOption('--parallelism', o.parallelism)
   const effective = parallelism ?? p.parallelism
   const checkpoints = checkpointOptions(o)
-  const workers = parseCount('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
+  const workers = parseOption('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
   const restart = restartOptions(o)
   const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) }
   if (o.explain) {
