@@ -54,8 +54,8 @@ export function sluiceProgram(exit: (code: number) => void): Command {
   withServerOptions(withParallelismOptions(program
     .command('demo')
     .description('a continuous Nexmark job at full speed with the live dashboard, and a status line every second')
-    .option('--duration <seconds>', 'stop after this many seconds')
-    .option('--events <n>', 'stop after this many events (default, or 0: unbounded)'), 'subtasks of each operator (default 1)'))
+    .option('--duration <seconds>', 'stop after this many seconds (a whole number)')
+    .option('--events <n>', 'stop after this many events (default: never; 0: never)'), 'subtasks of each operator (default 1)'))
     .action(async (o: DemoFlags) => {
       exit(await (await import('./demo.ts')).demoCommand(o))
     })
@@ -91,7 +91,7 @@ export function sluiceProgram(exit: (code: number) => void): Command {
   withClientOptions(program
     .command('top'), 'the job to show')
     .description('a running job\'s operators, live: records/s, busy/waiting/backpressured/idle ms per second, p99, watermark lag, state; and its top finding')
-    .option('--interval <duration>', 'redraw at most this often: 250ms, 2s (bare numbers are ms; at least 100ms; the server samples every second)', '1000')
+    .option('--interval <duration>', 'redraw at most this often: 250ms, 2s (bare numbers are ms; at least 100ms; the server samples every second)', '1s')
     .option('--once', 'print one frame and exit (1 if the server cannot be reached)')
     .addHelpText('after', TOP_HELP)
     .action(async (url: string, o: TopOptions) => {
