@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { main, sluiceProgram } from '../src/cli/main.ts'
-import { parseOption } from '../src/cli/options.ts'
+import { parseChoice, parseOption } from '../src/cli/options.ts'
+import { QUERIES } from '../src/nexmark/queries/index.ts'
 
 const root = new URL('..', import.meta.url).pathname
 
@@ -29,12 +30,13 @@ const RULES: Record<string, { bad: string[]; message: (v: string) => string }> =
   '--restart-delay': { bad: ['-1s', 'later'], message: (v) => `--restart-delay must be a duration like 500ms, 1s, 2m or 1h, got "${v}"` },
   '--restart-reset': { bad: ['0s', 'soon'], message: (v) => `--restart-reset must be a duration like 500ms, 1s, 2m or 1h, at least 1ms, got "${v}"` },
   '--max-line-bytes': { bad: ['0', '1TB', 'big'], message: (v) => `--max-line-bytes must be a size in bytes such as 1048576, 64KiB or 16MiB, got "${v}"` },
+  '--query': { bad: ['q99', 'Q1', 'q6'], message: (v) => `--query must be q0, q1, q2, q3, q4, q5, q7, q8, q9 or q11, got "${v}"` },
   '--on-error': { bad: ['ignore'], message: (v) => `--on-error must be fail, skip or dead-letter, got "${v}"` },
   '--restart-backoff': { bad: ['linear'], message: (v) => `--restart-backoff must be fixed or exponential, got "${v}"` },
 }
 
 /** Options whose value is free text (a path, a URI, a host, a secret, a name): no rule to check here. */
-const FREE_TEXT = new Set(['--host', '--token', '--allowed-host', '--job', '--dir', '--out', '--input', '--dead-letter', '--query', '--checkpoint-dir', '--from-savepoint', '--savepoint-dir'])
+const FREE_TEXT = new Set(['--host', '--token', '--allowed-host', '--job', '--dir', '--out', '--input', '--dead-letter', '--checkpoint-dir', '--from-savepoint', '--savepoint-dir'])
 
 /** What a command needs besides the option under test; nothing runs, the value is refused first. */
 const REQUIRED: Record<string, string[]> = {
@@ -98,6 +100,7 @@ describe('option values', () => {
     expect(parseOption('--restart-reset', '2h')).toBe(7_200_000)
     expect(parseOption('--max-line-bytes', '64KiB')).toBe(65536)
     expect(parseOption('--events', undefined)).toBeUndefined()
+    for (const q of Object.keys(QUERIES)) expect(parseChoice('--query', q)).toBe(q)
   })
 
   it('regression: --parallelism 0 is the same usage error from `run` and `nexmark run` in a real process', () => {

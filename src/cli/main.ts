@@ -48,6 +48,8 @@ export function sluiceProgram(exit: (code: number) => void): Command {
     .argument('<job>', 'job file')
     .option('--explain', 'print the physical plan instead of running'), 'subtasks of each operator that declares none (default: the pipeline\'s parallelism)')))
     .action(async (job: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags) => {
+      // A missing file is refused before the engine loads.
+      await (await import('./job-file.ts')).jobFilePath(job)
       exit(await (await import('./run-command.ts')).runJobCommand(job, o))
     })
 

@@ -24,6 +24,9 @@ const NUMBER_RULES = {
 } satisfies Record<string, (flag: string, value: string) => number>
 
 const CHOICE_RULES = {
+  // The queries of src/nexmark/queries/index.ts (a test keeps them equal), named here so that a
+  // wrong one is refused without loading the engine.
+  '--query': ['q0', 'q1', 'q2', 'q3', 'q4', 'q5', 'q7', 'q8', 'q9', 'q11'],
   '--on-error': ['fail', 'skip', 'dead-letter'],
   '--restart-backoff': ['fixed', 'exponential'],
 } as const satisfies Record<string, readonly string[]>

@@ -1,10 +1,8 @@
 /** `sluice run <job>`: imports a job module (TypeScript or JavaScript) and runs its pipeline. */
-import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { access } from 'node:fs/promises'
 import { jobTotal, type Pipeline } from '../index.ts'
 import { loadPipeline } from '../runtime/worker/job-module.ts'
-import { SluiceError } from '../errors.ts'
+import { jobFilePath } from './job-file.ts'
 import { EXIT_OK } from './errors.ts'
 import { checkpointOptions, onInterrupt, parseOption, restartOptions, type CheckpointFlags } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-attempt.ts'
@@ -13,12 +11,7 @@ import { monitorJob, type ServerFlags } from './monitoring.ts'
 
 /** Loads the Pipeline a job module exports: `default`, `pipeline`, or a function returning one. */
 export async function loadJob(file: string): Promise<Pipeline> {
-  const path = resolve(file)
-  try {
-    await access(path)
-  } catch {
-    throw new SluiceError('CLI_USAGE', `job file not found: ${path}`)
-  }
+  const path = await jobFilePath(file)
   const url = pathToFileURL(path).href
   const p = (await loadPipeline({ url })) as Pipeline
   // Workers load the same module the same way (default export, then `pipeline`).
