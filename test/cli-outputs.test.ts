@@ -66,6 +66,16 @@ describe('sluice outputs', { timeout: TEST_DEADLINE_MS }, () => {
     }
   })
 
+  it('regression: --out /dev/stdout into a pipe writes every record (no positional write: ESPIPE)', () => {
+    const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...RUN, '--no-server', '--out', '/dev/stdout'], { cwd: root, encoding: 'utf8', timeout: PROCESS_DEADLINE_MS })
+    expect(r.status, r.stderr).toBe(0)
+    const rows = Number(/(\d+) result rows/.exec(r.stderr)?.[1])
+    expect(rows).toBeGreaterThan(0)
+    const lines = r.stdout.split('\n').filter((l) => l !== '')
+    expect(lines).toHaveLength(rows)
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow()
+  })
+
   it('--out to a FIFO streams every record to its reader', async () => {
     const fifo = join(dir, 'results.fifo')
     execFileSync('mkfifo', [fifo])

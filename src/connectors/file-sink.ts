@@ -11,13 +11,15 @@
  *
  * A path that is not a regular file (a FIFO, a character device such as /dev/null or a terminal,
  * a socket) has no length to truncate to and no data to fsync: it is written as a stream, in
- * order, with no position, and its output is at-least-once. /dev/stdout, /dev/stderr, /dev/fd/N
- * and /proc/self/fd/N naming a regular file (`> out.txt`) are written through that descriptor
- * itself: opening the path again would truncate the file (losing what stderr wrote into it with
- * `2>&1`), and writes at positions from 0 would overwrite what the other descriptor writes at
- * the offset they share — the run summary landed on top of the first records that way.
+ * order, with no position, and its output is at-least-once. /dev/stdout and /dev/stderr are
+ * written through process.stdout and process.stderr, and /dev/fd/N or /proc/self/fd/N naming a
+ * regular file through that descriptor: opening the path again would truncate a file (`> out.txt`,
+ * losing what stderr wrote into it with `2>&1`), writes at positions from 0 would overwrite what
+ * the other descriptor writes at the offset they share — the run summary landed on top of the
+ * first records that way —, and a socket cannot be opened again at all (ENXIO).
  */
 import { fstatSync, statSync, write as writeFd } from 'node:fs'
+import type { Writable } from 'node:stream'
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { describeCause, SluiceError } from '../errors.ts'
@@ -46,9 +48,10 @@ export type FileCommit = { readonly path: string; readonly length: number }
  * A FIFO, a character device (`/dev/null`, a terminal) or a socket is written as a stream: in
  * order, never seeking, truncating or fsyncing. What reached a pipe cannot be taken back, so such
  * an output is at-least-once at best: after a recovery, the records written since the last
- * checkpoint are written again (`exactlyOnce` is then false). `/dev/stdout` (and `/dev/stderr`,
- * `/dev/fd/N`) redirected to a file is appended to through the process's own descriptor, so
- * it never overwrites what the process writes there otherwise (the run summary with `2>&1`).
+ * checkpoint are written again (`exactlyOnce` is then false). `/dev/stdout` and `/dev/stderr` are
+ * written through the process's own streams (`/dev/fd/N` on a file through that descriptor), so
+ * the output never overwrites what the process writes there otherwise (the run summary with
+ * `> out.txt 2>&1`), and works into a pipe or a socket.
  *
  * @example
  * ```ts
@@ -69,7 +72,7 @@ export class FileSink<T> implements Sink<T> {
     if ((options.format ?? 'jsonl') !== 'jsonl') {
       throw new SluiceError('CONNECTOR_OPTION_INVALID', `fileSink option format must be 'jsonl', got ${JSON.stringify(options.format)}`)
     }
-    this.exactlyOnce = descriptorOf(path) === null && !isStreamPath(path)
+    this.exactlyOnce = descriptorNamed(path) === null && !isStreamPath(path)
   }
 
   /**
@@ -79,8 +82,8 @@ export class FileSink<T> implements Sink<T> {
   async open(ctx: SinkContext, recoverFrom?: SinkCommit | null): Promise<FileSinkWriter<T>> {
     const path = this.path
     const committed = recoverFrom === undefined || recoverFrom === null ? null : checkCommit(path, recoverFrom, 'recover from')
-    const fd = descriptorOf(path)
-    if (fd !== null) return new FileSinkWriter<T>(path, borrowedDescriptor(fd), 0, rejecterFor(ctx, path), { stream: true })
+    const own = processOutput(path)
+    if (own !== null) return new FileSinkWriter<T>(path, own, 0, rejecterFor(ctx, path), { stream: true })
     // A pipe or a device is opened for writing only (O_RDWR would make this process a reader of a
     // FIFO); O_TRUNC does nothing to either.
     if (await stat(path).then((s) => !s.isFile(), () => false)) return this.openStream(ctx, committed)
@@ -146,13 +149,25 @@ interface FileSinkTarget {
   close(): Promise<void>
 }
 
-/** The descriptor /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names when it is open on a regular file, else null. */
-function descriptorOf(path: string): number | null {
+/** The descriptor /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names, else null. */
+function descriptorNamed(path: string): number | null {
   const m = /^\/dev\/(stdout|stderr)$|^\/dev\/fd\/(\d+)$|^\/proc\/self\/fd\/(\d+)$/.exec(path)
-  if (m === null) return null
-  const fd = m[1] === 'stdout' ? 1 : m[1] === 'stderr' ? 2 : Number(m[2] ?? m[3])
+  return m === null ? null : m[1] === 'stdout' ? 1 : m[1] === 'stderr' ? 2 : Number(m[2] ?? m[3])
+}
+
+/**
+ * How to write a path naming one of the process's own descriptors: standard output and error
+ * through process.stdout / process.stderr (whatever they are: a file, a pipe, a socket — which
+ * cannot be opened again: ENXIO —, a terminal, or a worker thread's forwarded stream); another
+ * descriptor open on a regular file through the descriptor itself. Null: open the path.
+ */
+function processOutput(path: string): FileSinkTarget | null {
+  const fd = descriptorNamed(path)
+  if (fd === 1) return processStream(process.stdout)
+  if (fd === 2) return processStream(process.stderr)
+  if (fd === null) return null
   try {
-    return fstatSync(fd).isFile() ? fd : null
+    return fstatSync(fd).isFile() ? borrowedDescriptor(fd) : null
   } catch {
     return null
   }
@@ -164,6 +179,24 @@ function isStreamPath(path: string): boolean {
     return !statSync(path).isFile()
   } catch {
     return false
+  }
+}
+
+/** Writes through the process's stdout or stderr stream, each write once it has been handed on; never ends it. */
+function processStream(stream: Writable): FileSinkTarget {
+  // The write's callback carries an error (EPIPE: the reader went away); listening keeps the
+  // stream's 'error' event from crashing the process meanwhile.
+  const ignore = (): void => {}
+  stream.on('error', ignore)
+  return {
+    write: (data, offset, length) => new Promise((resolve, reject) => {
+      stream.write(data.subarray(offset, offset + length), (e) => (e ? reject(e) : resolve({ bytesWritten: length })))
+    }),
+    sync: () => Promise.resolve(),
+    close: () => {
+      stream.off('error', ignore)
+      return Promise.resolve()
+    },
   }
 }
 
