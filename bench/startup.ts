@@ -6,7 +6,10 @@
  *
  * In one run, cases interleaved round by round so that a busy machine slows them alike:
  *   - `node -e 0`, the floor;
- *   - `node bin/sluice.js --version`;
+ *   - `node bin/sluice.js --version`, `--help`, and usage errors: `run` without a job file (a
+ *     missing argument), `run job --parallelism 0` (a bad option value), `run no-such-job.mjs`
+ *     and `nexmark run --query q99`, exit status 2
+ *     (issue 13: `sluice --help` and any usage error within 2.5× of `node -e 0`);
  *   - `node bin/sluice.js run bench/fixtures/one-event-job.mjs --no-server`, a 1-event job (and the
  *     same with its monitoring server on, --port 0, and as a .ts file, which tsx loads);
  *   - worker threads: bench/fixtures/worker-start.mjs runs a job at parallelism 2 on 2 workers
@@ -86,6 +89,11 @@ const sluice = 'bin/sluice.js'
 const CASES: Record<string, readonly string[]> = {
   'node -e 0': ['-e', '0'],
   'sluice --version': [sluice, '--version'],
+  'sluice --help': [sluice, '--help'],
+  'sluice run (usage error: no job file)': [sluice, 'run'],
+  'sluice run (usage error: --parallelism 0)': [sluice, 'run', 'bench/fixtures/one-event-job.mjs', '--parallelism', '0'],
+  'sluice run (usage error: no such job file)': [sluice, 'run', 'bench/fixtures/no-such-job.mjs'],
+  'sluice nexmark run (usage error: --query q99)': [sluice, 'nexmark', 'run', '--query', 'q99'],
   'sluice run (1 event, --no-server)': [sluice, 'run', 'bench/fixtures/one-event-job.mjs', '--no-server'],
   'sluice run (1 event, server on)': [sluice, 'run', 'bench/fixtures/one-event-job.mjs', '--port', '0'],
   'sluice run (1 event, .ts job, --no-server)': [sluice, 'run', 'bench/fixtures/one-event-job.ts', '--no-server'],
@@ -100,7 +108,7 @@ log(`${RUNS} rounds of ${Object.keys(CASES).length} cases in ${root}${compiled ?
 for (let round = 0; round < RUNS; round++) {
   for (const [name, argv] of Object.entries(CASES)) {
     // Before --version existed, the same command line loaded the whole CLI and exited with a usage error (2).
-    const r = run(argv, name === 'sluice --version' && !compiled ? 2 : 0)
+    const r = run(argv, name.includes('usage error') || (name === 'sluice --version' && !compiled) ? 2 : 0)
     ;(wall[name] ??= []).push(r.wallMs)
     if (r.cpuMs !== null) (cpu[name] ??= []).push(r.cpuMs)
     if (name.startsWith('workers')) {

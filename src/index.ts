@@ -10,6 +10,9 @@
 // Building and running a job.
 export { Pipeline, type PipelineOptions, type SourceOptions, type RunOptions, type JobHandle, type RestartOptions, type RestartEvent } from './api/pipeline.ts'
 export type { OperatorOptions, SinkOptions } from './api/options.ts'
+
+// The monitoring server (dashboard, /metrics, API) for a job run from code.
+export { serve, type ServeOptions, type JobServer } from './api/serve.ts'
 export type { Stream } from './api/stream.ts'
 export type { KeyedStream, ConnectedKeyedStreams, KeyedResult } from './api/keyed-stream.ts'
 export type { WindowedStream, WindowResult, WindowAggregateOptions } from './api/windowed-stream.ts'

@@ -91,7 +91,7 @@ describe('sluice nexmark', { timeout: TEST_DEADLINE_MS }, () => {
   it('an unknown query is a usage error', () => {
     const r = sluice('nexmark', 'run', '--query', 'q99', '--events', '10')
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/NEXMARK_UNKNOWN_QUERY.*q99/)
+    expect(r.stderr).toMatch(/CLI_USAGE: --query must be q0, q1, .* or q11, got "q99"/)
   })
 })
 
@@ -139,6 +139,16 @@ describe('sluice run and demo', { timeout: TEST_DEADLINE_MS }, () => {
     const r = sluice('demo', '--duration', '2')
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/events\/s/)
+    expect(r.stdout).toMatch(/demo stopped/)
+  })
+
+  it('the demo takes --parallelism and --workers and runs on worker threads', () => {
+    const r = sluice('demo', '--duration', '2', '--parallelism', '2', '--workers', '2', '--port', '0')
+    expect(r.stderr).toMatch(/Dashboard: http:\/\/127\.0\.0\.1:\d+\//)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/at full speed, parallelism 2 on 2 worker threads/)
+    expect(r.stdout).toMatch(/task \d+ \(parallelism 2\)/)
+    expect(r.stdout).toMatch(/events\/s .* hot-item windows \d+/)
     expect(r.stdout).toMatch(/demo stopped/)
   })
 })

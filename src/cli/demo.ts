@@ -4,42 +4,61 @@
  * and a status line every second: throughput, end-to-end p99, the diagnosis' top finding.
  */
 import { Pipeline, boundedOutOfOrderness } from '../index.ts'
-import { blackholeSink, countingSink } from '../connectors/blackhole-sink.ts'
+import { blackholeSink } from '../connectors/blackhole-sink.ts'
 import { nexmarkSource } from '../nexmark/source.ts'
 import { eventTime } from '../nexmark/model.ts'
 import { q5 } from '../nexmark/queries/q5.ts'
+import { defaultWorkers } from '../runtime/coordinator/threaded-attempt.ts'
 import { EXIT_OK } from './errors.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
-import { onInterrupt, parseCount } from './options.ts'
+import { onInterrupt, parseOption } from './options.ts'
 import { NEXMARK_OUT_OF_ORDERNESS_MS } from './nexmark-command.ts'
 
-export async function demoCommand(o: { duration?: string; events?: string } & ServerFlags): Promise<number> {
-  const durationS = parseCount('--duration', o.duration)
-  const events = parseCount('--events', o.events)
-  const p = new Pipeline('demo-hot-items')
+export interface DemoFlags extends ServerFlags {
+  duration?: string
+  events?: string
+  parallelism?: string
+  workers?: string
+}
+
+/**
+ * The demo's job: q5 over the generator (`events`: bounded; absent or 0: unbounded), every operator
+ * at `parallelism` (default 1). Worker threads rebuild it from this module with the same options.
+ */
+export function demoPipeline(o: { events?: number; parallelism?: number } = {}): Pipeline {
+  const events = o.events
+  const p = new Pipeline('demo-hot-items', o.parallelism === undefined ? {} : { parallelism: o.parallelism })
   const source = p.source('nexmark', nexmarkSource(events ? { events } : {}), {
     watermarks: boundedOutOfOrderness({ timestamp: eventTime, maxOutOfOrdernessMs: NEXMARK_OUT_OF_ORDERNESS_MS }),
   })
-  const hot = countingSink<{ auction: number; num: number }>(blackholeSink())
-  let latest: { auction: number; num: number } | null = null
-  q5(source)
-    .map('remember', (r) => {
-      latest = r
-      return r
-    })
-    .to('hot-items', hot)
-  process.stdout.write(`Sluice demo: Nexmark q5 (hot items) on an unbounded generator, at full speed. Ctrl-C to stop.\n${p.explain()}\n\n`)
-  const job = p.run()
+  q5(source).to('hot-items', blackholeSink())
+  p.module = { url: import.meta.url, exportName: 'demoPipeline', args: [o] }
+  return p
+}
+
+export async function demoCommand(o: DemoFlags): Promise<number> {
+  const durationS = parseOption('--duration', o.duration)
+  const events = parseOption('--events', o.events)
+  const parallelism = parseOption('--parallelism', o.parallelism) ?? 1
+  const workers = parseOption('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
+  const p = demoPipeline({ ...(events === undefined ? {} : { events }), parallelism })
+  const where = workers > 0 ? `, parallelism ${parallelism} on ${workers} worker threads` : parallelism > 1 ? `, parallelism ${parallelism} in one thread` : ''
+  process.stdout.write(`Sluice demo: Nexmark q5 (hot items) on an unbounded generator, at full speed${where}. Ctrl-C to stop.\n${p.explain()}\n\n`)
+  const job = p.run({ workers })
   const release = onInterrupt(() => void job.stop())
   const monitoring = await monitorJob(p, job, o, { progress: false })
   const t0 = performance.now()
   const off = monitoring.monitor.onSnapshot((v) => {
-    const wm = v.operators.find((x) => x.id === 'q5-count')?.watermark
-    const top = latest === null ? '-' : `auction ${latest.auction} with ${latest.num} bids`
+    const count = v.operators.find((x) => x.id === 'q5-count')
+    const wm = count?.watermark
+    // The hottest auction from the counting operator's sampled hot keys (any thread runs it).
+    const hottest = count?.hotKeys?.[0]
+    const top = hottest === undefined ? '-' : `auction ${hottest.key}`
+    const windows = v.operators.find((x) => x.id === 'hot-items')?.recordsIn ?? 0
     const p99 = v.latency === null ? '-' : `${v.latency.p99.toFixed(1)} ms`
     const finding = v.topFinding === null || v.topFinding.kind === 'healthy' ? '' : `  [${v.topFinding.severity}] ${v.topFinding.title}`
     process.stdout.write(
-      `${(v.uptimeMs / 1000).toFixed(0).padStart(4)} s  ${Math.round(v.recordsPerSecond).toLocaleString('en-US').padStart(11)} events/s  p99 ${p99}  hot-item windows ${hot.count}  event time ${wm ? new Date(wm).toISOString() : '-'}  latest: ${top}${finding}\n`,
+      `${(v.uptimeMs / 1000).toFixed(0).padStart(4)} s  ${Math.round(v.recordsPerSecond).toLocaleString('en-US').padStart(11)} events/s  p99 ${p99}  hot-item windows ${windows}  event time ${wm ? new Date(wm).toISOString() : '-'}  hottest: ${top}${finding}\n`,
     )
     if (durationS !== undefined && performance.now() - t0 >= durationS * 1000) void job.stop()
   })

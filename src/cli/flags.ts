@@ -26,6 +26,13 @@ export function withCheckpointOptions(c: Command): Command {
     .option('--restart-reset <duration>', 'a run this long without failing starts the count of restarts again (default 10m)')
 }
 
+/** Adds --parallelism (described by `parallelism`: what it applies to, its default) and --workers to a command that runs a job. */
+export function withParallelismOptions(c: Command, parallelism: string): Command {
+  return c
+    .option('--parallelism <n>', parallelism)
+    .option('--workers <n>', 'worker threads (default: one per core up to the parallelism; 0 = this thread)')
+}
+
 /** Adds --no-server, --port, --host, --token and --allowed-host to a command. */
 export function withServerOptions(c: Command): Command {
   return c

@@ -16,12 +16,12 @@ export interface ClientFlags {
   job?: string
 }
 
-/** Adds --token and --job to a command that reads a monitoring server. */
-export function withClientOptions(c: Command): Command {
+/** Adds the [url] argument, --token and --job (`job` says what the command does with it) to a command that talks to a monitoring server. */
+export function withClientOptions(c: Command, job: string): Command {
   return c
     .argument('[url]', 'the monitoring server, as printed by `sluice run` ("Dashboard: ...")', DEFAULT_SERVER_URL)
     .option('--token <secret>', 'bearer token the server requires (default: env SLUICE_TOKEN)')
-    .option('--job <id>', 'the job to show (default: the first running one)')
+    .option('--job <id>', `${job} (default: the first running one)`)
 }
 
 /**

@@ -4,12 +4,11 @@
  * bar for bounded input, a status line every few seconds otherwise; quiet when stderr is not a TTY.
  */
 import type { JobHandle, Pipeline } from '../api/pipeline.ts'
-import { SluiceError } from '../errors.ts'
 import { JobMonitor } from '../monitoring/job-monitor.ts'
 import type { MonitoringServer } from '../server/server.ts'
 import type { ServerFlags } from './flags.ts'
 import type { JobView } from '../monitoring/types.ts'
-import { parseCount } from './options.ts'
+import { parseOption } from './options.ts'
 import { short } from './top-frame.ts'
 
 export type { ServerFlags } from './flags.ts'
@@ -30,8 +29,7 @@ export async function monitorJob(p: Pipeline, job: JobHandle, flags: ServerFlags
   const monitor = new JobMonitor(o.id ?? p.name, p, job).start()
   let server: MonitoringServer | null = null
   if (flags.server !== false) {
-    const port = parseCount('--port', flags.port)
-    if (port !== undefined && port > 65535) throw new SluiceError('CLI_USAGE', `--port must be from 0 to 65535, got ${flags.port}`)
+    const port = parseOption('--port', flags.port)
     try {
       // Loaded only for a job that serves (with its metrics client): --no-server starts faster.
       const { MonitoringServer } = await import('../server/server.ts')

@@ -19,7 +19,7 @@ import { EXIT_OK } from './errors.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-attempt.ts'
 import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
-import { checkpointOptions, onInterrupt, parseBytes, parseCount, parsePolicy, restartOptions, type CheckpointFlags } from './options.ts'
+import { checkpointOptions, onInterrupt, parseChoice, parseOption, restartOptions, type CheckpointFlags } from './options.ts'
 
 /** The reference DDL's watermark: dateTime − 4 s. */
 export const NEXMARK_OUT_OF_ORDERNESS_MS = 4000
@@ -32,9 +32,9 @@ export interface GenerateOptions {
 }
 
 export async function generateCommand(o: GenerateOptions): Promise<number> {
-  const events = parseCount('--events', o.events) ?? 1_000_000
-  const seed = parseCount('--seed', o.seed) ?? 0
-  const rate = parseCount('--rate', o.rate)
+  const events = parseOption('--events', o.events) ?? 1_000_000
+  const seed = parseOption('--seed', o.seed) ?? 0
+  const rate = parseOption('--rate', o.rate)
   const config = { seed, ...(rate ? { eventsPerSecond: rate } : {}) }
   const t0 = performance.now()
   const r = isConnectorUri(o.out) ? await publishEvents(o.out, config, events) : await writeEventsFile(o.out, config, events)
@@ -131,11 +131,11 @@ export function loadQueryConnectors(o: RunQueryOptions): Promise<void> {
  */
 export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeline {
   const q = query(o.query)
-  const policy = parsePolicy(o.onError)
-  const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
+  const policy = parseChoice('--on-error', o.onError) ?? 'fail'
+  const parallelism = parseOption('--parallelism', o.parallelism) ?? 1
   const p = new Pipeline(`nexmark-${q.name}`, { parallelism, ...(o.deadLetter ? { deadLetter: isConnectorUri(o.deadLetter) ? sinkFromUri<DeadLetter>(o.deadLetter) : fileSink(o.deadLetter) } : {}) })
   let source: Source<NexmarkEvent>
-  const maxLineBytes = parseBytes('--max-line-bytes', o.maxLineBytes)
+  const maxLineBytes = parseOption('--max-line-bytes', o.maxLineBytes)
   if (o.input !== undefined && isConnectorUri(o.input)) {
     if (maxLineBytes !== undefined) throw new SluiceError('CLI_USAGE', '--max-line-bytes applies to an input file, not to a broker URI')
     // One event per message, as a line of the JSON Lines file.
@@ -144,10 +144,10 @@ export function nexmarkPipeline(o: RunQueryOptions, sink: Sink<unknown>): Pipeli
     source = fileSource<NexmarkEvent>(o.input, { format: 'lines', parse: (line) => parseEventJsonl(line as string), ...(maxLineBytes === undefined ? {} : { maxLineBytes }) })
   } else {
     if (maxLineBytes !== undefined) throw new SluiceError('CLI_USAGE', '--max-line-bytes needs --input <file> (the generator reads no lines)')
-    const rate = parseCount('--rate', o.rate)
-    const events = parseCount('--events', o.events) ?? 1_000_000
+    const rate = parseOption('--rate', o.rate)
+    const events = parseOption('--events', o.events) ?? 1_000_000
     // --events 0: an unbounded generator.
-    source = nexmarkSource({ ...(events === 0 ? {} : { events }), seed: parseCount('--seed', o.seed) ?? 0, ...(rate ? { eventsPerSecond: rate } : {}) })
+    source = nexmarkSource({ ...(events === 0 ? {} : { events }), seed: parseOption('--seed', o.seed) ?? 0, ...(rate ? { eventsPerSecond: rate } : {}) })
   }
   const events = p.source('nexmark', source, {
     watermarks: boundedOutOfOrderness({ timestamp: eventTime, maxOutOfOrdernessMs: NEXMARK_OUT_OF_ORDERNESS_MS }),
@@ -179,8 +179,8 @@ export async function runQueryCommand(command: RunQueryCommandOptions): Promise<
   const checkpoints = checkpointOptions({ checkpointDir, checkpointInterval, checkpointTimeout, allowNonRestoredState, fromSavepoint, savepointDir })
   const restart = restartOptions({ restartAttempts, restartDelay, restartBackoff, restartReset })
   if (checkpointDir !== undefined) await prefetchCheckpoint(checkpointDir, fromSavepoint)
-  const parallelism = parseCount('--parallelism', o.parallelism) ?? 1
-  const workers = parseCount('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
+  const parallelism = parseOption('--parallelism', o.parallelism) ?? 1
+  const workers = parseOption('--workers', o.workers) ?? (parallelism > 1 ? defaultWorkers(parallelism) : 0)
   await loadQueryConnectors(o)
   const p = workers > 0 ? await nexmarkJob(o) : nexmarkPipeline(o, sinkFor(o))
   const t0 = performance.now()

@@ -1,24 +1,17 @@
 /** `sluice run <job>`: imports a job module (TypeScript or JavaScript) and runs its pipeline. */
-import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { access } from 'node:fs/promises'
 import { jobTotal, type Pipeline } from '../index.ts'
 import { loadPipeline } from '../runtime/worker/job-module.ts'
-import { SluiceError } from '../errors.ts'
+import { jobFilePath } from './job-file.ts'
 import { EXIT_OK } from './errors.ts'
-import { checkpointOptions, onInterrupt, parseCount, restartOptions, type CheckpointFlags } from './options.ts'
+import { checkpointOptions, onInterrupt, parseOption, restartOptions, type CheckpointFlags } from './options.ts'
 import { defaultWorkers } from '../runtime/coordinator/threaded-attempt.ts'
 import { prefetchCheckpoint } from '../runtime/checkpoint/storage.ts'
 import { monitorJob, type ServerFlags } from './monitoring.ts'
 
 /** Loads the Pipeline a job module exports: `default`, `pipeline`, or a function returning one. */
 export async function loadJob(file: string): Promise<Pipeline> {
-  const path = resolve(file)
-  try {
-    await access(path)
-  } catch {
-    throw new SluiceError('CLI_USAGE', `job file not found: ${path}`)
-  }
+  const path = await jobFilePath(file)
   const url = pathToFileURL(path).href
   const p = (await loadPipeline({ url })) as Pipeline
   // Workers load the same module the same way (default export, then `pipeline`).
@@ -29,11 +22,10 @@ export async function loadJob(file: string): Promise<Pipeline> {
 export async function runJobCommand(file: string, o: { explain?: boolean; parallelism?: string; workers?: string } & ServerFlags & CheckpointFlags): Promise<number> {
   // The checkpoint to resume from is read while the job module loads.
   const [p] = await Promise.all([loadJob(file), o.checkpointDir === undefined ? null : prefetchCheckpoint(o.checkpointDir, o.fromSavepoint)])
-  const parallelism = parseCount('--parallelism', o.parallelism)
-  if (parallelism === 0) throw new SluiceError('CLI_USAGE', '--parallelism must be at least 1')
+  const parallelism = parseOption('--parallelism', o.parallelism)
   const effective = parallelism ?? p.parallelism
   const checkpoints = checkpointOptions(o)
-  const workers = parseCount('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
+  const workers = parseOption('--workers', o.workers) ?? (effective > 1 ? defaultWorkers(effective) : 0)
   const restart = restartOptions(o)
   const runOptions = { ...(parallelism === undefined ? {} : { parallelism }), workers, ...(checkpoints === undefined ? {} : { checkpoints }), ...(restart === undefined ? {} : { restart }) }
   if (o.explain) {

@@ -6,11 +6,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { JobView } from '../monitoring/types.ts'
-import { SluiceError } from '../errors.ts'
 import { CLEAR_LINE_END, CLEAR_SCREEN, CLEAR_SCREEN_END, CURSOR_HOME, HIDE_CURSOR, SHOW_CURSOR, fitWidth, painter } from './ansi.ts'
 import { EXIT_FAILED, EXIT_OK } from './errors.ts'
 import { MonitorClient, MonitorRequestError, colorEnabled, parseServerUrl, resolveToken, unreachableMessage, type ClientFlags } from './monitor-client.ts'
-import { parseCount } from './options.ts'
+import { parseOption } from './options.ts'
 import { renderNotice, renderTop } from './top-frame.ts'
 
 const ENDED: ReadonlySet<JobView['status']> = new Set(['finished', 'failed', 'stopped'])
@@ -47,8 +46,7 @@ export interface TopOptions extends ClientFlags {
 export async function topCommand(urlArg: string | undefined, o: TopOptions): Promise<number> {
   const { url, token } = parseServerUrl(urlArg)
   const client = new MonitorClient(url, resolveToken(o.token, token))
-  const intervalMs = parseCount('--interval', o.interval) ?? 1000
-  if (intervalMs < MIN_INTERVAL_MS) throw new SluiceError('CLI_USAGE', `--interval must be at least ${MIN_INTERVAL_MS} ms, got ${o.interval}`)
+  const intervalMs = parseOption('--interval', o.interval) ?? 1000
   const screen = new Screen(process.stdout)
   if (o.once === true) {
     try {

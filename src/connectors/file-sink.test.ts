@@ -1,4 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { text } from 'node:stream/consumers'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open as openFile } from 'node:fs/promises'
@@ -197,5 +199,38 @@ describe('fileSink two-phase commit', () => {
     await writer.preCommit!(1)
     expect(() => writer.commit!({ path, length: 99 })).toThrow(expect.objectContaining({ code: 'INTERNAL' }))
     await writer.close?.()
+  })
+})
+
+describe('fileSink on a pipe or a device', () => {
+  it('writes a FIFO as a stream: in order, no fsync or truncation, at-least-once across a recovery', async () => {
+    const fifo = join(dir, 'out.fifo')
+    execFileSync('mkfifo', [fifo])
+    const sink = fileSink(fifo)
+    expect(sink.exactlyOnce).toBe(false)
+    // Opening either end of a FIFO waits for the other: the reader and the writer open together.
+    const read = text(createReadStream(fifo))
+    const writer = await sink.open(testSinkContext)
+    await writer.write([{ a: 1 }, { a: 2 }])
+    expect(await writer.preCommit!(1)).toEqual({ path: fifo, length: 16 })
+    await writer.write([{ a: 3 }])
+    await writer.close?.()
+    // A recovery cannot take back what the reader has: the sink appends after it.
+    const again = text(createReadStream(fifo))
+    const recovered = await sink.open(testSinkContext, { path: fifo, length: 16 })
+    await recovered.write([{ a: 3 }])
+    await recovered.close?.()
+    expect(await read).toBe('{"a":1}\n{"a":2}\n{"a":3}\n')
+    expect(await again).toBe('{"a":3}\n')
+  })
+
+  it('writes /dev/null, pre-commits and closes without fsync (EINVAL on a character device)', async () => {
+    const sink = fileSink('/dev/null')
+    expect(sink.exactlyOnce).toBe(false)
+    const writer = await sink.open(testSinkContext)
+    await writer.write(sample)
+    expect(await writer.preCommit!(1)).toMatchObject({ path: '/dev/null' })
+    await writeAll(writer, sample, [1000, 2000])
+    expect(fileSink(join(dir, 'regular.jsonl')).exactlyOnce).toBe(true)
   })
 })

@@ -8,8 +8,19 @@
  * change the output from one file to a directory of parts, and the job's output would no
  * longer be byte-identical to a run without checkpoints. The price of truncation: while the
  * job runs, a reader of the file can see bytes past the last commit that a recovery removes.
+ *
+ * A path that is not a regular file (a FIFO, a character device such as /dev/null or a terminal,
+ * a socket) has no length to truncate to and no data to fsync: it is written as a stream, in
+ * order, with no position, and its output is at-least-once. /dev/stdout and /dev/stderr are
+ * written through process.stdout and process.stderr, and /dev/fd/N or /proc/self/fd/N naming a
+ * regular file through that descriptor: opening the path again would truncate a file (`> out.txt`,
+ * losing what stderr wrote into it with `2>&1`), writes at positions from 0 would overwrite what
+ * the other descriptor writes at the offset they share — the run summary landed on top of the
+ * first records that way —, and a socket cannot be opened again at all (ENXIO).
  */
-import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import { fstatSync, statSync, write as writeFd } from 'node:fs'
+import type { Writable } from 'node:stream'
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { describeCause, SluiceError } from '../errors.ts'
 import { encodeJsonLines, rejecterFor, type RejectRecord } from './line-encoder.ts'
@@ -34,6 +45,14 @@ export type FileCommit = { readonly path: string; readonly length: number }
  * opened on recovery with that commit, the sink truncates the file to `length` and appends.
  * Not parallel: one writer owns the file.
  *
+ * A FIFO, a character device (`/dev/null`, a terminal) or a socket is written as a stream: in
+ * order, never seeking, truncating or fsyncing. What reached a pipe cannot be taken back, so such
+ * an output is at-least-once at best: after a recovery, the records written since the last
+ * checkpoint are written again (`exactlyOnce` is then false). `/dev/stdout` and `/dev/stderr` are
+ * written through the process's own streams (`/dev/fd/N` on a file through that descriptor), so
+ * the output never overwrites what the process writes there otherwise (the run summary with
+ * `> out.txt 2>&1`), and works into a pipe or a socket.
+ *
  * @example
  * ```ts
  * const toUsd = (b: Bid) => ({ ...b, price: b.price * 1.08 })
@@ -46,12 +65,14 @@ export function fileSink<T = unknown>(path: string, options: FileSinkOptions = {
 
 export class FileSink<T> implements Sink<T> {
   readonly kind = 'file'
-  readonly exactlyOnce = true
+  /** False when the path names a pipe, a device or a descriptor (written as a stream). */
+  readonly exactlyOnce: boolean
 
   constructor(private readonly path: string, options: FileSinkOptions) {
     if ((options.format ?? 'jsonl') !== 'jsonl') {
       throw new SluiceError('CONNECTOR_OPTION_INVALID', `fileSink option format must be 'jsonl', got ${JSON.stringify(options.format)}`)
     }
+    this.exactlyOnce = descriptorNamed(path) === null && !isStreamPath(path)
   }
 
   /**
@@ -61,6 +82,11 @@ export class FileSink<T> implements Sink<T> {
   async open(ctx: SinkContext, recoverFrom?: SinkCommit | null): Promise<FileSinkWriter<T>> {
     const path = this.path
     const committed = recoverFrom === undefined || recoverFrom === null ? null : checkCommit(path, recoverFrom, 'recover from')
+    const own = processOutput(path)
+    if (own !== null) return new FileSinkWriter<T>(path, own, 0, rejecterFor(ctx, path), { stream: true })
+    // A pipe or a device is opened for writing only (O_RDWR would make this process a reader of a
+    // FIFO); O_TRUNC does nothing to either.
+    if (await stat(path).then((s) => !s.isFile(), () => false)) return this.openStream(ctx, committed)
     let handle: FileHandle
     try {
       await mkdir(dirname(path), { recursive: true })
@@ -75,6 +101,7 @@ export class FileSink<T> implements Sink<T> {
       }
       throw new SluiceError('SINK_IO', `cannot open ${path} for writing: ${describeCause(e)}`, { cause: e })
     }
+    if (!(await handle.stat().then((s) => s.isFile(), () => true))) return new FileSinkWriter<T>(path, handle, 0, rejecterFor(ctx, path), { stream: true })
     if (committed === null) {
       // A recovery with nothing committed must also make the empty start durable.
       if (recoverFrom === null) await syncOrClose(handle, path, 'the emptied file')
@@ -102,11 +129,93 @@ export class FileSink<T> implements Sink<T> {
     }
     return new FileSinkWriter<T>(path, handle, committed.length, rejecterFor(ctx, path))
   }
+
+  /** A pipe or a device: nothing to truncate on recovery, so it goes on writing (at-least-once). */
+  private async openStream(ctx: SinkContext, committed: FileCommit | null): Promise<FileSinkWriter<T>> {
+    let handle: FileHandle
+    try {
+      handle = await open(this.path, 'w')
+    } catch (e) {
+      throw new SluiceError('SINK_IO', `cannot open ${this.path} for writing: ${describeCause(e)}`, { cause: e })
+    }
+    return new FileSinkWriter<T>(this.path, handle, committed?.length ?? 0, rejecterFor(ctx, this.path), { stream: true })
+  }
+}
+
+/** What a writer needs of its file: a FileHandle, or a descriptor it borrows. */
+interface FileSinkTarget {
+  write(data: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesWritten: number }>
+  sync(): Promise<void>
+  close(): Promise<void>
+}
+
+/** The descriptor /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names, else null. */
+function descriptorNamed(path: string): number | null {
+  const m = /^\/dev\/(stdout|stderr)$|^\/dev\/fd\/(\d+)$|^\/proc\/self\/fd\/(\d+)$/.exec(path)
+  return m === null ? null : m[1] === 'stdout' ? 1 : m[1] === 'stderr' ? 2 : Number(m[2] ?? m[3])
+}
+
+/**
+ * How to write a path naming one of the process's own descriptors: standard output and error
+ * through process.stdout / process.stderr (whatever they are: a file, a pipe, a socket — which
+ * cannot be opened again: ENXIO —, a terminal, or a worker thread's forwarded stream); another
+ * descriptor open on a regular file through the descriptor itself. Null: open the path.
+ */
+function processOutput(path: string): FileSinkTarget | null {
+  const fd = descriptorNamed(path)
+  if (fd === 1) return processStream(process.stdout)
+  if (fd === 2) return processStream(process.stderr)
+  if (fd === null) return null
+  try {
+    return fstatSync(fd).isFile() ? borrowedDescriptor(fd) : null
+  } catch {
+    return null
+  }
+}
+
+/** True when `path` exists and is not a regular file (a FIFO, a device, a socket). */
+function isStreamPath(path: string): boolean {
+  try {
+    return !statSync(path).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** Writes through the process's stdout or stderr stream, each write once it has been handed on; never ends it. */
+function processStream(stream: Writable): FileSinkTarget {
+  // The write's callback carries an error (EPIPE: the reader went away); listening keeps the
+  // stream's 'error' event from crashing the process meanwhile.
+  const ignore = (): void => {}
+  stream.on('error', ignore)
+  return {
+    write: (data, offset, length) => new Promise((resolve, reject) => {
+      stream.write(data.subarray(offset, offset + length), (e) => (e ? reject(e) : resolve({ bytesWritten: length })))
+    }),
+    sync: () => Promise.resolve(),
+    close: () => {
+      stream.off('error', ignore)
+      return Promise.resolve()
+    },
+  }
+}
+
+/** Writes through a descriptor the process already has, at its offset; never closes it. */
+function borrowedDescriptor(fd: number): FileSinkTarget {
+  return {
+    write: (data, offset, length) => new Promise((resolve, reject) => {
+      writeFd(fd, data, offset, length, null, (e, bytesWritten) => (e ? reject(e) : resolve({ bytesWritten })))
+    }),
+    sync: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  }
 }
 
 /**
  * Writes at explicit offsets (not the file position), so a writer recovering at a committed
- * length appends after it. Writes, pre-commits and close run one after another, in order.
+ * length appends after it; a stream (`{ stream: true }`: a pipe, a device, a borrowed descriptor)
+ * is written at its own position, never fsynced. Writes, pre-commits and close run one after
+ * another, in order.
  */
 export class FileSinkWriter<T> implements SinkWriter<T> {
   private pending = ''
@@ -118,21 +227,25 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
   private written: number
   /** The longest length committed so far. */
   private committed: number
+  private readonly stream: boolean
 
   /**
    * `reject` takes the records that cannot be encoded (the sink's onError policy); they are left
    * out of the file. Default: such a record fails the write with SINK_RECORD_UNWRITABLE.
+   * @internal
    */
   constructor(
     private readonly path: string,
-    private readonly handle: FileHandle,
+    private readonly handle: FileSinkTarget,
     length: number,
     private readonly reject: RejectRecord = (_record, reason) => {
       throw new SluiceError('SINK_RECORD_UNWRITABLE', `cannot write a record to ${path}: ${reason}`)
     },
+    o: { stream?: boolean } = {},
   ) {
     this.written = length
     this.committed = length
+    this.stream = o.stream === true
   }
 
   write(batch: readonly T[]): void | Promise<void> {
@@ -148,7 +261,8 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
   }
 
   /**
-   * Writes out what is buffered and fsyncs the file: the bytes up to `length` survive a crash.
+   * Writes out what is buffered and fsyncs the file: the bytes up to `length` survive a crash (a
+   * stream: handed to the OS; its `length` counts bytes, nothing can be truncated to it).
    * After an fsync failure the writer is unusable (the kernel may have dropped the dirty pages,
    * so a retried fsync could report success for lost data); the job must recover instead.
    */
@@ -156,6 +270,7 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
     this.throwIfUnusable()
     const done = this.writePending().then(async (): Promise<FileCommit> => {
       const length = this.written
+      if (this.stream) return { path: this.path, length }
       try {
         await this.handle.sync()
       } catch (e) {
@@ -196,7 +311,7 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
     try {
       if (this.error === null) {
         await this.writePending()
-        await this.handle.sync().catch((e: unknown) => {
+        if (!this.stream) await this.handle.sync().catch((e: unknown) => {
           throw new SluiceError('SINK_IO', `cannot fsync ${this.path} at the end of the job: ${describeCause(e)}; its last output may not be on disk`, { cause: e })
         })
       }
@@ -230,7 +345,7 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
     try {
       let offset = 0
       while (offset < data.length) {
-        const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, this.written)
+        const { bytesWritten } = await this.handle.write(data, offset, data.length - offset, this.stream ? null : this.written)
         offset += bytesWritten
         this.written += bytesWritten
       }

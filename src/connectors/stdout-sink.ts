@@ -19,7 +19,9 @@ export interface StdoutSinkOptions {
  *
  * At-least-once, not exactly-once: what was printed cannot be taken back, so after a recovery
  * the records after the last checkpoint are printed again. `preCommit` waits until everything
- * printed so far has been handed to the stream's destination (no fsync: it is a stream).
+ * printed so far has been handed to the stream's destination (no fsync: it is a stream). It
+ * never writes at a position, so with `> out.txt 2>&1` its lines and the CLI's stderr lines
+ * follow one another in the file without overwriting each other.
  *
  * @example
  * ```ts
