@@ -6,7 +6,7 @@ import type { Finding, OperatorView } from '../types.ts'
 import { inputs, outputs, type Context, type Scored } from './context.ts'
 import { loadOf, scaledParallelism, type Load } from './measure.ts'
 import { hotKeysText, isOnePhaseWindowAggregate, skewOf } from './skew.ts'
-import { names, round } from './text.ts'
+import { names, onWorkers, parallelismOf, round } from './text.ts'
 
 export function bottlenecks(ctx: Context): Scored[] {
   const loads = new Map<string, Load>()
@@ -54,7 +54,7 @@ function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream:
 
   if (op.kind === 'sink') {
     return finding(`\`${op.id}\` is the bottleneck: the sink is ${busy} on its thread (encoding and handing over records, not awaiting writes) while ${waiting}`,
-      `\`${op.id}\` spends its thread on each record: write with parallel writers (raise its parallelism) or bigger batches, or use a faster sink`, null)
+      `\`${op.id}\` spends its thread on each record: give it parallel writers (${parallelismOf(op, op.parallelism * 2)}, for a sink that allows several) or use a faster sink`, null)
   }
   if (hotKeyBlocksScaling(ctx, op, load)) {
     const keys = hotKeysText(op)
@@ -66,9 +66,9 @@ function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream:
   }
   const q = scaledParallelism(ctx, op.parallelism, load.busyMs)
   evidence.recommendedParallelism = q
-  const oneThread = ctx.view.workerCount === 0 ? ', and run the job on worker threads (--workers): it runs on one thread now' : ''
+  const oneThread = ctx.view.workerCount === 0 ? `, and run the job ${onWorkers(q)}: it runs on one thread now` : ''
   return finding(`\`${op.id}\` is the bottleneck: ${busy} while ${waiting}`,
-    `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q}${oneThread}`, { kind: 'set-parallelism', operator: op.id, parallelism: q })
+    `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q} (${parallelismOf(op, q)})${oneThread}`, { kind: 'set-parallelism', operator: op.id, parallelism: q })
 }
 
 /**

@@ -45,7 +45,7 @@ export function skews(ctx: Context): Scored[] {
       finding: {
         kind: 'skew', severity: 'warning', operator: op.id, evidence,
         title: `\`${op.id}\` is skewed: subtask ${skew.hotSubtask} gets ${Math.round(skew.share * 100)}% of its load (${round(skew.hot)} ${unit} against a median of ${round(skew.median)})${keys === null ? '' : `, hot keys ${keys}`}`,
-        recommendation: `${twoPhase ? 'enable two-phase aggregation (pre-aggregate before the exchange)' : 'pre-aggregate before the keyBy (two-phase)'}, salt the hot key${topKey === undefined ? '' : ` \`${topKey}\``} (add a small random suffix, then combine the partial results), or key by something finer`,
+        recommendation: `${twoPhase ? 'enable two-phase aggregation (give its aggregate a `merge()` and do not set `twoPhase: false`), which pre-aggregates before the exchange' : 'pre-aggregate before the keyBy (two-phase)'}, salt the hot key${topKey === undefined ? '' : ` \`${topKey}\``} (add a small random suffix, then combine the partial results), or key by something finer`,
         action: twoPhase ? { kind: 'enable-two-phase', operator: op.id } : null,
       },
     }]

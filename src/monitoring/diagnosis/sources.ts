@@ -70,7 +70,7 @@ function lagFinding(view: JobView, src: SourceProgressView, m: { rate: number; s
   if (cause.operator !== null) evidence.bottleneck = cause.operator
   const more = Math.min(src.partitionCount, parallelism * 2)
   const recommendation = cause.recommendation ?? (parallelism < src.partitionCount
-    ? `read \`${src.source}\` with more subtasks: raise its parallelism from ${parallelism} to ${more} (at most one per partition, ${src.partitionCount})`
+    ? `read \`${src.source}\` with more subtasks: raise its parallelism from ${parallelism} to ${more} (\`.parallelism(${more})\` on the stream of \`${src.source}\`; at most one per partition, ${src.partitionCount})`
     : `\`${src.source}\` already reads each partition in its own subtask: read bigger batches, add partitions to the topic or stream, or make the records cheaper to process`)
   return {
     score: m.rate / o.lagGrowthRecordsPerSecond,

@@ -62,7 +62,7 @@ function watermarkFinding(ctx: Context, op: OperatorView, t: WatermarkTrouble, h
   const cause = idle !== null ? `: ${idle} reads nothing and holds it back`
     : holder !== null && holder.id !== op.id ? `: \`${holder.id}\` holds it back` : ''
   const recommendation = idle !== null && holder !== null
-    ? `give the watermark strategy of \`${holder.id}\` an idle timeout, e.g. boundedOutOfOrderness({ ..., idleTimeoutMs: 30_000 }), so an input that reads nothing stops holding back the watermark`
+    ? `give the watermark strategy of \`${holder.id}\` an idle timeout, e.g. \`boundedOutOfOrderness({ …, idleTimeoutMs: 30_000 })\`, so an input that reads nothing stops holding back the watermark`
     : t.stalled
       ? `check the watermark strategy of \`${holder?.id ?? op.id}\`: its event times do not advance (timestamps from the past, or a maxOutOfOrdernessMs far too large); windows and timers downstream will not fire`
       : `the watermark lags more and more: the sources read slower than events arrive (see any bottleneck finding) or event times run behind; windows fire late until it catches up`
