@@ -12,6 +12,10 @@ import { batchCallbackSink, blackholeSink, generatorSource } from '../src/connec
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import type { Finding, JobView } from '../src/monitoring/types.ts'
 import type { Sink } from '../src/connectors/spi.ts'
+import { diagnose } from '../src/monitoring/diagnosis.ts'
+import { job, worker } from '../src/monitoring/diagnosis/test-support.ts'
+import { renderDiagnosis } from '../src/cli/doctor.ts'
+import { renderTop } from '../src/cli/top-frame.ts'
 
 /** Spins for `us` microseconds of wall time. */
 function burn(us: number): void {
@@ -277,4 +281,23 @@ describe('sluice demo', () => {
       demo.kill('SIGKILL')
     }
   }, 60_000)
+})
+
+describe('evidence in words in sluice doctor and sluice top', () => {
+  const chain = { task: 0, busy: 950 }
+  const j = job({ source: chain, parse: chain, sink: chain }, { ids: ['source', 'parse', 'sink'], workerCount: 0, workers: [worker(-1)] })
+  const view = j.view()
+  const findings = diagnose(view, j.history())
+
+  it('doctor prints each evidence item as "label: value unit"', () => {
+    const lines = renderDiagnosis(view, findings, { color: false })
+    expect(lines).toEqual(expect.arrayContaining(['  thread busy: 950 ms/s', '  chain: source -> parse -> sink']))
+    expect(lines.join('\n')).not.toMatch(/MsPerSecond|worker -1/)
+  })
+
+  it('top shows the top finding\'s first evidence items in words', () => {
+    const frame = renderTop({ ...view, topFinding: findings[0] }, { width: 200, color: false }).join('\n')
+    expect(frame).toMatch(/thread busy: 950 ms\/s · task busy: 950 ms\/s · chain: source -> parse -> sink/)
+    expect(frame).not.toMatch(/MsPerSecond/)
+  })
 })

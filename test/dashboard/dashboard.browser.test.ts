@@ -252,6 +252,10 @@ describe('dashboard on a running Nexmark q5 job', () => {
     expect(await first.locator(tid('finding-recommendation')).count()).toBe(1)
     if ((await first.locator(tid('finding-evidence')).count()) > 0) {
       expect(await first.locator(`${tid('finding-evidence')} dt`).count()).toBeGreaterThan(0)
+      // Labels in words with units ("thread busy" · "840 ms/s"), not the API's keys (threadBusyMsPerSecond, worker -1).
+      const labels = await panel.locator(`${tid('finding-evidence')} dt`).allTextContents()
+      for (const l of labels) expect(l).not.toMatch(/[a-z][A-Z]/)
+      expect(await panel.locator(`${tid('finding-evidence')} dd`).allTextContents()).not.toContain('-1')
     }
     // The header's top finding: a title with a severity colour.
     const top = page.locator(tid('top-finding'))

@@ -2,6 +2,7 @@
  * Rule 1, the bottleneck (Flink's rule): an operator busy and not backpressured itself, with
  * backpressured operators upstream of it.
  */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { inputs, outputs, type Context, type Scored } from './context.ts'
 import { loadOf, scaledParallelism, type Load } from './measure.ts'
@@ -38,7 +39,7 @@ export function bottlenecks(ctx: Context): Scored[] {
 
 function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream: string[], loads: Map<string, Load>): Scored {
   const upstreamBp = Math.max(...upstream.map((id) => loads.get(id)?.backpressuredMs ?? 0))
-  const evidence: Finding['evidence'] = {
+  const evidence: Evidence = {
     busyMsPerSecond: Math.round(load.busyMs),
     hottestSubtaskBusyMsPerSecond: Math.round(load.hotBusyMs),
     upstreamBackpressuredMsPerSecond: Math.round(upstreamBp),

@@ -3,6 +3,7 @@
  * other work, so neither more CPU nor another thread helps it; fewer, larger requests or more of
  * them in flight at once (parallel subtasks, even on one thread) do.
  */
+import type { Evidence } from '../evidence.ts'
 import type { Finding } from '../types.ts'
 import { ancestors, type Context, type Scored } from './context.ts'
 import { loadOf, scaledParallelism } from './measure.ts'
@@ -23,7 +24,7 @@ export function ioBound(ctx: Context): Scored[] {
     const upstream = ops.filter((o) => above.has(o.id) && loadOf(ctx, o.id)?.backpressured === true).map((o) => o.id)
     const limits = load.saturated || upstream.length > 0
     const sink = op.kind === 'sink'
-    const evidence: Finding['evidence'] = {
+    const evidence: Evidence = {
       waitingMsPerSecond: Math.round(waitMs),
       waitingPercent: percent,
       busyMsPerSecond: Math.round(load.busyMs),

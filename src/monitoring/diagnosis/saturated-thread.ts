@@ -3,6 +3,7 @@
  * fill its input queue: the thread it shares with its upstream is simply always busy, mostly with
  * it. Then that operator (or chain) is the bottleneck even without backpressure.
  */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { series, type Context, type Scored } from './context.ts'
 import { mean, scaledParallelism, sum } from './measure.ts'
@@ -38,7 +39,7 @@ export function saturatedThreads(ctx: Context): Scored[] {
     // A task of sources alone is the source-bound rule's case.
     if (top.ops.every((o) => o.kind === 'source')) continue
     const op = work.length === 1 ? work[0] : (work[work.length - 1] ?? top.ops[0])
-    const evidence: Finding['evidence'] = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
+    const evidence: Evidence = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
     // The thread's own CPU time tells computing from blocking: busy time is wall time in the
     // tasks' steps, which a synchronous call (or another process taking the core) also fills.
     const cpu = threadCpu(ctx, worker)

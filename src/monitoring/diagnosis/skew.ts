@@ -1,4 +1,5 @@
 /** Rule 3, skew: one subtask of an operator takes far more than its share of the records (or busy time). */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { series, type Context, type OpSample, type Scored } from './context.ts'
 import { mean, sum } from './measure.ts'
@@ -30,7 +31,7 @@ export function skews(ctx: Context): Scored[] {
     if (skew === null) return []
     const unit = skew.metric === 'recordsInPerSecond' ? 'records/s' : 'ms/s busy'
     const keys = hotKeysText(op)
-    const evidence: Finding['evidence'] = {
+    const evidence: Evidence = {
       parallelism: op.parallelism,
       hotSubtask: skew.hotSubtask,
       [`hotSubtask${cap(skew.metric)}`]: round(skew.hot),

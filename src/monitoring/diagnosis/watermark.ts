@@ -1,4 +1,5 @@
 /** Rule 4: a watermark stalled or falling behind, reported where it starts, with the input that holds it. */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { ancestors, inputs, series, type Context, type OpSample, type Scored } from './context.ts'
 import { share } from './measure.ts'
@@ -46,7 +47,7 @@ function watermarkTrouble(ctx: Context, op: OperatorView): WatermarkTrouble | nu
 
 function watermarkFinding(ctx: Context, op: OperatorView, t: WatermarkTrouble, heldDownstream: string[]): Scored {
   const seconds = Math.round(t.elapsedMs / 1000)
-  const evidence: Finding['evidence'] = { windowSeconds: seconds }
+  const evidence: Evidence = { windowSeconds: seconds }
   if (t.lagMs !== null) evidence.watermarkLagMs = Math.round(t.lagMs)
   if (t.advanceMs !== null) evidence.watermarkAdvanceMs = Math.round(Math.max(0, t.advanceMs))
   evidence.recordsInPerSecond = round(op.kind === 'source' ? op.recordsOutPerSecond : op.recordsInPerSecond)
