@@ -102,6 +102,17 @@ async function overlaps(page: Page): Promise<number> {
   return n
 }
 
+/** Operator boxes not wholly inside the graph's viewport (nor the window). */
+async function nodesOutsideView(page: Page): Promise<string[]> {
+  const vp = (await page.locator(tid('graph-viewport')).boundingBox())!
+  const win = page.viewportSize()!
+  const boxes = await page.locator(NODES).evaluateAll((els) => els.map((e) => {
+    const r = e.querySelector('rect.node-box')!.getBoundingClientRect()
+    return { id: e.getAttribute('data-id') ?? '', x: r.left, y: r.top, w: r.width, h: r.height }
+  }))
+  return boxes.filter((b) => b.x < vp.x - 1 || b.x + b.w > vp.x + vp.width + 1 || b.y < vp.y - 1 || b.y + b.h > vp.y + vp.height + 1 || b.x + b.w > win.width).map((b) => b.id)
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })
 }
@@ -148,7 +159,9 @@ describe('dashboard on a running Nexmark q5 job', () => {
     expect(await page.locator(tid('job-status')).getAttribute('data-status')).toBe('running')
     expect(await text(page, 'job-uptime')).toMatch(/^\d+(s|m \d\ds)/)
     expect(await text(page, 'job-throughput')).toMatch(/\/s$/)
-    expect(await text(page, 'job-select')).toContain(view.id)
+    // The picker names a job by its id and, when it differs, its name ("q5 · nexmark-q5 (running)").
+    expect(view.name).not.toBe(view.id)
+    expect(await text(page, 'job-select')).toBe(`${view.id} · ${view.name} (running)`)
 
     // The graph's operators are exactly the API's, each coloured by a known state.
     const apiIds = view.graph.nodes.map((n) => n.id)
@@ -299,6 +312,41 @@ describe('dashboard on a running Nexmark q5 job', () => {
     }
   })
 
+  it('opens with the whole graph in view, and fits it again when the window resizes', async () => {
+    // 1100 px: the plain layout is wider than the view, but fits at a legible scale.
+    const p2 = await browser.newPage({ viewport: { width: 1100, height: 800 } })
+    try {
+      await p2.goto(cli.url)
+      await expect.poll(() => p2.locator(NODES).count(), { timeout: 20_000 }).toBe(view.graph.nodes.length)
+      const graphEl = p2.locator(tid('graph'))
+      expect(await graphEl.getAttribute('data-bands')).toBe('1')
+      expect(await nodesOutsideView(p2)).toEqual([])
+      const scaleAtOpen = Number(await graphEl.getAttribute('data-scale'))
+      expect(scaleAtOpen).toBeLessThan(1)
+      // Wider: refitted larger, still all in view.
+      await p2.setViewportSize({ width: 1400, height: 800 })
+      await expect.poll(async () => Number(await graphEl.getAttribute('data-scale')), { timeout: 5_000 }).toBeGreaterThan(scaleAtOpen)
+      expect(await nodesOutsideView(p2)).toEqual([])
+      // Too narrow to fit legibly: cut into rows, still all in view.
+      await p2.setViewportSize({ width: 640, height: 800 })
+      await expect.poll(async () => Number(await graphEl.getAttribute('data-bands')), { timeout: 5_000 }).toBeGreaterThan(1)
+      expect(await nodesOutsideView(p2)).toEqual([])
+      await shot(p2, 'q5-narrow')
+      // Once the user zooms, a resize leaves the scale alone.
+      await p2.locator(tid('zoom-in')).click()
+      const zoomed = await graphEl.getAttribute('data-scale')
+      await p2.setViewportSize({ width: 700, height: 800 })
+      // Two frames: the resize handler refits (or not) on the next one.
+      await p2.evaluate(() => new Promise((r) => {
+        const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame
+        raf(() => raf(() => r(null)))
+      }))
+      expect(await graphEl.getAttribute('data-scale')).toBe(zoomed)
+    } finally {
+      await p2.close()
+    }
+  })
+
   it('names an unknown #job=<id> and shows the first job instead', async () => {
     const p2 = await browser.newPage({ viewport: { width: 1200, height: 800 } })
     try {
@@ -407,6 +455,9 @@ describe('dashboard on a wide job: 102 operators × 4 subtasks', () => {
   it('lays the graph out without overlaps, scrolls and zooms', async () => {
     expect(view.graph.nodes.length).toBe(102)
     await expect.poll(() => page.locator(NODES).count(), { timeout: 20_000 }).toBe(102)
+    // A job named as its id: the picker names it once.
+    expect(view.name).toBe(view.id)
+    expect(await text(page, 'job-select')).toBe('wide (running)')
     expect((await nodeIds(page)).sort()).toEqual(view.graph.nodes.map((n) => n.id).sort())
     // Every parallel operator shows its 4 subtasks.
     const cells = await page.locator(tid('node-m50')).locator('rect.st').count()
