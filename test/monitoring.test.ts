@@ -133,6 +133,9 @@ describe('metrics against known workloads', () => {
     expect(c.pendingTimers).toBeGreaterThan(0)
     expect(c.hotKeys?.[0]?.key).toBe('hot')
     expect(c.hotKeys?.[0]?.share).toBeGreaterThan(0.05)
+    // Shares of the sampled records, with the sample size: never above 100 % together.
+    expect(c.hotKeysSampled).toBeGreaterThanOrEqual(100)
+    expect((c.hotKeys ?? []).reduce((a, k) => a + k.share, 0)).toBeLessThanOrEqual(1)
   }, 30_000)
 })
 

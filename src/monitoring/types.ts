@@ -128,7 +128,8 @@ export interface OperatorMetrics {
 export interface OperatorView extends OperatorMetrics {
   id: string; label: string; kind: 'source' | 'operator' | 'sink'; parallelism: number; task: number
   state: 'busy' | 'waiting' | 'backpressured' | 'idle'   // for colouring: the dominant of the four (max over subtasks)
-  hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: space-saving top-k
+  hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: the keys that certainly stand out (share: of the sampled records); [] when none does
+  hotKeysSampled?: number | null   // records sampled for hotKeys (every 64th sent through the keyBy); null: not keyed; absent from older servers
   subtasks: (OperatorMetrics & { subtask: number; worker: number })[]
 }
 

@@ -22,7 +22,7 @@ interface GraphEdge { from: string; to: string; partitioning: string; chained: b
 interface JobView {
   id: string; name: string; status: string
   graph: { nodes: GraphNode[]; edges: GraphEdge[] }
-  operators: { id: string; parallelism: number; hotKeys: unknown[] | null; subtasks: unknown[] }[]
+  operators: { id: string; parallelism: number; hotKeys: unknown[] | null; hotKeysSampled?: number | null; subtasks: unknown[] }[]
 }
 interface Finding { kind: string; severity: string; title: string; evidence: Record<string, unknown> }
 
@@ -238,7 +238,11 @@ describe('dashboard on a running Nexmark q5 job', () => {
     await expect.poll(async () => (await page.locator(`${tid('hot-keys')} tbody tr`).count()) + (await page.locator(tid('hot-keys-empty')).count()), { timeout: 10_000 }).toBeGreaterThan(0)
     const keys = (await api<JobView>(cli.url, `jobs/${encodeURIComponent(view.id)}`)).operators.find((o) => o.id === op)?.hotKeys
     expect(Array.isArray(keys)).toBe(true)
-    if (await page.locator(tid('hot-keys-empty')).count() > 0) expect(await text(page, 'hot-keys-empty')).toMatch(/No key stands out/)
+    if (await page.locator(tid('hot-keys-empty')).count() > 0) expect(await text(page, 'hot-keys-empty')).toMatch(/No key stands out|Too few samples yet/)
+    // With the sample size behind them, as the API gives it.
+    const sampled = (await api<JobView>(cli.url, `jobs/${encodeURIComponent(view.id)}`)).operators.find((o) => o.id === op)?.hotKeysSampled
+    expect(typeof sampled).toBe('number')
+    expect(await text(page, 'hot-keys-sample')).toMatch(/^from [\d,.]+[kKMG]? sampled records? \(every 64th through the keyBy\)$/)
     await shot(page, 'q5-detail')
 
     // Another operator replaces the panel; Escape closes it.

@@ -61,7 +61,7 @@ describe('diagnose: bottleneck', () => {
     expect(f.action).toEqual({ kind: 'enable-two-phase', operator: 'enrich' })
     expect(f.recommendation).toContain('two-phase')
     expect(f.evidence).toMatchObject({ hottestSubtaskBusyMsPerSecond: 990, hotSubtask: 0 })
-    expect(f.evidence.hotKeys).toContain('`auction-7` (62%)')
+    expect(f.evidence.hotKeys).toContain('`auction-7` (62 %)')
     expect(only(findings, 'skew').map((s) => s.operator)).toEqual(['enrich'])
   })
 

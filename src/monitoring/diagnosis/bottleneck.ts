@@ -59,7 +59,10 @@ function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream:
   }
   if (hotKeyBlocksScaling(ctx, op, load)) {
     const keys = hotKeysText(op)
-    if (keys !== null) evidence.hotKeys = keys
+    if (keys !== null) {
+      evidence.hotKeys = keys
+      if (typeof op.hotKeysSampled === 'number') evidence.hotKeysSampled = op.hotKeysSampled
+    }
     evidence.hotSubtask = load.hotSubtask
     return finding(`\`${op.id}\` is the bottleneck: ${busy} on ${keys === null ? `hot subtask ${load.hotSubtask}` : `hot keys ${keys}`} while ${waiting}`,
       `enable two-phase aggregation for \`${op.id}\` (give its aggregate a merge() and do not set twoPhase: false) so each upstream subtask pre-aggregates the hot key; more parallelism will not spread one key`,

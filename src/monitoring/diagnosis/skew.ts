@@ -38,7 +38,10 @@ export function skews(ctx: Context): Scored[] {
       [`median${cap(skew.metric)}`]: round(skew.median),
       hotSubtaskSharePercent: Math.round(skew.share * 100),
     }
-    if (keys !== null) evidence.hotKeys = keys
+    if (keys !== null) {
+      evidence.hotKeys = keys
+      if (typeof op.hotKeysSampled === 'number') evidence.hotKeysSampled = op.hotKeysSampled
+    }
     const topKey = op.hotKeys?.[0]?.key
     const twoPhase = isOnePhaseWindowAggregate(op)
     return [{
@@ -53,9 +56,12 @@ export function skews(ctx: Context): Scored[] {
   })
 }
 
+/** "`user-42` (55 %), `user-7` (5 %) of 12,800 sampled records": the top three and the sample behind them. */
 export function hotKeysText(op: OperatorView): string | null {
   const top = (op.hotKeys ?? []).slice(0, 3)
-  return top.length === 0 ? null : top.map((k) => `\`${k.key}\` (${Math.round(k.share * 100)}%)`).join(', ')
+  if (top.length === 0) return null
+  const sample = typeof op.hotKeysSampled === 'number' ? ` of ${op.hotKeysSampled.toLocaleString('en-US')} sampled records` : ''
+  return `${top.map((k) => `\`${k.key}\` (${Math.round(k.share * 100)} %)`).join(', ')}${sample}`
 }
 
 /** Two-phase window aggregates carry "(merge)" in their label; rolling aggregates have no two-phase form. */
