@@ -125,7 +125,7 @@ describe('sluice run and demo', { timeout: TEST_DEADLINE_MS }, () => {
   it('explains the physical plan', () => {
     const r = sluice('run', 'examples/first-job.ts', '--explain')
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/task 1 \(parallelism 1\): bids \[source file, event time\] -> valid \[filter\]/)
+    expect(r.stdout).toMatch(/task 0 \(parallelism 1\): bids \[source file, event time\] -> valid \[filter\]/)
     expect(r.stdout).toMatch(/hash \(keyBy, by key group\) exchange/)
   })
 

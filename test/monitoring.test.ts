@@ -4,12 +4,18 @@
  * bottleneck, skew and idle-source jobs. Time-based values are checked in wide bands (the machines
  * are shared); what must hold exactly is which operator is named.
  */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Pipeline, boundedOutOfOrderness, count, tumbling } from '../src/index.ts'
 import { batchCallbackSink, blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import type { Finding, JobView } from '../src/monitoring/types.ts'
 import type { Sink } from '../src/connectors/spi.ts'
+import { diagnose } from '../src/monitoring/diagnosis.ts'
+import { job, worker } from '../src/monitoring/diagnosis/test-support.ts'
+import { renderDiagnosis } from '../src/cli/doctor.ts'
+import { renderTop } from '../src/cli/top-frame.ts'
 
 /** Spins for `us` microseconds of wall time. */
 function burn(us: number): void {
@@ -127,6 +133,9 @@ describe('metrics against known workloads', () => {
     expect(c.pendingTimers).toBeGreaterThan(0)
     expect(c.hotKeys?.[0]?.key).toBe('hot')
     expect(c.hotKeys?.[0]?.share).toBeGreaterThan(0.05)
+    // Shares of the sampled records, with the sample size: never above 100 % together.
+    expect(c.hotKeysSampled).toBeGreaterThanOrEqual(100)
+    expect((c.hotKeys ?? []).reduce((a, k) => a + k.share, 0)).toBeLessThanOrEqual(1)
   }, 30_000)
 })
 
@@ -242,4 +251,56 @@ describe('diagnosis on deliberately built jobs', () => {
     expect(JSON.stringify(f)).toContain('orders')
     expect(f?.recommendation).toMatch(/idle/)
   }, 30_000)
+})
+
+describe('sluice demo', () => {
+  it('runs in wall-clock event time: the watermark lag it reports is seconds, not the days since a fixed date', async () => {
+    const root = new URL('..', import.meta.url).pathname
+    const demo = spawn(process.execPath, [join(root, 'bin/sluice.js'), 'demo', '--port', '0'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] })
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = ''
+        demo.stderr.setEncoding('utf8')
+        demo.stderr.on('data', (s: string) => {
+          err += s
+          const m = /Dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(err)
+          if (m !== null) resolve(m[1])
+        })
+        demo.once('exit', (code) => reject(new Error(`the demo exited (${code}) before printing its URL: ${err}`)))
+      })
+      // Wait for a watermark past the windows (the first one needs the out-of-orderness bound to pass).
+      let view: JobView
+      for (;;) {
+        view = (await (await fetch(new URL('api/v1/jobs/demo-hot-items', url))).json()) as JobView
+        if (op(view, 'q5-count').watermark !== null) break
+        await sleep(200)
+      }
+      const { watermark, watermarkLagMs } = op(view, 'q5-count')
+      const hourMs = 3_600_000
+      // Lag is clamped at 0, so also check the watermark is not ahead of the clock.
+      expect(watermarkLagMs).toBeLessThan(hourMs)
+      expect(Math.abs(Date.now() - (watermark as number))).toBeLessThan(hourMs)
+    } finally {
+      demo.kill('SIGKILL')
+    }
+  }, 60_000)
+})
+
+describe('evidence in words in sluice doctor and sluice top', () => {
+  const chain = { task: 0, busy: 950 }
+  const j = job({ source: chain, parse: chain, sink: chain }, { ids: ['source', 'parse', 'sink'], workerCount: 0, workers: [worker(-1)] })
+  const view = j.view()
+  const findings = diagnose(view, j.history())
+
+  it('doctor prints each evidence item as "label: value unit"', () => {
+    const lines = renderDiagnosis(view, findings, { color: false })
+    expect(lines).toEqual(expect.arrayContaining(['  thread busy: 950 ms/s', '  chain: source -> parse -> sink']))
+    expect(lines.join('\n')).not.toMatch(/MsPerSecond|worker -1/)
+  })
+
+  it('top shows the top finding\'s first evidence items in words', () => {
+    const frame = renderTop({ ...view, topFinding: findings[0] }, { width: 200, color: false }).join('\n')
+    expect(frame).toMatch(/thread busy: 950 ms\/s · task busy: 950 ms\/s · chain: source -> parse -> sink/)
+    expect(frame).not.toMatch(/MsPerSecond/)
+  })
 })

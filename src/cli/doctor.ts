@@ -28,7 +28,7 @@ export function doctorExitCode(findings: readonly Finding[]): number {
 
 /**
  * The report: a line naming the job, then per finding its severity and title, the evidence as
- * `key: value` lines, and the recommendation.
+ * `label: value unit` lines ("thread busy: 840 ms/s"), and the recommendation.
  */
 export function renderDiagnosis(job: JobSummary, findings: readonly Finding[], o: { color: boolean }): string[] {
   const paint = painter(o.color)
@@ -36,7 +36,7 @@ export function renderDiagnosis(job: JobSummary, findings: readonly Finding[], o
   const lines = [`${paint('bold', name)}: ${job.status}, up ${uptime(job.uptimeMs)}, ${findings.length} finding${findings.length === 1 ? '' : 's'}`]
   for (const f of findings) {
     lines.push('', `${paint(severityStyle(f), severityLabel(f))}  ${f.title}`)
-    for (const [key, value] of Object.entries(f.evidence)) lines.push(`  ${paint('dim', `${key}:`)} ${value}`)
+    for (const e of f.evidenceText ?? Object.entries(f.evidence).map(([key, v]) => ({ label: key, text: String(v) }))) lines.push(`  ${paint('dim', `${e.label}:`)} ${e.text}`)
     lines.push(`  what to do: ${f.recommendation}`)
   }
   return lines

@@ -15,6 +15,8 @@ export interface TopFrameOptions {
 }
 
 const BAR_WIDTH = 10
+/** Evidence items under the top finding (`sluice doctor` prints them all). */
+const TOP_EVIDENCE_ITEMS = 4
 const MIN_ID_WIDTH = 8
 
 interface Column {
@@ -168,12 +170,14 @@ function loadBar(o: OperatorView, paint: Paint): string {
   return paint('red', '█'.repeat(busy)) + paint('magenta', '░'.repeat(wait)) + paint('yellow', '▒'.repeat(back)) + paint('dim', '·'.repeat(BAR_WIDTH - busy - wait - back))
 }
 
-/** The top finding: a severity label, the title, then what to do, wrapped to the width. */
+/** The top finding: a severity label, the title, its first evidence in words, then what to do, wrapped to the width. */
 function findingLines(f: Finding, width: number, paint: Paint): string[] {
   const label = severityLabel(f)
   const indent = ' '.repeat(label.length + 2)
+  const evidence = (f.evidenceText ?? []).slice(0, TOP_EVIDENCE_ITEMS).map((e) => `${e.label}: ${e.text}`).join(' · ')
   return [
     ...wrap(f.title, width, `${paint(severityStyle(f), label)}  `, indent),
+    ...(evidence === '' ? [] : wrap(evidence, width, indent, indent).map((l) => paint('dim', l))),
     ...wrap(f.recommendation, width, `${indent}→ `, `${indent}  `),
   ]
 }

@@ -3,6 +3,8 @@
 import { h, setText, replaceChildren, fmtNum, fmtRate, fmtMs, fmtBytes, fmtPct, fmtInstant, msps, DASH } from './util.js'
 import { LineChart } from './chart.js'
 import { stateColours, subtaskState } from './graph.js'
+/** Below this many samples the server reports no hot key (HOT_KEY_MIN_SAMPLES in metrics/top-k.ts). */
+const HOT_KEY_MIN_SAMPLES = 100
 
 const C = {
   in: '#2f6fdf', out: '#169a68',
@@ -211,8 +213,13 @@ export class DetailPanel {
 
   renderHotKeys(o) {
     const keys = o.hotKeys
+    const n = o.hotKeysSampled
+    const sample = typeof n === 'number' ? h('div', { class: 'muted', testid: 'hot-keys-sample', text: `from ${fmtNum(n)} sampled record${n === 1 ? '' : 's'} (every 64th through the keyBy)` }) : null
     if (!keys || keys.length === 0) {
-      replaceChildren(this.hotKeys, h('div', { class: 'empty', testid: 'hot-keys-empty', text: keys === null || keys === undefined ? 'Not a keyed operator.' : 'No key stands out: none is certainly among the heaviest.' }))
+      const why = keys === null || keys === undefined ? 'Not a keyed operator.'
+        : typeof n === 'number' && n < HOT_KEY_MIN_SAMPLES ? `Too few samples yet to tell a hot key (${fmtNum(n)} of the ${HOT_KEY_MIN_SAMPLES} needed).`
+          : 'No key stands out: none is certainly above the share every key would have if all were equally frequent.'
+      replaceChildren(this.hotKeys, h('div', { class: 'empty', testid: 'hot-keys-empty', text: why }), keys ? sample : null)
       return
     }
     replaceChildren(this.hotKeys, h('table', { class: 'tbl', testid: 'hot-keys' },
@@ -220,6 +227,6 @@ export class DetailPanel {
       h('tbody', null, keys.slice(0, 10).map((k) => h('tr', null,
         h('td', { class: 'key', title: k.key, text: k.key }),
         h('td', { class: 'num', text: fmtNum(k.count) }),
-        h('td', { class: 'barcell' }, h('div', { class: 'ratebar share' }, h('i', { style: { width: `${Math.min(100, k.share * 100)}%` } }), h('span', { text: fmtPct(k.share) }))))))))
+        h('td', { class: 'barcell' }, h('div', { class: 'ratebar share' }, h('i', { style: { width: `${Math.min(100, k.share * 100)}%` } }), h('span', { text: fmtPct(k.share) }))))))), sample)
   }
 }

@@ -4,6 +4,8 @@ import { layoutGraph, routePath, NODE_W, NODE_H, GAP_X, MARGIN } from './layout.
 import { h, s, setText, fmtRate, clamp } from './util.js'
 
 const MIN_SCALE = 0.02
+/** Below this scale an automatic layout is cut into rows rather than fitted (its text would not read). */
+const MIN_FIT_SCALE = 0.4
 const MAX_SCALE = 2
 
 /** Fill and text colour of a node or subtask, Flink style: busy red, backpressured black, idle blue; plus waiting (on I/O) amber. */
@@ -55,6 +57,8 @@ export class GraphView {
     this.onSelect = opts.onSelect
     this.shapeKey = ''
     this.scale = 1
+    // Until the user zooms, the graph is fitted to the view on open and again when the window resizes.
+    this.autoFit = true
     this.layout = null
     this.nodeEls = new Map()
     this.edgeEls = []
@@ -90,7 +94,7 @@ export class GraphView {
       this.zoomLabel,
       btn('+', 'zoom in', 'zoom-in', () => this.zoomBy(1.25)),
       btn('fit', 'fit the whole graph', 'zoom-fit', () => this.fit()),
-      btn('1:1', 'actual size', 'zoom-reset', () => this.setScale(1)),
+      btn('1:1', 'actual size', 'zoom-reset', () => { this.autoFit = false; this.setScale(1) }),
       this.wrapBtn = btn('wrap', 'cut a long graph into rows (left to right in each)', 'layout-wrap', () => this.toggleWrap()))
     this.wrapPref = null // null: automatic (wrap long, flat graphs)
     this.legend = h('div', { class: 'graph-legend' },
@@ -127,6 +131,18 @@ export class GraphView {
       const rect = vp.getBoundingClientRect()
       this.zoomBy(e.deltaY < 0 ? 1.15 : 1 / 1.15, e.clientX - rect.left, e.clientY - rect.top)
     }, { passive: false })
+    // Refit on resize, once per frame, while the user has not zoomed.
+    let pending = false
+    window.addEventListener('resize', () => {
+      if (pending || !this.autoFit || !this.graph) return
+      pending = true
+      requestAnimationFrame(() => {
+        pending = false
+        if (!this.autoFit || !this.graph) return
+        this.build()
+        if (this.lastView) this.update(this.lastView)
+      })
+    })
   }
 
   /** Rebuilds the SVG when the graph's shape changed; returns true if it did. */
@@ -135,6 +151,7 @@ export class GraphView {
     if (key === this.shapeKey) return false
     this.shapeKey = key
     this.graph = graph
+    this.autoFit = true
     this.build()
     return true
   }
@@ -156,7 +173,7 @@ export class GraphView {
     // better cut into rows at a legible zoom than as one thin line.
     const readable = 0.7
     const cols = Math.max(2, Math.floor((vw / readable - 2 * MARGIN) / (NODE_W + GAP_X)))
-    const wantWrap = this.wrapPref ?? (layout.width * readable > 2.5 * vw && layout.height * readable < 0.35 * window.innerHeight)
+    const wantWrap = this.wrapPref ?? (vw / layout.width < MIN_FIT_SCALE && layout.height * readable < 0.35 * window.innerHeight)
     if (wantWrap) layout = layoutGraph(graph.nodes, graph.edges, { wrapColumns: cols })
     this.layout = layout
     this.wrapBtn.setAttribute('aria-pressed', String(layout.bands > 1))
@@ -209,10 +226,12 @@ export class GraphView {
     }
     this.svg.setAttribute('viewBox', `0 0 ${this.layout.width} ${this.layout.height}`)
     this.svg.dataset.nodes = String(graph.nodes.length)
-    // Start readable: fit when that keeps text legible, else scroll; size the viewport to the graph.
+    // Start fitted: the whole width in view (a long pipeline was cut into rows above, so it stays
+    // legible); a layout the user chose (wrap off) starts readable and scrolls. Size the viewport to the graph.
     const { width: W, height: H } = this.layout
     const maxH = Math.max(260, Math.round(window.innerHeight * (layout.bands > 1 ? 0.6 : 0.45)))
-    this.setScale(layout.bands > 1 ? clamp(vw / W, 0.4, 1) : clamp(Math.min(vw / W, (maxH - 20) / H), 0.55, 1))
+    const fitted = layout.bands > 1 ? Math.min(vw / W, 1) : Math.min(vw / W, (maxH - 20) / H, 1)
+    this.setScale(this.wrapPref === false ? clamp(fitted, 0.55, 1) : fitted)
     const needH = H * this.scale + (W * this.scale > vw ? 20 : 6)
     this.viewport.style.height = `${Math.round(clamp(needH, 110, maxH))}px`
     this.viewport.scrollLeft = 0
@@ -280,10 +299,12 @@ export class GraphView {
   }
 
   fit() {
+    this.autoFit = false
     this.setScale(this.fitScale())
   }
 
   zoomBy(f, ax, ay) {
+    this.autoFit = false
     const vp = this.viewport
     const cx = ax ?? vp.clientWidth / 2
     const cy = ay ?? vp.clientHeight / 2

@@ -18,7 +18,8 @@ export function renderJobSelect() {
     sel.dataset.key = key
     replaceChildren(sel, ids.map((id) => {
       const j = state.jobs.find((x) => x.id === id)
-      return h('option', { value: id, text: j ? `${j.id} · ${j.name} (${j.status})` : id })
+      // A job named as its id shows the name once ("demo-hot-items (running)").
+      return h('option', { value: id, text: j ? `${j.name === j.id ? j.id : `${j.id} · ${j.name}`} (${j.status})` : id })
     }))
   }
   if (state.jobId) sel.value = state.jobId

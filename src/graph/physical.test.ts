@@ -18,11 +18,11 @@ describe('physical plan', () => {
     expect(p.explain()).toBe(
       [
         'job "plan"',
-        'task 1 (parallelism 3): gen [source nexmark] -> bids+bid [fused(filter, map)]',
+        'task 0 (parallelism 3): gen [source nexmark] -> bids+bid [fused(filter, map)]',
         '    bid -> count: hash (keyBy, by key group) exchange, 3 -> 3 subtasks',
-        'task 2 (parallelism 3): count [aggregate]',
+        'task 1 (parallelism 3): count [aggregate]',
         '    count -> out: rebalance exchange, 3 -> 1 subtasks',
-        'task 3 (parallelism 1): out [sink(memory)]',
+        'task 2 (parallelism 1): out [sink(memory)]',
       ].join('\n'),
     )
   })
@@ -30,7 +30,7 @@ describe('physical plan', () => {
   it('a source that cannot split runs at parallelism 1; asking for more is an error', () => {
     const p = new Pipeline('plan', { parallelism: 4 })
     p.source('arr', fromArray([1, 2, 3])).map('m', (x) => x).to('out', memorySink())
-    expect(p.explain()).toMatch(/task 1 \(parallelism 1\): arr \[source array\]\n    arr -> m: rebalance exchange, 1 -> 4 subtasks/)
+    expect(p.explain()).toMatch(/task 0 \(parallelism 1\): arr \[source array\]\n    arr -> m: rebalance exchange, 1 -> 4 subtasks/)
     const q = new Pipeline('plan')
     q.source('arr', fromArray([1])).parallelism(2).to('out', memorySink())
     expect(() => q.run()).toThrow(/PARALLELISM_INVALID: source "arr" \(array\) cannot be split/)
@@ -40,9 +40,9 @@ describe('physical plan', () => {
     const p = new Pipeline('plan')
     p.source('arr', fromArray([1])).map('a', (x) => x).map('b', (x) => x).disableChaining().map('c', (x) => x).startNewChain().to('out', memorySink())
     const text = p.explain()
-    expect(text).toMatch(/task 1 \(parallelism 1\): arr \[source array\] -> a \[map\]\n/)
-    expect(text).toMatch(/task 2 \(parallelism 1\): b \[map\]\n/)
-    expect(text).toMatch(/task 3 \(parallelism 1\): c \[map\] -> out \[sink\(memory\)\]/)
+    expect(text).toMatch(/task 0 \(parallelism 1\): arr \[source array\] -> a \[map\]\n/)
+    expect(text).toMatch(/task 1 \(parallelism 1\): b \[map\]\n/)
+    expect(text).toMatch(/task 2 \(parallelism 1\): c \[map\] -> out \[sink\(memory\)\]/)
   })
 
   it('rebalance spreads batches over subtasks; broadcast copies every record to each', async () => {

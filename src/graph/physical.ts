@@ -98,7 +98,11 @@ export function planFingerprint(graph: LogicalGraph, plan: PhysicalPlan): string
   return JSON.stringify({ nodes, edges, maxParallelism: plan.maxParallelism })
 }
 
-/** A readable description of the physical plan: chains, parallelism and the exchanges. */
+/**
+ * A readable description of the physical plan: chains, parallelism and the exchanges. Tasks are
+ * numbered from 0, in plan order, as subtasks and workers are and as the monitor, the dashboard and
+ * the API number them (`OperatorView.task`).
+ */
 export function explainPlan(graph: LogicalGraph, plan: PhysicalPlan): string {
   const lines: string[] = []
   plan.chains.forEach((chain, i) => {
@@ -119,7 +123,7 @@ export function explainPlan(graph: LogicalGraph, plan: PhysicalPlan): string {
       parts.push(n.type === 'source' ? `${id} [source ${n.source.kind}${n.watermarks ? ', event time' : ''}]` : `${id} [${n.label}]`)
     }
     flush()
-    lines.push(`task ${i + 1} (parallelism ${plan.parallelism.get(chain[0])}): ${parts.join(' -> ')}`)
+    lines.push(`task ${i} (parallelism ${plan.parallelism.get(chain[0])}): ${parts.join(' -> ')}`)
     for (const pe of plan.edges) {
       if (pe.chained || !chain.includes(pe.edge.from)) continue
       const e = pe.edge

@@ -1,6 +1,7 @@
 import type { ConnectionStatus, PartitionProgress } from '../connectors/spi.ts'
 import { Histogram } from './histogram.ts'
 import type { ThreadStatsSnapshot } from './thread-stats.ts'
+import type { HotKeySummary } from './top-k.ts'
 
 /**
  * Per-operator and per-task counters, updated per batch (never per record). The monitoring
@@ -73,8 +74,8 @@ export interface TaskMetricsSnapshot {
   /** Fullest input / output channel, 0..1; null without channels. */
   inputQueueUsage: number | null
   outputQueueUsage: number | null
-  /** Sampled heaviest keys sent to each keyed consumer, cumulative counts. */
-  hotKeys: { operator: string; keys: [string, number][] }[]
+  /** Sampled heaviest keys sent to each keyed consumer, cumulative counts, with their sample size. */
+  hotKeys: ({ operator: string } & HotKeySummary)[]
   /** A source task whose reader reports them: its partitions' read positions and lag. */
   partitions?: PartitionProgress[]
   /** The connectors of this task that talk to a server (its source, its sinks): their link's state. */

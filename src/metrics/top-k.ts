@@ -13,6 +13,8 @@ export class SpaceSaving {
   private readonly errors: Float64Array
   /** Keys as they come (primitives compare by value); turned into text only when reported. */
   private readonly slot = new Map<unknown, number>()
+  /** Calls to offer(): the sample size when each call is one sampled record. */
+  private offers = 0
 
   constructor(readonly capacity = 64) {
     this.counts = new Float64Array(capacity)
@@ -20,6 +22,7 @@ export class SpaceSaving {
   }
 
   offer(key: unknown, weight = 1): void {
+    this.offers++
     const s = this.slot.get(key)
     if (s !== undefined) {
       this.counts[s] += weight
@@ -68,6 +71,70 @@ export class SpaceSaving {
     for (let i = 0; i < this.keys.length; i++) t += this.counts[i]
     return t
   }
+
+  /** What a metrics snapshot carries: the top `k`, the weight and number of samples, the keys seen. */
+  summary(k: number): HotKeySummary {
+    return { keys: this.top(k), total: this.total, samples: this.offers, distinct: this.keys.length }
+  }
+}
+
+/**
+ * A space-saving summary as it crosses threads: `keys` with guaranteed counts (in the same weight
+ * as `total`), `samples` offers behind them, `distinct` keys tracked (at most the capacity: a full
+ * summary has seen at least that many).
+ */
+export interface HotKeySummary {
+  keys: [string, number][]
+  total: number
+  samples: number
+  distinct: number
+}
+
+/** A hot key as reported: its estimated records and its share of the sampled records. */
+export interface HotKey { key: string; count: number; share: number }
+
+/** Fewer sampled records than this report no hot key: a share from a dozen samples says nothing. */
+export const HOT_KEY_MIN_SAMPLES = 100
+/**
+ * z of the Wilson interval: 2.81 is a two-sided 99.5 % interval, so that among the 10 keys tested
+ * (HOT_KEYS_TESTED) a key of exactly the uniform share is reported in under 5 % of snapshots (Bonferroni).
+ */
+export const HOT_KEY_Z = 2.81
+export const HOT_KEYS_TESTED = 10
+
+/**
+ * Merges the summaries of one operator's producers and keeps the keys that certainly stand out:
+ * - shares are of the sampled records (`count / total`), so they never sum above 100 %;
+ * - with fewer than HOT_KEY_MIN_SAMPLES samples, no key is reported;
+ * - a key is reported when the lower bound of its share's Wilson score interval (z = HOT_KEY_Z)
+ *   is above the share every key would have if all were equally frequent: 1 / the number of
+ *   distinct keys seen, or 1 / capacity when the summary is full (then there are more, so the true
+ *   uniform share is smaller: the test errs towards reporting nothing).
+ * Returns the heaviest first, at most HOT_KEYS_TESTED, and the number of sampled records.
+ */
+export function hotKeysOf(summaries: readonly HotKeySummary[]): { keys: HotKey[]; samples: number } {
+  const counts = new Map<string, number>()
+  let total = 0
+  let samples = 0
+  let distinct = 1
+  for (const s of summaries) {
+    mergeTop(counts, s.keys)
+    total += s.total
+    samples += s.samples
+    distinct = Math.max(distinct, s.distinct)
+  }
+  if (samples < HOT_KEY_MIN_SAMPLES || total <= 0) return { keys: [], samples }
+  const uniform = 1 / distinct
+  const keys = [...counts].sort((a, b) => b[1] - a[1]).slice(0, HOT_KEYS_TESTED)
+    .map(([key, count]) => ({ key, count: Math.round(count), share: Math.min(1, count / total) }))
+    .filter((k) => wilsonLower(k.share, samples, HOT_KEY_Z) > uniform)
+  return { keys, samples }
+}
+
+/** Lower bound of the Wilson score interval of a proportion `p` observed in `n` trials. */
+export function wilsonLower(p: number, n: number, z: number): number {
+  const z2 = z * z
+  return (p + z2 / (2 * n) - z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n)
 }
 
 /** Adds summaries' [key, count] lists into one map. */

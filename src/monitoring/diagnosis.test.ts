@@ -27,4 +27,22 @@ describe('diagnose: overall', () => {
     ])
     expect(findings.filter((f) => f.kind === 'gc').map((f) => f.evidence.worker)).toEqual([1, 0])
   })
+
+  it('gives every evidence item a label in words and a unit, never a raw key', () => {
+    const j = job(
+      { ...SLOW_ENRICH, parse: { ...SLOW_ENRICH.parse, errors: 6, skipped: 6 } },
+      { workers: [worker(-1, { gcPauseMsPerSecond: 600, eventLoopDelayP99Ms: 400 })] },
+    )
+    const findings = diagnose(j.view(), j.history())
+    expect(kinds(findings)).toEqual(expect.arrayContaining(['bottleneck', 'gc', 'event-loop', 'errors']))
+    for (const f of findings) {
+      expect(f.evidenceText?.map((e) => e.key)).toEqual(Object.keys(f.evidence))
+      for (const e of f.evidenceText ?? []) expect(e.label, e.key).not.toMatch(/[a-z][A-Z]/)
+    }
+    const gc = findings.find((f) => f.kind === 'gc')
+    expect(gc?.evidenceText?.slice(0, 2)).toEqual([
+      { key: 'worker', label: 'thread', text: 'main thread' },
+      { key: 'gcPauseMsPerSecond', label: 'garbage collection', text: '600 ms/s' },
+    ])
+  })
 })

@@ -16,6 +16,7 @@ import type { Finding, JobView, Sample } from './types.ts'
 import { bottlenecks } from './diagnosis/bottleneck.ts'
 import { checkpoints } from './diagnosis/checkpoints.ts'
 import type { Context } from './diagnosis/context.ts'
+import { describeEvidence } from './evidence.ts'
 import { failingRecords } from './diagnosis/failing-records.ts'
 import { healthy } from './diagnosis/healthy.ts'
 import { ioBound } from './diagnosis/io-bound.ts'
@@ -60,7 +61,7 @@ export function diagnose(view: JobView, history: readonly Sample[], options?: Di
   scored.push(...sourceLagFindings(view, ctx.window, o, scored), ...connectionFindings(view))
   if (scored.length === 0) scored.push(healthy(ctx))
   scored.sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score)
-  return scored.map((s) => s.finding)
+  return scored.map((s) => ({ ...s.finding, evidenceText: describeEvidence(s.finding.evidence) }))
 }
 
 const SEVERITY_RANK: Record<Finding['severity'], number> = { critical: 0, warning: 1, info: 2 }

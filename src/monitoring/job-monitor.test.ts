@@ -67,3 +67,27 @@ describe('the monitor on an injected clock', () => {
     await m.stop()
   })
 })
+
+describe('task numbers', () => {
+  it('are those of explain(): from 0, in plan order, on every operator of the view and its graph', async () => {
+    const p = new Pipeline('numbered')
+    const input = manualSource<number>()
+    p.source('in', input).map('a', (n) => n + 1).disableChaining().map('b', (n) => n * 2).rebalance().map('c', (n) => n).to('out', memorySink<number>())
+    const explained = new Map<string, number>()
+    for (const m of p.explain().matchAll(/^task (\d+) \(parallelism \d+\): (.*)$/gm)) {
+      for (const id of m[2].matchAll(/(?:^| -> )([\w+-]+) \[/g)) for (const part of id[1].split('+')) explained.set(part, Number(m[1]))
+    }
+    expect(Math.min(...explained.values())).toBe(0)
+    const job = p.run()
+    const monitor = new JobMonitor('numbered', p, job, { intervalMs: 1000, clock: new ManualClock(job.startedAt), log: () => {} }).start()
+    try {
+      const v = monitor.view()
+      expect(Object.fromEntries(v.operators.map((o) => [o.id, o.task]))).toEqual(Object.fromEntries(explained))
+      expect(v.graph.nodes.map((n) => [n.id, n.task])).toEqual(v.operators.map((o) => [o.id, o.task]))
+    } finally {
+      input.end()
+      await job.done
+      monitor.stop()
+    }
+  })
+})

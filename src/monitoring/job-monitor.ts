@@ -16,7 +16,7 @@ import { addSparse, BUCKETS, percentiles } from '../metrics/histogram.ts'
 import { CheckpointDurations } from '../metrics/checkpoint-durations.ts'
 import { ObjectiveEvaluator, postAlert } from './objectives.ts'
 import { ThreadStats } from '../metrics/thread-stats.ts'
-import { mergeTop } from '../metrics/top-k.ts'
+import { hotKeysOf, type HotKeySummary } from '../metrics/top-k.ts'
 import { connections, sourceProgress } from './source-progress.ts'
 import { aggregate, kindOf, round, sampleOf, stateOf, whereFrom, workersOf } from './view-parts.ts'
 import { isManualClock, systemClock, type Clock } from '../time/clock.ts'
@@ -25,7 +25,6 @@ import type { Alert, CheckpointsView, ExceptionEntry, Finding, JobView, Objectiv
 const HISTORY_SECONDS = 600
 /** Latency percentiles cover the markers of this many last samples. */
 const LATENCY_WINDOW = 10
-const HOT_KEYS_SHOWN = 10
 
 export interface MonitorOptions {
   /** Sampling period (ms). Default 1000. */
@@ -266,8 +265,8 @@ export class JobMonitor {
     for (const t of tasksNow) for (const op of t.operators) taskOf.set(`${op}#${t.subtask}`, t)
     const prevOps = new Map<string, JobMetrics['operators'][number]>()
     for (const o of prev?.metrics.operators ?? []) prevOps.set(`${o.operator}#${o.subtask}`, o)
-    const hot = new Map<string, Map<string, number>>()
-    for (const t of tasksNow) for (const h of t.hotKeys) mergeTop(hot.get(h.operator) ?? (hot.set(h.operator, new Map()).get(h.operator) as Map<string, number>), h.keys)
+    const hot = new Map<string, HotKeySummary[]>()
+    for (const t of tasksNow) for (const h of t.hotKeys) hot.set(h.operator, [...(hot.get(h.operator) ?? []), h])
 
     const windowLatency = (keys: readonly string[]): Percentiles | null => {
       if (cur === null) return null
@@ -333,14 +332,9 @@ export class JobMonitor {
       })
       const agg = aggregate(subtasks, windowLatency(taskKeys.filter((k) => k !== '')))
       const hk = hot.get(node.id)
-      let hotKeys: OperatorView['hotKeys'] = null
-      // A keyed operator (fed by a sampled keyBy exchange) always gets a list, empty when no key stands out.
-      if (hk !== undefined) {
-        let total = 0
-        for (const n of hk.values()) total += n
-        const opIn = agg.recordsIn > 0 ? agg.recordsIn : total
-        hotKeys = [...hk.entries()].sort((a, b) => b[1] - a[1]).slice(0, HOT_KEYS_SHOWN).map(([key, count]) => ({ key, count: Math.round(count), share: Math.min(1, count / Math.max(1, opIn)) }))
-      }
+      // A keyed operator (fed by a sampled keyBy exchange) always gets a list, empty when no key
+      // certainly stands out (metrics/top-k.ts: hotKeysOf), and the sample size behind it.
+      const sampled = hk === undefined ? null : hotKeysOf(hk)
       operators.push({
         id: node.id,
         label: node.label,
@@ -348,7 +342,8 @@ export class JobMonitor {
         parallelism: p,
         task: this.taskOrder.get(node.id) ?? 0,
         state: stateOf(agg),
-        hotKeys,
+        hotKeys: sampled?.keys ?? null,
+        hotKeysSampled: sampled?.samples ?? null,
         ...agg,
         subtasks,
       })

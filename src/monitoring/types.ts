@@ -128,7 +128,8 @@ export interface OperatorMetrics {
 export interface OperatorView extends OperatorMetrics {
   id: string; label: string; kind: 'source' | 'operator' | 'sink'; parallelism: number; task: number
   state: 'busy' | 'waiting' | 'backpressured' | 'idle'   // for colouring: the dominant of the four (max over subtasks)
-  hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: space-saving top-k
+  hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: the keys that certainly stand out (share: of the sampled records); [] when none does
+  hotKeysSampled?: number | null   // records sampled for hotKeys (every 64th sent through the keyBy); null: not keyed; absent from older servers
   subtasks: (OperatorMetrics & { subtask: number; worker: number })[]
 }
 
@@ -161,10 +162,14 @@ export interface Finding {
   severity: 'critical' | 'warning' | 'info'
   title: string             // one plain sentence: "`enrich` is the bottleneck: busy 980 ms/s while `parse` upstream is backpressured"
   operator: string | null
-  evidence: Record<string, number | string>
-  recommendation: string    // plain words: "raise parallelism of `enrich` from 1 to 3"
+  evidence: Record<string, number | string>   // machine-readable: base units (ms, bytes, records), names; the keys are in monitoring/evidence.ts
+  evidenceText?: EvidenceItem[]   // the same for people, in evidence order: { key: 'worker', label: 'thread', text: 'main thread' } (absent from older servers)
+  recommendation: string    // what to do, naming the option: "raise parallelism of `enrich` from 1 to 3 (`.parallelism(3)` on the stream of `enrich`)"
   action: { kind: 'set-parallelism'; operator: string; parallelism: number } | { kind: 'enable-two-phase'; operator: string } | null
 }
+
+/** One evidence item for people: `label` "thread busy", `text` "840 ms/s" (value and unit). */
+export interface EvidenceItem { key: string; label: string; text: string }
 
 export interface Objective { name: string; metric: 'latencyP99Ms' | 'watermarkLagMs' | 'recordsPerSecond'; op: '<=' | '>='; threshold: number; forSeconds: number }
 export interface Alert { objective: string; state: 'firing' | 'resolved'; since: number; value: number | null; threshold: number; message: string }

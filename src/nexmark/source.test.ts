@@ -3,7 +3,7 @@ import { nexmarkSource } from './source.ts'
 import type { SourceContext, SourcePosition, SourceReader } from '../connectors/spi.ts'
 import { ManualClock } from '../time/clock.ts'
 import { NexmarkGenerator } from './generator.ts'
-import type { NexmarkEvent } from './model.ts'
+import { eventTime, type NexmarkEvent } from './model.ts'
 import { expectResumesFromSnapshots, sourceContract } from '../connectors/source-contract.ts'
 
 const ctx: SourceContext = {
@@ -143,5 +143,26 @@ describe('nexmark source positions', () => {
   ])('refuses %s with CHECKPOINT_INCOMPATIBLE', (_label, from, subtaskIndex, parallelism) => {
     const source = nexmarkSource({ events: 4900, firstEventNumber: 100 })
     expect(() => source.open({ ...ctx, subtaskIndex, parallelism }, from)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_INCOMPATIBLE' }))
+  })
+
+  it('with eventTime wall-clock stamps each batch with the clock, keeping auctions\' durations and every other field', async () => {
+    const clock = new ManualClock(1_765_000_000_000)
+    const reader = await nexmarkSource({ events: 2000, seed: 5, eventTime: 'wall-clock' }).open({ ...ctx, clock })
+    const generated = generate(5, 0, 2000)
+    const out: NexmarkEvent[] = []
+    expect(reader.read(out, 1000)).toBe(1000)
+    clock.advance(250)
+    expect(reader.read(out, 1000)).toBe(1000)
+    expect(out.slice(0, 1000).map(eventTime)).toEqual(Array(1000).fill(1_765_000_000_000))
+    expect(out.slice(1000).map(eventTime)).toEqual(Array(1000).fill(1_765_000_000_250))
+    const i = out.findIndex((e) => e.auction !== null)
+    expect(out[i].auction!.expires - out[i].auction!.dateTime).toBe(generated[i].auction!.expires - generated[i].auction!.dateTime)
+    const untimed = (e: NexmarkEvent) => JSON.stringify(e, (k, v: unknown) => (k === 'dateTime' || k === 'expires' ? 0 : v))
+    expect(out.map(untimed)).toEqual(generated.map(untimed))
+    expect(reader.snapshotPosition!()).toEqual({ eventNumber: 2000 })
+  })
+
+  it('refuses an unknown eventTime', () => {
+    expect(() => nexmarkSource({ eventTime: 'now' as 'generated' })).toThrow(expect.objectContaining({ code: 'CONNECTOR_OPTION_INVALID' }))
   })
 })

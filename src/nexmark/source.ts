@@ -18,6 +18,16 @@ export interface NexmarkSourceOptions {
   /** Event time of event number 0, epoch ms. Default 2026-01-01T00:00:00Z. */
   baseTimeMs?: number
   /**
+   * Where events' times come from. `'generated'` (the default): `baseTimeMs` plus the event
+   * number spaced by `eventsPerSecond`, the same on every run. `'wall-clock'`: the reading
+   * thread's clock when the event is generated (Beam's `useWallclockEventTime`), so event time
+   * starts now and keeps pace with the clock at any speed and a watermark's lag is the job's
+   * delay; ids, prices and every other field stay those of the seed. A generator at full speed
+   * with generated times runs ahead of the clock by its speed over `eventsPerSecond` (×100 at
+   * 1 M events/s), which makes event time meaningless on a live dashboard.
+   */
+  eventTime?: 'generated' | 'wall-clock'
+  /**
    * First event number to generate, e.g. a parallel subtask's share from splitEventRange, or
    * where a previous run stopped. Default 0.
    */
@@ -29,6 +39,42 @@ export interface NexmarkSourceOptions {
  * A split reader only ever names an event of its own blocks (or one at or past the end).
  */
 export type NexmarkPosition = { readonly eventNumber: number }
+
+/**
+ * Restamps the events another reader pushes with the clock's time, keeping each auction's
+ * duration (`expires - dateTime`). One clock reading per batch: a batch is generated in about a
+ * millisecond.
+ */
+class WallClockReader implements SourceReader<NexmarkEvent> {
+  constructor(private readonly inner: NexmarkReader, private readonly clock: SourceContext['clock']) {}
+
+  read(out: NexmarkEvent[], max: number): number {
+    const from = out.length
+    const n = this.inner.read(out, max)
+    if (n > 0) {
+      const now = this.clock.now()
+      for (let i = from; i < out.length; i++) {
+        const e = out[i]
+        if (e.bid !== null) e.bid.dateTime = now
+        else if (e.auction !== null) {
+          e.auction.expires = now + (e.auction.expires - e.auction.dateTime)
+          e.auction.dateTime = now
+        } else if (e.person !== null) e.person.dateTime = now
+      }
+    }
+    return n
+  }
+
+  position(): string {
+    return this.inner.position()
+  }
+
+  snapshotPosition(): NexmarkPosition {
+    return this.inner.snapshotPosition()
+  }
+}
+
+type NexmarkReader = NexmarkSourceReader | SplitNexmarkReader
 
 class NexmarkSourceReader implements SourceReader<NexmarkEvent> {
   constructor(private readonly generator: NexmarkGenerator) {}
@@ -123,6 +169,10 @@ export function nexmarkSource(options: NexmarkSourceOptions = {}): Source<Nexmar
   }
   const config = { seed: options.seed, eventsPerSecond: options.eventsPerSecond, baseTimeMs: options.baseTimeMs }
   const firstEventNumber = options.firstEventNumber ?? 0
+  const eventTime = options.eventTime ?? 'generated'
+  if (eventTime !== 'generated' && eventTime !== 'wall-clock') {
+    throw new SluiceError('CONNECTOR_OPTION_INVALID', `nexmark eventTime must be 'generated' or 'wall-clock', got ${String(eventTime)}`)
+  }
   // Validates the options now; the reader builds its own generator.
   void new NexmarkGenerator(config, firstEventNumber, events)
   const bounded = events !== Infinity
@@ -133,14 +183,19 @@ export function nexmarkSource(options: NexmarkSourceOptions = {}): Source<Nexmar
     replayable: true,
     ...(bounded ? { expectedRecords: events } : {}),
     open(ctx: SourceContext, from?: SourcePosition): SourceReader<NexmarkEvent> {
-      const end = firstEventNumber + events
-      const eventNumber = from === undefined ? undefined : resumeEventNumber(from, firstEventNumber, end, ctx)
-      if (ctx.parallelism <= 1) {
-        const start = eventNumber ?? firstEventNumber
-        return new NexmarkSourceReader(new NexmarkGenerator(config, start, end - start))
-      }
-      return new SplitNexmarkReader(config, firstEventNumber, end, ctx.subtaskIndex, ctx.parallelism, eventNumber)
+      const reader = openReader(ctx, from)
+      return eventTime === 'wall-clock' ? new WallClockReader(reader, ctx.clock) : reader
     },
+  }
+
+  function openReader(ctx: SourceContext, from: SourcePosition | undefined): NexmarkReader {
+    const end = firstEventNumber + events
+    const eventNumber = from === undefined ? undefined : resumeEventNumber(from, firstEventNumber, end, ctx)
+    if (ctx.parallelism <= 1) {
+      const start = eventNumber ?? firstEventNumber
+      return new NexmarkSourceReader(new NexmarkGenerator(config, start, end - start))
+    }
+    return new SplitNexmarkReader(config, firstEventNumber, end, ctx.subtaskIndex, ctx.parallelism, eventNumber)
   }
 }
 

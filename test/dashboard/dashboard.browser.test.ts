@@ -22,7 +22,7 @@ interface GraphEdge { from: string; to: string; partitioning: string; chained: b
 interface JobView {
   id: string; name: string; status: string
   graph: { nodes: GraphNode[]; edges: GraphEdge[] }
-  operators: { id: string; parallelism: number; hotKeys: unknown[] | null; subtasks: unknown[] }[]
+  operators: { id: string; parallelism: number; hotKeys: unknown[] | null; hotKeysSampled?: number | null; subtasks: unknown[] }[]
 }
 interface Finding { kind: string; severity: string; title: string; evidence: Record<string, unknown> }
 
@@ -102,6 +102,17 @@ async function overlaps(page: Page): Promise<number> {
   return n
 }
 
+/** Operator boxes not wholly inside the graph's viewport (nor the window). */
+async function nodesOutsideView(page: Page): Promise<string[]> {
+  const vp = (await page.locator(tid('graph-viewport')).boundingBox())!
+  const win = page.viewportSize()!
+  const boxes = await page.locator(NODES).evaluateAll((els) => els.map((e) => {
+    const r = e.querySelector('rect.node-box')!.getBoundingClientRect()
+    return { id: e.getAttribute('data-id') ?? '', x: r.left, y: r.top, w: r.width, h: r.height }
+  }))
+  return boxes.filter((b) => b.x < vp.x - 1 || b.x + b.w > vp.x + vp.width + 1 || b.y < vp.y - 1 || b.y + b.h > vp.y + vp.height + 1 || b.x + b.w > win.width).map((b) => b.id)
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })
 }
@@ -148,7 +159,9 @@ describe('dashboard on a running Nexmark q5 job', () => {
     expect(await page.locator(tid('job-status')).getAttribute('data-status')).toBe('running')
     expect(await text(page, 'job-uptime')).toMatch(/^\d+(s|m \d\ds)/)
     expect(await text(page, 'job-throughput')).toMatch(/\/s$/)
-    expect(await text(page, 'job-select')).toContain(view.id)
+    // The picker names a job by its id and, when it differs, its name ("q5 · nexmark-q5 (running)").
+    expect(view.name).not.toBe(view.id)
+    expect(await text(page, 'job-select')).toBe(`${view.id} · ${view.name} (running)`)
 
     // The graph's operators are exactly the API's, each coloured by a known state.
     const apiIds = view.graph.nodes.map((n) => n.id)
@@ -225,7 +238,11 @@ describe('dashboard on a running Nexmark q5 job', () => {
     await expect.poll(async () => (await page.locator(`${tid('hot-keys')} tbody tr`).count()) + (await page.locator(tid('hot-keys-empty')).count()), { timeout: 10_000 }).toBeGreaterThan(0)
     const keys = (await api<JobView>(cli.url, `jobs/${encodeURIComponent(view.id)}`)).operators.find((o) => o.id === op)?.hotKeys
     expect(Array.isArray(keys)).toBe(true)
-    if (await page.locator(tid('hot-keys-empty')).count() > 0) expect(await text(page, 'hot-keys-empty')).toMatch(/No key stands out/)
+    if (await page.locator(tid('hot-keys-empty')).count() > 0) expect(await text(page, 'hot-keys-empty')).toMatch(/No key stands out|Too few samples yet/)
+    // With the sample size behind them, as the API gives it.
+    const sampled = (await api<JobView>(cli.url, `jobs/${encodeURIComponent(view.id)}`)).operators.find((o) => o.id === op)?.hotKeysSampled
+    expect(typeof sampled).toBe('number')
+    expect(await text(page, 'hot-keys-sample')).toMatch(/^from [\d,.]+[kKMG]? sampled records? \(every 64th through the keyBy\)$/)
     await shot(page, 'q5-detail')
 
     // Another operator replaces the panel; Escape closes it.
@@ -252,6 +269,10 @@ describe('dashboard on a running Nexmark q5 job', () => {
     expect(await first.locator(tid('finding-recommendation')).count()).toBe(1)
     if ((await first.locator(tid('finding-evidence')).count()) > 0) {
       expect(await first.locator(`${tid('finding-evidence')} dt`).count()).toBeGreaterThan(0)
+      // Labels in words with units ("thread busy" · "840 ms/s"), not the API's keys (threadBusyMsPerSecond, worker -1).
+      const labels = await panel.locator(`${tid('finding-evidence')} dt`).allTextContents()
+      for (const l of labels) expect(l).not.toMatch(/[a-z][A-Z]/)
+      expect(await panel.locator(`${tid('finding-evidence')} dd`).allTextContents()).not.toContain('-1')
     }
     // The header's top finding: a title with a severity colour.
     const top = page.locator(tid('top-finding'))
@@ -290,6 +311,41 @@ describe('dashboard on a running Nexmark q5 job', () => {
       await expect.poll(() => text(p2, 'job-throughput'), { timeout: 10_000 }).not.toBe(tput)
       expect(await p2.locator(tid('banner')).isHidden()).toBe(true)
       expect(errors).toEqual([])
+    } finally {
+      await p2.close()
+    }
+  })
+
+  it('opens with the whole graph in view, and fits it again when the window resizes', async () => {
+    // 1100 px: the plain layout is wider than the view, but fits at a legible scale.
+    const p2 = await browser.newPage({ viewport: { width: 1100, height: 800 } })
+    try {
+      await p2.goto(cli.url)
+      await expect.poll(() => p2.locator(NODES).count(), { timeout: 20_000 }).toBe(view.graph.nodes.length)
+      const graphEl = p2.locator(tid('graph'))
+      expect(await graphEl.getAttribute('data-bands')).toBe('1')
+      expect(await nodesOutsideView(p2)).toEqual([])
+      const scaleAtOpen = Number(await graphEl.getAttribute('data-scale'))
+      expect(scaleAtOpen).toBeLessThan(1)
+      // Wider: refitted larger, still all in view.
+      await p2.setViewportSize({ width: 1400, height: 800 })
+      await expect.poll(async () => Number(await graphEl.getAttribute('data-scale')), { timeout: 5_000 }).toBeGreaterThan(scaleAtOpen)
+      expect(await nodesOutsideView(p2)).toEqual([])
+      // Too narrow to fit legibly: cut into rows, still all in view.
+      await p2.setViewportSize({ width: 640, height: 800 })
+      await expect.poll(async () => Number(await graphEl.getAttribute('data-bands')), { timeout: 5_000 }).toBeGreaterThan(1)
+      expect(await nodesOutsideView(p2)).toEqual([])
+      await shot(p2, 'q5-narrow')
+      // Once the user zooms, a resize leaves the scale alone.
+      await p2.locator(tid('zoom-in')).click()
+      const zoomed = await graphEl.getAttribute('data-scale')
+      await p2.setViewportSize({ width: 700, height: 800 })
+      // Two frames: the resize handler refits (or not) on the next one.
+      await p2.evaluate(() => new Promise((r) => {
+        const raf = (globalThis as unknown as { requestAnimationFrame(f: () => void): void }).requestAnimationFrame
+        raf(() => raf(() => r(null)))
+      }))
+      expect(await graphEl.getAttribute('data-scale')).toBe(zoomed)
     } finally {
       await p2.close()
     }
@@ -403,6 +459,9 @@ describe('dashboard on a wide job: 102 operators × 4 subtasks', () => {
   it('lays the graph out without overlaps, scrolls and zooms', async () => {
     expect(view.graph.nodes.length).toBe(102)
     await expect.poll(() => page.locator(NODES).count(), { timeout: 20_000 }).toBe(102)
+    // A job named as its id: the picker names it once.
+    expect(view.name).toBe(view.id)
+    expect(await text(page, 'job-select')).toBe('wide (running)')
     expect((await nodeIds(page)).sort()).toEqual(view.graph.nodes.map((n) => n.id).sort())
     // Every parallel operator shows its 4 subtasks.
     const cells = await page.locator(tid('node-m50')).locator('rect.st').count()

@@ -19,7 +19,7 @@ describe('diagnose: bottleneck', () => {
     const j = job({ ...SLOW_ENRICH, enrich: { busy: 980, parallelism: 2 } })
     const [f] = only(diagnose(j.view(), j.history()), 'bottleneck')
     expect(f.action).toEqual({ kind: 'set-parallelism', operator: 'enrich', parallelism: 3 }) // ceil(2 × 980 / 700)
-    expect(f.recommendation).toBe('raise parallelism of `enrich` from 2 to 3')
+    expect(f.recommendation).toBe('raise parallelism of `enrich` from 2 to 3 (`.parallelism(3)` on the stream of `enrich`)')
     expect(f.evidence.recommendedParallelism).toBe(3)
   })
 
@@ -29,7 +29,7 @@ describe('diagnose: bottleneck', () => {
     const single = job(SLOW_ENRICH, { workerCount: 0 })
     const [f] = only(diagnose(single.view(), single.history()), 'bottleneck')
     expect(f.action).toEqual({ kind: 'set-parallelism', operator: 'enrich', parallelism: 2 })
-    expect(f.recommendation).toContain('--workers')
+    expect(f.recommendation).toBe('raise parallelism of `enrich` from 1 to 2 (`.parallelism(2)` on the stream of `enrich`), and run the job on worker threads (`--workers 2`; from code, `run({ workers: 2 })`): it runs on one thread now')
   })
 
   it('a sink busy on its thread behind backpressure is the bottleneck', () => {
@@ -37,7 +37,7 @@ describe('diagnose: bottleneck', () => {
     const bottlenecks = only(diagnose(j.view(), j.history()), 'bottleneck')
     expect(bottlenecks.map((f) => f.operator)).toEqual(['sink'])
     expect(bottlenecks[0].title).toContain('the sink')
-    expect(bottlenecks[0].recommendation).toMatch(/parallel writers.*faster sink/)
+    expect(bottlenecks[0].recommendation).toMatch(/parallel writers \(`\{ parallelism: 2 \}` in the options of `.to\('sink', …\)`, .*faster sink/)
     expect(bottlenecks[0].action).toBeNull()
     expect(bottlenecks[0].evidence.busyMsPerSecond).toBe(930)
   })
@@ -61,7 +61,7 @@ describe('diagnose: bottleneck', () => {
     expect(f.action).toEqual({ kind: 'enable-two-phase', operator: 'enrich' })
     expect(f.recommendation).toContain('two-phase')
     expect(f.evidence).toMatchObject({ hottestSubtaskBusyMsPerSecond: 990, hotSubtask: 0 })
-    expect(f.evidence.hotKeys).toContain('`auction-7` (62%)')
+    expect(f.evidence.hotKeys).toContain('`auction-7` (62 %)')
     expect(only(findings, 'skew').map((s) => s.operator)).toEqual(['enrich'])
   })
 

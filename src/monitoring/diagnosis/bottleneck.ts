@@ -2,11 +2,12 @@
  * Rule 1, the bottleneck (Flink's rule): an operator busy and not backpressured itself, with
  * backpressured operators upstream of it.
  */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { inputs, outputs, type Context, type Scored } from './context.ts'
 import { loadOf, scaledParallelism, type Load } from './measure.ts'
 import { hotKeysText, isOnePhaseWindowAggregate, skewOf } from './skew.ts'
-import { names, round } from './text.ts'
+import { names, onWorkers, parallelismOf, round } from './text.ts'
 
 export function bottlenecks(ctx: Context): Scored[] {
   const loads = new Map<string, Load>()
@@ -38,7 +39,7 @@ export function bottlenecks(ctx: Context): Scored[] {
 
 function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream: string[], loads: Map<string, Load>): Scored {
   const upstreamBp = Math.max(...upstream.map((id) => loads.get(id)?.backpressuredMs ?? 0))
-  const evidence: Finding['evidence'] = {
+  const evidence: Evidence = {
     busyMsPerSecond: Math.round(load.busyMs),
     hottestSubtaskBusyMsPerSecond: Math.round(load.hotBusyMs),
     upstreamBackpressuredMsPerSecond: Math.round(upstreamBp),
@@ -54,11 +55,14 @@ function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream:
 
   if (op.kind === 'sink') {
     return finding(`\`${op.id}\` is the bottleneck: the sink is ${busy} on its thread (encoding and handing over records, not awaiting writes) while ${waiting}`,
-      `\`${op.id}\` spends its thread on each record: write with parallel writers (raise its parallelism) or bigger batches, or use a faster sink`, null)
+      `\`${op.id}\` spends its thread on each record: give it parallel writers (${parallelismOf(op, op.parallelism * 2)}, for a sink that allows several) or use a faster sink`, null)
   }
   if (hotKeyBlocksScaling(ctx, op, load)) {
     const keys = hotKeysText(op)
-    if (keys !== null) evidence.hotKeys = keys
+    if (keys !== null) {
+      evidence.hotKeys = keys
+      if (typeof op.hotKeysSampled === 'number') evidence.hotKeysSampled = op.hotKeysSampled
+    }
     evidence.hotSubtask = load.hotSubtask
     return finding(`\`${op.id}\` is the bottleneck: ${busy} on ${keys === null ? `hot subtask ${load.hotSubtask}` : `hot keys ${keys}`} while ${waiting}`,
       `enable two-phase aggregation for \`${op.id}\` (give its aggregate a merge() and do not set twoPhase: false) so each upstream subtask pre-aggregates the hot key; more parallelism will not spread one key`,
@@ -66,9 +70,9 @@ function bottleneckFinding(ctx: Context, op: OperatorView, load: Load, upstream:
   }
   const q = scaledParallelism(ctx, op.parallelism, load.busyMs)
   evidence.recommendedParallelism = q
-  const oneThread = ctx.view.workerCount === 0 ? ', and run the job on worker threads (--workers): it runs on one thread now' : ''
+  const oneThread = ctx.view.workerCount === 0 ? `, and run the job ${onWorkers(q)}: it runs on one thread now` : ''
   return finding(`\`${op.id}\` is the bottleneck: ${busy} while ${waiting}`,
-    `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q}${oneThread}`, { kind: 'set-parallelism', operator: op.id, parallelism: q })
+    `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q} (${parallelismOf(op, q)})${oneThread}`, { kind: 'set-parallelism', operator: op.id, parallelism: q })
 }
 
 /**

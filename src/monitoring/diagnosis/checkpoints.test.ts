@@ -21,7 +21,7 @@ describe('diagnose: checkpoints', () => {
     const f = findings.find((x) => x.kind === 'checkpoints')
     expect(f?.severity).toBe('warning')
     expect(f?.title).toBe('checkpoints are failing: checkpoint 13 failed (timed out after 30000 ms with 1 of 2 tasks acknowledged); 3 failed, 10 completed')
-    expect(f?.recommendation).toMatch(/remove the bottleneck .*lower channelCapacity, or raise --checkpoint-timeout/)
+    expect(f?.recommendation).toMatch(/remove the bottleneck .*lower `run\(\{ channelCapacity \}\)` .*, or raise `--checkpoint-timeout` \(from code, `checkpoints: \{ timeoutMs \}`\)/)
     // None completed yet: critical, since a failure would replay from the start.
     const none = diagnose(withCheckpoints(checkpoints({ completed: 0, lastId: 0, failed: 2, lastFailure: { id: 2, triggeredAt: T0, reason } })), job().history())
     expect(none[0]).toMatchObject({ kind: 'checkpoints', severity: 'critical' })
@@ -39,6 +39,6 @@ describe('diagnose: checkpoints', () => {
     const findings = diagnose(withCheckpoints(checkpoints({ lastSyncMs: 400, lastSizeBytes: 120e6 })), job().history())
     const f = findings.find((x) => x.kind === 'checkpoints')
     expect(f?.title).toBe('checkpoint snapshots stop a task for 400 ms every 1 s (40 % of its time)')
-    expect(f?.recommendation).toMatch(/--checkpoint-interval 4s keeps it under 10 %/)
+    expect(f?.recommendation).toMatch(/`--checkpoint-interval 4s`, from code `checkpoints: \{ intervalMs: 4000 \}`, keeps it under 10 %/)
   })
 })

@@ -1,6 +1,7 @@
 /** What every diagnosis rule reads (the view, the options, the window of samples) and how it walks the graph. */
 import type { Finding, JobView, OperatorView, Sample } from '../types.ts'
 import type { DiagnosisOptions } from './options.ts'
+import type { Evidence } from '../evidence.ts'
 
 export interface Context {
   readonly view: JobView
@@ -11,9 +12,12 @@ export interface Context {
   readonly ops: ReadonlyMap<string, OperatorView>
 }
 
+/** A finding as a rule makes it: diagnose() adds the evidence in words. */
+export type RuleFinding = Omit<Finding, 'evidenceText' | 'evidence'> & { evidence: Evidence }
+
 /** A finding and how far past its threshold it is (1 = at the threshold), to order within a severity. */
 export interface Scored {
-  finding: Finding
+  finding: RuleFinding
   score: number
   /** Operators whose time the finding accounts for (a saturated thread's chain). */
   covers?: readonly string[]

@@ -17,7 +17,7 @@ export function failingRecords(ctx: Context): Scored[] {
         evidence: { errors: op.errors, skippedRecords: op.skippedRecords, deadLetteredRecords: op.deadLetteredRecords, failedPerSecond: perSecond },
         recommendation: op.deadLetteredRecords > 0
           ? `look at the dead-letter output of \`${op.id}\`: each entry has the record, where it came from and why it failed`
-          : `records that fail in \`${op.id}\` are dropped; set onError: 'dead-letter' on it to see which records fail and why`,
+          : `records that fail in \`${op.id}\` are dropped; give it \`{ onError: 'dead-letter' }\` in its options (with a \`deadLetter\` sink there or on the pipeline) to see which records fail and why`,
       },
     }]
   })

@@ -1,4 +1,5 @@
 /** Nothing found: the one finding of a healthy job, with its throughput and busiest operator. */
+import type { Evidence } from '../evidence.ts'
 import type { Finding } from '../types.ts'
 import type { Context, Scored } from './context.ts'
 import { loadOf, type Load } from './measure.ts'
@@ -6,7 +7,7 @@ import { round } from './text.ts'
 
 export function healthy(ctx: Context): Scored {
   const { view } = ctx
-  const evidence: Finding['evidence'] = { recordsPerSecond: round(view.recordsPerSecond) }
+  const evidence: Evidence = { recordsPerSecond: round(view.recordsPerSecond) }
   if (view.latency !== null) evidence.latencyP99Ms = Math.round(view.latency.p99)
   const busiest = view.operators.map((op) => ({ op, load: loadOf(ctx, op.id) })).filter((x) => x.load !== null).sort((a, b) => (b.load as Load).busyMs - (a.load as Load).busyMs)[0]
   if (busiest !== undefined) {

@@ -3,10 +3,11 @@
  * other work, so neither more CPU nor another thread helps it; fewer, larger requests or more of
  * them in flight at once (parallel subtasks, even on one thread) do.
  */
+import type { Evidence } from '../evidence.ts'
 import type { Finding } from '../types.ts'
 import { ancestors, type Context, type Scored } from './context.ts'
 import { loadOf, scaledParallelism } from './measure.ts'
-import { names, round } from './text.ts'
+import { names, parallelismOf, round } from './text.ts'
 
 export function ioBound(ctx: Context): Scored[] {
   const ops = ctx.view.operators
@@ -23,7 +24,7 @@ export function ioBound(ctx: Context): Scored[] {
     const upstream = ops.filter((o) => above.has(o.id) && loadOf(ctx, o.id)?.backpressured === true).map((o) => o.id)
     const limits = load.saturated || upstream.length > 0
     const sink = op.kind === 'sink'
-    const evidence: Finding['evidence'] = {
+    const evidence: Evidence = {
       waitingMsPerSecond: Math.round(waitMs),
       waitingPercent: percent,
       busyMsPerSecond: Math.round(load.busyMs),
@@ -35,7 +36,8 @@ export function ioBound(ctx: Context): Scored[] {
     if (limits) evidence.recommendedParallelism = q
     const what = sink ? 'writes' : 'reads'
     const held = upstream.length > 0 ? ` while ${names(upstream)} upstream ${upstream.length > 1 ? 'are' : 'is'} backpressured` : limits ? ', so it cannot take records faster' : ', with time to spare'
-    const more = limits ? ` from ${op.parallelism} to ${q}` : ''
+    const target = limits ? q : op.parallelism * 2
+    const more = `${limits ? ` from ${op.parallelism} to ${q}` : ''} (${parallelismOf(op, target)})`
     out.push({
       score: waitMs / ctx.o.waitingMsPerSecond,
       finding: {
@@ -43,7 +45,7 @@ export function ioBound(ctx: Context): Scored[] {
         title: `the ${sink ? 'sink' : 'source'} \`${op.id}\` waits on I/O ${percent} % of the time (${Math.round(waitMs)} ms/s awaiting its ${what}, ${Math.round(load.busyMs)} ms/s busy on its thread)${held}`,
         recommendation: sink
           ? `batch its writes (fewer, larger requests) or raise its parallelism${more} so more writes are in flight at once; the system it writes to is the limit, so more CPU or threads will not help`
-          : `read bigger batches (fewer, larger requests) or, if \`${op.id}\` is splittable (several files or partitions), raise its parallelism${more} so more reads are in flight at once; more CPU will not help`,
+          : `read bigger batches (fewer, larger requests: \`batchSize\` in the options of \`source('${op.id}', …)\`) or, if \`${op.id}\` is splittable (several files or partitions), raise its parallelism${more} so more reads are in flight at once; more CPU will not help`,
         action: limits && sink ? { kind: 'set-parallelism', operator: op.id, parallelism: q } : null,
       },
     })

@@ -40,6 +40,13 @@ describe('diagnose: saturated thread', () => {
     expect(findings[0].title).toMatch(/^worker 0 is saturated \(950 busy ms\/s\), 950 of them in the chain `source`, `parse` and `sink`/)
   })
 
+  it('a job on one thread whose chain saturates it is told the job parallelism to run with, as an option and from code', () => {
+    const chain = { task: 0, busy: 950 }
+    const j = job({ source: chain, parse: chain, sink: chain }, { ids: ['source', 'parse', 'sink'], workerCount: 0 })
+    const [f] = diagnose(j.view(), j.history())
+    expect(f.recommendation).toBe('the job is CPU-bound on one thread: run it with `--parallelism 2` (from code, `run({ parallelism: 2, workers: 2 })`), which puts it on worker threads, or call `.disableChaining()` on the stream of its heaviest operator so that one gets its own task and its own busy time')
+  })
+
   it('a saturated thread far off the CPU is said to be blocked', () => {
     const j = job({ source: { busy: 40 }, parse: { busy: 30 }, enrich: { busy: 880 }, sink: { busy: 20 } }, { workers: [worker(0, { cpuMsPerSecond: 150 })] })
     const [f] = diagnose(j.view(), j.history())

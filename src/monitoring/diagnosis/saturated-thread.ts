@@ -3,10 +3,11 @@
  * fill its input queue: the thread it shares with its upstream is simply always busy, mostly with
  * it. Then that operator (or chain) is the bottleneck even without backpressure.
  */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { series, type Context, type Scored } from './context.ts'
 import { mean, scaledParallelism, sum } from './measure.ts'
-import { names } from './text.ts'
+import { jobParallelism, names, onWorkers, parallelismOf } from './text.ts'
 
 export function saturatedThreads(ctx: Context): Scored[] {
   if (ctx.window.length < ctx.o.minSamples) return []
@@ -38,7 +39,7 @@ export function saturatedThreads(ctx: Context): Scored[] {
     // A task of sources alone is the source-bound rule's case.
     if (top.ops.every((o) => o.kind === 'source')) continue
     const op = work.length === 1 ? work[0] : (work[work.length - 1] ?? top.ops[0])
-    const evidence: Finding['evidence'] = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
+    const evidence: Evidence = { worker, threadBusyMsPerSecond: Math.round(total), taskBusyMsPerSecond: Math.round(top.busy), task: top.ops.map((o) => o.id).join(' -> '), parallelism: op.parallelism }
     // The thread's own CPU time tells computing from blocking: busy time is wall time in the
     // tasks' steps, which a synchronous call (or another process taking the core) also fills.
     const cpu = threadCpu(ctx, worker)
@@ -48,12 +49,12 @@ export function saturatedThreads(ctx: Context): Scored[] {
     const score = total / ctx.o.threadSaturatedMsPerSecond
     if (work.length === 1 && top.ops.length === 1) {
       const q = scaledParallelism(ctx, op.parallelism, top.busy)
-      const oneThread = ctx.view.workerCount === 0 ? ' on worker threads (--workers)' : ''
+      const oneThread = ctx.view.workerCount === 0 ? ` ${onWorkers(q)}` : ''
       evidence.recommendedParallelism = q
       out.push({ score, covers: top.ops.map((o) => o.id), finding: {
         kind: 'bottleneck', severity: 'critical', operator: op.id, evidence,
         title: `\`${op.id}\` is the bottleneck: it takes ${Math.round(top.busy)} of the ${Math.round(total)} busy ms/s of ${where}, which has no time left${offCpu}`,
-        recommendation: `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q}${oneThread}, so its work spreads over more threads`,
+        recommendation: `raise parallelism of \`${op.id}\` from ${op.parallelism} to ${q} (${parallelismOf(op, q)})${oneThread}, so its work spreads over more threads`,
         action: { kind: 'set-parallelism', operator: op.id, parallelism: q },
       } })
     } else {
@@ -61,8 +62,8 @@ export function saturatedThreads(ctx: Context): Scored[] {
         kind: 'bottleneck', severity: 'warning', operator: op.id, evidence,
         title: `${where} is saturated (${Math.round(total)} busy ms/s), ${Math.round(top.busy)} of them in the chain ${names(top.ops.map((o) => o.id))}${offCpu}`,
         recommendation: ctx.view.workerCount === 0
-          ? `the job is CPU-bound on one thread: run it with --parallelism ${Math.max(2, op.parallelism * 2)} on worker threads, or break the chain with disableChaining() before its heaviest operator to see which one it is`
-          : `raise the job's parallelism (the chain runs at ${op.parallelism}), or break the chain with disableChaining() before its heaviest operator to see which one it is`,
+          ? `the job is CPU-bound on one thread: run it with ${jobParallelism(Math.max(2, op.parallelism * 2))}, which puts it on worker threads, or call \`.disableChaining()\` on the stream of its heaviest operator so that one gets its own task and its own busy time`
+          : `raise the job's parallelism to ${jobParallelism(op.parallelism * 2)} (the chain runs at ${op.parallelism}), or call \`.disableChaining()\` on the stream of its heaviest operator so that one gets its own task and its own busy time`,
         action: null,
       } })
     }

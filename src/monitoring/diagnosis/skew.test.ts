@@ -10,14 +10,15 @@ describe('diagnose: skew', () => {
   ]
 
   it('names the hot subtask and the top three hot keys', () => {
-    const j = job({ enrich: { parallelism: 4, hotKeys, subtasks: [{ in: 700 }, { in: 100 }, { in: 100 }, { in: 100 }] } }, { edges })
+    const j = job({ enrich: { parallelism: 4, hotKeys, hotKeysSampled: 12_800, subtasks: [{ in: 700 }, { in: 100 }, { in: 100 }, { in: 100 }] } }, { edges })
     const findings = diagnose(j.view(), j.history())
     expect(kinds(findings)).toEqual(['skew'])
     const [f] = findings
     expect(f).toMatchObject({ severity: 'warning', operator: 'enrich', action: null })
     expect(f.evidence).toMatchObject({ hotSubtask: 0, hotSubtaskRecordsInPerSecond: 700, medianRecordsInPerSecond: 100, hotSubtaskSharePercent: 70 })
-    expect(f.evidence.hotKeys).toBe('`user-42` (55%), `user-7` (5%), `user-9` (3%)')
-    expect(f.title).toContain('`user-42` (55%)')
+    expect(f.evidence.hotKeys).toBe('`user-42` (55 %), `user-7` (5 %), `user-9` (3 %) of 12,800 sampled records')
+    expect(f.evidence.hotKeysSampled).toBe(12_800)
+    expect(f.title).toContain('`user-42` (55 %), `user-7` (5 %), `user-9` (3 %) of 12,800 sampled records')
     expect(f.recommendation).toMatch(/pre-aggregate.*salt the hot key `user-42`.*key by something finer/)
   })
 

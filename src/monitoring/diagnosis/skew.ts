@@ -1,4 +1,5 @@
 /** Rule 3, skew: one subtask of an operator takes far more than its share of the records (or busy time). */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { series, type Context, type OpSample, type Scored } from './context.ts'
 import { mean, sum } from './measure.ts'
@@ -30,14 +31,17 @@ export function skews(ctx: Context): Scored[] {
     if (skew === null) return []
     const unit = skew.metric === 'recordsInPerSecond' ? 'records/s' : 'ms/s busy'
     const keys = hotKeysText(op)
-    const evidence: Finding['evidence'] = {
+    const evidence: Evidence = {
       parallelism: op.parallelism,
       hotSubtask: skew.hotSubtask,
       [`hotSubtask${cap(skew.metric)}`]: round(skew.hot),
       [`median${cap(skew.metric)}`]: round(skew.median),
       hotSubtaskSharePercent: Math.round(skew.share * 100),
     }
-    if (keys !== null) evidence.hotKeys = keys
+    if (keys !== null) {
+      evidence.hotKeys = keys
+      if (typeof op.hotKeysSampled === 'number') evidence.hotKeysSampled = op.hotKeysSampled
+    }
     const topKey = op.hotKeys?.[0]?.key
     const twoPhase = isOnePhaseWindowAggregate(op)
     return [{
@@ -45,16 +49,19 @@ export function skews(ctx: Context): Scored[] {
       finding: {
         kind: 'skew', severity: 'warning', operator: op.id, evidence,
         title: `\`${op.id}\` is skewed: subtask ${skew.hotSubtask} gets ${Math.round(skew.share * 100)}% of its load (${round(skew.hot)} ${unit} against a median of ${round(skew.median)})${keys === null ? '' : `, hot keys ${keys}`}`,
-        recommendation: `${twoPhase ? 'enable two-phase aggregation (pre-aggregate before the exchange)' : 'pre-aggregate before the keyBy (two-phase)'}, salt the hot key${topKey === undefined ? '' : ` \`${topKey}\``} (add a small random suffix, then combine the partial results), or key by something finer`,
+        recommendation: `${twoPhase ? 'enable two-phase aggregation (give its aggregate a `merge()` and do not set `twoPhase: false`), which pre-aggregates before the exchange' : 'pre-aggregate before the keyBy (two-phase)'}, salt the hot key${topKey === undefined ? '' : ` \`${topKey}\``} (add a small random suffix, then combine the partial results), or key by something finer`,
         action: twoPhase ? { kind: 'enable-two-phase', operator: op.id } : null,
       },
     }]
   })
 }
 
+/** "`user-42` (55 %), `user-7` (5 %) of 12,800 sampled records": the top three and the sample behind them. */
 export function hotKeysText(op: OperatorView): string | null {
   const top = (op.hotKeys ?? []).slice(0, 3)
-  return top.length === 0 ? null : top.map((k) => `\`${k.key}\` (${Math.round(k.share * 100)}%)`).join(', ')
+  if (top.length === 0) return null
+  const sample = typeof op.hotKeysSampled === 'number' ? ` of ${op.hotKeysSampled.toLocaleString('en-US')} sampled records` : ''
+  return `${top.map((k) => `\`${k.key}\` (${Math.round(k.share * 100)} %)`).join(', ')}${sample}`
 }
 
 /** Two-phase window aggregates carry "(merge)" in their label; rolling aggregates have no two-phase form. */

@@ -1,7 +1,7 @@
 /** Rule 2, source-bound: the sources are busy reading while nothing downstream is busy or backpressured. */
 import type { Context, Scored } from './context.ts'
 import { loadOf, scaledParallelism, type Load } from './measure.ts'
-import { names, round } from './text.ts'
+import { jobParallelism, names, parallelismOf, round } from './text.ts'
 
 export function sourceBound(ctx: Context): Scored[] {
   const sources = ctx.view.operators.filter((op) => op.kind === 'source')
@@ -23,7 +23,7 @@ export function sourceBound(ctx: Context): Scored[] {
       kind: 'source-bound', severity: 'info', operator: op.id,
       title: `the job is source-bound: ${names(sources.map((s) => s.id))} ${sources.length > 1 ? 'are' : 'is'} busy ${Math.round(load.busyMs)} ms/s reading while nothing downstream is busy or backpressured, so the sources cannot read faster`,
       evidence: { busyMsPerSecond: Math.round(load.busyMs), recordsPerSecond: round(ctx.view.recordsPerSecond), parallelism: op.parallelism, sources: sources.length },
-      recommendation: `the source cannot keep up: if \`${op.id}\` is splittable (several files or partitions), raise its parallelism from ${op.parallelism} to ${q}; otherwise add partitions or use a faster source`,
+      recommendation: `the source cannot keep up: if \`${op.id}\` is splittable (several files or partitions, or a generator), raise its parallelism from ${op.parallelism} to ${q} (${parallelismOf(op, q)}, or ${jobParallelism(q)} for the whole job); otherwise add partitions or use a faster source`,
       action: null,
     },
   }]

@@ -47,7 +47,7 @@ describe('diagnose: source lag', () => {
     const { view, history } = withLag(j.view(), j.history(), growing(300), 8)
     const [lag] = only(diagnose(view, history), 'source-lag')
     expect(lag.title).toBe('the job is falling behind `source`: lag +300 records/s (7.7 k records behind, most in `orders/3`); no operator is busy or backpressured, so the records arrive faster than `source` fetches them')
-    expect(lag.recommendation).toBe('read `source` with more subtasks: raise its parallelism from 1 to 2 (at most one per partition, 8)')
+    expect(lag.recommendation).toBe('read `source` with more subtasks: raise its parallelism from 1 to 2 (`.parallelism(2)` on the stream of `source`; at most one per partition, 8)')
   })
 
   it('a reconnecting reader is the cause of its own lag, with its last error', () => {

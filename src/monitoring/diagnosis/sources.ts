@@ -3,6 +3,8 @@
  * lag keeps growing (the job falls behind it), and a connector that lost its server. Pure
  * functions of the view, the samples and the other rules' findings.
  */
+import type { Evidence } from '../evidence.ts'
+import type { RuleFinding } from './context.ts'
 import { redactCredentials } from '../redact.ts'
 import type { ConnectionView, Finding, JobView, Sample, SourceProgressView } from '../types.ts'
 
@@ -15,7 +17,7 @@ export interface SourceRuleOptions {
   readonly lagGrowthRecords: number
 }
 
-export interface ScoredFinding { finding: Finding; score: number }
+export interface ScoredFinding { finding: RuleFinding; score: number }
 
 const SEVERITY_RANK: Record<Finding['severity'], number> = { critical: 0, warning: 1, info: 2 }
 
@@ -53,7 +55,7 @@ export function sourceLagFindings(view: JobView, window: readonly Sample[], o: S
 function lagFinding(view: JobView, src: SourceProgressView, m: { rate: number; seconds: number; lag: number }, o: SourceRuleOptions, others: readonly ScoredFinding[]): ScoredFinding {
   const op = view.operators.find((x) => x.id === src.source)
   const parallelism = op?.parallelism ?? 1
-  const evidence: Finding['evidence'] = {
+  const evidence: Evidence = {
     lag: Math.round(m.lag),
     lagGrowthRecordsPerSecond: round(m.rate),
     windowSeconds: Math.round(m.seconds),
@@ -70,7 +72,7 @@ function lagFinding(view: JobView, src: SourceProgressView, m: { rate: number; s
   if (cause.operator !== null) evidence.bottleneck = cause.operator
   const more = Math.min(src.partitionCount, parallelism * 2)
   const recommendation = cause.recommendation ?? (parallelism < src.partitionCount
-    ? `read \`${src.source}\` with more subtasks: raise its parallelism from ${parallelism} to ${more} (at most one per partition, ${src.partitionCount})`
+    ? `read \`${src.source}\` with more subtasks: raise its parallelism from ${parallelism} to ${more} (\`.parallelism(${more})\` on the stream of \`${src.source}\`; at most one per partition, ${src.partitionCount})`
     : `\`${src.source}\` already reads each partition in its own subtask: read bigger batches, add partitions to the topic or stream, or make the records cheaper to process`)
   return {
     score: m.rate / o.lagGrowthRecordsPerSecond,
@@ -117,7 +119,7 @@ export function connectionFindings(view: JobView): ScoredFinding[] {
     const lastError = shown.lastError === null ? null : redactCredentials(shown.lastError)
     const which = all.length > 1 ? ` (subtask${down.length > 1 ? 's' : ''} ${down.map((c) => c.subtask).join(', ')} of ${all.length})` : ''
     const what = failed.length > 0 ? 'has lost its server and stopped retrying' : 'is reconnecting to its server'
-    const evidence: Finding['evidence'] = { state: shown.state, kind: shown.kind, subtasksDown: down.length, subtasks: all.length, forSeconds: Math.round(forMs / 1000) }
+    const evidence: Evidence = { state: shown.state, kind: shown.kind, subtasksDown: down.length, subtasks: all.length, forSeconds: Math.round(forMs / 1000) }
     if (lastError !== null) evidence.lastError = lastError
     out.push({
       score: failed.length > 0 ? 2 : 1 + forMs / 60_000,

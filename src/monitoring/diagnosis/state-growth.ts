@@ -22,7 +22,7 @@ export function stateGrowth(ctx: Context): Scored[] {
           stateEntries: op.stateEntries, stateBytes: op.stateBytes, stateGrowthEntriesPerSecond: perSecond,
           stateGrowthPercent: ratio === Infinity ? 'new' : Math.round(ratio * 100), windowSeconds: Math.round(seconds),
         },
-        recommendation: `give the state of \`${op.id}\` a TTL if old keys never come back, use shorter windows, or check that its windows close (its watermark advances)`,
+        recommendation: `give the state of \`${op.id}\` a TTL if old keys never come back (\`{ ttl: { ttlMs } }\` on keyed state, \`{ ttlMs }\` on an unbounded join), use shorter windows, or check that its windows close (its watermark advances)`,
       },
     }]
   })

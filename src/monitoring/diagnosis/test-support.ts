@@ -18,6 +18,7 @@ export interface Spec {
   lagMs: number | null
   state: number
   hotKeys: OperatorView['hotKeys']
+  hotKeysSampled: number | null
   errors: number; skipped: number; deadLettered: number
   /** Per-subtask values; operator values then follow the docs (sums for rates, max for times). */
   subtasks: Partial<SubtaskSpec>[] | null
@@ -32,7 +33,7 @@ function defaults(id: string, i: number): Spec {
   return {
     kind, label: kind === 'source' ? 'source(generator)' : kind === 'sink' ? 'sink(file)' : `map`, parallelism: 1, task: i,
     busy: kind === 'source' ? 200 : 150, wait: 0, bp: 0, in: kind === 'source' ? 0 : 1000, out: 1000,
-    lagMs: 2000, state: 0, hotKeys: null, errors: 0, skipped: 0, deadLettered: 0, subtasks: null,
+    lagMs: 2000, state: 0, hotKeys: null, hotKeysSampled: null, errors: 0, skipped: 0, deadLettered: 0, subtasks: null,
   }
 }
 
@@ -112,7 +113,7 @@ function operatorView(id: string, spec: Spec): OperatorView {
     ...metrics(t.busy, t.wait, t.bp, t.in, t.out),
     skippedRecords: spec.skipped, deadLetteredRecords: spec.deadLettered, errors: spec.errors, stateEntries: spec.state, stateBytes: spec.state * 100,
     id, label: spec.label, kind: spec.kind, parallelism: spec.parallelism, task: spec.task,
-    state: t.wait > t.busy && t.wait >= t.bp ? 'waiting' : t.busy >= t.bp ? 'busy' : 'backpressured', hotKeys: spec.hotKeys,
+    state: t.wait > t.busy && t.wait >= t.bp ? 'waiting' : t.busy >= t.bp ? 'busy' : 'backpressured', hotKeys: spec.hotKeys, hotKeysSampled: spec.hotKeysSampled,
     subtasks: t.subs.map((s, i) => ({ ...metrics(s.busy, s.wait, s.bp, s.in, s.out), subtask: i, worker: i % 2 })),
   }
 }

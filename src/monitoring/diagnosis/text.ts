@@ -11,3 +11,23 @@ export function round(n: number): number {
   const a = Math.abs(n)
   return a >= 100 ? Math.round(n) : a >= 1 ? Math.round(n * 10) / 10 : Math.round(n * 100) / 100
 }
+
+/**
+ * How to give one operator `n` subtasks, in the API's words: sources and operators take
+ * `.parallelism(n)` on the stream they produce, sinks `{ parallelism: n }` in `.to()`'s options.
+ */
+export function parallelismOf(op: { id: string; kind: 'source' | 'operator' | 'sink' }, n: number): string {
+  return op.kind === 'sink'
+    ? `\`{ parallelism: ${n} }\` in the options of \`.to('${op.id}', …)\``
+    : `\`.parallelism(${n})\` on the stream of \`${op.id}\``
+}
+
+/** Worker threads, as the CLI and the API name them. */
+export function onWorkers(n: number): string {
+  return `on worker threads (\`--workers ${n}\`; from code, \`run({ workers: ${n} })\`)`
+}
+
+/** The job's default parallelism, as the CLI and the API name it. */
+export function jobParallelism(n: number): string {
+  return `\`--parallelism ${n}\` (from code, \`run({ parallelism: ${n}, workers: ${n} })\`)`
+}

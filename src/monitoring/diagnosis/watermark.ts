@@ -1,4 +1,5 @@
 /** Rule 4: a watermark stalled or falling behind, reported where it starts, with the input that holds it. */
+import type { Evidence } from '../evidence.ts'
 import type { Finding, OperatorView } from '../types.ts'
 import { ancestors, inputs, series, type Context, type OpSample, type Scored } from './context.ts'
 import { share } from './measure.ts'
@@ -46,7 +47,7 @@ function watermarkTrouble(ctx: Context, op: OperatorView): WatermarkTrouble | nu
 
 function watermarkFinding(ctx: Context, op: OperatorView, t: WatermarkTrouble, heldDownstream: string[]): Scored {
   const seconds = Math.round(t.elapsedMs / 1000)
-  const evidence: Finding['evidence'] = { windowSeconds: seconds }
+  const evidence: Evidence = { windowSeconds: seconds }
   if (t.lagMs !== null) evidence.watermarkLagMs = Math.round(t.lagMs)
   if (t.advanceMs !== null) evidence.watermarkAdvanceMs = Math.round(Math.max(0, t.advanceMs))
   evidence.recordsInPerSecond = round(op.kind === 'source' ? op.recordsOutPerSecond : op.recordsInPerSecond)
@@ -62,7 +63,7 @@ function watermarkFinding(ctx: Context, op: OperatorView, t: WatermarkTrouble, h
   const cause = idle !== null ? `: ${idle} reads nothing and holds it back`
     : holder !== null && holder.id !== op.id ? `: \`${holder.id}\` holds it back` : ''
   const recommendation = idle !== null && holder !== null
-    ? `give the watermark strategy of \`${holder.id}\` an idle timeout, e.g. boundedOutOfOrderness({ ..., idleTimeoutMs: 30_000 }), so an input that reads nothing stops holding back the watermark`
+    ? `give the watermark strategy of \`${holder.id}\` an idle timeout, e.g. \`boundedOutOfOrderness({ …, idleTimeoutMs: 30_000 })\`, so an input that reads nothing stops holding back the watermark`
     : t.stalled
       ? `check the watermark strategy of \`${holder?.id ?? op.id}\`: its event times do not advance (timestamps from the past, or a maxOutOfOrdernessMs far too large); windows and timers downstream will not fire`
       : `the watermark lags more and more: the sources read slower than events arrive (see any bottleneck finding) or event times run behind; windows fire late until it catches up`

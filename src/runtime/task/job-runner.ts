@@ -295,10 +295,10 @@ function taskSnapshot(t: Task, ids: string[]): TaskMetricsSnapshot {
     const u = Math.min(1, o.usage)
     if (outUsage === null || u > outUsage) outUsage = u
   }
-  const hotKeys: { operator: string; keys: [string, number][] }[] = []
+  const hotKeys: TaskMetricsSnapshot['hotKeys'] = []
   const routes = [...t.mainRoutes]
   for (const l of t.operatorLinks) for (const rs of l.sideRoutes.values()) routes.push(...rs)
-  for (const r of routes) if (r.hotKeys !== null) hotKeys.push({ operator: r.target, keys: r.hotKeys.top(HOT_KEYS_REPORTED) })
+  for (const r of routes) if (r.hotKeys !== null) hotKeys.push({ operator: r.target, ...r.hotKeys.summary(HOT_KEYS_REPORTED) })
   const lat = t.metrics.latency
   const connections: ConnectorConnection[] = []
   let partitions: PartitionProgress[] | null = null
