@@ -45,7 +45,7 @@ export function forEachRecord<T, O>(loop: RecordLoop<T, O>, batch: Batch<T>, ctx
       return
     } catch (e) {
       const failed = loop.at
-      ctx.recordFailed(batch.records[failed], e)
+      ctx.recordFailed(batch.records[failed], e, failed)
       from = failed + 1
     }
   }

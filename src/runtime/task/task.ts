@@ -26,6 +26,7 @@ import { restoreOperatorState, snapshotOperatorState } from './operator-state.ts
 import { ProcessingTimers } from './processing-timers.ts'
 import { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointTiming, type TaskInput, type TaskRestore } from './task-types.ts'
 import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
+import { preservesIndex } from './fusion.ts'
 
 export { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs } from './task-types.ts'
 export type { ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
@@ -73,6 +74,11 @@ export class Task implements TaskServices {
   protected readonly watermarks = new WatermarkTracker()
   private nextInput = 0
   private readonly timers = new ProcessingTimers()
+  /**
+   * While a source task runs a batch it read: the links at the head of the chain whose input
+   * batch holds the source's records one for one, in order (see sourcePositionOf); 0 otherwise.
+   */
+  protected alignedLinks = 0
 
   constructor(
     readonly id: string,
@@ -93,6 +99,11 @@ export class Task implements TaskServices {
 
   watermark(): number {
     return this.watermarks.current
+  }
+
+  /** Where a record was read: known only to a source task, for the links its batch reaches as read. */
+  sourcePositionOf(_link: number, _i: number): string | null {
+    return null
   }
 
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
@@ -208,6 +219,8 @@ export class Task implements TaskServices {
     l.op.processBatch(batch, l.ctx, l.out, input)
     l.ctx.currentInput = null
     l.ctx.inputBase += n
+    // A map or filter that emitted one record per input passes the source's batch on as read.
+    if (k < this.alignedLinks) this.alignedLinks = l.out.size === n && preservesIndex(l.op) ? k + 2 : k + 1
     this.forward(k)
   }
 
