@@ -28,7 +28,9 @@ export const ERROR_CODES = {
   JOIN_INVALID: { kind: 'user', retryable: false, hint: 'Give an interval join finite bounds with lower <= upper (.between(lowerMs, upperMs)), an unbounded join a ttlMs of a positive number of milliseconds, and a window join tumbling or sliding windows.' },
   JOB_ALREADY_RUNNING: { kind: 'user', retryable: false, hint: 'A pipeline runs once; build a new Pipeline to run again.' },
   JOB_EMPTY: { kind: 'user', retryable: false, hint: 'Add at least one source to the pipeline.' },
-  JOB_MODULE_INVALID: { kind: 'user', retryable: false, hint: 'A job module must export a Pipeline as its default export or as `pipeline`.' },
+  JOB_MODULE_INVALID: { kind: 'user', retryable: false, hint: 'A job module must export a Pipeline as its default export or as `pipeline` (see docs/GUIDE.md#job-files-and-the-cli).' },
+  JOB_FILE_INVALID: { kind: 'user', retryable: false, hint: 'Fix the syntax at the line and column shown (npx tsc --noEmit job.ts checks a TypeScript job file; node --check job.mjs a JavaScript one); see docs/GUIDE.md#job-files-and-the-cli.' },
+  JOB_FILE_IMPORT_FAILED: { kind: 'user', retryable: false, hint: 'Install the package the job file imports (npm install NAME, where the job file can find it), correct the path of a relative import (relative to the importing file, with its extension, as in ./helpers.ts), or fix the code at the line shown; see docs/GUIDE.md#job-files-and-the-cli.' },
   RECORD_FAILED: { kind: 'user', retryable: false, hint: 'Fix the function or set onError: "skip" or "dead-letter" on the operator.' },
   RECORD_NO_EVENT_TIME: { kind: 'user', retryable: false, hint: 'Give the source a watermark strategy (p.source(id, source, { watermarks })), or use a processing-time window.' },
   SOURCE_MALFORMED_RECORD: { kind: 'user', retryable: false, hint: 'Fix the input, or set onError: "skip" or "dead-letter" on the source.' },
@@ -107,6 +109,12 @@ export function describeCause(e: unknown): string {
  */
 export function reasonOf(e: unknown): string {
   return isSluiceError(e) ? withoutCode(e.code, String(e.message)) : describeCause(e)
+}
+
+/** `suffix` at the end of the message's first line: below it may come an excerpt of a file with a caret. */
+function withSuffix(message: string, suffix: string): string {
+  const nl = message.indexOf('\n')
+  return nl < 0 ? `${message}${suffix}` : `${message.slice(0, nl)}${suffix}${message.slice(nl)}`
 }
 
 function withoutCode(code: string, message: string): string {
@@ -201,7 +209,7 @@ export function deserializeError(x: SerializedError, where?: string): SluiceErro
 
 function revive(x: SerializedError, suffix: string): Error {
   const options = x.cause === undefined ? undefined : { cause: revive(x.cause, '') }
-  const e = isErrorCode(x.code) ? new SluiceError(x.code, `${withoutCode(x.code, x.message)}${suffix}`, options) : new Error(x.message, options)
+  const e = isErrorCode(x.code) ? new SluiceError(x.code, withSuffix(withoutCode(x.code, x.message), suffix), options) : new Error(x.message, options)
   e.name = x.name
   if (x.stack !== undefined) e.stack = x.stack
   const own = e as unknown as Record<string, unknown>
