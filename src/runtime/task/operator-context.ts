@@ -1,6 +1,6 @@
 /** The runtime side of OperatorContext, and the collector every chained operator writes into. */
 import type { DeadLetter, ErrorPolicy, Sink } from '../../connectors/spi.ts'
-import { describeCause, type ErrorCode } from '../../errors.ts'
+import { describeCause, ERROR_CODES, isSluiceError, type ErrorCode } from '../../errors.ts'
 import { newBatch, type Batch, type OperatorContext, type Output, type OutputTag } from '../../operators/types.ts'
 import type { Clock } from '../../time/clock.ts'
 import type { OperatorMetrics } from '../../metrics/task-metrics.ts'
@@ -72,7 +72,7 @@ export class OperatorContextImpl implements OperatorContext {
   recordFailedAt(record: unknown, cause: unknown, ordinal: number, readAt: string | null = null): void {
     const where = ordinal < 0 ? 'outside a batch (timer or end of input)' : `input record #${ordinal}`
     const position = readAt === null ? where : `${where}, read at ${readAt}`
-    const reason = describeCause(cause)
+    const reason = reasonWithHint(cause)
     rejectRecord(this.errorPolicy, 'RECORD_FAILED', `operator "${this.operatorId}"${this.subtaskLabel()} failed on ${position}: ${reason}`, { operator: this.operatorId, position, reason, record }, cause)
   }
 
@@ -102,6 +102,17 @@ export class OperatorContextImpl implements OperatorContext {
   private subtaskLabel(): string {
     return this.task.parallelism > 1 ? ` (subtask ${this.task.subtask + 1} of ${this.task.parallelism})` : ''
   }
+}
+
+/**
+ * The cause of a RECORD_FAILED as its message says it, and, when the engine raised it about the
+ * record (RECORD_NO_EVENT_TIME, TIMESTAMP_INVALID: a user-kind code), that code's hint too: the
+ * error users see is RECORD_FAILED, whose own hint ("fix what failed") would say less.
+ */
+function reasonWithHint(cause: unknown): string {
+  const reason = describeCause(cause)
+  if (!isSluiceError(cause) || cause.code === 'RECORD_FAILED' || ERROR_CODES[cause.code].kind !== 'user') return reason
+  return `${reason} (what to do: ${ERROR_CODES[cause.code].hint})`
 }
 
 /** Buffers longer than this are dropped after hand-over instead of reused. */

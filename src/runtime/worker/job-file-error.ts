@@ -34,7 +34,7 @@ const JS = /\.(?:m|c)?js$/
 export function jobFileError(url: string, e: unknown): unknown {
   if (isSluiceError(e)) return e
   const jobFile = url.startsWith('file:') ? fileURLToPath(url) : url
-  const err = e instanceof Error ? e : new Error(String(e))
+  const err: { readonly name: string; readonly message: string; readonly stack?: string } = e instanceof Error ? e : { name: 'Error', message: String(e) }
   const message = err.message
   const code = (err as { code?: unknown }).code
 
@@ -77,7 +77,7 @@ export function jobFileError(url: string, e: unknown): unknown {
     return new SluiceError('JOB_FILE_IMPORT_FAILED', `${jobFile}: ${message}`, { cause: e })
   }
   const frame = userFrame(err.stack)
-  const what = `the job file threw while it was loading: ${err.name === 'Error' ? '' : `${err.name}: `}${describeCause(err)}`
+  const what = `the job file threw while it was loading: ${err.name === 'Error' ? '' : `${err.name}: `}${describeCause(e)}`
   return frame === null
     ? new SluiceError('JOB_FILE_IMPORT_FAILED', `${jobFile}: ${what}`, { cause: e })
     : importFailed(frame, what, jobFile, e)
