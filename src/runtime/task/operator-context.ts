@@ -19,7 +19,7 @@ export interface TaskServices {
    * Where record `i` of the batch link `link` of the chain is processing was read ("views.csv
    * line 2 (byte 13)"), when that batch holds the source's records one for one; else null.
    */
-  sourcePositionOf(link: number, i: number): string | null
+  sourcePositionOf?(link: number, i: number): string | null
   watermark(): number
   requestProcessingTime(opIndex: number, timeMs: number): void
 }
@@ -78,7 +78,7 @@ export class OperatorContextImpl implements OperatorContext {
 
   /** Where record `i` of this operator's current input batch was read, when the task knows (see TaskServices). */
   sourcePositionOf(i: number): string | null {
-    return this.task.sourcePositionOf(this.index, i)
+    return this.task.sourcePositionOf?.(this.index, i) ?? null
   }
 
   /**

@@ -11,24 +11,10 @@ import type { Clock } from '../../time/clock.ts'
 import type { WatermarkStrategy } from '../../time/watermarks.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from '../../metrics/task-metrics.ts'
-import { preview, rejectRecord, type DeadLetterTarget, type RecordPolicy } from '../../operators/record-errors.ts'
+import { rejectRecord, type DeadLetterTarget, type RecordPolicy } from '../../operators/record-errors.ts'
+import { timestampProblem } from './timestamp-problem.ts'
 import { LatencyMarkerItem } from '../exchange/channel.ts'
 import { Task, wallClockMs, type CompletedPart, type Scheduler } from './task.ts'
-
-/**
- * Why `t` is no event time, and how to make it one. A string that reads as a number is shown
- * quoted, "(a string)": it looks right in a message and is not (a CSV column read as text).
- */
-export function timestampProblem(t: unknown): string {
-  const shown = typeof t === 'string' ? `${JSON.stringify(preview(t, 40))} (a string)` : typeof t === 'number' ? String(t) : `${preview(t, 40)} (${t === null ? 'null' : typeof t})`
-  let fix = 'make the timestamp function return epoch milliseconds as a number (see docs/GUIDE.md#event-time-and-watermarks)'
-  if (typeof t === 'string' && t.trim() !== '' && Number.isFinite(Number(t))) {
-    fix = `convert it in the timestamp function (Number(…)), or, reading CSV, declare the column's type (csv: { types: { <column>: 'number' } }, see docs/GUIDE.md#csv-columns)`
-  } else if (typeof t === 'string' && !Number.isNaN(Date.parse(t))) {
-    fix = 'convert it in the timestamp function (Date.parse(…); see docs/GUIDE.md#event-time-and-watermarks)'
-  }
-  return `timestamp is ${shown}, not a finite number of epoch ms: ${fix}`
-}
 
 class SourceContextImpl implements SourceContext {
   readonly errorPolicy: RecordPolicy
@@ -353,7 +339,7 @@ export class SourceTask extends Task {
     this.context.reportBadRecord(r.rawOf?.(i) ?? records[i], reason, position)
   }
 
-  override sourcePositionOf(link: number, i: number): string | null {
+  sourcePositionOf(link: number, i: number): string | null {
     if (link >= this.alignedLinks) return null
     const r = this.reader as SourceReader<unknown>
     return r.positionOf?.(this.readIndex === null ? i : this.readIndex[i]) ?? null

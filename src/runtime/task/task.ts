@@ -74,10 +74,7 @@ export class Task implements TaskServices {
   protected readonly watermarks = new WatermarkTracker()
   private nextInput = 0
   private readonly timers = new ProcessingTimers()
-  /**
-   * While a source task runs a batch it read: the links at the head of the chain whose input
-   * batch holds the source's records one for one, in order (see sourcePositionOf); 0 otherwise.
-   */
+  /** A source task's head links that get its batch as read, past maps and filters that kept all (SourceTask.sourcePositionOf). */
   protected alignedLinks = 0
 
   constructor(
@@ -99,11 +96,6 @@ export class Task implements TaskServices {
 
   watermark(): number {
     return this.watermarks.current
-  }
-
-  /** Where a record was read: known only to a source task, for the links its batch reaches as read. */
-  sourcePositionOf(_link: number, _i: number): string | null {
-    return null
   }
 
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
@@ -219,7 +211,6 @@ export class Task implements TaskServices {
     l.op.processBatch(batch, l.ctx, l.out, input)
     l.ctx.currentInput = null
     l.ctx.inputBase += n
-    // A map or filter that emitted one record per input passes the source's batch on as read.
     if (k < this.alignedLinks) this.alignedLinks = l.out.size === n && preservesIndex(l.op) ? k + 2 : k + 1
     this.forward(k)
   }
