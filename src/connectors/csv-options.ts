@@ -24,6 +24,7 @@ export type CsvColumnType = 'number' | 'string' | 'boolean'
  * ```ts
  * // user,ts,price,ok
  * // ann,1767225600000,9.5,true
+ * interface View { user: string; ts: number; price: number; ok: boolean }
  * fileSource<View>('views.csv', { csv: { types: { user: 'string', ts: 'number', price: 'number', ok: 'boolean' } } })
  * // Every column a string, as read:
  * fileSource('views.csv', { csv: { infer: false } })
