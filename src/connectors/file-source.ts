@@ -51,7 +51,9 @@ export type FilePosition = { readonly byteOffset: number; readonly line: number 
  * A bounded source of the records in a file: JSON Lines (one JSON value a line), CSV (RFC 4180,
  * header row names the fields) or plain lines. Empty lines are skipped; a line that does not
  * decode is reported to the error policy with its line number and byte offset. Replayable: a
- * reader resumes from a `FilePosition` (the file must not change in between).
+ * reader resumes from a `FilePosition` (the file must not change in between). CSV columns are
+ * typed: as declared in `csv.types`, the others inferred from the file's first record (`csv.infer`,
+ * default true; see CsvOptions and docs/GUIDE.md#csv-columns).
  *
  * @example
  * ```ts
