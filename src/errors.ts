@@ -13,57 +13,59 @@ interface CodeInfo {
 }
 
 export const ERROR_CODES = {
-  JOB_DUPLICATE_ID: { kind: 'user', retryable: false, hint: 'Give every operator and source a unique id.' },
-  JOB_INVALID_ID: { kind: 'user', retryable: false, hint: 'Use ids of letters, digits, "-", "_" or ".", 1-64 characters.' },
-  JOB_KEYBY_REQUIRED: { kind: 'user', retryable: false, hint: 'Call .keyBy(keySelector) before this keyed operation.' },
-  JOB_NO_SINK: { kind: 'user', retryable: false, hint: 'Add a sink with .to(sink) (or .collect()) so the job has an output.' },
-  WORKERS_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'Worker threads re-import the job: create it with new Pipeline(name, { module: import.meta.url }) in a file that exports it, and inject no clock; or run in this thread (workers: 0).' },
-  JOB_ARGUMENT_INVALID: { kind: 'user', retryable: false, hint: 'Pass the kind of value the call expects, as the message says (a function, a source, a sink, an iterable, a stream of the same pipeline); in a .ts job file TypeScript checks these calls.' },
-  PARALLELISM_INVALID: { kind: 'user', retryable: false, hint: 'Give parallelism and maxParallelism whole numbers >= 1 (an operator\'s at most 1024 and at most maxParallelism) and workers a whole number >= 0; run a source that cannot be split, or a sink that cannot write in parallel, at parallelism 1.' },
-  PIPELINE_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Correct the option the message names (of new Pipeline(), pipeline.run() or pipeline.source(), or its sluice flag) to a value in the range it gives.' },
-  ERROR_POLICY_INVALID: { kind: 'user', retryable: false, hint: 'Set onError to \'fail\', \'skip\' or \'dead-letter\'; \'dead-letter\' needs a dead-letter sink: deadLetter in the operator\'s options or in new Pipeline(name, { deadLetter }).' },
-  SCHEMA_INVALID: { kind: 'user', retryable: false, hint: 'Build the schema with recordSchema({ field: type }): at least one field, each of type number, int, string or boolean (or { type, nullable }), and declare it on an operator\'s main output.' },
-  WINDOW_INVALID: { kind: 'user', retryable: false, hint: 'Give window sizes and slides whole positive milliseconds (slide <= size), count triggers a whole positive count, allowedLateness finite milliseconds >= 0 on a time window, and session or sliding windows an aggregate with merge().' },
-  WATERMARK_INVALID: { kind: 'user', retryable: false, hint: 'Give boundedOutOfOrderness a timestamp function, maxOutOfOrdernessMs a finite number >= 0 and idleTimeoutMs a positive number of milliseconds.' },
-  JOIN_INVALID: { kind: 'user', retryable: false, hint: 'Give an interval join finite bounds with lower <= upper (.between(lowerMs, upperMs)), an unbounded join a ttlMs of a positive number of milliseconds, and a window join tumbling or sliding windows.' },
-  JOB_ALREADY_RUNNING: { kind: 'user', retryable: false, hint: 'A pipeline runs once; build a new Pipeline to run again.' },
-  JOB_EMPTY: { kind: 'user', retryable: false, hint: 'Add at least one source to the pipeline.' },
-  JOB_MODULE_INVALID: { kind: 'user', retryable: false, hint: 'A job module must export a Pipeline as its default export or as `pipeline`.' },
-  RECORD_FAILED: { kind: 'user', retryable: false, hint: 'Fix the function or set onError: "skip" or "dead-letter" on the operator.' },
-  RECORD_NO_EVENT_TIME: { kind: 'user', retryable: false, hint: 'Give the source a watermark strategy (p.source(id, source, { watermarks })), or use a processing-time window.' },
-  SOURCE_MALFORMED_RECORD: { kind: 'user', retryable: false, hint: 'Fix the input, or set onError: "skip" or "dead-letter" on the source.' },
-  SOURCE_IO: { kind: 'external', retryable: true, hint: 'Check that the file or stream exists and is readable.' },
-  SINK_RECORD_UNWRITABLE: { kind: 'user', retryable: false, hint: 'The record cannot be encoded (nested too deep, cyclic, a BigInt in JSON): fix the operator that builds it, or set onError: "skip" or "dead-letter" in the sink\'s options, .to(id, sink, { onError }).' },
-  SINK_IO: { kind: 'external', retryable: true, hint: 'Check that the output location is writable and has space.' },
-  TIMESTAMP_INVALID: { kind: 'user', retryable: false, hint: 'Event times are numbers of epoch milliseconds: make the timestamp function, or the time given to a timer, return one.' },
+  JOB_DUPLICATE_ID: { kind: 'user', retryable: false, hint: 'Give every operator and source a unique id. See docs/GUIDE.md#operators.' },
+  JOB_INVALID_ID: { kind: 'user', retryable: false, hint: 'Use ids of letters, digits, "-", "_" or ".", 1-64 characters. See docs/GUIDE.md#operators.' },
+  JOB_KEYBY_REQUIRED: { kind: 'user', retryable: false, hint: 'Call .keyBy(keySelector) before this keyed operation. See docs/GUIDE.md#concepts.' },
+  JOB_NO_SINK: { kind: 'user', retryable: false, hint: 'Add a sink with .to(sink) (or .collect()) so the job has an output. See docs/GUIDE.md#sources-and-sinks.' },
+  WORKERS_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'Worker threads re-import the job: create it with new Pipeline(name, { module: import.meta.url }) in a file that exports it, and inject no clock; or run in this thread (workers: 0). See docs/GUIDE.md#parallelism-and-workers.' },
+  JOB_ARGUMENT_INVALID: { kind: 'user', retryable: false, hint: 'Pass the kind of value the call expects, as the message says (a function, a source, a sink, an iterable, a stream of the same pipeline); in a .ts job file TypeScript checks these calls. See docs/GUIDE.md#operators.' },
+  PARALLELISM_INVALID: { kind: 'user', retryable: false, hint: 'Give parallelism and maxParallelism whole numbers >= 1 (an operator\'s at most 1024 and at most maxParallelism) and workers a whole number >= 0; run a source that cannot be split, or a sink that cannot write in parallel, at parallelism 1. See docs/GUIDE.md#parallelism-and-workers.' },
+  PIPELINE_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Correct the option the message names (of new Pipeline(), pipeline.run() or pipeline.source(), or its sluice flag) to a value in the range it gives. See docs/GUIDE.md#running-from-code.' },
+  ERROR_POLICY_INVALID: { kind: 'user', retryable: false, hint: 'Set onError to \'fail\', \'skip\' or \'dead-letter\'; \'dead-letter\' needs a dead-letter sink: deadLetter in the operator\'s options or in new Pipeline(name, { deadLetter }). See docs/GUIDE.md#errors-and-dead-letters.' },
+  SCHEMA_INVALID: { kind: 'user', retryable: false, hint: 'Build the schema with recordSchema({ field: type }): at least one field, each of type number, int, string or boolean (or { type, nullable }), and declare it on an operator\'s main output. See docs/GUIDE.md#parallelism-and-workers.' },
+  WINDOW_INVALID: { kind: 'user', retryable: false, hint: 'Give window sizes and slides whole positive milliseconds (slide <= size), count triggers a whole positive count, allowedLateness finite milliseconds >= 0 on a time window, and session or sliding windows an aggregate with merge(). See docs/GUIDE.md#windows.' },
+  WATERMARK_INVALID: { kind: 'user', retryable: false, hint: 'Give boundedOutOfOrderness a timestamp function, maxOutOfOrdernessMs a finite number >= 0 and idleTimeoutMs a positive number of milliseconds. See docs/GUIDE.md#event-time-and-watermarks.' },
+  JOIN_INVALID: { kind: 'user', retryable: false, hint: 'Give an interval join finite bounds with lower <= upper (.between(lowerMs, upperMs)), an unbounded join a ttlMs of a positive number of milliseconds, and a window join tumbling or sliding windows. See docs/GUIDE.md#joins.' },
+  JOB_ALREADY_RUNNING: { kind: 'user', retryable: false, hint: 'A pipeline runs once; build a new Pipeline to run again. See docs/GUIDE.md#running-from-code.' },
+  JOB_EMPTY: { kind: 'user', retryable: false, hint: 'Add at least one source to the pipeline. See docs/GUIDE.md#sources-and-sinks.' },
+  JOB_MODULE_INVALID: { kind: 'user', retryable: false, hint: 'A job module must export a Pipeline as its default export or as `pipeline` (see docs/GUIDE.md#job-files-and-the-cli).' },
+  JOB_FILE_INVALID: { kind: 'user', retryable: false, hint: 'Fix the syntax at the line and column shown (npx tsc --noEmit job.ts checks a TypeScript job file; node --check job.mjs a JavaScript one); see docs/GUIDE.md#job-files-and-the-cli.' },
+  JOB_FILE_IMPORT_FAILED: { kind: 'user', retryable: false, hint: 'Install the package the job file imports (npm install NAME, where the job file can find it), correct the path of a relative import (relative to the importing file, with its extension, as in ./helpers.ts), or fix the code at the line shown; see docs/GUIDE.md#job-files-and-the-cli.' },
+  RECORD_FAILED: { kind: 'user', retryable: false, hint: 'Fix what failed, as the message says (the operator\'s function, or the cause it names), or set onError: \'skip\' or \'dead-letter\' in the operator\'s options (.map(id, fn, { onError })); see docs/GUIDE.md#errors-and-dead-letters.' },
+  RECORD_NO_EVENT_TIME: { kind: 'user', retryable: false, hint: 'Give the source a watermark strategy (pipeline.source(id, source, { watermarks: boundedOutOfOrderness({ timestamp, maxOutOfOrdernessMs }) })), or use a processing-time window (tumbling(sizeMs, { time: \'processing\' })); see docs/GUIDE.md#event-time-and-watermarks.' },
+  SOURCE_MALFORMED_RECORD: { kind: 'user', retryable: false, hint: 'Fix the input, or the source\'s parse or timestamp function, as the reason says; or set onError: \'skip\' or \'dead-letter\' in the source\'s options (pipeline.source(id, source, { onError })); see docs/GUIDE.md#errors-and-dead-letters.' },
+  SOURCE_IO: { kind: 'external', retryable: true, hint: 'Check that the file or stream exists and is readable. See docs/GUIDE.md#sources-and-sinks.' },
+  SINK_RECORD_UNWRITABLE: { kind: 'user', retryable: false, hint: 'The record cannot be encoded (nested too deep, cyclic, a BigInt in JSON): fix the operator that builds it, or set onError: "skip" or "dead-letter" in the sink\'s options, .to(id, sink, { onError }). See docs/GUIDE.md#errors-and-dead-letters.' },
+  SINK_IO: { kind: 'external', retryable: true, hint: 'Check that the output location is writable and has space. See docs/GUIDE.md#sources-and-sinks.' },
+  TIMESTAMP_INVALID: { kind: 'user', retryable: false, hint: 'Event times are numbers of epoch milliseconds: make the timestamp function, or the time given to a timer, return one. See docs/GUIDE.md#event-time-and-watermarks.' },
   JOB_CANCELLED: { kind: 'user', retryable: false, hint: 'The job was stopped on request.' },
-  CLI_USAGE: { kind: 'user', retryable: false, hint: 'Run `sluice --help` for usage.' },
+  CLI_USAGE: { kind: 'user', retryable: false, hint: 'Run `sluice --help` (or `sluice COMMAND --help`) for usage; see docs/GUIDE.md#job-files-and-the-cli.' },
   NEXMARK_UNKNOWN_QUERY: { kind: 'user', retryable: false, hint: 'Use one of q0, q1, q2, q3, q4, q5, q7, q8, q9, q11.' },
-  JOB_NOT_DETERMINISTIC: { kind: 'user', retryable: false, hint: 'Build the pipeline the same way on every import: no random ids, no branches on time or environment.' },
-  CHECKPOINT_CORRUPT: { kind: 'external', retryable: false, hint: 'The checkpoint file is damaged or partial; Sluice falls back to the previous complete one.' },
-  CHECKPOINT_IO: { kind: 'external', retryable: true, hint: 'Check that the checkpoint directory is writable and has space.' },
-  CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job that matches the checkpoint: stateful operators with their ids and state types, sources and sinks with their topics, files and tables, sources at their parallelism; pass --allow-non-restored-state for removed operators, or start without the checkpoint.' },
-  CHECKPOINT_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Give the checkpoint interval and timeout at least 10 ms (--checkpoint-interval, --checkpoint-timeout; checkpoints.intervalMs, timeoutMs), retain a whole number >= 1, and savepointDir a directory path.' },
-  CHECKPOINTS_DISABLED: { kind: 'user', retryable: false, hint: 'Savepoints need checkpoints: run the job with a checkpoint directory (sluice run --checkpoint-dir <dir>, or run({ checkpoints: { dir, intervalMs } })).' },
-  SAVEPOINT_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Pass the path of a savepoint file (.sluice) as printed by sluice savepoint or POST /api/v1/jobs/:id/savepoints.' },
-  STATE_NOT_PLAIN_DATA: { kind: 'user', retryable: false, hint: 'Keep operator state to plain data (numbers, strings, booleans, null, arrays, objects, Map, Set, Date, typed arrays): no functions or symbols.' },
-  STATE_DECLARATION_INVALID: { kind: 'user', retryable: false, hint: 'Declare each piece of keyed state under its own name (one name cannot be value state and map state at once), with a TTL of a positive number of milliseconds.' },
-  SERVER_TOKEN_INVALID: { kind: 'user', retryable: false, hint: 'Pass a non-empty secret without surrounding spaces (--token, the token option or SLUICE_TOKEN), or unset it on a loopback address.' },
-  SERVER_TOKEN_REQUIRED: { kind: 'user', retryable: false, hint: 'Pass a token (--token <secret>, the token option or SLUICE_TOKEN), or bind the server to a loopback address (--host 127.0.0.1).' },
-  SERVER_PORT_INVALID: { kind: 'user', retryable: false, hint: 'Pass --port (the port option) a whole number from 0 to 65535; 0 takes any free port.' },
-  SERVER_LISTEN_FAILED: { kind: 'external', retryable: false, hint: 'Pass a free port (--port <port>, --port 0 for any free one) and an address of this machine (--host), or run without the server (--no-server).' },
-  SERVER_ALLOWED_HOST_INVALID: { kind: 'user', retryable: false, hint: 'Pass a host name or IP address as the browser shows it, without scheme, port or path: --allowed-host sluice.example.com' },
-  CHECKPOINT_LOCKED: { kind: 'user', retryable: false, hint: 'Another job uses this checkpoint directory: stop it first, or give this job its own --checkpoint-dir.' },
-  SAVEPOINT_FAILED: { kind: 'external', retryable: true, hint: 'The job keeps running; fix the cause (a savepoint directory that is writable and has space) and ask again.' },
-  JOB_NOT_RUNNING: { kind: 'user', retryable: false, hint: 'The job has ended (finished, stopped or failed); a savepoint needs a running job.' },
+  JOB_NOT_DETERMINISTIC: { kind: 'user', retryable: false, hint: 'Build the pipeline the same way on every import: no random ids, no branches on time or environment. See docs/GUIDE.md#parallelism-and-workers.' },
+  CHECKPOINT_CORRUPT: { kind: 'external', retryable: false, hint: 'The checkpoint file is damaged or partial; Sluice falls back to the previous complete one. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  CHECKPOINT_IO: { kind: 'external', retryable: true, hint: 'Check that the checkpoint directory is writable and has space. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  CHECKPOINT_INCOMPATIBLE: { kind: 'user', retryable: false, hint: 'Restore into a job that matches the checkpoint: stateful operators with their ids and state types, sources and sinks with their topics, files and tables, sources at their parallelism; pass --allow-non-restored-state for removed operators, or start without the checkpoint. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  CHECKPOINT_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Give the checkpoint interval and timeout at least 10 ms (--checkpoint-interval, --checkpoint-timeout; checkpoints.intervalMs, timeoutMs), retain a whole number >= 1, and savepointDir a directory path. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  CHECKPOINTS_DISABLED: { kind: 'user', retryable: false, hint: 'Savepoints need checkpoints: run the job with a checkpoint directory (sluice run --checkpoint-dir <dir>, or run({ checkpoints: { dir, intervalMs } })). See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  SAVEPOINT_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Pass the path of a savepoint file (.sluice) as printed by sluice savepoint or POST /api/v1/jobs/:id/savepoints. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  STATE_NOT_PLAIN_DATA: { kind: 'user', retryable: false, hint: 'Keep operator state to plain data (numbers, strings, booleans, null, arrays, objects, Map, Set, Date, typed arrays): no functions or symbols. See docs/GUIDE.md#keyed-state-and-timers.' },
+  STATE_DECLARATION_INVALID: { kind: 'user', retryable: false, hint: 'Declare each piece of keyed state under its own name (one name cannot be value state and map state at once), with a TTL of a positive number of milliseconds. See docs/GUIDE.md#keyed-state-and-timers.' },
+  SERVER_TOKEN_INVALID: { kind: 'user', retryable: false, hint: 'Pass a non-empty secret without surrounding spaces (--token, the token option or SLUICE_TOKEN), or unset it on a loopback address. See docs/GUIDE.md#the-dashboard-and-the-diagnosis.' },
+  SERVER_TOKEN_REQUIRED: { kind: 'user', retryable: false, hint: 'Pass a token (--token <secret>, the token option or SLUICE_TOKEN), or bind the server to a loopback address (--host 127.0.0.1). See docs/GUIDE.md#the-dashboard-and-the-diagnosis.' },
+  SERVER_PORT_INVALID: { kind: 'user', retryable: false, hint: 'Pass --port (the port option) a whole number from 0 to 65535; 0 takes any free port. See docs/GUIDE.md#the-dashboard-and-the-diagnosis.' },
+  SERVER_LISTEN_FAILED: { kind: 'external', retryable: false, hint: 'Pass a free port (--port <port>, --port 0 for any free one) and an address of this machine (--host), or run without the server (--no-server). See docs/GUIDE.md#the-dashboard-and-the-diagnosis.' },
+  SERVER_ALLOWED_HOST_INVALID: { kind: 'user', retryable: false, hint: 'Pass a host name or IP address as the browser shows it, without scheme, port or path: --allowed-host sluice.example.com. See docs/GUIDE.md#the-dashboard-and-the-diagnosis.' },
+  CHECKPOINT_LOCKED: { kind: 'user', retryable: false, hint: 'Another job uses this checkpoint directory: stop it first, or give this job its own --checkpoint-dir. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  SAVEPOINT_FAILED: { kind: 'external', retryable: true, hint: 'The job keeps running; fix the cause (a savepoint directory that is writable and has space) and ask again. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  JOB_NOT_RUNNING: { kind: 'user', retryable: false, hint: 'The job has ended (finished, stopped or failed); a savepoint needs a running job. See docs/GUIDE.md#checkpoints-and-guarantees.' },
   CONNECTOR_UNREACHABLE: { kind: 'external', retryable: true, hint: 'Check that the server is running and listening at that address (for the test services: bash scripts/services.sh up), and that no firewall is in the way.' },
-  CONNECTOR_AUTH: { kind: 'user', retryable: false, hint: 'Check the user name and password (or token) in the URI or the connector options.' },
+  CONNECTOR_AUTH: { kind: 'user', retryable: false, hint: 'Check the user name and password (or token) in the URI or the connector options. See docs/CONNECTORS.md.' },
   CONNECTOR_OPTION_INVALID: { kind: 'user', retryable: false, hint: 'Correct the source or sink option the message names to a value it takes; docs/CONNECTORS.md lists each connector\'s options.' },
   CONNECTOR_URI_INVALID: { kind: 'user', retryable: false, hint: 'Write it as scheme://HOST:PORT/NAME?option=value, e.g. kafka://127.0.0.1:9092/orders?group=billing; see docs/CONNECTORS.md for each scheme\'s options.' },
-  CONNECTOR_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Create the topic, stream, key or table first, or let the sink create it (see the connector\'s options).' },
-  CONNECTOR_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'The server lacks a feature this option needs: upgrade the server or drop the option.' },
-  CONNECTOR_FENCED: { kind: 'external', retryable: true, hint: 'A newer instance of this job took over the output; this one stops writing. Run one instance of a job per output.' },
-  WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size.' },
+  CONNECTOR_NOT_FOUND: { kind: 'user', retryable: false, hint: 'Create the topic, stream, key or table first, or let the sink create it (see the connector\'s options). See docs/CONNECTORS.md.' },
+  CONNECTOR_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'The server lacks a feature this option needs: upgrade the server or drop the option. See docs/CONNECTORS.md.' },
+  CONNECTOR_FENCED: { kind: 'external', retryable: true, hint: 'A newer instance of this job took over the output; this one stops writing. Run one instance of a job per output. See docs/GUIDE.md#checkpoints-and-guarantees.' },
+  WORKER_FAILED: { kind: 'internal', retryable: true, hint: 'A worker thread died; see the cause. If it ran out of memory, lower parallelism or state size. See docs/GUIDE.md#parallelism-and-workers.' },
   NODE_UNSUPPORTED: { kind: 'user', retryable: false, hint: 'Run Sluice on Node.js 20.19 or later (node --version shows the one in use).' },
   INTERNAL: { kind: 'internal', retryable: false, hint: 'This is a bug in Sluice; please report it with the message.' },
 } as const satisfies Record<string, CodeInfo>
@@ -107,6 +109,12 @@ export function describeCause(e: unknown): string {
  */
 export function reasonOf(e: unknown): string {
   return isSluiceError(e) ? withoutCode(e.code, String(e.message)) : describeCause(e)
+}
+
+/** `suffix` at the end of the message's first line: below it may come an excerpt of a file with a caret. */
+function withSuffix(message: string, suffix: string): string {
+  const nl = message.indexOf('\n')
+  return nl < 0 ? `${message}${suffix}` : `${message.slice(0, nl)}${suffix}${message.slice(nl)}`
 }
 
 function withoutCode(code: string, message: string): string {
@@ -201,7 +209,7 @@ export function deserializeError(x: SerializedError, where?: string): SluiceErro
 
 function revive(x: SerializedError, suffix: string): Error {
   const options = x.cause === undefined ? undefined : { cause: revive(x.cause, '') }
-  const e = isErrorCode(x.code) ? new SluiceError(x.code, `${withoutCode(x.code, x.message)}${suffix}`, options) : new Error(x.message, options)
+  const e = isErrorCode(x.code) ? new SluiceError(x.code, withSuffix(withoutCode(x.code, x.message), suffix), options) : new Error(x.message, options)
   e.name = x.name
   if (x.stack !== undefined) e.stack = x.stack
   const own = e as unknown as Record<string, unknown>

@@ -47,7 +47,7 @@ export class WindowedStream<K, T> {
   /** Keep windows this long after they fire; late records within it update (re-fire) them. */
   allowedLateness(ms: number): this {
     if (!Number.isFinite(ms) || ms < 0) throw new SluiceError('WINDOW_INVALID', `allowedLateness must be a finite number >= 0, got ${ms}`)
-    if (this.assigner.kind === 'global') throw new SluiceError('WINDOW_INVALID', 'allowedLateness applies to time windows, not count windows')
+    if (this.assigner.kind === 'global') throw new SluiceError('WINDOW_INVALID', 'allowedLateness applies to time windows, not count windows: drop it, or window by time (tumbling, sliding, session); see docs/GUIDE.md#windows')
     this.latenessMs = ms
     return this
   }

@@ -51,6 +51,7 @@ export async function runJobCommand(file: string, o: { explain?: boolean; parall
     }
     if (restore !== null) line += ` (counted since the job first started; this run resumed from checkpoint ${restore.checkpointId})`
     process.stderr.write(`${line}\n`)
+    for (const w of r.warnings) process.stderr.write(`sluice: warning: ${w.message}\n`)
     return EXIT_OK
   } finally {
     release()

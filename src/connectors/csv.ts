@@ -3,19 +3,14 @@
  * already split (see lines.ts); a quoted field may span several of them, so the decoder keeps
  * the open field between calls and says when it needs the next line.
  */
-import { SluiceError } from '../errors.ts'
+import { checkTypedColumns, CSV_GUIDE as GUIDE, inferColumnType, validateCsvOptions, type CsvColumnType, type CsvOptions } from './csv-options.ts'
 
-export type CsvColumnType = 'number' | 'string' | 'boolean'
+export { inferColumnType, validateCsvOptions, type CsvColumnType, type CsvOptions } from './csv-options.ts'
 
-export interface CsvOptions {
-  /** The first row names the fields (default true). */
-  readonly header?: boolean
-  /** One character (default ","). */
-  readonly delimiter?: string
-  /** Field names; with `header: true` they replace the header row's names. */
-  readonly columns?: readonly string[]
-  /** Converts the named columns; a value that does not convert marks the record malformed. */
-  readonly types?: Readonly<Record<string, CsvColumnType>>
+/** The start of a CSV file, for a reader that begins past it (see CsvDecoder.setStart). */
+export interface CsvStart {
+  readonly header: readonly string[] | undefined
+  readonly firstRecord: readonly string[] | undefined
 }
 
 /** `feed` results. */
@@ -29,39 +24,14 @@ const QUOTE = 34
 const KIND_STRING = 0
 const KIND_NUMBER = 1
 const KIND_BOOLEAN = 2
+/** Undeclared, type not yet inferred (until the first record). */
+const KIND_INFER = 3
+/** Inferred from the first record: later values must be written as plain numbers / true or false. */
+const KIND_INFERRED_NUMBER = 4
+const KIND_INFERRED_BOOLEAN = 5
 const SHOWN_VALUE_CHARS = 40
-
-/** Checks CSV options up front so a bad option fails when the job is built, not mid-run. */
-export function validateCsvOptions(options: CsvOptions | undefined): void {
-  const delimiter = options?.delimiter ?? ','
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new SluiceError('CONNECTOR_OPTION_INVALID',
-      `csv.delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`)
-  }
-  const types = options?.types
-  if (types === undefined) return
-  for (const [column, type] of Object.entries(types)) {
-    if (type !== 'number' && type !== 'string' && type !== 'boolean') {
-      throw new SluiceError('CONNECTOR_OPTION_INVALID',
-        `csv.types.${column} must be 'number', 'string' or 'boolean', got ${JSON.stringify(type)}`)
-    }
-  }
-  const named = options?.header !== false || options?.columns !== undefined
-  if (!named) {
-    throw new SluiceError('CONNECTOR_OPTION_INVALID', 'csv.types needs column names: set csv.header: true or csv.columns')
-  }
-  if (options?.columns !== undefined) checkTypedColumns(types, options.columns)
-}
-
-function checkTypedColumns(types: Readonly<Record<string, CsvColumnType>> | undefined, names: readonly string[]): void {
-  if (types === undefined) return
-  for (const column of Object.keys(types)) {
-    if (!names.includes(column)) {
-      throw new SluiceError('CONNECTOR_OPTION_INVALID',
-        `csv.types names column '${column}', which is not among the columns (${names.join(', ')})`)
-    }
-  }
-}
+/** A plain decimal number, as a value of an inferred number column must be written. */
+const NUMBER_FORM = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/
 
 function show(value: string): string {
   return value.length > SHOWN_VALUE_CHARS ? `${value.slice(0, SHOWN_VALUE_CHARS)}...` : value
@@ -84,8 +54,13 @@ export class CsvDecoder {
   private readonly delimiter: string
   private readonly delimiterCode: number
   private readonly types: Readonly<Record<string, CsvColumnType>> | undefined
+  private readonly infer: boolean
   private names: readonly string[] | null
   private kinds: Uint8Array
+  /** Some column still waits for the first record to give it a type. */
+  private inferring = false
+  /** Of each column whose type was inferred, the value it was inferred from (for messages). */
+  private inferredFrom: string[] = []
   private expectHeader: boolean
   /** Scratch for the fields of the record being decoded; reused, never handed out. */
   private readonly fields: string[] = []
@@ -98,6 +73,7 @@ export class CsvDecoder {
     this.delimiter = options?.delimiter ?? ','
     this.delimiterCode = this.delimiter.charCodeAt(0)
     this.types = options?.types
+    this.infer = options?.infer !== false
     this.expectHeader = options?.header !== false
     this.names = null
     this.kinds = new Uint8Array(0)
@@ -116,11 +92,17 @@ export class CsvDecoder {
     return this.fields.slice()
   }
 
-  /** Supplies the header row when a reader starts past it (a split of a file). */
-  setHeader(fields: readonly string[]): void {
+  /**
+   * Supplies the header row (undefined: the file has none) and the file's first record (the one
+   * column types are inferred from) when a reader starts past them: a split of a file, or a
+   * resumed reader. Every reader of a file then converts its columns alike.
+   */
+  setStart(header: readonly string[] | undefined, firstRecord: readonly string[] | undefined): void {
     this.expectHeader = false
-    if (this.names === null) this.useNames(fields)
+    if (this.names === null && header !== undefined) this.useNames(header)
+    if (this.inferring && firstRecord !== undefined && this.names !== null && firstRecord.length === this.names.length) this.inferKinds(firstRecord)
   }
+
 
   /** Decodes one line; `crlf` tells whether it ended in "\r\n", kept inside quoted fields. */
   feed(line: string, crlf: boolean): CsvStatus {
@@ -162,10 +144,26 @@ export class CsvDecoder {
     this.names = names
     this.kinds = new Uint8Array(names.length)
     const types = this.types
-    if (types === undefined) return
     for (let i = 0; i < names.length; i++) {
-      const type = Object.hasOwn(types, names[i]) ? types[names[i]] : 'string'
+      const declared = types !== undefined && Object.hasOwn(types, names[i])
+      if (!declared) {
+        this.kinds[i] = this.infer ? KIND_INFER : KIND_STRING
+        if (this.infer) this.inferring = true
+        continue
+      }
+      const type = types[names[i]]
       this.kinds[i] = type === 'number' ? KIND_NUMBER : type === 'boolean' ? KIND_BOOLEAN : KIND_STRING
+    }
+  }
+
+  private inferKinds(fields: readonly string[]): void {
+    this.inferring = false
+    const kinds = this.kinds
+    for (let i = 0; i < kinds.length; i++) {
+      if (kinds[i] !== KIND_INFER) continue
+      const type = inferColumnType(fields[i])
+      kinds[i] = type === 'number' ? KIND_INFERRED_NUMBER : type === 'boolean' ? KIND_INFERRED_BOOLEAN : KIND_STRING
+      this.inferredFrom[i] = fields[i]
     }
   }
 
@@ -248,32 +246,57 @@ export class CsvDecoder {
       this.reason = `expected ${names.length} fields, got ${fields.length}`
       return CSV_MALFORMED
     }
+    if (this.inferring) this.inferKinds(fields)
     const kinds = this.kinds
     const record: Record<string, unknown> = {}
     for (let i = 0; i < names.length; i++) {
       const text = fields[i]
-      const kind = kinds[i]
-      if (kind === KIND_STRING) {
-        record[names[i]] = text
-      } else if (kind === KIND_NUMBER) {
-        const n = Number(text)
-        // Number('') and Number('  ') are 0; an empty cell is not a number.
-        if (n !== n || (n === 0 && text.trim() === '')) {
-          this.reason = `column ${names[i]}: '${show(text)}' is not a number`
-          return CSV_MALFORMED
+      switch (kinds[i]) {
+        case KIND_STRING:
+          record[names[i]] = text
+          break
+        case KIND_NUMBER: {
+          const n = Number(text)
+          // Number('') and Number('  ') are 0; an empty cell is not a number.
+          if (n !== n || (n === 0 && text.trim() === '')) return this.notDeclared(i, 'number')
+          record[names[i]] = n
+          break
         }
-        record[names[i]] = n
-      } else {
-        const b = parseBoolean(text)
-        if (b === undefined) {
-          this.reason = `column ${names[i]}: '${show(text)}' is not a boolean (true/false/1/0)`
-          return CSV_MALFORMED
+        case KIND_BOOLEAN: {
+          const b = parseBoolean(text)
+          if (b === undefined) return this.notDeclared(i, 'boolean')
+          record[names[i]] = b
+          break
         }
-        record[names[i]] = b
+        case KIND_INFERRED_NUMBER:
+          if (!NUMBER_FORM.test(text)) return this.notInferred(i, 'number')
+          record[names[i]] = Number(text)
+          break
+        default: {
+          const lower = text.toLowerCase()
+          if (lower !== 'true' && lower !== 'false') return this.notInferred(i, 'boolean')
+          record[names[i]] = lower === 'true'
+        }
       }
     }
     this.value = record
     return CSV_RECORD
+  }
+
+  /** A value that does not convert to its column's declared type. */
+  private notDeclared(i: number, type: 'number' | 'boolean'): CsvStatus {
+    const column = (this.names as readonly string[])[i]
+    const what = type === 'number' ? 'a number' : 'a boolean (true/false/1/0)'
+    this.reason = `column ${column}: '${show(this.fields[i])}' is not ${what}, the type csv.types declares for it; fix the input, or declare the column's type as it is written (csv: { types: { ${column}: 'string' } }, see ${GUIDE})`
+    return CSV_MALFORMED
+  }
+
+  /** A value that does not fit the type its column took from the first record. */
+  private notInferred(i: number, type: 'number' | 'boolean'): CsvStatus {
+    const column = (this.names as readonly string[])[i]
+    const what = type === 'number' ? 'a number' : 'a boolean (true/false)'
+    this.reason = `column ${column}: '${show(this.fields[i])}' is not ${what}, the type inferred from the column's first value ('${show(this.inferredFrom[i])}'); declare the column's type: csv: { types: { ${column}: 'string' } } (or 'number', 'boolean'; see ${GUIDE})`
+    return CSV_MALFORMED
   }
 }
 

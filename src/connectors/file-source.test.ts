@@ -67,7 +67,7 @@ describe('fileSource decoding', () => {
 
   it('picks the format from the extension unless told', async () => {
     const path = tempFile('a,b\n1,2\n', 'csv')
-    expect(await readSource(fileSource(path))).toEqual([{ a: '1', b: '2' }])
+    expect(await readSource(fileSource(path))).toEqual([{ a: 1, b: 2 }])
     expect(await readSource(fileSource(path, { format: 'lines' }))).toEqual(['a,b', '1,2'])
     expect(await readSource(fileSource(tempFile('[1]\n', 'txt')))).toEqual([[1]])
   })
@@ -130,19 +130,19 @@ describe('fileSource bad records', () => {
     const path = tempFile(content, 'csv')
     const ctx = new TestSourceContext('skip')
     expect(await readSource(fileSource(path, { csv: { types: { price: 'number' } } }), ctx)).toEqual([
-      { a: '1', b: 'multi\nline', price: 3 },
-      { a: '4', b: '5', price: 6 },
+      { a: 1, b: 'multi\nline', price: 3 },
+      { a: 4, b: '5', price: 6 },
     ])
     expect(ctx.badRecords).toEqual([
       { raw: '1,2', reason: 'expected 3 fields, got 2', position: `${path} line 4 (byte ${positionOf(content, 4)})` },
-      { raw: '"x\ny",2,abc', reason: "column price: 'abc' is not a number", position: `${path} line 5 (byte ${positionOf(content, 5)})` },
+      { raw: '"x\ny",2,abc', reason: expect.stringMatching(/^column a: 'x\ny' is not a number, the type inferred from the column's first value \('1'\); declare the column's type: csv: \{ types: \{ a: 'string' \} \}/), position: `${path} line 5 (byte ${positionOf(content, 5)})` },
     ])
   })
 
   it('reports an unterminated quoted field at the end of the file', async () => {
     const path = tempFile('a,b\n1,2\n3,"open\n4,5\n', 'csv')
     const ctx = new TestSourceContext('skip')
-    expect(await readSource(fileSource(path), ctx)).toEqual([{ a: '1', b: '2' }])
+    expect(await readSource(fileSource(path), ctx)).toEqual([{ a: 1, b: 2 }])
     expect(ctx.badRecords).toEqual([{ raw: '3,"open\n4,5', reason: 'unterminated quoted field at end of input', position: `${path} line 3 (byte 8)` }])
   })
 
@@ -187,6 +187,26 @@ describe('fileSource byte ranges', () => {
     for (let round = 0; round < 20; round++) {
       const cuts = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * size)).sort((a, b) => a - b)
       expect(await readRanges(path, cuts, { csv: csvTypes, chunkSize: 64 })).toEqual(plain)
+    }
+  })
+
+  it('infers CSV column types from the file\'s first record in every range, also one that starts past it', async () => {
+    // The first record has 2 fields too few: types come from the next one, in every range alike.
+    const content = 'user,ts,zip\nshort\nann,1767225600000,12\nbob,1767225601000,07\ncid,1767225602000,x\n'
+    const path = tempFile(content, 'csv')
+    const expected = [
+      { user: 'ann', ts: 1767225600000, zip: 12 },
+      { user: 'bob', ts: 1767225601000, zip: 7 },
+    ]
+    for (let cut = 0; cut <= content.length; cut++) {
+      const ctx = new TestSourceContext('skip')
+      const out: unknown[] = []
+      for (const [startByte, endByte] of [[0, cut], [cut, Infinity]] as const) {
+        const reader = await fileSource(path, { startByte, ...(endByte === Infinity ? {} : { endByte }) }).open(ctx)
+        for (let n = await reader.read(out, 100); n >= 0; n = await reader.read(out, 100));
+      }
+      expect(out).toEqual(expected)
+      expect(ctx.badRecords.map((b) => b.reason)).toEqual(['expected 3 fields, got 1', expect.stringContaining("column zip: 'x' is not a number, the type inferred from the column's first value ('12')")])
     }
   })
 })

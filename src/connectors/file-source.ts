@@ -5,7 +5,7 @@
 import { readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { describeCause, SluiceError } from '../errors.ts'
-import { CSV_NEED_MORE, CsvDecoder, validateCsvOptions, type CsvOptions } from './csv.ts'
+import { CSV_NEED_MORE, CSV_RECORD, CsvDecoder, validateCsvOptions, type CsvOptions, type CsvStart } from './csv.ts'
 import { checkLineFormat, checkMaxLineBytes, LineRecordReader, LineSplitter, type LineFormat } from './lines.ts'
 import { badPosition, positionInteger, positionIntegerOrNull } from './position.ts'
 import type { Source, SourceContext, SourcePosition, SourceReader } from './spi.ts'
@@ -51,7 +51,9 @@ export type FilePosition = { readonly byteOffset: number; readonly line: number 
  * A bounded source of the records in a file: JSON Lines (one JSON value a line), CSV (RFC 4180,
  * header row names the fields) or plain lines. Empty lines are skipped; a line that does not
  * decode is reported to the error policy with its line number and byte offset. Replayable: a
- * reader resumes from a `FilePosition` (the file must not change in between).
+ * reader resumes from a `FilePosition` (the file must not change in between). CSV columns are
+ * typed: as declared in `csv.types`, the others inferred from the file's first record (`csv.infer`,
+ * default true; see CsvOptions and docs/GUIDE.md#csv-columns).
  *
  * @example
  * ```ts
@@ -121,9 +123,7 @@ export class FileSource<T> implements Source<T> {
         startByte = resume.byteOffset
         lineBase = resume.line ?? (startByte === 0 ? 0 : null)
       }
-      const csvHeader = this.format === 'csv' && this.options.csv?.header !== false && startByte > 0
-        ? await readCsvHeader(handle, this.options.csv)
-        : undefined
+      const csvStart = this.format === 'csv' && startByte > 0 ? await readCsvStart(handle, this.options.csv) : undefined
       // A range starting past 0 begins one byte early: if that byte is "\n", a line starts
       // exactly at startByte and is ours; otherwise the partial line belongs to the range before.
       const readFrom = startByte > 0 ? startByte - 1 : 0
@@ -136,7 +136,7 @@ export class FileSource<T> implements Source<T> {
         skipFirstLine: startByte > 0,
         stopByte: endByte,
         lineBase: lineBase ?? ((firstLineStart) => countNewlines(handle.fd, firstLineStart)),
-        csvHeader,
+        csvStart,
         rangeStart: startByte,
         maxLineBytes: this.maxLineBytes,
       })
@@ -254,18 +254,33 @@ export class FileSourceReader<T> implements SourceReader<T> {
   }
 }
 
-/** The header row of a CSV file, for a reader whose range starts after it. */
-async function readCsvHeader(handle: FileHandle, options: CsvOptions | undefined): Promise<string[] | undefined> {
+/**
+ * The header row of a CSV file (if it has one) and its first record with as many fields as there
+ * are columns, for a reader whose range starts after them: it names the columns and infers their
+ * types from them as a reader from the start of the file does.
+ */
+async function readCsvStart(handle: FileHandle, options: CsvOptions | undefined): Promise<CsvStart> {
   const splitter = new LineSplitter(0, false)
   const decoder = new CsvDecoder({ delimiter: options?.delimiter, header: false })
   const chunk = Buffer.allocUnsafe(HEADER_CHUNK_BYTES)
+  const wantsHeader = options?.header !== false
+  let header: string[] | undefined
   let position = 0
   for (;;) {
     while (splitter.next()) {
       if (splitter.line.length === 0 && !decoder.pending) continue
-      if (decoder.feed(splitter.line, splitter.crlf) !== CSV_NEED_MORE) return decoder.lastFields()
+      const status = decoder.feed(splitter.line, splitter.crlf)
+      if (status === CSV_NEED_MORE) continue
+      if (wantsHeader && header === undefined) {
+        header = decoder.lastFields()
+        if (options?.infer === false) return { header, firstRecord: undefined }
+        continue
+      }
+      const width = (options?.columns ?? header)?.length
+      if (width === undefined || options?.infer === false) return { header, firstRecord: undefined }
+      if (status === CSV_RECORD && decoder.lastFields().length === width) return { header, firstRecord: decoder.lastFields() }
     }
-    if (splitter.done) return undefined
+    if (splitter.done) return { header, firstRecord: undefined }
     const { bytesRead } = await handle.read(chunk, 0, chunk.length, position)
     if (bytesRead === 0) splitter.end()
     else splitter.push(chunk.subarray(0, bytesRead))

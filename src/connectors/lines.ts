@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { describeCause, SluiceError } from '../errors.ts'
-import { CSV_HEADER, CSV_MALFORMED, CSV_NEED_MORE, CsvDecoder, type CsvOptions } from './csv.ts'
+import { CSV_HEADER, CSV_MALFORMED, CSV_NEED_MORE, CsvDecoder, type CsvOptions, type CsvStart } from './csv.ts'
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter, MAX_MAX_LINE_BYTES, OVERLONG_HEAD_BYTES } from './line-splitter.ts'
 import type { SourceContext } from './spi.ts'
 
@@ -30,8 +30,11 @@ export interface LineRecordOptions<T> {
    * from that line's offset, called only when a line number is first needed.
    */
   readonly lineBase: number | ((firstLineStart: number) => number)
-  /** The header row, when reading a CSV split that starts after it. */
-  readonly csvHeader?: readonly string[]
+  /**
+   * When reading a CSV split that starts past them: the header row (if the file has one) and
+   * the file's first record, which column types are inferred from (see CsvDecoder.setStart).
+   */
+  readonly csvStart?: CsvStart
   /**
    * Where this reader logically starts, for `resumePoint` before anything is consumed: it reads
    * the lines starting at or after this offset. Default `startByte`.
@@ -83,7 +86,7 @@ export class LineRecordReader<T> {
     this.splitter = new LineSplitter(options.startByte, options.skipFirstLine, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
     this.byteOffset = options.startByte
     this.csv = options.format === 'csv' ? new CsvDecoder(options.csv) : null
-    if (this.csv !== null && options.csvHeader !== undefined) this.csv.setHeader(options.csvHeader)
+    if (this.csv !== null && options.csvStart !== undefined) this.csv.setStart(options.csvStart.header, options.csvStart.firstRecord)
     if (typeof options.lineBase === 'number') {
       this.lineBase = options.lineBase
       this.resolveLineBase = null

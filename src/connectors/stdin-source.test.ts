@@ -38,6 +38,20 @@ describe('stdinSource', () => {
     expect(ctx.badRecords[0].reason).toMatch(/the line is 2097154 bytes, longer than maxLineBytes \(1024\)/)
   })
 
+  it('infers CSV column types from the first record, and reports a value that does not fit at its line', async () => {
+    const ctx = new TestSourceContext('skip')
+    const text = 'user,ts,ok\nann,1767225600000,true\nbob,later,false\ncid,1767225602000,FALSE\n'
+    expect(await readAll(stdinSource({ stream: trickle(text, 5), format: 'csv' }).open(ctx))).toEqual([
+      { user: 'ann', ts: 1767225600000, ok: true },
+      { user: 'cid', ts: 1767225602000, ok: false },
+    ])
+    expect(ctx.badRecords).toEqual([{
+      raw: 'bob,later,false',
+      reason: "column ts: 'later' is not a number, the type inferred from the column's first value ('1767225600000'); declare the column's type: csv: { types: { ts: 'string' } } (or 'number', 'boolean'; see docs/GUIDE.md#csv-columns)",
+      position: 'stdin line 3 (byte 34)',
+    }])
+  })
+
   it('waits for input that has not arrived yet', async () => {
     const stream = new PassThrough()
     const reader = stdinSource({ stream }).open(new TestSourceContext('fail'))

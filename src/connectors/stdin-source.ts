@@ -28,7 +28,8 @@ export interface StdinSourceOptions<T> {
 
 /**
  * A source of the records arriving on standard input, one a line: JSON Lines, CSV or plain
- * lines. Bounded: it ends when the input does. The stream is read, never closed.
+ * lines. Bounded: it ends when the input does. The stream is read, never closed. CSV columns are
+ * typed as in fileSource: `csv.types` declares them, the others are inferred from the first record.
  *
  * Not replayable: what was read cannot be read again, so on recovery from a checkpoint the
  * records read after it are lost. A job reading stdin has no delivery guarantee across a

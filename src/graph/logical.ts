@@ -98,7 +98,7 @@ export class LogicalGraph {
     for (const node of this.nodes.values()) {
       if (node.type === 'sink') sinks++
       if (node.onError === 'dead-letter' && node.deadLetter === undefined) {
-        throw new SluiceError('ERROR_POLICY_INVALID', `"${node.id}" has onError: 'dead-letter' but no dead-letter sink; pass deadLetter in its options or in the Pipeline options`)
+        throw new SluiceError('ERROR_POLICY_INVALID', `"${node.id}" has onError: 'dead-letter' but no dead-letter sink; pass deadLetter in its options or in new Pipeline(name, { deadLetter })`)
       }
       if (node.type === 'operator' && node.keyed) {
         for (const e of this.incoming(node.id)) {

@@ -17,6 +17,8 @@ export class OperatorMetrics {
   lateDropped = 0
   /** Records emitted to a side output that nothing consumes. */
   sideOutputDropped = 0
+  /** Where and why the first record skipped or dead-lettered was ("views.csv line 2 (byte 13): …"); '' before one. */
+  firstRejected = ''
 
   constructor(readonly operatorId: string) {}
 }
@@ -47,6 +49,8 @@ export interface OperatorMetricsSnapshot {
   deadLettered: number
   lateDropped: number
   sideOutputDropped: number
+  /** See OperatorMetrics.firstRejected; absent before any record was skipped or dead-lettered. */
+  firstRejected?: string
   stateEntries: number
   /** Estimated from a sample of the state (see state/state-size.ts); 0 for stateless operators. */
   stateBytes: number

@@ -45,6 +45,7 @@ export interface RecordPolicy {
  */
 export function rejectRecord(p: RecordPolicy, code: ErrorCode, message: string, letter: DeadLetter, cause?: unknown): void {
   p.metrics.errors++
+  if (p.policy !== 'fail' && p.metrics.firstRejected === '') p.metrics.firstRejected = `${letter.position}: ${letter.reason}`
   switch (p.policy) {
     case 'fail':
       throw new SluiceError(code, `${message}; record: ${preview(letter.record)}`, cause === undefined ? undefined : { cause })

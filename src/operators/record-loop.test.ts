@@ -75,7 +75,10 @@ describe('records without event time', () => {
     expect(isSluiceError(err) && err.code).toBe('RECORD_FAILED')
     const cause = (err as { cause?: unknown }).cause
     expect(isSluiceError(cause) && cause.code).toBe('RECORD_NO_EVENT_TIME')
-    expect(String((err as Error).message)).toMatch(/record has no event time: give its source a watermark strategy, or use a processing-time window/)
+    // The message users see keeps what to do about it, not only RECORD_FAILED's own hint.
+    const message = String((err as Error).message)
+    expect(message).toContain('RECORD_NO_EVENT_TIME: record has no event time (its source has no watermark strategy), so an event-time window or join cannot place it')
+    expect(message).toContain("(what to do: Give the source a watermark strategy (pipeline.source(id, source, { watermarks: boundedOutOfOrderness({ timestamp, maxOutOfOrdernessMs }) })), or use a processing-time window (tumbling(sizeMs, { time: 'processing' })); see docs/GUIDE.md#event-time-and-watermarks.)")
   })
 
   it('are skipped and counted under onError: skip', async () => {

@@ -45,7 +45,7 @@ export function forEachRecord<T, O>(loop: RecordLoop<T, O>, batch: Batch<T>, ctx
       return
     } catch (e) {
       const failed = loop.at
-      ctx.recordFailed(batch.records[failed], e)
+      ctx.recordFailed(batch.records[failed], e, failed)
       from = failed + 1
     }
   }
@@ -56,5 +56,5 @@ export function forEachRecord<T, O>(loop: RecordLoop<T, O>, batch: Batch<T>, ctx
  * window or join; thrown inside the record loop, so the error policy handles it.
  */
 export function noEventTime(): SluiceError {
-  return new SluiceError('RECORD_NO_EVENT_TIME', 'record has no event time: give its source a watermark strategy, or use a processing-time window')
+  return new SluiceError('RECORD_NO_EVENT_TIME', 'record has no event time (its source has no watermark strategy), so an event-time window or join cannot place it')
 }

@@ -55,9 +55,10 @@ export interface OperatorContext {
   /**
    * Handles an exception thrown by user code for `record` under the operator's error policy:
    * rethrows as RECORD_FAILED for 'fail', counts for 'skip', also writes a dead letter for
-   * 'dead-letter'.
+   * 'dead-letter'. `index`: the record's index in the batch being processed, when known (the
+   * error then names where the record was read, if this batch came straight from a source).
    */
-  recordFailed(record: unknown, cause: unknown): void
+  recordFailed(record: unknown, cause: unknown, index?: number): void
   /** Counts a record dropped as late (and not routed to a side output). */
   countLateDropped(n: number): void
   /**

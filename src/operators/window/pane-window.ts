@@ -51,7 +51,7 @@ export class PaneWindowOperator<K, T, ACC, O> implements Operator<T, O>, RecordL
   ) {
     this.paneMs = gcd(spec.sizeMs, spec.slideMs)
     if (this.paneMs !== spec.sizeMs && fn.agg.merge === undefined) {
-      throw new SluiceError('WINDOW_INVALID', 'a sliding window needs an aggregate with merge(); add merge to the aggregate function or use reduce/process')
+      throw new SluiceError('WINDOW_INVALID', 'a sliding window needs an aggregate with merge(); add merge(a, b) to the aggregate function or use reduce/process (see docs/GUIDE.md#aggregate-functions)')
     }
   }
 

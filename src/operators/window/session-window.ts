@@ -48,7 +48,7 @@ export class SessionWindowOperator<K, T, ACC, O> implements Operator<T, O>, Reco
     private readonly late: LateDataOptions<T>,
   ) {
     if (fn.agg.merge === undefined) {
-      throw new SluiceError('WINDOW_INVALID', 'session windows merge, so the aggregate needs merge(); add it or use reduce/process')
+      throw new SluiceError('WINDOW_INVALID', 'session windows merge, so the aggregate needs merge(); add merge(a, b) to the aggregate function or use reduce/process (see docs/GUIDE.md#aggregate-functions)')
     }
     this.merge = fn.agg.merge
   }

@@ -16,6 +16,7 @@ import type { JobModuleRef } from '../../graph/job.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { physicalPlan, planFingerprint, workerOf, type PhysicalPlan } from '../../graph/physical.ts'
 import type { JobMetrics } from '../../metrics/task-metrics.ts'
+import { jobWarnings } from '../../metrics/job-warnings.ts'
 import { systemClock } from '../../time/clock.ts'
 import type { CheckpointOptions } from '../checkpoint/options.ts'
 import type { CheckpointStats } from '../checkpoint/stats.ts'
@@ -286,7 +287,8 @@ class ThreadedAttempt implements Attempt {
     if (this.state === 'failed' || this.settle === null || !this.slots.every((s) => s.phase === 'exited' && s.ended !== null)) return
     if (this.lingerTimer !== null) clearTimeout(this.lingerTimer)
     this.state = this.slots.some((s) => s.ended === 'stopped') ? 'stopped' : 'finished'
-    this.settle.resolve({ status: this.state, durationMs: this.finishedAt - this.startedAt, startupMs: this.readyAt - this.startedAt, metrics: this.metrics() })
+    const metrics = this.metrics()
+    this.settle.resolve({ status: this.state, durationMs: this.finishedAt - this.startedAt, startupMs: this.readyAt - this.startedAt, metrics, warnings: jobWarnings(metrics) })
   }
 
   private fail(e: SluiceError): void {

@@ -20,6 +20,16 @@ export function isFusable(op: Operator<unknown, unknown>): op is Fusable {
   return (op as Partial<Fusable>).fusable !== undefined
 }
 
+/**
+ * Whether an operator that emitted as many records as it took emitted them one per input, in
+ * order: a map, a filter, or a fused run of only those (a flatMap may emit two for one and none
+ * for the next).
+ */
+export function preservesIndex(op: Operator<unknown, unknown>): boolean {
+  const fusable = (op as Partial<Fusable>).fusable
+  return fusable === 'map' || fusable === 'filter' || (op instanceof FusedOperator && op.preservesIndex)
+}
+
 /** Per-stage counters for the current batch; folded into the stage's metrics after it. */
 class StageCounter {
   in = 0
@@ -42,9 +52,15 @@ export class FusedOperator implements Operator<unknown, unknown> {
   private emitted = 0
   private readonly head: Step
   private readonly counters: StageCounter[]
+  /** The fused link's context: its index is the link's in the executed chain. */
+  private readonly linkCtx: OperatorContextImpl
+  /** Every stage is a map or a filter (see preservesIndex). */
+  readonly preservesIndex: boolean
 
   constructor(links: readonly ChainLink[]) {
     this.counters = links.map((l) => new StageCounter(l.ctx, l.metrics))
+    this.linkCtx = links[0].ctx
+    this.preservesIndex = links.every((l) => (l.op as Fusable).fusable !== 'flatMap')
     let next: Step = (v, t) => {
       this.emitted++
       ;(this.out as Output<unknown>).emit(v, t)
@@ -54,7 +70,8 @@ export class FusedOperator implements Operator<unknown, unknown> {
   }
 
   private stage(op: Fusable, c: StageCounter, next: Step): Step {
-    const fail = (v: unknown, e: unknown): void => c.ctx.recordFailedAt(v, e, c.metrics.recordsIn + c.in)
+    // Whatever stage fails, the record entering the run is the head's latest: where it was read.
+    const fail = (v: unknown, e: unknown): void => c.ctx.recordFailedAt(v, e, c.metrics.recordsIn + c.in, this.linkCtx.sourcePositionOf(this.counters[0].in - 1))
     switch (op.fusable) {
       case 'map': {
         const fn = op.fn

@@ -7,7 +7,8 @@
 import { SluiceError, describeCause, isSluiceError } from '../../errors.ts'
 import { isManualClock, type Clock } from '../../time/clock.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
-import type { ConnectorConnection, JobMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from '../../metrics/task-metrics.ts'
+import type { ConnectorConnection, JobMetrics, OperatorMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from '../../metrics/task-metrics.ts'
+import { jobWarnings, type JobWarning } from '../../metrics/job-warnings.ts'
 import type { PartitionProgress } from '../../connectors/spi.ts'
 import { SourceTask } from './source-task.ts'
 import { estimateStateBytes } from '../../state/state-size.ts'
@@ -21,6 +22,8 @@ export interface JobResult {
   /** Of durationMs, the time spent starting (worker threads loading the job); 0 in-thread. */
   readonly startupMs: number
   readonly metrics: JobMetrics
+  /** What let the run finish while doing nothing useful: a source or operator that rejected every record (see jobWarnings). */
+  readonly warnings: readonly JobWarning[]
 }
 
 const WAIT_INPUT = 0
@@ -88,7 +91,8 @@ export class JobRunner implements Scheduler {
       }
       // After the shutdown: stopped tasks release the letters they held since their last barrier.
       await this.deadLetters.flush()
-      return { status: this.status, durationMs: performance.now() - this.startedAt, startupMs: 0, metrics: this.metrics() }
+      const metrics = this.metrics()
+      return { status: this.status, durationMs: performance.now() - this.startedAt, startupMs: 0, metrics, warnings: jobWarnings(metrics) }
     } catch (e) {
       this.status = 'failed'
       await this.shutdown(false)
@@ -260,19 +264,23 @@ export class JobRunner implements Scheduler {
       if (t instanceof SourceTask) {
         const m = t.sourceMetrics
         ids.push(t.id)
-        operators.push({ operator: t.id, task: t.id, subtask: t.subtask, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, stateEntries: 0, stateBytes: 0, pendingTimers: 0 })
+        operators.push({ operator: t.id, task: t.id, subtask: t.subtask, recordsIn: 0, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: 0, sideOutputDropped: 0, ...rejected(m), stateEntries: 0, stateBytes: 0, pendingTimers: 0 })
       }
       for (const l of t.operatorLinks) {
         const m = l.metrics
         ids.push(l.id)
         const entries = l.op.stateEntries?.() ?? 0
         const stateBytes = entries > 0 && l.op.stateSample !== undefined ? estimateStateBytes(l.op.stateSample(STATE_SAMPLE), entries) : 0
-        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, stateEntries: entries, stateBytes, pendingTimers: l.op.pendingTimers?.() ?? 0 })
+        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, ...rejected(m), stateEntries: entries, stateBytes, pendingTimers: l.op.pendingTimers?.() ?? 0 })
       }
       tasks.push(taskSnapshot(t, ids))
     }
     return { operators, tasks }
   }
+}
+
+function rejected(m: OperatorMetrics): { firstRejected?: string } {
+  return m.firstRejected === '' ? {} : { firstRejected: m.firstRejected }
 }
 
 /** State entries sized per snapshot to estimate state bytes. */

@@ -1,6 +1,6 @@
 /** The runtime side of OperatorContext, and the collector every chained operator writes into. */
 import type { DeadLetter, ErrorPolicy, Sink } from '../../connectors/spi.ts'
-import { describeCause, type ErrorCode } from '../../errors.ts'
+import { describeCause, ERROR_CODES, isSluiceError, type ErrorCode } from '../../errors.ts'
 import { newBatch, type Batch, type OperatorContext, type Output, type OutputTag } from '../../operators/types.ts'
 import type { Clock } from '../../time/clock.ts'
 import type { OperatorMetrics } from '../../metrics/task-metrics.ts'
@@ -15,6 +15,11 @@ export interface TaskServices {
   readonly parallelism: number
   /** Routes a dead letter (held for the next checkpoint when the job takes them). */
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void
+  /**
+   * Where record `i` of the batch link `link` of the chain is processing was read ("views.csv
+   * line 2 (byte 13)"), when that batch holds the source's records one for one; else null.
+   */
+  sourcePositionOf?(link: number, i: number): string | null
   watermark(): number
   requestProcessingTime(opIndex: number, timeMs: number): void
 }
@@ -55,15 +60,25 @@ export class OperatorContextImpl implements OperatorContext {
     this.metrics.lateDropped += n
   }
 
-  recordFailed(record: unknown, cause: unknown): void {
-    this.recordFailedAt(record, cause, this.ordinalOf(record))
+  recordFailed(record: unknown, cause: unknown, index?: number): void {
+    const i = index !== undefined && this.currentInput?.records[index] === record ? index : this.indexOf(record)
+    this.recordFailedAt(record, cause, i < 0 ? -1 : this.inputBase + i + 1, i < 0 ? null : this.sourcePositionOf(i))
   }
 
-  /** As recordFailed, for a record known to be the operator's `ordinal`-th input (1-based; -1 unknown). */
-  recordFailedAt(record: unknown, cause: unknown, ordinal: number): void {
-    const position = ordinal < 0 ? 'outside a batch (timer or end of input)' : `input record #${ordinal}`
-    const reason = describeCause(cause)
+  /**
+   * As recordFailed, for a record known to be the operator's `ordinal`-th input (1-based; -1
+   * unknown), read at `readAt` (see sourcePositionOf; null: unknown).
+   */
+  recordFailedAt(record: unknown, cause: unknown, ordinal: number, readAt: string | null = null): void {
+    const where = ordinal < 0 ? 'outside a batch (timer or end of input)' : `input record #${ordinal}`
+    const position = readAt === null ? where : `${where}, read at ${readAt}`
+    const reason = reasonWithHint(cause)
     rejectRecord(this.errorPolicy, 'RECORD_FAILED', `operator "${this.operatorId}"${this.subtaskLabel()} failed on ${position}: ${reason}`, { operator: this.operatorId, position, reason, record }, cause)
+  }
+
+  /** Where record `i` of this operator's current input batch was read, when the task knows (see TaskServices). */
+  sourcePositionOf(i: number): string | null {
+    return this.task.sourcePositionOf?.(this.index, i) ?? null
   }
 
   /**
@@ -72,20 +87,32 @@ export class OperatorContextImpl implements OperatorContext {
    * reading `<role> "<id>" <what> input record #N: <reason>`.
    */
   rejectInput(record: unknown, code: ErrorCode, role: string, what: string, reason: string, cause?: unknown): void {
-    const ordinal = this.ordinalOf(record)
-    const position = ordinal < 0 ? 'outside a batch (end of input)' : `input record #${ordinal}`
+    const i = this.indexOf(record)
+    const readAt = i < 0 ? null : this.sourcePositionOf(i)
+    const where = i < 0 ? 'outside a batch (end of input)' : `input record #${this.inputBase + i + 1}`
+    const position = readAt === null ? where : `${where}, read at ${readAt}`
     rejectRecord(this.errorPolicy, code, `${role} "${this.operatorId}"${this.subtaskLabel()} ${what} ${position}: ${reason}`, { operator: this.operatorId, position, reason, record }, cause)
   }
 
-  /** 1-based number of `record` among the operator's input, or -1 when it is not in the current batch. */
-  private ordinalOf(record: unknown): number {
-    const idx = this.currentInput === null ? -1 : this.currentInput.records.indexOf(record)
-    return idx < 0 ? -1 : this.inputBase + idx + 1
+  /** The index of `record` in the current input batch, or -1 when it is not in it. */
+  private indexOf(record: unknown): number {
+    return this.currentInput === null ? -1 : this.currentInput.records.indexOf(record)
   }
 
   private subtaskLabel(): string {
     return this.task.parallelism > 1 ? ` (subtask ${this.task.subtask + 1} of ${this.task.parallelism})` : ''
   }
+}
+
+/**
+ * The cause of a RECORD_FAILED as its message says it, and, when the engine raised it about the
+ * record (RECORD_NO_EVENT_TIME, TIMESTAMP_INVALID: a user-kind code), that code's hint too: the
+ * error users see is RECORD_FAILED, whose own hint ("fix what failed") would say less.
+ */
+function reasonWithHint(cause: unknown): string {
+  const reason = describeCause(cause)
+  if (!isSluiceError(cause) || cause.code === 'RECORD_FAILED' || ERROR_CODES[cause.code].kind !== 'user') return reason
+  return `${reason} (what to do: ${ERROR_CODES[cause.code].hint})`
 }
 
 /** Buffers longer than this are dropped after hand-over instead of reused. */

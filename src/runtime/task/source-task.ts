@@ -12,6 +12,7 @@ import type { WatermarkStrategy } from '../../time/watermarks.ts'
 import type { DeadLetterRouter } from './dead-letters.ts'
 import { OperatorMetrics } from '../../metrics/task-metrics.ts'
 import { rejectRecord, type DeadLetterTarget, type RecordPolicy } from '../../operators/record-errors.ts'
+import { timestampProblem } from './timestamp-problem.ts'
 import { LatencyMarkerItem } from '../exchange/channel.ts'
 import { Task, wallClockMs, type CompletedPart, type Scheduler } from './task.ts'
 
@@ -72,6 +73,11 @@ export class SourceTask extends Task {
   private lastActivity = 0
   private idle = false
   private untimed: number[] = []
+  /**
+   * Of the batch being run, the reader's index of each record when records without a valid
+   * timestamp were taken out of it; null when the batch is as read.
+   */
+  private readIndex: number[] | null = null
   /** A checkpoint to take at the next step, or -1. */
   private checkpointDue = -1
   /** Latency markers: one every this many ms after a batch (0: none). */
@@ -228,8 +234,18 @@ export class SourceTask extends Task {
       }
     }
     if (count > 0) {
-      if (this.links.length > 0) this.runFrom(0, batch, 0)
-      else this.emitMain(batch)
+      if (this.links.length > 0) {
+        // Until the next read the reader can say where each record of this batch was read.
+        this.alignedLinks = (this.reader as SourceReader<unknown>).positionOf === undefined ? 0 : 1
+        try {
+          this.runFrom(0, batch, 0)
+        } finally {
+          this.alignedLinks = 0
+          this.readIndex = null
+        }
+      } else {
+        this.emitMain(batch)
+      }
     }
     // Sent after the batch it was stamped before: its age on arrival includes that batch's trip.
     if (markAt >= 0) this.onLatencyMarker(new LatencyMarkerItem(markAt))
@@ -268,6 +284,7 @@ export class SourceTask extends Task {
 
   /** Event times of a batch; records with an invalid timestamp are removed and reported. */
   private stamp(records: unknown[]): number[] {
+    this.readIndex = null
     const n = records.length
     const s = this.strategy
     if (s === undefined) {
@@ -290,7 +307,7 @@ export class SourceTask extends Task {
         continue
       }
       if (typeof t !== 'number' || !Number.isFinite(t)) {
-        this.reportUntimed(records, i, `TIMESTAMP_INVALID: timestamp is ${String(t)}, not a finite number of epoch ms`)
+        this.reportUntimed(records, i, `TIMESTAMP_INVALID: ${timestampProblem(t)}`)
         times[i] = Number.NaN
         bad++
         continue
@@ -302,12 +319,15 @@ export class SourceTask extends Task {
     if (max > this.maxTimestamp) this.maxTimestamp = max
     if (bad > 0) {
       let w = 0
+      const readIndex: number[] = []
       for (let i = 0; i < n; i++) {
         if (Number.isNaN(times[i]) || times[i] === undefined) continue
         records[w] = records[i]
         times[w] = times[i]
+        readIndex.push(i)
         w++
       }
+      this.readIndex = readIndex
       records.length = w
       times.length = w
     }
@@ -322,6 +342,12 @@ export class SourceTask extends Task {
     const r = this.reader as SourceReader<unknown>
     const position = r.positionOf === undefined ? `the batch read up to ${this.position()}` : r.positionOf(i)
     this.context.reportBadRecord(r.rawOf?.(i) ?? records[i], reason, position)
+  }
+
+  sourcePositionOf(link: number, i: number): string | null {
+    if (link >= this.alignedLinks) return null
+    const r = this.reader as SourceReader<unknown>
+    return r.positionOf?.(this.readIndex === null ? i : this.readIndex[i]) ?? null
   }
 
   private checkIdle(): void {

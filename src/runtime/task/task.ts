@@ -28,9 +28,9 @@ import { restoreOperatorState } from './operator-state.ts'
 import { ProcessingTimers } from './processing-timers.ts'
 import { FINAL_CHECKPOINT, ITEMS_PER_STEP, TASK_TRANSITIONS, type TaskState, STEP_BUDGET_MS, wallClockMs, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointParts, type TaskInput, type TaskRestore } from './task-types.ts'
 import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
+import { preservesIndex } from './fusion.ts'
 
-export { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs } from './task-types.ts'
-export type { TaskState, ChainLink, CheckpointListener, CompletedPart, Scheduler, TaskCheckpointParts, TaskCheckpointTiming, TaskInput, TaskRestore } from './task-types.ts'
+export { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs, type TaskState, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointParts, type TaskCheckpointTiming, type TaskInput, type TaskRestore } from './task-types.ts'
 
 export class Task implements TaskServices {
   state: TaskState = 'created'
@@ -68,6 +68,8 @@ export class Task implements TaskServices {
   private readonly timers = new ProcessingTimers()
   /** What a finishing task waits for: its final checkpoint's commit, or an abort. */
   private readonly finalDecision = new FinalDecision()
+  /** A source task's head links that get its batch as read, past maps and filters that kept all (SourceTask.sourcePositionOf). */
+  protected alignedLinks = 0
 
   constructor(
     readonly id: string,
@@ -126,8 +128,6 @@ export class Task implements TaskServices {
     if (r.watermark > this.watermarks.current) this.metrics.watermark = this.watermarks.current = r.watermark
   }
 
-  // ---- processing-time callbacks -------------------------------------------------------------
-
   requestProcessingTime(opIndex: number, timeMs: number): void {
     this.timers.request(opIndex, timeMs)
   }
@@ -146,8 +146,6 @@ export class Task implements TaskServices {
     }
     this.afterWork()
   }
-
-  // ---- the mailbox ----------------------------------------------------------------------------
 
   outputsFull(): boolean {
     const outs = this.outputs
@@ -200,6 +198,7 @@ export class Task implements TaskServices {
     l.op.processBatch(batch, l.ctx, l.out, input)
     l.ctx.currentInput = null
     l.ctx.inputBase += n
+    if (k < this.alignedLinks) this.alignedLinks = l.out.size === n && preservesIndex(l.op) ? k + 2 : k + 1
     this.forward(k)
   }
 

@@ -8,6 +8,7 @@
  * registered.
  */
 import { SluiceError } from '../../errors.ts'
+import { jobFileError } from './job-file-error.ts'
 
 /** Extensions Node cannot import without a loader. */
 const TYPESCRIPT = /\.(?:ts|mts|cts|tsx)$/
@@ -36,7 +37,9 @@ export function needsTsLoader(url: string): boolean {
 }
 
 /**
- * Imports the module at `url` (a file: URL), registering tsx first if it is TypeScript.
+ * Imports the module at `url` (a file: URL), registering tsx first if it is TypeScript. A file
+ * that does not parse, or imports what cannot be found, or throws while it runs, fails with
+ * JOB_FILE_INVALID or JOB_FILE_IMPORT_FAILED naming the file, line and column (job-file-error.ts).
  *
  * @example
  * ```ts
@@ -45,5 +48,9 @@ export function needsTsLoader(url: string): boolean {
  */
 export async function importUserModule(url: string): Promise<Record<string, unknown>> {
   if (needsTsLoader(url)) await registerTsx(url)
-  return (await import(url)) as Record<string, unknown>
+  try {
+    return (await import(url)) as Record<string, unknown>
+  } catch (e) {
+    throw jobFileError(url, e)
+  }
 }
