@@ -50,6 +50,7 @@ export { recordSchema, type RecordSchema, type SchemaSpec, type SchemaField, typ
 // Metrics and checkpoints of a running job.
 export { jobTotal, operatorTotal, type JobMetrics, type OperatorMetricsSnapshot, type RecordCounts, type TaskMetricsSnapshot, type ConnectorConnection, type OperatorCounter, type CheckpointedCounter } from './metrics/task-metrics.ts'
 export type { ThreadStatsSnapshot } from './metrics/thread-stats.ts'
+export type { HotKey, HotKeySummary } from './metrics/top-k.ts'
 export { jobWarnings, type JobWarning } from './metrics/job-warnings.ts'
 export type { CheckpointOptions } from './runtime/checkpoint/options.ts'
 export type { CheckpointRecord, CheckpointRestore, CheckpointStats } from './runtime/checkpoint/stats.ts'

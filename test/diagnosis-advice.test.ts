@@ -106,6 +106,9 @@ describe('diagnosis advice', () => {
         expect(run.has(a.option), `${a.file}: ${a.option} is no option of sluice run`).toBe(true)
       }
     }
+    // The demo's own top finding advises --parallelism 2 (on worker threads): the demo must take it.
+    const demo = commands.get('demo') ?? new Set<string>()
+    for (const o of ['--parallelism', '--workers']) expect(demo.has(o), `sluice demo lacks ${o}, which the diagnosis advises`).toBe(true)
   })
 
   it('names only API options and methods that exist', () => {
