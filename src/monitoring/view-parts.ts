@@ -108,7 +108,7 @@ export function sampleOf(v: JobView, t: number): Sample {
   return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators, ...(v.sources.length === 0 ? {} : { sources: sampleSources(v.sources) }) }
 }
 
-/** Operator and subtask of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */
+/** Operator and subtask (0-based, like every task number) of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */
 export function whereFrom(e: unknown): { operator: string | null; subtask: number | null } {
   const m = /operator "([^"]+)"(?: \(subtask (\d+) of \d+\))?/.exec(e instanceof Error ? e.message : String(e))
   return { operator: m?.[1] ?? null, subtask: m?.[2] !== undefined ? Number(m[2]) : null }

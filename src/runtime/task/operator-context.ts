@@ -100,7 +100,7 @@ export class OperatorContextImpl implements OperatorContext {
   }
 
   private subtaskLabel(): string {
-    return this.task.parallelism > 1 ? ` (subtask ${this.task.subtask + 1} of ${this.task.parallelism})` : ''
+    return this.task.parallelism > 1 ? ` (subtask ${this.task.subtask} of ${this.task.parallelism})` : ''
   }
 }
 
