@@ -44,11 +44,11 @@ export interface JobServer {
  * @example
  * ```ts
  * const clicks = new Pipeline('clicks')
- * clicks.source('clicks', generatorSource((n) => ({ page: n % 10 }), { ratePerSecond: 100 })).to('out', blackholeSink())
+ * // 200 clicks over about 2 s; the server closes when the job has finished.
+ * clicks.source('clicks', generatorSource((n) => ({ page: n % 10 }), { count: 200, ratePerSecond: 100 })).to('out', blackholeSink())
  * const job = clicks.run()
  * const server = await serve(clicks, job, { port: 0 })
  * console.log(`dashboard: ${server.url}, metrics: ${server.url}metrics`)
- * setTimeout(() => void job.stop(), 1000)
  * await job.done
  * await server.closed
  * ```
