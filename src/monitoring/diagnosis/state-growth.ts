@@ -1,11 +1,15 @@
-/** Rule 5: state that grows steadily and never shrinks. */
+/**
+ * Rule 5: state that grows steadily and never shrinks, judged over `stateGrowthSamples` (30 s):
+ * a window's state grows until the window first closes, so a shorter history would call every
+ * young windowed job leaking (the demo's 10 s windows did, for their first 10 s).
+ */
 import { series, type Context, type Scored } from './context.ts'
 import { round } from './text.ts'
 
 export function stateGrowth(ctx: Context): Scored[] {
   return ctx.view.operators.flatMap((op) => {
     const s = series(ctx.longWindow, op.id)
-    if (s.length < ctx.o.windowSamples || s.length < 2) return []
+    if (s.length < Math.max(ctx.o.windowSamples, ctx.o.stateGrowthSamples, 2)) return []
     const entries = s.map((x) => x.m.stateEntries)
     const growth = entries[entries.length - 1] - entries[0]
     const ratio = entries[0] > 0 ? growth / entries[0] : Infinity
