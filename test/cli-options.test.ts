@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { main, sluiceProgram } from '../src/cli/main.ts'
 import { parseChoice, parseOption } from '../src/cli/options.ts'
 import { QUERIES } from '../src/nexmark/queries/index.ts'
+import { ERROR_CODES } from '../src/errors.ts'
 
 const root = new URL('..', import.meta.url).pathname
 
@@ -88,7 +89,7 @@ describe('option values', () => {
 
   it.each(cases.map((c) => [c.command, c.option, c.value, c.argv] as const))('%s %s "%s": CLI_USAGE with the option\'s one message, exit 2', async (_command, option, value, argv) => {
     const r = await sluice([...argv])
-    expect(r.stderr).toBe(`sluice: CLI_USAGE: ${RULES[option].message(value)}\n  what to do: Run \`sluice --help\` for usage.\n`)
+    expect(r.stderr).toBe(`sluice: CLI_USAGE: ${RULES[option].message(value)}\n  what to do: ${ERROR_CODES.CLI_USAGE.hint}\n`)
     expect(r.code).toBe(2)
   })
 
@@ -106,7 +107,7 @@ describe('option values', () => {
   it('regression: --parallelism 0 is the same usage error from `run` and `nexmark run` in a real process', () => {
     for (const argv of [['run', 'examples/first-job.ts'], ['nexmark', 'run', '--query', 'q0', '--events', '10']]) {
       const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...argv, '--parallelism', '0', '--no-server'], { cwd: root, encoding: 'utf8', timeout: 120_000 })
-      expect(r.stderr).toBe('sluice: CLI_USAGE: --parallelism must be a whole number >= 1, got "0"\n  what to do: Run `sluice --help` for usage.\n')
+      expect(r.stderr).toBe(`sluice: CLI_USAGE: --parallelism must be a whole number >= 1, got "0"\n  what to do: ${ERROR_CODES.CLI_USAGE.hint}\n`)
       expect(r.status).toBe(2)
     }
   }, 300_000)
