@@ -15,7 +15,6 @@ import { renderNotice, renderTop } from './top-frame.ts'
 const ENDED: ReadonlySet<JobView['status']> = new Set(['finished', 'failed', 'stopped'])
 /** The server sends a snapshot every second; this long without one, the connection is stale. */
 const STALL_MS = 5000
-const MIN_INTERVAL_MS = 100
 /** Width of a non-terminal stdout (pipes, files) unless COLUMNS says otherwise. */
 const PIPE_WIDTH = 120
 

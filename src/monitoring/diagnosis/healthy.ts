@@ -1,6 +1,5 @@
 /** Nothing found: the one finding of a healthy job, with its throughput and busiest operator. */
 import type { Evidence } from '../evidence.ts'
-import type { Finding } from '../types.ts'
 import type { Context, Scored } from './context.ts'
 import { loadOf, type Load } from './measure.ts'
 import { round } from './text.ts'

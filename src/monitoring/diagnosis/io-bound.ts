@@ -4,7 +4,6 @@
  * them in flight at once (parallel subtasks, even on one thread) do.
  */
 import type { Evidence } from '../evidence.ts'
-import type { Finding } from '../types.ts'
 import { ancestors, type Context, type Scored } from './context.ts'
 import { loadOf, scaledParallelism } from './measure.ts'
 import { names, parallelismOf, round } from './text.ts'

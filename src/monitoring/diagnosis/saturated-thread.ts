@@ -4,7 +4,7 @@
  * it. Then that operator (or chain) is the bottleneck even without backpressure.
  */
 import type { Evidence } from '../evidence.ts'
-import type { Finding, OperatorView } from '../types.ts'
+import type { OperatorView } from '../types.ts'
 import { series, type Context, type Scored } from './context.ts'
 import { mean, scaledParallelism, sum } from './measure.ts'
 import { jobParallelism, names, onWorkers, parallelismOf } from './text.ts'

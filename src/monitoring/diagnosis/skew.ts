@@ -1,6 +1,6 @@
 /** Rule 3, skew: one subtask of an operator takes far more than its share of the records (or busy time). */
 import type { Evidence } from '../evidence.ts'
-import type { Finding, OperatorView } from '../types.ts'
+import type { OperatorView } from '../types.ts'
 import { series, type Context, type OpSample, type Scored } from './context.ts'
 import { mean, sum } from './measure.ts'
 import { cap, round } from './text.ts'

@@ -1,6 +1,6 @@
 /** Rule 4: a watermark stalled or falling behind, reported where it starts, with the input that holds it. */
 import type { Evidence } from '../evidence.ts'
-import type { Finding, OperatorView } from '../types.ts'
+import type { OperatorView } from '../types.ts'
 import { ancestors, inputs, series, type Context, type OpSample, type Scored } from './context.ts'
 import { share } from './measure.ts'
 import { round } from './text.ts'

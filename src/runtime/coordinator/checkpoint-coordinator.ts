@@ -16,7 +16,7 @@
 import { SluiceError, type ErrorCode } from '../../errors.ts'
 import type { LogicalGraph } from '../../graph/logical.ts'
 import { snapshotBuffers } from '../../state/value-codec.ts'
-import { addCounts, type RecordCounts } from '../../metrics/task-metrics.ts'
+import type { RecordCounts } from '../../metrics/task-metrics.ts'
 import type { DeadLetterWriters } from '../task/dead-letters.ts'
 import type { CheckpointListener, Task, TaskCheckpointParts } from '../task/task.ts'
 import { FINAL_CHECKPOINT } from '../task/task-types.ts'
@@ -25,7 +25,7 @@ import { CHECKPOINT_HISTORY, type CheckpointRecord, type CheckpointStats } from 
 import { checkCompatible, checkpointBytes } from '../checkpoint/compatibility.ts'
 import { savepointName } from '../checkpoint/savepoints.ts'
 import { LocalParticipants, type CheckpointParticipants } from './local-participants.ts'
-import { inFlightOf, recordOf, type InFlight, type SavepointRequest } from './in-flight.ts'
+import { addPart, inFlightOf, recordOf, type InFlight, type SavepointRequest } from './in-flight.ts'
 import { restoreFor } from '../task/restore.ts'
 import { CheckpointStorage, readCheckpointFile, writeCheckpointFile, type Checkpoint } from '../checkpoint/storage.ts'
 
@@ -269,12 +269,7 @@ export class CheckpointCoordinator {
       if (parts.letters.length > 0) p?.deadLetters?.carry(parts.letters)
       return
     }
-    for (const b of parts.letters) f.letters.push(b)
-    addCounts(f.counts, parts.counts)
-    f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
-    f.timings.push(parts.timing)
-    if (f.acks.size < p.taskCount) return
-    f.completing = true
+    if (!addPart(f, task, subtask, parts, p.taskCount)) return
     // Still in flight (no next checkpoint starts) until written and committed.
     const completion = this.complete(f, p).then(
       () => {
@@ -303,12 +298,7 @@ export class CheckpointCoordinator {
     const p = this.participants
     if (p === null || this.isStopped) return
     const f = (this.final ??= inFlightOf(FINAL_CHECKPOINT, null, this.restoredCounts))
-    for (const b of parts.letters) f.letters.push(b)
-    addCounts(f.counts, parts.counts)
-    f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
-    f.timings.push(parts.timing)
-    if (f.acks.size < p.taskCount) return
-    f.completing = true
+    if (!addPart(f, task, subtask, parts, p.taskCount)) return
     const open = this.inFlight
     if (open !== null && !open.completing) this.fail(open, 'the job reached the end of its input first (the final checkpoint covers it)', 'JOB_NOT_RUNNING')
     const completion = this.completion.then(() => {

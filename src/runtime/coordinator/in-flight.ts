@@ -6,7 +6,7 @@ import { addCounts, type RecordCounts } from '../../metrics/task-metrics.ts'
 import type { CheckpointRecord } from '../checkpoint/stats.ts'
 import type { TaskSnapshot } from '../checkpoint/storage.ts'
 import type { LetterBatch } from '../task/dead-letters.ts'
-import type { TaskCheckpointTiming } from '../task/task-types.ts'
+import type { TaskCheckpointParts, TaskCheckpointTiming } from '../task/task-types.ts'
 
 export interface InFlight {
   /** The id the tasks acknowledge and commit with (FINAL_CHECKPOINT for the final one). */
@@ -56,4 +56,15 @@ export function recordOf(f: InFlight, status: CheckpointRecord['status'], sizeBy
     durationMs: performance.now() - f.started, sizeBytes, alignmentMs, startDelayMs, syncMs,
     acknowledged: f.acks.size, tasks, failure,
   }
+}
+
+/** Adds a task subtask's part to `f`; true (and `f` completing) once all `taskCount` parts are in. */
+export function addPart(f: InFlight, task: string, subtask: number, parts: TaskCheckpointParts, taskCount: number): boolean {
+  for (const b of parts.letters) f.letters.push(b)
+  addCounts(f.counts, parts.counts)
+  f.acks.set(`${task}#${subtask}`, { task, subtask, operators: parts.operators, sources: parts.sources, sinks: parts.sinks, watermark: parts.watermark })
+  f.timings.push(parts.timing)
+  if (f.acks.size < taskCount) return false
+  f.completing = true
+  return true
 }
