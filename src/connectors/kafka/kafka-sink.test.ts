@@ -30,7 +30,14 @@ const decode = (m: { value: Buffer }): unknown => JSON.parse(m.value.toString('u
 /** The committed messages once no transaction of the topic is open or being ended. */
 const readSettled = (topic: string): Promise<ReadMessage[]> =>
   until(async () => {
-    const state = await readCommittedState(admin, topic)
+    let state: Awaited<ReturnType<typeof readCommittedState>>
+    try {
+      state = await readCommittedState(admin, topic)
+    } catch (e) {
+      // A topic just created may not have its leader in place yet (NOT_LEADER_OR_FOLLOWER): read again.
+      if ((e as { canRetry?: unknown } | null)?.canRetry === true || /not the current leader/.test(String((e as Error)?.message))) return undefined
+      throw e
+    }
     return state.settled ? state.messages : undefined
   }, `every transaction on ${topic} to end`)
 
