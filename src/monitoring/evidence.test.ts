@@ -26,3 +26,11 @@ describe('describeEvidence', () => {
     expect(describeEvidence({ somethingNew: 3 } as never)).toEqual([{ key: 'somethingNew', label: 'somethingNew', text: '3' }])
   })
 })
+
+describe('numbers in evidence', () => {
+  it('group thousands and keep two decimals below 100, as en-US formatting would', () => {
+    const cases = [0, 2.5, 0.25, 99.999, 100.4, 16_384, 1_184_607, -2_500, -0.5, 12.345]
+    const texts = cases.map((v) => describeEvidence({ parallelism: v })[0].text)
+    expect(texts).toEqual(cases.map((v) => v.toLocaleString('en-US', { maximumFractionDigits: Math.abs(v) >= 100 ? 0 : 2 })))
+  })
+})
