@@ -1,6 +1,6 @@
 /** The three joins of two keyed streams. */
-import { IntervalJoinOperator } from '../operators/join/interval-join.ts'
-import { KeyedJoinOperator, type KeyedJoinOptions } from '../operators/join/keyed-join.ts'
+import { checkIntervalBounds, IntervalJoinOperator } from '../operators/join/interval-join.ts'
+import { checkJoinTtl, KeyedJoinOperator, type KeyedJoinOptions } from '../operators/join/keyed-join.ts'
 import { pairsAsCoGroup, WindowJoinOperator, type CoGroupFn } from '../operators/join/window-join.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
 import { addTwoInput, type KeyedStream } from './keyed-stream.ts'
@@ -26,6 +26,7 @@ export class JoinBuilder<K, L, R> {
 
   /** Interval join: left at t joins right within [t + lowerMs, t + upperMs]. */
   between(lowerMs: number, upperMs: number): IntervalJoin<K, L, R> {
+    checkIntervalBounds(lowerMs, upperMs)
     return new IntervalJoin(this.left, this.right, this.keys(), lowerMs, upperMs)
   }
 
@@ -41,6 +42,7 @@ export class JoinBuilder<K, L, R> {
    */
   apply<O>(id: string, fn: (left: L, right: R) => O, options?: OperatorOptions & KeyedJoinOptions): Stream<O> {
     requireFunction(id, 'join function', fn)
+    checkJoinTtl(options?.ttlMs)
     const keys = this.keys()
     return addTwoInput(this.left, this.right, id, `join(unbounded${options?.ttlMs ? `, ttl ${options.ttlMs}ms` : ''})`, () => new KeyedJoinOperator(keys, fn, options ?? {}), options)
   }

@@ -14,6 +14,13 @@ import { JoinBuffer, restoreFormat2, type Entry } from './buffered-side.ts'
 
 const KIND = 'interval-join'
 
+/** JOIN_INVALID unless both bounds are finite and lower <= upper (checked where the join is built, and again by the operator). */
+export function checkIntervalBounds(lowerMs: number, upperMs: number): void {
+  if (!Number.isFinite(lowerMs) || !Number.isFinite(upperMs) || lowerMs > upperMs) {
+    throw new SluiceError('JOIN_INVALID', `interval join bounds must be finite with lower <= upper, got [${lowerMs}, ${upperMs}]`)
+  }
+}
+
 interface OperatorState {
   watermark: number
   lastEviction: number
@@ -36,9 +43,7 @@ export class IntervalJoinOperator<K, L, R, O> implements Operator<unknown, O>, R
     private readonly keyOf: readonly [(v: L) => K, (v: R) => K],
     private readonly fn: (left: L, right: R) => O,
   ) {
-    if (!Number.isFinite(lowerMs) || !Number.isFinite(upperMs) || lowerMs > upperMs) {
-      throw new SluiceError('JOIN_INVALID', `interval join bounds must be finite with lower <= upper, got [${lowerMs}, ${upperMs}]`)
-    }
+    checkIntervalBounds(lowerMs, upperMs)
   }
 
   open(ctx: OperatorContext): void {

@@ -25,6 +25,13 @@ export interface KeyedJoinOptions {
   ttlTime?: 'event' | 'processing'
 }
 
+/** The join's TTL (infinite when not given); JOIN_INVALID unless it is a positive number. */
+export function checkJoinTtl(ttlMs: number | undefined): number {
+  const ttl = ttlMs ?? Number.POSITIVE_INFINITY
+  if (!(ttl > 0)) throw new SluiceError('JOIN_INVALID', `join ttlMs must be a positive number, got ${ttl}`)
+  return ttl
+}
+
 /**
  * Buffered records carry a time stamp, their event time or (processing-time TTL) the processing
  * time they arrived at.
@@ -45,9 +52,7 @@ export class KeyedJoinOperator<K, L, R, O> implements Operator<unknown, O>, Reco
     private readonly fn: (left: L, right: R) => O,
     options: KeyedJoinOptions,
   ) {
-    const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY
-    if (!(ttl > 0)) throw new SluiceError('JOIN_INVALID', `join ttlMs must be a positive number, got ${ttl}`)
-    this.ttlMs = ttl
+    this.ttlMs = checkJoinTtl(options.ttlMs)
     this.processingTtl = options.ttlTime === 'processing'
   }
 

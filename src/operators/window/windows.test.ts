@@ -214,11 +214,18 @@ describe('invalid windows and joins are refused when the job is built', () => {
     expect(codeOf(() => keyed().window(session(1000)).aggregate('w', noMerge))).toBe('WINDOW_INVALID')
   })
 
-  it('JOIN_INVALID for interval bounds, a join TTL or a window join over sessions, when the job runs', async () => {
+  it('JOIN_INVALID for interval bounds or a join TTL when the join is built, for a window join over sessions when the job runs', async () => {
+    const join = (p = new Pipeline('t')): JoinBuilder<string, Ev, Ev> => {
+      const side = (id: string) => p.source(id, fromArray([ev('a', 0)]), { watermarks: wm() }).keyBy((e) => e.k)
+      return side('l').join(side('r'))
+    }
+    expect(codeOf(() => join().between(10, -10))).toBe('JOIN_INVALID')
+    expect(codeOf(() => join().between(0, Number.NaN))).toBe('JOIN_INVALID')
+    expect(codeOf(() => join().apply('j', (l, r) => [l, r], { ttlMs: -1 }))).toBe('JOIN_INVALID')
+    expect(codeOf(() => join().apply('j', (l, r) => [l, r], { ttlMs: 0 }))).toBe('JOIN_INVALID')
     const runJoin = async (build: (j: JoinBuilder<string, Ev, Ev>) => Stream<Ev[]>): Promise<unknown> => {
       const p = new Pipeline('t')
-      const side = (id: string) => p.source(id, fromArray([ev('a', 0)]), { watermarks: wm() }).keyBy((e) => e.k)
-      build(side('l').join(side('r'))).to('out', memorySink())
+      build(join(p)).to('out', memorySink())
       try {
         await p.run().done
       } catch (e) {
@@ -226,8 +233,6 @@ describe('invalid windows and joins are refused when the job is built', () => {
       }
       return 'nothing thrown'
     }
-    expect(await runJoin((j) => j.between(10, -10).apply('j', (l, r) => [l, r]))).toBe('JOIN_INVALID')
-    expect(await runJoin((j) => j.apply('j', (l, r) => [l, r], { ttlMs: -1 }))).toBe('JOIN_INVALID')
     expect(await runJoin((j) => j.window(session(1000)).apply('j', (l, r) => [l, r]))).toBe('JOIN_INVALID')
   })
 })
