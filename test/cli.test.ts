@@ -4,21 +4,9 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PROCESS_DEADLINE_MS, root, sluice, TEST_DEADLINE_MS } from './support/cli.ts'
 
-const root = new URL('..', import.meta.url).pathname
 let dir: string
-
-/**
- * Deadlines for processes that end by themselves: each `sluice` start-up transpiles TypeScript
- * (once per worker thread too), ~50 s for a run on 2 worker threads at load 30 on 2 cores.
- */
-const PROCESS_DEADLINE_MS = 180_000
-const TEST_DEADLINE_MS = 600_000
-
-function sluice(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...args], { cwd: root, encoding: 'utf8', timeout: PROCESS_DEADLINE_MS })
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
-}
 
 const lines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0)
 

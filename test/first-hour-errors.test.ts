@@ -3,23 +3,13 @@
  * columns and their types, the line of a bad record, a run that skipped everything, and job files
  * that do not parse or import what is not there.
  */
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { root, sluice, TEST_DEADLINE_MS } from './support/cli.ts'
 
-const root = new URL('..', import.meta.url).pathname
 /** Job files live inside the package, so that their `import … from 'sluice'` resolves. */
 let dir: string
-
-/** Each start-up transpiles TypeScript (once per worker thread too): generous on a busy machine. */
-const PROCESS_DEADLINE_MS = 180_000
-const TEST_DEADLINE_MS = 600_000
-
-function sluice(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/sluice.js'), ...args], { cwd: root, encoding: 'utf8', timeout: PROCESS_DEADLINE_MS })
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
-}
 
 function write(name: string, text: string): string {
   const path = join(dir, name)
