@@ -14,8 +14,8 @@ export interface PartInputs {
   readonly sources: Record<string, unknown>
   readonly barrierAt: number
   readonly alignmentMs: number
-  /** Takes the letters held since the last barrier. */
-  readonly letters: () => LetterBatch[]
+  /** The letters held since the last barrier, taken. */
+  readonly letters: LetterBatch[]
   readonly counted: readonly OperatorMetrics[]
   readonly watermark: number
 }
@@ -25,7 +25,7 @@ export function checkpointPart(links: readonly ChainLink[], maxParallelism: numb
   const t0 = performance.now()
   const operators = snapshotOperatorState(links, maxParallelism)
   const timing: TaskCheckpointTiming = { barrierAt: i.barrierAt, alignmentMs: i.alignmentMs, syncMs: performance.now() - t0 }
-  const letters = i.letters()
+  const letters = i.letters
   const counts = addCounts({}, i.counted)
   const watermark = Number.isFinite(i.watermark) ? i.watermark : null
   const sources = i.sources

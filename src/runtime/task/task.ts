@@ -20,7 +20,7 @@ import type { Clock } from '../../time/clock.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
 import type { OutChannel, OutputRoute } from '../exchange/route.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
-import { LetterBuffer, type DeadLetterRouter, type LetterBatch } from './dead-letters.ts'
+import { LetterBuffer, type DeadLetterRouter } from './dead-letters.ts'
 import { checkpointPart, FinalDecision } from './checkpoint-part.ts'
 import { commitAll, takeAllPending, takePending } from './external-effects.ts'
 import type { TaskServices } from './operator-context.ts'
@@ -291,7 +291,7 @@ export class Task implements TaskServices {
 
   /** This task's part of checkpoint `id`; a promise while its sinks pre-commit. */
   private partOf(id: number, sources: Record<string, unknown>, barrierAt: number, alignmentMs: number): TaskCheckpointParts | Promise<TaskCheckpointParts> {
-    const letters = (): LetterBatch[] => this.deadLetters.indexed(this.heldLetters)
+    const letters = this.deadLetters.indexed(this.heldLetters)
     return checkpointPart(this.operatorLinks, this.maxParallelism, id, { sources, barrierAt, alignmentMs, letters, counted: this.countedMetrics(), watermark: this.watermarks.current })
   }
 
