@@ -1,4 +1,5 @@
 import type { ConnectionStatus, PartitionProgress } from '../connectors/spi.ts'
+import type { CallMetrics, CallMetricsSnapshot } from './call-metrics.ts'
 import { Histogram } from './histogram.ts'
 import type { ThreadStatsSnapshot } from './thread-stats.ts'
 import type { HotKeySummary } from './top-k.ts'
@@ -19,6 +20,8 @@ export class OperatorMetrics {
   sideOutputDropped = 0
   /** Where and why the first record skipped or dead-lettered was ("views.csv line 2 (byte 13): …"); '' before one. */
   firstRejected = ''
+  /** An asynchronous operator's calls to its service (mapAsync, lookupJoin); null for the others. */
+  calls: CallMetrics | null = null
 
   constructor(readonly operatorId: string) {}
 }
@@ -55,6 +58,8 @@ export interface OperatorMetricsSnapshot {
   /** Estimated from a sample of the state (see state/state-size.ts); 0 for stateless operators. */
   stateBytes: number
   pendingTimers: number
+  /** An asynchronous operator (mapAsync, mapAsyncBatch, lookupJoin): its calls to the service. */
+  calls?: CallMetricsSnapshot
 }
 
 export interface TaskMetricsSnapshot {

@@ -271,7 +271,7 @@ export class JobRunner implements Scheduler {
         ids.push(l.id)
         const entries = l.op.stateEntries?.() ?? 0
         const stateBytes = entries > 0 && l.op.stateSample !== undefined ? estimateStateBytes(l.op.stateSample(STATE_SAMPLE), entries) : 0
-        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, ...rejected(m), stateEntries: entries, stateBytes, pendingTimers: l.op.pendingTimers?.() ?? 0 })
+        operators.push({ operator: l.id, task: t.id, subtask: t.subtask, recordsIn: m.recordsIn, recordsOut: m.recordsOut, errors: m.errors, skipped: m.skipped, deadLettered: m.deadLettered, lateDropped: m.lateDropped, sideOutputDropped: m.sideOutputDropped, ...rejected(m), stateEntries: entries, stateBytes, pendingTimers: l.op.pendingTimers?.() ?? 0, ...(m.calls === null ? {} : { calls: m.calls.snapshot(performance.now()) }) })
       }
       tasks.push(taskSnapshot(t, ids))
     }
