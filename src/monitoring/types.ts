@@ -114,8 +114,9 @@ export interface OperatorMetrics {
   recordsIn: number; recordsOut: number                 // totals since start
   recordsInPerSecond: number; recordsOutPerSecond: number
   bytesInPerSecond: number; bytesOutPerSecond: number   // across threads only; 0 when none cross
-  // Add up to ~1000. busy: running its own code on the thread; waiting: awaiting an external call
-  // (a sink's write, flush or pre-commit, a source's read) while the thread is free for other work.
+  // Add up to ~1000. busy: running its own code on the thread; waiting: awaiting an external call (a
+  // sink's write, flush or pre-commit, a source's read, an asynchronous operator's calls when every
+  // slot is taken) while the thread is free for other work.
   busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
   busyMs: number; waitingMs: number; backpressuredMs: number; idleMs: number          // the same, totals since start
   inputQueueUsage: number | null; outputQueueUsage: number | null                  // 0..1; null: no channel
