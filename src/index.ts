@@ -38,6 +38,9 @@ export type { Collector } from './operators/flat-map.ts'
 export type { KeyedProcessFunction, KeyedCoProcessFunction, FunctionOrFactory, ProcessContext, TimerService, OpenContext } from './operators/keyed-process.ts'
 export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, StateOptions, StateTtl } from './state/keyed-state.ts'
 
+// Enrichment from a table or a service (`stream.lookupJoin`).
+export type { LookupTable, LookupResult, LookupJoinOptions, LookupCacheOptions } from './operators/async/lookup.ts'
+
 // Custom operators (`stream.transform`), and the snapshot types a stateful one implements.
 export { outputTag, NO_TIMESTAMP, type OutputTag, type Operator, type OperatorContext, type Batch, type Output } from './operators/types.ts'
 export type { OperatorSnapshot, SnapshotContext, KeyGroupFilter, KeyedEntry } from './state/snapshot.ts'
