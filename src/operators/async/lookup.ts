@@ -128,11 +128,14 @@ export interface LookupStats {
   cacheEntries: number
 }
 
-/** What the batch function needs besides the options: the clock of the cache's TTL, and where to count. */
+/**
+ * What the batch function needs besides the options: the clock of the cache's TTL, and where to
+ * count. Both are read at each call, so the operator may set them when its subtask opens.
+ */
 export interface LookupEnvironment {
   /** Milliseconds, the job's clock (a manual one in tests). */
-  readonly now: () => number
-  readonly stats?: LookupStats
+  now: () => number
+  stats?: LookupStats
 }
 
 /**
@@ -163,12 +166,12 @@ export function lookupBatchFunction<T, K, V, O>(
 ): (records: T[], call: CallContext) => Promise<(O | typeof NO_OUTPUT)[]> {
   const table = asLookupTable(lookup)
   const c = options.cache
-  const cache = c === null ? null : new LruCache<unknown, V | undefined>({ maxEntries: c.maxEntries, ttlMs: c.ttlMs, cacheMisses: c.cacheMisses }, env.now)
+  const cache = c === null ? null : new LruCache<unknown, V | undefined>({ maxEntries: c.maxEntries, ttlMs: c.ttlMs, cacheMisses: c.cacheMisses }, () => env.now())
   const join = options.join ?? ((record: T, value: V | undefined) => ({ record, value }) as O)
   const drop = options.onMissing === 'drop'
-  const stats = env.stats
 
   return async (records, call) => {
+    const stats = env.stats
     const n = records.length
     const identities: unknown[] = new Array(n)
     /** Values known for this batch by identity: from the cache, then from the table. */
