@@ -2,8 +2,9 @@
  * The calls of an asynchronous operator in a real browser (Debian's chromium through
  * playwright-core): a job run in-process and served with `serve()`, whose `translate` calls a slow
  * service (a timer of 40 ms, 4 calls in flight; every 25th call hangs until its 300 ms timeout and
- * is skipped). The operator detail shows the calls block with numbers, and the diagnosis names
- * the slow service. Screenshot: test-artifacts/dashboard/calls.png. Waits only bound how long
+ * is skipped), then `enrich` looks the words up behind a cache. The operator detail shows the
+ * calls block with numbers (and the cache hit ratio for the lookup), and the diagnosis names the
+ * slow service. Screenshot: test-artifacts/dashboard/calls.png. Waits only bound how long
  * something may take.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -40,6 +41,8 @@ beforeAll(async () => {
   const p = new Pipeline('calls')
   p.source('words', generatorSource((n) => n))
     .mapAsync('translate', (n, call) => translateWord(n, call.signal), { concurrency: CONCURRENCY, timeoutMs: 300, onError: 'skip' })
+    // A lookup of few keys behind a cache: most lookups hit.
+    .lookupJoin('enrich', (w) => w.length, async (length: number) => length * 2, { cache: { maxEntries: 100 } })
     .to('out', blackholeSink())
   job = p.run()
   server = await serve(p, job, { port: 0 })
@@ -85,6 +88,16 @@ describe('an asynchronous operator on the dashboard', () => {
     expect(pageErrors).toEqual([])
   })
 
+  it('shows the cache hit ratio of a lookup join', async () => {
+    await page.locator(tid('node-enrich')).click()
+    await expect.poll(() => page.locator(tid('detail-panel')).getAttribute('data-operator'), { timeout: WAIT_MS }).toBe('enrich')
+    const hits = page.locator(`${tid('calls-cache-hits')} .v`)
+    await expect.poll(async () => ((await hits.count()) > 0 ? (await hits.textContent()) ?? '' : ''), { timeout: WAIT_MS }).toMatch(/^(9\d|100)%$/)
+    await page.locator(tid('node-translate')).click()
+    await expect.poll(() => page.locator(tid('detail-panel')).getAttribute('data-operator'), { timeout: WAIT_MS }).toBe('translate')
+    expect(pageErrors).toEqual([])
+  })
+
   it('the diagnosis names the slow service', async () => {
     const title = page.locator(`${tid('finding')}[data-kind="slow-service"] ${tid('finding-title')}`)
     await title.waitFor({ timeout: WAIT_MS })
@@ -99,5 +112,7 @@ describe('an asynchronous operator on the dashboard', () => {
     expect(text).toMatch(/^sluice_calls_total\{job="calls",operator="translate",subtask="0"\} [1-9]\d*$/m)
     expect(text).toMatch(new RegExp(`^sluice_call_capacity\\{job="calls",operator="translate",subtask="0"\\} ${CONCURRENCY}$`, 'm'))
     expect(text).toMatch(/^sluice_call_latency_seconds_count\{job="calls",operator="translate",subtask="0"\} [1-9]\d*$/m)
+    expect(text).toMatch(/^sluice_call_cache_hits_total\{job="calls",operator="enrich",subtask="0"\} [1-9]\d*$/m)
+    expect(text).not.toMatch(/^sluice_call_cache_hits_total\{job="calls",operator="translate"/m)
   })
 })
