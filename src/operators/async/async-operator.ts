@@ -48,6 +48,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
   readonly asyncStage: AsyncStage = this
   wake: () => void = () => {}
   ready = false
+  overtaken: readonly Batch<unknown>[] | null = null
   private readonly o: ResolvedAsyncOptions
   private readonly held: HeldRecords
   /** Records waiting for a slot (or for their batch to fill), oldest first. */
@@ -342,6 +343,10 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const keyed = this.parts.keyOf !== null
     const own = keyed ? 0 : this.ownKeyFor(sctx.maxParallelism)
     for (const h of this.held.records()) w.add(0, keyed ? h.key : own, h.record, h.time)
+    const keyOf = this.parts.keyOf
+    for (const b of this.overtaken ?? []) {
+      for (let i = 0; i < b.records.length; i++) w.add(0, keyOf === null ? own : keyOf(b.records[i]), b.records[i], b.times[i])
+    }
     return w.finish({ watermark: this.lastWatermark })
   }
 
