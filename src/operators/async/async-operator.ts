@@ -15,7 +15,7 @@
  */
 import { SluiceError, describeCause } from '../../errors.ts'
 import { CallMetrics } from '../../metrics/call-metrics.ts'
-import { isManualClock } from '../../time/clock.ts'
+import { isManualClock, type Clock } from '../../time/clock.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { keyGroupOf, subtaskOfKeyGroup } from '../../state/key-groups.ts'
 import type { AsyncStage, Batch, Operator, OperatorContext, Output } from '../types.ts'
@@ -38,8 +38,9 @@ export interface AsyncOperatorParts {
   readonly options: ResolvedAsyncOptions
   /** The key of a record (keyed streams): keyOrder and the snapshot's key groups. */
   readonly keyOf: ((v: unknown) => unknown) | null
-  /** Per subtask, at open: a lookup join's cache reports its counters into `metrics`. */
-  readonly open?: (metrics: CallMetrics) => void
+  /** Per subtask, at open: a lookup join's cache reports its counters into `metrics` and expires entries on `clock`. */
+  readonly open?: (metrics: CallMetrics, clock: Clock) => void
+  /** At the end (or a stop): a lookup join closes its table. */
   readonly close?: () => Promise<void> | void
 }
 
@@ -86,7 +87,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const m = (ctx as { metrics?: { calls: CallMetrics | null } }).metrics
     if (m !== undefined) m.calls = this.metrics
     if (isManualClock(ctx.clock)) this.hrNow = () => ctx.clock.now()
-    this.parts.open?.(this.metrics)
+    this.parts.open?.(this.metrics, ctx.clock)
   }
 
   // ---- AsyncStage --------------------------------------------------------------------------
