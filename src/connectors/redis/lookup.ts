@@ -41,7 +41,8 @@ const KEYS_PER_COMMAND = 1_000
  * ```ts
  * interface Profile { name: string; country: string }
  * const profiles = redisLookup<Profile>({ url: 'redis://127.0.0.1:6379', type: 'json', keyPrefix: 'profile:' })
- * const flags = redisLookup({ url: 'redis://127.0.0.1:6379', type: 'hash', keyPrefix: 'flags:' })
+ * pipeline.source('orders', fromArray([{ id: 'o1', user: 'ann' }, { id: 'o2', user: 'bob' }]))
+ *   .lookupJoin('with-profile', (o) => o.user, profiles, { join: (o, p) => ({ ...o, country: p?.country ?? 'unknown' }) })
  * ```
  */
 // Without type arguments the value type follows `type`. A generic V with a default would be
