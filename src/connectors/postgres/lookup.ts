@@ -47,7 +47,11 @@ export interface PostgresLookupOptions {
  * })
  * ```
  */
-export function postgresLookup<V = Record<string, unknown>, K = unknown>(options: PostgresLookupOptions): PostgresLookup<K, V> {
+// Without type arguments the value is a row object. A generic V with a default would be inferred
+// from where the call stands (lookupJoin's parameter) and come out as undefined.
+export function postgresLookup(options: PostgresLookupOptions): PostgresLookup<unknown, Record<string, unknown>>
+export function postgresLookup<V, K = unknown>(options: PostgresLookupOptions): PostgresLookup<K, V>
+export function postgresLookup<V, K = unknown>(options: PostgresLookupOptions): PostgresLookup<K, V> {
   return new PostgresLookup<K, V>(options)
 }
 

@@ -41,11 +41,16 @@ const KEYS_PER_COMMAND = 1_000
  * ```ts
  * interface Profile { name: string; country: string }
  * const profiles = redisLookup<Profile>({ url: 'redis://127.0.0.1:6379', type: 'json', keyPrefix: 'profile:' })
- * const flags = redisLookup({ url: 'redis://127.0.0.1:6379', type: 'hash', keyPrefix: 'flags:' })
+ * pipeline.source('orders', fromArray([{ id: 'o1', user: 'ann' }, { id: 'o2', user: 'bob' }]))
+ *   .lookupJoin('with-profile', (o) => o.user, profiles, { join: (o, p) => ({ ...o, country: p?.country ?? 'unknown' }) })
  * ```
  */
-export function redisLookup<V = string, K extends RedisLookupKey = RedisLookupKey>(options: RedisLookupOptions & { readonly type: 'string' | 'json' }): RedisLookup<K, V>
-export function redisLookup<V = Record<string, string>, K extends RedisLookupKey = RedisLookupKey>(options: RedisLookupOptions & { readonly type: 'hash' }): RedisLookup<K, V>
+// Without type arguments the value type follows `type`. A generic V with a default would be
+// inferred from where the call stands (lookupJoin's parameter) and come out as undefined.
+export function redisLookup(options: RedisLookupOptions & { readonly type: 'string' }): RedisLookup<RedisLookupKey, string>
+export function redisLookup(options: RedisLookupOptions & { readonly type: 'hash' }): RedisLookup<RedisLookupKey, Record<string, string>>
+export function redisLookup(options: RedisLookupOptions & { readonly type: 'json' }): RedisLookup<RedisLookupKey, unknown>
+export function redisLookup<V, K extends RedisLookupKey = RedisLookupKey>(options: RedisLookupOptions): RedisLookup<K, V>
 export function redisLookup<V, K extends RedisLookupKey = RedisLookupKey>(options: RedisLookupOptions): RedisLookup<K, V> {
   return new RedisLookup<K, V>(options)
 }
