@@ -53,7 +53,13 @@ export function lookupParts<T, K, V, O>(id: string, keyFn: (record: T) => K, loo
     const batch = lookupBatchFunction(id, keyFn, table, options, env)
     let opened: Promise<void> | null = null
     const fn = async (records: unknown[], call: CallContext): Promise<unknown> => {
-      if (table.open !== undefined) await (opened ??= table.open())
+      // A failed open is not kept: the next call (a retry) opens again.
+      if (table.open !== undefined) {
+        await (opened ??= table.open().catch((e: unknown) => {
+          opened = null
+          throw e
+        }))
+      }
       return batch(records as T[], call)
     }
     return {

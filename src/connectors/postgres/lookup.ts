@@ -146,7 +146,7 @@ export class PostgresLookup<K, V> {
     try {
       const client = await pool.connect().catch((e: unknown) => {
         // connectError classifies by the driver's code; the message it quotes is masked first.
-        throw connectError(this.where, Object.assign(new Error(this.masked(describeCause(e)), { cause: e }), { code: (e as { code?: unknown }).code }), timeoutMs)
+        throw connectError(this.where, e, timeoutMs, this.masked(describeCause(e)))
       })
       try {
         return { pool, sql: await this.prepare(client) }

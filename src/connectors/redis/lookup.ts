@@ -79,7 +79,7 @@ export class RedisLookup<K extends RedisLookupKey, V> {
   async open(): Promise<void> {
     this.opens++
     const name = `sluice-lookup-${this.prefix === '' ? 'keys' : this.prefix}`
-    this.starting ??= connectRedis(this.options.url, 'source', name, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+    this.starting ??= connectRedis(this.options.url, 'lookup', name, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
     try {
       this.link = await this.starting
     } catch (e) {
