@@ -45,12 +45,17 @@ function gatedSource(count: number, gate: { open: number }): Source<number> {
   }
 }
 
-/** A service that never answers (until the job aborts the call): what each call was for, and its signal. */
+/** A service that never answers (until the job aborts the call): what each call was for (each record of a batch), and its signal. */
 class StalledService {
   readonly calls: { input: number; signal: AbortSignal }[] = []
   readonly fn = (input: number, call: CallContext): Promise<number> => {
     this.calls.push({ input, signal: call.signal })
     return new Promise<number>(() => {})
+  }
+
+  readonly batchFn = (inputs: number[], call: CallContext): Promise<number[]> => {
+    for (const input of inputs) this.calls.push({ input, signal: call.signal })
+    return new Promise<number[]>(() => {})
   }
 }
 
@@ -62,9 +67,17 @@ class AnsweringService {
     await new Promise((r) => setTimeout(r, input % 3))
     return input * 10
   }
+
+  readonly batchFn = async (inputs: number[]): Promise<number[]> => {
+    this.calls.push(...inputs)
+    await new Promise((r) => setTimeout(r, inputs[0] % 3))
+    return inputs.map((x) => x * 10)
+  }
 }
 
 interface Shape {
+  /** mapAsyncBatch with maxBatch 4 and concurrency 2 (the same capacity, 8 records), instead of mapAsync. */
+  readonly batch?: boolean
   /** keyBy(x % keys) before the operator; 0: not keyed. */
   readonly keys: number
   readonly keyOrder?: boolean
@@ -79,14 +92,16 @@ afterEach(() => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
 })
 
-function build(shape: Shape, fn: (x: number, call: CallContext) => Promise<number>, gate: { open: number }, sink: CollectSink<number>): Pipeline {
+function build(shape: Shape, service: StalledService | AnsweringService, gate: { open: number }, sink: CollectSink<number>): Pipeline {
   const p = new Pipeline('async-checkpoint')
   // Batches of 5 against a capacity of 8: the operator takes a second batch while it holds 5, so
   // it can hold records waiting for a slot (it never takes a batch once full).
   const input = p.source('in', gatedSource(RECORDS, gate), { batchSize: 5 }).parallelism(1)
-  const called: Stream<number> = shape.keys > 0
-    ? input.keyBy((x) => x % shape.keys).mapAsync('call', fn, { concurrency: CONCURRENCY, ordered: shape.ordered, keyOrder: shape.keyOrder ?? false })
-    : input.mapAsync('call', fn, { concurrency: CONCURRENCY, ordered: shape.ordered })
+  const called: Stream<number> = shape.batch === true
+    ? input.mapAsyncBatch('call', service.batchFn, { concurrency: CONCURRENCY / 4, maxBatch: 4, ordered: shape.ordered })
+    : shape.keys > 0
+      ? input.keyBy((x) => x % shape.keys).mapAsync('call', service.fn, { concurrency: CONCURRENCY, ordered: shape.ordered, keyOrder: shape.keyOrder ?? false })
+      : input.mapAsync('call', service.fn, { concurrency: CONCURRENCY, ordered: shape.ordered })
   called.to('out', sink)
   return p
 }
@@ -123,7 +138,7 @@ async function stallThenRestore(shape: Shape, from: number, to: number, open: nu
   const sink = collectSink<number>()
   const gate = { open }
   const stalled = new StalledService()
-  const first = build(shape, stalled.fn, gate, sink).run({ parallelism: from, checkpoints: { dir, intervalMs: 10 }, restart: false })
+  const first = build(shape, stalled, gate, sink).run({ parallelism: from, checkpoints: { dir, intervalMs: 10 }, restart: false })
   await until(() => heldNow(first) === open)
   const before = first.checkpoints()?.completed ?? 0
   // The service answers nothing: checkpoints complete all the same.
@@ -137,7 +152,7 @@ async function stallThenRestore(shape: Shape, from: number, to: number, open: nu
 
   const answering = new AnsweringService()
   gate.open = RECORDS
-  const second = build(shape, answering.fn, gate, sink).run({ parallelism: to, checkpoints: { dir, intervalMs: 10 }, restart: false })
+  const second = build(shape, answering, gate, sink).run({ parallelism: to, checkpoints: { dir, intervalMs: 10 }, restart: false })
   const result = await second.done
   expect(result.status).toBe('finished')
   expect(second.checkpoints()?.restoredFrom).toBe(checkpoint.id)
@@ -175,6 +190,14 @@ describe('mapAsync checkpoints with calls in flight', () => {
     expect(r.stalled.calls).toHaveLength(CONCURRENCY)
     expectExactlyOnce(r, 10)
     expect(sorted(r.answering.calls.slice(0, 10))).toEqual(range(10))
+  })
+
+  it('mapAsyncBatch: the batches in flight and the records waiting are held, called again after the restore, each out once', async () => {
+    // Two input batches of 5: both slots hold a batch call, the records after them wait.
+    const r = await stallThenRestore({ batch: true, keys: 0, ordered: true }, 1, 1, 10)
+    expect(r.stalled.calls.length).toBeGreaterThan(0)
+    expectExactlyOnce(r, 10)
+    expect(r.out).toEqual(range(RECORDS).map((x) => x * 10))
   })
 })
 
