@@ -4,7 +4,8 @@
  * records; a new run from it calls the service again for exactly those records, and the output
  * has each record once — at the same parallelism and rescaled (2 → 1, 1 → 2), keyed (held records
  * go by key group) and not (each subtask's records stay together, with a subtask that owns the key
- * group they are filed under).
+ * group they are filed under); and a job restarted in the process after a failed call resumes
+ * from a checkpoint holding the stalled calls and calls them again.
  *
  * The input is a replayable source the test opens like a gate: it reads the records up to
  * `gate.open` and then idles, so the test decides what the operator holds when the service stalls.
@@ -232,4 +233,54 @@ describe('mapAsync restored at another parallelism', () => {
       }
     })
   }
+})
+
+/** Answers `input * 10` after 0-2 ms or, while `stalled`, holds each call until the test rejects it; logs each call with the attempt the test says runs. */
+class SwitchableService {
+  stalled = false
+  attempt = 1
+  readonly log: { input: number; attempt: number }[] = []
+  readonly pending: { input: number; reject: (e: unknown) => void }[] = []
+  readonly fn = (input: number): Promise<number> => {
+    this.log.push({ input, attempt: this.attempt })
+    if (this.stalled) return new Promise<number>((_resolve, reject) => this.pending.push({ input, reject }))
+    return new Promise<number>((resolve) => setTimeout(() => resolve(input * 10), input % 3))
+  }
+
+  calls(attempt: number): number[] {
+    return this.log.filter((c) => c.attempt === attempt).map((c) => c.input)
+  }
+}
+
+describe('mapAsync restarted in the process', () => {
+  it('a call that fails restarts the job from a checkpoint holding the stalled calls: they are called again, each record is out once', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-async-checkpoint-'))
+    const sink = collectSink<number>()
+    const gate = { open: 100 }
+    const svc = new SwitchableService()
+    const p = new Pipeline('async-restart')
+    p.source('in', gatedSource(RECORDS, gate), { batchSize: 5 }).parallelism(1).mapAsync('call', svc.fn, { concurrency: CONCURRENCY }).to('out', sink)
+    const job = p.run({ checkpoints: { dir, intervalMs: 10 }, restart: { attempts: 1, delayMs: 0 } })
+    job.onRestart(() => svc.attempt++)
+    // 100 records through; then the service stalls with the next 8 in flight, over two checkpoints.
+    await until(() => sink.records.length === 100)
+    svc.stalled = true
+    gate.open = 100 + CONCURRENCY
+    await until(() => svc.pending.length === CONCURRENCY)
+    const before = job.checkpoints()?.completed ?? 0
+    await until(() => (job.checkpoints()?.completed ?? 0) >= before + 2)
+    // The service answers again, but the oldest stalled call fails: under onError 'fail' that
+    // fails the attempt with ASYNC_CALL_FAILED, which may pass, so the job restarts.
+    svc.stalled = false
+    gate.open = RECORDS
+    svc.pending[0].reject(new Error('connection reset'))
+    const result = await job.done
+    expect(result.status).toBe('finished')
+    expect(job.checkpoints()?.restarts).toBe(1)
+    expect(svc.calls(1)).toEqual(range(100 + CONCURRENCY))
+    // The restarted attempt calls the held records first (the 8 stalled ones again), then the rest, each once.
+    expect(svc.calls(2).slice(0, CONCURRENCY)).toEqual(range(CONCURRENCY).map((i) => 100 + i))
+    expect(sorted(svc.calls(2))).toEqual(range(RECORDS - 100).map((i) => 100 + i))
+    expect(sink.records).toEqual(range(RECORDS).map((x) => x * 10))
+  })
 })
