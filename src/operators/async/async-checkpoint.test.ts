@@ -202,6 +202,43 @@ describe('mapAsync checkpoints with calls in flight', () => {
   })
 })
 
+describe('mapAsync checkpoints with input queued behind stalled calls', () => {
+  // Fails today (issue 14, item 3: "a checkpoint does not wait for a slow service longer than
+  // needed to snapshot what is in flight"). With more input than the operator may hold, the
+  // records it cannot take yet queue in its input channel, and the barrier queues behind them
+  // (channel.ts: FIFO). A full operator takes only control items from the head of a channel
+  // (Task.step → pickInput(controlOnly)), so the barrier is reached only after the service has
+  // answered every record before it: a stalled service stalls every checkpoint (they time out),
+  // and a slow one delays each by the time to call a whole channel's worth of records (up to
+  // channelCapacity, 16 384: ~6 s apart at 2 500 calls/s in test/async-crash.test.ts's job,
+  // whatever the interval).
+  it('a checkpoint completes while the service is stalled and 192 more records wait in the channel; a new run outputs each record once', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-async-checkpoint-'))
+    const open = 200
+    const sink = collectSink<number>()
+    const gate = { open }
+    const stalled = new StalledService()
+    const shape: Shape = { keys: 0, ordered: true }
+    const first = build(shape, stalled, gate, sink).run({ checkpoints: { dir, intervalMs: 10, timeoutMs: 60_000 }, restart: false })
+    try {
+      // Everything let in has been read: 8 records in calls, 192 queued in the operator's input.
+      await until(() => first.metrics().operators.find((o) => o.operator === 'in')?.recordsOut === open && stalled.calls.length === CONCURRENCY)
+      const before = first.checkpoints()?.completed ?? 0
+      await until(() => (first.checkpoints()?.completed ?? 0) > before, 3000)
+    } finally {
+      await first.stop()
+    }
+    const checkpoint = new CheckpointStorage(dir, 3, () => {}).latest() as Checkpoint
+    const answering = new AnsweringService()
+    gate.open = RECORDS
+    const second = build(shape, answering, gate, sink).run({ checkpoints: { dir, intervalMs: 10 }, restart: false })
+    expect((await second.done).status).toBe('finished')
+    expect(second.checkpoints()?.restoredFrom).toBe(checkpoint.id)
+    expect(sorted(answering.calls)).toEqual(range(RECORDS))
+    expect(sink.records).toEqual(range(RECORDS).map((x) => x * 10))
+  })
+})
+
 describe('mapAsync restored at another parallelism', () => {
   it('not keyed, 2 → 1: the one subtask takes both subtasks\' held records', async () => {
     const r = await stallThenRestore({ keys: 0, ordered: true }, 2, 1, 2 * CONCURRENCY)
