@@ -14,11 +14,11 @@
  * every held record must be called again, and some kill must come after a checkpoint with calls in
  * flight — so the trials cannot pass on quiet checkpoints alone.
  *
- * The service is the bottleneck, so the operator's input channel is full and each barrier waits
- * behind the records queued there (a full asynchronous head takes only control items from the
- * head of its channel: Task.step): whatever the 50 ms interval, a run's checkpoints come every
- * ~16 K records (the channel's capacity), ~6 s apart with one call per record. The inputs are
- * sized for that: the ordered trial's 40 000 records give at least two kills after checkpoints.
+ * The service is the bottleneck, so the operator's input channel is full. In one thread a barrier
+ * overtakes the records queued there (Task.overtakeBarrier) and checkpoints come at the interval,
+ * those records in the snapshot; from another worker (a ring channel) it waits behind them, so
+ * there checkpoints come every ring's worth of records. The inputs are sized for the slower case:
+ * the ordered trial's 40 000 records give at least two kills after checkpoints.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

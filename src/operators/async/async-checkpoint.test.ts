@@ -203,15 +203,12 @@ describe('mapAsync checkpoints with calls in flight', () => {
 })
 
 describe('mapAsync checkpoints with input queued behind stalled calls', () => {
-  // Fails today (issue 14, item 3: "a checkpoint does not wait for a slow service longer than
-  // needed to snapshot what is in flight"). With more input than the operator may hold, the
-  // records it cannot take yet queue in its input channel, and the barrier queues behind them
-  // (channel.ts: FIFO). A full operator takes only control items from the head of a channel
-  // (Task.step → pickInput(controlOnly)), so the barrier is reached only after the service has
-  // answered every record before it: a stalled service stalls every checkpoint (they time out),
-  // and a slow one delays each by the time to call a whole channel's worth of records (up to
-  // channelCapacity, 16 384: ~6 s apart at 2 500 calls/s in test/async-crash.test.ts's job,
-  // whatever the interval).
+  // Issue 14, item 3: "a checkpoint does not wait for a slow service longer than needed to
+  // snapshot what is in flight". With more input than the operator may hold, the records it
+  // cannot take yet queue in its input channel, and the barrier queues behind them. A full
+  // operator's task takes the barrier past them (Task.overtakeBarrier): they stay queued and the
+  // snapshot holds them. Before that, the barrier was reached only after the service answered
+  // every record before it: a stalled service stalled every checkpoint (this test failed).
   it('a checkpoint completes while the service is stalled and 192 more records wait in the channel; a new run outputs each record once', async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-async-checkpoint-'))
     const open = 200
