@@ -38,8 +38,12 @@ export type { Collector } from './operators/flat-map.ts'
 export type { KeyedProcessFunction, KeyedCoProcessFunction, FunctionOrFactory, ProcessContext, TimerService, OpenContext } from './operators/keyed-process.ts'
 export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, StateOptions, StateTtl } from './state/keyed-state.ts'
 
+// Calling services from a stream (mapAsync, flatMapAsync, mapAsyncBatch).
+export type { CallContext, RetryOptions, AsyncOptions, KeyedAsyncOptions, AsyncBatchOptions } from './operators/async/options.ts'
+export type { CallMetricsSnapshot } from './metrics/call-metrics.ts'
+
 // Custom operators (`stream.transform`), and the snapshot types a stateful one implements.
-export { outputTag, NO_TIMESTAMP, type OutputTag, type Operator, type OperatorContext, type Batch, type Output } from './operators/types.ts'
+export { outputTag, NO_TIMESTAMP, type OutputTag, type Operator, type OperatorContext, type OperatorErrorOptions, type Batch, type Output } from './operators/types.ts'
 export type { OperatorSnapshot, SnapshotContext, KeyGroupFilter, KeyedEntry } from './state/snapshot.ts'
 export type { StateBackend, StateBackendFactory, StateClocks, TableDescriptor, KeyedTable, NamespacedTable, RestoreTarget, TableOptions, LegacyEntryReader } from './state/backend.ts'
 export type { TimerQueue } from './time/timer-service.ts'

@@ -5,6 +5,8 @@ import { RollingAggregateOperator } from '../operators/rolling-aggregate.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
 import type { Operator } from '../operators/types.ts'
 import { requireFunction, type OperatorOptions } from './options.ts'
+import { addAsync } from './async.ts'
+import type { CallContext, KeyedAsyncOptions } from '../operators/async/options.ts'
 import type { Stream } from './stream.ts'
 import { WindowedStream } from './windowed-stream.ts'
 import { JoinBuilder } from './join-builder.ts'
@@ -37,6 +39,31 @@ export class KeyedStream<K, T> {
   /** @internal Adds a keyed one-input operator fed through a hash exchange. */
   addKeyed<O>(id: string, label: string, create: () => Operator<T, O>, options: OperatorOptions | undefined): Stream<O> {
     return this.input.addOperator(id, label, create, options, { kind: 'hash', key: this.key as (v: never) => unknown }, true)
+  }
+
+  /**
+   * Stream.mapAsync on a keyed stream: with `keyOrder: true` the calls of one key run one at a
+   * time, in input order (a record's call starts once the previous record of its key completed),
+   * while other keys run concurrently.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * bids.keyBy((b) => b.bidder).mapAsync('update-profile', async (b) => ({ bidder: b.bidder, ok: true }), { keyOrder: true, concurrency: 32 })
+   * ```
+   */
+  mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O>, options?: KeyedAsyncOptions): Stream<O> {
+    requireFunction(id, 'mapAsync', fn)
+    return addAsync(this.input, id, { method: 'mapAsync', call: { kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false, keyed: this.keyedBy() })
+  }
+
+  /** Stream.flatMapAsync on a keyed stream, with `keyOrder` as in mapAsync. */
+  flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O>>, options?: KeyedAsyncOptions): Stream<O> {
+    requireFunction(id, 'flatMapAsync', fn)
+    return addAsync(this.input, id, { method: 'flatMapAsync', call: { kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false, keyed: this.keyedBy() })
+  }
+
+  private keyedBy(): { partitioning: { kind: 'hash'; key: (v: never) => unknown }; key: (v: unknown) => unknown } {
+    return { partitioning: { kind: 'hash', key: this.key as (v: never) => unknown }, key: this.key as (v: unknown) => unknown }
   }
 
   /** Rolling reduce: emits the key's reduced value after every record. */

@@ -13,6 +13,8 @@ import type { WindowAssigner } from '../operators/window/assigners.ts'
 import { isRecordSchema, type RecordSchema } from '../graph/schema.ts'
 import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext, type SinkOptions } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
+import { addAsync } from './async.ts'
+import type { AsyncBatchOptions, AsyncOptions, CallContext } from '../operators/async/options.ts'
 import type { WindowedStream } from './windowed-stream.ts'
 
 /** @internal Where a stream comes from: a node's main output or one of its side outputs. */
@@ -114,6 +116,59 @@ export class Stream<T> {
   flatMap<O>(id: string, fn: (value: T, out: Collector<O>) => void, options?: OperatorOptions): Stream<O> {
     requireFunction(id, 'flatMap', fn)
     return this.addOperator(id, 'flatMap', () => new FlatMapOperator(fn), options)
+  }
+
+  /**
+   * Calls an asynchronous function for each record (a service, a database) and emits what it
+   * resolves with: at most `concurrency` calls in flight per subtask, results in input order
+   * (`ordered: true`, the default) or as they complete (never past a watermark), each attempt
+   * aborted through `call.signal` after `timeoutMs`, failures retried as `retry` says and then
+   * handed to `onError`. In-flight records are part of checkpoints and are called again after a
+   * restore: calls are at-least-once, output is exactly-once.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * // scoring: a client of your service
+   * declare const scoring: { score(bidder: number, signal: AbortSignal): Promise<number> }
+   * const scored = bids.mapAsync('score', async (b, call) => ({ ...b, score: await scoring.score(b.bidder, call.signal) }),
+   *   { concurrency: 64, timeoutMs: 2000, retry: { attempts: 3 } })
+   * ```
+   */
+  mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O>, options?: AsyncOptions): Stream<O> {
+    requireFunction(id, 'mapAsync', fn)
+    return addAsync(this, id, { method: 'mapAsync', call: { kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false })
+  }
+
+  /**
+   * As mapAsync, for a call that resolves with any number of results (an array or other iterable).
+   * @example
+   * ```ts
+   * declare const lines: Stream<string>
+   * const tokens = lines.flatMapAsync<string>('tokenize', async (line) => line.split(' '), { concurrency: 8 })
+   * ```
+   */
+  flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O>>, options?: AsyncOptions): Stream<O> {
+    requireFunction(id, 'flatMapAsync', fn)
+    return addAsync(this, id, { method: 'flatMapAsync', call: { kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false })
+  }
+
+  /**
+   * As mapAsync, with one call per batch of records (translation and scoring services take
+   * batches): a batch closes at `maxBatch` records or `maxWaitMs` after its first record, and
+   * the call resolves with one result per record, in order. `concurrency` counts batches.
+   * @example
+   * ```ts
+   * declare const texts: Stream<{ id: number; text: string }>
+   * declare const translator: { translate(texts: string[], to: string, signal: AbortSignal): Promise<string[]> }
+   * const translated = texts.mapAsyncBatch('translate', async (batch, call) => {
+   *   const out = await translator.translate(batch.map((t) => t.text), 'fr', call.signal)
+   *   return batch.map((t, i) => ({ id: t.id, text: out[i] }))
+   * }, { maxBatch: 100, maxWaitMs: 10, concurrency: 8 })
+   * ```
+   */
+  mapAsyncBatch<O>(id: string, fn: (values: T[], call: CallContext) => Promise<O[]>, options?: AsyncBatchOptions): Stream<O> {
+    requireFunction(id, 'mapAsyncBatch', fn)
+    return addAsync(this, id, { method: 'mapAsyncBatch', call: { kind: 'batch', fn: fn as (v: unknown[], c: CallContext) => unknown }, options, batched: true })
   }
 
   /**

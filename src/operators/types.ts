@@ -8,6 +8,7 @@
  * - it emits through `out` only, one call per output record, in a plain loop.
  */
 import type { Clock } from '../time/clock.ts'
+import type { ErrorCode } from '../errors.ts'
 import type { ErrorPolicy, DeadLetter } from '../connectors/spi.ts'
 import type { KeyGroupFilter, OperatorSnapshot, SnapshotContext } from '../state/snapshot.ts'
 import type { StateBackendFactory } from '../state/backend.ts'
@@ -48,6 +49,9 @@ export interface Output<T> {
 export interface OperatorContext {
   readonly operatorId: string
   readonly clock: Clock
+  /** Which parallel instance of the operator this is (0-based), of `parallelism`. */
+  readonly subtaskIndex: number
+  readonly parallelism: number
   /** The task's current input watermark. */
   currentWatermark(): number
   /** Asks the task to call onProcessingTime at or after `timeMs`. */
@@ -66,6 +70,31 @@ export interface OperatorContext {
    * picks another backend (on disk) here, without a change to any operator.
    */
   readonly stateBackend?: StateBackendFactory
+  /**
+   * @internal Rejects `record` under the operator's error policy with `code` and a message of
+   * `<what> <position>: <reason>` (position: "input record #N", or `position` when given).
+   */
+  rejectAt?(record: unknown, code: ErrorCode, what: string, reason: string, ordinal: number, position: string | null, cause?: unknown): void
+}
+
+/**
+ * @internal The side of an operator whose results complete later (the asynchronous operators):
+ * it heads its task's chain, and the task takes input only while the stage has room, drains what
+ * completed at each step, and passes on only the watermarks the stage releases.
+ */
+export interface AsyncStage {
+  /** Set by the task before open(): asks the scheduler for a step (called from promise callbacks). */
+  wake: () => void
+  /** Something completed, timed out or is due: the task should call drain(). */
+  readonly ready: boolean
+  /** Holds as many records as it may: take no input batch (control items still pass). */
+  full(): boolean
+  /** Holds nothing: no record in a call, waiting or unemitted, and no watermark held. */
+  isEmpty(): boolean
+  /** Calls in flight (or waiting to retry). */
+  inFlight(): number
+  /** Emits what may leave now; returns the highest watermark released (-∞ for none). */
+  drain(ctx: OperatorContext, out: Output<unknown>): number
 }
 
 export interface Operator<TIn, TOut> {
@@ -105,6 +134,8 @@ export interface Operator<TIn, TOut> {
    * behaviour resumes from the snapshotted watermark even if the task's watermark restarts lower.
    */
   restoreState?(parts: readonly OperatorSnapshot[], owns: KeyGroupFilter, ctx: OperatorContext): void
+  /** @internal Set by the asynchronous operators (see AsyncStage). */
+  readonly asyncStage?: AsyncStage
 }
 
 export interface OperatorErrorOptions {

@@ -30,6 +30,8 @@ export interface Emitted {
 export class OperatorDriver implements OperatorContext, Output<unknown> {
   readonly emitted: Emitted[] = []
   lateDropped = 0
+  readonly subtaskIndex = 0
+  readonly parallelism = 1
   private watermark = Number.NEGATIVE_INFINITY
   private readonly callbacks = new NumberMinHeap()
 

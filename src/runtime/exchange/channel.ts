@@ -47,6 +47,8 @@ export interface InChannel<T> {
   /** Encoded bytes received (cross-thread channels; metrics). */
   readonly bytes?: number
   take(): ChannelItem<T>
+  /** The next item without taking it, or null when there is none. */
+  peek(): ChannelItem<T> | null
   /** Cross-thread channels only: settles when the other thread may have sent something. */
   waitForActivity?(): Promise<void>
 }
@@ -81,6 +83,10 @@ export class LocalChannel<T> implements InChannel<T> {
 
   sendControl(item: ControlItem): void {
     this.items.push(item)
+  }
+
+  peek(): ChannelItem<T> | null {
+    return this.head === this.items.length ? null : this.items[this.head]
   }
 
   take(): ChannelItem<T> {

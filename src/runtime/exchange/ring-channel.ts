@@ -151,7 +151,8 @@ export class RingInChannel implements InChannel<unknown> {
     private readonly codec: WireCodec,
   ) {}
 
-  private peek(): ChannelItem<unknown> | null {
+  /** The next item without taking it (decoding it), or null when none has arrived. */
+  peek(): ChannelItem<unknown> | null {
     if (this.next !== null) return this.next
     const m = this.ring.tryRead()
     if (m === null) return null

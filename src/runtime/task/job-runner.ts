@@ -182,7 +182,7 @@ export class JobRunner implements Scheduler {
       // (which thread is saturated, and by whom, is the diagnosis' question).
       for (let i = 0; i < tasks.length; i++) {
         const t = tasks[i]
-        waitingOn[i] = t.pending !== null ? WAIT_EXTERNAL : t.state === 'running' && t.outputsFull() ? WAIT_OUTPUT : WAIT_INPUT
+        waitingOn[i] = t.pending !== null ? WAIT_EXTERNAL : t.state === 'running' && t.outputsFull() ? WAIT_OUTPUT : t.waitingOnCalls() ? WAIT_EXTERNAL : WAIT_INPUT
       }
       if (!progressed) {
         await this.waitForWork()

@@ -20,7 +20,8 @@ export interface TaskServices {
    * line 2 (byte 13)"), when that batch holds the source's records one for one; else null.
    */
   sourcePositionOf?(link: number, i: number): string | null
-  watermark(): number
+  /** The watermark link `link` has seen (past an asynchronous head, what it released). */
+  watermark(link: number): number
   requestProcessingTime(opIndex: number, timeMs: number): void
 }
 
@@ -48,8 +49,21 @@ export class OperatorContextImpl implements OperatorContext {
     return this.task.clock
   }
 
+  get subtaskIndex(): number {
+    return this.task.subtask
+  }
+
+  get parallelism(): number {
+    return this.task.parallelism
+  }
+
+  rejectAt(record: unknown, code: ErrorCode, what: string, reason: string, ordinal: number, position: string | null, cause?: unknown): void {
+    const where = position ?? (ordinal < 0 ? 'outside a batch' : `input record #${ordinal}`)
+    rejectRecord(this.errorPolicy, code, `${what}${this.subtaskLabel()} ${where}: ${reason}`, { operator: this.operatorId, position: where, reason, record }, cause)
+  }
+
   currentWatermark(): number {
-    return this.task.watermark()
+    return this.task.watermark(this.index)
   }
 
   requestProcessingTimeCallback(timeMs: number): void {

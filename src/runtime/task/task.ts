@@ -13,37 +13,26 @@
 import type { DeadLetter, Sink, SinkCommit } from '../../connectors/spi.ts'
 import { SluiceError } from '../../errors.ts'
 import { TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
-import type { Batch } from '../../operators/types.ts'
-import { MAX_WATERMARK } from '../../operators/types.ts'
+import { MAX_WATERMARK, MIN_WATERMARK, type AsyncStage } from '../../operators/types.ts'
 import { ownsKeyGroups } from '../../state/key-groups.ts'
 import type { Clock } from '../../time/clock.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
-import type { OutChannel, OutputRoute } from '../exchange/route.ts'
 import { BarrierAligner } from './barrier-aligner.ts'
 import { LetterBuffer, type DeadLetterRouter } from './dead-letters.ts'
 import { checkpointPart, FinalDecision } from './checkpoint-part.ts'
 import { commitAll, takeAllPending, takePending } from './external-effects.ts'
 import type { TaskServices } from './operator-context.ts'
 import { restoreOperatorState } from './operator-state.ts'
-import { ProcessingTimers } from './processing-timers.ts'
-import { FINAL_CHECKPOINT, ITEMS_PER_STEP, TASK_TRANSITIONS, type TaskState, STEP_BUDGET_MS, wallClockMs, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointParts, type TaskInput, type TaskRestore } from './task-types.ts'
+import { FINAL_CHECKPOINT, ITEMS_PER_STEP, TASK_TRANSITIONS, type TaskState, STEP_BUDGET_MS, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointParts, type TaskInput, type TaskRestore } from './task-types.ts'
 import { IDLE, WatermarkTracker } from './watermark-tracker.ts'
-import { preservesIndex } from './fusion.ts'
+import { Chain } from './chain.ts'
 
 export { ITEMS_PER_STEP, STEP_BUDGET_MS, wallClockMs, type TaskState, type ChainLink, type CheckpointListener, type CompletedPart, type Scheduler, type TaskCheckpointParts, type TaskCheckpointTiming, type TaskInput, type TaskRestore } from './task-types.ts'
 
-export class Task implements TaskServices {
+export class Task extends Chain implements TaskServices {
   state: TaskState = 'created'
   readonly metrics: TaskMetrics
-  /** The chain as executed (runs of stateless operators may be fused into one link). */
-  links: ChainLink[] = []
-  /** Every operator of the chain, one link each, for metrics and explain. */
-  readonly operatorLinks: ChainLink[] = []
   readonly inputs: TaskInput[] = []
-  /** Routes fed by the chain's main output (the tail's, or the source's when the chain is empty). */
-  readonly mainRoutes: OutputRoute[] = []
-  /** Every channel this task sends to, main and side. */
-  readonly outputs: OutChannel[] = []
   /**
    * A promise the task waits on (a sink's write or pre-commit, a source's read, closing); null when
    * runnable. While set the task is waiting on an external call, which time accounting counts apart
@@ -65,11 +54,14 @@ export class Task implements TaskServices {
   /** The task's event time: the minimum over its active inputs (see watermark-tracker.ts). */
   protected readonly watermarks = new WatermarkTracker()
   private nextInput = 0
-  private readonly timers = new ProcessingTimers()
   /** What a finishing task waits for: its final checkpoint's commit, or an abort. */
   private readonly finalDecision = new FinalDecision()
-  /** A source task's head links that get its batch as read, past maps and filters that kept all (SourceTask.sourcePositionOf). */
-  protected alignedLinks = 0
+  /** An asynchronous operator heading the chain (see AsyncStage): it holds input and watermarks until its calls complete. */
+  private stage: AsyncStage | null = null
+  /** The watermark the stage released: what the links after it have seen. */
+  private stageWatermark = MIN_WATERMARK
+  /** The input ended while the stage still held records: the rest of the chain finishes once it is empty. */
+  private stageEnding = false
 
   constructor(
     readonly id: string,
@@ -80,6 +72,7 @@ export class Task implements TaskServices {
     readonly deadLetters: DeadLetterRouter,
     protected readonly scheduler: Scheduler,
   ) {
+    super()
     this.metrics = new TaskMetrics(id)
   }
 
@@ -88,8 +81,15 @@ export class Task implements TaskServices {
     this.state = to
   }
 
-  watermark(): number {
-    return this.watermarks.current
+  /** The task's input watermark; for a link past an asynchronous head, what the head released. */
+  watermark(link = 0): number {
+    return link > 0 && this.stage !== null ? this.stageWatermark : this.watermarks.current
+  }
+
+  /** Cannot go on until calls complete: all its asynchronous head's room is in use, or the input ended with calls left (time accounting). */
+  waitingOnCalls(): boolean {
+    const s = this.stage
+    return s !== null && !s.ready && (this.stageEnding || s.full())
   }
 
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
@@ -97,23 +97,13 @@ export class Task implements TaskServices {
     else this.heldLetters.add(sink, letter)
   }
 
-  addLink(link: ChainLink): void {
-    this.links.push(link)
-    this.operatorLinks.push(link)
-    this.timers.addLink()
-  }
-
-  /** Replaces the executed chain (after fusion); operator contexts learn their new positions. */
-  setExecutedLinks(links: ChainLink[]): void {
-    this.links = links
-    this.timers.reset(links.length)
-    links.forEach((l, i) => {
-      l.ctx.index = i
-    })
-  }
-
   async open(): Promise<void> {
     const r = this.restore
+    const stage = this.links[0]?.op.asyncStage
+    if (stage !== undefined) {
+      stage.wake = () => this.scheduler.wake()
+      this.stage = stage
+    }
     for (const l of this.links) {
       l.op.open?.(l.ctx)
       if (l.external !== null) await l.external.openWriter(l.ctx, r === null ? undefined : ((r.sinks.get(l.id) ?? null) as SinkCommit | null))
@@ -128,14 +118,6 @@ export class Task implements TaskServices {
     if (r.watermark > this.watermarks.current) this.metrics.watermark = this.watermarks.current = r.watermark
   }
 
-  requestProcessingTime(opIndex: number, timeMs: number): void {
-    this.timers.request(opIndex, timeMs)
-  }
-
-  nextProcessingTime(): number {
-    return this.timers.next()
-  }
-
   fireProcessingTime(now: number): void {
     if (this.state !== 'running') return
     for (let k = 0; k < this.links.length; k++) {
@@ -147,12 +129,6 @@ export class Task implements TaskServices {
     this.afterWork()
   }
 
-  outputsFull(): boolean {
-    const outs = this.outputs
-    for (let i = 0; i < outs.length; i++) if (outs[i].full) return true
-    return false
-  }
-
   /** Runs up to ITEMS_PER_STEP input items; returns whether it did any work. */
   step(): boolean {
     if (this.state !== 'running' || this.pending !== null) return false
@@ -162,9 +138,17 @@ export class Task implements TaskServices {
     }
     this.blockedOnOutput = false
     let did = false
+    const stage = this.stage
+    if (stage !== null && stage.ready) {
+      this.drainStage()
+      this.afterWork()
+      did = true
+      if (this.state !== 'running' || this.pending !== null || this.outputsFull()) return true
+    }
     const start = performance.now()
     for (let n = 0; n < ITEMS_PER_STEP; n++) {
-      const inp = this.pickInput()
+      // A full asynchronous head takes no batch; watermarks, barriers and the end still pass.
+      const inp = this.pickInput(stage !== null && stage.full())
       if (inp === null) break
       did = true
       const item: ChannelItem<unknown> = inp.channel.take()
@@ -176,58 +160,17 @@ export class Task implements TaskServices {
     return did
   }
 
-  private pickInput(): TaskInput | null {
+  private pickInput(controlOnly: boolean): TaskInput | null {
     const ins = this.inputs
     const n = ins.length
     for (let i = 0; i < n; i++) {
       const inp = ins[(this.nextInput + i) % n]
-      if (inp.blocked !== true && !inp.channel.isEmpty) {
+      if (inp.blocked !== true && !inp.channel.isEmpty && (!controlOnly || isControl(inp.channel.peek() as ChannelItem<unknown>))) {
         this.nextInput = (this.nextInput + i + 1) % n
         return inp
       }
     }
     return null
-  }
-
-  /** Runs a batch through links k.. of the chain. */
-  protected runFrom(k: number, batch: Batch<unknown>, input: number): void {
-    const l = this.links[k]
-    const n = batch.records.length
-    l.metrics.recordsIn += n
-    l.ctx.currentInput = batch
-    l.op.processBatch(batch, l.ctx, l.out, input)
-    l.ctx.currentInput = null
-    l.ctx.inputBase += n
-    if (k < this.alignedLinks) this.alignedLinks = l.out.size === n && preservesIndex(l.op) ? k + 2 : k + 1
-    this.forward(k)
-  }
-
-  /** Passes what link k emitted on: to link k+1, or to the output channels. */
-  protected forward(k: number): void {
-    const l = this.links[k]
-    if (l.out.sides !== null) this.flushSides(l)
-    const n = l.out.size
-    if (n === 0) return
-    l.metrics.recordsOut += n
-    const b = l.out.takeBatch()
-    if (k + 1 < this.links.length) this.runFrom(k + 1, b, 0)
-    else this.emitMain(b)
-  }
-
-  protected emitMain(batch: Batch<unknown>): void {
-    const routes = this.mainRoutes
-    for (let i = 0; i < routes.length; i++) routes[i].send(batch)
-  }
-
-  private flushSides(l: ChainLink): void {
-    for (const [tag, b] of l.out.sides as Map<string, Batch<unknown>>) {
-      if (b.records.length === 0) continue
-      const routes = l.sideRoutes.get(tag)
-      if (routes === undefined) l.metrics.sideOutputDropped += b.records.length
-      else for (const r of routes) r.send(b)
-      l.metrics.recordsOut += b.records.length
-    }
-    l.out.sides = null
   }
 
   /** After a unit of work: park on an external call (a sink write) if one is in flight. */
@@ -247,13 +190,6 @@ export class Task implements TaskServices {
         this.scheduler.fail(e)
       },
     )
-  }
-
-  /** Records a latency marker's age here and passes it on (one channel per route). */
-  protected onLatencyMarker(item: LatencyMarkerItem): void {
-    this.metrics.latency.record(wallClockMs() - item.time)
-    const routes = this.mainRoutes
-    for (let i = 0; i < routes.length; i++) routes[i].sendMarker(item)
   }
 
   private handleControl(inp: TaskInput, item: ControlItem): void {
@@ -342,25 +278,56 @@ export class Task implements TaskServices {
   protected advanceWatermark(wm: number): void {
     this.watermarks.current = wm
     this.metrics.watermark = wm
-    for (let k = 0; k < this.links.length; k++) {
+    this.propagateWatermark(0, wm)
+  }
+
+  /** Runs onWatermark from link `from` on and sends it downstream; an asynchronous head holds it until the records before it have left. */
+  private propagateWatermark(from: number, wm: number): void {
+    for (let k = from; k < this.links.length; k++) {
       const l = this.links[k]
       if (l.op.onWatermark !== undefined) {
         l.op.onWatermark(wm, l.ctx, l.out)
         this.forward(k)
       }
+      if (k === 0 && this.stage !== null) return this.drainStage()
     }
     const item = new WatermarkItem(wm)
     for (const ch of this.outputs) ch.sendControl(item)
   }
 
+  /** Emits what the asynchronous head lets out, passes on the watermark it released, and finishes the chain once it is empty at the end. */
+  private drainStage(): void {
+    const l = this.links[0]
+    const stage = this.stage as AsyncStage
+    const wm = stage.drain(l.ctx, l.out)
+    this.forward(0)
+    if (wm > this.stageWatermark) {
+      this.stageWatermark = wm
+      this.propagateWatermark(1, wm)
+    }
+    if (this.stageEnding && stage.isEmpty()) {
+      this.stageEnding = false
+      this.endChain(1)
+    }
+  }
+
   /** End of all input: final watermark, operators' finish hooks, END downstream, close sinks. */
   protected finish(): void {
     if (this.watermarks.current < MAX_WATERMARK) this.advanceWatermark(MAX_WATERMARK)
-    for (let k = 0; k < this.links.length; k++) {
+    this.endChain(0)
+  }
+
+  /** Finish hooks from link `from` on (waiting at an asynchronous head that still holds records), then END and the sinks. */
+  private endChain(from: number): void {
+    for (let k = from; k < this.links.length; k++) {
       const l = this.links[k]
       if (l.op.finish !== undefined) {
         l.op.finish(l.ctx, l.out)
         this.forward(k)
+      }
+      if (k === 0 && this.stage !== null && !this.stage.isEmpty()) {
+        this.stageEnding = true
+        return
       }
     }
     for (const ch of this.outputs) ch.sendControl(END)
