@@ -71,8 +71,8 @@ async function turns(n: number): Promise<void> {
  * Runs numbers → `attach` (the operator under test, id 'call') → memory sink until the source's
  * channel is full with `inFlight` calls in flight; checks the bound, then the rounds.
  */
-async function stalled(name: string, attach: (s: Stream<number>) => Stream<unknown>, bound: { held: number; inFlight: number }): Promise<{ job: JobHandle; at: Probe; out: unknown[] }> {
-  const sink = memorySink<unknown>()
+async function stalled<O>(name: string, attach: (s: Stream<number>) => Stream<O>, bound: { held: number; inFlight: number }): Promise<{ job: JobHandle; at: Probe; out: O[] }> {
+  const sink = memorySink<O>()
   const p = new Pipeline(name)
   attach(p.source('numbers', generatorSource((n) => n), { batchSize: SOURCE_BATCH })).to('out', sink)
   const job = p.run({ channelCapacity: CHANNEL })
