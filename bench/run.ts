@@ -208,13 +208,13 @@ if (flag('--async-stall') || only?.includes('async-stall') === true) {
   const seconds = Number(opt('--stall-seconds') ?? (quick ? 15 : 60))
   const warmup = quick ? 3 : 5
   say('')
-  say(`| stalled service, ${seconds} s after ${warmup} s of warm-up, one thread | records read (warm-up → end) | held / in flight | RSS at warm-up | RSS at end | growth | target < 50 MB | heap growth | stop took |`)
-  say('|---|---|---|---|---|---|---|---|---|')
+  say(`| stalled service, ${seconds} s after ${warmup} s of warm-up, one thread | records read (warm-up → end) | held / in flight | RSS at warm-up | RSS at end | growth | target < 50 MB | RSS peak (sampled) | heap growth | stop took |`)
+  say('|---|---|---|---|---|---|---|---|---|---|')
   const names: Record<string, string> = { map: 'mapAsync, concurrency 256, no timeout', batch: 'mapAsyncBatch 100, concurrency 8, no timeout', timeout: 'mapAsync 256, timeoutMs 1000, onError skip' }
   for (const variant of ['map', 'batch', 'timeout']) {
     const r = measure('async-stall', variant, String(seconds), String(warmup))
     const g = r.growthMB as number
-    say(`| ${names[variant]} | ${(r.readAtWarmup as number).toLocaleString('en-US')} → ${(r.readEnd as number).toLocaleString('en-US')}${variant === 'timeout' ? ` (${(r.skipped as number).toLocaleString('en-US')} skipped)` : ''} | ${r.held} / ${r.inFlight} | ${r.rssAtWarmupMB} MB | ${r.rssEndMB} MB | ${g} MB | ${g < 50 ? 'met' : 'NOT met'} | ${r.heapGrowthMB} MB | ${r.stopMs === null ? 'did not stop in 10 s' : `${r.stopMs} ms`} |`)
+    say(`| ${names[variant]} | ${(r.readAtWarmup as number).toLocaleString('en-US')} → ${(r.readEnd as number).toLocaleString('en-US')}${variant === 'timeout' ? ` (${(r.skipped as number).toLocaleString('en-US')} skipped)` : ''} | ${r.held} / ${r.inFlight} | ${r.rssAtWarmupMB} MB | ${r.rssEndMB} MB | ${g} MB | ${g < 50 ? 'met' : 'NOT met'} | ${r.maxRssSampledMB} MB | ${r.heapGrowthMB} MB | ${r.stopMs === null ? 'did not stop in 10 s' : `${r.stopMs} ms`} |`)
   }
 }
 
