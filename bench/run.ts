@@ -148,36 +148,40 @@ const asyncRounds = Number(opt('--rounds') ?? (quick ? 1 : 3))
 const asyncRecords = (c: number, perCall = 1): number => (quick ? 100 : 300) * c * perCall
 const rate = (x: number): string => `${Math.round(x).toLocaleString('en-US')}/s`
 
-/** Medians over `asyncRounds` rounds, the implementations alternating within each round. */
-function asyncMedians(impls: readonly string[], c: number, n: number, service = 'memory'): Record<string, Row> {
+/**
+ * Medians over `asyncRounds` rounds, the implementations alternating within each round; `ratio(a, b)`
+ * is the median of the rounds' a ÷ b, runs side by side in time (steadier on a shared machine than
+ * the ratio of the medians).
+ */
+function asyncMedians(impls: readonly string[], c: number, n: number, service = 'memory'): { rows: Record<string, Row>; ratio: (a: string, b: string) => number } {
   const runs: Record<string, Row[]> = {}
   for (let r = 0; r < asyncRounds; r++) for (const impl of impls) (runs[impl] ??= []).push(measure('async', impl, String(c), String(n), service))
-  const out: Record<string, Row> = {}
+  const rows: Record<string, Row> = {}
   for (const impl of impls) {
     const sorted = [...runs[impl]].sort((a, b) => a.perSecond - b.perSecond)
-    out[impl] = sorted[Math.floor(sorted.length / 2)]
+    rows[impl] = sorted[Math.floor(sorted.length / 2)]
   }
-  return out
+  return { rows, ratio: (a, b) => median(runs[a].map((x, i) => x.perSecond / runs[b][i].perSecond)) }
 }
 
 function asyncTable(service: 'memory' | 'http'): void {
   const http = service === 'http'
   const cap = http ? (quick ? 20_000 : 60_000) : Infinity
   say('')
-  say(`| ${http ? 'loopback HTTP' : 'in-process'} service, 10 ms, one thread (median of ${asyncRounds}) | records | ideal (c per 10 ms) | hand-written pool | Sluice mapAsync | Sluice ÷ hand | target ≥ 0.9× |${http ? '' : ' RxJS mergeMap | Sluice ÷ RxJS |'} CPU µs/record Sluice / hand |`)
+  say(`| ${http ? 'loopback HTTP' : 'in-process'} service, 10 ms, one thread (medians of ${asyncRounds} rounds; ratios: median of the rounds' ratios) | records | ideal (c per 10 ms) | hand-written pool | Sluice mapAsync | Sluice ÷ hand | target ≥ 0.9× |${http ? '' : ' RxJS mergeMap | Sluice ÷ RxJS |'} CPU µs/record Sluice / hand |`)
   say(`|---|---|---|---|---|---|---|${http ? '' : '---|---|'}---|`)
   let at256: Row | null = null
   const rows: [number, string][] = ASYNC_CONCURRENCY.map((c) => [c, 'sluice'])
   rows.push([256, 'sluice-unordered'])
   for (const [c, impl] of rows) {
     const n = Math.min(cap, asyncRecords(c))
-    const m = asyncMedians(http ? ['hand', impl] : ['hand', impl, 'rxjs'], c, n, service)
+    const { rows: m, ratio: paired } = asyncMedians(http ? ['hand', impl] : ['hand', impl, 'rxjs'], c, n, service)
     const s = m[impl]
-    const ratio = s.perSecond / m.hand.perSecond
+    const ratio = paired(impl, 'hand')
     if (c === 256 && impl === 'sluice') at256 = s
     const name = `${c}${impl === 'sluice' ? '' : ', unordered'}`
     const cpu = `${(s.cpuUsPerRecord as number).toFixed(1)} / ${(m.hand.cpuUsPerRecord as number).toFixed(1)}`
-    const rx = http ? '' : ` ${rate(m.rxjs.perSecond)} | ${(s.perSecond / m.rxjs.perSecond).toFixed(2)}× |`
+    const rx = http ? '' : ` ${rate(m.rxjs.perSecond)} | ${paired(impl, 'rxjs').toFixed(2)}× |`
     say(`| ${name} | ${n.toLocaleString('en-US')} | ${rate(c * 100)} | ${rate(m.hand.perSecond)} | ${rate(s.perSecond)} | ${ratio.toFixed(2)}× | ${ratio >= 0.9 ? 'met' : 'NOT met'} |${rx} ${cpu} |`)
   }
   if (!http && at256 !== null) say(`target: concurrency 256 ≥ 20 K records/s on one thread: ${rate(at256.perSecond)}, ${at256.perSecond >= 20_000 ? 'met' : 'NOT met'}`)
@@ -187,8 +191,8 @@ if (want('async') && !connectorsOnly) {
   asyncTable('memory')
   const c = 8
   const n = asyncRecords(c, 100)
-  const un = asyncMedians(['sluice'], c, asyncRecords(c))
-  const b = asyncMedians(['sluice-batched', 'hand-batched', 'rxjs-batched'], c, n)
+  const un = asyncMedians(['sluice'], c, asyncRecords(c)).rows
+  const b = asyncMedians(['sluice-batched', 'hand-batched', 'rxjs-batched'], c, n).rows
   say('')
   say(`| concurrency 8, 10 ms per call (median of ${asyncRounds}) | records | records/s | ÷ Sluice unbatched | records per call |`)
   say('|---|---|---|---|---|')
