@@ -41,6 +41,8 @@ export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, S
 // Calling services from a stream (mapAsync, flatMapAsync, mapAsyncBatch).
 export type { CallContext, RetryOptions, AsyncOptions, KeyedAsyncOptions, AsyncBatchOptions } from './operators/async/options.ts'
 export type { CallMetricsSnapshot } from './metrics/call-metrics.ts'
+// Enrichment from a table or a service (`stream.lookupJoin`).
+export type { LookupTable, LookupFunction, LookupResult, LookupJoinOptions, LookupCacheOptions } from './operators/async/lookup.ts'
 
 // Custom operators (`stream.transform`), and the snapshot types a stateful one implements.
 export { outputTag, NO_TIMESTAMP, type OutputTag, type Operator, type OperatorContext, type OperatorErrorOptions, type Batch, type Output } from './operators/types.ts'

@@ -20,6 +20,7 @@ import type { StateTtl } from '../src/state/backend.ts'
 import type { KeyedJoinOptions } from '../src/operators/join/keyed-join.ts'
 import type { BoundedOutOfOrdernessOptions } from '../src/time/watermarks.ts'
 import type { AggregateFunction } from '../src/operators/aggregate.ts'
+import type { AsyncBatchOptions, KeyedAsyncOptions } from '../src/operators/async/options.ts'
 import { Stream } from '../src/api/stream.ts'
 import { KeyedStream } from '../src/api/keyed-stream.ts'
 import { WindowedStream } from '../src/api/windowed-stream.ts'
@@ -64,6 +65,7 @@ const API_OPTION_KEYS = new Set([
   ...keys<KeyedJoinOptions>({ ttlMs: true, ttlTime: true }),
   ...keys<BoundedOutOfOrdernessOptions<unknown>>({ timestamp: true, maxOutOfOrdernessMs: true, idleTimeoutMs: true }),
   ...keys<AggregateFunction<unknown, unknown, unknown>>({ create: true, add: true, result: true, merge: true }),
+  ...keys<AsyncBatchOptions & KeyedAsyncOptions>({ concurrency: true, ordered: true, timeoutMs: true, retry: true, maxBatch: true, maxWaitMs: true, keyOrder: true, onError: true }),
 ])
 const API_METHODS = new Set([Stream, KeyedStream, WindowedStream].flatMap((c) => Object.getOwnPropertyNames(c.prototype)))
 
@@ -114,7 +116,7 @@ describe('diagnosis advice', () => {
   it('names only API options and methods that exist', () => {
     const used: { file: string; name: string }[] = []
     for (const { file, text } of sources) for (const span of codeSpans(text)) for (const name of apiNames(span)) used.push({ file, name })
-    expect(used.map((u) => u.name)).toEqual(expect.arrayContaining(['channelCapacity', 'batchSize', 'ttlMs', '.parallelism', '.disableChaining', 'onError', 'idleTimeoutMs', 'merge', 'twoPhase']))
+    expect(used.map((u) => u.name)).toEqual(expect.arrayContaining(['channelCapacity', 'batchSize', 'ttlMs', '.parallelism', '.disableChaining', 'onError', 'idleTimeoutMs', 'merge', 'twoPhase', 'concurrency', 'maxBatch', '.mapAsyncBatch']))
     for (const { file, name } of used) {
       const known = name.startsWith('.') ? API_METHODS.has(name.slice(1)) : API_OPTION_KEYS.has(name)
       expect(known, `${file}: \`${name}\` is no API option or stream method`).toBe(true)

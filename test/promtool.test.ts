@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { setTimeout as delay } from 'node:timers/promises'
+import { Pipeline } from '../src/index.ts'
+import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/server/server.ts'
 import { metricsJob } from './fixtures/metrics-job.ts'
@@ -88,5 +91,52 @@ describe('promtool check metrics on a running job\'s /metrics', () => {
 
   it('passes for a job on two worker threads', async () => {
     await checkRunningJob('promtool-workers', 2)
+  }, 60_000)
+})
+
+describe('promtool check metrics with an asynchronous operator', () => {
+  it('passes, with its call counters, gauges and latency histogram per subtask', async () => {
+    const name = 'promtool-calls'
+    const p = new Pipeline(name)
+    p.source('words', generatorSource((n) => n, { ratePerSecond: 2000 }))
+      .mapAsync('translate', async (n, call) => {
+        await delay(n % 10 === 0 ? 60_000 : 2, undefined, { signal: call.signal })
+        return n
+      }, { concurrency: 8, timeoutMs: 50, onError: 'skip' })
+      .parallelism(2)
+      .to('out', blackholeSink())
+    const job = p.run()
+    const monitor = new JobMonitor(name, p, job, { intervalMs: 200, log: () => {} }).start()
+    const server = await MonitoringServer.start({ port: 0 })
+    server.add(monitor)
+    try {
+      // A scrape where both subtasks have ended calls and timed some out.
+      const text = await until(async () => {
+        const t = await (await fetch(new URL('/metrics', server.url))).text()
+        const series = parse(t)
+        const ended = series.filter((s) => s.name === 'sluice_call_latency_seconds_count' && s.value > 0).length
+        const timedOut = series.filter((s) => s.name === 'sluice_call_timeouts_total' && s.value > 0).length
+        return ended === 2 && timedOut === 2 ? t : undefined
+      }, 'a scrape with calls ended and timed out on both subtasks', 30_000, 100)
+      checkHistograms(text)
+      const check = promtoolCheckMetrics(text)
+      expect(check.output, 'promtool check metrics output').toBe('')
+      expect(check.status).toBe(0)
+      const series = parse(text)
+      for (const subtask of [0, 1]) {
+        const labels = `job="${name}",operator="translate",subtask="${subtask}"`
+        for (const metric of ['sluice_calls_total', 'sluice_call_records_total', 'sluice_call_failures_total', 'sluice_call_retries_total', 'sluice_calls_full_seconds_total', 'sluice_calls_in_flight', 'sluice_call_held_records']) {
+          expect(series.some((s) => s.name === metric && s.labels === labels), `${metric}{${labels}}`).toBe(true)
+        }
+        expect(series.find((s) => s.name === 'sluice_call_capacity' && s.labels === labels)?.value).toBe(8)
+      }
+      // Only asynchronous operators have call series; no lookup cache, no cache series.
+      expect(series.filter((s) => s.name.startsWith('sluice_call')).every((s) => s.labels.includes('operator="translate"'))).toBe(true)
+      expect(text).not.toMatch(/^sluice_call_cache/m)
+    } finally {
+      await job.stop()
+      monitor.stop()
+      await server.close()
+    }
   }, 60_000)
 })

@@ -5,6 +5,8 @@ import { AsyncOperator, type AsyncCall, type AsyncOperatorParts } from '../opera
 import { resolveAsyncOptions, type AsyncBatchOptions, type KeyedAsyncOptions } from '../operators/async/options.ts'
 import type { Operator } from '../operators/types.ts'
 import type { OperatorOptions } from './options.ts'
+import { asLookupTable, lookupBatchFunction, type LookupEnvironment, type LookupFunction, type LookupTable, type ResolvedLookupOptions } from '../operators/async/lookup.ts'
+import type { CallContext } from '../operators/async/options.ts'
 import type { Stream } from './stream.ts'
 
 /** What one asynchronous method adds. */
@@ -37,4 +39,36 @@ export function addAsync<T, O>(input: Stream<T>, id: string, spec: AsyncSpec): S
   const out = input.addOperator<O>(id, label, create, spec.options as OperatorOptions | undefined, spec.keyed?.partitioning ?? input.exchange, spec.keyed !== undefined)
   ;(input.pipeline.graph.nodes.get(id) as GraphNode).chaining = 'new-chain'
   return out
+}
+
+/**
+ * The parts of a lookup join's operator, per subtask: the batch function over its own cache, the
+ * table opened before the first call and closed at the end, and the cache's counters in the
+ * subtask's call metrics.
+ */
+export function lookupParts<T, K, V, O>(id: string, keyFn: (record: T) => K, lookup: LookupTable<K, V> | LookupFunction<K, V>, options: ResolvedLookupOptions<T, V, O>): () => Pick<AsyncOperatorParts, 'open' | 'close' | 'call'> {
+  const table = asLookupTable(lookup)
+  return () => {
+    const env: LookupEnvironment = { now: () => Date.now() }
+    const batch = lookupBatchFunction(id, keyFn, table, options, env)
+    let opened: Promise<void> | null = null
+    const fn = async (records: unknown[], call: CallContext): Promise<unknown> => {
+      // A failed open is not kept: the next call (a retry) opens again.
+      if (table.open !== undefined) {
+        await (opened ??= table.open().catch((e: unknown) => {
+          opened = null
+          throw e
+        }))
+      }
+      return batch(records as T[], call)
+    }
+    return {
+      call: { kind: 'batch', fn },
+      open: (metrics, clock) => {
+        env.stats = metrics
+        env.now = () => clock.now()
+      },
+      close: () => (opened !== null && table.close !== undefined ? opened.then(() => table.close?.()) : undefined),
+    }
+  }
 }

@@ -13,7 +13,8 @@ import type { WindowAssigner } from '../operators/window/assigners.ts'
 import { isRecordSchema, type RecordSchema } from '../graph/schema.ts'
 import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext, type SinkOptions } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
-import { addAsync } from './async.ts'
+import { addAsync, lookupParts } from './async.ts'
+import { resolveLookupOptions, type LookupFunction, type LookupJoinOptions, type LookupResult, type LookupTable } from '../operators/async/lookup.ts'
 import type { AsyncBatchOptions, AsyncOptions, CallContext } from '../operators/async/options.ts'
 import type { WindowedStream } from './windowed-stream.ts'
 
@@ -169,6 +170,32 @@ export class Stream<T> {
   mapAsyncBatch<O>(id: string, fn: (values: T[], call: CallContext) => Promise<O[]>, options?: AsyncBatchOptions): Stream<O> {
     requireFunction(id, 'mapAsyncBatch', fn)
     return addAsync(this, id, { method: 'mapAsyncBatch', call: { kind: 'batch', fn: fn as (v: unknown[], c: CallContext) => unknown }, options, batched: true })
+  }
+
+  /**
+   * Enriches each record with the value its key has in a table or service: `lookup` answers many
+   * keys at once (`postgresLookup`, `redisLookup`, or your own `LookupTable`), or is a function of
+   * one key. Records go in batches (`maxBatch`, `maxWaitMs`, `concurrency` as in mapAsyncBatch);
+   * each subtask keeps an LRU cache (default 10 000 keys for 60 s; `cache: false` for none), so
+   * only the distinct keys it lacks reach the table. The output is `{ record, value }` (`value`
+   * undefined when not found), or what `join(record, value)` returns; `onMissing: 'drop'` drops
+   * records whose key is not found. The cache's hits and misses are in the operator's metrics.
+   * @example
+   * ```ts
+   * declare const bids: Stream<Bid>
+   * const names = new Map([[10, 'ann'], [11, 'bob']])
+   * const named = bids.lookupJoin('bidder-name', (b) => b.bidder, async (id: number) => names.get(id),
+   *   { cache: { maxEntries: 1000, ttlMs: 60_000 }, join: (b, name) => ({ ...b, name: name ?? 'unknown' }) })
+   * ```
+   */
+  lookupJoin<K, V>(id: string, keyFn: (record: T) => K, lookup: LookupTable<K, V> | LookupFunction<K, V>, options?: LookupJoinOptions<T, V, LookupResult<T, V>>): Stream<LookupResult<T, V>>
+  lookupJoin<K, V, O>(id: string, keyFn: (record: T) => K, lookup: LookupTable<K, V> | LookupFunction<K, V>, options: LookupJoinOptions<T, V, O> & { join: (record: T, value: V | undefined) => O }): Stream<O>
+  lookupJoin<K, V, O>(id: string, keyFn: (record: T) => K, lookup: LookupTable<K, V> | LookupFunction<K, V>, options?: LookupJoinOptions<T, V, O>): Stream<O> {
+    requireFunction(id, 'lookupJoin key selector', keyFn)
+    const resolved = resolveLookupOptions(id, options)
+    const extra = lookupParts(id, keyFn, lookup, resolved)
+    const batchOptions = { maxWaitMs: 0, ...options }
+    return addAsync(this, id, { method: 'lookupJoin', call: { kind: 'batch', fn: () => undefined }, options: batchOptions, batched: true, extra })
   }
 
   /**

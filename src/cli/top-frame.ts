@@ -50,7 +50,7 @@ const TAIL_COLUMNS: readonly Column[] = [
  */
 export function renderTop(view: JobView, o: TopFrameOptions): string[] {
   const paint = painter(o.color)
-  const above = [header(view, paint), ...checkpointLine(view, paint), ...sourceLines(view, paint), ...connectionLines(view, paint), ...view.alerts.map((a) => `${paint('red', 'ALERT')}  ${a.objective}: ${a.message}`), '']
+  const above = [header(view, paint), ...checkpointLine(view, paint), ...sourceLines(view, paint), ...connectionLines(view, paint), ...callLines(view, paint), ...view.alerts.map((a) => `${paint('red', 'ALERT')}  ${a.objective}: ${a.message}`), '']
   const below = view.topFinding === null ? [] : ['', ...findingLines(view.topFinding, o.width, paint)]
   let rows = view.operators
   let hidden = 0
@@ -117,6 +117,26 @@ function sourceLines(v: JobView, paint: Paint): string[] {
     return parts.join('  ')
   })
 }
+
+/**
+ * A line per asynchronous operator: "calls translate  76/s  64/64 in flight  full 95%  p99 840ms
+ * 12 timeouts/s" (full in magenta from 80 %, the diagnosis' threshold; failures in red).
+ */
+function callLines(v: JobView, paint: Paint): string[] {
+  return v.operators.flatMap((o) => {
+    const c = o.calls
+    if (c === undefined || c === null) return []
+    const full = `full ${Math.round(c.fullRatio * 100)}%`
+    const parts = [`${paint('dim', 'calls')} ${o.id}`, `${short(c.callsPerSecond)}/s`, `${c.inFlight}/${c.capacity} in flight`, c.fullRatio >= 0.8 ? paint('magenta', full) : full, `p99 ${durationMs(c.latency?.p99 ?? null)}`]
+    if (c.maxBatch > 1) parts.push(`batch ≤${c.maxBatch}`)
+    if (c.timeoutsPerSecond > 0) parts.push(paint('yellow', `${round1(c.timeoutsPerSecond)} timeouts/s`))
+    if (c.failuresPerSecond > 0) parts.push(paint('red', `${round1(c.failuresPerSecond)} failed/s`))
+    if (c.cacheHitRatio !== null) parts.push(`cache ${Math.round(c.cacheHitRatio * 100)}% hits`)
+    return [parts.join('  ')]
+  })
+}
+
+const round1 = (n: number): string => (n >= 10 ? String(Math.round(n)) : String(Math.round(n * 10) / 10))
 
 /**
  * A line per connector with a subtask that is not connected: "RECONNECTING  source orders (kafka)

@@ -3,6 +3,7 @@
 import { h, setText, replaceChildren, fmtNum, fmtRate, fmtMs, fmtBytes, fmtPct, fmtInstant, msps, DASH } from './util.js'
 import { LineChart } from './chart.js'
 import { stateColours, subtaskState } from './graph.js'
+import { CallsBlock, sampleCalls } from './calls.js'
 /** Below this many samples the server reports no hot key (HOT_KEY_MIN_SAMPLES in metrics/top-k.ts). */
 const HOT_KEY_MIN_SAMPLES = 100
 
@@ -41,6 +42,7 @@ export function sampleOperator(o) {
     inputQueueUsage: o.inputQueueUsage ?? null, watermarkLagMs: o.watermarkLagMs ?? null,
     latencyP50Ms: o.latency?.p50 ?? null, latencyP90Ms: o.latency?.p90 ?? null, latencyP99Ms: o.latency?.p99 ?? null,
     stateEntries: o.stateEntries,
+    calls: sampleCalls(o.calls),
     subtasks: (o.subtasks ?? []).map((st) => ({ busyMsPerSecond: st.busyMsPerSecond, backpressuredMsPerSecond: st.backpressuredMsPerSecond, recordsInPerSecond: st.recordsInPerSecond })),
   }
 }
@@ -60,6 +62,7 @@ export class DetailPanel {
     this.titleSub = h('span', { class: 'detail-sub', testid: 'detail-sub' })
     this.statePill = h('span', { class: 'pill', testid: 'detail-state' })
     this.kpis = h('div', { class: 'kpi-grid', testid: 'detail-kpis' })
+    this.calls = new CallsBlock()
     this.charts = CHARTS.map((c) => ({ def: c, chart: new LineChart({ title: c.title, testid: `chart-${c.key}`, series: c.series, format: c.format, axisFormat: c.axisFormat, yMax: c.yMax }) }))
     this.subtasks = h('div', { class: 'subtasks', testid: 'subtasks' })
     this.hotKeys = h('div', { class: 'hot-keys', testid: 'hot-keys-host' })
@@ -70,6 +73,7 @@ export class DetailPanel {
         h('button', { type: 'button', class: 'tool close', title: 'close', 'aria-label': 'close details', testid: 'detail-close', text: '×', onclick: () => this.onClose() })),
       this.missing,
       this.kpis,
+      this.calls.el,
       h('div', { class: 'charts', testid: 'detail-charts' }, this.charts.map((c) => c.chart.el)),
       h('div', { class: 'detail-cols' },
         h('div', { class: 'detail-col' }, h('h3', { text: 'Subtasks' }), this.subtasks),
@@ -122,6 +126,7 @@ export class DetailPanel {
       this.renderSubtasks(o)
       this.renderHotKeys(o)
     }
+    this.calls.update(o, samples, windowMs)
     if (!node && !o) return
     for (const { def, chart } of this.charts) {
       const pts = []
@@ -143,7 +148,7 @@ export class DetailPanel {
       ['total out', fmtNum(o.recordsOut), 'records out since start'],
       ['bytes in/out', `${fmtBytes(o.bytesInPerSecond)}/s · ${fmtBytes(o.bytesOutPerSecond)}/s`, 'across threads only'],
       ['busy', msps(o.busyMsPerSecond), 'running its own code on its thread'],
-      ['waiting', msps(o.waitingMsPerSecond), 'awaiting a sink write or a source read (I/O); the thread is free meanwhile'],
+      ['waiting', msps(o.waitingMsPerSecond), 'awaiting a sink write, a source read or, with every slot taken, an asynchronous operator\'s calls (I/O); the thread is free meanwhile'],
       ['backpressured', msps(o.backpressuredMsPerSecond)],
       ['idle', msps(o.idleMsPerSecond)],
       ['queue in/out', `${fmtPct(o.inputQueueUsage)} · ${fmtPct(o.outputQueueUsage)}`],

@@ -44,7 +44,7 @@ export const SKIPPED_RECORDS = opCounter('sluice_skipped_records_total', 'Bad re
 export const DEAD_LETTERED_RECORDS = opCounter('sluice_dead_lettered_records_total', 'Bad records written to a dead-letter sink.')
 export const ERRORS = opCounter('sluice_errors_total', 'Records whose processing failed, under any error policy.')
 export const TASK_BUSY = opCounter('sluice_task_busy_seconds_total', 'Time the task ran its own code on its thread.')
-export const TASK_WAITING = opCounter('sluice_task_waiting_seconds_total', 'Time the task awaited an external call (a sink write, flush or pre-commit, a source read).')
+export const TASK_WAITING = opCounter('sluice_task_waiting_seconds_total', 'Time the task awaited an external call (a sink write, flush or pre-commit, a source read, an asynchronous operator\'s calls with every slot taken).')
 export const TASK_BACKPRESSURED = opCounter('sluice_task_backpressured_seconds_total', 'Time the task could not run because an output channel was full.')
 export const TASK_IDLE = opCounter('sluice_task_idle_seconds_total', 'Time the task had nothing to do.')
 export const INPUT_QUEUE_USAGE = opGauge('sluice_input_queue_usage_ratio', 'Fill of the fullest input channel (0..1).')
@@ -57,6 +57,22 @@ export const STATE_ENTRIES = opGauge('sluice_state_entries', 'Keyed state entrie
 export const STATE_BYTES = opGauge('sluice_state_bytes', 'Estimated keyed state size.')
 export const PENDING_TIMERS = opGauge('sluice_pending_timers', 'Timers and window firings waiting.')
 export const LATENCY = def('histogram', OP)('sluice_latency_seconds', 'Source-to-operator latency: age of latency markers on arrival at the task, since it started.')
+
+// Per asynchronous operator subtask (mapAsync, flatMapAsync, mapAsyncBatch, lookupJoin): its calls
+// to a service. A call is one attempt: a retry is another call, a batch of records is one call.
+export const CALLS = opCounter('sluice_calls_total', 'Calls the asynchronous operator started, retries included (a batch is one call).')
+export const CALL_RECORDS = opCounter('sluice_call_records_total', 'Records those calls carried.')
+export const CALL_FAILURES = opCounter('sluice_call_failures_total', 'Records whose call failed for good (it failed or timed out on its last attempt), handed to the operator\'s onError.')
+export const CALL_TIMEOUTS = opCounter('sluice_call_timeouts_total', 'Calls aborted by their timeout (each may have been retried).')
+export const CALL_RETRIES = opCounter('sluice_call_retries_total', 'Calls started again after a failure or a timeout.')
+export const CALLS_FULL = opCounter('sluice_calls_full_seconds_total', 'Time every call slot of the subtask was in use (calls in flight = concurrency).')
+export const CALL_CACHE_HITS = opCounter('sluice_call_cache_hits_total', 'Lookups answered by the lookup cache (lookupJoin with a cache).')
+export const CALL_CACHE_MISSES = opCounter('sluice_call_cache_misses_total', 'Lookups the lookup cache could not answer (lookupJoin with a cache).')
+export const CALLS_IN_FLIGHT = opGauge('sluice_calls_in_flight', 'Calls in flight now.')
+export const CALL_CAPACITY = opGauge('sluice_call_capacity', 'Calls allowed in flight at once (the concurrency option).')
+export const CALL_HELD_RECORDS = opGauge('sluice_call_held_records', 'Records taken in and not yet out: in calls, waiting for a slot or a batch, or done and waiting for their turn.')
+export const CALL_CACHE_ENTRIES = opGauge('sluice_call_cache_entries', 'Entries in the lookup cache (lookupJoin with a cache).')
+export const CALL_LATENCY = def('histogram', OP)('sluice_call_latency_seconds', 'Latency of the calls (a timed-out call counts its timeout), since the subtask started.')
 
 // Per job.
 export const JOB_RUNNING = jobGauge('sluice_job_running', '1 while the job runs, 0 once it has ended.')
@@ -104,6 +120,8 @@ export const METRICS: readonly MetricDef[] = [
   RECORDS_IN, RECORDS_OUT, LATE_RECORDS, SKIPPED_RECORDS, DEAD_LETTERED_RECORDS, ERRORS,
   TASK_BUSY, TASK_WAITING, TASK_BACKPRESSURED, TASK_IDLE, INPUT_QUEUE_USAGE, OUTPUT_QUEUE_USAGE,
   EXCHANGE_IN_BYTES, EXCHANGE_OUT_BYTES, WATERMARK, WATERMARK_LAG, STATE_ENTRIES, STATE_BYTES, PENDING_TIMERS, LATENCY,
+  CALLS, CALL_RECORDS, CALL_FAILURES, CALL_TIMEOUTS, CALL_RETRIES, CALLS_FULL, CALL_CACHE_HITS, CALL_CACHE_MISSES,
+  CALLS_IN_FLIGHT, CALL_CAPACITY, CALL_HELD_RECORDS, CALL_CACHE_ENTRIES, CALL_LATENCY,
   JOB_RUNNING, JOB_UPTIME, JOB_INPUT_RECORDS, END_TO_END_LATENCY, JOB_RESTARTS, ALERT_FIRING, EVENTS_DROPPED,
   EVENT_LOOP_DELAY_P99, GC_PAUSE, HEAP_USED, HEAP_LIMIT, THREAD_CPU,
   CHECKPOINTS_COMPLETED, CHECKPOINTS_FAILED, CHECKPOINT_DURATION, CHECKPOINT_SIZE, CHECKPOINT_ALIGNMENT, CHECKPOINT_START_DELAY, CHECKPOINT_SYNC,

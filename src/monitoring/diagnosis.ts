@@ -4,7 +4,8 @@
  *
  * Busy time is a task running its own code on its thread; time spent awaiting a sink's write or a
  * source's read is waiting, and a sink or source that mostly waits is I/O-bound (rule 1c), which
- * more CPU does not fix. Only busy time makes an operator busy or a thread saturated.
+ * more CPU does not fix; so is an asynchronous operator whose call slots are all taken (a slow
+ * service, rule 1d). Only busy time makes an operator busy or a thread saturated.
  *
  * Conditions that need persistence (busy, waiting, backpressured, skewed, stalled, growing) are judged over
  * the last `windowSamples` samples, and must hold on average *and* in at least `persistenceShare`
@@ -23,6 +24,7 @@ import { ioBound } from './diagnosis/io-bound.ts'
 import { DEFAULT_DIAGNOSIS_OPTIONS, type DiagnosisOptions } from './diagnosis/options.ts'
 import { saturatedThreads } from './diagnosis/saturated-thread.ts'
 import { skews } from './diagnosis/skew.ts'
+import { slowServices } from './diagnosis/slow-service.ts'
 import { sourceBound } from './diagnosis/source-bound.ts'
 import { connectionFindings, sourceLagFindings } from './diagnosis/sources.ts'
 import { stateGrowth } from './diagnosis/state-growth.ts'
@@ -42,21 +44,28 @@ export { DEFAULT_DIAGNOSIS_OPTIONS, type DiagnosisOptions } from './diagnosis/op
 export function diagnose(view: JobView, history: readonly Sample[], options?: DiagnosisOptions): Finding[] {
   const o = { ...DEFAULT_DIAGNOSIS_OPTIONS, ...options }
   const sorted = [...history].sort((a, b) => a.t - b.t)
-  const ctx: Context = {
+  const base: Context = {
     view, o,
     window: sorted.slice(-o.windowSamples),
     longWindow: sorted.slice(-Math.max(o.windowSamples, o.stateGrowthSamples)),
     ops: new Map(view.operators.map((op) => [op.id, op])),
+    waitingOnCalls: new Set(),
   }
+  const slow = slowServices(base)
+  // An operator waiting on its service explains the backpressure above it and the waiting of the
+  // task it heads (operators chained after it, a sink among them, share that task's time).
+  const ctx: Context = { ...base, waitingOnCalls: new Set(slow.map((s) => s.finding.operator as string)) }
+  const slowTasks = new Set(view.operators.filter((op) => ctx.waitingOnCalls.has(op.id)).map((op) => op.task))
   const flink = bottlenecks(ctx)
   const named = new Set(flink.map((s) => s.finding.operator))
-  const threads = saturatedThreads(ctx).filter((s) => !named.has(s.finding.operator))
-  const io = ioBound(ctx)
-  // A job whose sink or source waits on I/O is limited by that system, not by its sources'
-  // reading; and a source whose thread is saturated by its chain is that finding's case.
+  const threads = saturatedThreads(ctx).filter((s) => !named.has(s.finding.operator) && !ctx.waitingOnCalls.has(s.finding.operator as string))
+  const io = ioBound(ctx).filter((s) => !slowTasks.has(ctx.ops.get(s.finding.operator as string)?.task ?? -1))
+  // A job whose sink or source waits on I/O (or an operator on its service) is limited by that
+  // system, not by its sources' reading; and a source whose thread is saturated by its chain is
+  // that finding's case.
   const inSaturatedChain = new Set(threads.flatMap((s) => s.covers ?? []))
-  const sources = io.length > 0 || ctx.view.operators.some((op) => op.kind === 'source' && inSaturatedChain.has(op.id)) ? [] : sourceBound(ctx)
-  const scored = [flink, threads, io, sources, ...[skews, watermarkStalls, stateGrowth, workerPressure, failingRecords, checkpoints].map((rule) => rule(ctx))].flat()
+  const sources = io.length > 0 || slow.length > 0 || ctx.view.operators.some((op) => op.kind === 'source' && inSaturatedChain.has(op.id)) ? [] : sourceBound(ctx)
+  const scored = [flink, threads, slow, io, sources, ...[skews, watermarkStalls, stateGrowth, workerPressure, failingRecords, checkpoints].map((rule) => rule(ctx))].flat()
   // The lag rule names the cause the other rules found, so it runs after them.
   scored.push(...sourceLagFindings(view, ctx.window, o, scored), ...connectionFindings(view))
   if (scored.length === 0) scored.push(healthy(ctx))

@@ -7,7 +7,7 @@ import type { EvidenceItem } from './types.ts'
 
 type Unit =
   | 'ms/s' | 'ms' | 's' | 'records/s' | 'entries/s' | 'records' | 'entries' | 'percent' | 'bytes'
-  | 'count' | 'thread' | 'text'
+  | 'count' | 'thread' | 'text' | 'calls/s'
 
 const EVIDENCE = {
   // Time on a thread, per second of wall time.
@@ -31,8 +31,12 @@ const EVIDENCE = {
   medianRecordsInPerSecond: ['median subtask records in', 'records/s'],
   lagGrowthRecordsPerSecond: ['lag growth', 'records/s'],
   stateGrowthEntriesPerSecond: ['state growth', 'entries/s'],
+  callsPerSecond: ['calls', 'calls/s'],
+  callTimeoutsPerSecond: ['call timeouts', 'calls/s'],
+  callFailuresPerSecond: ['records whose call failed', 'records/s'],
   // Durations.
   latencyP99Ms: ['end-to-end latency p99', 'ms'],
+  callLatencyP99Ms: ['call latency p99', 'ms'],
   timeoutMs: ['checkpoint timeout', 'ms'],
   lastStartDelayMs: ['last checkpoint start delay', 'ms'],
   lastSyncMs: ['last snapshot (synchronous part)', 'ms'],
@@ -49,6 +53,7 @@ const EVIDENCE = {
   hotSubtaskSharePercent: ['hot subtask\'s share of the load', 'percent'],
   stateGrowthPercent: ['state growth over the window', 'percent'],
   heapUsedPercent: ['heap used of its limit', 'percent'],
+  callsFullPercent: ['time every call slot was in use', 'percent'],
   // Sizes and counts.
   lastSizeBytes: ['last checkpoint size', 'bytes'],
   stateBytes: ['state size', 'bytes'],
@@ -63,6 +68,10 @@ const EVIDENCE = {
   hotKeysSampled: ['hot keys from a sample of', 'records'],
   parallelism: ['parallelism', 'count'],
   recommendedParallelism: ['recommended parallelism', 'count'],
+  callsInFlight: ['calls in flight', 'count'],
+  callCapacity: ['call slots', 'count'],
+  concurrency: ['concurrency (calls in flight per subtask)', 'count'],
+  maxBatch: ['records per call at most', 'count'],
   hotSubtask: ['hot subtask', 'count'],
   failed: ['checkpoints failed', 'count'],
   completed: ['checkpoints completed', 'count'],

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { Pipeline } from '../api/pipeline.ts'
 import { ManualClock } from '../time/clock.ts'
 import { manualSource, memorySink, until, type ManualSource, type MemorySink } from '../testing/index.ts'
+import type { JobHandle } from '../runtime/coordinator/run-options.ts'
+import { CallMetrics } from '../metrics/call-metrics.ts'
 import { JobMonitor } from './job-monitor.ts'
 
 /** A job fed by hand, and a monitor on a clock the test moves: samples come when the test says. */
@@ -84,6 +86,50 @@ describe('task numbers', () => {
       const v = monitor.view()
       expect(Object.fromEntries(v.operators.map((o) => [o.id, o.task]))).toEqual(Object.fromEntries(explained))
       expect(v.graph.nodes.map((n) => [n.id, n.task])).toEqual(v.operators.map((o) => [o.id, o.task]))
+    } finally {
+      input.end()
+      await job.done
+      monitor.stop()
+    }
+  })
+})
+
+describe('an asynchronous operator\'s calls', () => {
+  it('reach the view, the samples and the diagnosis: rates per second of the clock, full ratio, latency', async () => {
+    const input = manualSource<number>()
+    const p = new Pipeline('calls')
+    p.source('in', input).map('translate', (n) => n).to('out', memorySink<number>())
+    const job = p.run()
+    // The runtime's metrics, with the calls of a slow service on `translate` and its task waiting
+    // 900 ms of every second: what an async operator with every slot taken reports.
+    const calls = new CallMetrics(64, 1)
+    let waitingMs = 0
+    const handle: JobHandle = Object.create(job)
+    handle.metrics = () => {
+      const m = job.metrics()
+      return {
+        ...m,
+        operators: m.operators.map((o) => (o.operator === 'translate' ? { ...o, calls: calls.snapshot(calls.fullMs) } : o)),
+        tasks: m.tasks.map((t) => (t.operators.includes('translate') ? { ...t, waitingMs } : t)),
+      }
+    }
+    const clock = new ManualClock(job.startedAt)
+    const monitor = new JobMonitor('calls', p, handle, { intervalMs: 1000, clock, log: () => {} }).start()
+    try {
+      for (let s = 1; s <= 10; s++) {
+        for (let i = 0; i < 80; i++) calls.latency.record(800)
+        Object.assign(calls, { calls: calls.calls + 80, callRecords: calls.callRecords + 80, inFlight: 64, fullMs: calls.fullMs + 950 })
+        waitingMs += 900
+        clock.advance(1000)
+      }
+      const v = monitor.view().operators.find((o) => o.id === 'translate')
+      expect(v?.calls).toMatchObject({ callsPerSecond: 80, recordsPerSecond: 80, inFlight: 64, capacity: 64, concurrency: 64, fullRatio: 0.95 })
+      expect(v?.calls?.latency?.p99).toBeGreaterThan(700)
+      expect(monitor.view().operators.find((o) => o.id === 'out')?.calls).toBeNull()
+      expect(monitor.history(1)[0].operators.translate.calls).toMatchObject({ fullRatio: 0.95, inFlight: 64, capacity: 64 })
+      const [f] = monitor.diagnosis()
+      expect(f.kind).toBe('slow-service')
+      expect(f.title).toMatch(/^`translate` waits on its calls: p99 \d+ ms, 64 of 64 in flight: raise concurrency \(now 64\) or batch size$/)
     } finally {
       input.end()
       await job.done

@@ -10,6 +10,7 @@ import type { JobHandle } from '../runtime/coordinator/run-options.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import { physicalPlan, type PhysicalPlan } from '../graph/physical.ts'
 import type { CheckpointStats } from '../runtime/checkpoint/stats.ts'
+import { callsView } from './calls-view.ts'
 import { checkpointView, recordView, restoreMessage } from './checkpoints-view.ts'
 import { diagnose } from './diagnosis.ts'
 import { addSparse, BUCKETS, percentiles } from '../metrics/histogram.ts'
@@ -344,6 +345,7 @@ export class JobMonitor {
         state: stateOf(agg),
         hotKeys: sampled?.keys ?? null,
         hotKeysSampled: sampled?.samples ?? null,
+        calls: callsView(node.id, cur?.metrics ?? null, prev?.metrics ?? null, oldest?.metrics ?? null, dt),
         ...agg,
         subtasks,
       })

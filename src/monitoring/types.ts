@@ -114,8 +114,9 @@ export interface OperatorMetrics {
   recordsIn: number; recordsOut: number                 // totals since start
   recordsInPerSecond: number; recordsOutPerSecond: number
   bytesInPerSecond: number; bytesOutPerSecond: number   // across threads only; 0 when none cross
-  // Add up to ~1000. busy: running its own code on the thread; waiting: awaiting an external call
-  // (a sink's write, flush or pre-commit, a source's read) while the thread is free for other work.
+  // Add up to ~1000. busy: running its own code on the thread; waiting: awaiting an external call (a
+  // sink's write, flush or pre-commit, a source's read, an asynchronous operator's calls when every
+  // slot is taken) while the thread is free for other work.
   busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; idleMsPerSecond: number
   busyMs: number; waitingMs: number; backpressuredMs: number; idleMs: number          // the same, totals since start
   inputQueueUsage: number | null; outputQueueUsage: number | null                  // 0..1; null: no channel
@@ -130,7 +131,27 @@ export interface OperatorView extends OperatorMetrics {
   state: 'busy' | 'waiting' | 'backpressured' | 'idle'   // for colouring: the dominant of the four (max over subtasks)
   hotKeys: { key: string; count: number; share: number }[] | null   // keyed operators: the keys that certainly stand out (share: of the sampled records); [] when none does
   hotKeysSampled?: number | null   // records sampled for hotKeys (every 64th sent through the keyBy); null: not keyed; absent from older servers
+  calls?: CallsView | null   // asynchronous operators (mapAsync, flatMapAsync, mapAsyncBatch, lookupJoin): their calls; null: not asynchronous; absent from older servers
   subtasks: (OperatorMetrics & { subtask: number; worker: number })[]
+}
+
+/**
+ * An asynchronous operator's calls to its service, over its subtasks: sums for counts, rates and
+ * gauges; `fullRatio` is the fullest subtask's (max, as for times). A call is one attempt (a
+ * retry is another call; a batch is one call).
+ */
+export interface CallsView {
+  callsPerSecond: number; recordsPerSecond: number   // attempts started, and the records they carried, last second
+  inFlight: number; capacity: number   // calls in flight now, of those allowed (concurrency × subtasks)
+  concurrency: number; maxBatch: number   // the options, per subtask: calls in flight at most, records per call at most (1 unless batched)
+  held: number              // records taken in and not yet out: in calls, waiting for a slot or a batch, or done and waiting for their turn
+  fullRatio: number         // share of the last second every slot was in use, 0..1: the fullest subtask's
+  timeoutsPerSecond: number; retriesPerSecond: number   // attempts that timed out, attempts started again, last second
+  failuresPerSecond: number   // records whose call failed for good (after its retries), handed to onError, last second
+  calls: number; timeouts: number; retries: number; failures: number   // the same, totals since start
+  cacheHitRatio: number | null   // lookups answered by the cache (lookupJoin), last 10 s; null: no cache lookup then
+  cacheEntries: number
+  latency: Percentiles | null   // attempt latency (a timed-out attempt counts its timeout), last 10 s; null: none ended then
 }
 
 export interface WorkerView {
@@ -153,12 +174,13 @@ export interface Sample {          // one per second
     inputQueueUsage: number | null; watermarkLagMs: number | null
     latencyP50Ms: number | null; latencyP90Ms: number | null; latencyP99Ms: number | null
     stateEntries: number
+    calls?: { callsPerSecond: number; inFlight: number; capacity: number; fullRatio: number; latencyP50Ms: number | null; latencyP99Ms: number | null; timeoutsPerSecond: number; failuresPerSecond: number }   // asynchronous operators only
     subtasks: { busyMsPerSecond: number; waitingMsPerSecond: number; backpressuredMsPerSecond: number; recordsInPerSecond: number }[]
   }>
 }
 
 export interface Finding {
-  kind: 'bottleneck' | 'io-bound' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'source-lag' | 'connection' | 'healthy'
+  kind: 'bottleneck' | 'io-bound' | 'slow-service' | 'source-bound' | 'skew' | 'watermark-stalled' | 'state-growth' | 'event-loop' | 'gc' | 'errors' | 'checkpoints' | 'source-lag' | 'connection' | 'healthy'
   severity: 'critical' | 'warning' | 'info'
   title: string             // one plain sentence: "`enrich` is the bottleneck: busy 980 ms/s while `parse` upstream is backpressured"
   operator: string | null

@@ -101,11 +101,25 @@ export function sampleOf(v: JobView, t: number): Sample {
       latencyP90Ms: o.latency?.p90 ?? null,
       latencyP99Ms: o.latency?.p99 ?? null,
       stateEntries: o.stateEntries,
+      ...sampleCalls(o),
       subtasks: o.subtasks.map((s) => ({ busyMsPerSecond: s.busyMsPerSecond, waitingMsPerSecond: s.waitingMsPerSecond, backpressuredMsPerSecond: s.backpressuredMsPerSecond, recordsInPerSecond: s.recordsInPerSecond })),
     }
   }
   const workers = v.workers.map((w) => ({ worker: w.worker, cpuMsPerSecond: w.cpuMsPerSecond }))
   return { t, recordsPerSecond: v.recordsPerSecond, latencyP99Ms: v.latency?.p99 ?? null, workers, operators, ...(v.sources.length === 0 ? {} : { sources: sampleSources(v.sources) }) }
+}
+
+/** What the per-second history keeps of an operator's calls (nothing for an operator that makes none). */
+function sampleCalls(o: OperatorView): Pick<Sample['operators'][string], 'calls'> {
+  const c = o.calls
+  if (c === undefined || c === null) return {}
+  return {
+    calls: {
+      callsPerSecond: c.callsPerSecond, inFlight: c.inFlight, capacity: c.capacity, fullRatio: c.fullRatio,
+      latencyP50Ms: c.latency?.p50 ?? null, latencyP99Ms: c.latency?.p99 ?? null,
+      timeoutsPerSecond: c.timeoutsPerSecond, failuresPerSecond: c.failuresPerSecond,
+    },
+  }
 }
 
 /** Operator and subtask (0-based, like every task number) of a failure, from the message the runtime writes ("operator "x" (subtask 1 of 2)"). */

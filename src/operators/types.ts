@@ -95,6 +95,11 @@ export interface AsyncStage {
   inFlight(): number
   /** Emits what may leave now; returns the highest watermark released (-∞ for none). */
   drain(ctx: OperatorContext, out: Output<unknown>): number
+  /**
+   * Set by the task only while it snapshots past queued input (a barrier that overtook records the
+   * full stage could not take yet): those records, which the snapshot holds as if taken in.
+   */
+  overtaken: readonly Batch<unknown>[] | null
 }
 
 export interface Operator<TIn, TOut> {

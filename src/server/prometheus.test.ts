@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { promtoolCheckMetrics } from '../../test/support/promtool.ts'
+import { CallMetrics } from '../metrics/call-metrics.ts'
 import { CheckpointDurations } from '../metrics/checkpoint-durations.ts'
 import { Histogram } from '../metrics/histogram.ts'
-import type { JobMetrics, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
+import type { JobMetrics, OperatorMetricsSnapshot, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import type { JobMonitor } from '../monitoring/job-monitor.ts'
 import { LAG_SERIES_PER_SOURCE, prometheusText } from './prometheus.ts'
 import type { ConnectionView, JobView, OperatorView, PartitionView } from '../monitoring/types.ts'
@@ -143,6 +144,64 @@ describe('prometheusText: histograms and counters', () => {
     expect(samples(t, 'sluice_checkpoint_duration_seconds_sum').get('{job="j"}')).toBeCloseTo(2.11, 9)
     expect(samples(t, 'sluice_checkpoints_failed_total').get('{job="j"}')).toBe(1)
     expect(promtoolCheckMetrics(t)).toEqual({ status: 0, output: '' })
+  })
+
+  it('promtool finds nothing wrong', () => {
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' })
+  })
+})
+
+describe('prometheusText: asynchronous operators\' calls', () => {
+  function callRow(operator: string, subtask: number, c: CallMetrics): OperatorMetricsSnapshot {
+    return {
+      operator, task: operator, subtask, recordsIn: 0, recordsOut: 0, errors: 0, skipped: 0, deadLettered: 0, lateDropped: 0, sideOutputDropped: 0,
+      stateEntries: 0, stateBytes: 0, pendingTimers: 0, calls: c.snapshot(2000),
+    }
+  }
+  const translate = new CallMetrics(64, 1)
+  for (const ms of [3, 40, 40, 900]) translate.latency.record(ms)
+  Object.assign(translate, { calls: 4, callRecords: 4, succeeded: 3, failures: 1, timeouts: 1, retries: 2, held: 70 })
+  translate.setInFlight(64, 500)
+  const lookup = new CallMetrics(8, 100)
+  Object.assign(lookup, { calls: 2, callRecords: 150, succeeded: 2, cacheHits: 850, cacheMisses: 150, cacheEntries: 120 })
+  const text = prometheusText([monitor(
+    { operators: [op('translate', 'operator', 1), op('lookup', 'operator', 1), op('parse', 'operator', 1)] },
+    { operators: [callRow('translate', 0, translate), callRow('lookup', 0, lookup), { ...callRow('parse', 0, lookup), calls: undefined }], tasks: [] },
+  )])
+  const tr = '{job="j",operator="translate",subtask="0"}'
+  const lk = '{job="j",operator="lookup",subtask="0"}'
+
+  it('exports counters, gauges and the full time per subtask of each asynchronous operator, and nothing for the others', () => {
+    expect(samples(text, 'sluice_calls_total').get(tr)).toBe(4)
+    expect(samples(text, 'sluice_call_records_total').get(lk)).toBe(150)
+    expect(samples(text, 'sluice_call_failures_total').get(tr)).toBe(1)
+    expect(samples(text, 'sluice_call_timeouts_total').get(tr)).toBe(1)
+    expect(samples(text, 'sluice_call_retries_total').get(tr)).toBe(2)
+    // Full since 500 ms, snapshot at 2000 ms: 1.5 s.
+    expect(samples(text, 'sluice_calls_full_seconds_total').get(tr)).toBe(1.5)
+    expect(samples(text, 'sluice_calls_in_flight').get(tr)).toBe(64)
+    expect(samples(text, 'sluice_call_capacity').get(lk)).toBe(8)
+    expect(samples(text, 'sluice_call_held_records').get(tr)).toBe(70)
+    expect([...samples(text, 'sluice_calls_total').keys()]).toEqual([tr, lk])
+  })
+
+  it('cache series only for an operator with a cache', () => {
+    expect([...samples(text, 'sluice_call_cache_hits_total')]).toEqual([[lk, 850]])
+    expect([...samples(text, 'sluice_call_cache_misses_total')]).toEqual([[lk, 150]])
+    expect([...samples(text, 'sluice_call_cache_entries')]).toEqual([[lk, 120]])
+  })
+
+  it('call latency is a histogram in seconds with the buckets of the latency histogram', () => {
+    const b = samples(text, 'sluice_call_latency_seconds_bucket')
+    expect(b.get('{job="j",operator="translate",subtask="0",le="0.0016"}')).toBe(0)
+    expect(b.get('{job="j",operator="translate",subtask="0",le="0.0032"}')).toBe(1)
+    expect(b.get('{job="j",operator="translate",subtask="0",le="0.0256"}')).toBe(1)
+    expect(b.get('{job="j",operator="translate",subtask="0",le="0.0512"}')).toBe(3)
+    expect(b.get('{job="j",operator="translate",subtask="0",le="+Inf"}')).toBe(4)
+    expect(samples(text, 'sluice_call_latency_seconds_count').get(tr)).toBe(4)
+    expect(samples(text, 'sluice_call_latency_seconds_sum').get(tr)).toBeCloseTo(0.983, 9)
+    expect(samples(text, 'sluice_call_latency_seconds_count').get(lk)).toBe(0)
+    expect(samples(text, 'sluice_call_latency_seconds_count').has('{job="j",operator="parse",subtask="0"}')).toBe(false)
   })
 
   it('promtool finds nothing wrong', () => {

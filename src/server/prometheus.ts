@@ -8,6 +8,7 @@
 import { addSparse, BUCKETS, prometheusBuckets } from '../metrics/histogram.ts'
 import { Exposition, type HistogramSample } from '../metrics/exposition.ts'
 import * as M from '../metrics/names.ts'
+import type { CallMetricsSnapshot } from '../metrics/call-metrics.ts'
 import type { JobMetrics, TaskMetricsSnapshot } from '../metrics/task-metrics.ts'
 import type { JobMonitor } from '../monitoring/job-monitor.ts'
 import type { JobView, OperatorMetrics } from '../monitoring/types.ts'
@@ -37,6 +38,25 @@ const OPERATOR_VALUES: [M.MetricDef, (m: OperatorMetrics) => number | null][] = 
   [M.STATE_ENTRIES, (m) => m.stateEntries],
   [M.STATE_BYTES, (m) => m.stateBytes],
   [M.PENDING_TIMERS, (m) => m.pendingTimers],
+]
+
+/** An asynchronous operator subtask's call metrics: [metric, value in the metric's unit]. */
+const CALL_VALUES: [M.MetricDef, (c: CallMetricsSnapshot) => number][] = [
+  [M.CALLS, (c) => c.calls],
+  [M.CALL_RECORDS, (c) => c.callRecords],
+  [M.CALL_FAILURES, (c) => c.failures],
+  [M.CALL_TIMEOUTS, (c) => c.timeouts],
+  [M.CALL_RETRIES, (c) => c.retries],
+  [M.CALLS_FULL, (c) => c.fullMs / 1000],
+  [M.CALLS_IN_FLIGHT, (c) => c.inFlight],
+  [M.CALL_CAPACITY, (c) => c.capacity],
+  [M.CALL_HELD_RECORDS, (c) => c.held],
+]
+/** Written only for an operator with a lookup cache (one that has looked a key up or holds entries). */
+const CACHE_VALUES: [M.MetricDef, (c: CallMetricsSnapshot) => number][] = [
+  [M.CALL_CACHE_HITS, (c) => c.cacheHits],
+  [M.CALL_CACHE_MISSES, (c) => c.cacheMisses],
+  [M.CALL_CACHE_ENTRIES, (c) => c.cacheEntries],
 ]
 
 /** `droppedEvents`: event-stream frames the server dropped per job (subscribers that fell behind). */
@@ -134,6 +154,7 @@ function writeOperators(out: Exposition, v: JobView, metrics: JobMetrics | null)
       if (op.kind === 'sink') sinkTasks.add(t)
     }
   }
+  writeCalls(out, v.id, metrics)
   if (sinkTasks.size > 0) {
     const d = new Float64Array(BUCKETS)
     let sumMs = 0
@@ -143,6 +164,24 @@ function writeOperators(out: Exposition, v: JobView, metrics: JobMetrics | null)
       sumMs += t.latencySumMs
     }
     out.addHistogram(M.END_TO_END_LATENCY, { job: v.id }, histogramSample(d, sumMs))
+  }
+}
+
+/** The asynchronous operators' calls, per subtask, from the cumulative snapshot (the view has rates only). */
+function writeCalls(out: Exposition, job: string, metrics: JobMetrics | null): void {
+  const rows = (metrics?.operators ?? []).filter((o) => o.calls !== undefined)
+  const label = (o: (typeof rows)[number]): Record<string, string> => ({ job, operator: o.operator, subtask: String(o.subtask) })
+  for (const [metric, value] of CALL_VALUES) for (const o of rows) out.add(metric, label(o), value(o.calls as CallMetricsSnapshot))
+  const cached = rows.filter((o) => {
+    const c = o.calls as CallMetricsSnapshot
+    return c.cacheHits + c.cacheMisses + c.cacheEntries > 0
+  })
+  for (const [metric, value] of CACHE_VALUES) for (const o of cached) out.add(metric, label(o), value(o.calls as CallMetricsSnapshot))
+  for (const o of rows) {
+    const c = o.calls as CallMetricsSnapshot
+    const d = new Float64Array(BUCKETS)
+    addSparse(d, c.latency)
+    out.addHistogram(M.CALL_LATENCY, label(o), histogramSample(d, c.latencySumMs))
   }
 }
 

@@ -49,9 +49,8 @@ export async function connect(c: Connection, options: { applicationName: string;
   return client
 }
 
-export function connectError(where: string, e: unknown, timeoutMs: number): SluiceError {
+export function connectError(where: string, e: unknown, timeoutMs: number, why = describeCause(e)): SluiceError {
   const code = (e as { code?: unknown }).code
-  const why = describeCause(e)
   if (code === '28P01' || code === '28000') {
     return new SluiceError('CONNECTOR_AUTH', `PostgreSQL at ${where} refused the login: ${why}`, { cause: e })
   }

@@ -31,7 +31,7 @@ export interface RedisLink {
  * RECONNECT_GIVE_UP_MS; commands issued meanwhile wait in node-redis's offline queue. `name`
  * is the connection's name in CLIENT LIST ("sluice-source-orders-0").
  */
-export async function connectRedis(url: string, what: 'source' | 'sink', name: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<RedisLink> {
+export async function connectRedis(url: string, what: 'source' | 'sink' | 'lookup', name: string, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<RedisLink> {
   const text = redactUri(url)
   const tracker = new ConnectionTracker()
   let ready = false

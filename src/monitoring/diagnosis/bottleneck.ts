@@ -25,6 +25,8 @@ export function bottlenecks(ctx: Context): Scored[] {
       for (const e of frontier.flatMap((id) => outputs(ctx, id))) {
         if (seen.has(e.to)) continue
         seen.add(e.to)
+        // An operator waiting on its service holds the backpressure: what lies past it is not the cause.
+        if (ctx.waitingOnCalls.has(e.to)) continue
         // Walk past backpressured and quiet operators to the first busy one: tasks that share a
         // thread wait for it (not for a full queue), so the ones between need not look backpressured.
         if (backpressured(e.to)) next.push(e.to)

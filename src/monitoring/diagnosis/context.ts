@@ -10,6 +10,8 @@ export interface Context {
   readonly window: readonly Sample[]
   readonly longWindow: readonly Sample[]
   readonly ops: ReadonlyMap<string, OperatorView>
+  /** Asynchronous operators found waiting on their service (rule 1d): the backpressure above them is theirs. */
+  readonly waitingOnCalls: ReadonlySet<string>
 }
 
 /** A finding as a rule makes it: diagnose() adds the evidence in words. */

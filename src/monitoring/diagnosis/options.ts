@@ -12,6 +12,8 @@ export interface DiagnosisOptions {
   backpressuredMsPerSecond?: number
   /** A sink or source awaiting external calls at least this much is I/O-bound (rule 1c). */
   waitingMsPerSecond?: number
+  /** An asynchronous operator whose call slots are all in use this share of the time (and whose task waits) waits on a slow service. */
+  callsFullRatio?: number
   /** The busy time a parallelism recommendation aims for. */
   targetBusyMsPerSecond?: number
   /** A recommended parallelism is at most this many times the current one (and workers × 2). */
@@ -59,6 +61,7 @@ export const DEFAULT_DIAGNOSIS_OPTIONS: Required<DiagnosisOptions> = {
   busyMsPerSecond: 800,
   backpressuredMsPerSecond: 500,
   waitingMsPerSecond: 500,
+  callsFullRatio: 0.8,
   targetBusyMsPerSecond: 700,
   maxScaleFactor: 4,
   skewMaxToMedian: 2,

@@ -42,6 +42,19 @@ describe('diagnose: source lag', () => {
     expect(findings[0].kind).toBe('bottleneck')
   })
 
+  it('names a slow service as the cause when an operator waits on its calls', () => {
+    const j = job({
+      source: { busy: 40, bp: 900 },
+      translate: { task: 1, busy: 30, wait: 920, calls: { full: 0.95, concurrency: 64, inFlight: 64, p99: 840 } },
+      sink: { task: 1, busy: 30, wait: 920 },
+    }, { ids: ['source', 'translate', 'sink'] })
+    const { view, history } = withLag(j.view(), j.history(), growing(2000))
+    const findings = diagnose(view, history)
+    const [lag] = only(findings, 'source-lag')
+    expect(lag.title).toMatch(/; the bottleneck: `translate` waits on its calls: p99 840 ms, 64 of 64 in flight: /)
+    expect(lag.recommendation).toBe(only(findings, 'slow-service')[0].recommendation)
+  })
+
   it('without a bottleneck, says the source fetches too slowly and recommends a subtask per partition', () => {
     const j = job()
     const { view, history } = withLag(j.view(), j.history(), growing(300), 8)

@@ -90,7 +90,7 @@ function causeOf(view: JobView, src: SourceProgressView, others: readonly Scored
     return { text: `its reader is ${down.state === 'failed' ? 'disconnected' : 'reconnecting'}${down.lastError === null ? '' : ` (${redactCredentials(down.lastError)})`}`, operator: null, recommendation: null }
   }
   const ranked = [...others].sort((a, b) => SEVERITY_RANK[a.finding.severity] - SEVERITY_RANK[b.finding.severity] || b.score - a.score).map((s) => s.finding)
-  const b = ranked.find((f) => f.kind === 'bottleneck') ?? ranked.find((f) => f.kind === 'io-bound' && f.severity === 'critical')
+  const b = ranked.find((f) => f.kind === 'bottleneck') ?? ranked.find((f) => (f.kind === 'io-bound' || f.kind === 'slow-service') && f.severity === 'critical')
   if (b !== undefined) {
     const named = /^`([^`]+)` is the bottleneck: (.+)$/.exec(b.title)
     const text = named !== null ? `the bottleneck is \`${named[1]}\` (${named[2]})` : `the bottleneck: ${b.title}`

@@ -2,11 +2,14 @@
  * Builders for the diagnosis tests: a job described per operator; the view is "now", the history
  * one sample per second.
  */
-import type { Finding, JobView, OperatorView, Sample, WorkerView } from '../types.ts'
+import type { CallsView, Finding, JobView, OperatorView, Sample, WorkerView } from '../types.ts'
 
 export const T0 = 1_700_000_000_000
 
 interface SubtaskSpec { busy: number; wait: number; bp: number; in: number; out: number }
+
+/** An asynchronous operator's calls: `full` is the share of the second all slots were in use (0..1), `concurrency` per subtask. */
+export interface CallsSpec { full: number; concurrency: number; maxBatch: number; inFlight: number; p99: number | null; callsPerSecond: number; timeouts: number; failures: number }
 
 export interface Spec {
   kind: OperatorView['kind']
@@ -22,6 +25,8 @@ export interface Spec {
   errors: number; skipped: number; deadLettered: number
   /** Per-subtask values; operator values then follow the docs (sums for rates, max for times). */
   subtasks: Partial<SubtaskSpec>[] | null
+  /** An asynchronous operator's calls (null: not asynchronous). */
+  calls: Partial<CallsSpec> | null
 }
 
 export type Edge = JobView['graph']['edges'][number]
@@ -33,7 +38,7 @@ function defaults(id: string, i: number): Spec {
   return {
     kind, label: kind === 'source' ? 'source(generator)' : kind === 'sink' ? 'sink(file)' : `map`, parallelism: 1, task: i,
     busy: kind === 'source' ? 200 : 150, wait: 0, bp: 0, in: kind === 'source' ? 0 : 1000, out: 1000,
-    lagMs: 2000, state: 0, hotKeys: null, hotKeysSampled: null, errors: 0, skipped: 0, deadLettered: 0, subtasks: null,
+    lagMs: 2000, state: 0, hotKeys: null, hotKeysSampled: null, errors: 0, skipped: 0, deadLettered: 0, subtasks: null, calls: null,
   }
 }
 
@@ -114,7 +119,21 @@ function operatorView(id: string, spec: Spec): OperatorView {
     skippedRecords: spec.skipped, deadLetteredRecords: spec.deadLettered, errors: spec.errors, stateEntries: spec.state, stateBytes: spec.state * 100,
     id, label: spec.label, kind: spec.kind, parallelism: spec.parallelism, task: spec.task,
     state: t.wait > t.busy && t.wait >= t.bp ? 'waiting' : t.busy >= t.bp ? 'busy' : 'backpressured', hotKeys: spec.hotKeys, hotKeysSampled: spec.hotKeysSampled,
+    calls: callsOf(spec),
     subtasks: t.subs.map((s, i) => ({ ...metrics(s.busy, s.wait, s.bp, s.in, s.out), subtask: i, worker: i % 2 })),
+  }
+}
+
+function callsOf(spec: Spec): CallsView | null {
+  if (spec.calls === null) return null
+  const c: CallsSpec = { full: 0, concurrency: 32, maxBatch: 1, inFlight: 0, p99: 50, callsPerSecond: 100, timeouts: 0, failures: 0, ...spec.calls }
+  const p99 = c.p99
+  return {
+    callsPerSecond: c.callsPerSecond, recordsPerSecond: c.callsPerSecond * c.maxBatch, inFlight: c.inFlight, capacity: c.concurrency * spec.parallelism,
+    concurrency: c.concurrency, maxBatch: c.maxBatch, held: c.inFlight * c.maxBatch, fullRatio: c.full,
+    timeoutsPerSecond: c.timeouts, retriesPerSecond: 0, failuresPerSecond: c.failures, calls: c.callsPerSecond * 60, timeouts: c.timeouts * 60, retries: 0, failures: c.failures * 60,
+    cacheHitRatio: null, cacheEntries: 0,
+    latency: p99 === null ? null : { p50: p99 / 2, p90: p99 * 0.8, p99, max: p99 * 1.2, count: c.callsPerSecond * 10 },
   }
 }
 
@@ -126,10 +145,17 @@ function sample(t: number, specs: Record<string, Spec>): Sample {
       recordsInPerSecond: x.in, recordsOutPerSecond: x.out, busyMsPerSecond: x.busy, waitingMsPerSecond: x.wait, backpressuredMsPerSecond: x.bp,
       idleMsPerSecond: Math.max(0, 1000 - x.busy - x.wait - x.bp), inputQueueUsage: null, watermarkLagMs: spec.lagMs,
       latencyP50Ms: null, latencyP90Ms: null, latencyP99Ms: null, stateEntries: spec.state,
+      ...sampleCalls(spec),
       subtasks: x.subs.map((s) => ({ busyMsPerSecond: s.busy, waitingMsPerSecond: s.wait, backpressuredMsPerSecond: s.bp, recordsInPerSecond: s.in })),
     }
   }
   return { t, recordsPerSecond: 1000, latencyP99Ms: 45, operators }
+}
+
+function sampleCalls(spec: Spec): Pick<Sample['operators'][string], 'calls'> {
+  const c = callsOf(spec)
+  if (c === null) return {}
+  return { calls: { callsPerSecond: c.callsPerSecond, inFlight: c.inFlight, capacity: c.capacity, fullRatio: c.fullRatio, latencyP50Ms: c.latency?.p50 ?? null, latencyP99Ms: c.latency?.p99 ?? null, timeoutsPerSecond: c.timeoutsPerSecond, failuresPerSecond: c.failuresPerSecond } }
 }
 
 export const kinds = (fs: Finding[]): string[] => fs.map((f) => f.kind)

@@ -31,3 +31,10 @@ export function onWorkers(n: number): string {
 export function jobParallelism(n: number): string {
   return `\`--parallelism ${n}\` (from code, \`run({ parallelism: ${n}, workers: ${n} })\`)`
 }
+
+/** A latency as a finding writes it: "8.5 ms", "840 ms", "1.2 s". */
+export function latencyText(ms: number): string {
+  if (ms < 10) return `${Math.round(ms * 10) / 10} ms`
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  return `${Math.round(ms / 100) / 10} s`
+}

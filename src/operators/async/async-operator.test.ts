@@ -106,6 +106,22 @@ describe('mapAsync', () => {
     expect(calls?.inFlight).toBe(0)
   })
 
+  it('a task whose calls fill every slot counts its time as waiting, not idle or busy, also during one long wait', async () => {
+    const svc = new Service<number, number>()
+    const p = new Pipeline('waiting')
+    p.source('in', fromArray(Array.from({ length: 100 }, (_, i) => i))).mapAsync('call', svc.fn, { concurrency: 4, timeoutMs: 0 }).to('out', memorySink())
+    const job = p.run()
+    await until(() => svc.calls.length === 4)
+    const task = (): { busyMs: number; waitingMs: number; idleMs: number } => job.metrics().tasks.find((t) => t.operators.includes('call')) as never
+    const before = task()
+    await until(() => task().waitingMs > before.waitingMs + 20)
+    const after = task()
+    expect(after.idleMs).toBe(before.idleMs)
+    expect(after.busyMs).toBe(before.busyMs)
+    job.stop()
+    await job.done
+  })
+
   it('unordered: no record passes a watermark it preceded', async () => {
     const svc = new Service<{ t: number }, { t: number }>()
     const log: (string | { t: number })[] = []

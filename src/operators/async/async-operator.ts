@@ -15,7 +15,7 @@
  */
 import { SluiceError, describeCause } from '../../errors.ts'
 import { CallMetrics } from '../../metrics/call-metrics.ts'
-import { isManualClock } from '../../time/clock.ts'
+import { isManualClock, type Clock } from '../../time/clock.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { keyGroupOf, subtaskOfKeyGroup } from '../../state/key-groups.ts'
 import type { AsyncStage, Batch, Operator, OperatorContext, Output } from '../types.ts'
@@ -38,8 +38,9 @@ export interface AsyncOperatorParts {
   readonly options: ResolvedAsyncOptions
   /** The key of a record (keyed streams): keyOrder and the snapshot's key groups. */
   readonly keyOf: ((v: unknown) => unknown) | null
-  /** Per subtask, at open: a lookup join's cache reports its counters into `metrics`. */
-  readonly open?: (metrics: CallMetrics) => void
+  /** Per subtask, at open: a lookup join's cache reports its counters into `metrics` and expires entries on `clock`. */
+  readonly open?: (metrics: CallMetrics, clock: Clock) => void
+  /** At the end (or a stop): a lookup join closes its table. */
   readonly close?: () => Promise<void> | void
 }
 
@@ -47,6 +48,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
   readonly asyncStage: AsyncStage = this
   wake: () => void = () => {}
   ready = false
+  overtaken: readonly Batch<unknown>[] | null = null
   private readonly o: ResolvedAsyncOptions
   private readonly held: HeldRecords
   /** Records waiting for a slot (or for their batch to fill), oldest first. */
@@ -86,7 +88,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const m = (ctx as { metrics?: { calls: CallMetrics | null } }).metrics
     if (m !== undefined) m.calls = this.metrics
     if (isManualClock(ctx.clock)) this.hrNow = () => ctx.clock.now()
-    this.parts.open?.(this.metrics)
+    this.parts.open?.(this.metrics, ctx.clock)
   }
 
   // ---- AsyncStage --------------------------------------------------------------------------
@@ -341,6 +343,10 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const keyed = this.parts.keyOf !== null
     const own = keyed ? 0 : this.ownKeyFor(sctx.maxParallelism)
     for (const h of this.held.records()) w.add(0, keyed ? h.key : own, h.record, h.time)
+    const keyOf = this.parts.keyOf
+    for (const b of this.overtaken ?? []) {
+      for (let i = 0; i < b.records.length; i++) w.add(0, keyOf === null ? own : keyOf(b.records[i]), b.records[i], b.times[i])
+    }
     return w.finish({ watermark: this.lastWatermark })
   }
 

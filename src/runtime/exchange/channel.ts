@@ -49,6 +49,13 @@ export interface InChannel<T> {
   take(): ChannelItem<T>
   /** The next item without taking it, or null when there is none. */
   peek(): ChannelItem<T> | null
+  /** Same-thread channels: the id of the first checkpoint barrier queued, or null (see overtakeBarrier). */
+  barrierAhead?(): number | null
+  /**
+   * Same-thread channels: removes the first barrier queued and returns the batches ahead of it,
+   * which stay queued (and counted against the capacity) to be taken later.
+   */
+  overtakeBarrier?(): Batch<T>[]
   /** Cross-thread channels only: settles when the other thread may have sent something. */
   waitForActivity?(): Promise<void>
 }
@@ -87,6 +94,27 @@ export class LocalChannel<T> implements InChannel<T> {
 
   peek(): ChannelItem<T> | null {
     return this.head === this.items.length ? null : this.items[this.head]
+  }
+
+  barrierAhead(): number | null {
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i]
+      if (item instanceof BarrierItem) return item.id
+    }
+    return null
+  }
+
+  overtakeBarrier(): Batch<T>[] {
+    const ahead: Batch<T>[] = []
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i]
+      if (item instanceof BarrierItem) {
+        this.items.splice(i, 1)
+        return ahead
+      }
+      if (!isControl(item)) ahead.push(item as Batch<T>)
+    }
+    return ahead
   }
 
   take(): ChannelItem<T> {

@@ -45,6 +45,11 @@ export class JobRunner implements Scheduler {
   private failure: unknown = null
   private stopRequested = false
   private startedAt = 0
+  /** Per task: its own time in steps since the last accounting, and what it waits on (see account). */
+  private spent = new Float64Array(0)
+  private waitingOn = new Uint8Array(0)
+  /** Since when time is not yet accounted; -1 while the loop is not waiting (then the loop accounts it). */
+  private unaccountedSince = -1
 
   constructor(
     readonly clock: Clock,
@@ -152,8 +157,8 @@ export class JobRunner implements Scheduler {
 
   private async loop(): Promise<void> {
     const tasks = this.tasks
-    const spent = new Float64Array(tasks.length)
-    const waitingOn = new Uint8Array(tasks.length)
+    const spent = (this.spent = new Float64Array(tasks.length))
+    const waitingOn = (this.waitingOn = new Uint8Array(tasks.length))
     let lastYield = performance.now()
     let roundStart = lastYield
     for (;;) {
@@ -184,14 +189,19 @@ export class JobRunner implements Scheduler {
         const t = tasks[i]
         waitingOn[i] = t.pending !== null ? WAIT_EXTERNAL : t.state === 'running' && t.outputsFull() ? WAIT_OUTPUT : t.waitingOnCalls() ? WAIT_EXTERNAL : WAIT_INPUT
       }
+      this.unaccountedSince = roundStart
       if (!progressed) {
         await this.waitForWork()
       } else if (t1 - lastYield > YIELD_AFTER_MS) {
         await new Promise<void>((r) => setImmediate(r))
         lastYield = performance.now()
       } else {
+        this.unaccountedSince = -1
         continue
       }
+      // metrics() may have accounted part of the wait meanwhile (a long one: a stalled service).
+      roundStart = this.unaccountedSince
+      this.unaccountedSince = -1
       const end = performance.now()
       this.account(end - roundStart, spent, waitingOn)
       roundStart = end
@@ -257,6 +267,13 @@ export class JobRunner implements Scheduler {
   }
 
   metrics(): JobMetrics {
+    // While the loop waits, the time so far counts now, by what each task waits on: a snapshot
+    // taken during a long wait (a stalled service, a slow sink) shows it as it happens.
+    if (this.unaccountedSince >= 0) {
+      const now = performance.now()
+      this.account(now - this.unaccountedSince, this.spent, this.waitingOn)
+      this.unaccountedSince = now
+    }
     const operators: OperatorMetricsSnapshot[] = []
     const tasks: TaskMetricsSnapshot[] = []
     for (const t of this.tasks) {

@@ -13,7 +13,7 @@
 import type { DeadLetter, Sink, SinkCommit } from '../../connectors/spi.ts'
 import { SluiceError } from '../../errors.ts'
 import { TaskMetrics, type OperatorMetrics } from '../../metrics/task-metrics.ts'
-import { MAX_WATERMARK, MIN_WATERMARK, type AsyncStage } from '../../operators/types.ts'
+import { MAX_WATERMARK, MIN_WATERMARK, type AsyncStage, type Batch } from '../../operators/types.ts'
 import { ownsKeyGroups } from '../../state/key-groups.ts'
 import type { Clock } from '../../time/clock.ts'
 import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem } from '../exchange/channel.ts'
@@ -149,7 +149,10 @@ export class Task extends Chain implements TaskServices {
     for (let n = 0; n < ITEMS_PER_STEP; n++) {
       // A full asynchronous head takes no batch; watermarks, barriers and the end still pass.
       const inp = this.pickInput(stage !== null && stage.full())
-      if (inp === null) break
+      if (inp === null) {
+        if (stage !== null && stage.full() && this.overtakeBarrier(stage)) did = true
+        break
+      }
       did = true
       const item: ChannelItem<unknown> = inp.channel.take()
       if (isControl(item)) this.handleControl(inp, item)
@@ -190,6 +193,34 @@ export class Task extends Chain implements TaskServices {
         this.scheduler.fail(e)
       },
     )
+  }
+
+  /**
+   * A full asynchronous head takes no records, and its service may be slow: a barrier queued behind
+   * records would wait for the calls. Instead, when every open input holds the same barrier (in a
+   * same-thread channel, which can be looked through), the task takes it past them: the records
+   * ahead of it stay queued (and counted) for later, and the snapshot holds them as the head's,
+   * so a restore calls them again like the ones in flight.
+   */
+  private overtakeBarrier(stage: AsyncStage): boolean {
+    let id = -1
+    for (const inp of this.inputs) {
+      if (inp.ended || inp.blocked === true) continue
+      const b = inp.channel.barrierAhead?.() ?? null
+      if (b === null || (id >= 0 && b !== id)) return false
+      id = b
+    }
+    if (id < 0) return false
+    const open = this.inputs.filter((i) => !i.ended && i.blocked !== true)
+    const ahead: Batch<unknown>[] = []
+    for (const inp of open) ahead.push(...(inp.channel.overtakeBarrier as () => Batch<unknown>[])())
+    stage.overtaken = ahead
+    try {
+      for (const inp of open) this.takeCheckpointIfAligned(this.aligner.onBarrier(this.inputs, inp, id))
+    } finally {
+      stage.overtaken = null
+    }
+    return true
   }
 
   private handleControl(inp: TaskInput, item: ControlItem): void {
