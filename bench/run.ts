@@ -168,7 +168,7 @@ function asyncTable(service: 'memory' | 'http'): void {
   const http = service === 'http'
   const cap = http ? (quick ? 20_000 : 60_000) : Infinity
   say('')
-  say(`| ${http ? 'loopback HTTP' : 'in-process'} service, 10 ms, one thread (medians of ${asyncRounds} rounds; ratios: median of the rounds' ratios) | records | ideal (c per 10 ms) | hand-written pool | Sluice mapAsync | Sluice ÷ hand | target ≥ 0.9× |${http ? '' : ' RxJS mergeMap | Sluice ÷ RxJS |'} CPU µs/record Sluice / hand |`)
+  say(`| ${http ? 'loopback HTTP' : 'in-process'} service, 10 ms, one thread (medians of ${asyncRounds} rounds; ratios: median of the rounds' ratios) | records | ideal (c per 10 ms) | hand-written pool | Sluice mapAsync | Sluice ÷ hand | ${http ? '≥ 0.9× (the target is in-process)' : 'target ≥ 0.9×'} |${http ? '' : ' RxJS mergeMap | Sluice ÷ RxJS |'} CPU µs/record Sluice / hand |`)
   say(`|---|---|---|---|---|---|---|${http ? '' : '---|---|'}---|`)
   let at256: Row | null = null
   const rows: [number, string][] = ASYNC_CONCURRENCY.map((c) => [c, 'sluice'])
@@ -182,7 +182,7 @@ function asyncTable(service: 'memory' | 'http'): void {
     const name = `${c}${impl === 'sluice' ? '' : ', unordered'}`
     const cpu = `${(s.cpuUsPerRecord as number).toFixed(1)} / ${(m.hand.cpuUsPerRecord as number).toFixed(1)}`
     const rx = http ? '' : ` ${rate(m.rxjs.perSecond)} | ${paired(impl, 'rxjs').toFixed(2)}× |`
-    say(`| ${name} | ${n.toLocaleString('en-US')} | ${rate(c * 100)} | ${rate(m.hand.perSecond)} | ${rate(s.perSecond)} | ${ratio.toFixed(2)}× | ${ratio >= 0.9 ? 'met' : 'NOT met'} |${rx} ${cpu} |`)
+    say(`| ${name} | ${n.toLocaleString('en-US')} | ${rate(c * 100)} | ${rate(m.hand.perSecond)} | ${rate(s.perSecond)} | ${ratio.toFixed(2)}× | ${http ? (ratio >= 0.9 ? 'yes' : 'no') : ratio >= 0.9 ? 'met' : 'NOT met'} |${rx} ${cpu} |`)
   }
   if (!http && at256 !== null) say(`target: concurrency 256 ≥ 20 K records/s on one thread: ${rate(at256.perSecond)}, ${at256.perSecond >= 20_000 ? 'met' : 'NOT met'}`)
 }
