@@ -8,6 +8,9 @@
  *   generator <events>             the Nexmark generator alone
  *   slow-sink [seconds]            backpressure across worker threads: RSS with a sink ~100× slower than its source
  *   baseline <workload> <impl> <n> q1like|rolling × plain|rxjs|node|sluice over the same bids
+ *   async <impl> <c> <records> [memory|http]   a 10 ms service at concurrency c: Sluice's mapAsync,
+ *                                  mapAsyncBatch, a hand-written loop, RxJS mergeMap (bench/async.ts)
+ *   async-stall <variant> <seconds> [warm-up]  a service that never answers: RSS growth (bench/async.ts)
  */
 import { Pipeline, count, operatorTotal } from '../src/index.ts'
 import { blackholeSink, countingSink } from '../src/connectors/blackhole-sink.ts'
@@ -164,12 +167,14 @@ async function measureSlowSink(seconds: number): Promise<void> {
   report({ case: 'slow-sink', seconds, rssAt5sMB: first.rssMB, rssEndMB: last.rssMB, growthMB: last.rssMB - first.rssMB, maxRssSampledMB: Math.max(...samples.map((x) => x.rssMB)), sourceRate: rate(first, last, 'read'), sinkRate: rate(first, last, 'written'), perSecond: rate(first, last, 'written') })
 }
 
-const [kind, a, b, c] = process.argv.slice(2)
+const [kind, a, b, c, d] = process.argv.slice(2)
 if (kind === 'query') await measureQuery(a, Number(b), c === undefined ? 1 : Number(c))
 else if (kind === 'generator') measureGenerator(Number(a))
 else if (kind === 'slow-sink') await measureSlowSink(Number(a ?? 60))
 else if (kind === 'baseline') await measureBaseline(a, b, Number(c))
+else if (kind === 'async') await (await import('./async.ts')).measureAsync(a, Number(b), Number(c), d)
+else if (kind === 'async-stall') await (await import('./async.ts')).measureAsyncStall(a, Number(b), c === undefined ? undefined : Number(c))
 else {
-  process.stderr.write('usage: measure.ts query <qN> <events> | generator <events> | baseline <workload> <impl> <n>\n')
+  process.stderr.write('usage: measure.ts query <qN> <events> | generator <events> | baseline <workload> <impl> <n> | async <impl> <c> <records> [memory|http] | async-stall <variant> <seconds> [warm-up]\n')
   process.exit(2)
 }

@@ -11,7 +11,13 @@
  *   --overhead     monitoring on vs off on q0 and q5, or the --only queries (alternating runs, medians)
  *   --state-sizes  checkpoint and restore phases vs keyed state size, one thread (bench/recovery-breakdown.ts)
  *   --recovery     kill -9 a job holding ~104 MB of keyed state, rerun it: time to resume and to the first record (bench/recovery.ts)
- *   --only a,b     only these cases (q0,q5,generator,baselines,startup; `connectors` alone runs the connector benches)
+ *   --only a,b     only these cases (q0,q5,generator,baselines,startup,async; `connectors` alone runs the connector benches)
+ *   async          (a case) a 10 ms service called at concurrency 1..256: Sluice's mapAsync against a hand-written
+ *                  bounded loop and RxJS mergeMap, and mapAsyncBatch of 100 against unbatched at concurrency 8
+ *                  (bench/async.ts; --rounds N alternating runs, medians; default 3, --quick 1)
+ *   --async-http   (or --only async-http) the same over a real loopback HTTP server in another process
+ *   --async-stall  (or --only async-stall) a service that never answers for 60 s (--quick: 15 s; --stall-seconds N):
+ *                  RSS growth after a 5 s warm-up, for mapAsync, mapAsyncBatch and mapAsync with timeouts
  *   startup        (a case) start-up from the process spawn, compiled package: node -e 0 vs `sluice --version` vs a
  *                  1-event job, worker threads spawn to ready, q0/q5 end to end at p=2 vs p=1, recovery of ~104 MB
  *                  (bench/startup.ts; --quick: fewer rounds, no recovery)
@@ -134,6 +140,86 @@ if (want('startup') && !connectorsOnly) {
   const out = execFileSync(process.execPath, ['bin/run-ts.js', 'bench/startup.ts', ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
   say('')
   for (const line of out.trim().split('\n')) if (!line.startsWith('{')) say(line)
+}
+
+const ASYNC_CONCURRENCY = [1, 4, 16, 64, 256]
+const asyncRounds = Number(opt('--rounds') ?? (quick ? 1 : 3))
+/** Records per case: ~3 s at the ideal rate (c calls per 10 ms), ~1 s with --quick. */
+const asyncRecords = (c: number, perCall = 1): number => (quick ? 100 : 300) * c * perCall
+const rate = (x: number): string => `${Math.round(x).toLocaleString('en-US')}/s`
+
+/**
+ * Medians over `asyncRounds` rounds, the implementations alternating within each round; `ratio(a, b)`
+ * is the median of the rounds' a ÷ b, runs side by side in time (steadier on a shared machine than
+ * the ratio of the medians).
+ */
+function asyncMedians(impls: readonly string[], c: number, n: number, service = 'memory'): { rows: Record<string, Row>; ratio: (a: string, b: string) => number } {
+  const runs: Record<string, Row[]> = {}
+  for (let r = 0; r < asyncRounds; r++) for (const impl of impls) (runs[impl] ??= []).push(measure('async', impl, String(c), String(n), service))
+  const rows: Record<string, Row> = {}
+  for (const impl of impls) {
+    const sorted = [...runs[impl]].sort((a, b) => a.perSecond - b.perSecond)
+    rows[impl] = sorted[Math.floor(sorted.length / 2)]
+  }
+  return { rows, ratio: (a, b) => median(runs[a].map((x, i) => x.perSecond / runs[b][i].perSecond)) }
+}
+
+function asyncTable(service: 'memory' | 'http'): void {
+  const http = service === 'http'
+  const cap = http ? (quick ? 20_000 : 60_000) : Infinity
+  say('')
+  say(`| ${http ? 'loopback HTTP' : 'in-process'} service, 10 ms, one thread (medians of ${asyncRounds} rounds; ratios: median of the rounds' ratios) | records | ideal (c per 10 ms) | hand-written pool | Sluice mapAsync | Sluice ÷ hand | ${http ? '≥ 0.9× (the target is in-process)' : 'target ≥ 0.9×'} |${http ? '' : ' RxJS mergeMap | Sluice ÷ RxJS |'} CPU µs/record Sluice / hand |`)
+  say(`|---|---|---|---|---|---|---|${http ? '' : '---|---|'}---|`)
+  let at256: Row | null = null
+  const rows: [number, string][] = ASYNC_CONCURRENCY.map((c) => [c, 'sluice'])
+  rows.push([256, 'sluice-unordered'])
+  for (const [c, impl] of rows) {
+    const n = Math.min(cap, asyncRecords(c))
+    const { rows: m, ratio: paired } = asyncMedians(http ? ['hand', impl] : ['hand', impl, 'rxjs'], c, n, service)
+    const s = m[impl]
+    const ratio = paired(impl, 'hand')
+    if (c === 256 && impl === 'sluice') at256 = s
+    const name = `${c}${impl === 'sluice' ? '' : ', unordered'}`
+    const cpu = `${(s.cpuUsPerRecord as number).toFixed(1)} / ${(m.hand.cpuUsPerRecord as number).toFixed(1)}`
+    const rx = http ? '' : ` ${rate(m.rxjs.perSecond)} | ${paired(impl, 'rxjs').toFixed(2)}× |`
+    say(`| ${name} | ${n.toLocaleString('en-US')} | ${rate(c * 100)} | ${rate(m.hand.perSecond)} | ${rate(s.perSecond)} | ${ratio.toFixed(2)}× | ${http ? (ratio >= 0.9 ? 'yes' : 'no') : ratio >= 0.9 ? 'met' : 'NOT met'} |${rx} ${cpu} |`)
+  }
+  if (!http && at256 !== null) say(`target: concurrency 256 ≥ 20 K records/s on one thread: ${rate(at256.perSecond)}, ${at256.perSecond >= 20_000 ? 'met' : 'NOT met'}`)
+}
+
+if (want('async') && !connectorsOnly) {
+  asyncTable('memory')
+  const c = 8
+  const n = asyncRecords(c, 100)
+  const un = asyncMedians(['sluice'], c, asyncRecords(c)).rows
+  const b = asyncMedians(['sluice-batched', 'hand-batched', 'rxjs-batched'], c, n).rows
+  say('')
+  say(`| concurrency 8, 10 ms per call (median of ${asyncRounds}) | records | records/s | ÷ Sluice unbatched | records per call |`)
+  say('|---|---|---|---|---|')
+  say(`| Sluice mapAsync (unbatched) | ${asyncRecords(c).toLocaleString('en-US')} | ${rate(un.sluice.perSecond)} | 1.00× | 1 |`)
+  const names: Record<string, string> = { 'sluice-batched': 'Sluice mapAsyncBatch (maxBatch 100, maxWaitMs 10)', 'hand-batched': 'hand-written pool, 100 per call', 'rxjs-batched': 'RxJS bufferCount(100) + mergeMap' }
+  for (const impl of ['sluice-batched', 'hand-batched', 'rxjs-batched']) {
+    const per = b[impl].recordsPerCall as number | undefined
+    say(`| ${names[impl]} | ${n.toLocaleString('en-US')} | ${rate(b[impl].perSecond)} | ${(b[impl].perSecond / un.sluice.perSecond).toFixed(1)}× | ${per === undefined || per === null ? '100' : per.toFixed(1)} |`)
+  }
+  const x = b['sluice-batched'].perSecond / un.sluice.perSecond
+  say(`target: batching of 100 ≥ 10× unbatched at concurrency 8: ${x.toFixed(1)}×, ${x >= 10 ? 'met' : 'NOT met'}`)
+}
+
+if (flag('--async-http') || only?.includes('async-http') === true) asyncTable('http')
+
+if (flag('--async-stall') || only?.includes('async-stall') === true) {
+  const seconds = Number(opt('--stall-seconds') ?? (quick ? 15 : 60))
+  const warmup = quick ? 3 : 5
+  say('')
+  say(`| stalled service, ${seconds} s after ${warmup} s of warm-up, one thread | records read (warm-up → end) | held / in flight | RSS at warm-up | RSS at end | growth | target < 50 MB | RSS peak (sampled) | heap growth | stop took |`)
+  say('|---|---|---|---|---|---|---|---|---|---|')
+  const names: Record<string, string> = { map: 'mapAsync, concurrency 256, no timeout', batch: 'mapAsyncBatch 100, concurrency 8, no timeout', timeout: 'mapAsync 256, timeoutMs 1000, onError skip' }
+  for (const variant of ['map', 'batch', 'timeout']) {
+    const r = measure('async-stall', variant, String(seconds), String(warmup))
+    const g = r.growthMB as number
+    say(`| ${names[variant]} | ${(r.readAtWarmup as number).toLocaleString('en-US')} → ${(r.readEnd as number).toLocaleString('en-US')}${variant === 'timeout' ? ` (${(r.skipped as number).toLocaleString('en-US')} skipped)` : ''} | ${r.held} / ${r.inFlight} | ${r.rssAtWarmupMB} MB | ${r.rssEndMB} MB | ${g} MB | ${g < 50 ? 'met' : 'NOT met'} | ${r.maxRssSampledMB} MB | ${r.heapGrowthMB} MB | ${r.stopMs === null ? 'did not stop in 10 s' : `${r.stopMs} ms`} |`)
+  }
 }
 
 if (flag('--parallel')) {
