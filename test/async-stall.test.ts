@@ -2,7 +2,7 @@
  * A stalled service holds memory bounded (issue 14: "backpressure with a stalled service"). An
  * endless, fast source feeds an asynchronous operator whose calls never answer (or, ordered, whose
  * first call never answers while the others do). Once the source's output channel is full, the
- * operator holds at most concurrency × maxBatch records plus one input batch, the source reads no
+ * operator holds at most concurrency × maxBatch records (batched: one batch more) plus one input batch, the source reads no
  * more, and the heap does not grow over further rounds of waiting. Nothing here measures time:
  * each wait is for a state of the job (`until`), and the rounds are counted in event-loop turns.
  */
@@ -111,11 +111,11 @@ describe('a stalled service', () => {
     expect(service.aborted).toBe(c)
   })
 
-  it('mapAsyncBatch: at most concurrency × maxBatch records held, the source backpressured, the heap flat', async () => {
+  it('mapAsyncBatch: at most (concurrency + 1) × maxBatch records held (one batch fills while every slot is busy), the source backpressured, the heap flat', async () => {
     const service = new StalledService()
     const c = 3
     const maxBatch = 10
-    const { job, at } = await stalled('stall-batch', (s) => s.mapAsyncBatch('call', (vs: number[], call) => service.fn(vs, call), { concurrency: c, maxBatch, maxWaitMs: 5, timeoutMs: 0 }), { held: c * maxBatch, inFlight: c })
+    const { job, at } = await stalled('stall-batch', (s) => s.mapAsyncBatch('call', (vs: number[], call) => service.fn(vs, call), { concurrency: c, maxBatch, maxWaitMs: 5, timeoutMs: 0 }), { held: (c + 1) * maxBatch, inFlight: c })
     // The source is fast: every call carries a full batch.
     expect(at.held).toBeGreaterThanOrEqual(c * maxBatch)
     expect(at.calls).toBe(c)

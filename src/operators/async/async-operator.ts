@@ -19,7 +19,7 @@ import { isManualClock, type Clock } from '../../time/clock.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { keyGroupOf, subtaskOfKeyGroup } from '../../state/key-groups.ts'
 import type { AsyncStage, Batch, Operator, OperatorContext, Output } from '../types.ts'
-import { Attempt, checkResult, isSluiceError, safeRetryOn } from './attempt.ts'
+import { Attempt, AttemptContext, checkResult, isSluiceError, safeRetryOn } from './attempt.ts'
 import { HeldRecord, HeldRecords } from './held-records.ts'
 import { NO_OUTPUT } from './no-output.ts'
 import { backoffDelay, type CallContext, type ResolvedAsyncOptions } from './options.ts'
@@ -78,7 +78,10 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
   constructor(private readonly parts: AsyncOperatorParts) {
     this.o = parts.options
     this.held = new HeldRecords(parts.options.ordered)
-    this.capacity = parts.options.concurrency * parts.options.maxBatch
+    // Batched: one batch more than the slots take, so a batch fills while every slot is busy
+    // instead of leaving short after maxWaitMs.
+    const o = parts.options
+    this.capacity = o.maxBatch > 1 ? (o.concurrency + 1) * o.maxBatch : o.concurrency
     this.metrics = new CallMetrics(parts.options.concurrency, parts.options.maxBatch)
   }
 
@@ -180,8 +183,6 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const m = this.metrics
     m.calls++
     m.callRecords += a.records.length
-    const controller = new AbortController()
-    a.controller = controller
     a.startedAt = this.hrNow()
     if (this.o.timeoutMs > 0) {
       a.deadline = ctx.clock.now() + this.o.timeoutMs
@@ -194,7 +195,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
       a.prev = t
     }
     this.newest = a
-    const callCtx: CallContext = { signal: controller.signal, attempt: a.attempt }
+    const callCtx: CallContext = new AttemptContext(a)
     let p: unknown
     try {
       const c = this.parts.call
@@ -242,7 +243,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
       a.settled = true
       this.metrics.timeouts++
       const err = new SluiceError('ASYNC_TIMEOUT', `${this.parts.method} "${ctx.operatorId}": no answer within timeoutMs ${this.o.timeoutMs} ms (attempt ${a.attempt})`)
-      a.controller?.abort(err)
+      a.abort(err)
       a.ok = false
       a.value = err
       this.settledQueue.push(a)
@@ -380,7 +381,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const err = new SluiceError('JOB_CANCELLED', `${this.parts.method} "${this.ctx?.operatorId ?? ''}": the job stopped`)
     for (let a = this.oldest; a !== null; a = a.next) {
       a.settled = true
-      a.controller?.abort(err)
+      a.abort(err)
     }
     this.oldest = this.newest = null
     this.retrying = []
