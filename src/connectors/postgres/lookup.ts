@@ -8,6 +8,7 @@
  * char(n) still finds its key. The keys are one array parameter, cast to the key column's type;
  * names are quoted; no value is ever written into the SQL.
  */
+import { SharedClient } from '../shared-client.ts'
 import type pg from 'pg'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { postgresLibrary } from '../client-libraries.ts'
@@ -66,9 +67,7 @@ export class PostgresLookup<K, V> {
   readonly name: string
   private readonly where: string
   private readonly password: string | null
-  private opens = 0
-  private starting: Promise<Prepared> | null = null
-  private prepared: Prepared | null = null
+  private readonly client = new SharedClient<Prepared>(() => this.start(), (p) => p.pool.end().catch(() => undefined))
 
   constructor(private readonly options: PostgresLookupOptions) {
     const bad = (why: string): SluiceError => new SluiceError('CONNECTOR_OPTION_INVALID', `postgresLookup: ${why}`)
@@ -91,29 +90,17 @@ export class PostgresLookup<K, V> {
 
   /** Starts the pool on the first open (the others wait for it) and checks the table. */
   async open(): Promise<void> {
-    this.opens++
-    this.starting ??= this.start()
-    try {
-      this.prepared = await this.starting
-    } catch (e) {
-      if (--this.opens === 0) this.starting = null
-      throw e
-    }
+    await this.client.acquire()
   }
 
   /** Ends the pool when the last opener closes. */
   async close(): Promise<void> {
-    if (this.opens === 0 || --this.opens > 0) return
-    const starting = this.starting
-    this.starting = null
-    this.prepared = null
-    const prepared = await starting?.catch(() => null)
-    await prepared?.pool.end().catch(() => undefined)
+    await this.client.release()
   }
 
   /** The row of each key, in order; undefined where there is none. */
   async get(keys: readonly K[]): Promise<(V | undefined)[]> {
-    const p = this.prepared
+    const p = this.client.current
     if (p === null) throw new SluiceError('INTERNAL', `postgresLookup: get() on ${this.name} before open() (or after the last close())`)
     const out: (V | undefined)[] = new Array(keys.length).fill(undefined)
     if (keys.length === 0) return out

@@ -3,6 +3,7 @@
  * for all keys of a call at once (MGET, or HGETALL pipelined), over one connection shared by the
  * subtasks that use the adapter.
  */
+import { SharedClient } from '../shared-client.ts'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { redactUri } from '../uri.ts'
 import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, type RedisLink } from './redis-client.ts'
@@ -59,9 +60,10 @@ export class RedisLookup<K extends RedisLookupKey, V> {
   /** "redis keys user:* at redis://127.0.0.1:6379", for messages. */
   readonly name: string
   private readonly prefix: string
-  private opens = 0
-  private starting: Promise<RedisLink> | null = null
-  private link: RedisLink | null = null
+  private readonly client = new SharedClient<RedisLink>(
+    () => connectRedis(this.options.url, 'lookup', `sluice-lookup-${this.prefix === '' ? 'keys' : this.prefix}`, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+    (link) => destroyQuietly(link.client),
+  )
 
   constructor(private readonly options: RedisLookupOptions) {
     const bad = (why: string): SluiceError => new SluiceError('CONNECTOR_OPTION_INVALID', `redisLookup: ${why}`)
@@ -77,30 +79,18 @@ export class RedisLookup<K extends RedisLookupKey, V> {
 
   /** Connects on the first open (the others wait for it). */
   async open(): Promise<void> {
-    this.opens++
-    const name = `sluice-lookup-${this.prefix === '' ? 'keys' : this.prefix}`
-    this.starting ??= connectRedis(this.options.url, 'lookup', name, this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
-    try {
-      this.link = await this.starting
-    } catch (e) {
-      if (--this.opens === 0) this.starting = null
-      throw e
-    }
+    await this.client.acquire()
   }
 
   /** Disconnects when the last opener closes. */
   async close(): Promise<void> {
-    if (this.opens === 0 || --this.opens > 0) return
-    const starting = this.starting
-    this.starting = null
-    this.link = null
-    const link = await starting?.catch(() => null)
-    if (link !== null && link !== undefined) destroyQuietly(link.client)
+    await this.client.release()
   }
+
 
   /** The value of each key, in order; undefined where Redis holds none. */
   async get(keys: readonly K[]): Promise<(V | undefined)[]> {
-    const link = this.link
+    const link = this.client.current
     if (link === null) throw new SluiceError('INTERNAL', `redisLookup: get() on ${this.name} before open() (or after the last close())`)
     const redisKeys = keys.map((k) => this.prefix + String(k))
     return this.options.type === 'hash' ? this.hashes(link, redisKeys) : this.strings(link, redisKeys)
