@@ -14,6 +14,7 @@ import { generatorSource } from '../src/connectors/generator-source.ts'
 import type { Stream } from '../src/api/stream.ts'
 import type { CallContext } from '../src/operators/async/options.ts'
 import { memorySink, until } from '../src/testing/index.ts'
+import { stalledKeyedPipeline } from './fixtures/async-stall-job.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -140,5 +141,28 @@ describe('a stalled service', () => {
     expect(calls).toBe(at.calls)
     expect(answered.length).toBe(calls - 1)
     await job.stop()
+  })
+
+  it('on worker threads, a full async head fed through a ring does not spin its thread while it waits', async () => {
+    // Before the fix the scheduler took the batch waiting in the ring for work it could do, and
+    // went round through setImmediate without end: one core per stalled worker.
+    const job = stalledKeyedPipeline().run({ parallelism: 2, workers: 2 })
+    try {
+      const inFlight = (): number => job.metrics().operators.filter((o) => o.operator === 'call').reduce((n, o) => n + (o.calls?.inFlight ?? 0), 0)
+      await until(() => inFlight() === 8, 60_000)
+      const cpu = (): number[] => (job.metrics().threads ?? []).filter((t) => t.worker !== undefined).map((t) => t.cpuMs ?? 0)
+      // Workers post their metrics every 500 ms: compare two posts a few apart.
+      const before = cpu()
+      const t0 = performance.now()
+      await until(() => performance.now() - t0 > 1500 && cpu().every((c, i) => c !== before[i]), 60_000)
+      const spent = cpu().map((c, i) => c - before[i])
+      const elapsed = performance.now() - t0
+      expect(spent).toHaveLength(2)
+      // A spinning worker burns most of the elapsed time; a waiting one almost none.
+      for (const ms of spent) expect(ms / elapsed).toBeLessThan(0.5)
+    } finally {
+      job.stop()
+      await job.done.catch(() => {})
+    }
   })
 })

@@ -132,7 +132,11 @@ export class JobRunner implements Scheduler {
       for (const i of t.inputs) {
         const ch = i.channel
         if (ch.waitForActivity === undefined || i.ended) continue
-        if (!ch.isEmpty) return null
+        if (!ch.isEmpty) {
+          // A batch a full async head cannot take is no work yet: a completed call wakes the loop.
+          if (t.heldBackByCalls(i)) continue
+          return null
+        }
         waits.push(ch.waitForActivity())
       }
       for (const o of t.outputs) {

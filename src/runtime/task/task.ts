@@ -92,6 +92,11 @@ export class Task extends Chain implements TaskServices {
     return s !== null && !s.ready && (this.stageEnding || s.full())
   }
 
+  /** `inp` holds a batch the full asynchronous head cannot take: a completed call (which wakes the scheduler) must come first. */
+  heldBackByCalls(inp: TaskInput): boolean {
+    return this.stage !== null && this.stage.full() && !isControl(inp.channel.peek() as ChannelItem<unknown>)
+  }
+
   deadLetter(sink: Sink<DeadLetter>, letter: DeadLetter): void {
     if (this.checkpoints === null) this.deadLetters.add(sink, letter)
     else this.heldLetters.add(sink, letter)
@@ -99,11 +104,8 @@ export class Task extends Chain implements TaskServices {
 
   async open(): Promise<void> {
     const r = this.restore
-    const stage = this.links[0]?.op.asyncStage
-    if (stage !== undefined) {
-      stage.wake = () => this.scheduler.wake()
-      this.stage = stage
-    }
+    this.stage = this.links[0]?.op.asyncStage ?? null
+    if (this.stage !== null) this.stage.wake = () => this.scheduler.wake()
     for (const l of this.links) {
       l.op.open?.(l.ctx)
       if (l.external !== null) await l.external.openWriter(l.ctx, r === null ? undefined : ((r.sinks.get(l.id) ?? null) as SinkCommit | null))
