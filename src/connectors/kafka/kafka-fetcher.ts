@@ -10,6 +10,17 @@ import { ConnectionTracker } from '../broker.ts'
 import { classifyKafkaError, findInChain, kafkaError, kafkaErrorMessage } from './common.ts'
 import type { KafkaReaderConfig, PartitionState } from './kafka-source-reader.ts'
 
+/**
+ * read_committed on the wire without @platformatic/kafka 1.x's own filter of aborted records,
+ * which it applies when `isolationLevel === 1`: that filter throws (from a socket callback, so the
+ * process would crash) on a fetch that starts between an aborted transaction's records and its
+ * abort marker, where Kafka leaves the transaction out of the response's aborted list
+ * (platformatic/kafka#391, fixed in 2.x only). The fetcher filters aborted transactions itself
+ * (fetched()). A Number object is 1 when written (Buffer.writeInt8 takes +value) but not `=== 1`.
+ */
+// eslint-disable-next-line no-new-wrappers
+const READ_COMMITTED_ON_THE_WIRE = new Number(1) as unknown as number
+
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>
 
 /** Record batch attributes (Kafka's record batch format v2). */
@@ -98,7 +109,7 @@ export class KafkaFetcher {
         maxWaitTime: this.config.fetchMaxWaitMs,
         minBytes: 1,
         maxBytes: this.config.fetchMaxBytes,
-        isolationLevel,
+        isolationLevel: isolationLevel === 1 ? READ_COMMITTED_ON_THE_WIRE : isolationLevel,
         topics: [{
           topicId,
           partitions: parts.map((p) => ({ partition: p.index, fetchOffset: BigInt(p.fetchAt), currentLeaderEpoch: -1, lastFetchedEpoch: -1, partitionMaxBytes: this.config.partitionMaxBytes })),

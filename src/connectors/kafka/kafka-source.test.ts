@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest'
 import type { BrokerMessage } from '../broker.ts'
 import { TestSourceContext, expectResumesFromSnapshots, readAll, readSource, sourceContract } from '../source-contract.ts'
 import type { SourcePosition } from '../spi.ts'
-import { createTopic, json, produce, source, useKafka, type Seed } from './kafka-source-test-support.ts'
+import { Producer } from '@platformatic/kafka'
+import { uniqueName } from '../../../test/support/services.ts'
+import { BROKERS, createTopic, json, produce, source, useKafka, type Seed } from './kafka-source-test-support.ts'
 
 useKafka()
 
@@ -121,6 +123,30 @@ describe('kafka source: several partitions per reader', () => {
 })
 
 describe('kafka source: messages', () => {
+  it('read_committed from a position inside an aborted transaction: the committed records only', async () => {
+    const topic = await createTopic(1)
+    const tp = new Producer({ clientId: 'sluice-test-tx', bootstrapBrokers: [BROKERS], idempotent: true, transactionalId: uniqueName('tx') })
+    try {
+      const tx = await tp.beginTransaction()
+      await tx.send({ messages: [0, 1, 2].map((i) => ({ topic, partition: 0, value: Buffer.from(json({ aborted: i })) })) })
+      await tx.abort()
+    } finally {
+      await tp.close()
+    }
+    await produce(topic, [{ partition: 0, value: json({ committed: 1 }) }])
+    // Offsets 0-2: the aborted records; then the abort marker and the committed record. A resume
+    // inside the transaction gets the rest of it, which the fetcher's own filter drops. (The
+    // fetch shape on which @platformatic/kafka 1.x's filter throws, platformatic/kafka#391, did
+    // not come out of this one deterministically; kafka-fetcher.ts avoids that filter.)
+    const position = { topic, partitionCount: 1, offsets: { 0: 1 }, ends: { 0: 5 } }
+    const reader = await source(topic, { isolation: 'read_committed' }).open(new TestSourceContext('fail'), position as unknown as SourcePosition)
+    try {
+      expect(await readAll(reader)).toEqual([{ committed: 1 }])
+    } finally {
+      await reader.close?.()
+    }
+  })
+
   it('gives the record function the key, headers, partition, offset and timestamp', async () => {
     const topic = await createTopic(2)
     await produce(topic, [
