@@ -91,8 +91,6 @@ export interface AsyncStage {
   full(): boolean
   /** Holds nothing: no record in a call, waiting or unemitted, and no watermark held. */
   isEmpty(): boolean
-  /** Calls in flight (or waiting to retry). */
-  inFlight(): number
   /** Emits what may leave now; returns the highest watermark released (-∞ for none). */
   drain(ctx: OperatorContext, out: Output<unknown>): number
   /**

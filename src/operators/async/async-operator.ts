@@ -76,13 +76,12 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
   private hrNow: () => number = () => performance.now()
 
   constructor(private readonly parts: AsyncOperatorParts) {
-    this.o = parts.options
-    this.held = new HeldRecords(parts.options.ordered)
+    const o = (this.o = parts.options)
+    this.held = new HeldRecords(o.ordered)
     // Batched: one batch more than the slots take, so a batch fills while every slot is busy
     // instead of leaving short after maxWaitMs.
-    const o = parts.options
     this.capacity = o.maxBatch > 1 ? (o.concurrency + 1) * o.maxBatch : o.concurrency
-    this.metrics = new CallMetrics(parts.options.concurrency, parts.options.maxBatch)
+    this.metrics = new CallMetrics(o.concurrency, o.maxBatch)
   }
 
   open(ctx: OperatorContext): void {
@@ -102,10 +101,6 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
 
   isEmpty(): boolean {
     return this.held.isEmpty()
-  }
-
-  inFlight(): number {
-    return this.slots
   }
 
   // ---- input --------------------------------------------------------------------------------
