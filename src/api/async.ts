@@ -12,13 +12,17 @@ import type { Stream } from './stream.ts'
 /** What one asynchronous method adds. */
 export interface AsyncSpec {
   readonly method: string
-  readonly call: AsyncCall
+  /** The operator's call and its per-subtask setup, made for each subtask (a lookup join's has its own cache). */
+  readonly parts: () => Pick<AsyncOperatorParts, 'call' | 'open' | 'close'>
   readonly options: (AsyncBatchOptions & KeyedAsyncOptions) | undefined
   readonly batched: boolean
   /** A keyed stream's partitioning and key (keyed streams only). */
   readonly keyed?: { readonly partitioning: Partitioning; readonly key: (v: unknown) => unknown }
-  /** More of the operator's parts (a lookup join's cache). */
-  readonly extra?: () => Pick<AsyncOperatorParts, 'open' | 'close' | 'call'>
+}
+
+/** The parts of an operator whose call is a plain function (mapAsync, flatMapAsync, mapAsyncBatch). */
+export function callOf(call: AsyncCall): () => Pick<AsyncOperatorParts, 'call'> {
+  return () => ({ call })
 }
 
 /**
@@ -31,10 +35,7 @@ export function addAsync<T, O>(input: Stream<T>, id: string, spec: AsyncSpec): S
     throw new SluiceError('ASYNC_OPTIONS_INVALID', `${spec.method} "${id}": keyOrder keeps the order per key, so it needs a keyed stream: call .keyBy(key) before .${spec.method}()`)
   }
   const keyOf = spec.keyed?.key ?? null
-  const create = (): Operator<T, O> => {
-    const extra = spec.extra?.()
-    return new AsyncOperator({ method: spec.method, call: extra?.call ?? spec.call, options, keyOf, open: extra?.open, close: extra?.close }) as unknown as Operator<T, O>
-  }
+  const create = (): Operator<T, O> => new AsyncOperator({ ...spec.parts(), method: spec.method, options, keyOf }) as unknown as Operator<T, O>
   const label = `${spec.method}(${options.ordered ? 'ordered' : 'unordered'}, concurrency ${options.concurrency}${spec.batched ? `, maxBatch ${options.maxBatch}` : ''}${options.keyOrder ? ', key order' : ''})`
   const out = input.addOperator<O>(id, label, create, spec.options as OperatorOptions | undefined, spec.keyed?.partitioning ?? input.exchange, spec.keyed !== undefined)
   ;(input.pipeline.graph.nodes.get(id) as GraphNode).chaining = 'new-chain'

@@ -5,7 +5,7 @@ import { RollingAggregateOperator } from '../operators/rolling-aggregate.ts'
 import type { WindowAssigner } from '../operators/window/assigners.ts'
 import type { Operator } from '../operators/types.ts'
 import { requireFunction, type OperatorOptions } from './options.ts'
-import { addAsync } from './async.ts'
+import { addAsync, callOf } from './async.ts'
 import type { CallContext, KeyedAsyncOptions } from '../operators/async/options.ts'
 import type { Stream } from './stream.ts'
 import { WindowedStream } from './windowed-stream.ts'
@@ -53,13 +53,13 @@ export class KeyedStream<K, T> {
    */
   mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O>, options?: KeyedAsyncOptions): Stream<O> {
     requireFunction(id, 'mapAsync', fn)
-    return addAsync(this.input, id, { method: 'mapAsync', call: { kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false, keyed: this.keyedBy() })
+    return addAsync(this.input, id, { method: 'mapAsync', parts: callOf({ kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false, keyed: this.keyedBy() })
   }
 
   /** Stream.flatMapAsync on a keyed stream, with `keyOrder` as in mapAsync. */
   flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O>>, options?: KeyedAsyncOptions): Stream<O> {
     requireFunction(id, 'flatMapAsync', fn)
-    return addAsync(this.input, id, { method: 'flatMapAsync', call: { kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false, keyed: this.keyedBy() })
+    return addAsync(this.input, id, { method: 'flatMapAsync', parts: callOf({ kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false, keyed: this.keyedBy() })
   }
 
   private keyedBy(): { partitioning: { kind: 'hash'; key: (v: never) => unknown }; key: (v: unknown) => unknown } {

@@ -13,7 +13,7 @@ import type { WindowAssigner } from '../operators/window/assigners.ts'
 import { isRecordSchema, type RecordSchema } from '../graph/schema.ts'
 import { resolveErrorOptions, requireFunction, type OperatorOptions, type PipelineContext, type SinkOptions } from './options.ts'
 import { KeyedStream } from './keyed-stream.ts'
-import { addAsync, lookupParts } from './async.ts'
+import { addAsync, callOf, lookupParts } from './async.ts'
 import { resolveLookupOptions, type LookupFunction, type LookupJoinOptions, type LookupResult, type LookupTable } from '../operators/async/lookup.ts'
 import type { AsyncBatchOptions, AsyncOptions, CallContext } from '../operators/async/options.ts'
 import type { WindowedStream } from './windowed-stream.ts'
@@ -137,7 +137,7 @@ export class Stream<T> {
    */
   mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O>, options?: AsyncOptions): Stream<O> {
     requireFunction(id, 'mapAsync', fn)
-    return addAsync(this, id, { method: 'mapAsync', call: { kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false })
+    return addAsync(this, id, { method: 'mapAsync', parts: callOf({ kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false })
   }
 
   /**
@@ -150,7 +150,7 @@ export class Stream<T> {
    */
   flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O>>, options?: AsyncOptions): Stream<O> {
     requireFunction(id, 'flatMapAsync', fn)
-    return addAsync(this, id, { method: 'flatMapAsync', call: { kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }, options, batched: false })
+    return addAsync(this, id, { method: 'flatMapAsync', parts: callOf({ kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false })
   }
 
   /**
@@ -169,7 +169,7 @@ export class Stream<T> {
    */
   mapAsyncBatch<O>(id: string, fn: (values: T[], call: CallContext) => Promise<O[]>, options?: AsyncBatchOptions): Stream<O> {
     requireFunction(id, 'mapAsyncBatch', fn)
-    return addAsync(this, id, { method: 'mapAsyncBatch', call: { kind: 'batch', fn: fn as (v: unknown[], c: CallContext) => unknown }, options, batched: true })
+    return addAsync(this, id, { method: 'mapAsyncBatch', parts: callOf({ kind: 'batch', fn: fn as (v: unknown[], c: CallContext) => unknown }), options, batched: true })
   }
 
   /**
@@ -193,9 +193,8 @@ export class Stream<T> {
   lookupJoin<K, V, O>(id: string, keyFn: (record: T) => K, lookup: LookupTable<K, V> | LookupFunction<K, V>, options?: LookupJoinOptions<T, V, O>): Stream<O> {
     requireFunction(id, 'lookupJoin key selector', keyFn)
     const resolved = resolveLookupOptions(id, options)
-    const extra = lookupParts(id, keyFn, lookup, resolved)
     const batchOptions = { maxWaitMs: 0, ...options }
-    return addAsync(this, id, { method: 'lookupJoin', call: { kind: 'batch', fn: () => undefined }, options: batchOptions, batched: true, extra })
+    return addAsync(this, id, { method: 'lookupJoin', parts: lookupParts(id, keyFn, lookup, resolved), options: batchOptions, batched: true })
   }
 
   /**

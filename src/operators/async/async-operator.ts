@@ -13,13 +13,13 @@
  * Checkpoints: the records held (in calls, waiting, completed but not yet emitted) are the
  * operator's state; a restore calls them again. Calls are at-least-once; output is exactly-once.
  */
-import { SluiceError, describeCause } from '../../errors.ts'
+import { SluiceError, describeCause, isSluiceError } from '../../errors.ts'
 import { CallMetrics } from '../../metrics/call-metrics.ts'
 import { isManualClock, type Clock } from '../../time/clock.ts'
 import { minOfParts, readOwned, SnapshotWriter, type KeyGroupFilter, type OperatorSnapshot, type SnapshotContext } from '../../state/snapshot.ts'
 import { keyGroupOf, subtaskOfKeyGroup } from '../../state/key-groups.ts'
 import type { AsyncStage, Batch, Operator, OperatorContext, Output } from '../types.ts'
-import { Attempt, AttemptContext, checkResult, isSluiceError, safeRetryOn } from './attempt.ts'
+import { Attempt, AttemptContext, checkResult, safeRetryOn } from './attempt.ts'
 import { HeldRecord, HeldRecords } from './held-records.ts'
 import { NO_OUTPUT } from './no-output.ts'
 import { backoffDelay, type CallContext, type ResolvedAsyncOptions } from './options.ts'
@@ -114,8 +114,8 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
   }
 
   private admit(record: unknown, time: number, ordinal: number, now: number): void {
-    const keyOf = this.parts.keyOf
-    const key = keyOf === null ? undefined : keyOf(record)
+    // Only keyOrder needs a record's key as it comes in; a snapshot computes the others' keys.
+    const key = this.o.keyOrder ? (this.parts.keyOf as (v: unknown) => unknown)(record) : undefined
     const h = this.held.add(record, time, ordinal, key)
     h.arrivedAt = now
     this.metrics.held = this.held.size
@@ -292,7 +292,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     }
     const err = a.value
     const r = this.o.retry
-    if (!isSluiceError(err, 'ASYNC_RESULT_INVALID') && a.attempt < r.attempts && (r.retryOn === null || safeRetryOn(r.retryOn, err))) {
+    if (!(isSluiceError(err) && err.code === 'ASYNC_RESULT_INVALID') && a.attempt < r.attempts && (r.retryOn === null || safeRetryOn(r.retryOn, err))) {
       m.retries++
       a.retryAt = ctx.clock.now() + backoffDelay(r, a.attempt, Math.random())
       this.retrying.push(a)
@@ -336,10 +336,9 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
 
   snapshotState(sctx: SnapshotContext): OperatorSnapshot {
     const w = new SnapshotWriter(KIND, sctx.maxParallelism)
-    const keyed = this.parts.keyOf !== null
-    const own = keyed ? 0 : this.ownKeyFor(sctx.maxParallelism)
-    for (const h of this.held.records()) w.add(0, keyed ? h.key : own, h.record, h.time)
     const keyOf = this.parts.keyOf
+    const own = keyOf === null ? this.ownKeyFor(sctx.maxParallelism) : 0
+    for (const h of this.held.records()) w.add(0, keyOf === null ? own : keyOf(h.record), h.record, h.time)
     for (const b of this.overtaken ?? []) {
       for (let i = 0; i < b.records.length; i++) w.add(0, keyOf === null ? own : keyOf(b.records[i]), b.records[i], b.times[i])
     }

@@ -50,10 +50,6 @@ export function checkResult(kind: 'map' | 'flatMap' | 'batch', method: string, i
   return null
 }
 
-export function isSluiceError(e: unknown, code: string): boolean {
-  return e instanceof SluiceError && e.code === code
-}
-
 export function safeRetryOn(retryOn: (e: unknown) => boolean, e: unknown): boolean {
   try {
     return retryOn(e) === true

@@ -28,7 +28,7 @@ export class HeldRecord {
     readonly ordinal: number,
     /** Its place in the input, counting records and watermarks' boundaries (increasing). */
     readonly seq: number,
-    /** keyOrder: its key; undefined otherwise. */
+    /** keyOrder: its key (kept for the next record of the key); undefined otherwise. */
     readonly key: unknown,
   ) {}
 }

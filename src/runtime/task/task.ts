@@ -150,7 +150,7 @@ export class Task extends Chain implements TaskServices {
     const start = performance.now()
     for (let n = 0; n < ITEMS_PER_STEP; n++) {
       // A full asynchronous head takes no batch; watermarks, barriers and the end still pass.
-      const inp = this.pickInput(stage !== null && stage.full())
+      const inp = this.pickInput()
       if (inp === null) {
         if (stage !== null && stage.full() && this.overtakeBarrier(stage)) did = true
         break
@@ -165,12 +165,12 @@ export class Task extends Chain implements TaskServices {
     return did
   }
 
-  private pickInput(controlOnly: boolean): TaskInput | null {
+  private pickInput(): TaskInput | null {
     const ins = this.inputs
     const n = ins.length
     for (let i = 0; i < n; i++) {
       const inp = ins[(this.nextInput + i) % n]
-      if (inp.blocked !== true && !inp.channel.isEmpty && (!controlOnly || isControl(inp.channel.peek() as ChannelItem<unknown>))) {
+      if (inp.blocked !== true && !inp.channel.isEmpty && !this.heldBackByCalls(inp)) {
         this.nextInput = (this.nextInput + i + 1) % n
         return inp
       }
