@@ -26,10 +26,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CheckpointStorage, type Checkpoint } from '../src/runtime/checkpoint/storage.ts'
-import { decodeSnapshot, readOwned } from '../src/state/snapshot.ts'
+import { decodeSnapshot } from '../src/state/snapshot.ts'
 import { SeededRandom } from '../src/testing/random.ts'
 import { NumberService, valueOf, type ServedRequest } from './support/number-service.ts'
 import { checkpointIds, runAndKill } from './support/kill.ts'
+import { heldBySubtask } from './support/async-checkpoints.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const job = [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/async-job.ts', '--no-server']
@@ -89,19 +90,6 @@ function inFlightAt(c: Checkpoint): number[] {
   return c.tasks.flatMap((t) => (t.operators.witness === undefined ? [] : (decodeSnapshot(Buffer.concat(t.operators.witness)).operatorState as number[])))
 }
 
-/** The ids of the records the checkpoint's asynchronous operator holds, by subtask. */
-function heldBySubtask(c: Checkpoint): Map<number, number[]> {
-  const held = new Map<number, number[]>()
-  for (const t of c.tasks) {
-    const bytes = t.operators.call
-    if (bytes === undefined) continue
-    const ids: number[] = []
-    for (const e of readOwned([decodeSnapshot(Buffer.concat(bytes))], () => true, 'async').entries) ids.push((e[3] as { id: number }).id)
-    held.set(t.subtask, ids)
-  }
-  return held
-}
-
 /**
  * Of the records checkpoint `c` holds, those whose call had reached the service before the
  * checkpoint's barrier passed the operator, from the service's log of `run` (the run that took the
@@ -114,7 +102,7 @@ function heldBySubtask(c: Checkpoint): Map<number, number[]> {
  * snapshot. A subtask's requests are told by their thread: null when two subtasks share one.
  */
 function reachedServiceBeforeSnapshot(c: Checkpoint, log: readonly ServedRequest[], run: number): number | null {
-  const held = heldBySubtask(c)
+  const held = heldBySubtask(c, (r) => (r as { id: number }).id)
   const all = new Set([...held.values()].flat())
   const ofRun = log.filter((q) => q.run === run)
   const subtasks = [...held.values()].filter((ids) => ids.length > 0).map((ids) => {
@@ -197,7 +185,7 @@ async function killLoop(name: string, mode: string, records: number, args: (run:
   // A run that completes clears its checkpoints.
   expect(existsSync(chk) ? readdirSync(chk).filter((n) => n.endsWith('.sluice')) : []).toEqual([])
   const resumes = pending.map(({ run, checkpoint }): Resume => {
-    const held = [...heldBySubtask(checkpoint).values()].flat()
+    const held = [...heldBySubtask(checkpoint, (r) => (r as { id: number }).id).values()].flat()
     const heldSet = new Set(held)
     const inFlight = inFlightAt(checkpoint)
     const calledAgain = new Set(service.log.filter((q) => q.run >= run).flatMap((q) => q.ids))

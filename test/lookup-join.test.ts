@@ -5,7 +5,6 @@
  * missing table, a server that does not answer).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -14,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Pipeline, SluiceError, type CallMetricsSnapshot, type JobResult, type LookupResult, type LookupTable, type Sink } from '../src/index.ts'
 import { collectSink, fromArray, generatorSource, postgresLookup, redisLookup } from '../src/connectors/index.ts'
 import { memorySink } from '../src/testing/index.ts'
-import { requireService, SERVICES, uniqueName } from './support/services.ts'
+import { closedPort, requireService, SERVICES, uniqueName } from './support/services.ts'
 
 const PG = SERVICES.postgres.uri
 const REDIS = SERVICES.redis.uri
@@ -100,14 +99,6 @@ function failingOnce<T>(inner: Sink<T>, armed: () => boolean): Sink<T> {
 async function waitFor(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 12_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5))
   if (!cond()) throw new Error('waitFor: the condition did not come true within a minute')
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 /** 400 orders of customers 1..20, and every 25th of customer 99, who does not exist. */

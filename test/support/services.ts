@@ -3,7 +3,7 @@
  * `beforeAll`: when the server is not listening the test fails (never skips) with the command that
  * starts it.
  */
-import { connect } from 'node:net'
+import { createServer, connect, type AddressInfo } from 'node:net'
 
 export const SERVICES = {
   kafka: { host: '127.0.0.1', port: 9092, uri: 'kafka://127.0.0.1:9092' },
@@ -33,4 +33,13 @@ export async function requireService(name: ServiceName): Promise<void> {
 /** A name no other test or run uses: `prefix-<time>-<random>`, safe for topics, streams, keys and tables. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+}
+
+/** A loopback port nothing listens on (one the system just gave out and freed): for "unreachable" tests. */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
 }

@@ -1,7 +1,6 @@
-import { createServer, type AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
+import { closedPort, requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
 import type { LookupTable } from '../../operators/async/lookup.ts'
 import { postgresLookup, type PostgresLookup } from './lookup.ts'
 
@@ -41,14 +40,6 @@ async function open<K, V>(t: PostgresLookup<K, V>): Promise<PostgresLookup<K, V>
 }
 
 const customer = (id: number): Customer => ({ id, name: `c${id}`, tier: id % 3 === 0 ? 'gold' : 'basic' })
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 async function connectionsOf(table: string): Promise<number> {
   const res = await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [`sluice lookup ${table}`.slice(0, 63)])

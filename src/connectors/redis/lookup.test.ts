@@ -1,7 +1,6 @@
-import { createServer, type AddressInfo } from 'node:net'
 import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
+import { closedPort, requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
 import type { LookupTable } from '../../operators/async/lookup.ts'
 import { redisLookup, type RedisLookup, type RedisLookupKey } from './lookup.ts'
 
@@ -35,14 +34,6 @@ async function open<K extends RedisLookupKey, V>(t: RedisLookup<K, V>): Promise<
   await t.open()
   opened.push(t as unknown as RedisLookup<RedisLookupKey, unknown>)
   return t
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 interface Profile { name: string; score: number }

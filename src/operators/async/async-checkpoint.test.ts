@@ -20,9 +20,9 @@ import { collectSink, type CollectSink } from '../../connectors/collect-sink.ts'
 import type { Source, SourcePosition } from '../../connectors/spi.ts'
 import { CheckpointStorage, type Checkpoint } from '../../runtime/checkpoint/storage.ts'
 import type { JobHandle } from '../../runtime/coordinator/run-options.ts'
-import { decodeSnapshot, readOwned } from '../../state/snapshot.ts'
 import { until } from '../../testing/until.ts'
 import type { CallContext } from './options.ts'
+import { heldBySubtask } from '../../../test/support/async-checkpoints.ts'
 
 /** Records 0..count-1, read up to `gate.open` (then reads return 0: nothing yet); ends at count. */
 function gatedSource(count: number, gate: { open: number }): Source<number> {
@@ -107,20 +107,6 @@ function build(shape: Shape, service: StalledService | AnsweringService, gate: {
   return p
 }
 
-/** The records the checkpoint's asynchronous operator holds, by subtask. */
-function heldBySubtask(c: Checkpoint): Map<number, number[]> {
-  const held = new Map<number, number[]>()
-  for (const t of c.tasks) {
-    const bytes = t.operators.call
-    if (bytes === undefined) continue
-    // The entry tuple is reused: take the record from each before the next.
-    const ids: number[] = []
-    for (const e of readOwned([decodeSnapshot(Buffer.concat(bytes))], () => true, 'async').entries) ids.push(e[3] as number)
-    held.set(t.subtask, ids)
-  }
-  return held
-}
-
 function heldNow(job: JobHandle): number {
   return job.metrics().operators.filter((o) => o.operator === 'call').reduce((n, o) => n + (o.calls?.held ?? 0), 0)
 }
@@ -157,7 +143,7 @@ async function stallThenRestore(shape: Shape, from: number, to: number, open: nu
   const result = await second.done
   expect(result.status).toBe('finished')
   expect(second.checkpoints()?.restoredFrom).toBe(checkpoint.id)
-  return { held: heldBySubtask(checkpoint), stalled, answering, out: sink.records }
+  return { held: heldBySubtask(checkpoint, (r) => r as number), stalled, answering, out: sink.records }
 }
 
 /** What every restore must give: each record called once in the second run, and out once. */
