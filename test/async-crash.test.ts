@@ -17,8 +17,11 @@
  * The service is the bottleneck, so the operator's input channel is full. In one thread a barrier
  * overtakes the records queued there (Task.overtakeBarrier) and checkpoints come at the interval,
  * those records in the snapshot; from another worker (a ring channel) it waits behind them, so
- * there checkpoints come every ring's worth of records. The inputs are sized for the slower case:
- * the ordered trial's 40 000 records give at least two kills after checkpoints.
+ * there checkpoints come every ring's worth of records. And no checkpoint comes once the source has
+ * read its whole input into the queues (a run resumed near the end may finish unkilled). The inputs
+ * are sized so that the first two runs of each trial have input left for several checkpoints: the
+ * ordered trial's 40 000 records at ~2-3 K calls/s, the batched trial's 250 000 at ~20-40 K/s (at
+ * 100 000 a quiet machine once finished its second run before a second kill).
  */
 import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -36,7 +39,7 @@ const root = new URL('..', import.meta.url).pathname
 const job = [join(root, 'bin/sluice.js'), 'run', 'test/fixtures/async-job.ts', '--no-server']
 /** Records in the inputs: the ordered trial's (one call per record, ~2-3 K calls/s here) and the batched trial's. */
 const ORDERED_RECORDS = 40_000
-const BATCHED_RECORDS = 100_000
+const BATCHED_RECORDS = 250_000
 let dir: string
 let service: NumberService
 /** Input files by record count. */
