@@ -23,9 +23,11 @@ import { requireService, SERVICES, uniqueName } from './support/services.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const sluice = join(root, 'bin/sluice.js')
-const EVENTS = 150_000
+// Enough input that a fast machine (q5 at ~130 K events/s once running) still needs more than the
+// ten runs: a late kill lets a run persist at most ~300 ms of progress, an early one a checkpoint.
+const EVENTS = 400_000
 const SEED = 3
-// 500 events/s of event time: 300 s, so q5's sliding windows fire many times.
+// 500 events/s of event time: 800 s, so q5's sliding windows fire many times.
 const RATE = 500
 const KILLS = 10
 let dir: string
@@ -54,7 +56,7 @@ async function killRepeatedly(args: string[], chk: string, seed: number): Promis
   const rnd = new SeededRandom(seed)
   let kills = 0
   for (let k = 0; k < KILLS; k++) {
-    const end = await runAndKill(args, { cwd: root, chk, rnd, early: k % 2 === 1, maxDelayMs: 400 })
+    const end = await runAndKill(args, { cwd: root, chk, rnd, early: k % 2 === 1, maxDelayMs: 200 })
     if (!end.killed) {
       expect(end.code, `run ${k + 1} ended by itself: ${end.stderr}`).toBe(0)
       return kills

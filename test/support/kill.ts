@@ -22,7 +22,11 @@ export interface KillOptions {
   /** The run's checkpoint directory, watched for the checkpoints it writes. */
   readonly chk: string
   readonly rnd: SeededRandom
-  /** Kill at a random moment of start-up or restore instead of after the run's own checkpoints. */
+  /**
+   * Kill at a random moment of start-up or restore instead of after the run's own checkpoints: up to
+   * 1.6 s after the start, and at the latest when the run writes its first checkpoint (so an early
+   * kill on a fast machine does not let the run get far into its input).
+   */
   readonly early: boolean
   /** How many checkpoints newer than any before it the run must have written (and kept) before the kill; 1 unless told. */
   readonly afterCheckpoints?: number
@@ -56,15 +60,16 @@ export function runAndKill(args: string[], o: KillOptions): Promise<RunEnd> {
     const kill = (): void => {
       if (!exited) child.kill('SIGKILL')
     }
-    if (o.early) {
-      setTimeout(kill, 100 + Math.floor(o.rnd.float() * 1500))
-      return
-    }
+    const early = o.early ? setTimeout(kill, 100 + Math.floor(o.rnd.float() * 1500)) : undefined
     const poll = setInterval(() => {
       if (exited) return clearInterval(poll)
-      if (checkpointIds(o.chk).filter((id) => id > before).length >= want) {
+      if (checkpointIds(o.chk).filter((id) => id > before).length >= (o.early ? 1 : want)) {
         clearInterval(poll)
-        setTimeout(kill, Math.floor(o.rnd.float() * maxDelayMs))
+        if (early === undefined) setTimeout(kill, Math.floor(o.rnd.float() * maxDelayMs))
+        else {
+          clearTimeout(early)
+          kill()
+        }
       }
     }, 20)
   })
