@@ -40,6 +40,7 @@ export type { KeyedStateStore, ValueState, MapState, ListState, ReducingState, S
 
 // Calling services from a stream (mapAsync, flatMapAsync, mapAsyncBatch).
 export type { CallContext, RetryOptions, AsyncOptions, KeyedAsyncOptions, AsyncBatchOptions } from './operators/async/options.ts'
+export { failRecord, RecordFailure } from './operators/async/record-failure.ts'
 export type { CallMetricsSnapshot } from './metrics/call-metrics.ts'
 // Enrichment from a table or a service (`stream.lookupJoin`).
 export type { LookupTable, LookupFunction, LookupResult, LookupJoinOptions, LookupCacheOptions } from './operators/async/lookup.ts'

@@ -6,6 +6,7 @@ import type { WindowAssigner } from '../operators/window/assigners.ts'
 import type { Operator } from '../operators/types.ts'
 import { requireFunction, type OperatorOptions } from './options.ts'
 import { addAsync, callOf } from './async.ts'
+import type { RecordFailure } from '../operators/async/record-failure.ts'
 import type { CallContext, KeyedAsyncOptions } from '../operators/async/options.ts'
 import type { Stream } from './stream.ts'
 import { WindowedStream } from './windowed-stream.ts'
@@ -51,13 +52,13 @@ export class KeyedStream<K, T> {
    * bids.keyBy((b) => b.bidder).mapAsync('update-profile', async (b) => ({ bidder: b.bidder, ok: true }), { keyOrder: true, concurrency: 32 })
    * ```
    */
-  mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O>, options?: KeyedAsyncOptions): Stream<O> {
+  mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O | RecordFailure>, options?: KeyedAsyncOptions): Stream<O> {
     requireFunction(id, 'mapAsync', fn)
     return addAsync(this.input, id, { method: 'mapAsync', parts: callOf({ kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false, keyed: this.keyedBy() })
   }
 
   /** Stream.flatMapAsync on a keyed stream, with `keyOrder` as in mapAsync. */
-  flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O>>, options?: KeyedAsyncOptions): Stream<O> {
+  flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O> | RecordFailure>, options?: KeyedAsyncOptions): Stream<O> {
     requireFunction(id, 'flatMapAsync', fn)
     return addAsync(this.input, id, { method: 'flatMapAsync', parts: callOf({ kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false, keyed: this.keyedBy() })
   }

@@ -16,6 +16,7 @@ import { KeyedStream } from './keyed-stream.ts'
 import { addAsync, callOf, lookupParts } from './async.ts'
 import { resolveLookupOptions, type LookupFunction, type LookupJoinOptions, type LookupResult, type LookupTable } from '../operators/async/lookup.ts'
 import type { AsyncBatchOptions, AsyncOptions, CallContext } from '../operators/async/options.ts'
+import type { RecordFailure } from '../operators/async/record-failure.ts'
 import type { WindowedStream } from './windowed-stream.ts'
 
 /** @internal Where a stream comes from: a node's main output or one of its side outputs. */
@@ -135,7 +136,7 @@ export class Stream<T> {
    *   { concurrency: 64, timeoutMs: 2000, retry: { attempts: 3 } })
    * ```
    */
-  mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O>, options?: AsyncOptions): Stream<O> {
+  mapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<O | RecordFailure>, options?: AsyncOptions): Stream<O> {
     requireFunction(id, 'mapAsync', fn)
     return addAsync(this, id, { method: 'mapAsync', parts: callOf({ kind: 'map', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false })
   }
@@ -148,7 +149,7 @@ export class Stream<T> {
    * const tokens = lines.flatMapAsync<string>('tokenize', async (line) => line.split(' '), { concurrency: 8 })
    * ```
    */
-  flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O>>, options?: AsyncOptions): Stream<O> {
+  flatMapAsync<O>(id: string, fn: (value: T, call: CallContext) => Promise<Iterable<O> | RecordFailure>, options?: AsyncOptions): Stream<O> {
     requireFunction(id, 'flatMapAsync', fn)
     return addAsync(this, id, { method: 'flatMapAsync', parts: callOf({ kind: 'flatMap', fn: fn as (v: unknown, c: CallContext) => unknown }), options, batched: false })
   }
@@ -167,7 +168,7 @@ export class Stream<T> {
    * }, { maxBatch: 100, maxWaitMs: 10, concurrency: 8 })
    * ```
    */
-  mapAsyncBatch<O>(id: string, fn: (values: T[], call: CallContext) => Promise<O[]>, options?: AsyncBatchOptions): Stream<O> {
+  mapAsyncBatch<O>(id: string, fn: (values: T[], call: CallContext) => Promise<(O | RecordFailure)[]>, options?: AsyncBatchOptions): Stream<O> {
     requireFunction(id, 'mapAsyncBatch', fn)
     return addAsync(this, id, { method: 'mapAsyncBatch', parts: callOf({ kind: 'batch', fn: fn as (v: unknown[], c: CallContext) => unknown }), options, batched: true })
   }

@@ -9,6 +9,7 @@ import { memorySink } from '../../testing/memory-sink.ts'
 import { until } from '../../testing/until.ts'
 import type { Batch, Operator, OperatorContext, Output } from '../types.ts'
 import type { CallContext } from './options.ts'
+import { failRecord } from './record-failure.ts'
 
 /** A service the test answers by hand: each call waits until the test resolves or rejects it. */
 class Service<I, O> {
@@ -189,6 +190,44 @@ describe('mapAsync', () => {
     expect(err).toBeInstanceOf(SluiceError)
     expect((err as SluiceError).code).toBe('ASYNC_CALL_FAILED')
     expect((err as Error).message).toMatch(/mapAsyncBatch "short".*input record #1.*array of 3 results.*an array of 2/)
+  })
+
+  it('mapAsyncBatch: failRecord in a result fails that record alone, without a retry; the batch\'s others are emitted in order', async () => {
+    const calls: number[][] = []
+    const out = memorySink<number>()
+    const dead = memorySink<{ reason: string; record: unknown }>()
+    const p = new Pipeline('fail-one', { deadLetter: dead as never })
+    p.source('in', fromArray([1, 2, 3, 4, 5]))
+      .mapAsyncBatch('check', async (xs: number[]) => {
+        calls.push(xs)
+        return xs.map((x) => (x % 2 === 0 ? failRecord(new Error(`${x} is even`)) : x * 10))
+      }, { maxBatch: 5, maxWaitMs: 0, retry: { attempts: 3, backoffMs: 0 }, onError: 'dead-letter' })
+      .to('out', out)
+    const result = await p.run().done
+    expect(out.records).toEqual([10, 30, 50])
+    expect(calls).toEqual([[1, 2, 3, 4, 5]])
+    expect(dead.records.map((d) => d.record)).toEqual([2, 4])
+    expect(dead.records[0].reason).toBe('the call failed this record: 2 is even')
+    const m = result.metrics.operators.find((o) => o.operator === 'check')?.calls
+    expect([m?.succeeded, m?.failures, m?.retries]).toEqual([1, 2, 0])
+  })
+
+  it('mapAsync and flatMapAsync: a call that resolves with failRecord is not retried and goes to onError', async () => {
+    let attempts = 0
+    const out = memorySink<string>()
+    const p = new Pipeline('fail-map')
+    p.source('in', fromArray(['ok', 'bad']))
+      .mapAsync('m', async (s: string) => (attempts++, s === 'bad' ? failRecord(new Error('refused')) : s), { retry: { attempts: 4, backoffMs: 0 }, onError: 'skip' })
+      .flatMapAsync('f', async (s: string) => (s === 'ok' ? [s, s] : failRecord(new Error('never'))))
+      .to('out', out)
+    await p.run().done
+    expect(out.records).toEqual(['ok', 'ok'])
+    expect(attempts).toBe(2)
+    const failing = new Pipeline('fail-fail')
+    failing.source('in', fromArray([1])).flatMapAsync('f', async () => failRecord(new Error('record 1 is refused'))).to('out', memorySink())
+    const err = await failing.run().done.then(() => null, (e: unknown) => e)
+    expect((err as SluiceError).code).toBe('ASYNC_CALL_FAILED')
+    expect((err as Error).message).toMatch(/the call failed this record: record 1 is refused/)
   })
 
   it('a batch that is not full closes after maxWaitMs on the job clock', async () => {

@@ -22,6 +22,7 @@ import type { AsyncStage, Batch, Operator, OperatorContext, Output } from '../ty
 import { Attempt, AttemptContext, checkResult, safeRetryOn } from './attempt.ts'
 import { HeldRecord, HeldRecords } from './held-records.ts'
 import { NO_OUTPUT } from './no-output.ts'
+import { RecordFailure } from './record-failure.ts'
 import { backoffDelay, type CallContext, type ResolvedAsyncOptions } from './options.ts'
 
 const KIND = 'async'
@@ -284,7 +285,14 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
       if (bad === null) {
         m.succeeded++
         this.slots--
-        for (let i = 0; i < recs.length; i++) this.done(recs[i], this.parts.call.kind === 'batch' ? (a.value as unknown[])[i] : a.value, null, completed)
+        const batch = this.parts.call.kind === 'batch'
+        for (let i = 0; i < recs.length; i++) {
+          const v = batch ? (a.value as unknown[])[i] : a.value
+          if (v instanceof RecordFailure) {
+            m.failures++
+            this.done(recs[i], undefined, { err: v.cause, attempts: 0 }, completed)
+          } else this.done(recs[i], v, null, completed)
+        }
         return
       }
       a.ok = false
@@ -320,7 +328,8 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     const e = h.error as { err: unknown; attempts: number } | null
     if (e !== null) {
       const why = describeCause(e.err)
-      const reason = e.attempts > 1 ? `call failed after ${e.attempts} attempts: ${why}` : `call failed: ${why}`
+      // attempts 0: the call answered, failing this record alone (failRecord).
+      const reason = e.attempts === 0 ? `the call failed this record: ${why}` : e.attempts > 1 ? `call failed after ${e.attempts} attempts: ${why}` : `call failed: ${why}`
       const position = h.ordinal < 0 ? 'a record restored from a checkpoint' : null
       ctx.rejectAt?.(h.record, 'ASYNC_CALL_FAILED', `${this.parts.method} "${ctx.operatorId}"`, reason, h.ordinal, position, e.err)
       return

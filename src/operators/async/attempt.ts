@@ -1,6 +1,7 @@
 /** One attempt of an asynchronous call, and the checks of what it resolved with. */
 import { SluiceError } from '../../errors.ts'
 import type { HeldRecord } from './held-records.ts'
+import { RecordFailure } from './record-failure.ts'
 
 /** One attempt of a call, in flight, then perhaps waiting to be retried. */
 export class Attempt {
@@ -44,7 +45,7 @@ export function checkResult(kind: 'map' | 'flatMap' | 'batch', method: string, i
   if (kind === 'batch' && (!Array.isArray(v) || v.length !== n)) {
     return new SluiceError('ASYNC_RESULT_INVALID', `${method} "${id}": a call for ${n} records must resolve with an array of ${n} results, in order; it resolved with ${Array.isArray(v) ? `an array of ${v.length}` : describeValue(v)}`)
   }
-  if (kind === 'flatMap' && (v === null || v === undefined || typeof (v as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof v === 'string')) {
+  if (kind === 'flatMap' && !(v instanceof RecordFailure) && (v === null || v === undefined || typeof (v as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof v === 'string')) {
     return new SluiceError('ASYNC_RESULT_INVALID', `${method} "${id}": a call must resolve with an array (or other iterable) of results; it resolved with ${describeValue(v)}`)
   }
   return null

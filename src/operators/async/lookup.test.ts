@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ManualClock } from '../../time/clock.ts'
 import { asLookupTable, lookupBatchFunction, resolveLookupOptions, type LookupJoinOptions, type LookupStats, type LookupTable } from './lookup.ts'
 import { NO_OUTPUT } from './no-output.ts'
+import { failRecord, RecordFailure } from './record-failure.ts'
 import type { CallContext } from './options.ts'
 
 interface Order { id: number; user: string }
@@ -53,7 +54,7 @@ describe('lookupBatchFunction', () => {
     const fn = build(table, { cache: { maxEntries: 100 } }, new ManualClock(0), s)
     await fn([order(1, 'ann'), order(2, 'zed')], call)
     const out = await fn([order(3, 'ann'), order(4, 'zed'), order(5, 'bob'), order(6, 'bob')], call)
-    expect(out.map((o) => o !== NO_OUTPUT && o.value)).toEqual([ann, undefined, bob, bob])
+    expect(out.map((o) => o !== NO_OUTPUT && !(o instanceof RecordFailure) && o.value)).toEqual([ann, undefined, bob, bob])
     expect(table.asked).toEqual([['ann', 'zed'], ['bob']])
     expect(s).toEqual({ cacheHits: 2, cacheMisses: 3, cacheEntries: 3 })
   })
@@ -74,9 +75,9 @@ describe('lookupBatchFunction', () => {
     table.rows.ann = { name: 'Ann B.', tier: 3 }
     table.rows.bob = bob
     clock.advance(999)
-    expect((await fn([order(3, 'ann'), order(4, 'bob')], call)).map((o) => o !== NO_OUTPUT && o.value)).toEqual([ann, undefined])
+    expect((await fn([order(3, 'ann'), order(4, 'bob')], call)).map((o) => o !== NO_OUTPUT && !(o instanceof RecordFailure) && o.value)).toEqual([ann, undefined])
     clock.advance(1)
-    expect((await fn([order(5, 'ann'), order(6, 'bob')], call)).map((o) => o !== NO_OUTPUT && o.value)).toEqual([{ name: 'Ann B.', tier: 3 }, bob])
+    expect((await fn([order(5, 'ann'), order(6, 'bob')], call)).map((o) => o !== NO_OUTPUT && !(o instanceof RecordFailure) && o.value)).toEqual([{ name: 'Ann B.', tier: 3 }, bob])
     expect(table.asked).toEqual([['ann', 'bob'], ['ann', 'bob']])
   })
 
@@ -140,6 +141,56 @@ describe('lookupBatchFunction', () => {
     answer = undefined
     expect(await fn3([order(1, 'bob')], call)).toEqual([{ record: order(1, 'bob'), value: bob }])
     expect(s).toEqual({ cacheHits: 0, cacheMisses: 2, cacheEntries: 1 })
+  })
+
+  it('fails only the record whose key selector throws: the others are looked up and joined', async () => {
+    const table = memoryTable({ ann, bob })
+    const fn = lookupBatchFunction<Order, string, User, unknown>('enrich', (o) => {
+      if (o.id === 2) throw new Error('no user on order 2')
+      return o.user
+    }, table, resolveLookupOptions('enrich', undefined), { now: () => 0 })
+    const out = await fn([order(1, 'ann'), order(2, 'ann'), order(3, 'bob')], call)
+    expect(out[0]).toEqual({ record: order(1, 'ann'), value: ann })
+    expect(out[2]).toEqual({ record: order(3, 'bob'), value: bob })
+    const bad = out[1] as RecordFailure
+    expect(bad).toBeInstanceOf(RecordFailure)
+    expect(bad.cause).toMatchObject({ code: 'RECORD_FAILED' })
+    expect((bad.cause as Error).message).toContain('lookupJoin "enrich": the key selector threw on this record: no user on order 2')
+    expect(table.asked).toEqual([['ann', 'bob']])
+  })
+
+  it('fails only the record whose join throws', async () => {
+    const fn = build(memoryTable({ ann, bob }), {
+      join: (o, u) => {
+        if (u === undefined) throw new TypeError(`no user ${o.user}`)
+        return `${o.id}:${u.name}`
+      },
+    })
+    const out = await fn([order(1, 'ann'), order(2, 'zed'), order(3, 'bob')], call)
+    expect([out[0], out[2]]).toEqual(['1:Ann', '3:Bob'])
+    expect((out[1] as RecordFailure).cause).toMatchObject({ code: 'RECORD_FAILED' })
+    expect(((out[1] as RecordFailure).cause as Error).message).toMatch(/lookupJoin "enrich": join threw on this record: .*no user zed/)
+  })
+
+  it("fails every record of a key the table answers failRecord for, and does not cache that answer", async () => {
+    const asked: string[][] = []
+    const refused = new Error('key zed is not a user id')
+    const table: LookupTable<string, User> = {
+      get: async (keys) => {
+        asked.push([...keys])
+        return keys.map((k) => (k === 'zed' ? failRecord(refused) : k === 'ann' ? ann : undefined))
+      },
+    }
+    const s = stats()
+    const fn = build(table, undefined, new ManualClock(0), s)
+    const out = await fn([order(1, 'zed'), order(2, 'ann'), order(3, 'zed')], call)
+    expect(out[1]).toEqual({ record: order(2, 'ann'), value: ann })
+    expect(out[0]).toBeInstanceOf(RecordFailure)
+    expect((out[0] as RecordFailure).cause).toBe(refused)
+    expect(out[2]).toBe(out[0])
+    await fn([order(4, 'zed'), order(5, 'ann')], call)
+    expect(asked).toEqual([['zed', 'ann'], ['zed']])
+    expect(s.cacheEntries).toBe(1)
   })
 
   it('passes a rejection of the table through', async () => {

@@ -4,9 +4,10 @@
  * subtask's LRU cache first; only the distinct keys the cache lacks go to the table, in one
  * `get`; the answers fill the cache, and each record leaves joined with its key's value.
  */
-import { SluiceError } from '../../errors.ts'
+import { describeCause, SluiceError } from '../../errors.ts'
 import { LruCache } from './lru-cache.ts'
 import { NO_OUTPUT } from './no-output.ts'
+import { RecordFailure, failRecord } from './record-failure.ts'
 import type { AsyncBatchOptions, CallContext } from './options.ts'
 
 /**
@@ -17,9 +18,10 @@ export interface LookupTable<K, V> {
   /**
    * One value per key, in the order of `keys`; `undefined` for a key the table does not hold
    * (`null` is a value). The keys of one call are distinct. Reject to fail the call (it is retried
-   * or goes to the operator's onError).
+   * or goes to the operator's onError); `failRecord(cause)` in a key's place fails only the records
+   * with that key, without a retry (a key the table cannot hold), and is not cached.
    */
-  get(keys: readonly K[], call: CallContext): Promise<readonly (V | undefined)[]>
+  get(keys: readonly K[], call: CallContext): Promise<readonly (V | undefined | RecordFailure)[]>
   /**
    * Called once by each subtask that uses the table, before its first `get`. A table shared by
    * several subtasks counts its opens and releases its connections at the last `close`.
@@ -102,8 +104,8 @@ function invalid(id: string, name: string, v: unknown, what: string): never {
   throw new SluiceError('ASYNC_OPTIONS_INVALID', `lookupJoin "${id}": ${name} must be ${what}, got ${shown}`)
 }
 
-/** A single-key lookup function, as `lookupJoin` also takes one. */
-export type LookupFunction<K, V> = (key: K, call: CallContext) => Promise<V | undefined>
+/** A single-key lookup function, as `lookupJoin` also takes one: reject to fail the call, `failRecord(cause)` to fail only the key's records. */
+export type LookupFunction<K, V> = (key: K, call: CallContext) => Promise<V | undefined | RecordFailure>
 
 /**
  * The table itself, or a single-key function as a table: its `get` calls the function once per
@@ -154,6 +156,9 @@ export function keyIdentity(key: unknown): unknown {
  * `keyIdentity` says), and their answers are cached, misses too unless `cacheMisses` is false.
  * A record whose value is `undefined` yields NO_OUTPUT with `onMissing: 'drop'`.
  *
+ * One bad record fails alone (a RecordFailure in its place): a `keyFn` or `join` that throws on
+ * it, or a table that answers `failRecord` for its key. The batch's other records are joined.
+ *
  * The table's answer must be an array with one entry per key asked, else ASYNC_RESULT_INVALID
  * saying what came back.
  */
@@ -163,12 +168,19 @@ export function lookupBatchFunction<T, K, V, O>(
   lookup: LookupTable<K, V> | LookupFunction<K, V>,
   options: ResolvedLookupOptions<T, V, O>,
   env: LookupEnvironment,
-): (records: T[], call: CallContext) => Promise<(O | typeof NO_OUTPUT)[]> {
+): (records: T[], call: CallContext) => Promise<(O | typeof NO_OUTPUT | RecordFailure)[]> {
   const table = asLookupTable(lookup)
   const c = options.cache
   const cache = c === null ? null : new LruCache<unknown, V | undefined>({ maxEntries: c.maxEntries, ttlMs: c.ttlMs, cacheMisses: c.cacheMisses }, () => env.now())
   const join = options.join ?? ((record: T, value: V | undefined) => ({ record, value }) as O)
   const drop = options.onMissing === 'drop'
+  const joined = options.join === null ? join : (record: T, value: V | undefined): O | RecordFailure => {
+    try {
+      return join(record, value)
+    } catch (e) {
+      return failRecord(new SluiceError('RECORD_FAILED', `lookupJoin "${id}": join threw on this record: ${describeCause(e)}`, { cause: e }))
+    }
+  }
 
   return async (records, call) => {
     const stats = env.stats
@@ -181,8 +193,16 @@ export function lookupBatchFunction<T, K, V, O>(
     const askIds: unknown[] = []
     const hits0 = cache?.hits ?? 0
     const misses0 = cache?.misses ?? 0
+    /** Records whose key selector threw: their failure, by index (rare: allocated on the first). */
+    let badKeys: Map<number, RecordFailure> | null = null
     for (let i = 0; i < n; i++) {
-      const key = keyFn(records[i])
+      let key: K
+      try {
+        key = keyFn(records[i])
+      } catch (e) {
+        ;(badKeys ??= new Map()).set(i, failRecord(new SluiceError('RECORD_FAILED', `lookupJoin "${id}": the key selector threw on this record: ${describeCause(e)}`, { cause: e })))
+        continue
+      }
       const ident = keyIdentity(key)
       identities[i] = ident
       if (known.has(ident) || asked.has(ident)) continue
@@ -205,16 +225,23 @@ export function lookupBatchFunction<T, K, V, O>(
         throw new SluiceError('ASYNC_RESULT_INVALID', `lookupJoin "${id}": ${table.name ?? 'the lookup table'} was asked for ${askKeys.length} key${askKeys.length === 1 ? '' : 's'} and answered ${describeAnswer(answer)}; get(keys) must resolve with an array of one value (or undefined) per key, in order`)
       }
       for (let j = 0; j < askIds.length; j++) {
-        const value = answer[j] as V | undefined
-        known.set(askIds[j], value)
-        cache?.set(askIds[j], value)
+        const value = answer[j] as V | undefined | RecordFailure
+        known.set(askIds[j], value as V | undefined)
+        if (!(value instanceof RecordFailure)) cache?.set(askIds[j], value)
       }
     }
     if (cache !== null && stats !== undefined) stats.cacheEntries = cache.size
-    const out: (O | typeof NO_OUTPUT)[] = new Array(n)
+    const out: (O | typeof NO_OUTPUT | RecordFailure)[] = new Array(n)
     for (let i = 0; i < n; i++) {
-      const value = known.get(identities[i])
-      out[i] = drop && value === undefined ? NO_OUTPUT : join(records[i], value)
+      const bad = badKeys?.get(i)
+      if (bad !== undefined) {
+        out[i] = bad
+        continue
+      }
+      const value: unknown = known.get(identities[i])
+      if (value instanceof RecordFailure) out[i] = value
+      else if (drop && value === undefined) out[i] = NO_OUTPUT
+      else out[i] = joined(records[i], value as V | undefined)
     }
     return out
   }
