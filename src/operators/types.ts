@@ -89,6 +89,8 @@ export interface AsyncStage {
   readonly ready: boolean
   /** Holds as many records as it may: take no input batch (control items still pass). */
   full(): boolean
+  /** How many more records it may hold now (≤ 0 when full): the task takes at most that many. */
+  room(): number
   /** Holds nothing: no record in a call, waiting or unemitted, and no watermark held. */
   isEmpty(): boolean
   /** Emits what may leave now; returns the highest watermark released (-∞ for none). */

@@ -95,8 +95,8 @@ afterEach(() => {
 
 function build(shape: Shape, service: StalledService | AnsweringService, gate: { open: number }, sink: CollectSink<number>): Pipeline {
   const p = new Pipeline('async-checkpoint')
-  // Batches of 5 against a capacity of 8: the operator takes a second batch while it holds 5, so
-  // it can hold records waiting for a slot (it never takes a batch once full).
+  // Batches of 5 against a capacity of 8: the operator takes all of a first batch and 3 records of
+  // a second; the rest waits in its input channel.
   const input = p.source('in', gatedSource(RECORDS, gate), { batchSize: 5 }).parallelism(1)
   const called: Stream<number> = shape.batch === true
     ? input.mapAsyncBatch('call', service.batchFn, { concurrency: CONCURRENCY / 4, maxBatch: 4, ordered: shape.ordered })
@@ -107,8 +107,8 @@ function build(shape: Shape, service: StalledService | AnsweringService, gate: {
   return p
 }
 
-function heldNow(job: JobHandle): number {
-  return job.metrics().operators.filter((o) => o.operator === 'call').reduce((n, o) => n + (o.calls?.held ?? 0), 0)
+function readNow(job: JobHandle): number {
+  return job.metrics().operators.find((o) => o.operator === 'in')?.recordsOut ?? 0
 }
 
 const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b)
@@ -126,9 +126,12 @@ async function stallThenRestore(shape: Shape, from: number, to: number, open: nu
   const gate = { open }
   const stalled = new StalledService()
   const first = build(shape, stalled, gate, sink).run({ parallelism: from, checkpoints: { dir, intervalMs: 10 }, restart: false })
-  await until(() => heldNow(first) === open)
+  // Every record let in has been read: the operator holds what it has room for, and the rest
+  // waits in its input channel, ahead of any barrier triggered from now on.
+  await until(() => readNow(first) === open)
   const before = first.checkpoints()?.completed ?? 0
-  // The service answers nothing: checkpoints complete all the same.
+  // The service answers nothing: checkpoints complete all the same. The second one from now was
+  // triggered after the reads, so it holds every record (held, or queued and taken past).
   await until(() => (first.checkpoints()?.completed ?? 0) >= before + 2)
   const checkpoint = new CheckpointStorage(dir, 3, () => {}).latest() as Checkpoint
   expect(checkpoint).not.toBeNull()
@@ -172,7 +175,8 @@ describe('mapAsync checkpoints with calls in flight', () => {
   })
 
   it('unordered, records waiting for a slot too: the checkpoint holds them all, each is called once after the restore', async () => {
-    // Two batches of 5: 8 calls in flight and 2 records waiting behind them.
+    // Two batches of 5: 8 calls in flight, and 2 records wait in the channel behind them (the
+    // operator takes only what it has room for); the barrier takes them past, into the snapshot.
     const r = await stallThenRestore({ keys: 0, ordered: false }, 1, 1, 10)
     expect(r.stalled.calls).toHaveLength(CONCURRENCY)
     expectExactlyOnce(r, 10)

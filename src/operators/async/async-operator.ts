@@ -100,6 +100,10 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
     return this.held.size >= this.capacity
   }
 
+  room(): number {
+    return this.capacity - this.held.size
+  }
+
   isEmpty(): boolean {
     return this.held.isEmpty()
   }

@@ -47,7 +47,13 @@ export interface InChannel<T> {
   /** Encoded bytes received (cross-thread channels; metrics). */
   readonly bytes?: number
   take(): ChannelItem<T>
-  /** The next item without taking it, or null when there is none. */
+  /**
+   * Like take, but a batch of more than `max` records (max ≥ 1) is taken in parts, its first `max`
+   * records not taken yet, and the rest stays first in line (an asynchronous head takes only the
+   * records it has room for).
+   */
+  takeUpTo(max: number): ChannelItem<T>
+  /** The next item without taking it, or null when there is none (a batch partly taken shows whole: tell only its kind by it). */
   peek(): ChannelItem<T> | null
   /** The id of the first checkpoint barrier queued, or null (see overtakeBarrier). */
   barrierAhead?(): number | null
@@ -69,6 +75,8 @@ export interface InChannel<T> {
 export class LocalChannel<T> implements InChannel<T> {
   private items: ChannelItem<T>[] = []
   private head = 0
+  /** Records of the head batch already taken by takeUpTo. */
+  private headOffset = 0
   private bufferedRecords = 0
 
   constructor(
@@ -118,12 +126,33 @@ export class LocalChannel<T> implements InChannel<T> {
         this.items.splice(i, 1)
         return ahead
       }
-      if (!isControl(item)) ahead.push(item as Batch<T>)
+      if (!isControl(item)) ahead.push(i === this.head ? rest(item as Batch<T>, this.headOffset) : (item as Batch<T>))
     }
     return ahead
   }
 
+  takeUpTo(max: number): ChannelItem<T> {
+    const item = this.items[this.head]
+    if (isControl(item)) return this.take()
+    const b = item as Batch<T>
+    const off = this.headOffset
+    const n = b.records.length
+    const end = Math.min(n, off + max)
+    if (off === 0 && end === n) return this.take()
+    const part: Batch<T> = { records: b.records.slice(off, end), times: b.times.slice(off, end) }
+    if (end === n) {
+      this.headOffset = 0
+      this.bufferedRecords += off // take() subtracts the whole batch
+      this.take()
+    } else {
+      this.headOffset = end
+      this.bufferedRecords -= end - off
+    }
+    return part
+  }
+
   take(): ChannelItem<T> {
+    if (this.headOffset > 0) return this.takeUpTo(Number.POSITIVE_INFINITY)
     const item = this.items[this.head]
     this.items[this.head] = undefined as unknown as ChannelItem<T>
     this.head++
@@ -139,6 +168,11 @@ export class LocalChannel<T> implements InChannel<T> {
     }
     return item
   }
+}
+
+/** The records of `b` from `from` on (b itself when from is 0). */
+export function rest<T>(b: Batch<T>, from: number): Batch<T> {
+  return from === 0 ? b : { records: b.records.slice(from), times: b.times.slice(from) }
 }
 
 export function isControl<T>(item: ChannelItem<T>): item is ControlItem {

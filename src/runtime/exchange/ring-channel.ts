@@ -9,7 +9,7 @@ import { SluiceError } from '../../errors.ts'
 import type { Batch } from '../../operators/types.ts'
 import { CodecError } from './codec/codec-error.ts'
 import { ColumnarCodec } from './codec/columnar.ts'
-import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, rest, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './ring/sab-ring.ts'
 import type { OutChannel } from './route.ts'
 
@@ -142,6 +142,8 @@ export class RingOutChannel implements OutChannel {
 
 export class RingInChannel implements InChannel<unknown> {
   private next: ChannelItem<unknown> | null = null
+  /** Records of `next` (a batch) already taken by takeUpTo. */
+  private nextOffset = 0
   /** Encoded bytes received, for metrics. */
   bytes = 0
 
@@ -193,7 +195,21 @@ export class RingInChannel implements InChannel<unknown> {
   take(): ChannelItem<unknown> {
     const item = this.peek() as ChannelItem<unknown>
     this.next = null
-    return item
+    if (this.nextOffset === 0) return item
+    const off = this.nextOffset
+    this.nextOffset = 0
+    return rest(item as Batch<unknown>, off)
+  }
+
+  takeUpTo(max: number): ChannelItem<unknown> {
+    const item = this.peek() as ChannelItem<unknown>
+    if (isControl(item)) return this.take()
+    const b = item as Batch<unknown>
+    const off = this.nextOffset
+    const end = Math.min(b.records.length, off + max)
+    if (end === b.records.length) return this.take()
+    this.nextOffset = end
+    return { records: b.records.slice(off, end), times: b.times.slice(off, end) }
   }
 
   /** Resolves when a message arrives (or after a while). */
@@ -229,7 +245,7 @@ export class RingInChannel implements InChannel<unknown> {
       this.next = null
       return ahead
     }
-    if (next !== null && !isControl(next)) ahead.push(next as Batch<unknown>)
+    if (next !== null && !isControl(next)) ahead.push(rest(next as Batch<unknown>, this.nextOffset))
     this.ring.scan((m, at) => {
       if (m.kind === RingKind.DATA) ahead.push(this.codec.decode(m.payload))
       else if (m.kind === RingKind.BARRIER) {

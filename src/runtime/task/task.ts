@@ -149,14 +149,14 @@ export class Task extends Chain implements TaskServices {
     }
     const start = performance.now()
     for (let n = 0; n < ITEMS_PER_STEP; n++) {
-      // A full asynchronous head takes no batch; watermarks, barriers and the end still pass.
+      // An asynchronous head takes only the records it has room for; watermarks, barriers and the end always pass.
       const inp = this.pickInput()
       if (inp === null) {
         if (stage !== null && stage.full() && this.overtakeBarrier(stage)) did = true
         break
       }
       did = true
-      const item: ChannelItem<unknown> = inp.channel.take()
+      const item: ChannelItem<unknown> = stage === null ? inp.channel.take() : inp.channel.takeUpTo(stage.room())
       if (isControl(item)) this.handleControl(inp, item)
       else this.runFrom(0, item, inp.input)
       this.afterWork()
