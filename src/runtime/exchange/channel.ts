@@ -49,15 +49,21 @@ export interface InChannel<T> {
   take(): ChannelItem<T>
   /** The next item without taking it, or null when there is none. */
   peek(): ChannelItem<T> | null
-  /** Same-thread channels: the id of the first checkpoint barrier queued, or null (see overtakeBarrier). */
+  /** The id of the first checkpoint barrier queued, or null (see overtakeBarrier). */
   barrierAhead?(): number | null
   /**
-   * Same-thread channels: removes the first barrier queued and returns the batches ahead of it,
-   * which stay queued (and counted against the capacity) to be taken later.
+   * Removes the first barrier queued and returns the batches ahead of it, which stay queued (and
+   * counted against the capacity) to be taken later.
    */
   overtakeBarrier?(): Batch<T>[]
   /** Cross-thread channels only: settles when the other thread may have sent something. */
   waitForActivity?(): Promise<void>
+  /**
+   * Cross-thread channels only: settles when the other thread has sent something since the last
+   * call, even while items are queued (a full asynchronous head looks through its queue for a
+   * barrier; waitForActivity would settle at once and spin).
+   */
+  waitForMore?(): Promise<void>
 }
 
 export class LocalChannel<T> implements InChannel<T> {

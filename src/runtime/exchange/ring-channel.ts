@@ -9,7 +9,7 @@ import { SluiceError } from '../../errors.ts'
 import type { Batch } from '../../operators/types.ts'
 import { CodecError } from './codec/codec-error.ts'
 import { ColumnarCodec } from './codec/columnar.ts'
-import { BarrierItem, END, IdleItem, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
+import { BarrierItem, END, IdleItem, isControl, LatencyMarkerItem, WatermarkItem, type ChannelItem, type ControlItem, type InChannel } from './channel.ts'
 import { RingKind, SabRing } from './ring/sab-ring.ts'
 import type { OutChannel } from './route.ts'
 
@@ -199,5 +199,45 @@ export class RingInChannel implements InChannel<unknown> {
   /** Resolves when a message arrives (or after a while). */
   waitForActivity(): Promise<void> {
     return this.ring.waitForData(WAIT_TIMEOUT_MS)
+  }
+
+  /** Resolves when the producer writes again, though messages are queued (or after a while). */
+  waitForMore(): Promise<void> {
+    return this.ring.waitForWrite(WAIT_TIMEOUT_MS)
+  }
+
+  barrierAhead(): number | null {
+    const next = this.next
+    if (next instanceof BarrierItem) return next.id
+    let id: number | null = null
+    this.ring.scan((m) => {
+      if (m.kind !== RingKind.BARRIER) return true
+      id = m.watermark
+      return false
+    })
+    return id
+  }
+
+  /**
+   * The batches ahead of the first barrier, decoded from the ring without taking them (they are
+   * read again, in order, by take); the barrier's frame becomes one readers pass over.
+   */
+  overtakeBarrier(): Batch<unknown>[] {
+    const ahead: Batch<unknown>[] = []
+    const next = this.next
+    if (next instanceof BarrierItem) {
+      this.next = null
+      return ahead
+    }
+    if (next !== null && !isControl(next)) ahead.push(next as Batch<unknown>)
+    this.ring.scan((m, at) => {
+      if (m.kind === RingKind.DATA) ahead.push(this.codec.decode(m.payload))
+      else if (m.kind === RingKind.BARRIER) {
+        this.ring.skipFrame(at)
+        return false
+      }
+      return true
+    })
+    return ahead
   }
 }

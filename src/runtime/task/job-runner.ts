@@ -133,8 +133,12 @@ export class JobRunner implements Scheduler {
         const ch = i.channel
         if (ch.waitForActivity === undefined || i.ended) continue
         if (!ch.isEmpty) {
-          // A batch a full async head cannot take is no work yet: a completed call wakes the loop.
-          if (t.heldBackByCalls(i)) continue
+          // A batch a full async head cannot take is no work yet: a completed call wakes the loop,
+          // and so does a new message (it may be a barrier the head takes past the queue).
+          if (t.heldBackByCalls(i)) {
+            if (ch.waitForMore !== undefined) waits.push(ch.waitForMore())
+            continue
+          }
           return null
         }
         waits.push(ch.waitForActivity())

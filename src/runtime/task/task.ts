@@ -199,10 +199,10 @@ export class Task extends Chain implements TaskServices {
 
   /**
    * A full asynchronous head takes no records, and its service may be slow: a barrier queued behind
-   * records would wait for the calls. Instead, when every open input holds the same barrier (in a
-   * same-thread channel, which can be looked through), the task takes it past them: the records
-   * ahead of it stay queued (and counted) for later, and the snapshot holds them as the head's,
-   * so a restore calls them again like the ones in flight.
+   * records would wait for the calls. Instead, when every open input holds the same barrier (a
+   * queue or a ring, both looked through), the task takes it past them: the records ahead of it
+   * stay queued (and counted) for later, and the snapshot holds them as the head's, so a restore
+   * calls them again like the ones in flight.
    */
   private overtakeBarrier(stage: AsyncStage): boolean {
     let id = -1

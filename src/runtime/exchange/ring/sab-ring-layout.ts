@@ -30,6 +30,10 @@
  * | 4..7 (i32)   | payload length  | 0                  | 0             | 0   | —   |
  * | 8..15        | records (i32)   | watermark (f64)    | idle 0/1 (i32)| —   | —   |
  *
+ * MARKER and BARRIER frames are laid out as WATERMARK (a time, an id). A SKIP frame is a BARRIER
+ * whose kind the consumer overwrote after taking it ahead of the frames before it (a checkpoint
+ * that overtakes records queued for a full asynchronous operator); readers pass over it.
+ *
  * Wrap-around: a frame never straddles the end of the region, so a payload is always one
  * contiguous view. When a frame does not fit before the end, the producer writes a PAD header
  * there (or nothing, if fewer than 16 bytes remain: both sides skip such a tail by rule) and
@@ -39,7 +43,7 @@
 export const CONTROL_BYTES = 256
 export const HEADER_BYTES = 16
 export const LAYOUT_MAGIC = 0x534c4352 // "SLCR"
-export const LAYOUT_VERSION = 1
+export const LAYOUT_VERSION = 2
 
 // Line 0: configuration, written once by create(); flags on close.
 export const W_MAGIC = 0
@@ -87,6 +91,8 @@ export const KIND_PAD = 5
 export const KIND_MARKER = 6
 /** A checkpoint barrier: its id, as a double. */
 export const KIND_BARRIER = 7
+/** A barrier the consumer took ahead of the frames before it (SabRing.skipFrame): readers pass over it. */
+export const KIND_SKIP = 8
 
 /** Mirror indices must fit an Int32: 2·regionBytes < 2^31. */
 export const MAX_REGION_BYTES = 2 ** 30 - 8

@@ -1,7 +1,7 @@
 /** The consumer end of a SabRing: reading frames, releasing them, and waiting for data. */
 import { SluiceError } from '../../../errors.ts'
 import {
-  FLAG_CONSUMER_CLOSED, HEADER_BYTES, KIND_BARRIER, KIND_DATA, KIND_END, KIND_IDLE, KIND_MARKER, KIND_PAD, KIND_WATERMARK,
+  FLAG_CONSUMER_CLOSED, HEADER_BYTES, KIND_BARRIER, KIND_DATA, KIND_END, KIND_IDLE, KIND_MARKER, KIND_PAD, KIND_SKIP, KIND_WATERMARK,
   W_BYTES_IN_USE, W_CONSUMER_WAITING, W_DATA_SEQ, W_MESSAGES_IN_USE, W_NEED_RECORDS, W_PRODUCER_WAITING, W_READ_INDEX,
   W_RECORDS_IN_USE, W_SPACE_SEQ, W_WRITE_INDEX, frameBytes,
 } from './sab-ring-layout.ts'
@@ -19,14 +19,35 @@ export class SabRingReader extends SabRingEnd {
   private heldBytes = 0
   private heldRecords = 0
   private dataWait: Promise<void> | null = null
+  /** The write index at the last waitForWrite. */
+  private seenWrite = -1
 
   tryRead(): RingMessage | null {
     if (this.holding) this.release()
-    const c = this.ctrl
+    for (;;) {
+      const w = Atomics.load(this.ctrl, W_WRITE_INDEX) // rule 2: before reading any frame
+      const r = Atomics.load(this.ctrl, W_READ_INDEX)
+      if (r === w) return null
+      const message = this.parse(r)
+      this.holding = true
+      this.heldNext = this.parsedNext
+      this.heldBytes = this.parsedFrame
+      this.heldRecords = this.parsedRecords
+      if (message !== null) return message
+      // A barrier taken ahead of the frames before it (skipFrame): pass over it.
+      this.release()
+    }
+  }
+
+  // Set by parse: the frame's end (mirror index), its framed bytes and its records.
+  private parsedNext = 0
+  private parsedFrame = 0
+  private parsedRecords = 0
+  private parsedAt = 0
+
+  /** The frame at mirror index `r` (not past the write index) as a message; null for a SKIP frame. */
+  private parse(r: number): RingMessage | null {
     const size = this.regionBytes
-    const w = Atomics.load(c, W_WRITE_INDEX) // rule 2: before reading any frame
-    let r = Atomics.load(c, W_READ_INDEX)
-    if (r === w) return null
     let at = r >= size ? r - size : r
     if (size - at < HEADER_BYTES || this.words[at >> 2] === KIND_PAD) {
       r = r >= size ? 0 : size
@@ -36,7 +57,7 @@ export class SabRingReader extends SabRingEnd {
     const kind = this.words[h]
     let frame = HEADER_BYTES
     let records = 0
-    let message: RingMessage
+    let message: RingMessage | null
     switch (kind) {
       case KIND_DATA: {
         const n = this.words[h + 1]
@@ -60,16 +81,57 @@ export class SabRingReader extends SabRingEnd {
       case KIND_END:
         message = new RingMessage(RingKind.END, EMPTY_PAYLOAD, 0, Number.NaN, false)
         break
+      case KIND_SKIP:
+        message = null
+        break
       default:
         throw new SluiceError('INTERNAL', `SabRing: corrupt frame kind ${kind} at offset ${at}`)
     }
     let next = (r >= size ? size : 0) + at + frame
     if (next >= 2 * size) next -= 2 * size
-    this.holding = true
-    this.heldNext = next
-    this.heldBytes = frame
-    this.heldRecords = records
+    this.parsedNext = next
+    this.parsedFrame = frame
+    this.parsedRecords = records
+    this.parsedAt = at
     return message
+  }
+
+  scan(visit: (m: RingMessage, at: number) => boolean): void {
+    const w = Atomics.load(this.ctrl, W_WRITE_INDEX) // rule 2
+    let r = this.holding ? this.heldNext : Atomics.load(this.ctrl, W_READ_INDEX)
+    while (r !== w) {
+      const m = this.parse(r)
+      r = this.parsedNext
+      if (m !== null && !visit(m, this.parsedAt)) return
+    }
+  }
+
+  skipFrame(at: number): void {
+    // The producer never touches a written frame before the consumer releases it: the consumer may.
+    this.words[at >> 2] = KIND_SKIP
+  }
+
+  waitForWrite(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const c = this.ctrl
+    const w = Atomics.load(c, W_WRITE_INDEX)
+    // Not producerClosed: a closed producer writes nothing more, and resolving for it would spin.
+    if (w !== this.seenWrite) {
+      this.seenWrite = w
+      return RESOLVED
+    }
+    if (this.dataWait !== null) return this.dataWait
+    const seq = Atomics.load(c, W_DATA_SEQ)
+    Atomics.store(c, W_CONSUMER_WAITING, 1)
+    if (Atomics.load(c, W_WRITE_INDEX) !== w) {
+      Atomics.store(c, W_CONSUMER_WAITING, 0)
+      return RESOLVED
+    }
+    const p = waitForChange(c, W_DATA_SEQ, seq, timeoutMs).then(() => {
+      Atomics.store(c, W_CONSUMER_WAITING, 0)
+      this.dataWait = null
+    })
+    this.dataWait = p
+    return p
   }
 
   release(): void {

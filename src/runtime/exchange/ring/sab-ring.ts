@@ -207,6 +207,32 @@ export class SabRing {
     return this.reader.waitForData(timeoutMs)
   }
 
+  /**
+   * Visits the messages written and not yet read, beyond the one held (if any), oldest first,
+   * without taking them, until `visit` returns false. `at` is the frame's offset (for skipFrame);
+   * a DATA payload is a view valid until the consumer reads or releases that frame.
+   */
+  scan(visit: (m: RingMessage, at: number) => boolean): void {
+    this.reader.scan(visit)
+  }
+
+  /**
+   * Turns the unread BARRIER frame at offset `at` (found by scan) into a frame readers pass over:
+   * the consumer took the barrier ahead of the frames before it.
+   */
+  skipFrame(at: number): void {
+    this.reader.skipFrame(at)
+  }
+
+  /**
+   * Resolves when the producer has written since the previous call (at once the first time, or
+   * when it has), or after `timeoutMs`; unlike waitForData, also while messages are queued. For a
+   * consumer that looks through what is queued (scan) without taking it.
+   */
+  waitForWrite(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
+    return this.reader.waitForWrite(timeoutMs)
+  }
+
   /** No message beyond the one held (if any) is available now. */
   get isEmpty(): boolean {
     return this.reader.isEmpty
