@@ -171,9 +171,10 @@ export class PostgresLookup<K, V> {
 
   /**
    * Fills out[from, to) with the rows of keys[from, to). A key the column cannot hold fails the
-   * whole query (class 22), so the keys are asked again in halves, down to the key that fails
-   * alone. `failing`: these keys are known to fail together (their left sibling half did not), so
-   * they are split without being asked whole. Resolves false when a key of the range failed.
+   * whole query (class 22), so the keys are asked again in halves, down to the keys that fail
+   * alone. `failing`: these keys are known to fail if asked together (they are the right half of
+   * a range that failed, whose left half did not), so they are split without being asked whole.
+   * Resolves false when a key of the range failed.
    */
   private async fill(p: Prepared, connection: CancellableConnection, keys: readonly K[], from: number, to: number, out: (V | undefined | RecordFailure)[], failing: boolean): Promise<boolean> {
     if (!failing || to - from === 1) {
