@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Pipeline, SluiceError, type CallMetricsSnapshot, type JobResult, type LookupResult, type LookupTable, type Sink } from '../src/index.ts'
+import { Pipeline, SluiceError, type CallMetricsSnapshot, type DeadLetter, type JobResult, type LookupResult, type LookupTable, type Sink } from '../src/index.ts'
 import { collectSink, fromArray, generatorSource, postgresLookup, redisLookup } from '../src/connectors/index.ts'
 import { memorySink } from '../src/testing/index.ts'
 import { closedPort, requireService, SERVICES, uniqueName } from './support/services.ts'
@@ -20,6 +20,7 @@ const REDIS = SERVICES.redis.uri
 let db: pg.Client
 const redis = createClient({ url: REDIS })
 const tables: string[] = []
+const views: string[] = []
 const prefixes: string[] = []
 let dir: string
 
@@ -38,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
   if (db !== undefined) {
+    for (const v of views) await db.query(`DROP VIEW IF EXISTS "${v}"`)
     for (const t of tables) await db.query(`DROP TABLE IF EXISTS "${t}"`)
     await db.end()
   }
@@ -177,6 +179,48 @@ describe('lookupJoin from PostgreSQL', () => {
       return { id: i, tier: c > 50 ? null : customer(c).tier }
     }))
   }, 60_000)
+
+  it('records whose key the key column cannot hold are dead-lettered alone, the reason naming the cause; the others are joined', async () => {
+    const t = await customers(20)
+    const orders = Array.from({ length: 90 }, (_, id) => ({ id, customer: id % 20 === 7 ? 'abc' : id === 50 ? 99_999_999_999 : 1 + (id % 20) }))
+    const bad = (o: (typeof orders)[number]): boolean => typeof o.customer !== 'number' || o.customer > 20
+    const out = memorySink<LookupResult<(typeof orders)[number], Customer>>()
+    const dead = memorySink<DeadLetter>()
+    const p = new Pipeline(uniqueName('lookup-pg-bad-keys'), { deadLetter: dead })
+    p.source('orders', fromArray(orders))
+      .lookupJoin('enrich', (o) => o.customer, postgresLookup<Customer, number | string>({ connection: PG, table: t, keyColumn: 'id' }), {
+        maxBatch: 30, maxWaitMs: 0, retry: { attempts: 3, backoffMs: 0 }, onError: 'dead-letter',
+      })
+      .to('out', out)
+    const result = await p.run().done
+    expect(out.records).toEqual(orders.filter((o) => !bad(o)).map((o) => ({ record: o, value: customer(o.customer as number) })))
+    expect(dead.records.map((d) => d.record)).toEqual(orders.filter(bad))
+    for (const d of dead.records) {
+      expect(d.operator).toBe('enrich')
+      expect(d.reason).toContain('a key does not fit column id: ')
+      expect(d.reason).toContain(d.record !== null && (d.record as { customer: unknown }).customer === 'abc' ? 'invalid input syntax for type integer: "abc"' : 'value "99999999999" is out of range for type integer')
+    }
+    // A failed key is not retried: the calls failed no attempt.
+    expect(callsOf(result, 'enrich')).toMatchObject({ retries: 0 })
+  })
+
+  it('a call that times out has its query cancelled on the server', async () => {
+    const t = await customers(3)
+    const view = uniqueName('lookup_join_slow')
+    views.push(view)
+    await db.query(`CREATE VIEW "${view}" AS SELECT id, name, pg_sleep(30) IS NULL AS slept FROM "${t}"`)
+    const dead = memorySink<DeadLetter>()
+    const p = new Pipeline(uniqueName('lookup-pg-timeout'), { deadLetter: dead })
+    p.source('orders', fromArray([{ id: 1, customer: 2 }]))
+      .lookupJoin('enrich', (o) => o.customer, postgresLookup({ connection: PG, table: view, keyColumn: 'id', poolSize: 1 }), { timeoutMs: 200, onError: 'dead-letter' })
+      .to('out', memorySink())
+    await p.run().done
+    expect(dead.records).toEqual([expect.objectContaining({ operator: 'enrich', reason: expect.stringContaining('no answer within timeoutMs 200 ms') })])
+    const active = async (): Promise<number> => Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [`sluice lookup ${view}`.slice(0, 63)])).rows[0].n)
+    for (const deadline = Date.now() + 20_000; (await active()) > 0; await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > deadline) throw new Error('the timed-out query still runs on the server after 20 s')
+    }
+  })
 
   it('a missing table fails the job: the failed call names the table and what to do', async () => {
     const missing = uniqueName('lookup_join_missing')

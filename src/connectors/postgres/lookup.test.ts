@@ -1,11 +1,13 @@
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { closedPort, requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
 import type { LookupTable } from '../../operators/async/lookup.ts'
+import { RecordFailure } from '../record-failure.ts'
 import { postgresLookup, type PostgresLookup } from './lookup.ts'
 
 const URI = SERVICES.postgres.uri
 let db: pg.Client
+const views: string[] = []
 const tables: string[] = []
 const opened: PostgresLookup<unknown, unknown>[] = []
 
@@ -20,6 +22,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const t of opened) await t.close()
   if (db === undefined) return
+  for (const v of views) await db.query(`DROP VIEW IF EXISTS ${v}`)
   for (const t of tables) await db.query(`DROP TABLE IF EXISTS ${t}`)
   await db.end()
 })
@@ -41,10 +44,40 @@ async function open<K, V>(t: PostgresLookup<K, V>): Promise<PostgresLookup<K, V>
 
 const customer = (id: number): Customer => ({ id, name: `c${id}`, tier: id % 3 === 0 ? 'gold' : 'basic' })
 
-async function connectionsOf(table: string): Promise<number> {
-  const res = await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [`sluice lookup ${table}`.slice(0, 63)])
+async function connectionsOf(table: string, state?: 'active'): Promise<number> {
+  const res = await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND ($2::text IS NULL OR state = $2)', [`sluice lookup ${table}`.slice(0, 63), state ?? null])
   return Number(res.rows[0].n)
 }
+
+/** Resolves once `cond()` holds, asking every 10 ms for at most 20 s (a deadline, not a wait). */
+async function eventually(cond: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`not within 20 s: ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** Counts the queries the lookup's connections run (the test's own `db` excluded) while `body` runs. */
+async function countingQueries<T>(body: () => Promise<T>): Promise<{ result: T; queries: number }> {
+  const spy = vi.spyOn(pg.Client.prototype, 'query')
+  try {
+    const result = await body()
+    return { result, queries: spy.mock.contexts.filter((c) => c !== db).length }
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+/** A view of `table` whose rows take 30 s each to compute (a key with no row answers at once). */
+async function slowView(table: string): Promise<string> {
+  const name = uniqueName('lookup_pg_slow')
+  views.push(`"${name}"`)
+  await db.query(`CREATE VIEW "${name}" AS SELECT id, name, pg_sleep(30) IS NULL AS slept FROM "${table}"`)
+  return name
+}
+
+const call = (signal: AbortSignal) => ({ signal, attempt: 1 })
 
 describe('postgresLookup', () => {
   it('answers each key with its row (the chosen columns), undefined where there is none, in the order asked', async () => {
@@ -145,10 +178,70 @@ describe('postgresLookup', () => {
     expect(err.message).not.toContain('hunter2secret')
   })
 
-  it('a key that does not fit the key column fails the call with RECORD_FAILED naming the column', async () => {
+  it('a key that does not fit the key column fails only its place, with RECORD_FAILED naming the column, the cause and no password', async () => {
     const name = await customers(2)
-    const t = await open(postgresLookup<Customer, unknown>({ connection: URI, table: name, keyColumn: 'id' }))
-    await expect(t.get(['seven'])).rejects.toMatchObject({ code: 'RECORD_FAILED', message: expect.stringContaining('a key does not fit column id') })
+    const withPassword = URI.replace('root@', 'root:hunter2secret@')
+    const t = await open(postgresLookup<Customer, unknown>({ connection: withPassword, table: name, keyColumn: 'id', columns: ['id', 'name', 'tier'] }))
+    const [seven] = await t.get(['seven'])
+    expect(seven).toBeInstanceOf(RecordFailure)
+    const cause = (seven as RecordFailure).cause as Error
+    expect(cause).toMatchObject({ code: 'RECORD_FAILED', message: expect.stringContaining('a key does not fit column id: invalid input syntax for type integer: "seven"') })
+    expect(cause.message).toContain(URI.replace('root@', 'root:***@'))
+    expect(cause.message).not.toContain('hunter2secret')
+  })
+
+  it('bad keys among good ones: the good keys get their rows, each bad key a RecordFailure, in few queries (one when all keys fit)', async () => {
+    const name = await customers(120)
+    const t = await open(postgresLookup<Customer, unknown>({ connection: URI, table: name, keyColumn: 'id', columns: ['id', 'name', 'tier'] }))
+    const keys: unknown[] = Array.from({ length: 100 }, (_, i) => i + 1)
+    keys[37] = 'abc'
+    keys[80] = 99999999999
+    const { result, queries } = await countingQueries(() => t.get(keys))
+    keys.forEach((k, i) => {
+      if (typeof k === 'number' && k <= 120) expect(result[i]).toEqual(customer(k))
+    })
+    const failed = result.flatMap((v, i) => (v instanceof RecordFailure ? [[i, (v.cause as Error).message]] : []))
+    expect(failed).toEqual([
+      [37, expect.stringContaining('a key does not fit column id: invalid input syntax for type integer: "abc"')],
+      [80, expect.stringContaining('a key does not fit column id: value "99999999999" is out of range for type integer')],
+    ])
+    expect((result[37] as RecordFailure).cause).toMatchObject({ code: 'RECORD_FAILED' })
+    // Halving finds each of 2 bad keys among 100 in at most 2·log2(100) queries, after the first.
+    expect(queries).toBeLessThanOrEqual(1 + 2 * 2 * Math.ceil(Math.log2(100)))
+    expect((await countingQueries(() => t.get([5, 500, 6]))).queries).toBe(1)
+    // The connection that met the errors is sound and back in the pool.
+    expect(await t.get([3])).toEqual([customer(3)])
+  })
+
+  it("a call's signal aborting rejects the call at once with its reason, cancels the query on the server, and the pool answers afterwards", async () => {
+    const view = await slowView(await customers(3))
+    const t = await open(postgresLookup<Record<string, unknown>, number>({ connection: URI, table: view, keyColumn: 'id', poolSize: 1 }))
+    const controller = new AbortController()
+    const reason = new Error('the operator timed the call out')
+    const pending = t.get([1, 2], call(controller.signal))
+    await eventually(async () => (await connectionsOf(view, 'active')) === 1, 'the lookup query running on the server')
+    // A second call waits for the pool's one connection: its abort rejects it there, at once.
+    const waiting = new AbortController()
+    const queued = t.get([3], call(waiting.signal))
+    waiting.abort(new Error('the job stopped'))
+    await expect(queued).rejects.toThrow('the job stopped')
+    controller.abort(reason)
+    await expect(pending).rejects.toBe(reason)
+    await eventually(async () => (await connectionsOf(view, 'active')) === 0, 'the server-side query cancelled')
+    // One connection in the pool: it went back sound, and serves the next call.
+    expect(await t.get([42], call(new AbortController().signal))).toEqual([undefined])
+    expect(await connectionsOf(view)).toBe(1)
+  })
+
+  it('an already aborted signal rejects the call with its reason without a query', async () => {
+    const name = await customers(3)
+    const t = await open(postgresLookup<Customer, number>({ connection: URI, table: name, keyColumn: 'id' }))
+    const controller = new AbortController()
+    const reason = new Error('aborted before the call')
+    controller.abort(reason)
+    const { result, queries } = await countingQueries(() => t.get([1], call(controller.signal)).catch((e: unknown) => e))
+    expect(result).toBe(reason)
+    expect(queries).toBe(0)
   })
 
   it('an address where nothing listens is CONNECTOR_UNREACHABLE at open, at once, without the password', async () => {

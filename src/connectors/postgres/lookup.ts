@@ -7,11 +7,18 @@
  * equality, so a bigint key that comes back as a string, a uuid in another case or a padded
  * char(n) still finds its key. The keys are one array parameter, cast to the key column's type;
  * names are quoted; no value is ever written into the SQL.
+ *
+ * A key the column's type cannot hold fails the whole array parameter (SQLSTATE class 22), and
+ * the server does not say which key: the keys are then asked again in halves, down to the keys
+ * that fail alone, so with b bad keys among n a call runs about 2·b·log2(n) queries, and none more
+ * when every key fits.
  */
 import { SharedClient } from '../shared-client.ts'
 import type pg from 'pg'
 import { describeCause, SluiceError } from '../../errors.ts'
 import { postgresLibrary } from '../client-libraries.ts'
+import { failRecord, type RecordFailure } from '../record-failure.ts'
+import { CancellableConnection, type CancelTarget } from './cancellable-connection.ts'
 import { checkConnectionString, connectError, describeConnection, type Connection } from './connect.ts'
 import { ident, parseTableName } from './table.ts'
 
@@ -36,9 +43,13 @@ export interface PostgresLookupOptions {
  * `pg` returns them (bigint and numeric as strings, json parsed, timestamps as Dates).
  *
  * The first `open` starts a pool of `poolSize` connections and checks that the table and the
- * columns exist (CONNECTOR_NOT_FOUND naming the ones it has); the last `close` ends it. A failed
- * query rejects the call with a coded error naming the table and the cause (SOURCE_IO, or
- * CONNECTOR_UNREACHABLE, CONNECTOR_NOT_FOUND); messages never carry the password.
+ * columns exist (CONNECTOR_NOT_FOUND naming the ones it has); the last `close` ends it. A key the
+ * key column cannot hold ('abc' or 99999999999 for an integer column) fails only the records with
+ * that key (`failRecord` with RECORD_FAILED, not retried); the call's other keys are answered. A
+ * failed query rejects the call with a coded error naming the table and the cause (SOURCE_IO, or
+ * CONNECTOR_UNREACHABLE, CONNECTOR_NOT_FOUND); messages never carry the password. When the
+ * operator abandons a call (`timeoutMs`, or the job stops) its query is cancelled on the server,
+ * so it does not hold a connection of the pool to its end.
  *
  * @example
  * ```ts
@@ -60,6 +71,8 @@ export function postgresLookup<V, K = unknown>(options: PostgresLookupOptions): 
 interface Prepared {
   readonly pool: pg.Pool
   readonly sql: string
+  /** Where a CancelRequest for one of the pool's connections goes. */
+  readonly cancel: CancelTarget
 }
 
 export class PostgresLookup<K, V> {
@@ -98,35 +111,109 @@ export class PostgresLookup<K, V> {
     await this.client.release()
   }
 
-  /** The row of each key, in order; undefined where there is none. */
-  async get(keys: readonly K[]): Promise<(V | undefined)[]> {
+  /**
+   * The row of each key, in order; undefined where there is none; a RecordFailure (RECORD_FAILED
+   * naming the key column and the cause) for a key the column cannot hold, the other keys answered.
+   * Any other failure rejects the call.
+   *
+   * `call` is the operator's CallContext: when its signal aborts, `get` rejects at once with the
+   * signal's reason and the running query is cancelled on the server; an already aborted signal
+   * rejects without a query.
+   */
+  async get(keys: readonly K[], call?: { readonly signal: AbortSignal }): Promise<(V | undefined | RecordFailure)[]> {
     const p = this.client.current
     if (p === null) throw new SluiceError('INTERNAL', `postgresLookup: get() on ${this.name} before open() (or after the last close())`)
-    const out: (V | undefined)[] = new Array(keys.length).fill(undefined)
+    const out: (V | undefined | RecordFailure)[] = new Array(keys.length).fill(undefined)
     if (keys.length === 0) return out
-    let res: pg.QueryArrayResult
+    // Read once: the operator makes a call's signal only when it is first asked for.
+    const signal = call?.signal ?? null
+    if (signal === null) {
+      await this.lookUp(p, keys, out, null)
+      return out
+    }
+    signal.throwIfAborted()
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      // After an abort the lookup goes on until its query is cancelled; what it ends with is ignored.
+      this.lookUp(p, keys, out, signal).then(
+        () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(out)
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(e)
+        },
+      )
+    })
+  }
+
+  /** Fills `out` over one connection of the pool, its queries one after another. */
+  private async lookUp(p: Prepared, keys: readonly K[], out: (V | undefined | RecordFailure)[], signal: AbortSignal | null): Promise<void> {
+    let connection: CancellableConnection
     try {
-      res = await p.pool.query({ text: p.sql, values: [keys], rowMode: 'array' })
+      connection = await CancellableConnection.take(p.pool, signal, p.cancel)
     } catch (e) {
       throw this.queryError(e)
     }
+    let sound = true
+    try {
+      await this.fill(p, connection, keys, 0, keys.length, out, false)
+    } catch (e) {
+      // A query ended by the call's cancel leaves its connection sound; other failures may not.
+      sound = signal?.aborted === true
+      throw this.queryError(e)
+    } finally {
+      await connection.release(sound)
+    }
+  }
+
+  /**
+   * Fills out[from, to) with the rows of keys[from, to). A key the column cannot hold fails the
+   * whole query (class 22), so the keys are asked again in halves, down to the keys that fail
+   * alone. `failing`: these keys are known to fail if asked together (they are the right half of
+   * a range that failed, whose left half did not), so they are split without being asked whole.
+   * Resolves false when a key of the range failed.
+   */
+  private async fill(p: Prepared, connection: CancellableConnection, keys: readonly K[], from: number, to: number, out: (V | undefined | RecordFailure)[], failing: boolean): Promise<boolean> {
+    if (!failing || to - from === 1) {
+      try {
+        this.place(await connection.query({ text: p.sql, values: [from === 0 && to === keys.length ? keys : keys.slice(from, to)], rowMode: 'array' }), from, out)
+        return true
+      } catch (e) {
+        if (!isKeyError(e)) throw e
+        if (to - from === 1) {
+          out[from] = failRecord(this.queryError(e))
+          return false
+        }
+      }
+    }
+    const mid = from + ((to - from) >> 1)
+    const leftAnswered = await this.fill(p, connection, keys, from, mid, out, false)
+    await this.fill(p, connection, keys, mid, to, out, leftAnswered)
+    return false
+  }
+
+  /** Puts each row of `res` at its key's place (`from` + its ordinality - 1); of several rows for one key, the first. */
+  private place(res: pg.QueryArrayResult, from: number, out: (V | undefined | RecordFailure)[]): void {
     const names = res.fields.map((f) => f.name)
     for (const row of res.rows) {
-      const at = Number(row[0]) - 1
+      const at = from + Number(row[0]) - 1
       if (out[at] !== undefined) continue
       const value: Record<string, unknown> = {}
       for (let c = 1; c < names.length; c++) value[names[c]] = row[c]
       out[at] = value as V
     }
-    return out
   }
 
   private async start(): Promise<Prepared> {
     const o = this.options
     const timeoutMs = o.connectTimeoutMs ?? 10_000
-    const { Pool } = await postgresLibrary.load()
-    const base: pg.PoolConfig = typeof o.connection === 'string' ? { connectionString: o.connection } : o.connection
-    const pool = new Pool({ connectionTimeoutMillis: timeoutMs, application_name: `sluice lookup ${o.table}`.slice(0, 63), ...base, max: o.poolSize ?? 8 })
+    const { Client, Pool } = await postgresLibrary.load()
+    const base: pg.ClientConfig = typeof o.connection === 'string' ? { connectionString: o.connection } : o.connection
+    const config: pg.ClientConfig = { connectionTimeoutMillis: timeoutMs, application_name: `sluice lookup ${o.table}`.slice(0, 63), ...base }
+    const pool = new Pool({ ...config, max: o.poolSize ?? 8 })
     // An idle connection that drops emits 'error' on the pool; without a listener that would be
     // uncaught. The next query takes another connection (or fails, and says why).
     pool.on('error', () => undefined)
@@ -136,7 +223,7 @@ export class PostgresLookup<K, V> {
         throw connectError(this.where, e, timeoutMs, this.masked(describeCause(e)))
       })
       try {
-        return { pool, sql: await this.prepare(client) }
+        return { pool, sql: await this.prepare(client), cancel: { Client, config, timeoutMs } }
       } finally {
         client.release()
       }
@@ -181,7 +268,7 @@ export class PostgresLookup<K, V> {
     const why = this.masked(describeCause(e))
     const what = `postgresLookup of ${this.name}`
     if (code === '42P01' || code === '42703') return new SluiceError('CONNECTOR_NOT_FOUND', `${what}: ${why}`, { cause: e })
-    if (typeof code === 'string' && code.startsWith('22')) return new SluiceError('RECORD_FAILED', `${what}: a key does not fit column ${this.options.keyColumn}: ${why}`, { cause: e })
+    if (isKeyError(e)) return new SluiceError('RECORD_FAILED', `${what}: a key does not fit column ${this.options.keyColumn}: ${why}`, { cause: e })
     if ((typeof code === 'string' && /^(08|57P)/.test(code)) || /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|timeout|terminated/i.test(why)) {
       return new SluiceError('CONNECTOR_UNREACHABLE', `${what}: lost the connection: ${why}`, { cause: e })
     }
@@ -192,6 +279,12 @@ export class PostgresLookup<K, V> {
   private masked(text: string): string {
     return this.password === null || this.password === '' ? text : text.split(this.password).join('***')
   }
+}
+
+/** SQLSTATE class 22, data exception: a value (here a key) its type cannot hold, such as 'abc' or 99999999999 for an integer. */
+function isKeyError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code
+  return !(e instanceof SluiceError) && typeof code === 'string' && code.startsWith('22')
 }
 
 function isName(v: unknown): v is string {

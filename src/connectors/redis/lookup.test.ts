@@ -2,6 +2,7 @@ import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { closedPort, requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
 import type { LookupTable } from '../../operators/async/lookup.ts'
+import { RecordFailure } from '../record-failure.ts'
 import { redisLookup, type RedisLookup, type RedisLookupKey } from './lookup.ts'
 
 const URL = SERVICES.redis.uri
@@ -55,17 +56,19 @@ describe('redisLookup', () => {
     expect(await t.get(['ann', 'bob', 'nul'], { signal: new AbortController().signal, attempt: 1 })).toEqual([{ name: 'Ann', score: 3 }, undefined, null])
   })
 
-  it("type 'json': a value that is not JSON fails the call with ASYNC_RESULT_INVALID naming the key", async () => {
+  it("type 'json': a value that is not JSON fails only its key, with ASYNC_RESULT_INVALID naming the key; the others are answered", async () => {
     const prefix = newPrefix()
-    await admin.mSet({ [`${prefix}good`]: '{"name":"G","score":1}', [`${prefix}bad`]: '{name: oops' })
+    await admin.mSet({ [`${prefix}good`]: '{"name":"G","score":1}', [`${prefix}bad`]: '{name: oops', [`${prefix}worse`]: 'not json' })
     const t = await open(redisLookup<Profile>({ url: URL, type: 'json', keyPrefix: prefix }))
-    await expect(t.get(['good', 'bad'])).rejects.toMatchObject({
-      code: 'ASYNC_RESULT_INVALID', message: expect.stringContaining(`key "${prefix}bad" holds "{name: oops", not JSON`),
-    })
-    expect(await t.get(['good'])).toEqual([{ name: 'G', score: 1 }])
+    const [good, bad, missing, worse] = await t.get(['good', 'bad', 'missing', 'worse'])
+    expect([good, missing]).toEqual([{ name: 'G', score: 1 }, undefined])
+    expect(bad).toBeInstanceOf(RecordFailure)
+    expect((bad as RecordFailure).cause).toMatchObject({ code: 'ASYNC_RESULT_INVALID', message: expect.stringContaining(`key "${prefix}bad" holds "{name: oops", not JSON`) })
+    expect(worse).toBeInstanceOf(RecordFailure)
+    expect((worse as RecordFailure).cause).toMatchObject({ code: 'ASYNC_RESULT_INVALID', message: expect.stringContaining(`key "${prefix}worse" holds "not json", not JSON`) })
   })
 
-  it("type 'hash': each hash's fields, an empty or missing hash undefined; a string where a hash belongs is CONNECTOR_NOT_FOUND naming the key", async () => {
+  it("type 'hash': each hash's fields, an empty or missing hash undefined; a string where a hash belongs fails only its key, with CONNECTOR_NOT_FOUND naming it", async () => {
     const prefix = newPrefix()
     await admin.sendCommand(['HSET', `${prefix}7`, 'name', 'Seven', 'tier', 'gold', '__proto__', 'kept'])
     await admin.hSet(`${prefix}8`, { name: 'Eight' })
@@ -75,7 +78,29 @@ describe('redisLookup', () => {
     expect(seven).toEqual(Object.fromEntries([['name', 'Seven'], ['tier', 'gold'], ['__proto__', 'kept']]))
     expect(Object.getPrototypeOf(seven)).toBe(Object.prototype)
     expect([missing, eight]).toEqual([undefined, { name: 'Eight' }])
-    await expect(t.get([7, 'str'])).rejects.toMatchObject({ code: 'CONNECTOR_NOT_FOUND', message: expect.stringContaining(`HGETALL of key "${prefix}str": the key holds another type of value, not a hash`) })
+    await admin.rPush(`${prefix}list`, ['a'])
+    const [seven2, str, nine, list, eight2] = await t.get([7, 'str', 9, 'list', 8])
+    expect([seven2, nine, eight2]).toEqual([seven, undefined, { name: 'Eight' }])
+    for (const [key, v] of [['str', str], ['list', list]] as const) {
+      expect(v).toBeInstanceOf(RecordFailure)
+      expect((v as RecordFailure).cause).toMatchObject({ code: 'CONNECTOR_NOT_FOUND', message: expect.stringContaining(`HGETALL of key "${prefix}${key}": the key holds another type of value, not a hash`) })
+    }
+  })
+
+  it("type 'hash': a command the login may not run (NOPERM) fails the whole call with CONNECTOR_AUTH", async () => {
+    const prefix = newPrefix()
+    await admin.hSet(`${prefix}1`, { name: 'One' })
+    const user = uniqueName('sluice_lookup_user')
+    await admin.sendCommand(['ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', '-hgetall'])
+    const t = redisLookup({ url: URL.replace('redis://', `redis://${user}:pw@`), type: 'hash', keyPrefix: prefix })
+    try {
+      await t.open()
+      await expect(t.get([1, 2])).rejects.toMatchObject({ code: 'CONNECTOR_AUTH', message: expect.stringContaining('NOPERM') })
+    } finally {
+      // Closed first: deleting the user disconnects its clients.
+      await t.close()
+      await admin.sendCommand(['ACL', 'DELUSER', user])
+    }
   })
 
   it('looks up many keys in one call', async () => {

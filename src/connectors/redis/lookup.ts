@@ -5,6 +5,7 @@
  */
 import { SharedClient } from '../shared-client.ts'
 import { describeCause, SluiceError } from '../../errors.ts'
+import { failRecord, type RecordFailure } from '../record-failure.ts'
 import { redactUri } from '../uri.ts'
 import { connectRedis, DEFAULT_CONNECT_TIMEOUT_MS, destroyQuietly, type RedisLink } from './redis-client.ts'
 
@@ -30,13 +31,21 @@ const KEYS_PER_COMMAND = 1_000
 
 /**
  * A lookup table over Redis keys: `lookupJoin`'s value for key K is what Redis holds at
- * `keyPrefix + K` — the string (`type: 'string'`), the string parsed as JSON (`'json'`; a value
- * that is not JSON fails the call with ASYNC_RESULT_INVALID naming the key), or the hash's fields
- * (`'hash'`; an empty or missing hash is not found). A missing key is `undefined`; with 'string'
- * or 'json', so is a key holding another type (MGET answers nil for it).
+ * `keyPrefix + K` — the string (`type: 'string'`), the string parsed as JSON (`'json'`), or the
+ * hash's fields (`'hash'`; an empty or missing hash is not found). A missing key is `undefined`;
+ * with 'string' or 'json', so is a key holding another type (MGET answers nil for it).
+ *
+ * A key whose value cannot be read fails only the records with that key (`failRecord`, not
+ * retried): with 'json', a value that is not JSON (ASYNC_RESULT_INVALID naming the key); with
+ * 'hash', a key holding another type (CONNECTOR_NOT_FOUND naming the key). The other keys of the
+ * call are answered. A lost connection or a refused login fails the whole call.
  *
  * The first `open` connects (CONNECTOR_UNREACHABLE or CONNECTOR_AUTH within `connectTimeoutMs`),
  * the last `close` disconnects; a connection lost meanwhile is retried, commands waiting for it.
+ *
+ * `get` does not read the call's `signal`: a Redis command cannot be withdrawn once sent, and the
+ * reads are short. When the operator times a call out it goes on without it and ignores the late
+ * answer.
  *
  * @example
  * ```ts
@@ -88,15 +97,15 @@ export class RedisLookup<K extends RedisLookupKey, V> {
   }
 
 
-  /** The value of each key, in order; undefined where Redis holds none. */
-  async get(keys: readonly K[]): Promise<(V | undefined)[]> {
+  /** The value of each key, in order; undefined where Redis holds none, a RecordFailure where it holds one that cannot be read. */
+  async get(keys: readonly K[]): Promise<(V | undefined | RecordFailure)[]> {
     const link = this.client.current
     if (link === null) throw new SluiceError('INTERNAL', `redisLookup: get() on ${this.name} before open() (or after the last close())`)
     const redisKeys = keys.map((k) => this.prefix + String(k))
     return this.options.type === 'hash' ? this.hashes(link, redisKeys) : this.strings(link, redisKeys)
   }
 
-  private async strings(link: RedisLink, redisKeys: string[]): Promise<(V | undefined)[]> {
+  private async strings(link: RedisLink, redisKeys: string[]): Promise<(V | undefined | RecordFailure)[]> {
     const chunks: Promise<(string | null)[]>[] = []
     for (let i = 0; i < redisKeys.length; i += KEYS_PER_COMMAND) {
       chunks.push(link.client.sendCommand<(string | null)[]>(['MGET', ...redisKeys.slice(i, i + KEYS_PER_COMMAND)]))
@@ -108,7 +117,7 @@ export class RedisLookup<K extends RedisLookupKey, V> {
       throw this.commandError(e, 'MGET')
     }
     const json = this.options.type === 'json'
-    const out: (V | undefined)[] = new Array(redisKeys.length)
+    const out: (V | undefined | RecordFailure)[] = new Array(redisKeys.length)
     let i = 0
     for (const reply of replies) {
       for (const text of reply) {
@@ -119,27 +128,32 @@ export class RedisLookup<K extends RedisLookupKey, V> {
     return out
   }
 
-  private async hashes(link: RedisLink, redisKeys: string[]): Promise<(V | undefined)[]> {
+  private async hashes(link: RedisLink, redisKeys: string[]): Promise<(V | undefined | RecordFailure)[]> {
     // Issued in one tick, node-redis writes them as one pipeline.
-    const replies = redisKeys.map((key) => link.client.sendCommand<string[] | Record<string, string>>(['HGETALL', key]).catch((e: unknown) => {
-      throw this.commandError(e, 'HGETALL', key)
-    }))
-    const out: (V | undefined)[] = new Array(redisKeys.length)
+    const replies = redisKeys.map((key) => link.client.sendCommand<string[] | Record<string, string>>(['HGETALL', key]))
+    const out: (V | undefined | RecordFailure)[] = new Array(redisKeys.length)
     const settled = await Promise.allSettled(replies)
     for (let i = 0; i < settled.length; i++) {
       const s = settled[i]
-      if (s.status === 'rejected') throw s.reason
-      out[i] = fields(s.value) as V | undefined
+      if (s.status === 'fulfilled') {
+        out[i] = fields(s.value) as V | undefined
+        continue
+      }
+      const e = this.commandError(s.reason, 'HGETALL', redisKeys[i])
+      // A key holding another type is that key's fault alone; any other error is the server's or the connection's.
+      if (!isWrongType(s.reason)) throw e
+      out[i] = failRecord(e)
     }
     return out
   }
 
-  private parse(key: string, text: string): V {
+  /** The value parsed, or the key's failure when it is not JSON. */
+  private parse(key: string, text: string): V | RecordFailure {
     try {
       return JSON.parse(text) as V
     } catch (e) {
       const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text
-      throw new SluiceError('ASYNC_RESULT_INVALID', `redisLookup: ${this.name}: key ${JSON.stringify(key)} holds ${JSON.stringify(shown)}, not JSON (${describeCause(e)}); store JSON there or use type: 'string'`, { cause: e })
+      return failRecord(new SluiceError('ASYNC_RESULT_INVALID', `redisLookup: ${this.name}: key ${JSON.stringify(key)} holds ${JSON.stringify(shown)}, not JSON (${describeCause(e)}); store JSON there or use type: 'string'`, { cause: e }))
     }
   }
 
@@ -147,12 +161,17 @@ export class RedisLookup<K extends RedisLookupKey, V> {
     if (e instanceof SluiceError) return e
     const cause = describeCause(e)
     const at = key === undefined ? '' : ` of key ${JSON.stringify(key)}`
-    if (cause.startsWith('WRONGTYPE')) {
+    if (isWrongType(e)) {
       return new SluiceError('CONNECTOR_NOT_FOUND', `redisLookup: ${this.name}: ${command}${at}: the key holds another type of value, not a hash (${cause}); store hashes under ${this.prefix}* or use type: 'string' or 'json'`, { cause: e })
     }
     if (/^(NOAUTH|NOPERM|WRONGPASS)/.test(cause)) return new SluiceError('CONNECTOR_AUTH', `redisLookup: ${this.name}: ${command}${at}: ${cause}`, { cause: e })
     return new SluiceError('SOURCE_IO', `redisLookup: ${this.name}: ${command}${at} failed: ${cause}`, { cause: e })
   }
+}
+
+/** Redis refused a command because its key holds another type of value. */
+function isWrongType(e: unknown): boolean {
+  return !(e instanceof SluiceError) && describeCause(e).startsWith('WRONGTYPE')
 }
 
 /** An HGETALL reply (a flat field/value list in RESP2, a map in RESP3) as an object; undefined for an empty hash. */
