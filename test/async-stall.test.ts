@@ -15,7 +15,7 @@ import type { Stream } from '../src/api/stream.ts'
 import type { CallContext } from '../src/operators/async/options.ts'
 import { memorySink, until } from '../src/testing/index.ts'
 import { stalledKeyedPipeline } from './fixtures/async-stall-job.ts'
-import { HEADROOM } from '../src/operators/async/async-operator.ts'
+import { HEADROOM } from '../src/operators/async/options.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void

@@ -23,17 +23,9 @@ import { Attempt, AttemptContext, checkResult, safeRetryOn } from './attempt.ts'
 import { HeldRecord, HeldRecords } from './held-records.ts'
 import { NO_OUTPUT } from './no-output.ts'
 import { RecordFailure } from './record-failure.ts'
-import { backoffDelay, type CallContext, type ResolvedAsyncOptions } from './options.ts'
+import { backoffDelay, capacityOf, type CallContext, type ResolvedAsyncOptions } from './options.ts'
 
 const KIND = 'async'
-
-/**
- * Records the operator holds beyond what its slots (and a filling batch) take: done and waiting
- * for their turn, or waiting for a slot. About one input batch, what it held over before it took
- * input by its room (InChannel.takeUpTo): with less, a slow first call in ordered mode idled the
- * other slots (every slot busy 49 % of the time instead of ≥ 80 % in test/dashboard/calls.browser.test.ts).
- */
-export const HEADROOM = 1024
 
 /** What the operator calls: one record at a time, or a batch. */
 export type AsyncCall =
@@ -87,11 +79,7 @@ export class AsyncOperator implements Operator<unknown, unknown>, AsyncStage {
   constructor(private readonly parts: AsyncOperatorParts) {
     const o = (this.o = parts.options)
     this.held = new HeldRecords(o.ordered)
-    // Batched: one batch more than the slots take, so a batch fills while every slot is busy
-    // instead of leaving short after maxWaitMs. Then HEADROOM: results done and waiting for their
-    // turn behind a slow call (ordered) must not take the slots' records away, or one slow call
-    // would idle every slot.
-    this.capacity = (o.maxBatch > 1 ? (o.concurrency + 1) * o.maxBatch : o.concurrency) + HEADROOM
+    this.capacity = capacityOf(o)
     this.metrics = new CallMetrics(o.concurrency, o.maxBatch)
   }
 
