@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { DEFAULT_MAX_PARALLELISM, keyGroupOf, subtaskOfKeyGroup } from '../src/state/key-groups.ts'
 import { until } from '../src/testing/until.ts'
 import { checkpointedKeyedPipeline } from './fixtures/async-stall-job.ts'
 
@@ -24,19 +25,35 @@ afterEach(() => {
   dir = undefined
 })
 
+/** A key whose key group subtask 1 of 2 owns: with every record under it, all go through the ring. */
+function keyOfSubtask1(): number {
+  let k = 0
+  while (subtaskOfKeyGroup(keyGroupOf(k, DEFAULT_MAX_PARALLELISM), DEFAULT_MAX_PARALLELISM, 2) !== 1) k++
+  return k
+}
+
+const CASES = [
+  { name: '100 keys over both subtasks (one through a ring)', shape: {}, inFlight: 8 },
+  // The source's batches of 1 000 do not fill the ring's 16 384 records evenly: the last one waits
+  // in the producer's channel, and the barrier behind it would wait for the consumer to take
+  // records, which a full operator does not (no checkpoint completed before the fix): that data
+  // goes into the ring over its records budget, then the barrier.
+  { name: 'every record through the ring, the barrier behind data the full ring had no room for', shape: { oneKey: keyOfSubtask1(), batchSize: 1000 }, inFlight: 4 },
+]
+
 describe('an async operator fed across worker threads, its service stalled', () => {
-  it('checkpoints keep completing (the barrier is taken past the records queued in the ring), and a run from the last one writes each record once', async () => {
+  it.each(CASES)('$name: checkpoints keep completing (the barrier is taken past the records queued in the ring), and a run from the last one writes each record once', async ({ shape, inFlight: slots }) => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-async-threads-'))
     const out = join(dir, 'out.jsonl')
     const chk = join(dir, 'chk')
-    const run = (stall: boolean) => checkpointedKeyedPipeline({ records: RECORDS, out, stall }).run({ parallelism: 2, workers: 2, checkpoints: { dir: chk, intervalMs: 50, timeoutMs: 600_000 }, restart: false })
+    const run = (stall: boolean) => checkpointedKeyedPipeline({ records: RECORDS, out, stall, ...shape }).run({ parallelism: 2, workers: 2, checkpoints: { dir: chk, intervalMs: 50, timeoutMs: 600_000 }, restart: false })
     const first = run(true)
     try {
       const inFlight = (): number => first.metrics().operators.filter((o) => o.operator === 'call').reduce((n, o) => n + (o.calls?.inFlight ?? 0), 0)
       const queued = (): number => first.metrics().tasks.filter((t) => t.operators.includes('call')).reduce((n, t) => n + (t.inputQueueUsage ?? 0), 0)
       // Every slot in use and records queued in the rings behind them: without the look-through,
       // no barrier could reach the operator until a call answered, which none does.
-      await until(() => inFlight() === 8 && queued() > 0, 60_000)
+      await until(() => inFlight() === slots && queued() > 0, 60_000)
       const before = first.checkpoints()?.completed ?? 0
       await until(() => (first.checkpoints()?.completed ?? 0) >= before + 3, 120_000)
     } finally {

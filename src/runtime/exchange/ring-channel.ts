@@ -110,6 +110,10 @@ export class RingOutChannel implements OutChannel {
   }
 
   sendControl(item: ControlItem): void {
+    // A barrier behind data the ring had no room for would wait for the consumer to take records,
+    // which a full asynchronous operator does not: that data goes in over the records budget (the
+    // bytes still bound it), so the consumer can find the barrier and take it past them.
+    if (item instanceof BarrierItem && this.pending.length > 0) this.flush(true)
     if (this.pending.length === 0 && this.writeControl(item)) return
     this.pending.push(item)
   }
@@ -122,12 +126,12 @@ export class RingOutChannel implements OutChannel {
     return this.ring.tryWriteEnd()
   }
 
-  private flush(): void {
+  private flush(overRecordsBudget = false): void {
     const q = this.pending
     let done = 0
     while (done < q.length) {
       const m = q[done]
-      const ok = 'payload' in m ? this.ring.tryWriteData(m.payload, m.records) : this.writeControl(m)
+      const ok = 'payload' in m ? this.ring.tryWriteData(m.payload, m.records, overRecordsBudget) : this.writeControl(m)
       if (!ok) break
       done++
     }

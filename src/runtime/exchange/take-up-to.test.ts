@@ -87,3 +87,22 @@ describe('takeUpTo on a same-thread channel', () => {
     expect(queued()).toBe(0)
   })
 })
+
+describe('a barrier sent behind data a full ring had no room for', () => {
+  it('takes that data into the ring over its records budget, then the barrier, so the consumer can look through to it', () => {
+    const r = SabRing.create({ capacityBytes: 64 * 1024, capacityRecords: 10 })
+    const codec = codecFor<unknown>()
+    const out = new RingOutChannel('ring', r, codec, 10)
+    const inp = new RingInChannel('ring', SabRing.attach(r.buffer), codec)
+    out.sendBatch(batch(0, 8))
+    out.sendBatch(batch(8, 5)) // 13 > 10: waits in the channel
+    expect(out.full).toBe(true)
+    expect(inp.barrierAhead()).toBeNull()
+    out.sendControl(new BarrierItem(1))
+    expect(out.drained).toBe(true)
+    expect(inp.barrierAhead()).toBe(1)
+    expect(inp.overtakeBarrier().map(show)).toEqual(['b:0,1,2,3,4,5,6,7', 'b:8,9,10,11,12'])
+    expect([inp.take(), inp.take()].map(show)).toEqual(['b:0,1,2,3,4,5,6,7', 'b:8,9,10,11,12'])
+    expect(inp.isEmpty).toBe(true)
+  })
+})

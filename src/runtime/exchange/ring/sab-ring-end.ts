@@ -43,6 +43,12 @@ export class SabRingEnd {
     return (Atomics.load(this.ctrl, W_FLAGS) & FLAG_PRODUCER_CLOSED) !== 0
   }
 
+  /** The byte budget alone (a barrier, and the data it follows): see the admission rule at the top of sab-ring.ts. */
+  protected admitsBytes(frame: number): boolean {
+    const c = this.ctrl
+    return Atomics.load(c, W_MESSAGES_IN_USE) === 0 || Atomics.load(c, W_BYTES_IN_USE) + frame <= this.capacityBytes
+  }
+
   /** Budget check only; see the admission rule at the top of sab-ring.ts. */
   protected admits(frame: number, records: number): boolean {
     const c = this.ctrl

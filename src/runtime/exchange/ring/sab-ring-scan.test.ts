@@ -66,6 +66,19 @@ describe('SabRing: looking through the queue (scan, skipFrame, waitForWrite)', (
     expect(written).toBeGreaterThan(ring.regionBytes * 4) // round the region several times, at shifting offsets
   })
 
+  it('a barrier is admitted by the byte budget alone, and so is data written overRecordsBudget; other writes keep to both budgets', () => {
+    const ring = SabRing.create({ capacityBytes: 4096, capacityRecords: 10 })
+    expect(ring.tryWriteData(bytesOf(8, 1), 10)).toBe(true)
+    expect(ring.full).toBe(true)
+    expect(ring.tryWriteData(bytesOf(8, 2), 3)).toBe(false)
+    expect(ring.tryWriteData(bytesOf(8, 2), 3, true)).toBe(true)
+    expect(ring.recordsInUse).toBe(13)
+    expect(ring.tryWriteWatermark(1)).toBe(false)
+    expect(ring.tryWriteBarrier(4)).toBe(true)
+    expect(ring.tryWriteData(bytesOf(4050, 3), 0, true)).toBe(false) // 64 bytes in use + a 4 072-byte frame > 4 096: the bytes still bound it
+    expect(drain(ring)).toEqual([['data', 1], ['data', 2], ['barrier', 4]])
+  })
+
   it('waitForWrite settles at once the first time, then only when the producer writes again, though messages are queued', async () => {
     const ring = SabRing.create({ capacityBytes: 4096, capacityRecords: 1000 })
     ring.tryWriteData(bytesOf(8, 1), 1)

@@ -16,7 +16,7 @@ export class SabRingWriter extends SabRingEnd {
   private wantRecords = 0
   private spaceWait: Promise<void> | null = null
 
-  tryWriteData(payload: Uint8Array, records: number): boolean {
+  tryWriteData(payload: Uint8Array, records: number, overRecordsBudget = false): boolean {
     const n = payload.length
     if (n > this.maxMessageBytes) {
       throw new SluiceError('INTERNAL', `SabRing: a message of ${n} bytes exceeds the channel's maxMessageBytes (${this.maxMessageBytes}); split the batch or create the ring with a larger maxMessageBytes`)
@@ -24,7 +24,7 @@ export class SabRingWriter extends SabRingEnd {
     if (!(records >= 0 && records <= 0x7fffffff && Number.isInteger(records))) {
       throw new SluiceError('INTERNAL', `SabRing: record count must be a whole number >= 0, got ${records}`)
     }
-    const index = this.reserve(frameBytes(n), records)
+    const index = this.reserve(frameBytes(n), records, overRecordsBudget)
     if (index < 0) return false
     const at = this.offsetOf(index)
     const w = at >> 2
@@ -45,11 +45,12 @@ export class SabRingWriter extends SabRingEnd {
   }
 
   tryWriteBarrier(id: number): boolean {
-    return this.writeDouble(KIND_BARRIER, id)
+    // By the bytes alone: data a barrier follows may have gone in over the records budget.
+    return this.writeDouble(KIND_BARRIER, id, true)
   }
 
-  private writeDouble(kind: number, value: number): boolean {
-    const index = this.reserve(HEADER_BYTES, 0)
+  private writeDouble(kind: number, value: number, overRecordsBudget = false): boolean {
+    const index = this.reserve(HEADER_BYTES, 0, overRecordsBudget)
     if (index < 0) return false
     const at = this.offsetOf(index)
     this.words[at >> 2] = kind
@@ -119,12 +120,12 @@ export class SabRingWriter extends SabRingEnd {
    * -1 if not admitted, remembering the need for waitForSpace. Publishes nothing: the consumer
    * sees the PAD and the frame together when `publish` stores the write index.
    */
-  private reserve(frame: number, records: number): number {
+  private reserve(frame: number, records: number, overRecordsBudget = false): number {
     if (this.ended) throw new SluiceError('INTERNAL', 'SabRing: write after END or closeProducer()')
     if (this.consumerClosed) throw new SluiceError('JOB_CANCELLED', 'SabRing: the consuming task closed this channel')
     // Counters before the read index (rule 3): freed budget implies an advanced read index.
     const c = this.ctrl
-    if (!this.admits(frame, records)) return this.refuse(frame, records)
+    if (!(overRecordsBudget ? this.admitsBytes(frame) : this.admits(frame, records))) return this.refuse(frame, records)
     const size = this.regionBytes
     const r = Atomics.load(c, W_READ_INDEX)
     const w = Atomics.load(c, W_WRITE_INDEX)

@@ -9,7 +9,9 @@
  * 16-byte header plus the payload rounded up to 8) and in records (`capacityRecords`, counting
  * DATA messages' records). A write is admitted iff
  *   - the ring is empty (no unreleased message) and the payload is ≤ `maxMessageBytes`, or
- *   - bytesInUse + frame ≤ capacityBytes and recordsInUse + records ≤ capacityRecords.
+ *   - bytesInUse + frame ≤ capacityBytes and recordsInUse + records ≤ capacityRecords, or
+ *   - it is a BARRIER, or DATA written `overRecordsBudget` (what a barrier follows), and
+ *     bytesInUse + frame ≤ capacityBytes: the records budget may then be exceeded, by that data.
  * So a message bigger than either budget (up to `maxMessageBytes`, default `capacityBytes`) is
  * still delivered, alone. A payload above `maxMessageBytes` throws. The data region is sized
  * (`regionBytesFor`) so that every admitted message fits contiguously: admission is decided by
@@ -124,9 +126,13 @@ export class SabRing {
 
   // ---- producer ----------------------------------------------------------------------------
 
-  /** Writes one encoded batch of `records` records; false when the budget has no room now. */
-  tryWriteData(payload: Uint8Array, records: number): boolean {
-    return this.writer.tryWriteData(payload, records)
+  /**
+   * Writes one encoded batch of `records` records; false when the budget has no room now.
+   * `overRecordsBudget`: admitted by the byte budget alone (records in use may then exceed
+   * capacityRecords), for the data a checkpoint barrier must follow into the ring.
+   */
+  tryWriteData(payload: Uint8Array, records: number, overRecordsBudget = false): boolean {
+    return this.writer.tryWriteData(payload, records, overRecordsBudget)
   }
 
   tryWriteWatermark(watermark: number): boolean {
