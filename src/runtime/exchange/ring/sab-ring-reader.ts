@@ -119,19 +119,7 @@ export class SabRingReader extends SabRingEnd {
       this.seenWrite = w
       return RESOLVED
     }
-    if (this.dataWait !== null) return this.dataWait
-    const seq = Atomics.load(c, W_DATA_SEQ)
-    Atomics.store(c, W_CONSUMER_WAITING, 1)
-    if (Atomics.load(c, W_WRITE_INDEX) !== w) {
-      Atomics.store(c, W_CONSUMER_WAITING, 0)
-      return RESOLVED
-    }
-    const p = waitForChange(c, W_DATA_SEQ, seq, timeoutMs).then(() => {
-      Atomics.store(c, W_CONSUMER_WAITING, 0)
-      this.dataWait = null
-    })
-    this.dataWait = p
-    return p
+    return this.waitForProducer(() => Atomics.load(c, W_WRITE_INDEX) !== w, timeoutMs)
   }
 
   release(): void {
@@ -151,11 +139,19 @@ export class SabRingReader extends SabRingEnd {
 
   waitForData(timeoutMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.release()
+    return this.waitForProducer(() => !this.isEmpty || this.producerClosed, timeoutMs)
+  }
+
+  /**
+   * Parks until the producer bumps the data wake counter (rule 4: read the counter, set the
+   * waiting word, re-check `done`, then wait), unless `done` already holds. One wait at a time.
+   */
+  private waitForProducer(done: () => boolean, timeoutMs: number): Promise<void> {
     if (this.dataWait !== null) return this.dataWait
     const c = this.ctrl
     const seq = Atomics.load(c, W_DATA_SEQ)
     Atomics.store(c, W_CONSUMER_WAITING, 1)
-    if (!this.isEmpty || this.producerClosed) {
+    if (done()) {
       Atomics.store(c, W_CONSUMER_WAITING, 0)
       return RESOLVED
     }
