@@ -10,9 +10,10 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Pipeline, SluiceError, type CallMetricsSnapshot, type DeadLetter, type JobResult, type LookupResult, type LookupTable, type Sink } from '../src/index.ts'
+import { Pipeline, type CallMetricsSnapshot, type DeadLetter, type JobResult, type LookupResult, type LookupTable } from '../src/index.ts'
 import { collectSink, fromArray, generatorSource, postgresLookup, redisLookup } from '../src/connectors/index.ts'
-import { memorySink } from '../src/testing/index.ts'
+import { memorySink, until } from '../src/testing/index.ts'
+import { failingOnce } from './support/failing-sink.ts'
 import { closedPort, requireService, SERVICES, uniqueName } from './support/services.ts'
 
 const PG = SERVICES.postgres.uri
@@ -71,38 +72,6 @@ function callsOf(result: JobResult, operator: string): CallMetricsSnapshot {
   return { ...calls[0], calls: sum((c) => c.calls), cacheHits: sum((c) => c.cacheHits), cacheMisses: sum((c) => c.cacheMisses), cacheEntries: sum((c) => c.cacheEntries) }
 }
 
-/** `inner`, whose writer fails once (SINK_IO, so the job restarts from its latest checkpoint) at the first write after `armed()`. */
-function failingOnce<T>(inner: Sink<T>, armed: () => boolean): Sink<T> {
-  let failed = false
-  return {
-    kind: inner.kind,
-    exactlyOnce: inner.exactlyOnce,
-    async open(ctx, recoverFrom) {
-      const writer = await inner.open(ctx, recoverFrom)
-      return {
-        write: (batch) => {
-          if (!failed && armed()) {
-            failed = true
-            throw new SluiceError('SINK_IO', 'injected failure after a checkpoint')
-          }
-          return writer.write(batch)
-        },
-        preCommit: writer.preCommit?.bind(writer),
-        commit: writer.commit?.bind(writer),
-        flush: writer.flush?.bind(writer),
-        close: writer.close?.bind(writer),
-        abort: writer.abort?.bind(writer),
-      }
-    },
-  }
-}
-
-/** Resolves once `cond()` holds, looking every few ms (for at most a minute). */
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 12_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5))
-  if (!cond()) throw new Error('waitFor: the condition did not come true within a minute')
-}
-
 /** 400 orders of customers 1..20, and every 25th of customer 99, who does not exist. */
 const ORDERS: Order[] = Array.from({ length: 400 }, (_, id) => ({ id, customer: id % 25 === 24 ? 99 : 1 + ((id * 7) % 20) }))
 
@@ -159,7 +128,7 @@ describe('lookupJoin from PostgreSQL', () => {
       open: () => table.open(),
       close: () => table.close(),
       get: async (keys) => {
-        if (++calls === 5) await waitFor(armed)
+        if (++calls === 5) await until(armed, 60_000)
         return table.get(keys)
       },
     }
@@ -168,7 +137,7 @@ describe('lookupJoin from PostgreSQL', () => {
       .lookupJoin('enrich', (o) => o.customer, gated, {
         cache: false, join: (o, c) => ({ id: o.id, tier: c === undefined ? null : c.tier }), maxBatch: 20, maxWaitMs: 1, concurrency: 4, ordered: false,
       })
-      .to('out', failingOnce(out, () => armed()))
+      .to('out', failingOnce(out, () => armed(), 'injected failure after a checkpoint'))
     const job = p.run({ checkpoints: { dir: join(dir, 'restart'), intervalMs: 20 }, restart: { attempts: 1, delayMs: 0, resetMs: 600_000 } })
     armed = () => (job.checkpoints()?.completed ?? 0) >= 2
     const result = await job.done

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { setTimeout as delay } from 'node:timers/promises'
-import { Pipeline } from '../src/index.ts'
+import { Pipeline, type JobHandle } from '../src/index.ts'
 import { blackholeSink, generatorSource } from '../src/connectors/index.ts'
 import { JobMonitor } from '../src/monitoring/job-monitor.ts'
 import { MonitoringServer } from '../src/server/server.ts'
@@ -46,28 +46,42 @@ function checkHistograms(text: string): Map<string, number> {
   return totals
 }
 
-async function checkRunningJob(name: string, workers: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-promtool-'))
-  const p = metricsJob(name)
-  const job = p.run({ workers, checkpoints: { dir, intervalMs: 100 } })
+/**
+ * Serves `job`'s metrics, scrapes /metrics (every 100 ms, for up to 30 s) until `ready` holds of
+ * the text and its series, checks that scrape with promtool, and stops the job; returns its series.
+ */
+async function scrapeChecked(name: string, p: Pipeline, job: JobHandle, ready: (text: string, series: Series[]) => boolean, what: string): Promise<{ text: string; series: Series[] }> {
   const monitor = new JobMonitor(name, p, job, { intervalMs: 200, log: () => {} }).start()
   const server = await MonitoringServer.start({ port: 0 })
   server.add(monitor)
   try {
-    // Wait for a scrape with every task reported (worker threads report on their own schedule),
-    // latency markers at the sinks, a completed checkpoint and a skipped record.
     const text = await until(async () => {
       const t = await (await fetch(new URL('/metrics', server.url))).text()
-      const totals = checkHistograms(t)
-      const series = parse(t)
-      const skipped = series.filter((s) => s.name === 'sluice_skipped_records_total').reduce((a, s) => a + s.value, 0)
-      const tasks = series.filter((s) => s.name === 'sluice_latency_seconds_count').length
-      return tasks === 7 && (totals.get('sluice_end_to_end_latency_seconds') ?? 0) > 0 && (totals.get('sluice_checkpoint_duration_seconds') ?? 0) > 0 && skipped > 0 ? t : undefined
-    }, 'a scrape with every task, end-to-end latency, a checkpoint and a skipped record', 30_000, 100)
+      return ready(t, parse(t)) ? t : undefined
+    }, what, 30_000, 100)
     const check = promtoolCheckMetrics(text)
     expect(check.output, 'promtool check metrics output').toBe('')
     expect(check.status).toBe(0)
-    const series = parse(text)
+    return { text, series: parse(text) }
+  } finally {
+    await job.stop()
+    monitor.stop()
+    await server.close()
+  }
+}
+
+async function checkRunningJob(name: string, workers: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-promtool-'))
+  const p = metricsJob(name)
+  try {
+    // Wait for a scrape with every task reported (worker threads report on their own schedule),
+    // latency markers at the sinks, a completed checkpoint and a skipped record.
+    const { series } = await scrapeChecked(name, p, p.run({ workers, checkpoints: { dir, intervalMs: 100 } }), (t, all) => {
+      const totals = checkHistograms(t)
+      const skipped = all.filter((s) => s.name === 'sluice_skipped_records_total').reduce((a, s) => a + s.value, 0)
+      const tasks = all.filter((s) => s.name === 'sluice_latency_seconds_count').length
+      return tasks === 7 && (totals.get('sluice_end_to_end_latency_seconds') ?? 0) > 0 && (totals.get('sluice_checkpoint_duration_seconds') ?? 0) > 0 && skipped > 0
+    }, 'a scrape with every task, end-to-end latency, a checkpoint and a skipped record')
     expect(series.find((s) => s.name === 'sluice_end_to_end_latency_seconds_sum' && s.labels === `job="${name}"`)?.value).toBeGreaterThan(0)
     // Every operator subtask (the source has one, the others two) has its latency histogram and time counters.
     for (const [op, subtask] of [['numbers', 0], ['check', 0], ['check', 1], ['sum', 0], ['sum', 1], ['out', 0], ['out', 1]]) {
@@ -77,9 +91,6 @@ async function checkRunningJob(name: string, workers: number): Promise<void> {
       }
     }
   } finally {
-    await job.stop()
-    monitor.stop()
-    await server.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -105,38 +116,22 @@ describe('promtool check metrics with an asynchronous operator', () => {
       }, { concurrency: 8, timeoutMs: 50, onError: 'skip' })
       .parallelism(2)
       .to('out', blackholeSink())
-    const job = p.run()
-    const monitor = new JobMonitor(name, p, job, { intervalMs: 200, log: () => {} }).start()
-    const server = await MonitoringServer.start({ port: 0 })
-    server.add(monitor)
-    try {
-      // A scrape where both subtasks have ended calls and timed some out.
-      const text = await until(async () => {
-        const t = await (await fetch(new URL('/metrics', server.url))).text()
-        const series = parse(t)
-        const ended = series.filter((s) => s.name === 'sluice_call_latency_seconds_count' && s.value > 0).length
-        const timedOut = series.filter((s) => s.name === 'sluice_call_timeouts_total' && s.value > 0).length
-        return ended === 2 && timedOut === 2 ? t : undefined
-      }, 'a scrape with calls ended and timed out on both subtasks', 30_000, 100)
-      checkHistograms(text)
-      const check = promtoolCheckMetrics(text)
-      expect(check.output, 'promtool check metrics output').toBe('')
-      expect(check.status).toBe(0)
-      const series = parse(text)
-      for (const subtask of [0, 1]) {
-        const labels = `job="${name}",operator="translate",subtask="${subtask}"`
-        for (const metric of ['sluice_calls_total', 'sluice_call_records_total', 'sluice_call_failures_total', 'sluice_call_retries_total', 'sluice_calls_full_seconds_total', 'sluice_calls_in_flight', 'sluice_call_held_records']) {
-          expect(series.some((s) => s.name === metric && s.labels === labels), `${metric}{${labels}}`).toBe(true)
-        }
-        expect(series.find((s) => s.name === 'sluice_call_capacity' && s.labels === labels)?.value).toBe(8)
+    // A scrape where both subtasks have ended calls and timed some out.
+    const { text, series } = await scrapeChecked(name, p, p.run(), (t, all) => {
+      checkHistograms(t)
+      const ended = all.filter((s) => s.name === 'sluice_call_latency_seconds_count' && s.value > 0).length
+      const timedOut = all.filter((s) => s.name === 'sluice_call_timeouts_total' && s.value > 0).length
+      return ended === 2 && timedOut === 2
+    }, 'a scrape with calls ended and timed out on both subtasks')
+    for (const subtask of [0, 1]) {
+      const labels = `job="${name}",operator="translate",subtask="${subtask}"`
+      for (const metric of ['sluice_calls_total', 'sluice_call_records_total', 'sluice_call_failures_total', 'sluice_call_retries_total', 'sluice_calls_full_seconds_total', 'sluice_calls_in_flight', 'sluice_call_held_records']) {
+        expect(series.some((s) => s.name === metric && s.labels === labels), `${metric}{${labels}}`).toBe(true)
       }
-      // Only asynchronous operators have call series; no lookup cache, no cache series.
-      expect(series.filter((s) => s.name.startsWith('sluice_call')).every((s) => s.labels.includes('operator="translate"'))).toBe(true)
-      expect(text).not.toMatch(/^sluice_call_cache/m)
-    } finally {
-      await job.stop()
-      monitor.stop()
-      await server.close()
+      expect(series.find((s) => s.name === 'sluice_call_capacity' && s.labels === labels)?.value).toBe(8)
     }
+    // Only asynchronous operators have call series; no lookup cache, no cache series.
+    expect(series.filter((s) => s.name.startsWith('sluice_call')).every((s) => s.labels.includes('operator="translate"'))).toBe(true)
+    expect(text).not.toMatch(/^sluice_call_cache/m)
   }, 60_000)
 })

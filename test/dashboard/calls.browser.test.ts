@@ -8,19 +8,14 @@
  * something may take.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, mkdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { ARTIFACTS, launchChromium, requireChromium } from '../support/browser.ts'
 import { Pipeline, serve, type JobServer } from '../../src/index.ts'
 import { blackholeSink, generatorSource } from '../../src/connectors/index.ts'
 import type { JobHandle } from '../../src/api/pipeline.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 const tid = (id: string): string => `[data-testid="${id}"]`
 const WAIT_MS = 30_000
 const CONCURRENCY = 4
@@ -36,8 +31,7 @@ let job: JobHandle
 let server: JobServer
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`the dashboard browser tests need chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
-  mkdirSync(ARTIFACTS, { recursive: true })
+  requireChromium()
   const p = new Pipeline('calls')
   p.source('words', generatorSource((n) => n))
     .mapAsync('translate', (n, call) => translateWord(n, call.signal), { concurrency: CONCURRENCY, timeoutMs: 300, onError: 'skip' })
@@ -46,7 +40,7 @@ beforeAll(async () => {
     .to('out', blackholeSink())
   job = p.run()
   server = await serve(p, job, { port: 0 })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

@@ -10,13 +10,12 @@ import { createServer, type Server } from 'node:http'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
+import { launchChromium, requireChromium } from '../support/browser.ts'
 import type { JobHandle } from '../../src/api/pipeline.ts'
 import type { MonitoringServer } from '../../src/server/server.ts'
 import { startMonitoredJob, type MonitoredJob } from '../support/monitored-job.ts'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 
 let browser: Browser
 let dir: string
@@ -50,7 +49,7 @@ window.results = (async () => {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`the browser tests need chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
+  requireChromium()
   dir = mkdtempSync(join(tmpdir(), 'sluice-cross-site-'))
   started = await startMonitoredJob('victim', dir, 10_000)
   ;({ job, server } = started)
@@ -62,7 +61,7 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()))
   attackerPort = (attacker.address() as { port: number }).port
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

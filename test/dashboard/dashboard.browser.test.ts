@@ -6,16 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { ARTIFACTS, launchChromium, requireChromium } from '../support/browser.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 
 interface GraphNode { id: string; label: string; kind: string; parallelism: number; task: number }
 interface GraphEdge { from: string; to: string; partitioning: string; chained: boolean; recordsPerSecond: number }
@@ -120,11 +118,8 @@ async function shot(page: Page, name: string): Promise<void> {
 let browser: Browser
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`the dashboard browser tests need chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
-  }
-  mkdirSync(ARTIFACTS, { recursive: true })
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  requireChromium()
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

@@ -6,21 +6,16 @@
  * Screenshot: test-artifacts/dashboard/sources.png. Waits only bound how long something may take.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { ARTIFACTS, launchChromium, requireChromium } from '../support/browser.ts'
 import type { JobHandle } from '../../src/api/pipeline.ts'
 import { JobMonitor } from '../../src/monitoring/job-monitor.ts'
-import { MonitoringServer } from '../../src/server/server.ts'
 import { laggingJob } from '../fixtures/lagging-job.ts'
 import { startMonitoredJob, type MonitoredJob } from '../support/monitored-job.ts'
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run']
 const tid = (id: string): string => `[data-testid="${id}"]`
 const WAIT_MS = 30_000
 
@@ -31,8 +26,7 @@ let plain: MonitoredJob
 let dir: string
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`the dashboard browser tests need chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
-  mkdirSync(ARTIFACTS, { recursive: true })
+  requireChromium()
   dir = mkdtempSync(join(tmpdir(), 'sluice-sources-'))
   const p = laggingJob('lagging')
   job = p.run()
@@ -40,7 +34,7 @@ beforeAll(async () => {
   // A job without broker sources, on its own server, with the lagging job added beside it.
   plain = await startMonitoredJob('plain', dir, 500)
   plain.server.add(monitor)
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {

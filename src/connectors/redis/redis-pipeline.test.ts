@@ -10,10 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from 'redis'
 import { requireService, SERVICES, uniqueName } from '../../../test/support/services.ts'
 import { Pipeline } from '../../index.ts'
-import { SluiceError } from '../../errors.ts'
-import type { Sink } from '../spi.ts'
 import { redisStreamSink } from './redis-sink.ts'
 import { redisStreamSourceFromUri } from './redis-source.ts'
+import { failingOnce } from '../../../test/support/failing-sink.ts'
 
 const URL = SERVICES.redis.uri
 const admin = createClient({ url: URL })
@@ -37,35 +36,6 @@ async function input(): Promise<string[]> {
   const three = [newKey(), newKey(), newKey()]
   await Promise.all(Array.from({ length: INPUT }, (_, i) => admin.sendCommand(['XADD', three[i % 3], '*', 'value', String(i)])))
   return three
-}
-
-/** Wraps a sink so that subtask 0's writer fails once with SINK_IO on its `failAt`-th write. */
-function failingOnce<T>(inner: Sink<T>, failAt: number): Sink<T> {
-  let failed = false
-  return {
-    kind: inner.kind,
-    parallel: inner.parallel,
-    async open(ctx, recoverFrom) {
-      const writer = await inner.open(ctx, recoverFrom)
-      let writes = 0
-      return {
-        ...writer,
-        write: (batch) => {
-          if (!failed && ctx.subtaskIndex === 0 && ++writes === failAt) {
-            failed = true
-            throw new SluiceError('SINK_IO', 'injected failure')
-          }
-          return writer.write(batch)
-        },
-        preCommit: writer.preCommit?.bind(writer),
-        commit: writer.commit?.bind(writer),
-        flush: writer.flush?.bind(writer),
-        close: writer.close?.bind(writer),
-        abort: writer.abort?.bind(writer),
-        connection: writer.connection?.bind(writer),
-      }
-    },
-  }
 }
 
 beforeAll(async () => {
@@ -97,10 +67,12 @@ describe('Redis Streams in a job', () => {
 
   it('recovers from a sink failure: every record at least once, and exactly once after dropping repeated sluice-ids', async () => {
     const [from, out] = [await input(), newKey()]
+    let writes = 0
     const p = new Pipeline(uniqueName('redis-job'))
     p.source('in', redisStreamSourceFromUri<number>(`redis://127.0.0.1:6379/${from.join(',')}?bounded=true`), { batchSize: 50 })
       .map('double', (n) => n * 2)
-      .to('out', failingOnce(redisStreamSink<number>({ url: URL, key: out }), 12))
+      // Subtask 0's writer fails once, on its 12th write.
+      .to('out', failingOnce(redisStreamSink<number>({ url: URL, key: out }), (ctx) => ctx.subtaskIndex === 0 && ++writes === 12))
     const result = await p.run({ parallelism: 2, checkpoints: { dir: join(dir, 'b'), intervalMs: 10 }, restart: { attempts: 2, delayMs: 0, resetMs: 60_000 } }).done
     expect(result.status).toBe('finished')
     const written = await entries(out)
